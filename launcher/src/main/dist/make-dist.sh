@@ -1,0 +1,51 @@
+#!/bin/sh
+# Lays out the runnable distribution (bin/, lib/, libexec/) and builds its class-data-
+# sharing archive from a class list recorded while running the real commands once.
+# Usage: make-dist.sh LAUNCHER_JAR HELPER DIST_DIR   (lib/ already holds the dependencies)
+set -eu
+jar=$1 helper=$2 dist=$3
+src=$(dirname "$0")
+
+mkdir -p "$dist/bin" "$dist/lib" "$dist/libexec"
+cp "$jar" "$dist/lib/sandbox.jar"
+cp "$src/bin/sandbox" "$dist/bin/sandbox"
+cp "$helper" "$dist/libexec/sandbox-helper"
+chmod 0755 "$dist/bin/sandbox" "$dist/libexec/sandbox-helper"
+rm -f "$dist/lib/sandbox.jsa"
+
+java=java
+[ -n "${JAVA_HOME:-}" ] && java=$JAVA_HOME/bin/java
+work=$(mktemp -d)
+trap 'chmod -R u+rwX "$work" 2>/dev/null; rm -rf "$work"' EXIT
+repo=$work/repo
+git init -q "$repo"
+echo training > "$repo/README"
+git -C "$repo" add README
+git -C "$repo" -c user.name=sandbox -c user.email=sandbox@localhost commit -qm training
+
+n=0
+record() {
+    n=$((n + 1))
+    (cd "$repo" && HOME=$work GIT_CONFIG_NOSYSTEM=1 \
+        SANDBOX_JAVA_OPTS="-Xshare:off -XX:DumpLoadedClassList=$work/classes-$n.lst" \
+        "$dist/bin/sandbox" "$@" >/dev/null 2>&1 </dev/null) || true
+}
+record --help
+record run --name training -- true
+record list
+record list --json
+record doctor
+record rm --force training
+record gc
+record run --no-such-option
+
+# Keep the first occurrence of each line: later lines may refer to earlier classes.
+cat "$work"/classes-*.lst | awk '!seen[$0]++' > "$work/classes.lst"
+if "$java" -Xshare:dump -XX:SharedClassListFile="$work/classes.lst" \
+        -XX:SharedArchiveFile="$dist/lib/sandbox.jsa" -cp "$dist/lib/sandbox.jar" \
+        >"$work/dump.log" 2>&1; then
+    echo "class-data-sharing archive: $dist/lib/sandbox.jsa"
+else
+    echo "warning: no class-data-sharing archive (start-up will be slower):" >&2
+    tail -n 5 "$work/dump.log" >&2
+fi

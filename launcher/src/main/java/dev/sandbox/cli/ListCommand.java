@@ -1,0 +1,75 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Json;
+import dev.sandbox.core.SandboxView;
+import dev.sandbox.core.Sandboxes;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox list}: the repository's sandboxes, as a table or as JSON. */
+@Command(name = "list", mixinStandardHelpOptions = true,
+        description = "List the sandboxes of the current repository: name, status, base commit, snapshot strategy, "
+                + "changed paths, age and command.")
+public final class ListCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--json", description = "Print a JSON array instead of a table.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+        List<SandboxView> views = Sandboxes.open(Context.ofCurrentProcess()).list();
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(Json.toString(views));
+            return 0;
+        }
+        if (views.isEmpty()) {
+            out.println("no sandboxes (start one with 'sandbox run -- CMD')");
+            return 0;
+        }
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "AGE", "COMMAND"});
+        Instant now = Instant.now();
+        for (SandboxView v : views) {
+            rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
+                v.strategy() == null ? "-" : v.strategy(), Integer.toString(v.changes()), age(v.createdAt(), now),
+                String.join(" ", v.command())});
+        }
+        Table.print(out, rows);
+        return 0;
+    }
+
+    private static String status(SandboxView v) {
+        if (v.status().equals("running")) {
+            return "running";
+        }
+        return v.exitCode() == null ? "stopped (killed)" : "stopped (exit " + v.exitCode() + ")";
+    }
+
+    static String age(String createdAt, Instant now) {
+        if (createdAt == null) {
+            return "-";
+        }
+        Duration d = Duration.between(Instant.parse(createdAt), now);
+        if (d.toDays() > 0) {
+            return d.toDays() + "d";
+        } else if (d.toHours() > 0) {
+            return d.toHours() + "h";
+        } else if (d.toMinutes() > 0) {
+            return d.toMinutes() + "m";
+        }
+        return Math.max(0, d.toSeconds()) + "s";
+    }
+}

@@ -1,0 +1,36 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Sandboxes;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox rm}: removes stopped sandboxes. */
+@Command(name = "rm", mixinStandardHelpOptions = true,
+        description = {"Remove stopped sandboxes and their layers.",
+            "Refuses a running sandbox, and one that holds changes unless --force is given."})
+public final class RmCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-f", "--force"}, description = "Remove even if the sandbox holds changes; they are lost.")
+    boolean force;
+
+    @Parameters(arity = "1..*", paramLabel = "NAME", description = "Sandboxes to remove.")
+    List<String> names;
+
+    @Override
+    public Integer call() {
+        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        for (String name : names) {
+            sandboxes.remove(name, force);
+            spec.commandLine().getOut().println("removed sandbox '" + name + "'");
+        }
+        return 0;
+    }
+}

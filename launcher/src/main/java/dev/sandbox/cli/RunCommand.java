@@ -1,0 +1,42 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Sandboxes;
+import dev.sandbox.core.StateStore;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox run}: runs a command in a new sandbox and exits with its status. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Run CMD in a new sandbox of the current git repository.", "",
+            "The sandbox sees a snapshot of the working tree (tracked, untracked and ignored files, .git) at the",
+            "repository's own path; what CMD changes goes to the sandbox's own layer, never to your tree.",
+            "The rest of the filesystem is read-only, /tmp is private, and only loopback networking exists."},
+        footer = {"", "Exit status: CMD's own; 128+n if a signal n killed it; 126 CMD not executable;",
+            "127 CMD not found; 125 sandbox's own failure; 2 bad usage.", "",
+            "Example: sandbox run --name fix-tests -- claude"})
+public final class RunCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--name", paramLabel = "NAME",
+            description = "Name of the sandbox (default: a generated one such as calm-otter).")
+    String name;
+
+    @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command and its arguments; put them after '--'.")
+    List<String> command;
+
+    @Override
+    public Integer call() {
+        if (name != null) {
+            StateStore.validateName(name);
+        }
+        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        return sandboxes.run(name, command, spec.commandLine().getErr());
+    }
+}

@@ -1,0 +1,40 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.core.Version;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/** The top-level {@code sandbox} command: only groups the subcommands. */
+@Command(name = "sandbox",
+        mixinStandardHelpOptions = true,
+        versionProvider = SandboxCommand.VersionProvider.class,
+        description = {"Run AI coding agents in copy-on-write sandboxes of a git repository.", "",
+            "Each sandbox sees the repository (with untracked and ignored files) at its own path, writes to a",
+            "private layer, has its own processes and network, and leaves your working tree untouched."},
+        subcommands = {RunCommand.class, ListCommand.class, RmCommand.class, GcCommand.class, DoctorCommand.class},
+        footer = {"", "Exit status: the agent's own for 'run'; 2 bad usage; 125 sandbox's own failure."})
+public final class SandboxCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--stacktrace", scope = ScopeType.INHERIT,
+            description = "Print the stack trace of an error, for bug reports.")
+    boolean stacktrace;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "missing command: one of run, list, rm, gc, doctor");
+    }
+
+    /** The version this launcher was built as. */
+    static final class VersionProvider implements picocli.CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"sandbox " + Version.current()};
+        }
+    }
+}

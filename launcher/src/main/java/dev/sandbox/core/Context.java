@@ -1,0 +1,26 @@
+package dev.sandbox.core;
+
+import dev.sandbox.launch.Helper;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * What a command runs in: the directory it was started from, the environment and where
+ * the distribution lives. Tests build their own instead of touching the real process's.
+ */
+public record Context(Path cwd, Map<String, String> env, String sandboxHome) {
+
+    public static Context ofCurrentProcess() {
+        return new Context(Path.of(System.getProperty("user.dir")), System.getenv(),
+                System.getProperty("sandbox.home"));
+    }
+
+    /** The helper this launcher must use, checked for its version. */
+    public Helper helper() {
+        return Helper.locate(Helper.expectedPath(env.get(Helper.HELPER_ENV), sandboxHome), Version.current());
+    }
+
+    public String stateDirOverride() {
+        return env.get(StateStore.STATE_DIR_ENV);
+    }
+}

@@ -1,0 +1,23 @@
+package dev.sandbox.core;
+
+import java.util.List;
+
+/**
+ * One agent's sandbox as recorded in {@code sandboxes/<name>/sandbox.json}.
+ *
+ * @param status   {@code running} or {@code stopped} as last written; a launcher that was
+ *                 killed never wrote {@code stopped}, so readers check the run lock
+ *                 ({@link StateStore#isRunning}) rather than trusting this field
+ * @param pid      the launcher's pid while it runs
+ * @param exitCode the agent's exit status once it has stopped, null if the launcher was killed
+ */
+public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command, String status,
+        Long pid, Integer exitCode, String createdAt, String finishedAt) {
+
+    public static final String RUNNING = "running";
+    public static final String STOPPED = "stopped";
+
+    public Sandbox finished(int code, String when) {
+        return new Sandbox(name, snapshot, repo, cwd, command, STOPPED, null, code, createdAt, when);
+    }
+}

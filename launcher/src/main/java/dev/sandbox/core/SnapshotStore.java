@@ -1,0 +1,157 @@
+package dev.sandbox.core;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.Repo;
+import dev.sandbox.snapshot.Snapshotter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The snapshots of one repository: takes a new one when the working tree changed since the
+ * newest, and reuses that one otherwise, so starting another agent on an unchanged tree
+ * costs one metadata walk instead of a copy. A snapshot appears under its id only once it is
+ * complete (built under a temporary name, then renamed).
+ */
+public final class SnapshotStore {
+    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+            .withZone(ZoneOffset.UTC);
+    static final String TMP_PREFIX = ".tmp-";
+
+    private final StateStore store;
+
+    public SnapshotStore(StateStore store) {
+        this.store = store;
+    }
+
+    public Path dir(String id) {
+        return store.snapshotsDir().resolve(id);
+    }
+
+    /** The lower layer of sandboxes on snapshot {@code id}. */
+    public Path tree(String id) {
+        return dir(id).resolve("tree");
+    }
+
+    public Optional<Snapshot> find(String id) {
+        Path json = dir(id).resolve("snapshot.json");
+        try {
+            return Files.exists(json) ? Optional.of(Json.read(json, Snapshot.class)) : Optional.empty();
+        } catch (IOException e) {
+            throw SandboxException.cant("read", json, e);
+        }
+    }
+
+    /** Complete snapshots, newest first. */
+    public List<Snapshot> list() {
+        List<Snapshot> all = new ArrayList<>();
+        try (DirectoryStream<Path> ids = Files.newDirectoryStream(store.snapshotsDir())) {
+            for (Path p : ids) {
+                String id = p.getFileName().toString();
+                if (!id.startsWith(".")) {
+                    find(id).ifPresent(all::add);
+                }
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("list the snapshots in", store.snapshotsDir(), e);
+        }
+        all.sort(Comparator.comparing(Snapshot::createdAt).thenComparing(Snapshot::id).reversed());
+        return all;
+    }
+
+    /**
+     * Returns a snapshot of the working tree as it is now, reusing the newest one if nothing
+     * changed, and lets {@code claim} record its use before {@code gc} may see it. Takes the
+     * snapshots lock, so concurrent runs on an unchanged tree wait for one copy and share it.
+     */
+    public Snapshot current(Repo repo, Snapshotter snapshotter, PrintWriter err, Claim claim) {
+        Set<Path> exclude = Set.of(store.root());
+        return locked(() -> {
+            Snapshot chosen = null;
+            List<Snapshot> existing = list();
+            if (!existing.isEmpty()
+                    && existing.get(0).fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))) {
+                chosen = existing.get(0);
+            }
+            if (chosen == null) {
+                chosen = take(repo, snapshotter, exclude, err);
+            }
+            claim.claim(chosen);
+            return chosen;
+        });
+    }
+
+    /** Records that a sandbox uses a snapshot; runs under the snapshots lock. */
+    @FunctionalInterface
+    public interface Claim {
+        void claim(Snapshot snapshot) throws IOException;
+    }
+
+    /** Runs {@code action} under the lock that serialises taking and deleting snapshots. */
+    <T> T locked(StateStore.IoAction<T> action) {
+        Path lockFile = store.snapshotsDir().resolve(".lock");
+        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock ignored = ch.lock()) {
+            return action.run();
+        } catch (IOException e) {
+            throw SandboxException.cant("snapshot", store.snapshotsDir(), e);
+        }
+    }
+
+    private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, PrintWriter err)
+            throws IOException {
+        Instant now = Instant.now();
+        String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+        Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
+        Files.createDirectory(tmp);
+        try {
+            String base = repo.headCommit();
+            List<String> dirty = repo.dirtyPaths();
+            Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);
+            List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
+            Snapshot snapshot = new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
+                    now.toString(), copied.fingerprint(), skipped);
+            Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
+            Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
+            for (String s : skipped) {
+                err.println("sandbox: warning: left '" + s + "' out of the snapshot: not a regular file, directory or symlink");
+            }
+            return snapshot;
+        } catch (IOException | RuntimeException e) {
+            Tree.deleteQuietly(tmp);
+            throw e;
+        }
+    }
+
+    /** Deletes a snapshot's directory; the caller has checked that no sandbox uses it. */
+    void delete(String id) throws IOException {
+        Path dir = dir(id);
+        Path doomed = store.snapshotsDir().resolve(TMP_PREFIX + "rm-" + id);
+        Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+        Tree.delete(doomed);
+    }
+
+    /** Leftovers of snapshots that were interrupted while being taken or deleted. */
+    List<Path> leftovers() throws IOException {
+        List<Path> tmp = new ArrayList<>();
+        try (DirectoryStream<Path> ids = Files.newDirectoryStream(store.snapshotsDir(), TMP_PREFIX + "*")) {
+            ids.forEach(tmp::add);
+        }
+        return tmp;
+    }
+}

@@ -1,0 +1,138 @@
+package dev.sandbox.core;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.Repo;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.regex.Pattern;
+
+/**
+ * The on-disk layout of a repository's sandbox state (DESIGN.md §3) and the locks that keep
+ * concurrent {@code sandbox} processes from corrupting it: a store-wide lock for creating and
+ * removing sandboxes, and a per-sandbox run lock held by the launcher for as long as its agent
+ * runs — the kernel drops it when the launcher dies, even by {@code kill -9}, so "is it
+ * running?" never depends on a pid that may have been reused.
+ */
+public final class StateStore {
+    public static final String STATE_DIR_ENV = "SANDBOX_STATE_DIR";
+
+    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
+
+    private final Path root;
+
+    private StateStore(Path root) {
+        this.root = root;
+    }
+
+    /** The store for {@code repo}: {@code $SANDBOX_STATE_DIR}, else {@code <git common dir>/sandbox}. */
+    public static StateStore forRepo(Repo repo, String stateDirOverride) {
+        Path root = stateDirOverride == null || stateDirOverride.isEmpty()
+                ? repo.commonDir().resolve("sandbox")
+                : Path.of(stateDirOverride).toAbsolutePath().normalize();
+        StateStore store = new StateStore(root);
+        try {
+            Files.createDirectories(store.snapshotsDir());
+            Files.createDirectories(store.sandboxesDir());
+        } catch (IOException e) {
+            throw SandboxException.cant("create the state directory", root, e);
+        }
+        return store;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path snapshotsDir() {
+        return root.resolve("snapshots");
+    }
+
+    public Path sandboxesDir() {
+        return root.resolve("sandboxes");
+    }
+
+    public Path sandboxDir(String name) {
+        return sandboxesDir().resolve(name);
+    }
+
+    public static Path sandboxJson(Path sandboxDir) {
+        return sandboxDir.resolve("sandbox.json");
+    }
+
+    public static Path upperDir(Path sandboxDir) {
+        return sandboxDir.resolve("upper");
+    }
+
+    public static Path workDir(Path sandboxDir) {
+        return sandboxDir.resolve("work");
+    }
+
+    static Path runLock(Path sandboxDir) {
+        return sandboxDir.resolve("run.lock");
+    }
+
+    /** Checks a user-given sandbox name; names become directory, branch and host names. */
+    public static String validateName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            throw SandboxException.invalidInput("invalid sandbox name '" + name
+                    + "': use lower-case letters, digits, '.', '_' and '-' (at most 63, starting with a letter or digit)");
+        }
+        return name;
+    }
+
+    /** Runs {@code action} while holding the store-wide lock. */
+    public <T> T locked(IoAction<T> action) {
+        Path lockFile = root.resolve("lock");
+        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock ignored = ch.lock()) {
+            return action.run();
+        } catch (IOException e) {
+            throw SandboxException.cant("lock the state directory", root, e);
+        }
+    }
+
+    /** Takes the run lock of a sandbox; the caller holds it for as long as the agent runs. */
+    public static FileChannel lockRun(Path sandboxDir) throws IOException {
+        FileChannel ch = FileChannel.open(runLock(sandboxDir), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            if (ch.tryLock() == null) {
+                throw SandboxException.failure("sandbox '" + sandboxDir.getFileName() + "' is already running");
+            }
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        return ch;
+    }
+
+    /** Whether a launcher holds this sandbox's run lock right now. */
+    public static boolean isRunning(Path sandboxDir) {
+        Path lock = runLock(sandboxDir);
+        if (!Files.exists(lock)) {
+            return false;
+        }
+        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
+            FileLock l = ch.tryLock();
+            if (l == null) {
+                return true;
+            }
+            l.release();
+            return false;
+        } catch (OverlappingFileLockException e) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** An action on the store that may fail with an I/O error. */
+    @FunctionalInterface
+    public interface IoAction<T> {
+        T run() throws IOException;
+    }
+}

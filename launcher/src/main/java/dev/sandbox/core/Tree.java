@@ -1,0 +1,70 @@
+package dev.sandbox.core;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * Recursive deletion of state directories. They hold directories without write or search
+ * permission (copied read-only trees, overlayfs's own {@code work/work} is mode 000), so each
+ * directory is made accessible to its owner before it is entered.
+ */
+final class Tree {
+    private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(PosixFilePermission.OWNER_READ,
+            PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
+
+    private Tree() {
+    }
+
+    static void delete(Path root) throws IOException {
+        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        makeAccessible(root);
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                makeAccessible(dir);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.delete(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    static void deleteQuietly(Path root) {
+        try {
+            delete(root);
+        } catch (IOException ignored) {
+            // Best effort on a failure path: gc removes what is left.
+        }
+    }
+
+    private static void makeAccessible(Path dir) throws IOException {
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+        if (!perms.containsAll(OWNER_ALL)) {
+            perms.addAll(OWNER_ALL);
+            Files.setPosixFilePermissions(dir, perms);
+        }
+    }
+}

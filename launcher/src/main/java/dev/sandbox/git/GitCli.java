@@ -1,0 +1,84 @@
+package dev.sandbox.git;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Runs the user's own {@code git} for the few read-only questions the launcher asks. Every
+ * call passes {@code --no-optional-locks} so that not even git's opportunistic index refresh
+ * writes to the user's repository.
+ */
+public final class GitCli {
+    /** What one git call printed and how it ended. */
+    public record Result(int exitCode, byte[] stdout, String stderr) {
+        public String out() {
+            return new String(stdout, StandardCharsets.UTF_8).strip();
+        }
+
+        public boolean ok() {
+            return exitCode == 0;
+        }
+
+        /** The first line git printed on stderr, for error messages. */
+        public String firstErrorLine() {
+            String s = stderr.strip();
+            int nl = s.indexOf('\n');
+            return nl < 0 ? s : s.substring(0, nl);
+        }
+    }
+
+    private GitCli() {
+    }
+
+    public static Result run(Path dir, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("git", "--no-optional-locks", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.PIPE);
+        pb.environment().put("GIT_OPTIONAL_LOCKS", "0");
+        pb.environment().put("LC_ALL", "C");
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            throw new GitNotFoundException(e);
+        }
+        try {
+            p.getOutputStream().close();
+            CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
+            byte[] out = readAll(p.getInputStream());
+            int code = p.waitFor();
+            return new Result(code, out, new String(err.join(), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            throw new IllegalStateException("interrupted while running git", e);
+        }
+    }
+
+    private static byte[] readAll(InputStream in) {
+        try (in; ByteArrayOutputStream buf = new ByteArrayOutputStream()) {
+            in.transferTo(buf);
+            return buf.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** git is not installed or not on the PATH. */
+    public static final class GitNotFoundException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        GitNotFoundException(IOException cause) {
+            super("git is not installed or not on the PATH", cause);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.sandbox.git;
+
+import dev.sandbox.error.SandboxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A git working tree as the user sees it: its top-level directory and the git directory
+ * shared by all its worktrees, where sandbox keeps its state by default.
+ */
+public record Repo(Path root, Path commonDir) {
+
+    /** Finds the repository containing {@code dir}, or fails with a one-line message. */
+    public static Repo discover(Path dir) {
+        GitCli.Result r;
+        try {
+            r = GitCli.run(dir, "rev-parse", "--show-toplevel", "--git-common-dir");
+        } catch (GitCli.GitNotFoundException e) {
+            throw SandboxException.failure("can't run 'git': not installed or not on the PATH (install git)");
+        }
+        if (!r.ok()) {
+            String why = r.firstErrorLine();
+            if (why.contains("not a git repository")) {
+                throw SandboxException.cantWithInput("find a git repository at", dir,
+                        "not inside a git working tree (cd into a repository, or run 'git init')");
+            }
+            throw SandboxException.cantWithInput("find a git repository at", dir,
+                    why.isEmpty() ? "git rev-parse failed" : why.replaceFirst("^fatal: ", ""));
+        }
+        String[] lines = r.out().split("\n");
+        if (lines.length < 2 || lines[0].isBlank()) {
+            throw SandboxException.cantWithInput("find a git working tree at", dir,
+                    "it is a bare repository or a .git directory (cd into the working tree)");
+        }
+        Path root = Path.of(lines[0]).toAbsolutePath().normalize();
+        Path common = root.resolve(lines[1]).toAbsolutePath().normalize();
+        return new Repo(root, common);
+    }
+
+    /** The commit HEAD points to, or null in a repository without commits. */
+    public String headCommit() {
+        GitCli.Result r = GitCli.run(root, "rev-parse", "-q", "--verify", "HEAD^{commit}");
+        return r.ok() ? r.out() : null;
+    }
+
+    /**
+     * Paths that differ from HEAD: modified, staged, deleted and untracked (not ignored),
+     * as {@code git status --porcelain} names them.
+     */
+    public List<String> dirtyPaths() {
+        GitCli.Result r = GitCli.run(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                "--ignore-submodules=dirty");
+        if (!r.ok()) {
+            throw SandboxException.cant("read the status of", root, r.firstErrorLine());
+        }
+        List<String> paths = new ArrayList<>();
+        String[] fields = new String(r.stdout(), StandardCharsets.UTF_8).split("\0");
+        for (int i = 0; i < fields.length; i++) {
+            String f = fields[i];
+            if (f.length() < 4) {
+                continue;
+            }
+            paths.add(f.substring(3));
+            if (f.charAt(0) == 'R' || f.charAt(0) == 'C') {
+                i++; // the rename's source path follows as its own field
+            }
+        }
+        return paths;
+    }
+}

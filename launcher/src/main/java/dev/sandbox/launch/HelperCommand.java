@@ -1,0 +1,59 @@
+package dev.sandbox.launch;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds a {@code sandbox-helper} argv. The options mirror the helper's own (see
+ * native-helpers/README.md) and are applied by it in this order, so the same line can be
+ * pasted into a shell to debug a sandbox by hand.
+ */
+public final class HelperCommand {
+    private final List<String> argv = new ArrayList<>();
+
+    public HelperCommand(Path helper) {
+        argv.add(helper.toString());
+    }
+
+    public HelperCommand hostname(String name) {
+        return add("--hostname", name);
+    }
+
+    public HelperCommand net(String mode) {
+        return add("--net", mode);
+    }
+
+    public HelperCommand tty(String mode) {
+        return add("--tty", mode);
+    }
+
+    public HelperCommand tmpfs(Path dest) {
+        return add("--tmpfs", dest.toString());
+    }
+
+    public HelperCommand overlay(Path lower, Path upper, Path work, Path dest) {
+        return add("--overlay", lower.toString(), upper.toString(), work.toString(), dest.toString());
+    }
+
+    public HelperCommand hide(Path path) {
+        return add("--hide", path.toString());
+    }
+
+    public HelperCommand chdir(Path dir) {
+        return add("--chdir", dir.toString());
+    }
+
+    /** Ends the options; {@code command} is passed to execvp inside the sandbox untouched. */
+    public List<String> command(List<String> command) {
+        List<String> all = new ArrayList<>(argv);
+        all.add("--");
+        all.addAll(command);
+        return List.copyOf(all);
+    }
+
+    private HelperCommand add(String... words) {
+        argv.addAll(List.of(words));
+        return this;
+    }
+}

@@ -1,0 +1,45 @@
+package dev.sandbox.snapshot;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Makes the immutable copy of a working tree that sandboxes use as their overlay's lower
+ * layer. Backends differ only in how cheaply they copy (a btrfs snapshot, reflinks, bytes).
+ */
+public interface Snapshotter {
+    /** What a snapshot made with this backend is recorded as, e.g. {@code copy}. */
+    String strategy();
+
+    /**
+     * Copies {@code source} to {@code target} (which must not exist yet) with modes, times,
+     * symlinks and empty directories, leaving out the paths in {@code exclude}.
+     */
+    Result copy(Path source, Path target, Set<Path> exclude) throws IOException;
+
+    /** The source's fingerprint as the copy saw it, and what the copy had to leave out. */
+    record Result(String fingerprint, List<Path> skipped) {
+    }
+
+    /**
+     * The fingerprint {@link #copy} would record for {@code source} now, without copying:
+     * equal to a snapshot's when nothing in the tree changed since that snapshot was taken.
+     */
+    static String fingerprint(Path source, Set<Path> exclude) throws IOException {
+        return TreeWalk.walk(source, exclude, new TreeWalk.Visitor() {
+            @Override
+            public void enterDirectory(Path dir, Path relative, java.nio.file.attribute.PosixFileAttributes a) {
+            }
+
+            @Override
+            public void file(Path file, Path relative, java.nio.file.attribute.PosixFileAttributes a) {
+            }
+
+            @Override
+            public void leaveDirectory(Path dir, Path relative, java.nio.file.attribute.PosixFileAttributes a) {
+            }
+        });
+    }
+}

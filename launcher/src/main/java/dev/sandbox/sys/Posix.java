@@ -1,0 +1,86 @@
+package dev.sandbox.sys;
+
+import com.sun.jna.Library;
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+
+/** The few libc calls the JDK does not offer, through JNA; loaded only when first needed. */
+public final class Posix {
+    /** statfs(2) f_type values of the filesystems sandbox cares about (linux/magic.h). */
+    public static final long EXT4 = 0xEF53L;
+    public static final long BTRFS = 0x9123683EL;
+    public static final long XFS = 0x58465342L;
+    public static final long TMPFS = 0x01021994L;
+    public static final long OVERLAYFS = 0x794C7630L;
+    public static final long NFS = 0x6969L;
+    public static final long ZFS = 0x2FC12FC1L;
+    public static final long FUSE = 0x65735546L;
+
+    private static final int SIGQUIT = 3;
+    private static final Pointer SIG_IGN = new Pointer(1);
+    private static final int STATFS_SIZE = 120;
+
+    private interface LibC extends Library {
+        int kill(int pid, int sig);
+
+        Pointer signal(int sig, Pointer handler);
+
+        int statfs(String path, Pointer buf);
+    }
+
+    private static final class Holder {
+        static final LibC LIBC = Native.load("c", LibC.class);
+    }
+
+    private Posix() {
+    }
+
+    public static void kill(long pid, int signal) {
+        Holder.LIBC.kill((int) pid, signal);
+    }
+
+    /**
+     * Ignores SIGQUIT at the OS level. HotSpot keeps SIGQUIT for its thread dumps and refuses
+     * to hand it to {@code sun.misc.Signal}; a dump on the user's terminal in the middle of
+     * an agent's session is noise.
+     */
+    public static void ignoreQuit() {
+        try {
+            Holder.LIBC.signal(SIGQUIT, SIG_IGN);
+        } catch (LinkageError e) {
+            // Without JNA's native part Ctrl-\ prints a thread dump; nothing else changes.
+        }
+    }
+
+    /** The filesystem type (f_type) of the filesystem holding {@code path}, or -1 if unknown. */
+    public static long filesystemType(String path) {
+        try (Memory buf = new Memory(STATFS_SIZE)) {
+            buf.clear();
+            return Holder.LIBC.statfs(path, buf) == 0 ? buf.getLong(0) & 0xFFFFFFFFL : -1;
+        } catch (LinkageError e) {
+            return -1;
+        }
+    }
+
+    public static String filesystemName(long type) {
+        if (type == EXT4) {
+            return "ext4";
+        } else if (type == BTRFS) {
+            return "btrfs";
+        } else if (type == XFS) {
+            return "xfs";
+        } else if (type == TMPFS) {
+            return "tmpfs";
+        } else if (type == OVERLAYFS) {
+            return "overlayfs";
+        } else if (type == NFS) {
+            return "nfs";
+        } else if (type == ZFS) {
+            return "zfs";
+        } else if (type == FUSE) {
+            return "fuse";
+        }
+        return type < 0 ? "unknown" : String.format("0x%x", type);
+    }
+}

@@ -1,0 +1,73 @@
+package dev.sandbox.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+class SandboxCliTest {
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    private int execute(String... args) {
+        return SandboxCli.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), false).execute(args);
+    }
+
+    @Test
+    void run_withoutCommand_isUsageErrorOnOneLine() {
+        assertEquals(2, execute("run"));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("sandbox: Missing required parameter"), err.toString());
+        assertTrue(err.toString().contains("'sandbox run --help'"), err.toString());
+    }
+
+    @Test
+    void unknownSubcommand_isUsageError() {
+        assertEquals(2, execute("bogus"));
+        assertTrue(err.toString().startsWith("sandbox: "), err.toString());
+    }
+
+    @Test
+    void run_invalidName_isRejectedBeforeAnythingHappens() {
+        assertEquals(2, execute("run", "--name", "Bad Name", "--", "true"));
+        assertEquals("sandbox: invalid sandbox name 'Bad Name': use lower-case letters, digits, '.', '_' and '-'"
+                + " (at most 63, starting with a letter or digit)", err.toString().strip());
+    }
+
+    @Test
+    void run_agentOptionsAfterCommand_areNotParsedAsOurs() {
+        // --name after the command belongs to the agent: parsing must stop at CMD.
+        RunCommand run = new RunCommand();
+        picocli.CommandLine cl = new picocli.CommandLine(run);
+        cl.setStopAtPositional(true);
+        cl.parseArgs("claude", "--name", "x", "--stacktrace");
+        assertEquals(java.util.List.of("claude", "--name", "x", "--stacktrace"), run.command);
+        assertEquals(null, run.name);
+    }
+
+    @Test
+    void version_printsLauncherVersion() {
+        assertEquals(0, execute("--version"));
+        assertTrue(out.toString().startsWith("sandbox "), out.toString());
+    }
+
+    @Test
+    void wantsStacktrace_onlyBeforeDoubleDash() {
+        assertTrue(SandboxCli.wantsStacktrace("--stacktrace", "list"));
+        assertTrue(SandboxCli.wantsStacktrace("run", "--stacktrace", "--", "x"));
+        assertFalse(SandboxCli.wantsStacktrace("run", "--", "agent", "--stacktrace"));
+    }
+
+    @Test
+    void age_isShortAndCoarse() {
+        java.time.Instant now = java.time.Instant.parse("2026-01-02T00:00:00Z");
+        assertEquals("5s", ListCommand.age("2026-01-01T23:59:55Z", now));
+        assertEquals("3m", ListCommand.age("2026-01-01T23:57:00Z", now));
+        assertEquals("2h", ListCommand.age("2026-01-01T22:00:00Z", now));
+        assertEquals("1d", ListCommand.age("2026-01-01T00:00:00Z", now));
+        assertEquals("-", ListCommand.age(null, now));
+    }
+}

@@ -1,0 +1,37 @@
+package dev.sandbox.launch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class HelperCommandTest {
+    @Test
+    void argv_keepsOptionOrderAndPassesTheCommandUntouched() {
+        List<String> argv = new HelperCommand(Path.of("/opt/sandbox/libexec/sandbox-helper"))
+                .hostname("t").net("none").tmpfs(Path.of("/tmp"))
+                .overlay(Path.of("/s/tree"), Path.of("/s/upper"), Path.of("/s/work"), Path.of("/repo"))
+                .chdir(Path.of("/repo/src"))
+                .command(List.of("claude", "--", "--help"));
+        assertEquals(List.of("/opt/sandbox/libexec/sandbox-helper", "--hostname", "t", "--net", "none",
+                "--tmpfs", "/tmp", "--overlay", "/s/tree", "/s/upper", "/s/work", "/repo",
+                "--chdir", "/repo/src", "--", "claude", "--", "--help"), argv);
+    }
+
+    @Test
+    void helperExit_reservedCodesOnly() {
+        assertEquals(HelperExit.SETUP_FAILED, HelperExit.of(125));
+        assertEquals(HelperExit.NOT_FOUND, HelperExit.of(127));
+        assertNull(HelperExit.of(0));
+        assertNull(HelperExit.of(130));
+    }
+
+    @Test
+    void expectedPath_envOverridesDistribution() {
+        assertEquals(Path.of("/x/helper"), Helper.expectedPath("/x/helper", "/opt/sandbox"));
+        assertEquals(Path.of("/opt/sandbox/libexec/sandbox-helper"), Helper.expectedPath(null, "/opt/sandbox"));
+        assertEquals(Path.of("/opt/sandbox/libexec/sandbox-helper"), Helper.expectedPath("", "/opt/sandbox"));
+    }
+}
