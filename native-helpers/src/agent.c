@@ -1,0 +1,130 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "seccomp.h"
+#include "signals.h"
+#include "status.h"
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+static void take_pty(int slave)
+{
+    /* init made the pty the controlling terminal of its own session; the agent gets a
+     * process group of its own in it, in the foreground. Not a session of its own: a
+     * group whose parent is in another session is orphaned, and the kernel throws ^Z
+     * away for orphaned groups. SIGTTOU is blocked, so tcsetpgrp() from the background
+     * is allowed. */
+    if (setpgid(0, 0) < 0)
+        die_with_error("can't create a process group");
+    sigset_t ttou;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, NULL);
+    if (tcsetpgrp(slave, getpid()) < 0)
+        die_with_error("can't put the agent in the pty's foreground");
+    /* The agent never holds the user's real terminal, only the pty. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (isatty(fd) && dup2(slave, fd) < 0)
+            die_with_error("can't redirect fd %d to the pty", fd);
+}
+
+static void apply_environment(const struct options *opts)
+{
+    for (size_t i = 0; i < opts->n_ops; i++) {
+        const struct sandbox_op *op = &opts->ops[i];
+        if (op->type == OP_SETENV && setenv(op->args[0], op->args[1], 1) < 0)
+            die_with_error("can't set '%s'", op->args[0]);
+        if (op->type == OP_UNSETENV && unsetenv(op->args[0]) < 0)
+            die_with_error("can't unset '%s'", op->args[0]);
+    }
+}
+
+static int last_capability(void)
+{
+    cleanup_free char *text = read_file("/proc/sys/kernel/cap_last_cap");
+    if (text != NULL) {
+        char *end;
+        long n = strtol(text, &end, 10);
+        if (end != text && n >= 0 && n < 64)
+            return (int)n;
+    }
+    return CAP_LAST_CAP;
+}
+
+static void drop_capabilities(void)
+{
+    /* The agent holds every capability of the user namespace until now; as root there it
+     * could remount the read-only host tree read-write or reconfigure the network. */
+    int last = last_capability();
+    for (int cap = 0; cap <= last; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            die_with_error("can't drop capability %d from the bounding set", cap);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        die_with_error("can't clear ambient capabilities");
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capset, &header, data) < 0)
+        die_with_error("can't drop capabilities");
+}
+
+/* Whether some PATH directory has an entry named command (glibc's default PATH when
+ * unset). */
+static bool found_on_path(const char *command)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        path = "/bin:/usr/bin";
+    for (const char *p = path;; p++) {
+        size_t n = strcspn(p, ":");
+        cleanup_free char *candidate =
+            n == 0 ? xasprintf("./%s", command) : xasprintf("%.*s/%s", (int)n, p, command);
+        struct stat st;
+        if (stat(candidate, &st) == 0)
+            return true;
+        p += n;
+        if (*p == '\0')
+            return false;
+    }
+}
+
+void run_agent(const struct sandbox *sb, int slave)
+{
+    if (slave >= 0)
+        take_pty(slave);
+    apply_environment(sb->opts);
+    /* init blocked the forwarded signals; COMMAND must start like any fresh process. */
+    reset_signals();
+    /* A JVM parent hands down jars, sockets and /dev/random: none is for the agent. */
+    close_fds_above_stderr(-1);
+    drop_capabilities();
+    /* No setuid binary may give privileges back; also lets us install seccomp. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        die_with_error("can't set no_new_privs");
+    /* TIOCSTI would let the agent type commands into the terminal it shares. */
+    if (install_tiocsti_filter() < 0)
+        die_with_error("can't install the seccomp filter");
+
+    char *const *command = sb->opts->command;
+    execvp(command[0], command);
+    int err = errno;
+    /* execvp says EACCES when any PATH directory is unreadable, even if COMMAND is
+     * nowhere: that is "not found", as a shell says. */
+    if (err == EACCES && strchr(command[0], '/') == NULL && !found_on_path(command[0]))
+        err = ENOENT;
+    die_with_code(exit_code_for_exec_errno(err), "can't execute '%s': %s", command[0], strerror(err));
+}

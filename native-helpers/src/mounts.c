@@ -1,0 +1,314 @@
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mountinfo.h"
+#include "paths.h"
+#include "utils.h"
+
+/* The scratch root: a tmpfs mounted here becomes / for a while; pivot_root moves it
+ * away, so the host's /tmp is still visible under /oldroot/tmp. */
+#define BASE_DIR "/tmp"
+#define NEWROOT "/newroot"
+#define OLDROOT "/oldroot"
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+
+/* struct mount_attr, spelled out so older C libraries' headers don't matter. */
+struct sandbox_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+/* Flags a remount must repeat: in a user namespace they are locked, and leaving one
+ * out makes the remount fail with EPERM. */
+#define LOCKED_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
+
+static void do_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+                     const char *data, const char *what, const char *shown)
+{
+    if (mount(source, target, fstype, flags, data) < 0)
+        die_with_error("can't mount %s on '%s'", what, shown);
+}
+
+static char *oldroot_path(const char *host_path)
+{
+    return xstrconcat(OLDROOT, host_path);
+}
+
+void resolve_sources(struct options *opts)
+{
+    for (size_t i = 0; i < opts->n_ops; i++) {
+        struct sandbox_op *op = &opts->ops[i];
+        for (int a = 0; a < op_source_count(op->type); a++) {
+            char *real = realpath(op->args[a], NULL);
+            if (real == NULL)
+                die_with_error("can't find '%s'", op->args[a]);
+            op->args[a] = real; /* lives as long as the process */
+        }
+    }
+}
+
+/* Every mount at or below path (a path as seen now), via mountinfo: the way to get a
+ * recursive read-only view on kernels without mount_setattr. */
+static void remount_readonly_each(const char *path, const char *shown)
+{
+    /* The host's proc still shows our own mount namespace under "self". */
+    cleanup_free char *text = read_file(OLDROOT "/proc/self/mountinfo");
+    if (text == NULL)
+        die_with_error("can't read '/proc/self/mountinfo'");
+    size_t plen = strlen(path);
+    char *saveptr = NULL;
+    for (char *line = strtok_r(text, "\n", &saveptr); line != NULL; line = strtok_r(NULL, "\n", &saveptr)) {
+        struct mountinfo_entry e;
+        if (parse_mountinfo_line(line, &e) < 0)
+            die("can't parse '/proc/self/mountinfo': unexpected line");
+        if (strncmp(e.mount_point, path, plen) != 0 || (e.mount_point[plen] != '\0' && e.mount_point[plen] != '/'))
+            continue;
+        unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | (e.flags & LOCKED_FLAGS);
+        if (mount(NULL, e.mount_point, NULL, flags, NULL) < 0) {
+            /* Mounts hidden below another one, or on paths we may not look up, can't be
+             * reached from the sandbox either. */
+            if (errno == ENOENT || errno == EACCES)
+                continue;
+            die_with_error("can't make '%s' read-only",
+                           str_has_prefix(e.mount_point, NEWROOT "/") ? e.mount_point + strlen(NEWROOT) : shown);
+        }
+    }
+}
+
+static void make_readonly_recursive(const char *path, const char *shown)
+{
+    struct sandbox_mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    long rc = syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr);
+#ifdef SANDBOX_FORCE_REMOUNT_FALLBACK
+    rc = -1;
+    errno = ENOSYS;
+#endif
+    if (rc == 0)
+        return;
+    if (errno != ENOSYS)
+        die_with_error("can't make '%s' read-only", shown);
+    remount_readonly_each(path, shown);
+}
+
+/* DEST inside the sandbox as a path under NEWROOT, symlinks resolved inside it. */
+static char *newroot_path(const char *dest, bool *exists)
+{
+    char *path = resolve_in_root(NEWROOT, dest, exists);
+    if (path == NULL)
+        die_with_error("can't resolve '%s'", dest);
+    return path;
+}
+
+/* Mount points that don't exist yet are created, which works wherever an earlier
+ * operation put something writable (a --tmpfs) and fails on the read-only host tree. */
+static void create_mount_point(const char *path, bool is_dir, const char *shown)
+{
+    if (is_dir) {
+        if (mkdir_p(path, 0755, NULL) < 0)
+            die_with_error("can't create mount point '%s'", shown);
+        return;
+    }
+    cleanup_free char *parent = xstrdup(path);
+    char *slash = strrchr(parent, '/');
+    if (slash != NULL && slash != parent)
+        *slash = '\0';
+    if (mkdir_p(parent, 0755, NULL) < 0 || ensure_file(path, 0644) < 0)
+        die_with_error("can't create mount point '%s'", shown);
+}
+
+static void mount_tmpfs(const char *dest, unsigned long extra_flags, const char *mode)
+{
+    cleanup_free char *path = newroot_path(dest, NULL);
+    create_mount_point(path, true, dest);
+    cleanup_free char *data = xasprintf("mode=%s", mode);
+    do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | extra_flags, data, "tmpfs", dest);
+}
+
+static void apply_op(const struct sandbox_op *op)
+{
+    switch (op->type) {
+    case OP_OVERLAY: {
+        /* The agent's copy-on-write view: reads from LOWER, every change lands in UPPER. */
+        const char *dest = op->args[3];
+        cleanup_free char *lower = oldroot_path(op->args[0]);
+        cleanup_free char *upper = oldroot_path(op->args[1]);
+        cleanup_free char *work = oldroot_path(op->args[2]);
+        cleanup_free char *options = overlay_options(lower, upper, work);
+        cleanup_free char *path = newroot_path(dest, NULL);
+        create_mount_point(path, true, dest);
+        do_mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, options, "overlay", dest);
+        break;
+    }
+    case OP_RO_BIND:
+    case OP_BIND: {
+        /* Host paths the profile needs, recursively so their submounts come along. */
+        const char *dest = op->args[1];
+        cleanup_free char *source = oldroot_path(op->args[0]);
+        struct stat st;
+        if (stat(source, &st) < 0)
+            die_with_error("can't find '%s'", op->args[0]);
+        cleanup_free char *path = newroot_path(dest, NULL);
+        create_mount_point(path, S_ISDIR(st.st_mode), dest);
+        if (mount(source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+            die_with_error("can't bind '%s' on '%s'", op->args[0], dest);
+        if (op->type == OP_RO_BIND)
+            make_readonly_recursive(path, dest);
+        break;
+    }
+    case OP_TMPFS: {
+        /* /tmp must be usable by everyone (sticky); other scratch dirs are the user's. */
+        cleanup_free char *norm = normalize_path(op->args[0]);
+        mount_tmpfs(op->args[0], 0, strcmp(norm, "/tmp") == 0 ? "1777" : "0755");
+        break;
+    }
+    case OP_HIDE: {
+        /* Secrets (~/.ssh...) are covered with something empty; absent ones need nothing. */
+        const char *target = op->args[0];
+        bool exists;
+        cleanup_free char *path = newroot_path(target, &exists);
+        struct stat st;
+        if (!exists || stat(path, &st) < 0)
+            break;
+        if (S_ISDIR(st.st_mode)) {
+            do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "mode=0755",
+                     "tmpfs", target);
+        } else {
+            if (mount(OLDROOT "/dev/null", path, NULL, MS_BIND, NULL) < 0)
+                die_with_error("can't hide '%s'", target);
+            make_readonly_recursive(path, target);
+        }
+        break;
+    }
+    case OP_SETENV:
+    case OP_UNSETENV:
+        break; /* applied to the agent's environment just before exec */
+    }
+}
+
+static void mount_proc(void)
+{
+    /* A proc of the new PID namespace, so the agent sees only the sandbox's processes. */
+    if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        warn("can't mount proc on '/proc': %s; the host's /proc stays visible read-only",
+             strerror(errno));
+        return;
+    }
+    /* These write to the kernel, not to our own processes (sysrq-trigger reboots the
+     * host for a caller who is root): keep them read-only like the host tree. */
+    static const char *const kernel_knobs[] = {"sys", "sysrq-trigger", "irq", "bus"};
+    for (size_t i = 0; i < sizeof kernel_knobs / sizeof kernel_knobs[0]; i++) {
+        cleanup_free char *path = xasprintf(NEWROOT "/proc/%s", kernel_knobs[i]);
+        cleanup_free char *shown = xasprintf("/proc/%s", kernel_knobs[i]);
+        if (access(path, F_OK) < 0)
+            continue;
+        do_mount(path, path, NULL, MS_BIND | MS_REC, NULL, "bind", shown);
+        make_readonly_recursive(path, shown);
+    }
+}
+
+static void mount_sys(void)
+{
+    /* A sysfs of our own network namespace when the kernel allows it (not with --net
+     * host); otherwise the host's /sys stays, read-only like the rest. */
+    (void)mount("sysfs", NEWROOT "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+static void setup_dev(void)
+{
+    /* Only harmless devices: the host's /dev has disks and the user's real terminals. */
+    do_mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755", "tmpfs", "/dev");
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        cleanup_free char *source = xasprintf(OLDROOT "/dev/%s", nodes[i]);
+        cleanup_free char *path = xasprintf(NEWROOT "/dev/%s", nodes[i]);
+        cleanup_free char *shown = xasprintf("/dev/%s", nodes[i]);
+        if (ensure_file(path, 0666) < 0)
+            die_with_error("can't create '%s'", shown);
+        do_mount(source, path, NULL, MS_BIND, NULL, "bind", shown);
+    }
+    /* Our own devpts instance: ptys opened inside can't reach the user's terminals. */
+    if (mkdir(NEWROOT "/dev/pts", 0755) < 0)
+        die_with_error("can't create '/dev/pts'");
+    do_mount("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620", "devpts", "/dev/pts");
+    static const char *const links[][2] = {
+        {"pts/ptmx", "ptmx"},         {"/proc/self/fd", "fd"},
+        {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        cleanup_free char *path = xasprintf(NEWROOT "/dev/%s", links[i][1]);
+        if (symlink(links[i][0], path) < 0)
+            die_with_error("can't create '/dev/%s'", links[i][1]);
+    }
+    if (mkdir(NEWROOT "/dev/shm", 0755) < 0)
+        die_with_error("can't create '/dev/shm'");
+    do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "tmpfs", "/dev/shm");
+}
+
+void setup_newroot(const struct options *opts)
+{
+    /* Our mounts must never propagate to the host; the host's may still reach us. */
+    if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        die_with_error("can't make '/' a slave mount");
+    /* A writable scratch root to pivot into, with room for the two mount points. */
+    do_mount("tmpfs", BASE_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "tmpfs", BASE_DIR);
+    if (chdir(BASE_DIR) < 0)
+        die_with_error("can't change directory to '%s'", BASE_DIR);
+    if (mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0)
+        die_with_error("can't create directories in '%s'", BASE_DIR);
+    if (syscall(SYS_pivot_root, BASE_DIR, "oldroot") < 0)
+        die_with_error("can't pivot_root into '%s'", BASE_DIR);
+    if (chdir("/") < 0)
+        die_with_error("can't change directory to '/'");
+
+    /* The whole host tree is the starting point, read-only all the way down (a plain
+     * ro remount would leave /home, /tmp and every other submount writable). */
+    do_mount(OLDROOT, NEWROOT, NULL, MS_BIND | MS_REC, NULL, "bind", "/");
+    make_readonly_recursive(NEWROOT, "/");
+    mount_proc();
+    mount_sys();
+    setup_dev();
+
+    /* The argv's own operations, in order: later ones may build on earlier ones. */
+    for (size_t i = 0; i < opts->n_ops; i++)
+        apply_op(&opts->ops[i]);
+
+    /* Drop the host's tree: only what is under /newroot stays reachable. Private first,
+     * so the unmount can't propagate anywhere. */
+    if (mount(NULL, OLDROOT, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+        die_with_error("can't make '%s' private", OLDROOT);
+    if (umount2(OLDROOT, MNT_DETACH) < 0)
+        die_with_error("can't unmount '%s'", OLDROOT);
+    /* pivot_root(".", ".") stacks the scratch root on top of the new one; unmounting it
+     * leaves the new root alone at "/". */
+    if (chdir(NEWROOT) < 0)
+        die_with_error("can't change directory to '%s'", NEWROOT);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        die_with_error("can't pivot_root into '%s'", NEWROOT);
+    if (umount2(".", MNT_DETACH) < 0)
+        die_with_error("can't unmount the scratch root");
+    if (chdir("/") < 0)
+        die_with_error("can't change directory to '/'");
+}

@@ -1,0 +1,16 @@
+/* Building the sandbox's root: a read-only view of the whole host with fresh /proc,
+ * /sys and a minimal /dev, then the argv's mount operations, then pivot_root into it. */
+#ifndef SANDBOX_MOUNTS_H
+#define SANDBOX_MOUNTS_H
+
+#include "options.h"
+
+/* Replaces every source path of opts with its absolute, symlink-free host path (they
+ * must be resolved while / is still the host's). Dies when one does not exist. */
+void resolve_sources(struct options *opts);
+
+/* Everything from making / a slave to the final pivot_root; afterwards / is the new
+ * root and the host's own tree is no longer reachable. */
+void setup_newroot(const struct options *opts);
+
+#endif

@@ -1,0 +1,55 @@
+/* Command-line parsing: argv becomes an ordered list of operations plus a few settings,
+ * all validated before the helper touches anything. Pure: no I/O, no exit. */
+#ifndef SANDBOX_OPTIONS_H
+#define SANDBOX_OPTIONS_H
+
+#include <stddef.h>
+
+enum op_type {
+    OP_OVERLAY,  /* args: LOWER UPPER WORK DEST */
+    OP_RO_BIND,  /* args: SRC DEST */
+    OP_BIND,     /* args: SRC DEST */
+    OP_TMPFS,    /* args: DEST */
+    OP_HIDE,     /* args: PATH */
+    OP_SETENV,   /* args: NAME VALUE */
+    OP_UNSETENV, /* args: NAME */
+};
+
+#define OP_MAX_ARGS 4
+
+struct sandbox_op {
+    enum op_type type;
+    /* Pointers into argv; source paths may be replaced by resolved copies at run time. */
+    const char *args[OP_MAX_ARGS];
+};
+
+enum net_mode { NET_NONE, NET_HOST };
+enum tty_mode { TTY_AUTO, TTY_ALWAYS, TTY_NEVER };
+
+enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION, PARSE_ERROR };
+
+struct options {
+    struct sandbox_op *ops;
+    size_t n_ops;
+    const char *chdir;    /* NULL: the helper's own cwd if it exists inside, else / */
+    const char *hostname; /* never NULL after a successful parse */
+    enum net_mode net;
+    enum tty_mode tty;
+    char *const *command; /* NULL-terminated, points into argv */
+    int command_argc;
+};
+
+/* Parses argv[1..argc-1]. On PARSE_ERROR *error is a malloc'd one-line message
+ * (without the program name); on every result *out is valid for options_free(). */
+enum parse_result parse_options(int argc, char *const argv[], struct options *out, char **error);
+void options_free(struct options *opts);
+
+/* Number of arguments an op takes. */
+int op_arg_count(enum op_type type);
+/* How many leading args of the op are host-side source paths (0 when none). */
+int op_source_count(enum op_type type);
+const char *op_name(enum op_type type);
+
+extern const char usage_text[];
+
+#endif

@@ -1,0 +1,22 @@
+/* Path handling that must be exact: overlayfs option escaping and resolving a path
+ * inside the new root without ever following a symlink out of it. */
+#ifndef SANDBOX_PATHS_H
+#define SANDBOX_PATHS_H
+
+#include <stdbool.h>
+
+/* path with '\', ',' and ':' backslash-escaped, as overlayfs parses its options. */
+char *overlay_escape(const char *path);
+/* "lowerdir=...,upperdir=...,workdir=...,userxattr" with every path escaped. */
+char *overlay_options(const char *lower, const char *upper, const char *work);
+
+/* Resolves path (absolute, inside the sandbox) as if root were "/": symlinks, "." and
+ * ".." are followed but never above root. Components after the first missing one are
+ * kept literally and *exists is set to false. Returns root + resolved path (malloc'd),
+ * or NULL with errno (ELOOP, ENOTDIR, EACCES...). */
+char *resolve_in_root(const char *root, const char *path, bool *exists);
+
+/* The path lexically normalised: no "//", "." or trailing "/" ("/" stays "/"). */
+char *normalize_path(const char *path);
+
+#endif

@@ -1,0 +1,38 @@
+/* The three processes of a sandbox and what they tell each other.
+ *
+ *   outer  (the launcher's child, host PID namespace): creates the namespaces, forwards
+ *          signals to init, relays the pty, exits with init's status.
+ *   init   (PID 1 of the new PID namespace): builds the root, starts the agent, reaps
+ *          zombies, forwards signals, exits with the agent's status.
+ *   agent  (init's child): drops every privilege and execs COMMAND.
+ *
+ * Exit status (shell-like; mirrored by the launcher's HelperExit enum):
+ *   COMMAND's own code; 128+n when a signal n killed it; 125 the helper's own failure
+ *   (setup, usage); 126 COMMAND not executable; 127 COMMAND not found. */
+#ifndef SANDBOX_SANDBOX_H
+#define SANDBOX_SANDBOX_H
+
+#include <stdbool.h>
+
+#include "options.h"
+#include "utils.h"
+
+/* One byte each over the outer<->init socketpair. */
+#define MSG_GO 'G'       /* outer -> init: namespaces mapped, PDEATHSIG armed: go on */
+#define MSG_MASTER 'M'   /* init -> outer: the pty master (attached fd) */
+#define MSG_READY 'R'    /* outer -> init: the pty has the user's modes and size */
+#define MSG_STOPPED 'S'  /* init -> outer: the agent stopped (Ctrl-Z on the pty) */
+#define MSG_CONTINUE 'C' /* outer -> init: the user continued us, continue the agent */
+
+struct sandbox {
+    struct options *opts;
+    bool tty;        /* relay a new pty */
+    const char *cwd; /* the helper's cwd, NULL if unknown */
+    int ctl;         /* this process's end of the socketpair */
+};
+
+void run_outer(struct options *opts) NORETURN;
+void run_init(struct sandbox *sb) NORETURN;
+void run_agent(const struct sandbox *sb, int slave) NORETURN;
+
+#endif

@@ -1,0 +1,112 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "tap.h"
+
+#define ARGV(...) ((char *const[]){"sandbox-helper", __VA_ARGS__, NULL})
+#define ARGC(...) ((int)(sizeof((char *const[]){"sandbox-helper", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(opts, err, ...) parse_options(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), opts, err)
+
+static void expect_error(const char *want, enum parse_result got, char *error, struct options *opts)
+{
+    ok(got == PARSE_ERROR, "error result for: %s", want);
+    is_str(error, want, "error message");
+    free(error);
+    options_free(opts);
+}
+
+void test_options(void)
+{
+    struct options o;
+    char *err;
+
+    is_int(PARSE(&o, &err, "--", "true"), PARSE_RUN, "'-- true' runs");
+    is_str(o.command[0], "true", "command is argv after --");
+    is_int(o.command_argc, 1, "one command word");
+    ok(o.command[1] == NULL, "command is NULL-terminated");
+    is_int((long)o.n_ops, 0, "no operations");
+    is_str(o.hostname, "sandbox", "default hostname");
+    ok(o.net == NET_NONE && o.tty == TTY_AUTO && o.chdir == NULL, "defaults: --net none, --tty auto, no --chdir");
+    options_free(&o);
+
+    is_int(PARSE(&o, &err, "--tmpfs", "/tmp", "ls", "-l", "--tmpfs"), PARSE_RUN, "command may start without --");
+    ok(o.command_argc == 3 && strcmp(o.command[2], "--tmpfs") == 0, "the command's own options stay its own");
+    options_free(&o);
+
+    PARSE(&o, &err, "--", "sh", "--", "--help");
+    ok(o.command_argc == 3 && strcmp(o.command[1], "--") == 0, "a second -- belongs to the command");
+    options_free(&o);
+
+    is_int(PARSE(&o, &err, "--tmpfs", "/tmp", "--overlay", "/l", "/u", "/w", "/tmp/x/repo", "--ro-bind", "s",
+                 "/d", "--bind", "/s2", "/d2", "--hide", "/h", "--setenv", "A", "1", "--unsetenv", "B", "--",
+                 "cmd"),
+           PARSE_RUN, "every operation parses");
+    is_int((long)o.n_ops, 7, "seven operations");
+    ok(o.ops[0].type == OP_TMPFS && o.ops[1].type == OP_OVERLAY && o.ops[2].type == OP_RO_BIND &&
+           o.ops[3].type == OP_BIND && o.ops[4].type == OP_HIDE && o.ops[5].type == OP_SETENV &&
+           o.ops[6].type == OP_UNSETENV,
+       "operations keep argv order");
+    ok(strcmp(o.ops[1].args[0], "/l") == 0 && strcmp(o.ops[1].args[1], "/u") == 0 &&
+           strcmp(o.ops[1].args[2], "/w") == 0 && strcmp(o.ops[1].args[3], "/tmp/x/repo") == 0,
+       "--overlay takes LOWER UPPER WORK DEST");
+    ok(strcmp(o.ops[2].args[0], "s") == 0 && strcmp(o.ops[2].args[1], "/d") == 0,
+       "--ro-bind takes SRC DEST (SRC may be relative)");
+    ok(strcmp(o.ops[5].args[0], "A") == 0 && strcmp(o.ops[5].args[1], "1") == 0, "--setenv takes NAME VALUE");
+    options_free(&o);
+
+    PARSE(&o, &err, "--net", "host", "--net", "none", "--tty", "never", "--chdir", "/a", "--chdir", "/b",
+          "--hostname", "h1", "--", "x");
+    ok(o.net == NET_NONE && o.tty == TTY_NEVER, "--net and --tty: the last one wins");
+    is_str(o.chdir, "/b", "--chdir: the last one wins");
+    is_str(o.hostname, "h1", "--hostname is taken");
+    options_free(&o);
+    PARSE(&o, &err, "--net", "host", "--tty", "always", "--", "x");
+    ok(o.net == NET_HOST && o.tty == TTY_ALWAYS, "--net host, --tty always");
+    options_free(&o);
+
+    is_int(PARSE(&o, &err, "--help", "--bogus"), PARSE_HELP, "--help wins over what follows");
+    options_free(&o);
+    is_int(PARSE(&o, &err, "--version"), PARSE_VERSION, "--version needs no command");
+    options_free(&o);
+
+    enum parse_result r;
+    r = PARSE(&o, &err, "--bogus", "--", "x");
+    expect_error("unknown option '--bogus'", r, err, &o);
+    r = PARSE(&o, &err, "-x", "--", "x");
+    expect_error("unknown option '-x'", r, err, &o);
+    r = PARSE(&o, &err, "--overlay", "/l", "/u", "/w");
+    expect_error("option '--overlay' needs 4 arguments: LOWER UPPER WORK DEST", r, err, &o);
+    r = PARSE(&o, &err, "--tmpfs");
+    expect_error("option '--tmpfs' needs 1 argument: DEST", r, err, &o);
+    r = PARSE(&o, &err, "--chdir");
+    expect_error("option '--chdir' needs an argument", r, err, &o);
+    r = PARSE(&o, &err, "--tmpfs", "/tmp");
+    expect_error("no COMMAND given", r, err, &o);
+    r = PARSE(&o, &err, "--tmpfs", "/tmp", "--");
+    expect_error("no COMMAND given", r, err, &o);
+    r = PARSE(&o, &err, "--net", "ns", "--", "x");
+    expect_error("invalid --net 'ns' (expected none or host)", r, err, &o);
+    r = PARSE(&o, &err, "--tty", "yes", "--", "x");
+    expect_error("invalid --tty 'yes' (expected auto, always or never)", r, err, &o);
+    r = PARSE(&o, &err, "--tmpfs", "tmp", "--", "x");
+    expect_error("--tmpfs: 'tmp' is not an absolute path", r, err, &o);
+    r = PARSE(&o, &err, "--bind", "/a", "b", "--", "x");
+    expect_error("--bind: 'b' is not an absolute path", r, err, &o);
+    r = PARSE(&o, &err, "--overlay", "/l", "/u", "/w", "//.", "--", "x");
+    expect_error("--overlay: can't mount over '/'", r, err, &o);
+    r = PARSE(&o, &err, "--bind", "", "/d", "--", "x");
+    expect_error("--bind: empty source path", r, err, &o);
+    r = PARSE(&o, &err, "--setenv", "A=B", "c", "--", "x");
+    expect_error("--setenv: invalid variable name 'A=B'", r, err, &o);
+    r = PARSE(&o, &err, "--unsetenv", "", "--", "x");
+    expect_error("--unsetenv: invalid variable name ''", r, err, &o);
+    r = PARSE(&o, &err, "--chdir", "rel", "--", "x");
+    expect_error("--chdir: 'rel' is not an absolute path", r, err, &o);
+    r = PARSE(&o, &err, "--hostname", "", "--", "x");
+    expect_error("--hostname: invalid host name ''", r, err, &o);
+
+    ok(op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
+           op_source_count(OP_TMPFS) == 0 && op_source_count(OP_HIDE) == 0 && op_source_count(OP_SETENV) == 0,
+       "host-side sources: overlay's three layers and a bind's SRC");
+}
