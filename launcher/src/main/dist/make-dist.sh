@@ -7,6 +7,7 @@ jar=$1 helper=$2 dist=$3
 src=$(dirname "$0")
 
 mkdir -p "$dist/bin" "$dist/lib" "$dist/libexec"
+dist=$(cd "$dist" && pwd -P) # the archive records the class path: make it the real, absolute one
 cp "$jar" "$dist/lib/sandbox.jar"
 cp "$src/bin/sandbox" "$dist/bin/sandbox"
 cp "$helper" "$dist/libexec/sandbox-helper"

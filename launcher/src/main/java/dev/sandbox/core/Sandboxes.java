@@ -19,10 +19,13 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 
 /** The lifecycle of a repository's sandboxes: run one, list them, remove them, collect garbage. */
 public final class Sandboxes {
@@ -143,18 +146,19 @@ public final class Sandboxes {
     /** Every sandbox of the repository, oldest first. */
     public List<SandboxView> list() {
         List<SandboxView> views = new ArrayList<>();
+        Map<String, Optional<Snapshot>> snapshotCache = new HashMap<>();
         for (Path dir : sandboxDirs()) {
-            views.add(view(dir));
+            views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find)));
         }
         views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
         return views;
     }
 
-    private SandboxView view(Path dir) {
+    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById) {
         String name = dir.getFileName().toString();
         boolean running = StateStore.isRunning(dir);
         Sandbox sb = readSandbox(dir);
-        Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshots.find(sb.snapshot()).orElse(null);
+        Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
         int changes = countChanges(StateStore.upperDir(dir));
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,

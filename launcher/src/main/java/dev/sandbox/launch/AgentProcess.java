@@ -36,7 +36,9 @@ public final class AgentProcess {
             throw SandboxException.cant("start the helper", argv.get(0), e);
         }
         Signal.handle(new Signal("INT"), SignalHandler.SIG_IGN);
-        Posix.ignoreQuit();
+        if (System.console() == null && Posix.hasControllingTerminal()) {
+            Posix.ignoreQuit(); // only then can Ctrl-\ reach this JVM; spares loading JNA otherwise
+        }
         Signal.handle(new Signal("TERM"), sig -> helper.destroy());
         Signal.handle(new Signal("HUP"), sig -> Posix.kill(helper.pid(), sig.getNumber()));
         while (true) {

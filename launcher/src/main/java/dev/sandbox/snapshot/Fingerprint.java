@@ -1,49 +1,64 @@
 package dev.sandbox.snapshot;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.concurrent.TimeUnit;
 
 /**
  * An order-independent digest of a tree's metadata (path, type, size, mtime, inode,
  * permissions of every entry): equal digests mean nothing in the tree was added, removed,
  * written, replaced or chmod'ed since, without reading any file's content. Per-entry hashes
- * are summed so the walk order (readdir order) does not matter.
+ * are summed so the walk order (readdir order) does not matter. The hash is a plain 64-bit
+ * FNV-1a with a final mix rather than a MessageDigest, whose provider set-up alone would
+ * cost more than the walk of a small repository at start-up.
  */
 final class Fingerprint {
-    private final MessageDigest sha;
+    private static final long FNV_OFFSET = 0xcbf29ce484222325L;
+    private static final long FNV_PRIME = 0x100000001b3L;
+
     private long sum;
     private long count;
 
-    Fingerprint() {
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
-    }
-
     void add(String relativePath, BasicFileAttributes a) {
-        StringBuilder key = new StringBuilder(relativePath.length() + 64).append(relativePath).append('\0')
-                .append(a.isDirectory() ? 'd' : a.isSymbolicLink() ? 'l' : a.isRegularFile() ? 'f' : 'o')
-                .append(a.size()).append(':').append(a.lastModifiedTime().toInstant()).append(':')
-                .append(a.fileKey());
+        long h = FNV_OFFSET;
+        for (int i = 0; i < relativePath.length(); i++) {
+            h = (h ^ relativePath.charAt(i)) * FNV_PRIME;
+        }
+        h = mix(h, a.isDirectory() ? 1 : a.isSymbolicLink() ? 2 : a.isRegularFile() ? 3 : 4);
+        h = mix(h, a.size());
+        h = mix(h, a.lastModifiedTime().to(TimeUnit.NANOSECONDS));
+        h = mix(h, String.valueOf(a.fileKey()).hashCode());
         if (a instanceof PosixFileAttributes p) {
-            key.append(':').append(PosixFilePermissions.toString(p.permissions()));
+            long mode = 0;
+            for (PosixFilePermission perm : p.permissions()) {
+                mode |= 1L << perm.ordinal();
+            }
+            h = mix(h, mode);
         }
-        byte[] h = sha.digest(key.toString().getBytes(StandardCharsets.UTF_8));
-        long v = 0;
-        for (int i = 0; i < 8; i++) {
-            v = (v << 8) | (h[i] & 0xff);
-        }
-        sum += v;
+        sum += finish(h);
         count++;
     }
 
     String value() {
         return String.format("%d-%016x", count, sum);
+    }
+
+    private static long mix(long h, long v) {
+        for (int i = 0; i < 8; i++) {
+            h = (h ^ (v & 0xff)) * FNV_PRIME;
+            v >>>= 8;
+        }
+        return h;
+    }
+
+    /** murmur3's finaliser, so that summing entries does not cancel out structure. */
+    private static long finish(long h) {
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
     }
 }

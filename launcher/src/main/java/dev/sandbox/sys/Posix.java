@@ -53,6 +53,20 @@ public final class Posix {
         }
     }
 
+    /**
+     * Whether this process has a controlling terminal (field tty_nr of /proc/self/stat), i.e.
+     * whether the terminal's signals can reach it.
+     */
+    public static boolean hasControllingTerminal() {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return !f[4].equals("0"); // state ppid pgrp session tty_nr
+        } catch (java.io.IOException | RuntimeException e) {
+            return true;
+        }
+    }
+
     /** The filesystem type (f_type) of the filesystem holding {@code path}, or -1 if unknown. */
     public static long filesystemType(String path) {
         try (Memory buf = new Memory(STATFS_SIZE)) {
