@@ -20,7 +20,7 @@ public final class Json {
     }
 
     public static <T> T read(Path file, Class<T> type) throws IOException {
-        return MAPPER.readValue(file.toFile(), type);
+        return MAPPER.readValue(Files.readAllBytes(file), type); // NIO: a missing file is NoSuchFileException
     }
 
     /** Writes {@code value} so that readers see the old file or the new one, never a torn one. */

@@ -5,13 +5,11 @@ import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.Snapshotter;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -82,18 +80,25 @@ public final class SnapshotStore {
     public Snapshot current(Repo repo, Snapshotter snapshotter, PrintWriter err, Claim claim) {
         Set<Path> exclude = Set.of(store.root());
         return locked(() -> {
-            Snapshot chosen = null;
-            List<Snapshot> existing = list();
-            if (!existing.isEmpty()
-                    && existing.get(0).fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))) {
-                chosen = existing.get(0);
-            }
-            if (chosen == null) {
-                chosen = take(repo, snapshotter, exclude, err);
+            Snapshot chosen;
+            try {
+                chosen = reusableOrNew(repo, snapshotter, exclude, err);
+            } catch (FileSystemException e) {
+                throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
             }
             claim.claim(chosen);
             return chosen;
         });
+    }
+
+    private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, Set<Path> exclude, PrintWriter err)
+            throws IOException {
+        List<Snapshot> existing = list();
+        if (!existing.isEmpty()
+                && existing.get(0).fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))) {
+            return existing.get(0);
+        }
+        return take(repo, snapshotter, exclude, err);
     }
 
     /** Records that a sandbox uses a snapshot; runs under the snapshots lock. */
@@ -104,13 +109,7 @@ public final class SnapshotStore {
 
     /** Runs {@code action} under the lock that serialises taking and deleting snapshots. */
     <T> T locked(StateStore.IoAction<T> action) {
-        Path lockFile = store.snapshotsDir().resolve(".lock");
-        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock ignored = ch.lock()) {
-            return action.run();
-        } catch (IOException e) {
-            throw SandboxException.cant("snapshot", store.snapshotsDir(), e);
-        }
+        return StateStore.withLock(store.snapshotsDir().resolve(".lock"), action);
     }
 
     private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, PrintWriter err)

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -87,12 +88,26 @@ public final class StateStore {
 
     /** Runs {@code action} while holding the store-wide lock. */
     public <T> T locked(IoAction<T> action) {
-        Path lockFile = root.resolve("lock");
-        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock ignored = ch.lock()) {
-            return action.run();
+        return withLock(root.resolve("lock"), action);
+    }
+
+    /**
+     * Runs {@code action} while holding an exclusive lock on {@code lockFile}. A failure to
+     * lock and a failure of the action are reported apart: the latter names its own path.
+     */
+    static <T> T withLock(Path lockFile, IoAction<T> action) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         } catch (IOException e) {
-            throw SandboxException.cant("lock the state directory", root, e);
+            throw SandboxException.cant("lock", lockFile, e);
+        }
+        try (ch; FileLock ignored = ch.lock()) {
+            return action.run();
+        } catch (FileSystemException e) {
+            throw SandboxException.cant("update", e.getFile() == null ? lockFile.getParent() : e.getFile(), e);
+        } catch (IOException e) {
+            throw SandboxException.cant("update", lockFile.getParent(), e);
         }
     }
 

@@ -1,12 +1,10 @@
 package dev.sandbox.core;
 
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
 import java.util.Set;
@@ -27,29 +25,23 @@ final class Tree {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        makeAccessible(root);
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                makeAccessible(dir);
-                return FileVisitResult.CONTINUE;
-            }
+        deleteRecursively(root);
+    }
 
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-                if (e != null) {
-                    throw e;
+    /**
+     * Depth-first, opening each directory only after making it accessible: NIO's tree walk
+     * opens a directory before telling its visitor, too late to chmod a mode-000 one.
+     */
+    private static void deleteRecursively(Path path) throws IOException {
+        if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
+            makeAccessible(path);
+            try (DirectoryStream<Path> children = Files.newDirectoryStream(path)) {
+                for (Path child : children) {
+                    deleteRecursively(child);
                 }
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
             }
-        });
+        }
+        Files.delete(path);
     }
 
     static void deleteQuietly(Path root) {

@@ -1,0 +1,184 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** What happens to sandboxes after their agent ends: list, rm, snapshot reuse, gc, and doctor. */
+class LifecycleIT {
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void list_afterRuns_showsNameStatusExitCodeAndChanges(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            String head = Repos.git(repo, "rev-parse", "HEAD");
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "one", "--", "sh", "-c", "echo x > changed.txt; echo y > other.txt");
+            Proc.Result failed = cli.run(repo, "run", "--name", "two", "--", "sh", "-c", "exit 5");
+            assertEquals(5, failed.exitCode(), failed.describe());
+
+            JsonNode one = cli.listed(repo, "one");
+            assertNotNull(one, "one is listed");
+            assertEquals("stopped", one.path("status").asText(), one.toString());
+            assertEquals(0, one.path("exitCode").asInt(-1), one.toString());
+            assertEquals(2, one.path("changes").asInt(-1), one.toString());
+            assertEquals(head, one.path("baseCommit").asText(), one.toString());
+            assertEquals("copy", one.path("strategy").asText(), one.toString());
+            assertEquals(List.of("sh", "-c", "echo x > changed.txt; echo y > other.txt"), texts(one.path("command")));
+            assertTrue(one.path("snapshot").isTextual() && one.path("createdAt").isTextual(), one.toString());
+            JsonNode two = cli.listed(repo, "two");
+            assertEquals(5, two.path("exitCode").asInt(-1), two.toString());
+            assertEquals(0, two.path("changes").asInt(-1), two.toString());
+
+            Proc.Result table = cli.runOk(repo, "list");
+            List<String> lines = table.stdoutLines();
+            assertEquals(3, lines.size(), "a header and two rows" + table.describe());
+            String header = lines.get(0);
+            assertTrue(header.startsWith("NAME") && header.contains("STATUS") && header.contains("CHANGES"),
+                    table.describe());
+            assertEquals("one", column(header, lines.get(1), "NAME"), table.describe());
+            assertEquals("stopped (exit 0)", column(header, lines.get(1), "STATUS"), table.describe());
+            assertEquals("2", column(header, lines.get(1), "CHANGES"), table.describe());
+            assertEquals(head.substring(0, 8), column(header, lines.get(1), "BASE"), table.describe());
+            assertEquals("two", column(header, lines.get(2), "NAME"), table.describe());
+            assertEquals("stopped (exit 5)", column(header, lines.get(2), "STATUS"), table.describe());
+            assertEquals("0", column(header, lines.get(2), "CHANGES"), table.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rm_refusesChangesWithoutForce_removesWithForceAndWithoutChanges(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "busy", "--", "sh", "-c", "echo work > work.txt");
+            cli.runOk(repo, "run", "--name", "idle", "--", "true");
+
+            Proc.Result refused = cli.run(repo, "rm", "busy");
+            String line = Cli.assertOneErrorLine(refused, 2);
+            assertTrue(line.startsWith("sandbox: can't remove 'busy': ") && line.contains("--force"),
+                    refused.describe());
+            assertEquals("work\n", Repos.read(Repos.upper(repo, "busy").resolve("work.txt")), "nothing was lost");
+            assertNotNull(cli.listed(repo, "busy"));
+
+            Proc.Result forced = cli.runOk(repo, "rm", "--force", "busy");
+            assertTrue(forced.stdout().contains("busy"), forced.describe());
+            assertNull(cli.listed(repo, "busy"), "busy is gone from the list");
+            assertFalse(Files.exists(Repos.sandboxDir(repo, "busy")), "and from the disk");
+
+            cli.runOk(repo, "rm", "idle");
+            assertNull(cli.listed(repo, "idle"));
+            assertFalse(Files.exists(Repos.sandboxDir(repo, "idle")));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void run_reusesTheSnapshotOfAnUnchangedTree_gcDeletesOnlyUnusedSnapshots(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "s1", "--", "true");
+            cli.runOk(repo, "run", "--name", "s2", "--", "true");
+            String first = cli.listed(repo, "s1").path("snapshot").asText();
+            assertEquals(first, cli.listed(repo, "s2").path("snapshot").asText(),
+                    "an unchanged tree reuses the snapshot");
+            assertEquals(first, snapshotOfRecord(repo, "s2"), "sandbox.json names the same snapshot");
+            assertEquals(Set.of(first), snapshotIds(repo));
+
+            Repos.write(repo, "README.md", "# demo\nedited after the first snapshot\n");
+            ws.own();
+            cli.runOk(repo, "run", "--name", "s3", "--", "true");
+            String second = cli.listed(repo, "s3").path("snapshot").asText();
+            assertNotEquals(first, second, "an edited tree gets a new snapshot");
+            assertEquals(Set.of(first, second), snapshotIds(repo));
+
+            Proc.Result keep = cli.runOk(repo, "gc");
+            assertTrue(keep.stdout().startsWith("removed 0 unused snapshots"), keep.describe());
+            assertEquals(Set.of(first, second), snapshotIds(repo), "gc keeps snapshots in use");
+
+            cli.runOk(repo, "rm", "s1", "s2");
+            Proc.Result gc = cli.runOk(repo, "gc");
+            assertTrue(gc.stdout().startsWith("removed 1 unused snapshot"), gc.describe());
+            assertEquals(Set.of(second), snapshotIds(repo), "gc deleted the unused snapshot and kept s3's");
+            assertEquals(second, cli.listed(repo, "s3").path("snapshot").asText());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void doctor_onThisMachine_passesEveryCheck(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Proc.Result r = new Cli(ws).runOk(repo, "doctor");
+            List<String> lines = r.stdoutLines();
+            assertFalse(lines.isEmpty(), r.describe());
+            for (String l : lines) {
+                assertTrue(l.startsWith("✔ "), "only ✔ lines" + r.describe());
+            }
+            assertTrue(lines.stream().anyMatch(l -> l.contains("overlayfs")), "the overlayfs check ran" + r.describe());
+        }
+    }
+
+    private static String snapshotOfRecord(Path repo, String name) throws IOException {
+        JsonNode record = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(Repos.read(Repos.sandboxDir(repo, name).resolve("sandbox.json")));
+        return record.path("snapshot").asText();
+    }
+
+    /** The complete snapshots on disk (each a directory with snapshot.json and tree/). */
+    private static Set<String> snapshotIds(Path repo) throws IOException {
+        Set<String> ids = new TreeSet<>();
+        try (Stream<Path> all = Files.list(Repos.stateDir(repo).resolve("snapshots"))) {
+            for (Path p : (Iterable<Path>) all::iterator) {
+                if (Files.exists(p.resolve("snapshot.json")) && Files.isDirectory(p.resolve("tree"))) {
+                    ids.add(p.getFileName().toString());
+                }
+            }
+        }
+        return ids;
+    }
+
+    /** The cell of {@code row} under {@code title}: columns are left-aligned at their header's offset. */
+    private static String column(String header, String row, String title) {
+        int from = header.indexOf(title);
+        int next = header.length();
+        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "AGE", "COMMAND"}) {
+            int at = header.indexOf(t);
+            if (at > from && at < next) {
+                next = at;
+            }
+        }
+        return row.substring(Math.min(from, row.length()), Math.min(next, row.length())).strip();
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+}
