@@ -45,7 +45,7 @@ public final class ListCommand implements Callable<Integer> {
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
                 v.strategy() == null ? "-" : v.strategy(), Integer.toString(v.changes()), age(v.createdAt(), now),
-                String.join(" ", v.command())});
+                oneLine(String.join(" ", v.command()))});
         }
         Table.print(out, rows);
         return 0;
@@ -56,6 +56,12 @@ public final class ListCommand implements Callable<Integer> {
             return "running";
         }
         return v.exitCode() == null ? "stopped (killed)" : "stopped (exit " + v.exitCode() + ")";
+    }
+
+    /** A command as one table cell: whitespace runs folded, cut at 60 characters. */
+    static String oneLine(String command) {
+        String s = command.strip().replaceAll("\\s+", " ");
+        return s.length() <= 60 ? s : s.substring(0, 59) + "…";
     }
 
     static String age(String createdAt, Instant now) {

@@ -177,7 +177,7 @@ public final class Doctor {
 
     private static String readSysctl(String name) {
         try {
-            return Files.readString(Path.of("/proc/sys", name)).strip();
+            return Posix.readProcFile("/proc/sys/" + name).strip();
         } catch (IOException e) {
             return null;
         }
@@ -185,7 +185,7 @@ public final class Doctor {
 
     private static boolean isRoot() {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            for (String line : Posix.readProcFile("/proc/self/status").split("\n")) {
                 if (line.startsWith("Uid:")) {
                     return line.split("\\s+")[2].equals("0");
                 }

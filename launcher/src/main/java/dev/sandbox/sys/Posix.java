@@ -59,11 +59,22 @@ public final class Posix {
      */
     public static boolean hasControllingTerminal() {
         try {
-            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            String stat = readProcFile("/proc/self/stat");
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             return !f[4].equals("0"); // state ppid pgrp session tty_nr
         } catch (java.io.IOException | RuntimeException e) {
             return true;
+        }
+    }
+
+    /**
+     * Reads a /proc or /sys file. These report a size of 0, and {@code Files.readString}
+     * trusts the size: it returned "9" for a max_user_namespaces of 96365. A stream read to
+     * the end gets it all.
+     */
+    public static String readProcFile(String path) throws java.io.IOException {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(java.nio.file.Path.of(path))) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         }
     }
 

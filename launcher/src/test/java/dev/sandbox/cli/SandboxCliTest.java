@@ -62,6 +62,14 @@ class SandboxCliTest {
     }
 
     @Test
+    void oneLine_foldsMultiLineCommandsAndCutsLongOnes() {
+        assertEquals("sh -c echo a; echo b", ListCommand.oneLine("sh -c \n  echo a;\n  echo b\n"));
+        String cut = ListCommand.oneLine("x".repeat(100));
+        assertEquals(60, cut.length());
+        assertTrue(cut.endsWith("…"));
+    }
+
+    @Test
     void age_isShortAndCoarse() {
         java.time.Instant now = java.time.Instant.parse("2026-01-02T00:00:00Z");
         assertEquals("5s", ListCommand.age("2026-01-01T23:59:55Z", now));
