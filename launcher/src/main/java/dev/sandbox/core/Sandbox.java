@@ -17,6 +17,10 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
     public static final String RUNNING = "running";
     public static final String STOPPED = "stopped";
 
+    public Sandbox onSnapshot(String snapshotId) {
+        return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt);
+    }
+
     public Sandbox finished(int code, String when) {
         return new Sandbox(name, snapshot, repo, cwd, command, STOPPED, null, code, createdAt, when);
     }

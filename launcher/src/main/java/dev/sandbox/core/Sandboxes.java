@@ -95,8 +95,7 @@ public final class Sandboxes {
         Files.createDirectory(StateStore.workDir(dir));
         Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
         return snapshots.current(repo, new CopySnapshotter(), err, s -> {
-            claimed[0] = new Sandbox(chosen, s.id(), sandbox.repo(), sandbox.cwd(), sandbox.command(),
-                    Sandbox.RUNNING, sandbox.pid(), null, created, null);
+            claimed[0] = sandbox.onSnapshot(s.id());
             Json.writeAtomically(StateStore.sandboxJson(dir), claimed[0]);
         });
     }
