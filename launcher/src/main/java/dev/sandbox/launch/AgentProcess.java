@@ -1,6 +1,7 @@
 package dev.sandbox.launch;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.sys.ChildEnv;
 import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.util.List;
@@ -28,6 +29,7 @@ public final class AgentProcess {
 
     public static int run(List<String> argv, Map<String, String> environment) {
         ProcessBuilder pb = new ProcessBuilder(argv).inheritIO();
+        ChildEnv.restoreLocale(pb.environment());
         pb.environment().putAll(environment);
         Process helper;
         try {
