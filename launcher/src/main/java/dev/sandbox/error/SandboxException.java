@@ -9,6 +9,8 @@ public final class SandboxException extends RuntimeException {
 
     /** Bad usage or bad input that the user can fix on the command line. */
     public static final int USAGE = 2;
+    /** The command worked and the answer is no: nothing to harvest, conflicts left (like git's 1). */
+    public static final int NOTHING = 1;
     /** sandbox's own failure (environment, helper, filesystem). */
     public static final int FAILURE = 125;
 
@@ -26,6 +28,16 @@ public final class SandboxException extends RuntimeException {
     /** Input the user gave is wrong: exit code 2. */
     public static SandboxException invalidInput(String message) {
         return new SandboxException(USAGE, message, null);
+    }
+
+    /** There was nothing to do, or the work is left for the user to finish: exit code 1. */
+    public static SandboxException nothing(String message) {
+        return new SandboxException(NOTHING, message, null);
+    }
+
+    /** Ends the command with {@code status} and no message: the reason was already seen. */
+    public static SandboxException withStatus(int status) {
+        return new SandboxException(status, "", null);
     }
 
     /** Something around us is not as it must be: exit code 125. */

@@ -27,6 +27,10 @@ public final class Posix {
         Pointer signal(int sig, Pointer handler);
 
         int statfs(String path, Pointer buf);
+
+        long lgetxattr(String path, String name, byte[] value, long size);
+
+        int geteuid();
     }
 
     private static final class Holder {
@@ -85,6 +89,28 @@ public final class Posix {
             return Holder.LIBC.statfs(path, buf) == 0 ? buf.getLong(0) & 0xFFFFFFFFL : -1;
         } catch (LinkageError e) {
             return -1;
+        }
+    }
+
+    /**
+     * The value of extended attribute {@code name} of {@code path} (not following a symlink),
+     * or null if it has none or it cannot be read.
+     */
+    public static byte[] getXattr(String path, String name) {
+        try {
+            byte[] buf = new byte[256];
+            long n = Holder.LIBC.lgetxattr(path, name, buf, buf.length);
+            return n < 0 ? null : java.util.Arrays.copyOf(buf, (int) n);
+        } catch (LinkageError e) {
+            return null;
+        }
+    }
+
+    public static boolean isRoot() {
+        try {
+            return Holder.LIBC.geteuid() == 0;
+        } catch (LinkageError e) {
+            return "root".equals(System.getProperty("user.name"));
         }
     }
 

@@ -1,0 +1,253 @@
+package dev.sandbox.harvest;
+
+import dev.sandbox.error.SandboxException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.eclipse.jgit.diff.RawText;
+import org.eclipse.jgit.diff.RawTextComparator;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.FileMode;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.ObjectInserter;
+import org.eclipse.jgit.lib.ObjectReader;
+import org.eclipse.jgit.merge.MergeAlgorithm;
+import org.eclipse.jgit.merge.MergeFormatter;
+import org.eclipse.jgit.merge.MergeResult;
+
+/**
+ * Applies a sandbox's changes to the user's working tree, path by path, as a three-way merge
+ * with the snapshot as the base: a path the user left alone takes the sandbox's version; a
+ * path both changed is merged line by line, with conflict markers where the edits overlap.
+ * The user's own edits are never dropped: where no merge is possible the user's file stays
+ * and the sandbox's version is written beside it. The index is not touched.
+ */
+public final class Apply {
+    /** A path the merge could not settle, and why. */
+    public record Conflict(String path, String why) {
+    }
+
+    /** What was (or, with conflicts refused, would have been) done. */
+    public record Outcome(List<String> updated, List<Conflict> conflicts, boolean written) {
+    }
+
+    /** A path in the working tree: its git mode and blob id, and a regular file's content. */
+    private record State(FileMode mode, ObjectId id, byte[] content) {
+        boolean same(FileMode m, ObjectId i) {
+            return mode == null ? m == null : m != null && mode == m && id.equals(i);
+        }
+    }
+
+    /** One write to do: new content (null: delete) for a path. */
+    private record Action(String path, FileMode mode, byte[] content) {
+    }
+
+    private final ObjectReader reader;
+    private final Path worktree;
+    private final String label;
+    private final List<Action> actions = new ArrayList<>();
+    private final List<String> updated = new ArrayList<>();
+    private final List<Conflict> conflicts = new ArrayList<>();
+
+    private Apply(ObjectReader reader, Path worktree, String label) {
+        this.reader = reader;
+        this.worktree = worktree;
+        this.label = label;
+    }
+
+    /**
+     * Merges {@code changes} (blobs already stored in the repository {@code reader} reads)
+     * into {@code worktree}. {@code name} labels the sandbox's side in conflict markers. With
+     * {@code refuseConflicts} nothing is written if any path conflicts.
+     */
+    public static Outcome run(ObjectReader reader, List<FileChange> changes, Path worktree, String name,
+            boolean refuseConflicts) {
+        Apply a = new Apply(reader, worktree, name);
+        try {
+            for (FileChange c : changes) {
+                a.plan(c);
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("merge into", worktree, e);
+        }
+        if (refuseConflicts && !a.conflicts.isEmpty()) {
+            return new Outcome(List.of(), List.copyOf(a.conflicts), false);
+        }
+        a.write();
+        return new Outcome(List.copyOf(a.updated), List.copyOf(a.conflicts), true);
+    }
+
+    private void plan(FileChange c) throws IOException {
+        Path file = worktree.resolve(c.path());
+        State cur = state(file);
+        if (cur != null && cur.mode == FileMode.TREE) {
+            conflict(c, "a directory is in the way here");
+            return;
+        }
+        if (cur == null ? c.oldMode() == null : cur.same(c.oldMode(), c.oldId())) {
+            actions.add(new Action(c.path(), c.newMode(), c.newMode() == null ? null : bytes(c.newId())));
+            updated.add(c.path());
+        } else if (cur == null ? c.newMode() == null : cur.same(c.newMode(), c.newId())) {
+            return; // the user already has the sandbox's version
+        } else if (c.newMode() == null) {
+            conflicts.add(new Conflict(c.path(), "deleted in the sandbox, changed by you (your file is kept)"));
+        } else if (cur == null) {
+            actions.add(new Action(c.path(), c.newMode(), bytes(c.newId())));
+            conflicts.add(new Conflict(c.path(), "changed in the sandbox, deleted by you (restored with the sandbox's version)"));
+        } else if (isFile(cur.mode) && isFile(c.newMode()) && (c.oldMode() == null || isFile(c.oldMode()))) {
+            merge(c, cur);
+        } else {
+            conflict(c, "changed by you and in the sandbox");
+        }
+    }
+
+    private void merge(FileChange c, State cur) throws IOException {
+        byte[] base = c.oldMode() == null ? new byte[0] : bytes(c.oldId());
+        byte[] ours = cur.content();
+        byte[] theirs = bytes(c.newId());
+        if (RawText.isBinary(base) || RawText.isBinary(ours) || RawText.isBinary(theirs)) {
+            conflict(c, "binary file changed by you and in the sandbox");
+            return;
+        }
+        MergeResult<RawText> r = new MergeAlgorithm().merge(RawTextComparator.DEFAULT, new RawText(base),
+                new RawText(ours), new RawText(theirs));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        new MergeFormatter().formatMerge(out, r, List.of("snapshot", "yours", "sandbox " + label),
+                StandardCharsets.UTF_8);
+        FileMode mode = c.oldMode() != null && cur.mode != c.oldMode() ? cur.mode : c.newMode();
+        actions.add(new Action(c.path(), mode, out.toByteArray()));
+        if (r.containsConflicts()) {
+            conflicts.add(new Conflict(c.path(), "changed by you and in the sandbox: conflict markers written"));
+        } else {
+            updated.add(c.path());
+        }
+    }
+
+    /** Keeps the user's file and puts the sandbox's version beside it, when it has one. */
+    private void conflict(FileChange c, String why) throws IOException {
+        if (c.newMode() == null) {
+            conflicts.add(new Conflict(c.path(), why + " (yours is kept; the sandbox deleted it)"));
+            return;
+        }
+        String beside = c.path() + ".sandbox-" + label;
+        if (state(worktree.resolve(beside)) != null) {
+            conflicts.add(new Conflict(c.path(), why + " (yours is kept; '" + beside + "' is taken, so the"
+                    + " sandbox's version is only in 'sandbox diff')"));
+            return;
+        }
+        actions.add(new Action(beside, c.newMode(), bytes(c.newId())));
+        conflicts.add(new Conflict(c.path(), why + " (yours is kept, the sandbox's is in '" + beside + "')"));
+    }
+
+    private void write() {
+        for (Action a : actions) {
+            if (a.content() == null) {
+                delete(a.path());
+            }
+        }
+        for (Action a : actions) {
+            if (a.content() != null) {
+                put(a);
+            }
+        }
+    }
+
+    private void delete(String path) {
+        Path file = worktree.resolve(path);
+        try {
+            Files.deleteIfExists(file);
+            for (Path dir = file.getParent(); dir != null && !dir.equals(worktree); dir = dir.getParent()) {
+                try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+                    if (s.iterator().hasNext()) {
+                        break;
+                    }
+                }
+                Files.delete(dir); // git leaves no empty directory behind either
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("delete", file, e);
+        }
+    }
+
+    /** Writes through a temporary file and a rename, so a path is either old or new, never half. */
+    private void put(Action a) {
+        Path file = worktree.resolve(a.path());
+        try {
+            Path dir = file.getParent();
+            if (Files.isSymbolicLink(dir) || Files.exists(dir) && !Files.isDirectory(dir)) {
+                throw SandboxException.cant("write", file, "'" + worktree.relativize(dir) + "' is not a directory");
+            }
+            Files.createDirectories(dir);
+            Path tmp = dir.resolve(".sandbox-apply-" + ProcessHandle.current().pid() + "-" + file.getFileName());
+            Files.deleteIfExists(tmp);
+            if (a.mode() == FileMode.SYMLINK) {
+                Files.createSymbolicLink(tmp, Path.of(new String(a.content(), StandardCharsets.UTF_8)));
+            } else {
+                Files.write(tmp, a.content());
+                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(tmp);
+                if (a.mode() == FileMode.EXECUTABLE_FILE) {
+                    // like git: an executable file is executable by whoever may read it
+                    if (perms.contains(PosixFilePermission.OWNER_READ)) {
+                        perms.add(PosixFilePermission.OWNER_EXECUTE);
+                    }
+                    if (perms.contains(PosixFilePermission.GROUP_READ)) {
+                        perms.add(PosixFilePermission.GROUP_EXECUTE);
+                    }
+                    if (perms.contains(PosixFilePermission.OTHERS_READ)) {
+                        perms.add(PosixFilePermission.OTHERS_EXECUTE);
+                    }
+                } else {
+                    perms.removeAll(Set.of(PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.GROUP_EXECUTE,
+                            PosixFilePermission.OTHERS_EXECUTE));
+                }
+                Files.setPosixFilePermissions(tmp, perms);
+            }
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw SandboxException.cant("write", file, e);
+        }
+    }
+
+    /** The path's git mode and blob id as it is now, or null if absent; a directory is TREE. */
+    private State state(Path file) throws IOException {
+        switch (Overlay.kind(file)) {
+            case MISSING:
+                return null;
+            case DIR:
+                return new State(FileMode.TREE, ObjectId.zeroId(), null);
+            case SYMLINK: {
+                byte[] target = Files.readSymbolicLink(file).toString().getBytes(StandardCharsets.UTF_8);
+                return new State(FileMode.SYMLINK, hash(target), null);
+            }
+            case FILE: {
+                byte[] content = Files.readAllBytes(file);
+                return new State(Overlay.executable(file) ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE,
+                        hash(content), content);
+            }
+            default:
+                return new State(FileMode.MISSING, ObjectId.zeroId(), null);
+        }
+    }
+
+    private static ObjectId hash(byte[] content) {
+        try (ObjectInserter.Formatter f = new ObjectInserter.Formatter()) {
+            return f.idFor(Constants.OBJ_BLOB, content);
+        }
+    }
+
+    private byte[] bytes(ObjectId blob) throws IOException {
+        return reader.open(blob, Constants.OBJ_BLOB).getCachedBytes(Integer.MAX_VALUE);
+    }
+
+    private static boolean isFile(FileMode m) {
+        return m == FileMode.REGULAR_FILE || m == FileMode.EXECUTABLE_FILE;
+    }
+}
