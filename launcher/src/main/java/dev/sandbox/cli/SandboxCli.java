@@ -37,7 +37,9 @@ public final class SandboxCli {
         });
         cli.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof SandboxException se) {
-                err.println("sandbox: " + se.getMessage());
+                if (!se.getMessage().isEmpty()) {
+                    err.println("sandbox: " + se.getMessage());
+                }
                 if (stacktrace) {
                     se.printStackTrace(err);
                 }

@@ -15,8 +15,10 @@ import picocli.CommandLine.Spec;
         description = {"Run AI coding agents in copy-on-write sandboxes of a git repository.", "",
             "Each sandbox sees the repository (with untracked and ignored files) at its own path, writes to a",
             "private layer, has its own processes and network, and leaves your working tree untouched."},
-        subcommands = {RunCommand.class, ListCommand.class, RmCommand.class, GcCommand.class, DoctorCommand.class},
-        footer = {"", "Exit status: the agent's own for 'run'; 2 bad usage; 125 sandbox's own failure."})
+        subcommands = {RunCommand.class, ListCommand.class, DiffCommand.class, PatchCommand.class, CommitCommand.class,
+            ApplyCommand.class, RmCommand.class, GcCommand.class, DoctorCommand.class},
+        footer = {"", "Exit status: the agent's own for 'run'; 1 nothing to harvest or conflicts left; 2 bad usage;",
+            "125 sandbox's own failure."})
 public final class SandboxCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -27,7 +29,7 @@ public final class SandboxCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: one of run, list, rm, gc, doctor");
+        throw new ParameterException(spec.commandLine(), "missing command: one of run, list, diff, patch, commit, apply, rm, gc, doctor");
     }
 
     /** The version this launcher was built as. */

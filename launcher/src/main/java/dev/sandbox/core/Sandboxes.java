@@ -2,6 +2,7 @@ package dev.sandbox.core;
 
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
+import dev.sandbox.harvest.Harvest;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
@@ -55,6 +56,10 @@ public final class Sandboxes {
         return store;
     }
 
+    SnapshotStore snapshots() {
+        return snapshots;
+    }
+
     /**
      * Runs {@code command} in a new sandbox named {@code name} (generated when null) and
      * returns the agent's exit status. The sandbox stays afterwards, stopped, with its changes.
@@ -78,7 +83,8 @@ public final class Sandboxes {
             }
             List<String> argv = helperArgv(helper, chosen, snapshot, dir, cwd, command);
             int status = AgentProcess.run(argv, Map.of("SANDBOX_NAME", chosen));
-            Json.writeAtomically(StateStore.sandboxJson(dir), claimed[0].finished(status, Instant.now().toString()));
+            String now = Instant.now().toString();
+            update(dir, sb -> (sb != null ? sb : claimed[0]).finished(status, now));
             return status;
         } catch (IOException e) {
             throw SandboxException.cant("run sandbox", chosen, e);
@@ -90,7 +96,7 @@ public final class Sandboxes {
             PrintWriter err) throws IOException {
         String created = Instant.now().toString();
         Sandbox sandbox = new Sandbox(chosen, null, repo.root().toString(), cwd.toString(), List.copyOf(command),
-                Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null);
+                Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null);
         Files.createDirectory(StateStore.upperDir(dir));
         Files.createDirectory(StateStore.workDir(dir));
         Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
@@ -146,19 +152,22 @@ public final class Sandboxes {
     public List<SandboxView> list() {
         List<SandboxView> views = new ArrayList<>();
         Map<String, Optional<Snapshot>> snapshotCache = new HashMap<>();
-        for (Path dir : sandboxDirs()) {
-            views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find)));
+        List<Path> dirs = sandboxDirs();
+        try (Harvest h = dirs.isEmpty() ? null : Harvest.open(repo.commonDir())) {
+            for (Path dir : dirs) {
+                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h));
+            }
         }
         views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
         return views;
     }
 
-    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById) {
+    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h) {
         String name = dir.getFileName().toString();
         boolean running = StateStore.isRunning(dir);
         Sandbox sb = readSandbox(dir);
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
-        int changes = countChanges(StateStore.upperDir(dir));
+        int changes = changedFiles(h, dir, sb, snap);
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
                     changes, List.of(), null, null, null);
@@ -168,7 +177,18 @@ public final class Sandboxes {
                 changes, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null);
     }
 
-    private static Sandbox readSandbox(Path dir) {
+    /**
+     * Rewrites a sandbox's record under the store lock, so that a harvest marking it and the
+     * launcher recording the agent's end do not undo each other.
+     */
+    void update(Path dir, java.util.function.UnaryOperator<Sandbox> change) {
+        store.locked(() -> {
+            Json.writeAtomically(StateStore.sandboxJson(dir), change.apply(readSandbox(dir)));
+            return null;
+        });
+    }
+
+    static Sandbox readSandbox(Path dir) {
         try {
             return Json.read(StateStore.sandboxJson(dir), Sandbox.class);
         } catch (NoSuchFileException e) {
@@ -190,6 +210,21 @@ public final class Sandboxes {
             throw SandboxException.cant("list the sandboxes in", store.sandboxesDir(), e);
         }
         return dirs;
+    }
+
+    /**
+     * The files that differ between the sandbox and its snapshot, as {@code sandbox diff}
+     * lists them; the raw count of the upper layer's entries when that cannot be read.
+     */
+    private int changedFiles(Harvest h, Path dir, Sandbox sb, Snapshot snap) {
+        if (sb != null && snap != null) {
+            try {
+                return new Harvester(this, false).changedFiles(h, dir, sb, snap);
+            } catch (SandboxException e) {
+                // fall back to counting entries
+            }
+        }
+        return countChanges(StateStore.upperDir(dir));
     }
 
     /**
@@ -235,17 +270,38 @@ public final class Sandboxes {
             if (StateStore.isRunning(dir)) {
                 throw SandboxException.cantWithInput("remove", name, "it is running (end its agent first)");
             }
-            int changes = countChanges(StateStore.upperDir(dir));
-            if (changes > 0 && !force) {
-                throw SandboxException.cantWithInput("remove", name, "it holds " + changes
-                        + " changed path" + (changes == 1 ? "" : "s")
-                        + " that would be lost (use --force to drop them)");
+            if (!force) {
+                refuseUnharvested(name, dir);
             }
             Path doomed = store.sandboxesDir().resolve(".rm-" + name + "-" + ProcessHandle.current().pid());
             Files.move(dir, doomed);
             Tree.delete(doomed);
             return null;
         });
+    }
+
+    private void refuseUnharvested(String name, Path dir) {
+        Sandbox sb = readSandbox(dir);
+        Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshots.find(sb.snapshot()).orElse(null);
+        if (sb != null && snap != null) {
+            boolean unharvested;
+            try (Harvest h = Harvest.open(repo.commonDir())) {
+                unharvested = new Harvester(this, false).unharvested(h, dir, sb, snap);
+            } catch (SandboxException e) {
+                unharvested = countChanges(StateStore.upperDir(dir)) > 0;
+            }
+            if (unharvested) {
+                throw SandboxException.cantWithInput("remove", name, "its changes were never committed, patched or"
+                        + " applied (see 'sandbox diff " + name + "'; use --force to drop them)");
+            }
+            return;
+        }
+        int changes = countChanges(StateStore.upperDir(dir));
+        if (changes > 0) {
+            throw SandboxException.cantWithInput("remove", name, "it holds " + changes
+                    + " changed path" + (changes == 1 ? "" : "s")
+                    + " that would be lost (use --force to drop them)");
+        }
     }
 
     /** What {@link #gc} removed. */

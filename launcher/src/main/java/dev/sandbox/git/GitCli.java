@@ -1,5 +1,6 @@
 package dev.sandbox.git;
 
+import dev.sandbox.sys.ChildEnv;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -61,6 +62,36 @@ public final class GitCli {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
             throw new IllegalStateException("interrupted while running git", e);
+        }
+    }
+
+    /**
+     * Runs git on the user's terminal (or with its output going to {@code output} when that
+     * is not null) so that git chooses colour and pager as it always does; returns its status.
+     */
+    public static int passThrough(Path dir, Path output, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("git", "--no-optional-locks", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        if (output != null) {
+            pb.redirectOutput(output.toFile());
+        }
+        ChildEnv.restoreLocale(pb.environment());
+        pb.environment().put("GIT_OPTIONAL_LOCKS", "0");
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            throw new GitNotFoundException(e);
+        }
+        // Ctrl-C in the pager is for git and the pager; this JVM just waits for them.
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), sun.misc.SignalHandler.SIG_IGN);
+        while (true) {
+            try {
+                return p.waitFor();
+            } catch (InterruptedException e) {
+                // the pager decides when we are done
+            }
         }
     }
 

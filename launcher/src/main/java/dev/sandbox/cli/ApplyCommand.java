@@ -1,0 +1,51 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.harvest.Apply;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox apply}: merges a sandbox's work into the user's working tree. */
+@Command(name = "apply", mixinStandardHelpOptions = true,
+        description = {"Apply what a sandbox changed to your working tree, as a three-way merge against the",
+            "snapshot: files you changed since are merged, overlapping edits get conflict markers.",
+            "Your own edits are never dropped; the index is not touched.",
+            "Exits 1 when there were conflicts (listed) or nothing to apply."})
+public final class ApplyCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    HarvestMixin target;
+
+    @Option(names = "--no-conflicts", description = "Change nothing if any file would conflict.")
+    boolean noConflicts;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Apply.Outcome o = target.harvester().apply(target.name, noConflicts, err);
+        for (String path : o.updated()) {
+            out.println("updated  " + path);
+        }
+        for (Apply.Conflict c : o.conflicts()) {
+            out.println("conflict " + c.path() + ": " + c.why());
+        }
+        if (!o.written()) {
+            throw SandboxException.nothing("can't apply '" + target.name + "': " + o.conflicts().size()
+                    + " file(s) would conflict; nothing was changed (drop --no-conflicts to merge with markers)");
+        }
+        if (!o.conflicts().isEmpty()) {
+            err.println("sandbox: applied '" + target.name + "' with " + o.conflicts().size()
+                    + " conflict(s): resolve them, as after a git merge");
+            return SandboxException.NOTHING;
+        }
+        return 0;
+    }
+}

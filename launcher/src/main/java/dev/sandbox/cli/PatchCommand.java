@@ -1,0 +1,31 @@
+package dev.sandbox.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox patch}: a sandbox's work as a patch series. */
+@Command(name = "patch", mixinStandardHelpOptions = true,
+        description = {"Write what a sandbox changed as a patch that 'git am' and 'git apply' accept",
+            "(mbox, binary files included). Commits the agent made inside come as patches of their own.",
+            "Exits 1 when the sandbox has no changes."})
+public final class PatchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    HarvestMixin target;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write to FILE instead of stdout.")
+    Path output;
+
+    @Override
+    public Integer call() {
+        target.harvester().patch(target.name, output, spec.commandLine().getOut(), spec.commandLine().getErr());
+        return 0;
+    }
+}

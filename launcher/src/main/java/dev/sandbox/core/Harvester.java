@@ -1,0 +1,286 @@
+package dev.sandbox.core;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.GitCli;
+import dev.sandbox.harvest.Apply;
+import dev.sandbox.harvest.Harvest;
+import dev.sandbox.harvest.Source;
+import dev.sandbox.harvest.Trees;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.Ref;
+import org.eclipse.jgit.lib.RefUpdate;
+import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.revwalk.RevWalk;
+
+/**
+ * What a sandbox changed, handed to the user: as a diff, a patch, a commit on a branch, or
+ * edits merged into the working tree. Each reads the upper layer afresh, so it works while
+ * the agent is still running, and records what it handed over so that {@code rm} knows.
+ */
+public final class Harvester {
+    /** How {@link #diff} prints. */
+    public enum DiffFormat { PATCH, STAT, NAME_ONLY }
+
+    /** A commit {@link #commit} put on a branch. */
+    public record Committed(String branch, String tip, int commits, boolean moved) {
+    }
+
+    private final Sandboxes sandboxes;
+    private final boolean includeIgnored;
+
+    public Harvester(Sandboxes sandboxes, boolean includeIgnored) {
+        this.sandboxes = sandboxes;
+        this.includeIgnored = includeIgnored;
+    }
+
+    /** One sandbox, read for harvesting. */
+    private record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source) {
+        Path repoRoot() {
+            return Path.of(record.repo());
+        }
+    }
+
+    /** Prints the diff through git (colour and pager on a terminal); returns git's status. */
+    public int diff(String name, DiffFormat format, PrintWriter out, PrintWriter err) {
+        Target target = target(name);
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+            Trees t = trees(h, target, true, err);
+            List<String> args = new ArrayList<>(List.of("diff", "-M"));
+            if (format == DiffFormat.STAT) {
+                args.add("--stat");
+            } else if (format == DiffFormat.NAME_ONLY) {
+                args.add("--name-only");
+            }
+            args.add(t.snapshot().name());
+            args.add(t.merged().name());
+            out.flush();
+            return GitCli.passThrough(target.repoRoot(), null, args.toArray(String[]::new));
+        }
+    }
+
+    /** Writes the agent's work as a patch series ({@code git format-patch}) to stdout or {@code output}. */
+    public void patch(String name, Path output, PrintWriter out, PrintWriter err) {
+        Target target = target(name);
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+            Trees t = changed(h, target, "make a patch of", err);
+            Harvest.Commits c = commits(h, target, t, null);
+            List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
+                    "--no-signature"));
+            args.add(c.from() == null ? "--root" : c.from().name() + ".." + c.tip().name());
+            if (c.from() == null) {
+                args.add(c.tip().name());
+            }
+            out.flush();
+            Path tmp = output == null ? null : output.resolveSibling("." + output.getFileName() + ".sandbox-tmp");
+            int status = GitCli.passThrough(target.repoRoot(), tmp, args.toArray(String[]::new));
+            if (status == 128 + 13) {
+                throw SandboxException.withStatus(status); // SIGPIPE: the reader (head, a pager) had enough
+            }
+            if (status != 0) {
+                deleteQuietly(tmp);
+                throw SandboxException.cant("make a patch of", name, "git format-patch failed with status " + status);
+            }
+            if (tmp != null) {
+                try {
+                    Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    deleteQuietly(tmp);
+                    throw SandboxException.cant("write", output, e);
+                }
+            }
+            mark(target, t, null);
+        }
+    }
+
+    /**
+     * Commits the sandbox's work on {@code branch} (default {@code sandbox/<name>}), leaving
+     * the user's working tree, index and HEAD alone.
+     */
+    public Committed commit(String name, String branch, String message, boolean force, PrintWriter err) {
+        Target target = target(name);
+        String ref = "refs/heads/" + (branch != null ? branch : "sandbox/" + target.name());
+        if (!Repository.isValidRefName(ref)) {
+            throw SandboxException.cantWithInput("use the branch name", branch, "not a valid git branch name");
+        }
+        String shortName = ref.substring("refs/heads/".length());
+        checkedOutBranches(target).stream().filter(ref::equals).findAny().ifPresent(b -> {
+            throw SandboxException.cantWithInput("commit to the branch", shortName,
+                    "it is checked out in a working tree (pick another with -b)");
+        });
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+            Trees t = changed(h, target, "commit", err);
+            Repository repo = h.repository();
+            Ref existing = repo.exactRef(ref);
+            ObjectId old = existing == null ? null : existing.getObjectId();
+            // Committing the same sandbox again builds on the branch it made last time.
+            ObjectId onTop = old != null && t.agentHead() == null && old.name().equals(target.record().committed())
+                    ? old : null;
+            Harvest.Commits c = commits(h, target, t, message, onTop);
+            if (c.tip().equals(old)) {
+                mark(target, t, c.tip().name());
+                return new Committed(shortName, c.tip().abbreviate(12).name(), 0, false);
+            }
+            RefUpdate u = repo.updateRef(ref);
+            u.setNewObjectId(c.tip());
+            u.setExpectedOldObjectId(old == null ? ObjectId.zeroId() : old);
+            u.setForceUpdate(force);
+            u.setRefLogMessage("sandbox commit " + target.name(), false);
+            RefUpdate.Result r = u.update();
+            switch (r) {
+                case NEW, FAST_FORWARD, FORCED, NO_CHANGE:
+                    break;
+                case REJECTED:
+                    throw SandboxException.cantWithInput("move the branch", shortName,
+                            "it exists and is not an ancestor of the sandbox's commit (use --force to move it,"
+                                    + " or -b for another branch)");
+                default:
+                    throw SandboxException.cant("update the branch", shortName, "git refused: " + r);
+            }
+            mark(target, t, c.tip().name());
+            return new Committed(shortName, c.tip().abbreviate(12).name(), count(repo, c), old != null);
+        } catch (IOException e) {
+            throw SandboxException.cant("commit", name, e);
+        }
+    }
+
+    /** Merges the sandbox's changes into the user's working tree. */
+    public Apply.Outcome apply(String name, boolean refuseConflicts, PrintWriter err) {
+        Target target = target(name);
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+            Trees t = changed(h, target, "apply", err);
+            Apply.Outcome o = Apply.run(h.reader(), t.changes(), target.repoRoot(), target.name(), refuseConflicts);
+            if (o.written()) {
+                mark(target, t, null);
+            }
+            return o;
+        }
+    }
+
+    /** The number of changed files (0 when there is nothing to harvest), writing no objects. */
+    int changedFiles(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
+        Trees t = h.trees(source(dir, snapshot), includeIgnored, false);
+        return t.changes().size();
+    }
+
+    /** Whether the sandbox holds changes that were never committed, patched or applied as they are now. */
+    boolean unharvested(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
+        Trees t = h.trees(source(dir, snapshot), false, false);
+        return !t.unchanged() && !state(t).equals(record.harvested());
+    }
+
+    private Trees trees(Harvest h, Target target, boolean store, PrintWriter err) {
+        Trees t = h.trees(target.source(), includeIgnored, store);
+        for (String w : t.warnings()) {
+            err.println("sandbox: warning: " + w);
+        }
+        return t;
+    }
+
+    private Trees changed(Harvest h, Target target, String verb, PrintWriter err) {
+        Trees t = trees(h, target, true, err);
+        if (t.unchanged()) {
+            throw SandboxException.nothing("nothing to " + verb.replace("make a patch of", "put in a patch")
+                    + ": sandbox '" + target.name() + "' has no changes");
+        }
+        return t;
+    }
+
+    private Harvest.Commits commits(Harvest h, Target target, Trees t, String message) {
+        return commits(h, target, t, message, null);
+    }
+
+    private Harvest.Commits commits(Harvest h, Target target, Trees t, String message, ObjectId onTop) {
+        Sandbox sb = target.record();
+        Instant snapshotTime = Instant.parse(target.snapshot().createdAt());
+        Instant agentTime = sb.finishedAt() != null ? Instant.parse(sb.finishedAt()) : Instant.now();
+        String msg = message != null ? message : defaultMessage(sb);
+        Path scratch = target.dir().resolve(".import-" + ProcessHandle.current().pid());
+        try {
+            if (onTop != null) {
+                return h.commitOnTop(onTop, t, new Harvest.CommitInfo(msg, snapshotTime, agentTime));
+            }
+            return h.commits(target.source(), t, new Harvest.CommitInfo(msg, snapshotTime, agentTime), scratch);
+        } finally {
+            deleteQuietly(scratch);
+        }
+    }
+
+    private static String defaultMessage(Sandbox sb) {
+        String cmd = String.join(" ", sb.command()).replaceAll("\\s+", " ").strip();
+        if (cmd.length() > 50) {
+            cmd = cmd.substring(0, 47) + "...";
+        }
+        return "sandbox " + sb.name() + ": " + cmd + "\n\nChanges made in sandbox '" + sb.name() + "' by: "
+                + String.join(" ", sb.command()) + "\n";
+    }
+
+    private static int count(Repository repo, Harvest.Commits c) throws IOException {
+        try (RevWalk walk = new RevWalk(repo)) {
+            walk.markStart(walk.parseCommit(c.tip()));
+            if (c.from() != null) {
+                walk.markUninteresting(walk.parseCommit(c.from()));
+            }
+            int n = 0;
+            while (walk.next() != null) {
+                n++;
+            }
+            return n;
+        }
+    }
+
+    private static String state(Trees t) {
+        return t.merged().name() + (t.agentHead() == null ? "" : " " + t.agentHead().name());
+    }
+
+    private void mark(Target target, Trees t, String commit) {
+        sandboxes.update(target.dir(), sb -> (sb != null ? sb : target.record()).harvested(state(t), commit));
+    }
+
+    private static List<String> checkedOutBranches(Target target) {
+        GitCli.Result r = GitCli.run(target.repoRoot(), "worktree", "list", "--porcelain");
+        List<String> refs = new ArrayList<>();
+        if (r.ok()) {
+            for (String line : r.out().split("\n")) {
+                if (line.startsWith("branch ")) {
+                    refs.add(line.substring("branch ".length()).strip());
+                }
+            }
+        }
+        return refs;
+    }
+
+    private Target target(String name) {
+        StateStore.validateName(name);
+        Path dir = sandboxes.store().sandboxDir(name);
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw SandboxException.cantWithInput("find sandbox", name, "no such sandbox (see 'sandbox list')");
+        }
+        Sandbox sb = Sandboxes.readSandbox(dir);
+        if (sb == null || sb.snapshot() == null) {
+            throw SandboxException.cantWithInput("read sandbox", name, "it has no snapshot yet (is it still starting?)");
+        }
+        Snapshot snap = sandboxes.snapshots().find(sb.snapshot()).orElseThrow(() -> SandboxException.cant(
+                "read sandbox", name, "its snapshot '" + sb.snapshot() + "' is missing from the state directory"));
+        return new Target(name, dir, sb, snap, source(dir, snap));
+    }
+
+    private Source source(Path dir, Snapshot snap) {
+        return new Source(StateStore.upperDir(dir), sandboxes.snapshots().tree(snap.id()), snap.baseCommit(),
+                snap.dirtyPaths() == null ? List.of() : snap.dirtyPaths());
+    }
+
+    private static void deleteQuietly(Path p) {
+        if (p != null) {
+            Tree.deleteQuietly(p);
+        }
+    }
+}

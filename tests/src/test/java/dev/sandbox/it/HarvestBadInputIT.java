@@ -1,0 +1,180 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * {@code sandbox apply} on a tree that moved on, and the harvest commands given bad input:
+ * one clear line, the right exit code, nothing half-written, nothing of the user's lost.
+ */
+class HarvestBadInputIT {
+    private static final String FIVE_LINES = "one\ntwo\nthree\nfour\nfive\n";
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void apply_userEditedOtherLines_mergesBothWithoutConflict(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c",
+                    "sed -i 's/^one$/ONE by agent/' f.txt && echo added > new.txt && rm gone.txt");
+            Repos.write(repo, "f.txt", FIVE_LINES.replace("five", "FIVE by user"));
+            Repos.write(repo, "mine.txt", "the user's own new file\n");
+            ws.own();
+
+            Proc.Result r = cli.run(repo, "apply", "c");
+
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals("ONE by agent\ntwo\nthree\nfour\nFIVE by user\n", Repos.read(repo.resolve("f.txt")),
+                    "both edits are in");
+            assertEquals("added\n", Repos.read(repo.resolve("new.txt")));
+            assertFalse(Files.exists(repo.resolve("gone.txt")), "the agent's deletion is applied");
+            assertEquals("the user's own new file\n", Repos.read(repo.resolve("mine.txt")), "the user's file stays");
+            assertEquals("", HarvestIT.git(repo, "diff", "--cached", "--name-only"), "the index is not touched");
+            cli.runOk(repo, "rm", "c"); // applied: nothing left to lose
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void apply_overlappingEdit_writesConflictMarkersWithBothSidesAndExits1(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c",
+                    "sed -i 's/^three$/three by agent/' f.txt && echo added > new.txt");
+            String users = FIVE_LINES.replace("three", "three by user");
+            Repos.write(repo, "f.txt", users);
+            ws.own();
+
+            Proc.Result refused = cli.run(repo, "apply", "--no-conflicts", "c");
+            String line = Cli.assertOneErrorLine(refused, 1);
+            assertTrue(line.contains("nothing was changed"), refused.describe());
+            assertTrue(refused.stdout().contains("conflict f.txt"), "the conflict is listed" + refused.describe());
+            assertEquals(users, Repos.read(repo.resolve("f.txt")), "--no-conflicts changed nothing");
+            assertFalse(Files.exists(repo.resolve("new.txt")), "--no-conflicts changed nothing");
+
+            Proc.Result r = cli.run(repo, "apply", "c");
+            assertEquals(1, r.exitCode(), r.describe());
+            assertTrue(r.stdout().contains("conflict f.txt"), r.describe());
+            String merged = Repos.read(repo.resolve("f.txt"));
+            assertTrue(merged.contains("<<<<<<< ") && merged.contains("=======\n") && merged.contains(">>>>>>> "),
+                    "conflict markers: " + merged);
+            assertTrue(merged.contains("three by user") && merged.contains("three by agent"), "both sides: " + merged);
+            assertEquals("added\n", Repos.read(repo.resolve("new.txt")), "the rest is applied");
+            Cli.assertNoStackTrace(r);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void harvest_unknownSandboxOrBadBranch_oneLineExit2(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            for (String cmd : new String[] {"diff", "patch", "commit", "apply"}) {
+                Proc.Result r = cli.run(repo, cmd, "nope");
+                String line = Cli.assertOneErrorLine(r, 2);
+                assertTrue(line.contains("'nope'") && line.contains("no such sandbox"), r.describe());
+            }
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c", "echo x >> f.txt");
+            Proc.Result bad = cli.run(repo, "commit", "-b", "no..dots", "c");
+            assertTrue(Cli.assertOneErrorLine(bad, 2).contains("'no..dots'"), bad.describe());
+            Proc.Result checkedOut = cli.run(repo, "commit", "-b", "main", "c");
+            assertTrue(Cli.assertOneErrorLine(checkedOut, 2).contains("checked out"), checkedOut.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void commit_existingUnrelatedBranch_refusedUnlessForce_andRmRefusesUnharvested(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c", "echo x >> f.txt");
+            Proc.Result keep = cli.run(repo, "rm", "c");
+            assertTrue(Cli.assertOneErrorLine(keep, 2).contains("never committed"), keep.describe());
+
+            HarvestIT.git(repo, "branch", "sandbox/c", "HEAD");
+            HarvestIT.git(repo, "commit", "-q", "--allow-empty", "-m", "elsewhere");
+            HarvestIT.git(repo, "branch", "-f", "sandbox/c", "HEAD");
+            HarvestIT.git(repo, "reset", "-q", "--hard", "HEAD~1");
+            ws.own();
+            String other = HarvestIT.git(repo, "rev-parse", "sandbox/c");
+            Proc.Result refused = cli.run(repo, "commit", "c");
+            assertTrue(Cli.assertOneErrorLine(refused, 2).contains("--force"), refused.describe());
+            assertEquals(other, HarvestIT.git(repo, "rev-parse", "sandbox/c"), "the branch did not move");
+
+            cli.runOk(repo, "commit", "--force", "c");
+            assertEquals("one\ntwo\nthree\nfour\nfive\nx\n", HarvestIT.git(repo, "show", "sandbox/c:f.txt") + "\n");
+            Proc.Result again = cli.runOk(repo, "commit", "c");
+            assertTrue(again.stdout().contains("nothing new"), again.describe());
+            cli.runOk(repo, "rm", "c");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void commit_unreadableFileInUpper_namesThePathAndCreatesNoBranch(Runner runner) {
+        runner.assumeAvailable();
+        Skip.unless(runner == Runner.USER, "root reads a mode-000 file, so the damage needs an unprivileged user");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c", "echo x >> f.txt; echo s > secret.txt");
+            Path damaged = Repos.upper(repo, "c").resolve("secret.txt");
+            Proc.hostOk(repo, "chmod", "000", damaged.toString());
+
+            Proc.Result r = cli.run(repo, "commit", "c");
+            String line = Cli.assertOneErrorLine(r, 125);
+            assertTrue(line.contains(damaged.toString()) && line.contains("permission denied"), r.describe());
+            assertEquals("", HarvestIT.git(repo, "branch", "--list", "sandbox/c"), "no branch half-made");
+            Path out = ws.dir().resolve("c.patch");
+            Proc.Result p = cli.run(repo, "patch", "c", "-o", out.toString());
+            Cli.assertOneErrorLine(p, 125);
+            assertFalse(Files.exists(out), "no patch half-written");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void diff_whileTheAgentRuns_showsWhatItWroteSoFar(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            Proc.Running agent = cli.start(repo, "run", "--name", "live", "--", "sh", "-c",
+                    "echo early > early.txt; touch .ready; sleep 30");
+            Path ready = Repos.upper(repo, "live").resolve(".ready");
+            for (int i = 0; i < 200 && !Files.exists(ready); i++) {
+                Proc.pause(50);
+            }
+            assertTrue(Files.exists(ready), "the agent started");
+            Proc.Result r = cli.runOk(repo, "diff", "--name-only", "live");
+            assertEquals(Set.of(".ready", "early.txt"), Set.copyOf(r.stdoutLines()), r.describe());
+            agent.kill();
+        }
+    }
+
+    private static Path fiveLineRepo(Workspace ws) {
+        Path repo = ws.mkdir("repo");
+        Repos.git(repo, "init", "-q", "-b", "main");
+        Repos.write(repo, "f.txt", FIVE_LINES);
+        Repos.write(repo, "gone.txt", "to be deleted\n");
+        Repos.git(repo, "add", "-A");
+        Repos.git(repo, "commit", "-q", "-m", "base");
+        ws.own();
+        return repo;
+    }
+}

@@ -1,0 +1,219 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The harvest scenario table: each case is a real sandbox run that changes a real repository
+ * in one way, and git is the judge of what {@code sandbox patch} and {@code sandbox commit}
+ * make of it: {@code git apply --check} and {@code git am} take the patch on a clean clone of
+ * the base commit, the result is the sandbox's merged view byte for byte, {@code git fsck
+ * --strict} is clean after the commit, and the branch's tree is the merged view's.
+ */
+class HarvestIT {
+    /** One way an agent can change a tree, as the shell commands it runs. */
+    enum Case {
+        ADD("echo new > new.txt; mkdir -p n/m; echo deep > n/m/f.txt"),
+        MODIFY("echo more >> src/a.txt"),
+        DELETE("rm src/b.txt"),
+        DELETE_DIR("rm -rf dir"),
+        REPLACED_DIR("rm -rf dir && mkdir dir && echo x > dir/f"),
+        FILE_TO_DIR("rm src/a.txt && mkdir src/a.txt && echo inner > src/a.txt/inner"),
+        DIR_TO_FILE("rm -rf dir/x && echo now-a-file > dir/x"),
+        SYMLINK_ADDED("ln -s src/a.txt alink"),
+        SYMLINK_RETARGETED("ln -sfn src/b.txt link"),
+        SYMLINK_DANGLING("ln -s does/not/exist dangling"),
+        CHMOD_X("chmod +x run.sh"),
+        BINARY_ADDED("head -c 4096 /dev/urandom > new.bin"),
+        BINARY_MODIFIED("printf '\\000changed\\377' >> bin.dat"),
+        RENAME_FILE("mv src/b.txt src/c.txt"),
+        RENAME_DIR("mv dir dir2"),
+        TOUCH_UNCHANGED("touch src/a.txt README.md; chmod 644 src/b.txt"),
+        CREATED_THEN_DELETED("echo t > tmp.txt; rm tmp.txt; mkdir d2; echo q > d2/q; rm -rf d2"),
+        ODD_NAMES("echo s > 'with space.txt'; echo u > 'ünïcødé—名前.txt'; echo n > \"$(printf 'new\\nline.txt')\""),
+        EMPTY_DIR("mkdir -p empty/nested"),
+        IGNORED("echo z > ignored/new.txt; echo l > more.log; echo more >> src/a.txt"),
+        AGENT_COMMITS("echo one >> src/a.txt && git add -A && git commit -qm 'agent one'"
+                + " && echo two > two.txt && git add two.txt && git commit -qm 'agent two'"
+                + " && echo three >> README.md && echo untracked > u.txt");
+
+        final String script;
+
+        Case(String script) {
+            this.script = script;
+        }
+
+        boolean changesNothing() {
+            return EnumSet.of(TOUCH_UNCHANGED, CREATED_THEN_DELETED, EMPTY_DIR).contains(this);
+        }
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> all = new ArrayList<>();
+        for (Runner r : Runner.values()) {
+            for (Case c : Case.values()) {
+                all.add(Arguments.of(r, c));
+            }
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("cases")
+    void harvest_case_gitAcceptsPatchAndCommitAndBothReproduceTheMergedView(Runner runner, Case c)
+            throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = base(ws.mkdir("repo"));
+            String baseCommit = Repos.git(repo, "rev-parse", "HEAD");
+            Path clone = ws.dir().resolve("clone"); // a clean checkout of the base, made while the test owns it
+            Proc.hostOk(ws.dir(), "git", "clone", "-q", repo.toString(), clone.toString());
+            ws.own();
+            SortedMap<String, String> userTree = workingTree(repo);
+            byte[] userIndex = Repos.bytes(repo.resolve(".git/index"));
+            Cli cli = new Cli(ws);
+
+            Path merged = runAndCapture(ws, cli, repo, "c", c.script);
+
+            if (c.changesNothing()) {
+                Proc.Result patch = cli.run(repo, "patch", "c");
+                String line = Cli.assertOneErrorLine(patch, 1);
+                assertTrue(line.contains("has no changes"), patch.describe());
+                assertEquals("", cli.runOk(repo, "diff", "--name-only", "c").stdout(), "diff lists nothing");
+                assertEquals(0, cli.listed(repo, "c").path("changes").asInt(-1), "list counts nothing");
+                cli.runOk(repo, "rm", "c"); // nothing to lose, so no --force needed
+                return;
+            }
+
+            String expectedTree = treeOf(ws, merged);
+            Path patch = ws.dir().resolve("c.patch");
+            cli.runOk(repo, "patch", "c", "-o", patch.toString());
+            assertTrue(Files.size(patch) > 0, "the patch is written");
+
+            git(clone, "checkout", "-q", baseCommit);
+            git(clone, "apply", "--check", patch.toString());
+            git(clone, "am", "-q", patch.toString());
+            assertEquals(expectedTree, git(clone, "rev-parse", "HEAD^{tree}"),
+                    "git am of the patch gives the merged view's tree");
+            Proc.Result diff = Proc.host(ws.dir(), "diff", "-r", "--no-dereference", "--exclude=.git",
+                    "--exclude=ignored", "--exclude=*.log", "--exclude=empty", clone.toString(), merged.toString());
+            assertEquals(0, diff.exitCode(), "the patched clone is the merged view byte for byte" + diff.describe());
+
+            Proc.Result committed = cli.runOk(repo, "commit", "c");
+            assertTrue(committed.stdout().contains("sandbox/c"), committed.describe());
+            git(repo, "fsck", "--strict", "--no-dangling");
+            assertEquals(expectedTree, git(repo, "rev-parse", "sandbox/c^{tree}"), "the branch has the merged view");
+            assertEquals(baseCommit, git(repo, "rev-parse", "HEAD"), "the user's HEAD did not move");
+            Repos.assertSameTree(userTree, workingTree(repo), "the user's working tree");
+            assertArrayEquals(userIndex, Repos.bytes(repo.resolve(".git/index")), "the user's index is untouched");
+            assertEquals("", git(repo, "status", "--porcelain", "--untracked-files=no"), "the user's index is clean");
+
+            if (c == Case.AGENT_COMMITS) {
+                List<String> subjects = List.of(git(repo, "log", "--format=%s", baseCommit + "..sandbox/c").split("\n"));
+                assertEquals(3, subjects.size(), "two commits of the agent's and one on top: " + subjects);
+                assertTrue(subjects.get(0).startsWith("sandbox c: sh -c"), "the remainder on top: " + subjects);
+                assertEquals(List.of("agent two", "agent one"), subjects.subList(1, 3),
+                        "the agent's own commits are kept as they were");
+                assertEquals("Sandbox Test", git(repo, "log", "-1", "--format=%an", "sandbox/c~1"));
+            }
+            if (c == Case.RENAME_FILE || c == Case.RENAME_DIR) {
+                String stat = cli.runOk(repo, "diff", "--stat", "c").stdout();
+                assertTrue(stat.contains("=>"), "git's rename detection shows the move" + stat);
+            }
+            if (c == Case.IGNORED) {
+                String plain = cli.runOk(repo, "diff", "--name-only", "c").stdout();
+                String all = cli.runOk(repo, "diff", "--name-only", "--include-ignored", "c").stdout();
+                assertEquals("src/a.txt\n", plain, "ignored files are left out");
+                assertEquals(Set.of("src/a.txt", "ignored/new.txt", "more.log"), Set.copyOf(all.lines().toList()),
+                        "--include-ignored takes them, and only the changed ones");
+            }
+            cli.runOk(repo, "rm", "c"); // committed: removing loses nothing
+        }
+    }
+
+    /**
+     * A base repository with every kind of entry: text files at two depths, a binary file,
+     * a symlink, a script without the exec bit, and an ignored directory and file present.
+     */
+    static Path base(Path repo) {
+        Repos.git(repo, "init", "-q", "-b", "main");
+        Repos.write(repo, "README.md", "# demo\n");
+        Repos.write(repo, "src/a.txt", "alpha\n");
+        Repos.write(repo, "src/b.txt", "beta\nbeta\nbeta\n");
+        Repos.write(repo, "dir/x/y.txt", "why\n");
+        Repos.write(repo, "dir/z.txt", "zed\n");
+        Repos.write(repo, "run.sh", "#!/bin/sh\necho hi\n");
+        Repos.write(repo, ".gitignore", "ignored/\n*.log\n");
+        byte[] bin = new byte[300];
+        for (int i = 0; i < bin.length; i++) {
+            bin[i] = (byte) i;
+        }
+        try {
+            Files.write(repo.resolve("bin.dat"), bin);
+            Files.createSymbolicLink(repo.resolve("link"), Path.of("README.md"));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Repos.git(repo, "add", "-A");
+        Repos.git(repo, "commit", "-q", "-m", "base");
+        Repos.write(repo, "ignored/keep.txt", "ignored, present\n");
+        Repos.write(repo, "notes.log", "ignored log\n");
+        return repo;
+    }
+
+    /**
+     * Runs {@code script} in a new sandbox, which then sends its merged view (without .git)
+     * as a tar archive; returns where the test unpacked it.
+     */
+    static Path runAndCapture(Workspace ws, Cli cli, Path repo, String name, String script) {
+        Proc.Result r = cli.run(repo, "run", "--name", name, "--", "sh", "-c",
+                "{ " + script + "; } >&2 && tar --exclude=./.git -cf - . | base64 -w0");
+        assertEquals(0, r.exitCode(), r.describe());
+        Path merged = ws.dir().resolve("merged-" + name);
+        Path archive = ws.dir().resolve("merged-" + name + ".tar");
+        try {
+            Files.createDirectories(merged);
+            Files.write(archive, Base64.getDecoder().decode(r.stdout().strip()));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Proc.hostOk(merged, "tar", "-xf", archive.toString());
+        return merged;
+    }
+
+    /** The tree git makes of {@code dir} (its .gitignore applied), in a scratch repository. */
+    static String treeOf(Workspace ws, Path dir) {
+        Path gitDir = ws.dir().resolve("oracle-" + dir.getFileName() + ".git");
+        Proc.hostOk(dir, "git", "--git-dir=" + gitDir, "--work-tree=" + dir, "init", "-q");
+        Proc.hostOk(dir, "git", "--git-dir=" + gitDir, "--work-tree=" + dir, "add", "-A");
+        return Proc.hostOk(dir, "git", "--git-dir=" + gitDir, "--work-tree=" + dir, "write-tree").stdout().strip();
+    }
+
+    /** Every entry of the working tree, with contents and modes; .git aside (objects and refs may grow). */
+    static SortedMap<String, String> workingTree(Path repo) {
+        return Repos.entries(repo, List.of(repo.resolve(".git")), false);
+    }
+
+    /** git as the test's own user on a repository the runner may own. */
+    static String git(Path repo, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("git", "-c", "safe.directory=*", "-C", repo.toString()));
+        cmd.addAll(List.of(args));
+        return Proc.hostOk(repo, cmd.toArray(String[]::new)).stdout().strip();
+    }
+
+}
