@@ -47,7 +47,7 @@ public record Repo(Path root, Path commonDir) {
 
     /**
      * Paths that differ from HEAD: modified, staged, deleted and untracked (not ignored),
-     * as {@code git status --porcelain} names them.
+     * as {@code git status --porcelain} names them, and both sides of a staged rename.
      */
     public List<String> dirtyPaths() {
         GitCli.Result r = GitCli.run(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
@@ -63,8 +63,8 @@ public record Repo(Path root, Path commonDir) {
                 continue;
             }
             paths.add(f.substring(3));
-            if (f.charAt(0) == 'R' || f.charAt(0) == 'C') {
-                i++; // the rename's source path follows as its own field
+            if ((f.charAt(0) == 'R' || f.charAt(0) == 'C') && i + 1 < fields.length) {
+                paths.add(fields[++i]); // the source path follows as its own field; a rename removed it
             }
         }
         return paths;

@@ -56,6 +56,7 @@ public final class Apply {
     private final List<Action> actions = new ArrayList<>();
     private final List<String> updated = new ArrayList<>();
     private final List<Conflict> conflicts = new ArrayList<>();
+    private final Set<String> deleting = new java.util.HashSet<>();
 
     private Apply(ObjectReader reader, Path worktree, String label) {
         this.reader = reader;
@@ -72,8 +73,16 @@ public final class Apply {
             boolean refuseConflicts) {
         Apply a = new Apply(reader, worktree, name);
         try {
+            // deletions first, so that a path whose directory the merge empties can become a file
             for (FileChange c : changes) {
-                a.plan(c);
+                if (c.deleted()) {
+                    a.plan(c);
+                }
+            }
+            for (FileChange c : changes) {
+                if (!c.deleted()) {
+                    a.plan(c);
+                }
             }
         } catch (IOException e) {
             throw SandboxException.cant("merge into", worktree, e);
@@ -88,13 +97,24 @@ public final class Apply {
     private void plan(FileChange c) throws IOException {
         Path file = worktree.resolve(c.path());
         State cur = state(file);
+        if (cur != null && cur.mode == FileMode.TREE && emptiedByDeletes(file)) {
+            cur = null; // the directory goes away with the deletions planned before
+        }
         if (cur != null && cur.mode == FileMode.TREE) {
             conflict(c, "a directory is in the way here");
+            return;
+        }
+        String blocker = c.newMode() == null ? null : fileInTheWay(c.path());
+        if (blocker != null) {
+            conflicts.add(new Conflict(c.path(), "your file '" + blocker + "' is in the way (kept; see 'sandbox diff')"));
             return;
         }
         if (cur == null ? c.oldMode() == null : cur.same(c.oldMode(), c.oldId())) {
             actions.add(new Action(c.path(), c.newMode(), c.newMode() == null ? null : bytes(c.newId())));
             updated.add(c.path());
+            if (c.newMode() == null) {
+                deleting.add(c.path());
+            }
         } else if (cur == null ? c.newMode() == null : cur.same(c.newMode(), c.newId())) {
             return; // the user already has the sandbox's version
         } else if (c.newMode() == null) {
@@ -107,6 +127,25 @@ public final class Apply {
         } else {
             conflict(c, "changed by you and in the sandbox");
         }
+    }
+
+    private boolean emptiedByDeletes(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+            return all.filter(p -> !Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                    .allMatch(p -> deleting.contains(worktree.relativize(p).toString()));
+        }
+    }
+
+    /** A file of the user's where a directory of {@code path}'s must go, unless the merge deletes it. */
+    private String fileInTheWay(String path) throws IOException {
+        for (int slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+            String parent = path.substring(0, slash);
+            Overlay.Kind k = Overlay.kind(worktree.resolve(parent));
+            if (k != Overlay.Kind.MISSING && k != Overlay.Kind.DIR && !deleting.contains(parent)) {
+                return parent;
+            }
+        }
+        return null;
     }
 
     private void merge(FileChange c, State cur) throws IOException {

@@ -190,16 +190,16 @@ final class MutableTree {
             String path = prefix + name;
             boolean ta = ea != null && ea.isTree();
             boolean tb = eb != null && eb.isTree();
-            Map<String, Entry> none = Map.of();
-            if (ta || tb) {
-                diff(ta ? ea.subtree(reader).entries() : none, tb ? eb.subtree(reader).entries() : none, path + "/",
-                        reader, out);
-            }
             Entry fa = ta ? null : ea;
             Entry fb = tb ? null : eb;
             if (fa != null || fb != null) {
                 out.add(new FileChange(path, fa == null ? null : fa.mode, fa == null ? null : fa.id,
                         fb == null ? null : fb.mode, fb == null ? null : fb.id));
+            }
+            Map<String, Entry> none = Map.of();
+            if (ta || tb) {
+                diff(ta ? ea.subtree(reader).entries() : none, tb ? eb.subtree(reader).entries() : none, path + "/",
+                        reader, out);
             }
         }
     }

@@ -4,6 +4,7 @@ import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -29,6 +30,11 @@ final class Overlay {
             a = Files.readAttributes(p, "unix:mode,rdev", LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return Kind.MISSING;
+        } catch (FileSystemException e) {
+            if ("Not a directory".equals(e.getReason())) {
+                return Kind.MISSING; // a parent is a file, so nothing can be here
+            }
+            throw e;
         }
         int mode = (Integer) a.get("mode");
         switch (mode & S_IFMT) {

@@ -142,7 +142,45 @@ class HarvestIT {
                 assertEquals(Set.of("src/a.txt", "ignored/new.txt", "more.log"), Set.copyOf(all.lines().toList()),
                         "--include-ignored takes them, and only the changed ones");
             }
-            cli.runOk(repo, "rm", "c"); // committed: removing loses nothing
+
+            cli.runOk(repo, "apply", "c");
+            Proc.Result applied = Proc.host(ws.dir(), "diff", "-r", "--no-dereference", "--exclude=.git",
+                    "--exclude=ignored", "--exclude=*.log", repo.toString(), merged.toString());
+            assertEquals(0, applied.exitCode(), "apply made the user's tree the merged view" + applied.describe());
+            git(repo, "add", "-A");
+            assertEquals(expectedTree, git(repo, "write-tree"), "modes and symlinks too");
+            cli.runOk(repo, "rm", "c"); // committed and applied: removing loses nothing
+        }
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Runner.class)
+    void commit_dirtyTree_userStateInAFirstCommitAndOnlyTheAgentsWorkInTheSecond(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.dirty(ws.mkdir("repo"));
+            Repos.git(repo, "mv", "README.md", "README2.md"); // a staged rename: both sides are dirty
+            String baseCommit = Repos.git(repo, "rev-parse", "HEAD");
+            ws.own();
+            Cli cli = new Cli(ws);
+            Path merged = runAndCapture(ws, cli, repo, "c", "echo agent >> src/a.txt; echo agent-new > agent.txt");
+
+            assertEquals(Set.of("src/a.txt", "agent.txt"),
+                    Set.copyOf(cli.runOk(repo, "diff", "--name-only", "c").stdoutLines()),
+                    "diff shows the agent's work, not the user's uncommitted changes");
+            cli.runOk(repo, "commit", "c");
+
+            List<String> subjects = List.of(git(repo, "log", "--format=%s", baseCommit + "..sandbox/c").split("\n"));
+            assertEquals(2, subjects.size(), subjects.toString());
+            assertEquals("snapshot of uncommitted changes", subjects.get(1));
+            assertEquals(Set.of("src/a.txt", "agent.txt"),
+                    Set.copyOf(git(repo, "diff", "--name-only", "sandbox/c~1", "sandbox/c").lines().toList()),
+                    "the agent's commit holds only the agent's work");
+            assertEquals(Set.of("README.md", "README2.md", "src/a.txt", "staged.txt", "untracked.txt"),
+                    Set.copyOf(git(repo, "diff", "--name-only", "--no-renames", baseCommit, "sandbox/c~1").lines()
+                            .toList()), "the first commit holds the user's uncommitted state, ignored files aside");
+            assertEquals(treeOf(ws, merged), git(repo, "rev-parse", "sandbox/c^{tree}"), "the branch has the merged view");
+            git(repo, "fsck", "--strict", "--no-dangling");
         }
     }
 

@@ -1,0 +1,123 @@
+package dev.sandbox.harvest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.eclipse.jgit.lib.FileMode;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.ObjectInserter;
+import org.eclipse.jgit.lib.ObjectReader;
+import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Trees edited in memory must come out exactly as git itself would write them. */
+class MutableTreeTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void write_namesThatSortDifferentlyAsTrees_sameIdAsGitWriteTree() throws Exception {
+        Path work = Files.createDirectories(dir.resolve("work"));
+        // "a.b" < "a/" < "a0" in git's order, though "a" < "a.b" as plain strings
+        String[] files = {"a.b", "a/c", "a0", "a-b/d", "z"};
+        for (String f : files) {
+            write(work.resolve(f), f + "\n");
+        }
+        git(work, "init", "-q");
+        git(work, "add", "-A");
+        String expected = git(work, "write-tree");
+
+        try (Repository repo = open(work); ObjectInserter ins = repo.newObjectInserter();
+                ObjectReader reader = repo.newObjectReader()) {
+            MutableTree t = MutableTree.of(reader, null);
+            for (String f : files) {
+                t.put(f, FileMode.REGULAR_FILE, ObjectId.fromString(git(work, "hash-object", f)));
+            }
+            assertEquals(expected, t.writeRoot(ins).name());
+        }
+    }
+
+    @Test
+    void deleteAndPut_onAnExistingTree_readOnlyTouchedSubtreesAndDiffListsFiles() throws Exception {
+        Path work = Files.createDirectories(dir.resolve("work"));
+        write(work.resolve("keep/k.txt"), "k\n");
+        write(work.resolve("gone/g1.txt"), "g1\n");
+        write(work.resolve("gone/sub/g2.txt"), "g2\n");
+        write(work.resolve("f"), "f\n");
+        git(work, "init", "-q");
+        git(work, "add", "-A");
+        String base = git(work, "write-tree");
+        // what git makes of the same edits
+        git(work, "rm", "-q", "-f", "-r", "gone");
+        git(work, "rm", "-q", "-f", "f");
+        write(work.resolve("f/now-a-dir.txt"), "x\n");
+        git(work, "add", "-A");
+        String expected = git(work, "write-tree");
+
+        try (Repository repo = open(work); ObjectInserter ins = repo.newObjectInserter();
+                ObjectReader reader = repo.newObjectReader()) {
+            MutableTree before = MutableTree.of(reader, ObjectId.fromString(base));
+            MutableTree after = MutableTree.of(reader, ObjectId.fromString(base));
+            assertTrue(after.delete("gone"));
+            assertFalse(after.delete("never/was"));
+            after.put("f/now-a-dir.txt", FileMode.REGULAR_FILE, ObjectId.fromString(git(work, "hash-object",
+                    "f/now-a-dir.txt")));
+            before.writeRoot(ins);
+            assertEquals(expected, after.writeRoot(ins).name());
+
+            List<String> changes = new ArrayList<>();
+            for (FileChange c : MutableTree.diff(before, after)) {
+                changes.add((c.added() ? "A " : c.deleted() ? "D " : "M ") + c.path());
+            }
+            assertEquals(List.of("D f", "A f/now-a-dir.txt", "D gone/g1.txt", "D gone/sub/g2.txt"), changes);
+        }
+    }
+
+    @Test
+    void delete_lastEntryOfASubtree_dropsTheEmptySubtreeLikeGit() throws Exception {
+        Path work = Files.createDirectories(dir.resolve("work"));
+        write(work.resolve("a/only.txt"), "o\n");
+        write(work.resolve("b.txt"), "b\n");
+        git(work, "init", "-q");
+        git(work, "add", "-A");
+        String base = git(work, "write-tree");
+        git(work, "rm", "-q", "-f", "a/only.txt");
+        String expected = git(work, "write-tree");
+        try (Repository repo = open(work); ObjectInserter ins = repo.newObjectInserter();
+                ObjectReader reader = repo.newObjectReader()) {
+            MutableTree t = MutableTree.of(reader, ObjectId.fromString(base));
+            t.delete("a/only.txt");
+            assertEquals(expected, t.writeRoot(ins).name());
+        }
+    }
+
+    private static Repository open(Path work) throws IOException {
+        return new FileRepositoryBuilder().setGitDir(work.resolve(".git").toFile()).setMustExist(true).build();
+    }
+
+    private static void write(Path p, String content) throws IOException {
+        Files.createDirectories(p.getParent());
+        Files.writeString(p, content, StandardCharsets.UTF_8);
+    }
+
+    private static String git(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
+        pb.environment().put("HOME", dir.toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+}
