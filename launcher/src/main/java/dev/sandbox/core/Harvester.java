@@ -97,7 +97,7 @@ public final class Harvester {
                     throw SandboxException.cant("write", output, e);
                 }
             }
-            mark(target, t, null);
+            mark(h, target, t, null);
         }
     }
 
@@ -126,7 +126,7 @@ public final class Harvester {
                     ? old : null;
             Harvest.Commits c = commits(h, target, t, message, onTop);
             if (c.tip().equals(old)) {
-                mark(target, t, c.tip().name());
+                mark(h, target, t, c.tip().name());
                 return new Committed(shortName, c.tip().abbreviate(12).name(), 0, false);
             }
             RefUpdate u = repo.updateRef(ref);
@@ -145,7 +145,7 @@ public final class Harvester {
                 default:
                     throw SandboxException.cant("update the branch", shortName, "git refused: " + r);
             }
-            mark(target, t, c.tip().name());
+            mark(h, target, t, c.tip().name());
             return new Committed(shortName, c.tip().abbreviate(12).name(), count(repo, c), old != null);
         } catch (IOException e) {
             throw SandboxException.cant("commit", name, e);
@@ -159,7 +159,7 @@ public final class Harvester {
             Trees t = changed(h, target, "apply", err);
             Apply.Outcome o = Apply.run(h.reader(), t.changes(), target.repoRoot(), target.name(), refuseConflicts);
             if (o.written()) {
-                mark(target, t, null);
+                mark(h, target, t, null);
             }
             return o;
         }
@@ -241,8 +241,10 @@ public final class Harvester {
         return t.merged().name() + (t.agentHead() == null ? "" : " " + t.agentHead().name());
     }
 
-    private void mark(Target target, Trees t, String commit) {
-        sandboxes.update(target.dir(), sb -> (sb != null ? sb : target.record()).harvested(state(t), commit));
+    /** Records what was handed over, as {@code rm} will judge it: without ignored files. */
+    private void mark(Harvest h, Target target, Trees t, String commit) {
+        Trees judged = includeIgnored ? h.trees(target.source(), false, false) : t;
+        sandboxes.update(target.dir(), sb -> (sb != null ? sb : target.record()).harvested(state(judged), commit));
     }
 
     private static List<String> checkedOutBranches(Target target) {
