@@ -146,7 +146,8 @@ public final class Harvester {
                     throw SandboxException.cant("update the branch", shortName, "git refused: " + r);
             }
             mark(h, target, t, c.tip().name());
-            return new Committed(shortName, c.tip().abbreviate(12).name(), count(repo, c), old != null);
+            return new Committed(shortName, c.tip().abbreviate(12).name(),
+                    count(repo, c.tip(), onTop != null ? onTop : t.base()), old != null);
         } catch (IOException e) {
             throw SandboxException.cant("commit", name, e);
         }
@@ -223,11 +224,12 @@ public final class Harvester {
                 + String.join(" ", sb.command()) + "\n";
     }
 
-    private static int count(Repository repo, Harvest.Commits c) throws IOException {
+    /** The commits on {@code tip} that {@code from} (null: none) lacks. */
+    private static int count(Repository repo, ObjectId tip, ObjectId from) throws IOException {
         try (RevWalk walk = new RevWalk(repo)) {
-            walk.markStart(walk.parseCommit(c.tip()));
-            if (c.from() != null) {
-                walk.markUninteresting(walk.parseCommit(c.from()));
+            walk.markStart(walk.parseCommit(tip));
+            if (from != null) {
+                walk.markUninteresting(walk.parseCommit(from));
             }
             int n = 0;
             while (walk.next() != null) {
