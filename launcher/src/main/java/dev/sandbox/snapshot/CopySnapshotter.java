@@ -14,7 +14,8 @@ import java.util.Set;
 /**
  * The backend that works on every filesystem: copies every byte. Modes, modification times,
  * symlinks (never followed) and empty directories are kept; FIFOs, sockets and device nodes
- * are left out and reported, since a snapshot has no use for them.
+ * are left out and reported, since a snapshot has no use for them. The copy's git index is
+ * then refreshed ({@link IndexRefresh}) so that git inside does not re-read every file.
  */
 public final class CopySnapshotter implements Snapshotter {
     @Override
@@ -55,6 +56,11 @@ public final class CopySnapshotter implements Snapshotter {
                         .setTimes(a.lastModifiedTime(), a.lastAccessTime(), null);
             }
         });
+        try {
+            IndexRefresh.refresh(target);
+        } catch (IOException e) {
+            // the copy is complete; git in the sandbox just re-reads files on its first status
+        }
         return new Result(fingerprint, List.copyOf(skipped));
     }
 }
