@@ -3,6 +3,7 @@ package dev.sandbox.cli;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
+import dev.sandbox.snapshot.Strategies;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -28,6 +29,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Name of the sandbox (default: a generated one such as calm-otter).")
     String name;
 
+    @Option(names = "--snapshot", paramLabel = "HOW", defaultValue = "auto",
+            description = {"How to snapshot the working tree: auto (default: reflink where the filesystem can",
+                "clone files, else copy), reflink, or copy."})
+    Strategies.Requested snapshot;
+
     @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command and its arguments; put them after '--'.")
     List<String> command;
 
@@ -37,6 +43,6 @@ public final class RunCommand implements Callable<Integer> {
             StateStore.validateName(name);
         }
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
-        return sandboxes.run(name, command, spec.commandLine().getErr());
+        return sandboxes.run(name, snapshot, command, spec.commandLine().getErr());
     }
 }

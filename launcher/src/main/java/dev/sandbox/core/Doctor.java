@@ -3,6 +3,7 @@ package dev.sandbox.core;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.GitCli;
 import dev.sandbox.git.Repo;
+import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.sys.Posix;
@@ -58,6 +59,7 @@ public final class Doctor {
         } else {
             checks.add(overlay(helper, stateBase));
         }
+        checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(stateBase)));
         return checks;
     }
 

@@ -6,7 +6,8 @@ import dev.sandbox.harvest.Harvest;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
-import dev.sandbox.snapshot.CopySnapshotter;
+import dev.sandbox.snapshot.Snapshotter;
+import dev.sandbox.snapshot.Strategies;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
@@ -64,9 +65,10 @@ public final class Sandboxes {
      * Runs {@code command} in a new sandbox named {@code name} (generated when null) and
      * returns the agent's exit status. The sandbox stays afterwards, stopped, with its changes.
      */
-    public int run(String name, List<String> command, PrintWriter err) {
+    public int run(String name, Strategies.Requested strategy, List<String> command, PrintWriter err) {
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
+        Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.snapshotsDir());
         String chosen = reserve(name);
         if (name == null) {
             err.println("sandbox: starting sandbox '" + chosen + "'");
@@ -76,7 +78,8 @@ public final class Sandboxes {
             Sandbox[] claimed = new Sandbox[1];
             Snapshot snapshot;
             try {
-                snapshot = prepare(dir, chosen, cwd, command, claimed, err);
+                snapshot = prepare(dir, chosen, cwd, snapshotter, strategy != Strategies.Requested.auto, command, claimed,
+                        err);
             } catch (IOException | RuntimeException e) {
                 Tree.deleteQuietly(dir); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -92,15 +95,15 @@ public final class Sandboxes {
     }
 
     /** Lays out the sandbox's directory and picks its snapshot; {@code claimed[0]} gets its record. */
-    private Snapshot prepare(Path dir, String chosen, Path cwd, List<String> command, Sandbox[] claimed,
-            PrintWriter err) throws IOException {
+    private Snapshot prepare(Path dir, String chosen, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
+            List<String> command, Sandbox[] claimed, PrintWriter err) throws IOException {
         String created = Instant.now().toString();
         Sandbox sandbox = new Sandbox(chosen, null, repo.root().toString(), cwd.toString(), List.copyOf(command),
                 Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null);
         Files.createDirectory(StateStore.upperDir(dir));
         Files.createDirectory(StateStore.workDir(dir));
         Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
-        return snapshots.current(repo, new CopySnapshotter(), err, s -> {
+        return snapshots.current(repo, snapshotter, sameStrategy, err, s -> {
             claimed[0] = sandbox.onSnapshot(s.id());
             Json.writeAtomically(StateStore.sandboxJson(dir), claimed[0]);
         });

@@ -74,15 +74,16 @@ public final class SnapshotStore {
 
     /**
      * Returns a snapshot of the working tree as it is now, reusing the newest one if nothing
-     * changed, and lets {@code claim} record its use before {@code gc} may see it. Takes the
+     * changed (and, with {@code sameStrategy}, if it was made the same way), and lets
+     * {@code claim} record its use before {@code gc} may see it. Takes the
      * snapshots lock, so concurrent runs on an unchanged tree wait for one copy and share it.
      */
-    public Snapshot current(Repo repo, Snapshotter snapshotter, PrintWriter err, Claim claim) {
+    public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, PrintWriter err, Claim claim) {
         Set<Path> exclude = Set.of(store.root());
         return locked(() -> {
             Snapshot chosen;
             try {
-                chosen = reusableOrNew(repo, snapshotter, exclude, err);
+                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude, err);
             } catch (FileSystemException e) {
                 throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
             }
@@ -91,10 +92,11 @@ public final class SnapshotStore {
         });
     }
 
-    private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, Set<Path> exclude, PrintWriter err)
-            throws IOException {
+    private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
+            PrintWriter err) throws IOException {
         List<Snapshot> existing = list();
         if (!existing.isEmpty()
+                && (!sameStrategy || existing.get(0).strategy().equals(snapshotter.strategy()))
                 && existing.get(0).fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))) {
             return existing.get(0);
         }

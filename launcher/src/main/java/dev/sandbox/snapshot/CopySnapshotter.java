@@ -10,6 +10,8 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import dev.sandbox.sys.Posix;
 
 /**
  * The backend that works on every filesystem: copies every byte. Modes, modification times,
@@ -18,9 +20,30 @@ import java.util.Set;
  * then refreshed ({@link IndexRefresh}) so that git inside does not re-read every file.
  */
 public final class CopySnapshotter implements Snapshotter {
+    private final boolean reflink;
+    private final AtomicInteger copiedInstead = new AtomicInteger();
+
+    /** The plain copy. */
+    public CopySnapshotter() {
+        this(false);
+    }
+
+    /**
+     * With {@code reflink}, each file is first cloned ({@code FICLONE}: shared extents, no
+     * data copied) and copied only if the filesystem refuses that file.
+     */
+    public CopySnapshotter(boolean reflink) {
+        this.reflink = reflink;
+    }
+
     @Override
     public String strategy() {
-        return "copy";
+        return reflink ? "reflink" : "copy";
+    }
+
+    /** How many files a reflink snapshot had to copy because cloning them was refused. */
+    public int copiedInstead() {
+        return copiedInstead.get();
     }
 
     @Override
@@ -36,6 +59,15 @@ public final class CopySnapshotter implements Snapshotter {
             public void file(Path file, Path relative, PosixFileAttributes a) throws IOException {
                 Path to = target.resolve(relative);
                 if (a.isRegularFile()) {
+                    if (reflink && Posix.cloneFile(file.toString(), to.toString(), 0600) == 0) {
+                        Files.setPosixFilePermissions(to, a.permissions());
+                        Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                                .setTimes(a.lastModifiedTime(), a.lastAccessTime(), null);
+                        return;
+                    }
+                    if (reflink) {
+                        copiedInstead.incrementAndGet();
+                    }
                     Files.copy(file, to, StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
                 } else if (a.isSymbolicLink()) {
                     Files.createSymbolicLink(to, Files.readSymbolicLink(file));

@@ -16,6 +16,7 @@ public final class Posix {
     public static final long NFS = 0x6969L;
     public static final long ZFS = 0x2FC12FC1L;
     public static final long FUSE = 0x65735546L;
+    public static final long BCACHEFS = 0xCA451A4EL;
 
     private static final int SIGQUIT = 3;
     private static final Pointer SIG_IGN = new Pointer(1);
@@ -31,6 +32,12 @@ public final class Posix {
         long lgetxattr(String path, String name, byte[] value, long size);
 
         int geteuid();
+
+        int open(String path, int flags, int mode);
+
+        int close(int fd);
+
+        int ioctl(int fd, long request, long arg);
     }
 
     private static final class Holder {
@@ -106,6 +113,41 @@ public final class Posix {
         }
     }
 
+    private static final int O_RDONLY = 0;
+    private static final int O_WRONLY = 01;
+    private static final int O_CREAT = 0100;
+    private static final int O_EXCL = 0200;
+    private static final int O_CLOEXEC = 02000000;
+    private static final long FICLONE = 0x40049409L;
+
+    /**
+     * Makes {@code target} (which must not exist) a clone of {@code source} sharing its
+     * extents, with {@code ioctl(FICLONE)}: btrfs, xfs with reflink=1, bcachefs. Returns 0,
+     * or the errno (EOPNOTSUPP, EXDEV, EINVAL...) when this filesystem or pair cannot clone;
+     * {@code target} is then removed. Java has no way to ask for this itself.
+     */
+    public static int cloneFile(String source, String target, int mode) {
+        LibC c = Holder.LIBC;
+        int src = c.open(source, O_RDONLY | O_CLOEXEC, 0);
+        if (src < 0) {
+            return Native.getLastError();
+        }
+        int dst = c.open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (dst < 0) {
+            int err = Native.getLastError();
+            c.close(src);
+            return err;
+        }
+        int r = c.ioctl(dst, FICLONE, src);
+        int err = r < 0 ? Native.getLastError() : 0;
+        c.close(dst);
+        c.close(src);
+        if (err != 0) {
+            new java.io.File(target).delete();
+        }
+        return err;
+    }
+
     public static boolean isRoot() {
         try {
             return Holder.LIBC.geteuid() == 0;
@@ -131,6 +173,8 @@ public final class Posix {
             return "zfs";
         } else if (type == FUSE) {
             return "fuse";
+        } else if (type == BCACHEFS) {
+            return "bcachefs";
         }
         return type < 0 ? "unknown" : String.format("0x%x", type);
     }

@@ -1,0 +1,127 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Random;
+import java.util.SortedMap;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Snapshot backends on real filesystems: loop-mounted btrfs and xfs (reflink=1) made by the
+ * test as root, and the machine's own filesystem. Each snapshot must be the source tree
+ * exactly, reflinked ones must share the source's extents (the filesystem's used space
+ * hardly grows), and a sandbox must work on it.
+ */
+class SnapshotBackendsIT {
+    private static final int MIB = 1 << 20;
+    private static final int FILES = 16;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"btrfs", "xfs"})
+    void auto_onReflinkFilesystem_picksReflinkSharesExtentsAndCopiesExactly(String fs) throws IOException {
+        Skip.unless(Host.isRoot(), "making and mounting loop filesystems needs root");
+        String mkfs = "mkfs." + fs;
+        Skip.unless(Host.has(mkfs), mkfs + " is not installed (btrfs-progs / xfsprogs)");
+        try (Workspace ws = Workspace.create(Runner.ROOT, "/var/tmp")) {
+            Path image = ws.dir().resolve(fs + ".img");
+            Path mnt = ws.mkdir("mnt");
+            Proc.hostOk(ws.dir(), "truncate", "-s", "512M", image.toString());
+            Proc.hostOk(ws.dir(), fs.equals("xfs") ? List.of(mkfs, "-q", "-m", "reflink=1", image.toString())
+                    .toArray(String[]::new) : new String[] {mkfs, "-q", image.toString()});
+            Proc.Result mount = Proc.host(ws.dir(), "mount", "-o", "loop", image.toString(), mnt.toString());
+            Skip.unless(mount.exitCode() == 0, "can't loop-mount a " + fs + " image here: " + mount.stderr().strip());
+            try {
+                Path repo = repoWithData(Files.createDirectories(mnt.resolve("repo")));
+                Cli cli = new Cli(ws);
+                long before = usedKib(repo);
+
+                cli.runOk(repo, "run", "--name", "a", "--", "sh", "-c", "echo changed >> README.md");
+
+                long grown = usedKib(repo) - before;
+                assertEquals("reflink", cli.listed(repo, "a").path("strategy").asText());
+                assertTrue(grown < FILES * 1024 / 4, fs + " grew by " + grown + " KiB for a " + FILES
+                        + " MiB repository: the snapshot's files do not share extents");
+                assertSameTree(repo, snapshotTree(repo, cli, "a"));
+                assertEquals("README.md\n", cli.runOk(repo, "diff", "--name-only", "a").stdout(),
+                        "a sandbox works on the reflinked snapshot");
+
+                // the plain copy on the same filesystem: proves the measurement can see a copy
+                long beforeCopy = usedKib(repo);
+                cli.runOk(repo, "run", "--snapshot", "copy", "--name", "b", "--", "true");
+                long copied = usedKib(repo) - beforeCopy;
+                assertEquals("copy", cli.listed(repo, "b").path("strategy").asText());
+                assertTrue(copied > FILES * 1024 * 3 / 4, "a plain copy grew " + fs + " by only " + copied + " KiB");
+                assertSameTree(repo, snapshotTree(repo, cli, "b"));
+            } finally {
+                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ROOT", "USER"})
+    void snapshot_onFilesystemWithoutReflink_autoCopiesAndExplicitReflinkIsOneLine(String who) throws IOException {
+        Runner runner = Runner.valueOf(who);
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            String fs = Proc.hostOk(ws.dir(), "stat", "-f", "-c", "%T", ws.dir().toString()).stdout().strip();
+            Skip.unless(!fs.equals("btrfs") && !fs.equals("xfs"), "the workspace is on " + fs + ", which may clone");
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result refused = cli.run(repo, "run", "--snapshot", "reflink", "--", "true");
+            String line = Cli.assertOneErrorLine(refused, 2);
+            assertTrue(line.contains("cannot clone files") && line.contains("--snapshot copy"), refused.describe());
+            cli.runOk(repo, "run", "--name", "c", "--", "true");
+            assertEquals("copy", cli.listed(repo, "c").path("strategy").asText());
+        }
+    }
+
+    /** A repository of FILES MiB of random data, a symlink, an empty dir, a script. */
+    private static Path repoWithData(Path repo) throws IOException {
+        Random random = new Random(42);
+        byte[] data = new byte[MIB];
+        for (int i = 0; i < FILES; i++) {
+            random.nextBytes(data);
+            Path f = repo.resolve("data/d" + (i % 4) + "/blob" + i + ".bin");
+            Files.createDirectories(f.getParent());
+            Files.write(f, data);
+        }
+        Repos.write(repo, "README.md", "# data\n");
+        Repos.write(repo, "run.sh", "#!/bin/sh\n");
+        Files.setPosixFilePermissions(repo.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-x---"));
+        Files.createSymbolicLink(repo.resolve("link"), Path.of("data/d0"));
+        Files.createDirectories(repo.resolve("empty/dir"));
+        Repos.git(repo, "init", "-q");
+        Repos.git(repo, "add", "-A");
+        Repos.git(repo, "commit", "-q", "-m", "data");
+        return repo;
+    }
+
+    private static Path snapshotTree(Path repo, Cli cli, String name) {
+        return Repos.stateDir(repo).resolve("snapshots").resolve(cli.listed(repo, name).path("snapshot").asText())
+                .resolve("tree");
+    }
+
+    /** Every path, type, mode, content and symlink target alike; .git's index aside (refreshed on purpose). */
+    private static void assertSameTree(Path repo, Path tree) {
+        SortedMap<String, String> source = Repos.entries(repo,
+                List.of(Repos.stateDir(repo), repo.resolve(".git/index")), false);
+        SortedMap<String, String> copy = Repos.entries(tree, List.of(tree.resolve(".git/index")), false);
+        source.remove(".git/sandbox");
+        Repos.assertSameTree(source, copy, "the snapshot of " + repo);
+    }
+
+    private static long usedKib(Path dir) {
+        Proc.hostOk(dir, "sync");
+        String out = Proc.hostOk(dir, "df", "--output=used", "-k", dir.toString()).stdout();
+        return Long.parseLong(out.lines().reduce((a, b) -> b).orElseThrow().strip());
+    }
+}
