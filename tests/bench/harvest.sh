@@ -29,7 +29,9 @@ make_repo() { # dir files
         } }')
     git -C "$1" init -q
     git -C "$1" add -A
-    git -C "$1" commit -qm bench
+    # no detached auto-gc: it would repack under the snapshot's copy; pack in the foreground
+    git -C "$1" -c gc.auto=0 commit -qm bench
+    git -C "$1" gc -q
 }
 # one existing file in each of 10 directories spread over the repository
 CHANGE='for i in 0 1 2 3 4 5 6 7 8 9; do f=$(ls src/d$(printf %04d $((i * DIRS / 10)))/* | head -n 1); echo change >> "$f"; done'
@@ -57,7 +59,7 @@ prepare() { # dir files: a repository and a stopped sandbox "bench" that changed
 prepare "$work/small" "$small"
 prepare "$work/large" "$large"
 # the same 10 changes as a commit in the large repository, for git's own diff
-(cd "$work/large" && sh -c "DIRS=$((large / 100)); $CHANGE" && git commit -qam changed)
+(cd "$work/large" && sh -c "DIRS=$((large / 100)); $CHANGE" && git -c gc.auto=0 commit -qam changed)
 
 diff_small() { (cd "$work/small" && "$sandbox" diff --stat bench); }
 diff_large() { (cd "$work/large" && "$sandbox" diff --stat bench); }

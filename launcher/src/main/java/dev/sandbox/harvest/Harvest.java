@@ -40,7 +40,7 @@ public final class Harvest implements AutoCloseable {
 
     /** Opens the repository whose git directory (shared by its worktrees) is {@code commonDir}. */
     public static Harvest open(Path commonDir) {
-        SystemConfig.install();
+        SystemConfig.install(commonDir);
         try {
             return new Harvest(new FileRepositoryBuilder().setGitDir(commonDir.toFile()).setMustExist(true).build());
         } catch (IOException e) {
