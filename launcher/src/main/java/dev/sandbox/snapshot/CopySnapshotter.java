@@ -3,18 +3,21 @@ package dev.sandbox.snapshot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import dev.sandbox.sys.Posix;
 
 /**
- * The backend that works on every filesystem: copies every byte. Modes, modification times,
+ * The backend that works on every filesystem: copies every byte, many files at once ({@link
+ * TreeWalk}), or with {@code reflink} clones them. Modes, modification times,
  * symlinks (never followed) and empty directories are kept; FIFOs, sockets and device nodes
  * are left out and reported, since a snapshot has no use for them. The copy's git index is
  * then refreshed ({@link IndexRefresh}) so that git inside does not re-read every file.
@@ -48,7 +51,7 @@ public final class CopySnapshotter implements Snapshotter {
 
     @Override
     public Result copy(Path source, Path target, Set<Path> exclude) throws IOException {
-        List<Path> skipped = new ArrayList<>();
+        List<Path> skipped = Collections.synchronizedList(new ArrayList<>());
         String fingerprint = TreeWalk.walk(source, exclude, new TreeWalk.Visitor() {
             @Override
             public void enterDirectory(Path dir, Path relative, PosixFileAttributes a) throws IOException {
@@ -57,6 +60,14 @@ public final class CopySnapshotter implements Snapshotter {
 
             @Override
             public void file(Path file, Path relative, PosixFileAttributes a) throws IOException {
+                try {
+                    copyEntry(file, relative, a);
+                } catch (NoSuchFileException gone) {
+                    // deleted since the walk saw it: the check after the copy notices the change
+                }
+            }
+
+            private void copyEntry(Path file, Path relative, PosixFileAttributes a) throws IOException {
                 Path to = target.resolve(relative);
                 if (a.isRegularFile()) {
                     if (reflink && Posix.cloneFile(file.toString(), to.toString(), 0600) == 0) {

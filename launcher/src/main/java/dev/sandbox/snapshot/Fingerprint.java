@@ -40,6 +40,12 @@ final class Fingerprint {
         count++;
     }
 
+    /** Adds the entries another walk of a disjoint part of the tree fingerprinted. */
+    void merge(Fingerprint other) {
+        sum += other.sum;
+        count += other.count;
+    }
+
     String value() {
         return String.format("%d-%016x", count, sum);
     }

@@ -1,22 +1,38 @@
 package dev.sandbox.snapshot;
 
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.RecursiveTask;
 
 /**
- * A walk of a working tree that never follows symlinks, skips excluded subtrees (the state
- * directory), and hands each entry's POSIX attributes to a visitor while it fingerprints
- * them, so a copy and a later "has anything changed?" check see exactly the same entries.
+ * A parallel walk of a working tree that never follows symlinks, skips excluded subtrees
+ * (the state directory), and hands each entry's POSIX attributes to a visitor while it
+ * fingerprints them, so a copy and a later "has anything changed?" check see exactly the
+ * same entries.
+ *
+ * <p>Each directory is a task; its files are visited in batches that run in parallel with
+ * its subdirectories, on a pool sized for I/O rather than for the cores (a copy mostly waits
+ * on the disk). A directory is entered before any of its entries and left after all of them,
+ * so a visitor can create it first and set its mode and times last. Entries that vanish while
+ * the walk runs are left out, as if they had gone before it started: the caller compares the
+ * walk's fingerprint with a second walk's to tell whether the tree held still.
  */
 final class TreeWalk {
-    /** What to do with each entry; directories are visited before and after their children. */
+    /** Entries visited by one task; batches keep a 10,000-file directory from being one thread's work. */
+    private static final int BATCH = 64;
+
+    /** What to do with each entry; called from several threads at once. */
     interface Visitor {
         void enterDirectory(Path dir, Path relative, PosixFileAttributes attrs) throws IOException;
 
@@ -25,55 +41,150 @@ final class TreeWalk {
         void leaveDirectory(Path dir, Path relative, PosixFileAttributes attrs) throws IOException;
     }
 
+    /** A visitor that only looks, for a fingerprint of the tree as it is now. */
+    static final Visitor LOOK = new Visitor() {
+        @Override
+        public void enterDirectory(Path dir, Path relative, PosixFileAttributes attrs) {
+        }
+
+        @Override
+        public void file(Path file, Path relative, PosixFileAttributes attrs) {
+        }
+
+        @Override
+        public void leaveDirectory(Path dir, Path relative, PosixFileAttributes attrs) {
+        }
+    };
+
     private TreeWalk() {
+    }
+
+    /** Threads of a walk: 4 per core, at least 4, at most 32 (system property {@code sandbox.walkThreads}). */
+    static int threads() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        return Integer.getInteger("sandbox.walkThreads", Math.max(4, Math.min(32, 4 * cores)));
     }
 
     /** Walks {@code root} and returns the fingerprint of what was visited. */
     static String walk(Path root, Set<Path> exclude, Visitor visitor) throws IOException {
-        Fingerprint fingerprint = new Fingerprint();
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes basic) throws IOException {
-                if (exclude.contains(dir)) {
-                    return FileVisitResult.SKIP_SUBTREE;
-                }
-                PosixFileAttributes attrs = posix(dir);
-                Path rel = root.relativize(dir);
-                fingerprint.add(rel.toString(), attrs);
-                visitor.enterDirectory(dir, rel, attrs);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes basic) throws IOException {
-                if (exclude.contains(file)) {
-                    return FileVisitResult.CONTINUE;
-                }
-                PosixFileAttributes attrs = posix(file);
-                Path rel = root.relativize(file);
-                fingerprint.add(rel.toString(), attrs);
-                visitor.file(file, rel, attrs);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
-                throw e;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-                if (e != null) {
-                    throw e;
-                }
-                visitor.leaveDirectory(dir, root.relativize(dir), posix(dir));
-                return FileVisitResult.CONTINUE;
-            }
-        });
-        return fingerprint.value();
+        PosixFileAttributes attrs = posix(root);
+        ForkJoinPool pool = new ForkJoinPool(threads());
+        try {
+            return pool.invoke(new DirTask(root, exclude, visitor, root, attrs)).value();
+        } catch (RuntimeException e) {
+            throw unwrap(e);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     private static PosixFileAttributes posix(Path p) throws IOException {
         return Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** An I/O error inside a task, as the walk's caller gets it. */
+    private static IOException unwrap(RuntimeException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof IOException io) {
+                return io;
+            }
+        }
+        throw e;
+    }
+
+    /** Visits one directory: itself, then its entries in batches, in parallel, then leaves it. */
+    private static final class DirTask extends RecursiveTask<Fingerprint> {
+        private final Path root;
+        private final Set<Path> exclude;
+        private final Visitor visitor;
+        private final Path dir;
+        private final PosixFileAttributes attrs;
+
+        DirTask(Path root, Set<Path> exclude, Visitor visitor, Path dir, PosixFileAttributes attrs) {
+            this.root = root;
+            this.exclude = exclude;
+            this.visitor = visitor;
+            this.dir = dir;
+            this.attrs = attrs;
+        }
+
+        @Override
+        protected Fingerprint compute() {
+            Fingerprint fingerprint = new Fingerprint();
+            Path rel = root.relativize(dir);
+            try {
+                fingerprint.add(rel.toString(), attrs);
+                visitor.enterDirectory(dir, rel, attrs);
+                List<ForkJoinTask<Fingerprint>> batches = new ArrayList<>();
+                List<Path> batch = new ArrayList<>();
+                try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+                    for (Path entry : entries) {
+                        if (exclude.contains(entry)) {
+                            continue;
+                        }
+                        batch.add(entry);
+                        if (batch.size() == BATCH) {
+                            batches.add(new Batch(this, batch).fork());
+                            batch = new ArrayList<>();
+                        }
+                    }
+                } catch (NoSuchFileException gone) {
+                    // removed while we looked: the second walk will not see it either
+                }
+                fingerprint.merge(visit(batch));
+                for (ForkJoinTask<Fingerprint> b : batches) {
+                    fingerprint.merge(b.join());
+                }
+                visitor.leaveDirectory(dir, rel, attrs);
+                return fingerprint;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        /** Visits files at once and forks subdirectories, waiting for them before returning. */
+        Fingerprint visit(List<Path> entries) throws IOException {
+            Fingerprint fingerprint = new Fingerprint();
+            List<ForkJoinTask<Fingerprint>> subdirs = new ArrayList<>();
+            for (Path entry : entries) {
+                PosixFileAttributes a;
+                try {
+                    a = posix(entry);
+                } catch (NoSuchFileException gone) {
+                    continue;
+                }
+                if (a.isDirectory()) {
+                    subdirs.add(new DirTask(root, exclude, visitor, entry, a).fork());
+                    continue;
+                }
+                Path rel = root.relativize(entry);
+                fingerprint.add(rel.toString(), a);
+                visitor.file(entry, rel, a);
+            }
+            for (ForkJoinTask<Fingerprint> d : subdirs) {
+                fingerprint.merge(d.join());
+            }
+            return fingerprint;
+        }
+    }
+
+    /** Up to {@link #BATCH} entries of one directory. */
+    private static final class Batch extends RecursiveTask<Fingerprint> {
+        private final DirTask owner;
+        private final List<Path> entries;
+
+        Batch(DirTask owner, List<Path> entries) {
+            this.owner = owner;
+            this.entries = entries;
+        }
+
+        @Override
+        protected Fingerprint compute() {
+            try {
+                return owner.visit(entries);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
     }
 }

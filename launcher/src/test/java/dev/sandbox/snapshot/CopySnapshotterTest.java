@@ -88,4 +88,29 @@ class CopySnapshotterTest {
         assertNotEquals(chmodded, Snapshotter.fingerprint(src, exclude));
         Files.setPosixFilePermissions(src.resolve("ro"), PosixFilePermissions.fromString("rwxr-xr-x"));
     }
+
+    @Test
+    void copy_ofManyFilesInParallel_isExact_andItsFingerprintIsTheTreesWhateverTheOrder() throws IOException {
+        for (int d = 0; d < 5; d++) {
+            Path dir = Files.createDirectories(src.resolve("many/d" + d + "/sub"));
+            for (int f = 0; f < 300; f++) {
+                Files.writeString(dir.resolve("f" + f), d + "/" + f + "\n");
+            }
+        }
+        Set<Path> exclude = Set.of(src.resolve(".git/sandbox"));
+        Path dst = tmp.resolve("snap");
+        Snapshotter.Result r = new CopySnapshotter().copy(src, dst, exclude);
+        for (int d = 0; d < 5; d++) {
+            for (int f = 0; f < 300; f += 37) {
+                assertEquals(d + "/" + f + "\n", Files.readString(dst.resolve("many/d" + d + "/sub/f" + f)));
+            }
+            try (var listing = Files.list(dst.resolve("many/d" + d + "/sub"))) {
+                assertEquals(300, listing.count());
+            }
+        }
+        assertEquals(r.fingerprint(), Snapshotter.fingerprint(src, exclude), "the same tree, walked again");
+        Files.writeString(src.resolve("many/d3/sub/f7"), "changed\n");
+        assertNotEquals(r.fingerprint(), Snapshotter.fingerprint(src, exclude), "one file rewritten");
+        Files.setPosixFilePermissions(dst.resolve("ro"), PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
 }
