@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,7 +20,7 @@ import picocli.CommandLine.Spec;
 /** {@code sandbox list}: the repository's sandboxes, as a table or as JSON. */
 @Command(name = "list", mixinStandardHelpOptions = true,
         description = "List the sandboxes of the current repository: name, status, base commit, snapshot strategy, "
-                + "changed paths, age and command.")
+                + "changed paths, disk used by the changes, age and command.")
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -40,11 +41,11 @@ public final class ListCommand implements Callable<Integer> {
             return 0;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "AGE", "COMMAND"});
+        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "DISK", "AGE", "COMMAND"});
         Instant now = Instant.now();
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
-                v.strategy() == null ? "-" : v.strategy(), Integer.toString(v.changes()), age(v.createdAt(), now),
+                v.strategy() == null ? "-" : v.strategy(), Integer.toString(v.changes()), bytes(v.diskBytes()), age(v.createdAt(), now),
                 oneLine(String.join(" ", v.command()))});
         }
         Table.print(out, rows);
@@ -62,6 +63,21 @@ public final class ListCommand implements Callable<Integer> {
     static String oneLine(String command) {
         String s = command.strip().replaceAll("\\s+", " ");
         return s.length() <= 60 ? s : s.substring(0, 59) + "…";
+    }
+
+    /** Disk space as du -h would round it: 0, 12K, 3.4M, 1.2G. */
+    static String bytes(long n) {
+        if (n < 1024) {
+            return n == 0 ? "0" : n + "B";
+        }
+        String[] units = {"K", "M", "G", "T"};
+        double v = n / 1024.0;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return (v < 10 ? String.format(Locale.ROOT, "%.1f", Math.ceil(v * 10) / 10) : String.format(Locale.ROOT, "%.0f", Math.ceil(v))) + units[u];
     }
 
     static String age(String createdAt, Instant now) {

@@ -59,7 +59,7 @@ public final class Doctor {
         } else {
             checks.add(overlay(helper, stateBase));
         }
-        checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(stateBase)));
+        checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(repoRoot(context), stateBase)));
         return checks;
     }
 
@@ -103,6 +103,14 @@ public final class Doctor {
             return r.ok() ? Check.ok("git", r.out()) : Check.failed("git", r.firstErrorLine(), "install git");
         } catch (GitCli.GitNotFoundException e) {
             return Check.failed("git", "not found on the PATH", "install git (apt-get install git)");
+        }
+    }
+
+    private static Path repoRoot(Context context) {
+        try {
+            return Repo.discover(context.cwd()).root();
+        } catch (SandboxException e) {
+            return null;
         }
     }
 

@@ -6,8 +6,9 @@ import java.util.List;
  * What {@code sandbox list} shows of one sandbox: its record, with the status checked
  * against the run lock, and what it has changed so far.
  *
- * @param changes number of paths in the upper layer (written, created or deleted)
+ * @param changes   number of paths in the upper layer (written, created or deleted)
+ * @param diskBytes disk space the upper layer takes (allocated blocks)
  */
 public record SandboxView(String name, String status, Integer exitCode, String snapshot, String baseCommit,
-        String strategy, int changes, List<String> command, String createdAt, String finishedAt, Long pid) {
+        String strategy, int changes, long diskBytes, List<String> command, String createdAt, String finishedAt, Long pid) {
 }

@@ -6,8 +6,10 @@ import dev.sandbox.harvest.Harvest;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
+import dev.sandbox.launch.HelperExit;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
+import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
@@ -28,6 +30,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.stream.IntStream;
 
 /** The lifecycle of a repository's sandboxes: run one, list them, remove them, collect garbage. */
 public final class Sandboxes {
@@ -64,63 +67,116 @@ public final class Sandboxes {
     /**
      * Runs {@code command} in a new sandbox named {@code name} (generated when null) and
      * returns the agent's exit status. The sandbox stays afterwards, stopped, with its changes.
+     * With {@code count} above 1, runs that many sandboxes {@code NAME-1..NAME-count} at once on
+     * one snapshot, without a terminal (each one's output goes to its log), and returns 0 when
+     * every agent exited 0, else the first other status.
      */
-    public int run(String name, Strategies.Requested strategy, List<String> command, PrintWriter err) {
+    public int run(String name, Strategies.Requested strategy, int count, List<String> command, PrintWriter err) {
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
-        Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.snapshotsDir());
-        String chosen = reserve(name);
+        refuseUnfitStateFilesystem();
+        Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
+        List<String> names = reserve(name, count);
         if (name == null) {
-            err.println("sandbox: starting sandbox '" + chosen + "'");
+            err.println("sandbox: starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");
         }
-        Path dir = store.sandboxDir(chosen);
-        try (FileChannel runLock = StateStore.lockRun(dir)) {
-            Sandbox[] claimed = new Sandbox[1];
+        List<Path> dirs = names.stream().map(store::sandboxDir).toList();
+        List<FileChannel> runLocks = new ArrayList<>();
+        try {
+            for (Path dir : dirs) {
+                runLocks.add(StateStore.lockRun(dir));
+            }
+            Sandbox[] claimed = new Sandbox[count];
             Snapshot snapshot;
             try {
-                snapshot = prepare(dir, chosen, cwd, snapshotter, strategy != Strategies.Requested.auto, command, claimed,
-                        err);
+                snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, command, claimed, err);
             } catch (IOException | RuntimeException e) {
-                Tree.deleteQuietly(dir); // nothing ran yet: leave no trace of the attempt
+                dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
             }
-            List<String> argv = helperArgv(helper, chosen, snapshot, dir, cwd, command);
-            int status = AgentProcess.run(argv, Map.of("SANDBOX_NAME", chosen));
-            String now = Instant.now().toString();
-            update(dir, sb -> (sb != null ? sb : claimed[0]).finished(status, now));
-            return status;
+            List<AgentProcess.Launch> launches = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1);
+                Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
+                launches.add(new AgentProcess.Launch(argv, Map.of("SANDBOX_NAME", names.get(i)), output));
+            }
+            if (count > 1) {
+                err.println("sandbox: running " + String.join(", ", names) + " on snapshot " + snapshot.id()
+                        + "; each one's output goes to " + store.sandboxesDir().resolve("NAME").resolve("log")
+                                .resolve(StateStore.OUTPUT_LOG));
+                err.flush();
+            }
+            int[] statuses = AgentProcess.runAll(launches, (i, status) -> {
+                update(dirs.get(i), sb -> (sb != null ? sb : claimed[i]).finished(status, Instant.now().toString()));
+                if (count > 1) {
+                    synchronized (err) {
+                        err.println("sandbox: " + names.get(i) + " " + HelperExit.describe(status));
+                        err.flush();
+                    }
+                }
+            });
+            return IntStream.of(statuses).filter(st -> st != 0).findFirst().orElse(0);
         } catch (IOException e) {
-            throw SandboxException.cant("run sandbox", chosen, e);
+            throw SandboxException.cant("run sandbox", names.get(0), e);
+        } finally {
+            runLocks.forEach(Sandboxes::closeQuietly);
         }
     }
 
-    /** Lays out the sandbox's directory and picks its snapshot; {@code claimed[0]} gets its record. */
-    private Snapshot prepare(Path dir, String chosen, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // the lock goes with the process anyway
+        }
+    }
+
+    /** Fails before anything is copied where overlayfs could not mount the upper layers. */
+    private void refuseUnfitStateFilesystem() {
+        long type = Posix.filesystemType(store.root().toString());
+        if (type == Posix.OVERLAYFS || type == Posix.NFS || type == Posix.FUSE) {
+            throw SandboxException.cantWithInput("keep sandboxes in", store.root(),
+                    Doctor.overlayFix(Posix.filesystemName(type), "", store.root()));
+        }
+    }
+
+    /**
+     * Lays out the sandboxes' directories and picks their one snapshot; {@code claimed} gets
+     * their records, written under the snapshots lock so that {@code gc} never sees the
+     * snapshot unused.
+     */
+    private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
             List<String> command, Sandbox[] claimed, PrintWriter err) throws IOException {
         String created = Instant.now().toString();
-        Sandbox sandbox = new Sandbox(chosen, null, repo.root().toString(), cwd.toString(), List.copyOf(command),
-                Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null);
-        Files.createDirectory(StateStore.upperDir(dir));
-        Files.createDirectory(StateStore.workDir(dir));
-        Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
+        List<Sandbox> records = new ArrayList<>();
+        for (Path dir : dirs) {
+            Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
+                    List.copyOf(command), Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null);
+            Files.createDirectory(StateStore.upperDir(dir));
+            Files.createDirectory(StateStore.workDir(dir));
+            Files.createDirectories(StateStore.logDir(dir));
+            Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
+            records.add(sandbox);
+        }
         return snapshots.current(repo, snapshotter, sameStrategy, err, s -> {
-            claimed[0] = sandbox.onSnapshot(s.id());
-            Json.writeAtomically(StateStore.sandboxJson(dir), claimed[0]);
+            for (int i = 0; i < dirs.size(); i++) {
+                claimed[i] = records.get(i).onSnapshot(s.id());
+                Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);
+            }
         });
     }
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
-            List<String> command) {
+            List<String> command, boolean terminal) {
         HelperCommand cmd = new HelperCommand(helper.path())
                 .hostname(name)
                 .net("none")
-                .tty("auto")
+                .tty(terminal ? "auto" : "never")
                 .tmpfs(Path.of("/tmp"))
                 .overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
-        if (!store.root().startsWith(repo.root())) {
-            // Other sandboxes' layers must stay out of sight; inside the repo the overlay hides them.
-            cmd.hide(store.root());
-        }
+        // Other sandboxes' layers must stay out of sight. Inside the repository a copy leaves
+        // them out and a btrfs snapshot holds an empty directory; a ZFS snapshot holds them all.
+        cmd.hide(store.root());
         return cmd.chdir(cwd).command(command);
     }
 
@@ -134,21 +190,39 @@ public final class Sandboxes {
         }
     }
 
-    /** Claims {@code name} (or a generated one) by creating its directory under the store lock. */
-    private String reserve(String name) {
+    /**
+     * Claims {@code name} (or a generated one), or with {@code count} above 1 the names
+     * {@code NAME-1..NAME-count}, by creating their directories under the store lock: all of
+     * them or, when one is taken, none.
+     */
+    private List<String> reserve(String name, int count) {
         return store.locked(() -> {
-            String chosen = name != null ? name : Names.generate(n -> Files.exists(store.sandboxDir(n)));
-            Path dir = store.sandboxDir(chosen);
-            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-                String why = StateStore.isRunning(dir)
-                        ? "sandbox '" + chosen + "' is already running (pick another --name)"
-                        : "sandbox '" + chosen + "' already exists (remove it with 'sandbox rm " + chosen
-                                + "', or pick another --name)";
-                throw SandboxException.cantWithInput("use the name", chosen, why);
+            String base = name != null ? name : Names.generate(n -> !free(names(n, count)));
+            List<String> chosen = names(base, count);
+            for (String n : chosen) {
+                StateStore.validateName(n);
+                Path dir = store.sandboxDir(n);
+                if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    String why = StateStore.isRunning(dir)
+                            ? "sandbox '" + n + "' is already running (pick another --name)"
+                            : "sandbox '" + n + "' already exists (remove it with 'sandbox rm " + n
+                                    + "', or pick another --name)";
+                    throw SandboxException.cantWithInput("use the name", n, why);
+                }
             }
-            Files.createDirectory(dir);
+            for (String n : chosen) {
+                Files.createDirectory(store.sandboxDir(n));
+            }
             return chosen;
         });
+    }
+
+    private static List<String> names(String base, int count) {
+        return count == 1 ? List.of(base) : IntStream.rangeClosed(1, count).mapToObj(i -> base + "-" + i).toList();
+    }
+
+    private boolean free(List<String> names) {
+        return names.stream().noneMatch(n -> Files.exists(store.sandboxDir(n), LinkOption.NOFOLLOW_LINKS));
     }
 
     /** Every sandbox of the repository, oldest first. */
@@ -171,13 +245,14 @@ public final class Sandboxes {
         Sandbox sb = readSandbox(dir);
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
         int changes = changedFiles(h, dir, sb, snap);
+        long disk = diskUsage(StateStore.upperDir(dir));
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
-                    changes, List.of(), null, null, null);
+                    changes, disk, List.of(), null, null, null);
         }
         return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, running ? null : sb.exitCode(),
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
-                changes, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null);
+                changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null);
     }
 
     /**
@@ -228,6 +303,37 @@ public final class Sandboxes {
             }
         }
         return countChanges(StateStore.upperDir(dir));
+    }
+
+    /**
+     * The disk space of every entry in the upper layer (what the agent's changes cost; a
+     * copied-up file counts whole). Unreadable entries count as nothing.
+     */
+    static long diskUsage(Path upper) {
+        long[] bytes = {0};
+        try {
+            Files.walkFileTree(upper, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
+                    bytes[0] += Posix.allocatedBytes(dir.toString());
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                    bytes[0] += Posix.allocatedBytes(file.toString());
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path file, IOException e) {
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            return bytes[0];
+        }
+        return bytes[0];
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.sandbox.core;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.Snapshotter;
+import dev.sandbox.snapshot.ZfsSnapshotter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.DirectoryStream;
@@ -16,6 +17,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -30,6 +32,8 @@ public final class SnapshotStore {
     private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
             .withZone(ZoneOffset.UTC);
     static final String TMP_PREFIX = ".tmp-";
+    /** Copies of a working tree that keeps changing before one is kept with a warning. */
+    static final int COPY_ATTEMPTS = 3;
 
     private final StateStore store;
 
@@ -94,8 +98,11 @@ public final class SnapshotStore {
 
     private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
             PrintWriter err) throws IOException {
+        if (!snapshotter.reusable()) {
+            return take(repo, snapshotter, exclude, err);
+        }
         List<Snapshot> existing = list();
-        if (!existing.isEmpty()
+        if (!existing.isEmpty() && existing.get(0).fingerprint() != null
                 && (!sameStrategy || existing.get(0).strategy().equals(snapshotter.strategy()))
                 && existing.get(0).fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))) {
             return existing.get(0);
@@ -114,28 +121,47 @@ public final class SnapshotStore {
         return StateStore.withLock(store.snapshotsDir().resolve(".lock"), action);
     }
 
+    /**
+     * Takes a new snapshot. A copy is checked against a second walk of the working tree and
+     * taken again when a file changed, appeared or vanished meanwhile (the user saving, a
+     * build, git's own gc), so that a sandbox never starts on a torn file without notice.
+     */
     private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, PrintWriter err)
             throws IOException {
-        Instant now = Instant.now();
-        String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
-        Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
-        Files.createDirectory(tmp);
-        try {
-            String base = repo.headCommit();
-            List<String> dirty = repo.dirtyPaths();
-            Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);
-            List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
-            Snapshot snapshot = new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
-                    now.toString(), copied.fingerprint(), skipped);
-            Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
-            Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
-            for (String s : skipped) {
-                err.println("sandbox: warning: left '" + s + "' out of the snapshot: not a regular file, directory or symlink");
+        for (int attempt = 1; ; attempt++) {
+            Instant now = Instant.now();
+            String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+            Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
+            Files.createDirectory(tmp);
+            try {
+                String base = repo.headCommit();
+                List<String> dirty = repo.dirtyPaths();
+                Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);
+                boolean heldStill = snapshotter.atomic()
+                        || copied.fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))
+                                && Objects.equals(base, repo.headCommit());
+                if (!heldStill && attempt < COPY_ATTEMPTS) {
+                    Tree.delete(tmp);
+                    continue;
+                }
+                if (!heldStill) {
+                    err.println("sandbox: warning: the working tree kept changing while it was copied (" + COPY_ATTEMPTS
+                            + " tries); a file written meanwhile may be torn in this snapshot");
+                }
+                List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
+                Snapshot snapshot = new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
+                        now.toString(), copied.fingerprint(), skipped);
+                Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
+                Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
+                for (String sk : skipped) {
+                    err.println("sandbox: warning: left '" + sk
+                            + "' out of the snapshot: not a regular file, directory or symlink");
+                }
+                return snapshot;
+            } catch (IOException | RuntimeException e) {
+                Tree.deleteQuietly(tmp);
+                throw e;
             }
-            return snapshot;
-        } catch (IOException | RuntimeException e) {
-            Tree.deleteQuietly(tmp);
-            throw e;
         }
     }
 
@@ -144,6 +170,7 @@ public final class SnapshotStore {
         Path dir = dir(id);
         Path doomed = store.snapshotsDir().resolve(TMP_PREFIX + "rm-" + id);
         Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+        ZfsSnapshotter.destroy(doomed);
         Tree.delete(doomed);
     }
 

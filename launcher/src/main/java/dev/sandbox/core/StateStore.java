@@ -2,6 +2,7 @@ package dev.sandbox.core;
 
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
+import dev.sandbox.snapshot.BtrfsSnapshotter;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -36,6 +37,7 @@ public final class StateStore {
                 ? repo.commonDir().resolve("sandbox")
                 : Path.of(stateDirOverride).toAbsolutePath().normalize();
         StateStore store = new StateStore(root);
+        BtrfsSnapshotter.prepareStateDir(root, repo.root());
         try {
             Files.createDirectories(store.snapshotsDir());
             Files.createDirectories(store.sandboxesDir());
@@ -67,6 +69,17 @@ public final class StateStore {
 
     public static Path upperDir(Path sandboxDir) {
         return sandboxDir.resolve("upper");
+    }
+
+    /** The file that holds an agent's output when it ran without a terminal ({@code run --count}). */
+    public static final String OUTPUT_LOG = "output";
+
+    static Path logDir(Path sandboxDir) {
+        return sandboxDir.resolve("log");
+    }
+
+    static Path outputLog(Path sandboxDir) {
+        return logDir(sandboxDir).resolve(OUTPUT_LOG);
     }
 
     public static Path workDir(Path sandboxDir) {

@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.snapshot.BtrfsSnapshotter;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -12,7 +13,8 @@ import java.util.Set;
 /**
  * Recursive deletion of state directories. They hold directories without write or search
  * permission (copied read-only trees, overlayfs's own {@code work/work} is mode 000), so each
- * directory is made accessible to its owner before it is entered.
+ * directory is made accessible to its owner before it is entered, and read-only btrfs
+ * snapshots, which are deleted as subvolumes.
  */
 final class Tree {
     private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(PosixFilePermission.OWNER_READ,
@@ -34,6 +36,9 @@ final class Tree {
      */
     private static void deleteRecursively(Path path) throws IOException {
         if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
+            if (BtrfsSnapshotter.isSubvolume(path) && BtrfsSnapshotter.release(path)) {
+                return; // a read-only snapshot: deleted whole, or made writable to be emptied
+            }
             makeAccessible(path);
             try (DirectoryStream<Path> children = Files.newDirectoryStream(path)) {
                 for (Path child : children) {

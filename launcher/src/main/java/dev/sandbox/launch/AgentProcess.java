@@ -3,9 +3,15 @@ package dev.sandbox.launch;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.sys.ChildEnv;
 import dev.sandbox.sys.Posix;
+import java.io.File;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -19,30 +25,108 @@ import sun.misc.SignalHandler;
  * and the terminal signals it directly. Either way the JVM must neither die of SIGINT nor
  * forward it (the agent would see Ctrl-C twice), so it ignores SIGINT and SIGQUIT while the
  * agent runs; SIGTERM and SIGHUP, which only ever come from a process, are forwarded to the
- * helper, which passes them on to the agent. The helper is started from the thread that then
+ * helper, which passes them on to the agent. Each helper is started from the thread that then
  * waits for it, because its parent-death signal fires when that thread exits: kill -9 of this
  * JVM takes the helper, and with it the whole sandbox, down within milliseconds.
+ *
+ * <p>Several agents ({@code run --count}) run the same way at once, without a terminal: each
+ * reads /dev/null and writes to its own output file.
  */
 public final class AgentProcess {
+    /** One helper to start; with an {@code output} file it gets no terminal of ours. */
+    public record Launch(List<String> argv, Map<String, String> environment, Path output) {
+    }
+
     private AgentProcess() {
     }
 
     public static int run(List<String> argv, Map<String, String> environment) {
-        ProcessBuilder pb = new ProcessBuilder(argv).inheritIO();
-        ChildEnv.restoreLocale(pb.environment());
-        pb.environment().putAll(environment);
-        Process helper;
-        try {
-            helper = pb.start();
-        } catch (IOException e) {
-            throw SandboxException.cant("start the helper", argv.get(0), e);
-        }
+        return runAll(List.of(new Launch(argv, environment, null)), (i, status) -> { })[0];
+    }
+
+    /**
+     * Starts every launch at once and waits for all of them; {@code ended} hears of each
+     * agent's status as it ends. A helper that cannot be started fails the whole call only
+     * when it is the sole one; among several it counts as status 125.
+     */
+    public static int[] runAll(List<Launch> launches, BiConsumer<Integer, Integer> ended) {
+        Queue<Process> helpers = new ConcurrentLinkedQueue<>();
         Signal.handle(new Signal("INT"), SignalHandler.SIG_IGN);
         if (System.console() == null && Posix.hasControllingTerminal()) {
             Posix.ignoreQuit(); // only then can Ctrl-\ reach this JVM; spares loading JNA otherwise
         }
-        Signal.handle(new Signal("TERM"), sig -> helper.destroy());
-        Signal.handle(new Signal("HUP"), sig -> Posix.kill(helper.pid(), sig.getNumber()));
+        AtomicBoolean terminated = new AtomicBoolean();
+        Signal.handle(new Signal("TERM"), sig -> {
+            terminated.set(true);
+            helpers.forEach(Process::destroy);
+        });
+        Signal.handle(new Signal("HUP"), sig -> helpers.forEach(h -> Posix.kill(h.pid(), sig.getNumber())));
+        if (launches.size() == 1) {
+            Process helper = start(launches.get(0));
+            track(helper, helpers, terminated);
+            int status = waitFor(helper);
+            ended.accept(0, status);
+            return new int[] {status};
+        }
+        int[] statuses = new int[launches.size()];
+        Thread[] threads = new Thread[launches.size()];
+        for (int i = 0; i < threads.length; i++) {
+            int n = i;
+            threads[i] = new Thread(() -> {
+                int status;
+                try {
+                    Process helper = start(launches.get(n));
+                    track(helper, helpers, terminated);
+                    status = waitFor(helper);
+                } catch (SandboxException e) {
+                    status = HelperExit.SETUP_FAILED.code();
+                }
+                statuses[n] = status;
+                synchronized (ended) { // one at a time: it takes the store's lock, which is per process
+                    try {
+                        ended.accept(n, status);
+                    } catch (RuntimeException e) {
+                        System.err.println("sandbox: " + e.getMessage());
+                    }
+                }
+            }, "agent-" + n);
+            threads[i].start();
+        }
+        for (Thread t : threads) {
+            while (t.isAlive()) {
+                try {
+                    t.join();
+                } catch (InterruptedException e) {
+                    // keep waiting: the sandboxes end when their agents do
+                }
+            }
+        }
+        return statuses;
+    }
+
+    /** Lets the signal handlers reach {@code helper}; one that starts after SIGTERM is ended at once. */
+    private static void track(Process helper, Queue<Process> helpers, AtomicBoolean terminated) {
+        helpers.add(helper);
+        if (terminated.get()) {
+            helper.destroy();
+        }
+    }
+
+    private static Process start(Launch launch) {
+        ProcessBuilder pb = new ProcessBuilder(launch.argv()).inheritIO();
+        if (launch.output() != null) {
+            pb.redirectInput(new File("/dev/null")).redirectOutput(launch.output().toFile()).redirectErrorStream(true);
+        }
+        ChildEnv.restoreLocale(pb.environment());
+        pb.environment().putAll(launch.environment());
+        try {
+            return pb.start();
+        } catch (IOException e) {
+            throw SandboxException.cant("start the helper", launch.argv().get(0), e);
+        }
+    }
+
+    private static int waitFor(Process helper) {
         while (true) {
             try {
                 return helper.waitFor();

@@ -31,4 +31,19 @@ public enum HelperExit {
         }
         return null;
     }
+
+    /** How an agent ended, for a line such as "exp-2 exited 0". */
+    public static String describe(int status) {
+        HelperExit reserved = of(status);
+        if (reserved == SETUP_FAILED) {
+            return "failed: the sandbox could not be set up (exit status 125; see its output log)";
+        } else if (reserved == NOT_EXECUTABLE) {
+            return "failed: the command is not executable (exit status 126)";
+        } else if (reserved == NOT_FOUND) {
+            return "failed: the command was not found (exit status 127)";
+        } else if (status > 128 && status < 128 + 65) {
+            return "was killed by signal " + (status - 128) + " (exit status " + status + ")";
+        }
+        return "exited " + status;
+    }
 }

@@ -24,22 +24,27 @@ public interface Snapshotter {
     }
 
     /**
+     * Whether a snapshot is taken at one instant (a filesystem snapshot), so that a user
+     * writing files meanwhile cannot tear it; a copy is checked and retaken instead.
+     */
+    default boolean atomic() {
+        return false;
+    }
+
+    /**
+     * Whether a snapshot this backend just took is worth sharing with later sandboxes: a copy
+     * is, but a filesystem snapshot costs less to take again than the walk that would tell
+     * whether the tree is unchanged.
+     */
+    default boolean reusable() {
+        return true;
+    }
+
+    /**
      * The fingerprint {@link #copy} would record for {@code source} now, without copying:
      * equal to a snapshot's when nothing in the tree changed since that snapshot was taken.
      */
     static String fingerprint(Path source, Set<Path> exclude) throws IOException {
-        return TreeWalk.walk(source, exclude, new TreeWalk.Visitor() {
-            @Override
-            public void enterDirectory(Path dir, Path relative, java.nio.file.attribute.PosixFileAttributes a) {
-            }
-
-            @Override
-            public void file(Path file, Path relative, java.nio.file.attribute.PosixFileAttributes a) {
-            }
-
-            @Override
-            public void leaveDirectory(Path dir, Path relative, java.nio.file.attribute.PosixFileAttributes a) {
-            }
-        });
+        return TreeWalk.walk(source, exclude, TreeWalk.LOOK);
     }
 }

@@ -5,42 +5,111 @@ import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
-/** Picks the snapshot backend for a repository: the cheapest its filesystem can do. */
+/**
+ * Picks the snapshot backend for a repository: the cheapest its filesystem can do. A btrfs
+ * or ZFS snapshot costs the same whatever the repository's size; reflinks cost a walk but no
+ * data; a copy costs every byte.
+ */
 public final class Strategies {
     /** What {@code --snapshot} accepts. */
-    public enum Requested { auto, reflink, copy }
+    public enum Requested { auto, btrfs, zfs, reflink, copy }
 
     private Strategies() {
     }
 
     /**
-     * The backend for snapshots of {@code repoRoot} kept in {@code stateDir}: with {@code auto}, reflink where a
-     * trial clone there works, else a plain copy; an explicit {@code reflink} that cannot
-     * work is an error naming the filesystem.
+     * The backend for snapshots of {@code repoRoot} kept in the state directory
+     * {@code storeRoot}. With {@code auto}: a btrfs or ZFS snapshot where the repository's
+     * root is a subvolume or dataset, else reflink where a trial clone works, else a copy.
+     * An explicit choice that cannot work is an error that says why.
      */
-    public static Snapshotter choose(Requested requested, Path repoRoot, Path stateDir) {
+    public static Snapshotter choose(Requested requested, Path repoRoot, Path storeRoot) {
+        Path snapshots = storeRoot.resolve("snapshots");
         switch (requested) {
             case copy:
                 return new CopySnapshotter(false);
             case reflink:
-                if (!canClone(stateDir)) {
-                    throw SandboxException.cantWithInput("use --snapshot reflink for", repoRoot,
-                            "its filesystem (" + Posix.filesystemName(Posix.filesystemType(stateDir.toString()))
-                                    + ") cannot clone files (reflink needs btrfs, xfs with reflink=1 or bcachefs;"
-                                    + " use --snapshot copy)");
+                if (!canClone(snapshots)) {
+                    throw refused("reflink", repoRoot, "its filesystem (" + fsName(snapshots)
+                            + ") cannot clone files (reflink needs btrfs, xfs with reflink=1 or bcachefs; use --snapshot copy)");
                 }
                 return new CopySnapshotter(true);
+            case btrfs: {
+                String why = whyNotBtrfs(repoRoot, storeRoot);
+                if (why != null) {
+                    throw refused("btrfs", repoRoot, why);
+                }
+                return new BtrfsSnapshotter();
+            }
+            case zfs:
+                return new ZfsSnapshotter(ZfsSnapshotter.datasetAt(repoRoot).orElseThrow(() -> refused("zfs", repoRoot,
+                        "it is not the mountpoint of a ZFS dataset (it is on " + fsName(repoRoot)
+                                + "; use --snapshot auto)")));
             default:
-                return new CopySnapshotter(canClone(stateDir));
+                if (whyNotBtrfs(repoRoot, storeRoot) == null) {
+                    return new BtrfsSnapshotter();
+                }
+                Optional<ZfsSnapshotter.Dataset> dataset = ZfsSnapshotter.datasetAt(repoRoot);
+                if (dataset.isPresent()) {
+                    return new ZfsSnapshotter(dataset.get());
+                }
+                return new CopySnapshotter(canClone(snapshots));
         }
     }
 
-    /** Why {@code auto} picks what it picks, for {@code sandbox doctor}. */
-    public static String explain(Path stateDir) {
-        String fs = Posix.filesystemName(Posix.filesystemType(stateDir.toString()));
-        return canClone(stateDir) ? "reflink (" + fs + " clones files: snapshots share their data)"
+    /** Why {@code auto} picks what it picks, for {@code sandbox doctor}; {@code repoRoot} may be null. */
+    public static String explain(Path repoRoot, Path storeRoot) {
+        Path snapshots = storeRoot.resolve("snapshots");
+        String fs = fsName(Files.exists(snapshots) ? snapshots : storeRoot.getParent());
+        if (repoRoot != null) {
+            String notBtrfs = whyNotBtrfs(repoRoot, storeRoot);
+            if (notBtrfs == null) {
+                return "btrfs (the repository is a subvolume: each snapshot is a read-only btrfs snapshot, O(1))";
+            }
+            if (ZfsSnapshotter.datasetAt(repoRoot).isPresent()) {
+                return "zfs (the repository is a ZFS dataset's mountpoint: each snapshot is a ZFS snapshot, O(1))";
+            }
+            if (Posix.filesystemType(repoRoot.toString()) == Posix.BTRFS) {
+                fs += "; no btrfs snapshot because " + notBtrfs.replaceFirst(" \\(.*", "");
+            }
+        }
+        return canClone(snapshots) ? "reflink (" + fs + " clones files: snapshots share their data)"
                 : "copy (" + fs + " cannot clone files: each snapshot copies the repository)";
+    }
+
+    /**
+     * Null when a btrfs snapshot of {@code repoRoot} can serve as a lower layer: the root is a
+     * subvolume, and the state directory, which the snapshot must leave out, is either
+     * outside the repository on the same btrfs or a subvolume of its own.
+     */
+    static String whyNotBtrfs(Path repoRoot, Path storeRoot) {
+        if (Posix.filesystemType(repoRoot.toString()) != Posix.BTRFS) {
+            return "it is on " + fsName(repoRoot) + ", not btrfs (use --snapshot auto)";
+        }
+        if (!BtrfsSnapshotter.isSubvolume(repoRoot)) {
+            return "its root is a plain directory, not a btrfs subvolume (make it one: btrfs subvolume create;"
+                    + " or use --snapshot reflink)";
+        }
+        if (Posix.filesystemType(storeRoot.toString()) != Posix.BTRFS) {
+            return "the state directory " + storeRoot + " is not on btrfs (unset SANDBOX_STATE_DIR or point it at"
+                    + " the repository's btrfs)";
+        }
+        if (storeRoot.startsWith(repoRoot) && !BtrfsSnapshotter.isSubvolume(storeRoot)) {
+            return "the state directory " + storeRoot + " is a plain directory inside the repository, so every"
+                    + " snapshot would hold every sandbox (remove it once no sandbox is left, and sandbox makes it a"
+                    + " subvolume; or use --snapshot reflink)";
+        }
+        return null;
+    }
+
+    private static SandboxException refused(String how, Path repoRoot, String why) {
+        return SandboxException.cantWithInput("use --snapshot " + how + " for", repoRoot, why);
+    }
+
+    private static String fsName(Path path) {
+        return Posix.filesystemName(Posix.filesystemType(path.toString()));
     }
 
     /** Clones a scratch file in {@code dir}: the only sure test (xfs without reflink=1 refuses). */
