@@ -154,7 +154,7 @@ class BadInputIT {
      * there makes the kernel refuse the sandbox's mount; run and doctor must both say so.
      */
     @Test
-    void run_stateDirOnOverlayfs_exits125AndDoctorNamesTheFix() throws IOException {
+    void run_stateDirOnOverlayfs_isRefusedBeforeCopyingAndDoctorNamesTheFix() throws IOException {
         Runner.ROOT.assumeAvailable();
         try (Workspace ws = Workspace.create(Runner.ROOT)) {
             Path repo = Repos.committed(ws.mkdir("repo"));
@@ -170,9 +170,9 @@ class BadInputIT {
 
                 Proc.Result r = cli.run(repo, env, "run", "--name", "o", "--", "true");
 
-                String line = Cli.assertOneErrorLine(r, 125);
-                assertTrue(line.contains("overlay") && line.contains("mount"),
-                        "names the overlay mount" + r.describe());
+                String line = Cli.assertOneErrorLine(r, 2);
+                assertTrue(line.contains("overlayfs") && line.contains("SANDBOX_STATE_DIR"),
+                        "names the filesystem and the fix" + r.describe());
                 Repos.assertSameTree(before, Repos.treeState(repo), "the repository");
 
                 Proc.Result doctor = cli.run(repo, env, "doctor");

@@ -60,6 +60,8 @@ class LifecycleIT {
             assertEquals("two", column(header, lines.get(2), "NAME"), table.describe());
             assertEquals("stopped (exit 5)", column(header, lines.get(2), "STATUS"), table.describe());
             assertEquals("0", column(header, lines.get(2), "CHANGES"), table.describe());
+            assertTrue(column(header, lines.get(1), "DISK").matches("[0-9.]+[KM]"), "disk of two new files" + table.describe());
+            assertTrue(one.path("diskBytes").asLong() > 0, one.toString());
         }
     }
 
@@ -167,7 +169,7 @@ class LifecycleIT {
     private static String column(String header, String row, String title) {
         int from = header.indexOf(title);
         int next = header.length();
-        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "AGE", "COMMAND"}) {
+        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "DISK", "AGE", "COMMAND"}) {
             int at = header.indexOf(t);
             if (at > from && at < next) {
                 next = at;
