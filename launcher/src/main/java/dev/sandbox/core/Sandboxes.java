@@ -7,6 +7,7 @@ import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
+import dev.sandbox.snapshot.BtrfsSnapshotter;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.sys.Posix;
@@ -29,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.stream.IntStream;
 
@@ -72,6 +74,7 @@ public final class Sandboxes {
      * every agent exited 0, else the first other status.
      */
     public int run(String name, Strategies.Requested strategy, int count, List<String> command, PrintWriter err) {
+        CompletableFuture<String> lookAhead = mayReuse(strategy) ? snapshots.lookAhead(repo) : null;
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
@@ -89,7 +92,8 @@ public final class Sandboxes {
             Sandbox[] claimed = new Sandbox[count];
             Snapshot snapshot;
             try {
-                snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, command, claimed, err);
+                snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
+                        claimed, err);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -131,6 +135,18 @@ public final class Sandboxes {
         }
     }
 
+    /**
+     * Whether this run may reuse a snapshot, so that walking the tree early pays: not with a
+     * filesystem snapshot, which {@code auto} takes where the repository is a btrfs subvolume.
+     */
+    private boolean mayReuse(Strategies.Requested strategy) {
+        return switch (strategy) {
+            case copy, reflink -> true;
+            case auto -> !BtrfsSnapshotter.isSubvolume(repo.root());
+            default -> false;
+        };
+    }
+
     /** Fails before anything is copied where overlayfs could not mount the upper layers. */
     private void refuseUnfitStateFilesystem() {
         long type = Posix.filesystemType(store.root().toString());
@@ -146,7 +162,8 @@ public final class Sandboxes {
      * snapshot unused.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
-            List<String> command, Sandbox[] claimed, PrintWriter err) throws IOException {
+            CompletableFuture<String> lookAhead, List<String> command, Sandbox[] claimed, PrintWriter err)
+            throws IOException {
         String created = Instant.now().toString();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
@@ -158,7 +175,7 @@ public final class Sandboxes {
             Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
             records.add(sandbox);
         }
-        return snapshots.current(repo, snapshotter, sameStrategy, err, s -> {
+        return snapshots.current(repo, snapshotter, sameStrategy, lookAhead, err, s -> {
             for (int i = 0; i < dirs.size(); i++) {
                 claimed[i] = records.get(i).onSnapshot(s.id());
                 Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);

@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -83,11 +85,20 @@ public final class SnapshotStore {
      * snapshots lock, so concurrent runs on an unchanged tree wait for one copy and share it.
      */
     public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, PrintWriter err, Claim claim) {
+        return current(repo, snapshotter, sameStrategy, null, err, claim);
+    }
+
+    /**
+     * As {@link #current(Repo, Snapshotter, boolean, PrintWriter, Claim)}, judging reuse by
+     * {@code lookAhead}, the fingerprint of the tree walked while the run was getting ready.
+     */
+    public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy,
+            CompletableFuture<String> lookAhead, PrintWriter err, Claim claim) {
         Set<Path> exclude = Set.of(store.root());
         return locked(() -> {
             Snapshot chosen;
             try {
-                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude, err);
+                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude, lookAhead, err);
             } catch (FileSystemException e) {
                 throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
             }
@@ -97,17 +108,48 @@ public final class SnapshotStore {
     }
 
     private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
-            PrintWriter err) throws IOException {
+            CompletableFuture<String> lookAhead, PrintWriter err) throws IOException {
         if (!snapshotter.reusable()) {
             return take(repo, snapshotter, exclude, err);
         }
         List<Snapshot> existing = list();
         if (!existing.isEmpty() && existing.get(0).fingerprint() != null
                 && (!sameStrategy || existing.get(0).strategy().equals(snapshotter.strategy()))
-                && existing.get(0).fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))) {
+                && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead))) {
             return existing.get(0);
         }
         return take(repo, snapshotter, exclude, err);
+    }
+
+    private static String fingerprintNow(Repo repo, Set<Path> exclude, CompletableFuture<String> lookAhead)
+            throws IOException {
+        if (lookAhead != null) {
+            try {
+                return lookAhead.join();
+            } catch (CompletionException e) {
+                // walk again here, where its error reaches the user
+            }
+        }
+        return Snapshotter.fingerprint(repo.root(), exclude);
+    }
+
+    /**
+     * Starts walking the working tree for its fingerprint in the background, so that a run
+     * can get everything else ready meanwhile: on a 50,000-file tree the walk is most of the
+     * cost of starting a sandbox on a reused snapshot.
+     */
+    public CompletableFuture<String> lookAhead(Repo repo) {
+        CompletableFuture<String> result = new CompletableFuture<>();
+        Thread walker = new Thread(() -> {
+            try {
+                result.complete(Snapshotter.fingerprint(repo.root(), Set.of(store.root())));
+            } catch (IOException | RuntimeException e) {
+                result.completeExceptionally(e);
+            }
+        }, "look-ahead");
+        walker.setDaemon(true);
+        walker.start();
+        return result;
     }
 
     /** Records that a sandbox uses a snapshot; runs under the snapshots lock. */
@@ -134,8 +176,9 @@ public final class SnapshotStore {
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
             try {
-                String base = repo.headCommit();
-                List<String> dirty = repo.dirtyPaths();
+                Repo.Status status = repo.status();
+                String base = status.head();
+                List<String> dirty = status.dirtyPaths();
                 Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);
                 boolean heldStill = snapshotter.atomic()
                         || copied.fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))

@@ -45,6 +45,49 @@ public record Repo(Path root, Path commonDir) {
         return r.ok() ? r.out() : null;
     }
 
+    /** HEAD's commit (null without commits) and the paths that differ from it, read together. */
+    public record Status(String head, List<String> dirtyPaths) {
+    }
+
+    /**
+     * HEAD and the paths that differ from it: modified, staged, deleted and untracked (not
+     * ignored), and both sides of a staged rename; one {@code git status} for both.
+     */
+    public Status status() {
+        GitCli.Result r = GitCli.run(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+                "--ignore-submodules=dirty");
+        if (!r.ok()) {
+            throw SandboxException.cant("read the status of", root, r.firstErrorLine());
+        }
+        return parseStatus(new String(r.stdout(), StandardCharsets.UTF_8));
+    }
+
+    /** Parses {@code git status --porcelain=v2 --branch -z}. */
+    static Status parseStatus(String out) {
+        String head = null;
+        List<String> paths = new ArrayList<>();
+        String[] fields = out.split("\0");
+        for (int i = 0; i < fields.length; i++) {
+            String f = fields[i];
+            if (f.startsWith("# branch.oid ")) {
+                String oid = f.substring("# branch.oid ".length());
+                head = oid.equals("(initial)") ? null : oid;
+            } else if (f.startsWith("1 ")) {
+                paths.add(f.split(" ", 9)[8]);
+            } else if (f.startsWith("2 ")) {
+                paths.add(f.split(" ", 10)[9]);
+                if (i + 1 < fields.length) {
+                    paths.add(fields[++i]); // the rename's source follows as its own field
+                }
+            } else if (f.startsWith("u ")) {
+                paths.add(f.split(" ", 11)[10]);
+            } else if (f.startsWith("? ")) {
+                paths.add(f.substring(2));
+            }
+        }
+        return new Status(head, paths);
+    }
+
     /**
      * Paths that differ from HEAD: modified, staged, deleted and untracked (not ignored),
      * as {@code git status --porcelain} names them, and both sides of a staged rename.

@@ -54,12 +54,12 @@ public final class CopySnapshotter implements Snapshotter {
         List<Path> skipped = Collections.synchronizedList(new ArrayList<>());
         String fingerprint = TreeWalk.walk(source, exclude, new TreeWalk.Visitor() {
             @Override
-            public void enterDirectory(Path dir, Path relative, PosixFileAttributes a) throws IOException {
+            public void enterDirectory(Path dir, String relative, PosixFileAttributes a) throws IOException {
                 Files.createDirectory(target.resolve(relative));
             }
 
             @Override
-            public void file(Path file, Path relative, PosixFileAttributes a) throws IOException {
+            public void file(Path file, String relative, PosixFileAttributes a) throws IOException {
                 try {
                     copyEntry(file, relative, a);
                 } catch (NoSuchFileException gone) {
@@ -67,7 +67,7 @@ public final class CopySnapshotter implements Snapshotter {
                 }
             }
 
-            private void copyEntry(Path file, Path relative, PosixFileAttributes a) throws IOException {
+            private void copyEntry(Path file, String relative, PosixFileAttributes a) throws IOException {
                 Path to = target.resolve(relative);
                 if (a.isRegularFile()) {
                     if (reflink && Posix.cloneFile(file.toString(), to.toString(), 0600) == 0) {
@@ -85,12 +85,12 @@ public final class CopySnapshotter implements Snapshotter {
                     Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                             .setTimes(a.lastModifiedTime(), a.lastAccessTime(), null);
                 } else {
-                    skipped.add(relative);
+                    skipped.add(Path.of(relative));
                 }
             }
 
             @Override
-            public void leaveDirectory(Path dir, Path relative, PosixFileAttributes a) throws IOException {
+            public void leaveDirectory(Path dir, String relative, PosixFileAttributes a) throws IOException {
                 // Set last: creating the children changed the directory's mtime, and a
                 // read-only directory could not have received them.
                 Path to = target.resolve(relative);

@@ -28,7 +28,8 @@ final class Fingerprint {
         h = mix(h, a.isDirectory() ? 1 : a.isSymbolicLink() ? 2 : a.isRegularFile() ? 3 : 4);
         h = mix(h, a.size());
         h = mix(h, a.lastModifiedTime().to(TimeUnit.NANOSECONDS));
-        h = mix(h, String.valueOf(a.fileKey()).hashCode());
+        Object key = a.fileKey(); // device and inode; its own hash, not its string, which costs a format per entry
+        h = mix(h, key == null ? 0 : key.hashCode());
         if (a instanceof PosixFileAttributes p) {
             long mode = 0;
             for (PosixFilePermission perm : p.permissions()) {

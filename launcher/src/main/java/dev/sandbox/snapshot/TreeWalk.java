@@ -34,25 +34,25 @@ final class TreeWalk {
 
     /** What to do with each entry; called from several threads at once. */
     interface Visitor {
-        void enterDirectory(Path dir, Path relative, PosixFileAttributes attrs) throws IOException;
+        void enterDirectory(Path dir, String relative, PosixFileAttributes attrs) throws IOException;
 
-        void file(Path file, Path relative, PosixFileAttributes attrs) throws IOException;
+        void file(Path file, String relative, PosixFileAttributes attrs) throws IOException;
 
-        void leaveDirectory(Path dir, Path relative, PosixFileAttributes attrs) throws IOException;
+        void leaveDirectory(Path dir, String relative, PosixFileAttributes attrs) throws IOException;
     }
 
     /** A visitor that only looks, for a fingerprint of the tree as it is now. */
     static final Visitor LOOK = new Visitor() {
         @Override
-        public void enterDirectory(Path dir, Path relative, PosixFileAttributes attrs) {
+        public void enterDirectory(Path dir, String relative, PosixFileAttributes attrs) {
         }
 
         @Override
-        public void file(Path file, Path relative, PosixFileAttributes attrs) {
+        public void file(Path file, String relative, PosixFileAttributes attrs) {
         }
 
         @Override
-        public void leaveDirectory(Path dir, Path relative, PosixFileAttributes attrs) {
+        public void leaveDirectory(Path dir, String relative, PosixFileAttributes attrs) {
         }
     };
 
@@ -70,7 +70,7 @@ final class TreeWalk {
         PosixFileAttributes attrs = posix(root);
         ForkJoinPool pool = new ForkJoinPool(threads());
         try {
-            return pool.invoke(new DirTask(root, exclude, visitor, root, attrs)).value();
+            return pool.invoke(new DirTask(exclude, visitor, root, "", attrs)).value();
         } catch (RuntimeException e) {
             throw unwrap(e);
         } finally {
@@ -94,26 +94,31 @@ final class TreeWalk {
 
     /** Visits one directory: itself, then its entries in batches, in parallel, then leaves it. */
     private static final class DirTask extends RecursiveTask<Fingerprint> {
-        private final Path root;
         private final Set<Path> exclude;
         private final Visitor visitor;
         private final Path dir;
+        /** The path relative to the walk's root, "" for the root: built by appending, as relativize costs. */
+        private final String rel;
         private final PosixFileAttributes attrs;
 
-        DirTask(Path root, Set<Path> exclude, Visitor visitor, Path dir, PosixFileAttributes attrs) {
-            this.root = root;
+        DirTask(Set<Path> exclude, Visitor visitor, Path dir, String rel, PosixFileAttributes attrs) {
             this.exclude = exclude;
             this.visitor = visitor;
             this.dir = dir;
+            this.rel = rel;
             this.attrs = attrs;
+        }
+
+        private String child(Path entry) {
+            String name = entry.getFileName().toString();
+            return rel.isEmpty() ? name : rel + "/" + name;
         }
 
         @Override
         protected Fingerprint compute() {
             Fingerprint fingerprint = new Fingerprint();
-            Path rel = root.relativize(dir);
             try {
-                fingerprint.add(rel.toString(), attrs);
+                fingerprint.add(rel, attrs);
                 visitor.enterDirectory(dir, rel, attrs);
                 List<ForkJoinTask<Fingerprint>> batches = new ArrayList<>();
                 List<Path> batch = new ArrayList<>();
@@ -153,13 +158,13 @@ final class TreeWalk {
                 } catch (NoSuchFileException gone) {
                     continue;
                 }
+                String relative = child(entry);
                 if (a.isDirectory()) {
-                    subdirs.add(new DirTask(root, exclude, visitor, entry, a).fork());
+                    subdirs.add(new DirTask(exclude, visitor, entry, relative, a).fork());
                     continue;
                 }
-                Path rel = root.relativize(entry);
-                fingerprint.add(rel.toString(), a);
-                visitor.file(entry, rel, a);
+                fingerprint.add(relative, a);
+                visitor.file(entry, relative, a);
             }
             for (ForkJoinTask<Fingerprint> d : subdirs) {
                 fingerprint.merge(d.join());
