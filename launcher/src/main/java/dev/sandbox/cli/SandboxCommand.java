@@ -8,15 +8,13 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
-/** The top-level {@code sandbox} command: only groups the subcommands. */
+/** The top-level {@code sandbox} command: only groups the subcommands ({@link SandboxCli#SUBCOMMANDS}). */
 @Command(name = "sandbox",
         mixinStandardHelpOptions = true,
         versionProvider = SandboxCommand.VersionProvider.class,
         description = {"Run AI coding agents in copy-on-write sandboxes of a git repository.", "",
             "Each sandbox sees the repository (with untracked and ignored files) at its own path, writes to a",
             "private layer, has its own processes and network, and leaves your working tree untouched."},
-        subcommands = {RunCommand.class, ListCommand.class, DiffCommand.class, PatchCommand.class, CommitCommand.class,
-            ApplyCommand.class, RmCommand.class, GcCommand.class, DoctorCommand.class},
         footer = {"", "Exit status: the agent's own for 'run'; 1 nothing to harvest or conflicts left; 2 bad usage;",
             "125 sandbox's own failure."})
 public final class SandboxCommand implements Runnable {

@@ -30,7 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.stream.IntStream;
 
@@ -74,7 +73,7 @@ public final class Sandboxes {
      * every agent exited 0, else the first other status.
      */
     public int run(String name, Strategies.Requested strategy, int count, List<String> command, PrintWriter err) {
-        CompletableFuture<String> lookAhead = mayReuse(strategy) ? snapshots.lookAhead(repo) : null;
+        SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
@@ -162,7 +161,7 @@ public final class Sandboxes {
      * snapshot unused.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
-            CompletableFuture<String> lookAhead, List<String> command, Sandbox[] claimed, PrintWriter err)
+            SnapshotStore.LookAhead lookAhead, List<String> command, Sandbox[] claimed, PrintWriter err)
             throws IOException {
         String created = Instant.now().toString();
         List<Sandbox> records = new ArrayList<>();

@@ -89,16 +89,17 @@ public final class SnapshotStore {
     }
 
     /**
-     * As {@link #current(Repo, Snapshotter, boolean, PrintWriter, Claim)}, judging reuse by
-     * {@code lookAhead}, the fingerprint of the tree walked while the run was getting ready.
+     * As {@link #current(Repo, Snapshotter, boolean, PrintWriter, Claim)}, with what
+     * {@code lookAhead} found out while the run was getting ready.
      */
-    public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy,
-            CompletableFuture<String> lookAhead, PrintWriter err, Claim claim) {
+    public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, LookAhead lookAhead,
+            PrintWriter err, Claim claim) {
         Set<Path> exclude = Set.of(store.root());
         return locked(() -> {
             Snapshot chosen;
             try {
-                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude, lookAhead, err);
+                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude,
+                        lookAhead == null ? LookAhead.NONE : lookAhead, err);
             } catch (FileSystemException e) {
                 throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
             }
@@ -108,17 +109,25 @@ public final class SnapshotStore {
     }
 
     private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
-            CompletableFuture<String> lookAhead, PrintWriter err) throws IOException {
+            LookAhead lookAhead, PrintWriter err) throws IOException {
         if (!snapshotter.reusable()) {
-            return take(repo, snapshotter, exclude, err);
+            return take(repo, snapshotter, exclude, lookAhead, err);
         }
         List<Snapshot> existing = list();
         if (!existing.isEmpty() && existing.get(0).fingerprint() != null
                 && (!sameStrategy || existing.get(0).strategy().equals(snapshotter.strategy()))
-                && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead))) {
+                && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead.fingerprint()))) {
             return existing.get(0);
         }
-        return take(repo, snapshotter, exclude, err);
+        return take(repo, snapshotter, exclude, lookAhead, err);
+    }
+
+    private static Repo.Status statusNow(Repo repo, CompletableFuture<Repo.Status> lookAhead) {
+        try {
+            return lookAhead.join();
+        } catch (CompletionException e) {
+            return repo.status(); // again here, where its error reaches the user
+        }
     }
 
     private static String fingerprintNow(Repo repo, Set<Path> exclude, CompletableFuture<String> lookAhead)
@@ -134,21 +143,34 @@ public final class SnapshotStore {
     }
 
     /**
-     * Starts walking the working tree for its fingerprint in the background, so that a run
-     * can get everything else ready meanwhile: on a 50,000-file tree the walk is most of the
-     * cost of starting a sandbox on a reused snapshot.
+     * What a run can find out in the background while it gets everything else ready: the
+     * tree's fingerprint when a snapshot may be reused (on a 50,000-file tree that walk is
+     * most of the cost of starting a sandbox), else HEAD and the dirty paths, which a
+     * filesystem snapshot records and which cost more than taking it. Either may be null.
      */
-    public CompletableFuture<String> lookAhead(Repo repo) {
-        CompletableFuture<String> result = new CompletableFuture<>();
-        Thread walker = new Thread(() -> {
+    public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
+        static final LookAhead NONE = new LookAhead(null, null);
+    }
+
+    /** Starts the walk ({@code mayReuse}) or the git status in a background thread. */
+    public LookAhead lookAhead(Repo repo, boolean mayReuse) {
+        if (mayReuse) {
+            return new LookAhead(inBackground(() -> Snapshotter.fingerprint(repo.root(), Set.of(store.root()))), null);
+        }
+        return new LookAhead(null, inBackground(repo::status));
+    }
+
+    private static <T> CompletableFuture<T> inBackground(StateStore.IoAction<T> work) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Thread worker = new Thread(() -> {
             try {
-                result.complete(Snapshotter.fingerprint(repo.root(), Set.of(store.root())));
+                result.complete(work.run());
             } catch (IOException | RuntimeException e) {
                 result.completeExceptionally(e);
             }
         }, "look-ahead");
-        walker.setDaemon(true);
-        walker.start();
+        worker.setDaemon(true);
+        worker.start();
         return result;
     }
 
@@ -168,15 +190,16 @@ public final class SnapshotStore {
      * taken again when a file changed, appeared or vanished meanwhile (the user saving, a
      * build, git's own gc), so that a sandbox never starts on a torn file without notice.
      */
-    private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, PrintWriter err)
-            throws IOException {
+    private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, LookAhead lookAhead,
+            PrintWriter err) throws IOException {
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
             String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
             try {
-                Repo.Status status = repo.status();
+                Repo.Status status = attempt == 1 && lookAhead.status() != null ? statusNow(repo, lookAhead.status())
+                        : repo.status();
                 String base = status.head();
                 List<String> dirty = status.dirtyPaths();
                 Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);

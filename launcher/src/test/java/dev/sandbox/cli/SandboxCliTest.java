@@ -78,4 +78,25 @@ class SandboxCliTest {
         assertEquals("1d", ListCommand.age("2026-01-01T00:00:00Z", now));
         assertEquals("-", ListCommand.age(null, now));
     }
+
+    @Test
+    void invoked_namesTheSubcommandOnlyWhenNothingButOptionsComesFirst() {
+        assertEquals("run", SandboxCli.invoked("run", "--", "claude"));
+        assertEquals("list", SandboxCli.invoked("--stacktrace", "list"));
+        assertEquals(null, SandboxCli.invoked("--help"));
+        assertEquals(null, SandboxCli.invoked("frob"));
+        assertEquals(null, SandboxCli.invoked());
+    }
+
+    @Test
+    void help_listsEverySubcommand_andEachParsesAlone() {
+        StringWriter out = new StringWriter();
+        SandboxCli.commandLine(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), false)
+                .execute("--help");
+        for (String name : SandboxCli.SUBCOMMANDS.keySet()) {
+            assertTrue(out.toString().contains("\n  " + name + " "), name + " in\n" + out);
+            assertEquals(0, SandboxCli.commandLine(new PrintWriter(new StringWriter(), true),
+                    new PrintWriter(new StringWriter(), true), false, name).execute(name, "--help"));
+        }
+    }
 }
