@@ -77,7 +77,9 @@ public final class ListCommand implements Callable<Integer> {
             v /= 1024;
             u++;
         }
-        return (v < 10 ? String.format(Locale.ROOT, "%.1f", Math.ceil(v * 10) / 10) : String.format(Locale.ROOT, "%.0f", Math.ceil(v))) + units[u];
+        String number = v < 10 ? String.format(Locale.ROOT, "%.1f", Math.ceil(v * 10) / 10)
+                : String.format(Locale.ROOT, "%.0f", Math.ceil(v));
+        return number + units[u];
     }
 
     static String age(String createdAt, Instant now) {

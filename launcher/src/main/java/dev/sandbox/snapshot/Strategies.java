@@ -33,7 +33,8 @@ public final class Strategies {
             case reflink:
                 if (!canClone(snapshots)) {
                     throw refused("reflink", repoRoot, "its filesystem (" + fsName(snapshots)
-                            + ") cannot clone files (reflink needs btrfs, xfs with reflink=1 or bcachefs; use --snapshot copy)");
+                            + ") cannot clone files (reflink needs btrfs, xfs with reflink=1, bcachefs or ZFS 2.2"
+                            + " with block cloning; use --snapshot copy)");
                 }
                 return new CopySnapshotter(true);
             case btrfs: {
@@ -112,10 +113,13 @@ public final class Strategies {
         return Posix.filesystemName(Posix.filesystemType(path.toString()));
     }
 
-    /** Clones a scratch file in {@code dir}: the only sure test (xfs without reflink=1 refuses). */
+    /**
+     * Clones a scratch file in {@code dir}: the only sure test (xfs without reflink=1 refuses,
+     * ZFS clones only from 2.2 on and with block cloning enabled).
+     */
     static boolean canClone(Path dir) {
         long type = Posix.filesystemType(dir.toString());
-        if (type != Posix.BTRFS && type != Posix.XFS && type != Posix.BCACHEFS) {
+        if (type != Posix.BTRFS && type != Posix.XFS && type != Posix.BCACHEFS && type != Posix.ZFS) {
             return false; // spares loading JNA's ioctl path where cloning cannot work anyway
         }
         Path a = null;
