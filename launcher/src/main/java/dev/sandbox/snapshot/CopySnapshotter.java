@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -70,10 +72,7 @@ public final class CopySnapshotter implements Snapshotter {
             private void copyEntry(Path file, String relative, PosixFileAttributes a) throws IOException {
                 Path to = target.resolve(relative);
                 if (a.isRegularFile()) {
-                    if (reflink && Posix.cloneFile(file.toString(), to.toString(), 0600) == 0) {
-                        Files.setPosixFilePermissions(to, a.permissions());
-                        Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                                .setTimes(a.lastModifiedTime(), a.lastAccessTime(), null);
+                    if (reflink && Posix.cloneFile(file.toString(), to.toString(), mode(a), times(a)) == 0) {
                         return;
                     }
                     if (reflink) {
@@ -105,5 +104,21 @@ public final class CopySnapshotter implements Snapshotter {
             // the copy is complete; git in the sandbox just re-reads files on its first status
         }
         return new Result(fingerprint, List.copyOf(skipped));
+    }
+
+    /** The permission bits of {@code a} as a mode number. */
+    static int mode(PosixFileAttributes a) {
+        int mode = 0;
+        for (PosixFilePermission p : a.permissions()) {
+            mode |= 0400 >> p.ordinal(); // OWNER_READ is 0400, ... OTHERS_EXECUTE is 01, in ordinal order
+        }
+        return mode;
+    }
+
+    /** {atime s, atime ns, mtime s, mtime ns} of {@code a}, as futimens takes them. */
+    static long[] times(PosixFileAttributes a) {
+        Instant atime = a.lastAccessTime().toInstant();
+        Instant mtime = a.lastModifiedTime().toInstant();
+        return new long[] {atime.getEpochSecond(), atime.getNano(), mtime.getEpochSecond(), mtime.getNano()};
     }
 }

@@ -40,6 +40,10 @@ public final class Posix {
         int ioctl(int fd, long request, long arg);
 
         int lstat(String path, Pointer buf);
+
+        int fchmod(int fd, int mode);
+
+        int futimens(int fd, long[] times);
     }
 
     private static final class Holder {
@@ -129,6 +133,16 @@ public final class Posix {
      * {@code target} is then removed. Java has no way to ask for this itself.
      */
     public static int cloneFile(String source, String target, int mode) {
+        return cloneFile(source, target, mode, null);
+    }
+
+    /**
+     * As {@link #cloneFile(String, String, int)}, and gives the clone exactly {@code mode}
+     * (whatever the umask) and, unless null, the access and modification times
+     * {@code times} = {atime s, atime ns, mtime s, mtime ns}, through the open descriptor:
+     * two system calls where Java's attribute views take six.
+     */
+    public static int cloneFile(String source, String target, int mode, long[] times) {
         LibC c = Holder.LIBC;
         int src = c.open(source, O_RDONLY | O_CLOEXEC, 0);
         if (src < 0) {
@@ -141,6 +155,12 @@ public final class Posix {
             return err;
         }
         int r = c.ioctl(dst, FICLONE, src);
+        if (r == 0 && times != null) {
+            r = c.fchmod(dst, mode);
+            if (r == 0) {
+                r = c.futimens(dst, times);
+            }
+        }
         int err = r < 0 ? Native.getLastError() : 0;
         c.close(dst);
         c.close(src);

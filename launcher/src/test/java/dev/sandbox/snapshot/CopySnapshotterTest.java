@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
@@ -112,5 +113,17 @@ class CopySnapshotterTest {
         Files.writeString(src.resolve("many/d3/sub/f7"), "changed\n");
         assertNotEquals(r.fingerprint(), Snapshotter.fingerprint(src, exclude), "one file rewritten");
         Files.setPosixFilePermissions(dst.resolve("ro"), PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    @Test
+    void modeAndTimes_asTheSystemCallsTakeThem() throws IOException {
+        Path f = src.resolve("bin/run.sh");
+        PosixFileAttributes a = Files.readAttributes(f, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        assertEquals(0750, CopySnapshotter.mode(a));
+        Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+        assertEquals(0644, CopySnapshotter.mode(Files.readAttributes(f, PosixFileAttributes.class)));
+        long[] times = CopySnapshotter.times(a);
+        assertEquals(1_000_000_000L, times[2]);
+        assertEquals(0, times[3]);
     }
 }
