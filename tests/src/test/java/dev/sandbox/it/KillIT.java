@@ -33,6 +33,11 @@ class KillIT {
                 awaitFile(upper.resolve("f"), run);
                 ProcessHandle jvm = launcherJvm(runner, run.process());
                 List<ProcessHandle> tree = jvm.descendants().toList();
+                for (long until = System.nanoTime() + 5_000_000_000L; System.nanoTime() < until
+                        && tree.stream().noneMatch(p -> p.info().command().orElse("").endsWith("/sleep"));) {
+                    Proc.pause(20); // f is written just before sh forks sleep
+                    tree = jvm.descendants().toList();
+                }
                 Map<Long, String> started = new HashMap<>();
                 tree.forEach(p -> started.put(p.pid(), startTime(p.pid())));
                 assertTrue(tree.stream().anyMatch(p -> p.info().command().orElse("").endsWith("/sandbox-helper"))
