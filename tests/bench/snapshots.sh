@@ -111,6 +111,7 @@ measure() { # fs repo method make-cmd clean-cmd
         [ "$i" != 1 ] || disk=$((after - before))
         times+=($((t1 - t0)))
         (cd "$repo" && I=$i eval "$clean") >/dev/null 2>&1
+        sync # the removal's own writeback (btrfs: the deleted subvolume) is not the next method's cost
     done
     report "$fs" "$method" "$(printf '%s\n' "${times[@]}" | median)" "$disk"
 }

@@ -7,7 +7,7 @@ import java.util.List;
  * against the run lock, and what it has changed so far.
  *
  * @param changes   number of paths in the upper layer (written, created or deleted)
- * @param diskBytes disk space the upper layer takes (allocated blocks)
+ * @param diskBytes disk space the upper layer takes (sizes rounded up to 4 KiB blocks)
  */
 public record SandboxView(String name, String status, Integer exitCode, String snapshot, String baseCommit,
         String strategy, int changes, long diskBytes, List<String> command, String createdAt, String finishedAt, Long pid) {

@@ -39,8 +39,6 @@ public final class Posix {
 
         int ioctl(int fd, long request, long arg);
 
-        int lstat(String path, Pointer buf);
-
         int fchmod(int fd, int mode);
 
         int futimens(int fd, long[] times);
@@ -168,24 +166,6 @@ public final class Posix {
             new java.io.File(target).delete();
         }
         return err;
-    }
-
-    /** Large enough for struct stat on every 64-bit Linux ABI (144 bytes on x86-64). */
-    private static final int STAT_SIZE = 256;
-    /** Offset of st_blocks in struct stat: 64 on both x86-64 and the generic arm64 layout. */
-    private static final int ST_BLOCKS = 64;
-
-    /**
-     * The disk space {@code path} (not following a symlink) takes: its allocated 512-byte
-     * blocks, which Java does not expose; 0 when it cannot be read.
-     */
-    public static long allocatedBytes(String path) {
-        try (Memory buf = new Memory(STAT_SIZE)) {
-            buf.clear();
-            return Holder.LIBC.lstat(path, buf) == 0 ? buf.getLong(ST_BLOCKS) * 512 : 0;
-        } catch (LinkageError e) {
-            return 0;
-        }
     }
 
     public static boolean isRoot() {
