@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +10,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ns.h"
 #include "sandbox.h"
 #include "seccomp.h"
 #include "signals.h"
 #include "status.h"
-
-#ifndef PR_CAP_AMBIENT
-#define PR_CAP_AMBIENT 47
-#define PR_CAP_AMBIENT_CLEAR_ALL 4
-#endif
 
 static void take_pty(int slave)
 {
@@ -53,35 +48,6 @@ static void apply_environment(const struct options *opts)
     }
 }
 
-static int last_capability(void)
-{
-    cleanup_free char *text = read_file("/proc/sys/kernel/cap_last_cap");
-    if (text != NULL) {
-        char *end;
-        long n = strtol(text, &end, 10);
-        if (end != text && n >= 0 && n < 64)
-            return (int)n;
-    }
-    return CAP_LAST_CAP;
-}
-
-static void drop_capabilities(void)
-{
-    /* The agent holds every capability of the user namespace until now; as root there it
-     * could remount the read-only host tree read-write or reconfigure the network. */
-    int last = last_capability();
-    for (int cap = 0; cap <= last; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            die_with_error("can't drop capability %d from the bounding set", cap);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        die_with_error("can't clear ambient capabilities");
-    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    if (syscall(SYS_capset, &header, data) < 0)
-        die_with_error("can't drop capabilities");
-}
-
 /* Whether some PATH directory has an entry named command (glibc's default PATH when
  * unset). */
 static bool found_on_path(const char *command)
@@ -111,7 +77,7 @@ void run_agent(const struct sandbox *sb, int slave)
     reset_signals();
     /* A JVM parent hands down jars, sockets and /dev/random: none is for the agent. */
     close_fds_above_stderr(-1);
-    drop_capabilities();
+    drop_all_capabilities();
     /* No setuid binary may give privileges back; also lets us install seccomp. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die_with_error("can't set no_new_privs");

@@ -112,8 +112,6 @@ void run_init(struct sandbox *sb)
     setup_newroot(sb->opts);
     enter_workdir(sb);
     set_hostname(sb->opts->hostname);
-    if (sb->opts->net == NET_NONE)
-        bring_up_loopback();
 
     int slave = -1;
     if (sb->tty) {
@@ -123,9 +121,23 @@ void run_init(struct sandbox *sb)
         if (send_msg(sb->ctl, MSG_MASTER, master) < 0)
             die_with_error("can't send the pty to the outer process");
         close(master);
-        /* Wait until the pty has the user's modes and size, so COMMAND starts with them. */
-        if (recv_msg(sb->ctl, &tag, &fd) <= 0 || tag != MSG_READY)
+    }
+    /* Wait until the pty has the user's modes and size, so COMMAND starts with them, and
+     * until the launcher has attached the network, in whichever order they come. */
+    bool need_ready = sb->tty, need_network = sb->opts->control != NULL;
+    while (need_ready || need_network) {
+        if (recv_msg(sb->ctl, &tag, &fd) <= 0)
             _exit(EXIT_SETUP_FAILED);
+        if (fd >= 0)
+            close(fd);
+        if (tag == MSG_READY)
+            need_ready = false;
+        else if (tag == MSG_NETWORK)
+            need_network = false;
+        else
+            _exit(EXIT_SETUP_FAILED);
+    }
+    if (sb->tty) {
         /* A session of ours with the pty as its terminal: ^C, ^Z and resizes on the pty
          * reach the agent's foreground group only, and nothing here holds the user's
          * terminal as controlling terminal any more. */

@@ -1,18 +1,27 @@
 #include "ns.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "utils.h"
 
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
 void enter_namespaces(bool new_net, uid_t uid, gid_t gid)
 {
-    int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     if (new_net)
         flags |= CLONE_NEWNET;
     if (unshare(flags) < 0) {
@@ -36,6 +45,12 @@ void enter_namespaces(bool new_net, uid_t uid, gid_t gid)
         die_with_error("can't write '/proc/self/gid_map'");
 }
 
+void enter_pid_namespace(void)
+{
+    if (unshare(CLONE_NEWPID) < 0)
+        die_with_error("can't create pid namespace");
+}
+
 void set_hostname(const char *name)
 {
     if (sethostname(name, strlen(name)) < 0)
@@ -56,4 +71,33 @@ void bring_up_loopback(void)
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
         die_with_error("can't bring up 'lo'");
+}
+
+static int last_capability(void)
+{
+    cleanup_free char *text = read_file("/proc/sys/kernel/cap_last_cap");
+    if (text != NULL) {
+        char *end;
+        long n = strtol(text, &end, 10);
+        if (end != text && n >= 0 && n < 64)
+            return (int)n;
+    }
+    return CAP_LAST_CAP;
+}
+
+void drop_all_capabilities(void)
+{
+    /* The agent holds every capability of the user namespace until now; as root there it
+     * could remount the read-only host tree read-write or reconfigure the network. */
+    int last = last_capability();
+    for (int cap = 0; cap <= last; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            die_with_error("can't drop capability %d from the bounding set", cap);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        die_with_error("can't clear ambient capabilities");
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capset, &header, data) < 0)
+        die_with_error("can't drop capabilities");
 }

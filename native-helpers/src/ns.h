@@ -6,10 +6,16 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* unshare() user, mount, pid, uts, ipc (and net) namespaces, then map uid/gid to
- * themselves. The caller becomes root-equivalent inside with its own ids. */
+/* unshare() user, mount, uts, ipc (and net) namespaces, then map uid/gid to themselves.
+ * The caller becomes root-equivalent inside with its own ids. */
 void enter_namespaces(bool new_net, uid_t uid, gid_t gid);
+/* unshare() the pid namespace: the caller's next child is its init. Separate, so that a
+ * process forked before it (the relay) stays out of the sandbox's sight. */
+void enter_pid_namespace(void);
 void set_hostname(const char *name);
 void bring_up_loopback(void);
+/* Empties the bounding, ambient, permitted, effective and inheritable sets: root in the
+ * user namespace could otherwise remount the read-only host or reconfigure the network. */
+void drop_all_capabilities(void);
 
 #endif

@@ -5,6 +5,9 @@
 
 #include "utils.h"
 
+/* sun_path's size in struct sockaddr_un. */
+#define UNIX_PATH_MAX 108
+
 const char usage_text[] =
     "Usage: " PROGRAM_NAME " [OPTION]... -- COMMAND [ARG]...\n"
     "Run COMMAND in new user, mount, pid, uts, ipc (and network) namespaces, on a\n"
@@ -24,6 +27,13 @@ const char usage_text[] =
     "  --hostname NAME                 host name inside (default: sandbox)\n"
     "  --net none|host                 none (default): only lo; host: the host's network\n"
     "  --tty auto|always|never         relay a new pty (auto: stdin and stdout are ttys)\n"
+    "  --publish [HOSTPORT:]PORT[/udp] relay the host's 127.0.0.1:HOSTPORT (default or 0: a\n"
+    "                                  free port) to 127.0.0.1:PORT inside\n"
+    "  --forward PORT SOCKET           relay 127.0.0.1:PORT inside to the host's unix SOCKET\n"
+    "  --control SOCKET                connect to the unix SOCKET, report there once the\n"
+    "                                  namespaces exist ('pid N', 'publish tcp|udp PORT\n"
+    "                                  HOSTPORT', 'ready' lines), and start COMMAND only\n"
+    "                                  after it answers 'go' (e.g. once pasta is attached)\n"
     "\n"
     "Exit status: COMMAND's own, 128+n if it was killed by signal n, 125 if the helper\n"
     "failed, 126 if COMMAND could not be executed, 127 if it was not found.\n";
@@ -116,6 +126,45 @@ static char *check_op(const struct sandbox_op *op)
     return NULL;
 }
 
+/* A port number 1..65535 (0 too when zero_ok) spelled in decimal digits only. */
+static bool parse_port(const char *s, size_t len, bool zero_ok, unsigned *out)
+{
+    if (len == 0 || len > 5)
+        return false;
+    unsigned n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        n = n * 10 + (unsigned)(s[i] - '0');
+    }
+    if (n > 65535 || (n == 0 && !zero_ok))
+        return false;
+    *out = n;
+    return true;
+}
+
+char *parse_publish(const char *spec, struct publish *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t len = strlen(spec);
+    const char *slash = strchr(spec, '/');
+    if (slash != NULL) {
+        if (strcmp(slash, "/udp") == 0)
+            out->udp = true;
+        else if (strcmp(slash, "/tcp") != 0)
+            return xasprintf("--publish: '%s': the protocol must be tcp or udp", spec);
+        len = (size_t)(slash - spec);
+    }
+    const char *colon = memchr(spec, ':', len);
+    const char *port = colon != NULL ? colon + 1 : spec;
+    size_t port_len = len - (size_t)(port - spec);
+    if (colon != NULL && !parse_port(spec, (size_t)(colon - spec), true, &out->host_port))
+        return xasprintf("--publish: '%s': the host port must be a number from 0 to 65535", spec);
+    if (!parse_port(port, port_len, false, &out->port))
+        return xasprintf("--publish: '%s': the port must be a number from 1 to 65535", spec);
+    return NULL;
+}
+
 static enum parse_result fail(char **error, char *message)
 {
     *error = message;
@@ -183,6 +232,41 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
             continue;
         }
 
+        /* Network relays and the launcher's socket. */
+        if (strcmp(arg, "--publish") == 0 || strcmp(arg, "--control") == 0) {
+            if (i + 1 >= argc)
+                return fail(error, xasprintf("option '%s' needs an argument", arg));
+            if (strcmp(arg, "--control") == 0) {
+                if (argv[i + 1][0] != '/' || strlen(argv[i + 1]) >= UNIX_PATH_MAX)
+                    return fail(error, xasprintf("--control: '%s' is not an absolute path shorter than %d bytes",
+                                                 argv[i + 1], UNIX_PATH_MAX));
+                out->control = argv[i + 1];
+            } else {
+                struct publish p;
+                char *problem = parse_publish(argv[i + 1], &p);
+                if (problem != NULL)
+                    return fail(error, problem);
+                out->publish = xrealloc(out->publish, (out->n_publish + 1) * sizeof *out->publish);
+                out->publish[out->n_publish++] = p;
+            }
+            i += 2;
+            continue;
+        }
+        if (strcmp(arg, "--forward") == 0) {
+            if (i + 2 >= argc)
+                return fail(error, xstrdup("option '--forward' needs 2 arguments: PORT SOCKET"));
+            struct forward f = {.socket = argv[i + 2]};
+            if (!parse_port(argv[i + 1], strlen(argv[i + 1]), false, &f.port))
+                return fail(error, xasprintf("--forward: '%s' is not a port from 1 to 65535", argv[i + 1]));
+            if (f.socket[0] != '/' || strlen(f.socket) >= UNIX_PATH_MAX)
+                return fail(error, xasprintf("--forward: '%s' is not an absolute path shorter than %d bytes",
+                                             f.socket, UNIX_PATH_MAX));
+            out->forward = xrealloc(out->forward, (out->n_forward + 1) * sizeof *out->forward);
+            out->forward[out->n_forward++] = f;
+            i += 3;
+            continue;
+        }
+
         /* Operations: kept in argv order. */
         int type = -1;
         for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++)
@@ -209,6 +293,8 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
         i += 1 + spec->n_args;
     }
 
+    if (out->net == NET_HOST && (out->n_publish > 0 || out->n_forward > 0))
+        return fail(error, xstrdup("--publish and --forward need the sandbox's own network, not --net host"));
     if (i >= argc)
         return fail(error, xstrdup("no COMMAND given"));
     out->command = argv + i;
@@ -221,4 +307,10 @@ void options_free(struct options *opts)
     free(opts->ops);
     opts->ops = NULL;
     opts->n_ops = 0;
+    free(opts->publish);
+    opts->publish = NULL;
+    opts->n_publish = 0;
+    free(opts->forward);
+    opts->forward = NULL;
+    opts->n_forward = 0;
 }

@@ -3,6 +3,7 @@
 #ifndef SANDBOX_OPTIONS_H
 #define SANDBOX_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum op_type {
@@ -24,6 +25,20 @@ struct sandbox_op {
 };
 
 enum net_mode { NET_NONE, NET_HOST };
+
+/* --publish [HOSTPORT:]PORT[/udp]: the host's 127.0.0.1:HOSTPORT (0: a free one) relayed to
+ * 127.0.0.1:PORT inside the sandbox's network namespace. */
+struct publish {
+    bool udp;
+    unsigned host_port;
+    unsigned port;
+};
+
+/* --forward PORT SOCKET: 127.0.0.1:PORT inside relayed to the host's unix socket SOCKET. */
+struct forward {
+    unsigned port;
+    const char *socket;
+};
 enum tty_mode { TTY_AUTO, TTY_ALWAYS, TTY_NEVER };
 
 enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION, PARSE_ERROR };
@@ -35,6 +50,11 @@ struct options {
     const char *hostname; /* never NULL after a successful parse */
     enum net_mode net;
     enum tty_mode tty;
+    const char *control; /* NULL, or the launcher's unix socket (see sandbox.h) */
+    struct publish *publish;
+    size_t n_publish;
+    struct forward *forward;
+    size_t n_forward;
     char *const *command; /* NULL-terminated, points into argv */
     int command_argc;
 };
@@ -43,6 +63,9 @@ struct options {
  * (without the program name); on every result *out is valid for options_free(). */
 enum parse_result parse_options(int argc, char *const argv[], struct options *out, char **error);
 void options_free(struct options *opts);
+
+/* Parses a --publish SPEC; NULL on success, else a malloc'd message. */
+char *parse_publish(const char *spec, struct publish *out);
 
 /* Number of arguments an op takes. */
 int op_arg_count(enum op_type type);

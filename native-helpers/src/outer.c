@@ -7,11 +7,13 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ns.h"
 #include "pty.h"
+#include "relay.h"
 #include "sandbox.h"
 #include "signals.h"
 #include "status.h"
@@ -21,6 +23,8 @@
 struct outer {
     struct sandbox *sb;
     pid_t init;
+    pid_t relay;     /* -1 when there is none */
+    int control;     /* the launcher's socket until it says go, else -1 */
     int sigfd;
     int terminal;    /* the user's terminal (for its modes and size), or -1 */
     bool read_stdin; /* stdin is that terminal and the pty gets what the user types */
@@ -60,6 +64,12 @@ static void on_signal(struct outer *o, const struct signalfd_siginfo *si)
     int sig = (int)si->ssi_signo;
     if (sig == SIGCHLD) {
         int status;
+        if (o->relay > 0 && waitpid(o->relay, &status, WNOHANG) == o->relay) {
+            /* Only a bug ends it early; the sandbox goes on without its published ports. */
+            warn("the port relay ended unexpectedly (%s %d); published ports are closed",
+                 WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            o->relay = -1;
+        }
         if (waitpid(o->init, &status, WNOHANG) == o->init)
             finish(o, status);
         return;
@@ -112,14 +122,34 @@ static void on_message(struct outer *o)
     }
 }
 
+/* The launcher's answer to our report: "go" once it has attached the network. Anything else
+ * (it failed and said why itself) ends the sandbox before the agent starts. */
+static void on_control(struct outer *o)
+{
+    char answer[16];
+    ssize_t got = read_retry(o->control, answer, sizeof answer);
+    close(o->control);
+    o->control = -1;
+    if (got == 3 && memcmp(answer, "go\n", 3) == 0) {
+        if (send_msg(o->sb->ctl, MSG_NETWORK, -1) < 0)
+            die_with_error("can't tell init to start");
+        return;
+    }
+    (void)kill(o->init, SIGKILL);
+    term_restore();
+    exit(EXIT_SETUP_FAILED);
+}
+
 static void relay(struct outer *o) NORETURN;
 static void relay(struct outer *o)
 {
     for (;;) {
-        struct pollfd fds[4];
+        struct pollfd fds[5];
         nfds_t n = 0;
-        int i_sig = -1, i_ctl = -1, i_master = -1, i_stdin = -1;
+        int i_sig = -1, i_ctl = -1, i_master = -1, i_stdin = -1, i_control = -1;
         fds[i_sig = (int)n++] = (struct pollfd){.fd = o->sigfd, .events = POLLIN};
+        if (o->control >= 0)
+            fds[i_control = (int)n++] = (struct pollfd){.fd = o->control, .events = POLLIN};
         if (o->sb->ctl >= 0)
             fds[i_ctl = (int)n++] = (struct pollfd){.fd = o->sb->ctl, .events = POLLIN};
         if (o->master >= 0) {
@@ -166,12 +196,45 @@ static void relay(struct outer *o)
         }
         if (i_ctl >= 0 && fds[i_ctl].revents != 0)
             on_message(o);
+        if (i_control >= 0 && fds[i_control].revents != 0)
+            on_control(o);
         if (fds[i_sig].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(o->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
                 on_signal(o, &si);
         }
     }
+}
+
+static int connect_control(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die_with_error("can't create a socket for '%s'", path);
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+        die_with_error("can't connect to the launcher's socket '%s'", path);
+    return fd;
+}
+
+/* Tells the launcher where to attach the network and which host ports it got. */
+static void report(int control, const struct options *opts, const struct relay *relay)
+{
+    cleanup_free char *text = xasprintf("pid %d\n", (int)getpid());
+    for (size_t i = 0; i < opts->n_publish; i++) {
+        char *more = xasprintf("%spublish %s %u %u\n", text, opts->publish[i].udp ? "udp" : "tcp",
+                               opts->publish[i].port, relay_host_port(relay, i));
+        free(text);
+        text = more;
+    }
+    char *done = xstrconcat(text, "ready\n");
+    free(text);
+    text = done;
+    if (write_all(control, text, strlen(text)) < 0)
+        die_with_error("can't report to the launcher");
 }
 
 void run_outer(struct options *opts)
@@ -189,9 +252,8 @@ void run_outer(struct options *opts)
     sigset_t set;
     block_forwarded_signals(&set);
 
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        die_with_error("can't create socketpair");
+    /* Host ports first: one in use is an error before anything else happens. */
+    struct relay *relays = relay_bind_host(opts);
 
     enter_namespaces(opts->net == NET_NONE, uid, gid);
     /* Armed after the id maps: credential changes reset the parent-death signal. */
@@ -199,6 +261,20 @@ void run_outer(struct options *opts)
         die_with_error("can't set the parent-death signal");
     if (getppid() != parent)
         die("can't start the sandbox: the parent process already exited");
+    /* A fresh network namespace has lo down; programs expect 127.0.0.1 to work. */
+    if (opts->net == NET_NONE)
+        bring_up_loopback();
+    relay_listen_inside(relays, opts);
+    pid_t relay_pid = relays != NULL ? relay_start(relays) : -1;
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        die_with_error("can't create socketpair");
+    int control = opts->control != NULL ? connect_control(opts->control) : -1;
+    if (control >= 0)
+        report(control, opts, relays);
+    relay_close(relays);
+    enter_pid_namespace();
 
     /* The first child of the new PID namespace is its init. */
     pid_t init = fork();
@@ -206,6 +282,8 @@ void run_outer(struct options *opts)
         die_with_error("can't fork");
     if (init == 0) {
         close(sv[0]);
+        if (control >= 0)
+            close(control);
         sb.ctl = sv[1];
         run_init(&sb);
     }
@@ -215,6 +293,8 @@ void run_outer(struct options *opts)
     struct outer *o = xcalloc(1, sizeof *o);
     o->sb = &sb;
     o->init = init;
+    o->relay = relay_pid;
+    o->control = control;
     o->master = -1;
     o->terminal = terminal;
     o->sigfd = open_signalfd(&set);

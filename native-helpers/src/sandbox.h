@@ -6,6 +6,12 @@
  *          zombies, forwards signals, exits with the agent's status.
  *   agent  (init's child): drops every privilege and execs COMMAND.
  *
+ * relay  (outer's child, host PID namespace, the sandbox's network namespace): with
+ *          --publish or --forward, carries connections between the host and the sandbox.
+ *
+ * With --control, the outer reports to the launcher once the namespaces exist and init
+ * starts the agent only after the launcher's "go" (the launcher attaches pasta meanwhile).
+ *
  * Exit status (shell-like; mirrored by the launcher's HelperExit enum):
  *   COMMAND's own code; 128+n when a signal n killed it; 125 the helper's own failure
  *   (setup, usage); 126 COMMAND not executable; 127 COMMAND not found. */
@@ -23,6 +29,7 @@
 #define MSG_READY 'R'    /* outer -> init: the pty has the user's modes and size */
 #define MSG_STOPPED 'S'  /* init -> outer: the agent stopped (Ctrl-Z on the pty) */
 #define MSG_CONTINUE 'C' /* outer -> init: the user continued us, continue the agent */
+#define MSG_NETWORK 'N'  /* outer -> init: the launcher said go (--control): start the agent */
 
 struct sandbox {
     struct options *opts;

@@ -106,6 +106,41 @@ void test_options(void)
     r = PARSE(&o, &err, "--hostname", "", "--", "x");
     expect_error("--hostname: invalid host name ''", r, err, &o);
 
+    is_int(PARSE(&o, &err, "--publish", "8080", "--publish", "9999:80/udp", "--publish", "0:443/tcp", "--forward",
+                 "3128", "/run/p.sock", "--control", "/run/c.sock", "--", "x"),
+           PARSE_RUN, "--publish, --forward and --control parse");
+    ok(o.n_publish == 3 && !o.publish[0].udp && o.publish[0].host_port == 0 && o.publish[0].port == 8080,
+       "--publish PORT: tcp, any host port");
+    ok(o.publish[1].udp && o.publish[1].host_port == 9999 && o.publish[1].port == 80, "--publish HOSTPORT:PORT/udp");
+    ok(!o.publish[2].udp && o.publish[2].host_port == 0 && o.publish[2].port == 443, "--publish 0:PORT/tcp");
+    ok(o.n_forward == 1 && o.forward[0].port == 3128 && strcmp(o.forward[0].socket, "/run/p.sock") == 0,
+       "--forward PORT SOCKET");
+    is_str(o.control, "/run/c.sock", "--control SOCKET");
+    options_free(&o);
+
+    char *bad_publish[][2] = {
+        {"70000", "--publish: '70000': the port must be a number from 1 to 65535"},
+        {"abc", "--publish: 'abc': the port must be a number from 1 to 65535"},
+        {"0", "--publish: '0': the port must be a number from 1 to 65535"},
+        {"8080/sctp", "--publish: '8080/sctp': the protocol must be tcp or udp"},
+        {"x:80", "--publish: 'x:80': the host port must be a number from 0 to 65535"},
+        {"127.0.0.1:80:80", "--publish: '127.0.0.1:80:80': the host port must be a number from 0 to 65535"},
+        {"-1", "--publish: '-1': the port must be a number from 1 to 65535"},
+        {"", "--publish: '': the port must be a number from 1 to 65535"},
+    };
+    for (size_t k = 0; k < sizeof bad_publish / sizeof bad_publish[0]; k++) {
+        r = PARSE(&o, &err, "--publish", bad_publish[k][0], "--", "x");
+        expect_error(bad_publish[k][1], r, err, &o);
+    }
+    r = PARSE(&o, &err, "--forward", "99999", "/s", "--", "x");
+    expect_error("--forward: '99999' is not a port from 1 to 65535", r, err, &o);
+    r = PARSE(&o, &err, "--forward", "80", "rel.sock", "--", "x");
+    expect_error("--forward: 'rel.sock' is not an absolute path shorter than 108 bytes", r, err, &o);
+    r = PARSE(&o, &err, "--control", "c.sock", "--", "x");
+    expect_error("--control: 'c.sock' is not an absolute path shorter than 108 bytes", r, err, &o);
+    r = PARSE(&o, &err, "--net", "host", "--publish", "80", "--", "x");
+    expect_error("--publish and --forward need the sandbox's own network, not --net host", r, err, &o);
+
     ok(op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
            op_source_count(OP_TMPFS) == 0 && op_source_count(OP_HIDE) == 0 && op_source_count(OP_SETENV) == 0,
        "host-side sources: overlay's three layers and a bind's SRC");

@@ -1,0 +1,31 @@
+/* The relay: published ports (the host's 127.0.0.1:HOSTPORT to the sandbox's
+ * 127.0.0.1:PORT) and forwards (the sandbox's 127.0.0.1:PORT to a unix socket on the host,
+ * e.g. the launcher's proxy).
+ *
+ * A socket belongs to the network namespace it was created in, whoever holds it later. So
+ * the host-side listeners are made before the namespaces (port 0 is bound, not probed: no
+ * race for a free port), the sandbox-side ones after, and then one process that lives in
+ * the sandbox's network namespace but outside its pid namespace carries the bytes. */
+#ifndef SANDBOX_RELAY_H
+#define SANDBOX_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "options.h"
+
+struct relay;
+
+/* Binds and listens on the host's side of every --publish; dies with one line (e.g. the
+ * port is in use) before anything else happens. NULL when there is nothing to relay. */
+struct relay *relay_bind_host(const struct options *opts);
+/* Listens on the sandbox's side of every --forward; call inside the new network namespace. */
+void relay_listen_inside(struct relay *relay, const struct options *opts);
+/* The host port --publish number i got (the chosen one when it asked for 0). */
+unsigned relay_host_port(const struct relay *relay, size_t i);
+/* Forks the relay process; the caller closes its copies with relay_close(). */
+pid_t relay_start(struct relay *relay);
+void relay_close(struct relay *relay);
+
+#endif
