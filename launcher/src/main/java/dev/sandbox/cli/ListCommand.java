@@ -4,6 +4,7 @@ import dev.sandbox.core.Context;
 import dev.sandbox.core.Json;
 import dev.sandbox.core.SandboxView;
 import dev.sandbox.core.Sandboxes;
+import dev.sandbox.net.PublishedPort;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Spec;
 /** {@code sandbox list}: the repository's sandboxes, as a table or as JSON. */
 @Command(name = "list", mixinStandardHelpOptions = true,
         description = "List the sandboxes of the current repository: name, status, base commit, snapshot strategy, "
-                + "changed paths, disk used by the changes, age and command.")
+                + "network mode, changed paths, disk used by the changes, published ports, age and command.")
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -41,15 +42,25 @@ public final class ListCommand implements Callable<Integer> {
             return 0;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "DISK", "AGE", "COMMAND"});
+        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "NET", "CHANGES", "DISK", "PORTS", "AGE",
+            "COMMAND"});
         Instant now = Instant.now();
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
-                v.strategy() == null ? "-" : v.strategy(), Integer.toString(v.changes()), bytes(v.diskBytes()), age(v.createdAt(), now),
+                v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net(),
+                Integer.toString(v.changes()), bytes(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
                 oneLine(String.join(" ", v.command()))});
         }
         Table.print(out, rows);
         return 0;
+    }
+
+    /** {@code 43211->8080/tcp}, comma-separated, as {@code docker ps} shows them; - for none. */
+    static String ports(List<PublishedPort> ports) {
+        if (ports.isEmpty()) {
+            return "-";
+        }
+        return String.join(",", ports.stream().map(p -> p.hostPort() + "->" + p.port() + "/" + p.protocol()).toList());
     }
 
     private static String status(SandboxView v) {

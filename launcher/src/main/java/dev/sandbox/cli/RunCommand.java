@@ -4,6 +4,11 @@ import dev.sandbox.core.Context;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
 import dev.sandbox.snapshot.Strategies;
+import dev.sandbox.net.Allowlist;
+import dev.sandbox.net.NetMode;
+import dev.sandbox.net.PortSpec;
+import dev.sandbox.net.SandboxNetwork;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,11 +23,14 @@ import picocli.CommandLine.Spec;
         description = {"Run CMD in a new sandbox of the current git repository.", "",
             "The sandbox sees a snapshot of the working tree (tracked, untracked and ignored files, .git) at the",
             "repository's own path; what CMD changes goes to the sandbox's own layer, never to your tree.",
-            "The rest of the filesystem is read-only, /tmp is private, and only loopback networking exists."},
+            "The rest of the filesystem is read-only, /tmp is private, and the network is the sandbox's own",
+            "(see --net): ten sandboxes can each serve on 127.0.0.1:8080 at once."},
         footer = {"", "Exit status: CMD's own; 128+n if a signal n killed it; 126 CMD not executable;",
             "127 CMD not found; 125 sandbox's own failure; 2 bad usage.", "",
             "Examples: sandbox run --name fix-tests -- claude",
-            "          sandbox run --count 3 --name exp -- claude -p 'make the tests pass'"})
+            "          sandbox run --count 3 --name exp -- claude -p 'make the tests pass'",
+            "          sandbox run --net egress -p 8080 -- npm run dev",
+            "          sandbox run --allow-domain api.anthropic.com --allow-domain '*.npmjs.org' -- claude"})
 public final class RunCommand implements Callable<Integer> {
     /** More would be a typo: each sandbox is a whole agent. */
     static final int MAX_COUNT = 64;
@@ -45,6 +53,27 @@ public final class RunCommand implements Callable<Integer> {
                 "terminal: each one's output goes to its log/output file; exits 0 when every agent did."})
     int count;
 
+    @Option(names = "--net", paramLabel = "MODE",
+            description = {"The sandbox's network: none (default: loopback only), egress (outbound through",
+                "pasta; this machine's own loopback services stay out of reach), allow (only the",
+                "--allow-domain hosts, through a proxy), or host (this machine's network, no isolation)."})
+    NetMode net;
+
+    @Option(names = "--allow-domain", paramLabel = "HOST",
+            description = {"With --net allow (implied when --net is not given): a host name, *.domain, IP",
+                "address or CIDR range the proxy lets through. Repeatable."})
+    List<String> allowDomains = new ArrayList<>();
+
+    @Option(names = "--allow-host-loopback",
+            description = "With --net egress: let the sandbox reach this machine's loopback services through"
+                    + " the gateway address.")
+    boolean allowHostLoopback;
+
+    @Option(names = {"-p", "--publish"}, paramLabel = "[HOSTPORT:]PORT[/udp]",
+            description = {"Make the sandbox's 127.0.0.1:PORT reachable on this machine's 127.0.0.1:HOSTPORT",
+                "(a free port, printed, when HOSTPORT is left out). Repeatable; see 'sandbox ports'."})
+    List<String> publish = new ArrayList<>();
+
     @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command and its arguments; put them after '--'.")
     List<String> command;
 
@@ -57,7 +86,29 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--count must be between 1 and " + MAX_COUNT + ", not "
                     + count);
         }
+        SandboxNetwork.Settings network = network();
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
-        return sandboxes.run(name, snapshot, count, command, spec.commandLine().getErr());
+        return sandboxes.run(name, snapshot, count, network, command, spec.commandLine().getErr());
+    }
+
+    /** The network settings, with contradictions refused before anything happens. */
+    SandboxNetwork.Settings network() {
+        NetMode mode = net != null ? net : allowDomains.isEmpty() ? NetMode.none : NetMode.allow;
+        if (!allowDomains.isEmpty() && mode != NetMode.allow) {
+            throw new ParameterException(spec.commandLine(), "--allow-domain needs --net allow: with --net " + mode
+                    + (mode == NetMode.egress ? " every domain is reachable" : mode == NetMode.host
+                            ? " the agent uses this machine's network unfiltered" : " no domain is reachable")
+                    + ", so a list of allowed domains would mean nothing");
+        }
+        if (allowHostLoopback && mode != NetMode.egress) {
+            throw new ParameterException(spec.commandLine(), "--allow-host-loopback goes with --net egress, not --net "
+                    + mode);
+        }
+        List<PortSpec> ports = publish.stream().map(PortSpec::parse).toList();
+        if (!ports.isEmpty() && mode == NetMode.host) {
+            throw new ParameterException(spec.commandLine(), "-p needs the sandbox's own network: with --net host"
+                    + " its ports are this machine's already");
+        }
+        return new SandboxNetwork.Settings(mode, allowHostLoopback, Allowlist.parse(allowDomains), ports);
     }
 }

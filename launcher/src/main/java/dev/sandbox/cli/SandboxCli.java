@@ -31,6 +31,7 @@ public final class SandboxCli {
         all.put("patch", PatchCommand::new);
         all.put("commit", CommitCommand::new);
         all.put("apply", ApplyCommand::new);
+        all.put("ports", PortsCommand::new);
         all.put("rm", RmCommand::new);
         all.put("gc", GcCommand::new);
         all.put("doctor", DoctorCommand::new);

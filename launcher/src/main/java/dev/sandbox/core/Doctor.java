@@ -6,6 +6,7 @@ import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
+import dev.sandbox.net.Egress;
 import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -60,7 +62,54 @@ public final class Doctor {
             checks.add(overlay(helper, stateBase));
         }
         checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(repoRoot(context), stateBase)));
+        String path = context.env().get("PATH");
+        Optional<Path> pasta = Egress.find("pasta", path);
+        checks.add(egress(pasta, pasta.map(Doctor::pastaHelp).orElse(""), Egress.find("slirp4netns", path),
+                Files.isReadable(TUN) && Files.isWritable(TUN), Files.exists(TUN)));
         return checks;
+    }
+
+    static final Path TUN = Path.of("/dev/net/tun");
+
+    /**
+     * Which tool {@code --net egress} uses. {@code pastaHelp} is what {@code pasta --help}
+     * printed: a pasta without {@code --no-map-gw} is too old to keep the host's loopback out.
+     */
+    static Check egress(Optional<Path> pasta, String pastaHelp, Optional<Path> slirp, boolean tunUsable,
+            boolean tunExists) {
+        String what = "network (--net egress)";
+        if (!tunUsable) {
+            String detail = tunExists ? TUN + " is not readable and writable by you (0600 root where no udev runs)"
+                    : TUN + " does not exist (no tun module?)";
+            return Check.failed(what, detail + ", so pasta and slirp4netns cannot make the sandbox's interface",
+                    tunExists ? "sudo chmod 0666 " + TUN + " (what udev does), then check again"
+                            : "sudo modprobe tun");
+        }
+        boolean pastaFit = pasta.isPresent() && pastaHelp.contains("--no-map-gw") && pastaHelp.contains("--config-net");
+        if (pastaFit) {
+            return Check.ok(what, "pasta (" + pasta.get() + ")");
+        }
+        if (slirp.isPresent()) {
+            return Check.ok(what, "slirp4netns (" + slirp.get() + ")" + (pasta.isPresent()
+                    ? "; pasta at " + pasta.get() + " is too old (no --no-map-gw)" : "; pasta is not installed"));
+        }
+        return Check.failed(what, pasta.isPresent() ? "pasta at " + pasta.get() + " is too old (no --no-map-gw)"
+                : "neither pasta nor slirp4netns is installed", "sudo apt-get install passt");
+    }
+
+    private static String pastaHelp(Path pasta) {
+        try {
+            Process p = new ProcessBuilder(pasta.toString(), "--help").redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(10, TimeUnit.SECONDS);
+            return out;
+        } catch (IOException e) {
+            return "";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
+        }
     }
 
     static Check kernel(String release) {

@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.net.PublishedPort;
 import java.util.List;
 
 /**
@@ -8,7 +9,10 @@ import java.util.List;
  *
  * @param changes   number of paths in the upper layer (written, created or deleted)
  * @param diskBytes disk space the upper layer takes (sizes rounded up to 4 KiB blocks)
+ * @param net       its network mode, null for sandboxes of older versions
+ * @param ports     the ports it publishes on this machine, while it runs (empty once stopped)
  */
 public record SandboxView(String name, String status, Integer exitCode, String snapshot, String baseCommit,
-        String strategy, int changes, long diskBytes, List<String> command, String createdAt, String finishedAt, Long pid) {
+        String strategy, int changes, long diskBytes, List<String> command, String createdAt, String finishedAt, Long pid,
+        String net, List<PublishedPort> ports) {
 }

@@ -7,6 +7,12 @@ import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
+import dev.sandbox.net.Egress;
+import dev.sandbox.net.NetMode;
+import dev.sandbox.net.Ports;
+import dev.sandbox.net.PublishedPort;
+import dev.sandbox.net.RuntimeDir;
+import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
@@ -72,11 +78,20 @@ public final class Sandboxes {
      * one snapshot, without a terminal (each one's output goes to its log), and returns 0 when
      * every agent exited 0, else the first other status.
      */
-    public int run(String name, Strategies.Requested strategy, int count, List<String> command, PrintWriter err) {
+    public int run(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
+            List<String> command, PrintWriter err) {
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
+        Ports.refuseTaken(net.ports(), count);
+        if (net.mode() == NetMode.egress) {
+            Egress.requireOne(context.env().get("PATH"));
+        }
+        if (net.mode() == NetMode.host) {
+            err.println("sandbox: warning: --net host: the agent shares this machine's network; it can reach every"
+                    + " service here, the user's databases and dev servers included");
+        }
         Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
         List<String> names = reserve(name, count);
         if (name == null) {
@@ -84,6 +99,7 @@ public final class Sandboxes {
         }
         List<Path> dirs = names.stream().map(store::sandboxDir).toList();
         List<FileChannel> runLocks = new ArrayList<>();
+        List<SandboxNetwork> networks = new ArrayList<>();
         try {
             for (Path dir : dirs) {
                 runLocks.add(StateStore.lockRun(dir));
@@ -92,16 +108,25 @@ public final class Sandboxes {
             Snapshot snapshot;
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
-                        claimed, err);
+                        net.mode(), claimed, err);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
             }
             List<AgentProcess.Launch> launches = new ArrayList<>();
+            Path runtime = net.needsControl() || net.mode() == NetMode.allow ? RuntimeDir.forUser(context.env()) : null;
             for (int i = 0; i < count; i++) {
-                List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1);
+                SandboxNetwork network = new SandboxNetwork(net, StateStore.logDir(dirs.get(i)), runtime,
+                        ProcessHandle.current().pid() + "-" + i, context.env());
+                networks.add(network);
+                network.prepare(dirs.get(i));
+                List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
+                        network);
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
-                launches.add(new AgentProcess.Launch(argv, Map.of("SANDBOX_NAME", names.get(i)), output));
+                Path dir = dirs.get(i);
+                String sandboxName = names.get(i);
+                launches.add(new AgentProcess.Launch(argv, Map.of("SANDBOX_NAME", names.get(i)), output,
+                        process -> attach(network, dir, sandboxName, process, err)));
             }
             if (count > 1) {
                 err.println("sandbox: running " + String.join(", ", names) + " on snapshot " + snapshot.id()
@@ -122,7 +147,33 @@ public final class Sandboxes {
         } catch (IOException e) {
             throw SandboxException.cant("run sandbox", names.get(0), e);
         } finally {
+            networks.forEach(SandboxNetwork::close);
             runLocks.forEach(Sandboxes::closeQuietly);
+        }
+    }
+
+    /**
+     * Attaches a starting sandbox's network and records and prints its published ports. A
+     * failure is said here in one line; the helper then ends the sandbox (status 125) before
+     * its agent starts.
+     */
+    private void attach(SandboxNetwork network, Path dir, String name, Process helper, PrintWriter err) {
+        try {
+            List<PublishedPort> ports = network.attach(helper);
+            if (!ports.isEmpty()) {
+                update(dir, sb -> sb.publishing(ports));
+                synchronized (err) {
+                    for (PublishedPort p : ports) {
+                        err.println("sandbox: " + name + " publishes " + p.describe());
+                    }
+                    err.flush();
+                }
+            }
+        } catch (SandboxException e) {
+            synchronized (err) {
+                err.println("sandbox: " + e.getMessage());
+                err.flush();
+            }
         }
     }
 
@@ -161,13 +212,14 @@ public final class Sandboxes {
      * snapshot unused.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
-            SnapshotStore.LookAhead lookAhead, List<String> command, Sandbox[] claimed, PrintWriter err)
+            SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, Sandbox[] claimed, PrintWriter err)
             throws IOException {
         String created = Instant.now().toString();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
-                    List.copyOf(command), Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null);
+                    List.copyOf(command), Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null,
+                    net.name(), List.of());
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
             Files.createDirectories(StateStore.logDir(dir));
@@ -183,16 +235,16 @@ public final class Sandboxes {
     }
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
-            List<String> command, boolean terminal) {
+            List<String> command, boolean terminal, SandboxNetwork network) {
         HelperCommand cmd = new HelperCommand(helper.path())
                 .hostname(name)
-                .net("none")
                 .tty(terminal ? "auto" : "never")
                 .tmpfs(Path.of("/tmp"))
                 .overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
         // Other sandboxes' layers must stay out of sight. Inside the repository a copy leaves
         // them out and a btrfs snapshot holds an empty directory; a ZFS snapshot holds them all.
         cmd.hide(store.root());
+        network.addTo(cmd);
         return cmd.chdir(cwd).command(command);
     }
 
@@ -241,6 +293,21 @@ public final class Sandboxes {
         return names.stream().noneMatch(n -> Files.exists(store.sandboxDir(n), LinkOption.NOFOLLOW_LINKS));
     }
 
+    /** The ports sandbox {@code name} publishes; fails when there is no such sandbox or it is not running. */
+    public List<PublishedPort> ports(String name) {
+        StateStore.validateName(name);
+        Path dir = store.sandboxDir(name);
+        Sandbox sb = Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) ? readSandbox(dir) : null;
+        if (sb == null) {
+            throw SandboxException.cantWithInput("show the ports of", name, "no such sandbox (see 'sandbox list')");
+        }
+        if (!StateStore.isRunning(dir)) {
+            throw SandboxException.nothing("can't show the ports of '" + name + "': it is not running, so it publishes"
+                    + " none");
+        }
+        return sb.ports() == null ? List.of() : sb.ports();
+    }
+
     /** Every sandbox of the repository, oldest first. */
     public List<SandboxView> list() {
         List<SandboxView> views = new ArrayList<>();
@@ -264,11 +331,12 @@ public final class Sandboxes {
         long disk = diskUsage(StateStore.upperDir(dir));
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
-                    changes, disk, List.of(), null, null, null);
+                    changes, disk, List.of(), null, null, null, null, List.of());
         }
         return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, running ? null : sb.exitCode(),
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
-                changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null);
+                changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null,
+                sb.net(), running && sb.ports() != null ? sb.ports() : List.of());
     }
 
     /**

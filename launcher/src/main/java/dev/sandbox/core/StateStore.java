@@ -109,6 +109,16 @@ public final class StateStore {
      * lock and a failure of the action are reported apart: the latter names its own path.
      */
     static <T> T withLock(Path lockFile, IoAction<T> action) {
+        // A file lock keeps other processes out, not this JVM's other threads (several agents
+        // of one run end, or publish their ports, at once): they take turns here first.
+        synchronized (IN_PROCESS) {
+            return withFileLock(lockFile, action);
+        }
+    }
+
+    private static final Object IN_PROCESS = new Object();
+
+    private static <T> T withFileLock(Path lockFile, IoAction<T> action) {
         FileChannel ch;
         try {
             ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);

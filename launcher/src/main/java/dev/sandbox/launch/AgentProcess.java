@@ -12,6 +12,7 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -33,8 +34,15 @@ import sun.misc.SignalHandler;
  * reads /dev/null and writes to its own output file.
  */
 public final class AgentProcess {
-    /** One helper to start; with an {@code output} file it gets no terminal of ours. */
-    public record Launch(List<String> argv, Map<String, String> environment, Path output) {
+    /**
+     * One helper to start; with an {@code output} file it gets no terminal of ours.
+     * {@code started} runs on the thread that then waits for the helper, as soon as it runs
+     * (the network is attached there); it must not throw.
+     */
+    public record Launch(List<String> argv, Map<String, String> environment, Path output, Consumer<Process> started) {
+        public Launch(List<String> argv, Map<String, String> environment, Path output) {
+            this(argv, environment, output, p -> { });
+        }
     }
 
     private AgentProcess() {
@@ -64,6 +72,7 @@ public final class AgentProcess {
         if (launches.size() == 1) {
             Process helper = start(launches.get(0));
             track(helper, helpers, terminated);
+            launches.get(0).started().accept(helper);
             int status = waitFor(helper);
             ended.accept(0, status);
             return new int[] {status};
@@ -77,6 +86,7 @@ public final class AgentProcess {
                 try {
                     Process helper = start(launches.get(n));
                     track(helper, helpers, terminated);
+                    launches.get(n).started().accept(helper);
                     status = waitFor(helper);
                 } catch (SandboxException e) {
                     status = HelperExit.SETUP_FAILED.code();

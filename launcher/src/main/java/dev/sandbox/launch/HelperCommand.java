@@ -40,6 +40,29 @@ public final class HelperCommand {
         return add("--hide", path.toString());
     }
 
+    public HelperCommand roBind(Path source, Path dest) {
+        return add("--ro-bind", source.toString(), dest.toString());
+    }
+
+    public HelperCommand setenv(String name, String value) {
+        return add("--setenv", name, value);
+    }
+
+    /** The host's 127.0.0.1:HOSTPORT relayed to the sandbox's PORT; SPEC is {@code HOSTPORT:PORT/PROTO}. */
+    public HelperCommand publish(String spec) {
+        return add("--publish", spec);
+    }
+
+    /** The sandbox's 127.0.0.1:{@code port} relayed to the host's unix {@code socket}. */
+    public HelperCommand forward(int port, Path socket) {
+        return add("--forward", Integer.toString(port), socket.toString());
+    }
+
+    /** The launcher's unix socket: the helper reports there and waits for "go". */
+    public HelperCommand control(Path socket) {
+        return add("--control", socket.toString());
+    }
+
     public HelperCommand chdir(Path dir) {
         return add("--chdir", dir.toString());
     }

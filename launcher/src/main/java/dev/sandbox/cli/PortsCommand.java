@@ -1,0 +1,33 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Sandboxes;
+import dev.sandbox.net.PublishedPort;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox ports}: the ports a running sandbox publishes on this machine. */
+@Command(name = "ports", mixinStandardHelpOptions = true,
+        description = {"Print the ports a running sandbox publishes (run -p), one per line:",
+            "  8080/tcp -> 127.0.0.1:43211"},
+        footer = {"", "Exit status: 0; 1 when the sandbox is not running; 2 when there is no such sandbox."})
+public final class PortsCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "The sandbox.")
+    String name;
+
+    @Override
+    public Integer call() {
+        List<PublishedPort> ports = Sandboxes.open(Context.ofCurrentProcess()).ports(name);
+        for (PublishedPort p : ports) {
+            spec.commandLine().getOut().println(p.describe());
+        }
+        return 0;
+    }
+}

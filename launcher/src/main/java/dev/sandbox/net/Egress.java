@@ -1,0 +1,221 @@
+package dev.sandbox.net;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.sys.Posix;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Outbound networking for a sandbox's network namespace: pasta (Debian's passt package), or
+ * slirp4netns where pasta is missing or refuses. Either runs on the host with the user's own
+ * rights and turns the sandbox's packets into ordinary sockets of the host.
+ *
+ * <p>pasta's defaults open the host to the sandbox (DESIGN.md §11): {@code -T auto}/{@code -U
+ * auto} copy every port the host listens on into the sandbox's loopback, and the gateway
+ * address leads to the host's own loopback. So: no port forwarding either way ({@code -t, -u,
+ * -T, -U none}; published ports go through the helper's relay) and {@code --no-map-gw} unless
+ * the host's loopback is explicitly allowed. slirp4netns gets {@code --disable-host-loopback}
+ * the same way. DNS is at {@link #NAMESERVER} inside with both: slirp4netns's own forwarder,
+ * pasta's {@code --dns-forward}, each passing queries to the host's resolver, even one on the
+ * host's loopback (systemd-resolved's 127.0.0.53).
+ */
+public final class Egress implements Closeable {
+    /** The name server address inside: slirp4netns's built-in one, and pasta's forward. */
+    public static final String NAMESERVER = "10.0.2.3";
+
+    private static final long START_TIMEOUT_MS = 10_000;
+
+    public enum Tool {
+        pasta, slirp4netns
+    }
+
+    private final Tool tool;
+    private final Process slirp;
+    private final Path pidFile;
+
+    private Egress(Tool tool, Process slirp, Path pidFile) {
+        this.tool = tool;
+        this.slirp = slirp;
+        this.pidFile = pidFile;
+    }
+
+    public Tool tool() {
+        return tool;
+    }
+
+    /** The tool named {@code name} on {@code PATH}, if any. */
+    public static Optional<Path> find(String name, String pathEnv) {
+        String path = pathEnv == null || pathEnv.isEmpty() ? "/usr/local/bin:/usr/bin:/bin" : pathEnv;
+        for (String dir : path.split(":")) {
+            if (dir.isEmpty()) {
+                continue;
+            }
+            Path candidate = Path.of(dir, name);
+            if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
+                return Optional.of(candidate);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Fails with the package to install when neither tool is there. */
+    public static void requireOne(String pathEnv) {
+        if (find("pasta", pathEnv).isEmpty() && find("slirp4netns", pathEnv).isEmpty()) {
+            throw SandboxException.failure("can't give the sandbox outbound network: neither pasta nor slirp4netns"
+                    + " is installed (install Debian's or Ubuntu's 'passt' package: sudo apt-get install passt)");
+        }
+    }
+
+    /**
+     * Attaches to the namespaces of process {@code pid}: pasta first, slirp4netns when pasta
+     * is missing or fails. What they print goes to {@code log}.
+     */
+    public static Egress attach(long pid, boolean hostLoopback, String pathEnv, Path log) {
+        Optional<Path> pasta = find("pasta", pathEnv);
+        Optional<Path> slirp = find("slirp4netns", pathEnv);
+        String pastaFailure = null;
+        if (pasta.isPresent()) {
+            try {
+                return startPasta(pasta.get(), pid, hostLoopback, log);
+            } catch (SandboxException e) {
+                if (slirp.isEmpty()) {
+                    throw e;
+                }
+                pastaFailure = e.getMessage();
+            }
+        }
+        if (slirp.isEmpty()) {
+            requireOne(pathEnv);
+        }
+        try {
+            return startSlirp(slirp.get(), pid, hostLoopback, log);
+        } catch (SandboxException e) {
+            throw pastaFailure == null ? e : SandboxException.failure(pastaFailure + "; and " + e.getMessage());
+        }
+    }
+
+    static List<String> pastaArgv(Path pasta, long pid, boolean hostLoopback, boolean root, Path pidFile) {
+        List<String> argv = new ArrayList<>(List.of(pasta.toString(), "--config-net", "--quiet",
+                "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--dns-forward", NAMESERVER,
+                "--pid", pidFile.toString()));
+        if (!hostLoopback) {
+            argv.add("--no-map-gw");
+        }
+        if (root) {
+            // As root, pasta changes to nobody, who may not enter root's user namespace.
+            argv.addAll(List.of("--runas", "0"));
+        }
+        argv.add(Long.toString(pid));
+        return argv;
+    }
+
+    static List<String> slirpArgv(Path slirp, long pid, boolean hostLoopback) {
+        List<String> argv = new ArrayList<>(List.of(slirp.toString(), "--configure", "--mtu=65520",
+                "--ready-fd=1", "--exit-fd=0", "--userns-path=/proc/" + pid + "/ns/user"));
+        if (!hostLoopback) {
+            argv.add("--disable-host-loopback");
+        }
+        argv.addAll(List.of(Long.toString(pid), "tap0"));
+        return argv;
+    }
+
+    private static Egress startPasta(Path pasta, long pid, boolean hostLoopback, Path log) {
+        Path pidFile = log.resolveSibling("pasta.pid");
+        ProcessBuilder pb = new ProcessBuilder(pastaArgv(pasta, pid, hostLoopback, Posix.isRoot(), pidFile))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        try {
+            // pasta goes to the background once the namespace is configured.
+            Process p = pb.start();
+            if (!p.waitFor(START_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                throw SandboxException.failure("can't attach pasta to the sandbox: it did not get ready in "
+                        + START_TIMEOUT_MS / 1000 + " s");
+            }
+            if (p.exitValue() != 0) {
+                throw SandboxException.failure("can't attach pasta to the sandbox: " + lastLine(log)
+                        + tunHint(lastLine(log)));
+            }
+            return new Egress(Tool.pasta, null, pidFile);
+        } catch (IOException e) {
+            throw SandboxException.cant("start", pasta, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw SandboxException.failure("interrupted while pasta started");
+        }
+    }
+
+    private static Egress startSlirp(Path slirp, long pid, boolean hostLoopback, Path log) {
+        ProcessBuilder pb = new ProcessBuilder(slirpArgv(slirp, pid, hostLoopback))
+                .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            throw SandboxException.cant("start", slirp, e);
+        }
+        // It writes "1" to its ready fd once configured; stdin is its exit fd, held until close().
+        try (InputStream ready = p.getInputStream()) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MS);
+            while (ready.available() == 0 && p.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(2);
+            }
+            if (ready.available() > 0 && ready.read() == '1') {
+                return new Egress(Tool.slirp4netns, p, null);
+            }
+        } catch (IOException e) {
+            // reported below
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        p.destroyForcibly();
+        throw SandboxException.failure("can't attach slirp4netns to the sandbox: " + lastLine(log)
+                + tunHint(lastLine(log)));
+    }
+
+    private static String tunHint(String why) {
+        return why.contains("tun") ? " (is /dev/net/tun usable by you? see 'sandbox doctor')" : "";
+    }
+
+    static String lastLine(Path log) {
+        try {
+            String[] lines = Files.readString(log, StandardCharsets.UTF_8).strip().split("\n");
+            String last = lines[lines.length - 1].strip();
+            return last.isEmpty() ? "it failed without a word" : last;
+        } catch (IOException e) {
+            return "it failed without a word";
+        }
+    }
+
+    /** Stops the tool; both would also end with the namespace, pasta by itself, slirp4netns by its exit fd. */
+    @Override
+    public void close() {
+        if (slirp != null) {
+            try {
+                slirp.getOutputStream().close();
+            } catch (IOException e) {
+                // it exits on its own then
+            }
+            slirp.destroy();
+        }
+        if (pidFile != null) {
+            try {
+                long pid = Long.parseLong(Files.readString(pidFile).strip());
+                ProcessHandle.of(pid).filter(h -> h.info().command().map(c -> c.contains("pasta") || c.contains("passt")).orElse(false))
+                        .ifPresent(ProcessHandle::destroy);
+                Files.deleteIfExists(pidFile);
+            } catch (IOException | NumberFormatException e) {
+                // gone already
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.sandbox.net;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.launch.HelperCommand;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One sandbox's network for one run: what the helper is told ({@code --net}, {@code --publish},
+ * {@code --forward}, {@code --control}, a resolv.conf, the proxy variables) and what the
+ * launcher does while the sandbox starts (attach pasta, run the proxy) and after it ends.
+ *
+ * <p>Order: {@link #prepare} before the helper starts; {@link #attach} once it runs, which
+ * returns when the agent may start; {@link #close} after it ended.
+ */
+public final class SandboxNetwork implements Closeable {
+    /** What the user asked for. */
+    public record Settings(NetMode mode, boolean hostLoopback, Allowlist allowlist, List<PortSpec> ports) {
+        public Settings {
+            allowlist = allowlist == null ? Allowlist.parse(List.of()) : allowlist;
+            ports = List.copyOf(ports);
+        }
+
+        /** Whether the launcher must hear from the helper before the agent starts. */
+        public boolean needsControl() {
+            return mode == NetMode.egress || mode == NetMode.allow || !ports.isEmpty();
+        }
+    }
+
+    private final Settings settings;
+    private final Path logDir;
+    private final Path runtime;
+    private final String socketPrefix;
+    private final String pathEnv;
+    private final String javaToolOptions;
+    private ControlChannel control;
+    private Proxy proxy;
+    private Egress egress;
+    private Path resolvConf;
+
+    /**
+     * @param logDir        the sandbox's log directory (network log, pasta's words)
+     * @param runtime       where its sockets go ({@link RuntimeDir})
+     * @param socketPrefix  a name unique among running sandboxes, for the socket files
+     */
+    public SandboxNetwork(Settings settings, Path logDir, Path runtime, String socketPrefix, Map<String, String> env) {
+        this.settings = settings;
+        this.logDir = logDir;
+        this.runtime = runtime;
+        this.socketPrefix = socketPrefix;
+        this.pathEnv = env.get("PATH");
+        this.javaToolOptions = env.get("JAVA_TOOL_OPTIONS");
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** The file where the proxy writes what it allowed and refused. */
+    public static Path networkLog(Path logDir) {
+        return logDir.resolve("network");
+    }
+
+    /** Sets up what must exist before the helper starts. */
+    public void prepare(Path sandboxDir) {
+        if (settings.mode() == NetMode.egress) {
+            Egress.requireOne(pathEnv);
+            resolvConf = sandboxDir.resolve("resolv.conf");
+            writeResolvConf(resolvConf);
+        }
+        if (settings.mode() == NetMode.allow) {
+            proxy = Proxy.start(runtime.resolve(socketPrefix + ".proxy"), settings.allowlist(), networkLog(logDir));
+        }
+        if (settings.needsControl()) {
+            control = ControlChannel.open(runtime.resolve(socketPrefix + ".control"));
+        }
+    }
+
+    /** The helper's network options and the agent's proxy variables. */
+    public void addTo(HelperCommand cmd) {
+        cmd.net(settings.mode() == NetMode.host ? "host" : "none");
+        for (PortSpec p : settings.ports()) {
+            cmd.publish(p.helperSpec());
+        }
+        if (proxy != null) {
+            cmd.forward(Proxy.PORT, proxy.socket());
+            String url = "http://127.0.0.1:" + Proxy.PORT;
+            String noProxy = "localhost,127.0.0.1,::1";
+            for (String name : List.of("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")) {
+                cmd.setenv(name, url);
+            }
+            cmd.setenv("no_proxy", noProxy).setenv("NO_PROXY", noProxy);
+            cmd.setenv("JAVA_TOOL_OPTIONS", javaToolOptions(javaToolOptions));
+        }
+        if (resolvConf != null) {
+            cmd.roBind(resolvConf, Path.of("/etc/resolv.conf"));
+        }
+        if (control != null) {
+            cmd.control(control.path());
+        }
+        if (!runtime.startsWith("/tmp")) {
+            cmd.hide(runtime); // /tmp is the sandbox's own anyway
+        }
+    }
+
+    /** The JVM proxy settings for {@code JAVA_TOOL_OPTIONS}, added to what the user has there. */
+    static String javaToolOptions(String current) {
+        String props = "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + Proxy.PORT + " -Dhttps.proxyHost=127.0.0.1"
+                + " -Dhttps.proxyPort=" + Proxy.PORT + " -Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]";
+        return current == null || current.isBlank() ? props : current + " " + props;
+    }
+
+    /**
+     * Waits for the helper's report, attaches the network, and lets the agent start. Returns
+     * the published ports; empty when the helper ended first (it said why on stderr).
+     * Throws, and so ends the sandbox before its agent starts, when the network cannot be had.
+     */
+    public List<PublishedPort> attach(Process helper) {
+        if (control == null) {
+            return List.of();
+        }
+        try {
+            ControlChannel.Report report = control.await(helper);
+            if (report == null) {
+                return List.of();
+            }
+            if (settings.mode() == NetMode.egress) {
+                egress = Egress.attach(report.pid(), settings.hostLoopback(), pathEnv, logDir.resolve("egress"));
+            }
+            control.go();
+            return report.ports();
+        } catch (RuntimeException e) {
+            control.close();
+            throw e;
+        }
+    }
+
+    public String egressTool() {
+        return egress == null ? null : egress.tool().name();
+    }
+
+    @Override
+    public void close() {
+        if (control != null) {
+            control.close();
+        }
+        if (egress != null) {
+            egress.close();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+    }
+
+    /** The host's resolv.conf with one name server: the one pasta or slirp4netns answers on. */
+    private static void writeResolvConf(Path file) {
+        List<String> lines = new ArrayList<>();
+        lines.add("# written by sandbox: DNS goes through the sandbox's egress to the host's resolver");
+        lines.add("nameserver " + Egress.NAMESERVER);
+        try {
+            for (String line : Files.readAllLines(Path.of("/etc/resolv.conf"), StandardCharsets.UTF_8)) {
+                String l = line.strip();
+                if (l.startsWith("search") || l.startsWith("domain") || l.startsWith("options")) {
+                    lines.add(l);
+                }
+            }
+        } catch (IOException e) {
+            // no host resolv.conf: the name server alone
+        }
+        try {
+            Files.write(file, lines, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw SandboxException.cant("write", file, e);
+        }
+    }
+}
