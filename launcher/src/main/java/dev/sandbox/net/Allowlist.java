@@ -91,7 +91,7 @@ public final class Allowlist {
     }
 
     private static boolean validName(String name) {
-        if (name.isEmpty() || name.length() > 253 || name.endsWith(".")) {
+        if (name.isEmpty() || name.length() > 253 || name.endsWith(".") || name.matches("[0-9.]+")) {
             return false;
         }
         for (String label : name.split("\\.", -1)) {

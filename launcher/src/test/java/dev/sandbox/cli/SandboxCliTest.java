@@ -109,4 +109,41 @@ class SandboxCliTest {
         assertEquals("120K", ListCommand.bytes(120 * 1024));
         assertEquals("1.0G", ListCommand.bytes(1L << 30));
     }
+
+    @Test
+    void run_badNetworkInput_isOneUsageLineBeforeAnythingHappens() {
+        String[][] cases = {
+            {"-p", "70000"},
+            {"-p", "abc"},
+            {"--net", "egress", "--allow-domain", "example.com"},
+            {"--net", "none", "--allow-domain", "example.com"},
+            {"--net", "host", "-p", "8080"},
+            {"--net", "none", "--allow-host-loopback"},
+            {"--net", "bogus"},
+            {"--allow-domain", "not a domain"},
+        };
+        String[] expected = {
+            "sandbox: can't publish '70000': the port must be a number from 1 to 65535",
+            "sandbox: can't publish 'abc': the port must be a number from 1 to 65535",
+            "sandbox: --allow-domain needs --net allow: with --net egress every domain is reachable, so a list of"
+                    + " allowed domains would mean nothing",
+            "sandbox: --allow-domain needs --net allow: with --net none no domain is reachable",
+            "sandbox: -p needs the sandbox's own network: with --net host its ports are this machine's already",
+            "sandbox: --allow-host-loopback goes with --net egress, not --net none",
+            "sandbox: Invalid value for option '--net'",
+            "sandbox: can't allow 'not a domain': expected a host name",
+        };
+        for (int i = 0; i < cases.length; i++) {
+            out.getBuffer().setLength(0);
+            err.getBuffer().setLength(0);
+            String[] args = new String[cases[i].length + 3];
+            args[0] = "run";
+            System.arraycopy(cases[i], 0, args, 1, cases[i].length);
+            args[args.length - 2] = "--";
+            args[args.length - 1] = "true";
+            assertEquals(2, execute(args), String.join(" ", args) + ": " + err);
+            assertEquals(1, err.toString().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith(expected[i]), String.join(" ", args) + " said: " + err);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,5 +44,27 @@ class DoctorTest {
         assertTrue(Doctor.overlayFix("nfs", "Invalid argument", Path.of("/s")).contains("nfs"));
         assertTrue(Doctor.overlayFix("ext4", "Operation not permitted", Path.of("/s")).contains("user namespaces"));
         assertTrue(Doctor.overlayFix("ext4", "Invalid argument", Path.of("/s")).contains("dmesg"));
+    }
+
+    @Test
+    void egress_namesTheToolOrWhatIsMissing() {
+        java.util.Optional<java.nio.file.Path> pasta = java.util.Optional.of(java.nio.file.Path.of("/usr/bin/pasta"));
+        java.util.Optional<java.nio.file.Path> slirp = java.util.Optional.of(java.nio.file.Path.of("/usr/bin/slirp4netns"));
+        java.util.Optional<java.nio.file.Path> none = java.util.Optional.empty();
+        String help = "  --config-net ...\n  --no-map-gw ...";
+
+        Doctor.Check ok = Doctor.egress(pasta, help, slirp, true, true);
+        assertTrue(ok.ok() && ok.detail().startsWith("pasta (/usr/bin/pasta)"), ok.toString());
+
+        Doctor.Check old = Doctor.egress(pasta, "  --config-net", slirp, true, true);
+        assertTrue(old.ok() && old.detail().startsWith("slirp4netns") && old.detail().contains("too old"), old.toString());
+
+        Doctor.Check nothing = Doctor.egress(none, "", none, true, true);
+        assertFalse(nothing.ok());
+        assertEquals("sudo apt-get install passt", nothing.fix());
+
+        Doctor.Check tun = Doctor.egress(pasta, help, slirp, false, true);
+        assertFalse(tun.ok());
+        assertTrue(tun.detail().contains("/dev/net/tun") && tun.fix().contains("chmod 0666"), tun.toString());
     }
 }
