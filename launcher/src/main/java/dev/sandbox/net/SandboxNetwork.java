@@ -104,7 +104,7 @@ public final class SandboxNetwork implements Closeable {
         if (control != null) {
             cmd.control(control.path());
         }
-        if (!runtime.startsWith("/tmp")) {
+        if (runtime != null && !runtime.startsWith("/tmp")) {
             cmd.hide(runtime); // /tmp is the sandbox's own anyway
         }
     }
