@@ -61,6 +61,8 @@ class LifecycleIT {
             assertEquals("stopped (exit 5)", column(header, lines.get(2), "STATUS"), table.describe());
             assertEquals("0", column(header, lines.get(2), "CHANGES"), table.describe());
             assertTrue(column(header, lines.get(1), "DISK").matches("[0-9.]+[KM]"), "disk of two new files" + table.describe());
+            assertEquals("none", column(header, lines.get(1), "NET"), table.describe());
+            assertEquals("-", column(header, lines.get(1), "PORTS"), "a stopped sandbox publishes nothing" + table.describe());
             assertTrue(one.path("diskBytes").asLong() > 0, one.toString());
         }
     }
@@ -169,7 +171,8 @@ class LifecycleIT {
     private static String column(String header, String row, String title) {
         int from = header.indexOf(title);
         int next = header.length();
-        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "CHANGES", "DISK", "AGE", "COMMAND"}) {
+        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "NET", "CHANGES", "DISK", "PORTS", "AGE",
+            "COMMAND"}) {
             int at = header.indexOf(t);
             if (at > from && at < next) {
                 next = at;

@@ -369,6 +369,35 @@ class NetworkIT {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void badNetworkInput_isOneLineWithExit2_andCreatesNothing(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
+            cases.put(List.of("-p", "70000"), "the port must be a number from 1 to 65535");
+            cases.put(List.of("-p", "abc"), "the port must be a number from 1 to 65535");
+            cases.put(List.of("-p", "8080/sctp"), "the protocol must be tcp or udp");
+            cases.put(List.of("--net", "egress", "--allow-domain", "allowed.test"),
+                    "--allow-domain needs --net allow: with --net egress every domain is reachable");
+            cases.put(List.of("--net", "host", "-p", "8080"), "-p needs the sandbox's own network");
+            cases.put(List.of("--allow-domain", "http://x.test/"), "expected a host name");
+            cases.put(List.of("--count", "2", "-p", "9999:8080"), "every sandbox needs a host port of its own");
+            for (Map.Entry<List<String>, String> c : cases.entrySet()) {
+                List<String> args = new ArrayList<>(List.of("run"));
+                args.addAll(c.getKey());
+                args.addAll(List.of("--", "touch", "ran"));
+                Proc.Result r = cli.run(repo, args.toArray(String[]::new));
+                String line = Cli.assertOneErrorLine(r, 2);
+                assertTrue(line.contains(c.getValue()), c.getKey() + " said: " + line);
+            }
+            assertEquals(0, cli.list(repo).size(), "no sandbox was created");
+        }
+    }
+
     private static int awaitPublished(Proc.Running run) {
         for (int i = 0; i < 600; i++) {
             Matcher m = PUBLISHED.matcher(run.stderrSoFar());
