@@ -86,6 +86,7 @@ public final class Sandboxes {
         refuseUnfitStateFilesystem();
         Ports.refuseTaken(net.ports(), count);
         if (net.mode() == NetMode.egress) {
+            Egress.checkChoice(context.env().get(Egress.TOOL_ENV));
             Egress.requireOne(context.env().get("PATH"));
         }
         if (net.mode() == NetMode.host) {

@@ -39,6 +39,7 @@ public final class SandboxNetwork implements Closeable {
     private final String socketPrefix;
     private final String pathEnv;
     private final String javaToolOptions;
+    private final String egressChoice;
     private ControlChannel control;
     private Proxy proxy;
     private Egress egress;
@@ -56,6 +57,7 @@ public final class SandboxNetwork implements Closeable {
         this.socketPrefix = socketPrefix;
         this.pathEnv = env.get("PATH");
         this.javaToolOptions = env.get("JAVA_TOOL_OPTIONS");
+        this.egressChoice = env.get(Egress.TOOL_ENV);
     }
 
     public Settings settings() {
@@ -70,6 +72,7 @@ public final class SandboxNetwork implements Closeable {
     /** Sets up what must exist before the helper starts. */
     public void prepare(Path sandboxDir) {
         if (settings.mode() == NetMode.egress) {
+            Egress.checkChoice(egressChoice);
             Egress.requireOne(pathEnv);
             resolvConf = sandboxDir.resolve("resolv.conf");
             writeResolvConf(resolvConf);
@@ -131,7 +134,8 @@ public final class SandboxNetwork implements Closeable {
                 return List.of();
             }
             if (settings.mode() == NetMode.egress) {
-                egress = Egress.attach(report.pid(), settings.hostLoopback(), pathEnv, logDir.resolve("egress"));
+                egress = Egress.attach(report.pid(), settings.hostLoopback(), pathEnv, egressChoice,
+                        logDir.resolve("egress"));
             }
             control.go();
             return report.ports();
