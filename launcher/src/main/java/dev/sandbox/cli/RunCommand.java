@@ -1,6 +1,12 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
+import dev.sandbox.core.RunOptions;
+import dev.sandbox.git.Repo;
+import dev.sandbox.profile.AgentEnv;
+import dev.sandbox.profile.Profile;
+import dev.sandbox.profile.Profiles;
+import java.nio.file.Path;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
 import dev.sandbox.snapshot.Strategies;
@@ -74,8 +80,19 @@ public final class RunCommand implements Callable<Integer> {
                 "(a free port, printed, when HOSTPORT is left out). Repeatable; see 'sandbox ports'."})
     List<String> publish = new ArrayList<>();
 
-    @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command and its arguments; put them after '--'.")
-    List<String> command;
+    @Option(names = "--profile", paramLabel = "P",
+            description = {"The profile: what the agent may see, write and reach (default: the one named like",
+                "CMD, e.g. claude, else default). See 'sandbox profiles'."})
+    String profile;
+
+    @Option(names = {"-e", "--env"}, paramLabel = "NAME[=VALUE]",
+            description = {"Pass NAME from your environment, or set NAME=VALUE, on top of what the profile",
+                "passes. Repeatable."})
+    List<String> env = new ArrayList<>();
+
+    @Parameters(arity = "0..*", paramLabel = "CMD",
+            description = "The command and its arguments; put them after '--' (default: the profile's command).")
+    List<String> command = new ArrayList<>();
 
     @Override
     public Integer call() {
@@ -86,29 +103,63 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--count must be between 1 and " + MAX_COUNT + ", not "
                     + count);
         }
-        SandboxNetwork.Settings network = network();
-        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
-        return sandboxes.run(name, snapshot, count, network, command, spec.commandLine().getErr());
+        checkNetwork();
+        AgentEnv.check(env);
+        Context context = Context.ofCurrentProcess();
+        Repo repo = Repo.discover(context.cwd());
+        String home = context.env().getOrDefault("HOME", System.getProperty("user.home"));
+        Profiles profiles = Profiles.of(repo.root(), Path.of(home.startsWith("/") ? home : System.getProperty("user.home")));
+        if (profile == null && command.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "Missing the command: give it after '--', or name a"
+                    + " profile with a command of its own (--profile claude)");
+        }
+        Profile chosen = profiles.resolve(profile != null ? profile : profiles.forCommand(command));
+        List<String> cmd = command.isEmpty() ? chosen.command() : command;
+        if (cmd.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "Missing the command: profile '" + chosen.name()
+                    + "' has none of its own; give one after '--'");
+        }
+        SandboxNetwork.Settings network = network(chosen);
+        Sandboxes sandboxes = Sandboxes.open(context);
+        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, cmd),
+                spec.commandLine().getErr());
     }
 
-    /** The network settings, with contradictions refused before anything happens. */
-    SandboxNetwork.Settings network() {
-        NetMode mode = net != null ? net : allowDomains.isEmpty() ? NetMode.none : NetMode.allow;
+    /** Refuses, before anything happens, what contradicts itself on the command line alone. */
+    void checkNetwork() {
+        network(null);
+    }
+
+    /**
+     * The network settings: the command line's over the profile's (null: none), with
+     * contradictions refused. {@code --allow-domain} without {@code --net} means allow.
+     */
+    SandboxNetwork.Settings network(Profile p) {
+        NetMode fromProfile = p == null || p.net() == null ? NetMode.none : p.net();
+        NetMode mode = net != null ? net : allowDomains.isEmpty() ? fromProfile : NetMode.allow;
         if (!allowDomains.isEmpty() && mode != NetMode.allow) {
             throw new ParameterException(spec.commandLine(), "--allow-domain needs --net allow: with --net " + mode
                     + (mode == NetMode.egress ? " every domain is reachable" : mode == NetMode.host
                             ? " the agent uses this machine's network unfiltered" : " no domain is reachable")
                     + ", so a list of allowed domains would mean nothing");
         }
-        if (allowHostLoopback && mode != NetMode.egress) {
+        if (allowHostLoopback && mode != NetMode.egress && (net != null || p != null)) {
             throw new ParameterException(spec.commandLine(), "--allow-host-loopback goes with --net egress, not --net "
                     + mode);
         }
-        List<PortSpec> ports = publish.stream().map(PortSpec::parse).toList();
+        List<String> allPorts = new ArrayList<>(p == null ? List.of() : p.ports());
+        allPorts.addAll(publish);
+        List<PortSpec> ports = allPorts.stream().map(PortSpec::parse).toList();
         if (!ports.isEmpty() && mode == NetMode.host) {
             throw new ParameterException(spec.commandLine(), "-p needs the sandbox's own network: with --net host"
                     + " its ports are this machine's already");
         }
-        return new SandboxNetwork.Settings(mode, allowHostLoopback, Allowlist.parse(allowDomains), ports);
+        List<String> allow = new ArrayList<>();
+        if (mode == NetMode.allow && p != null) {
+            allow.addAll(p.allow());
+        }
+        allow.addAll(allowDomains);
+        boolean hostLoopback = allowHostLoopback || (mode == NetMode.egress && p != null && p.hostLoopback());
+        return new SandboxNetwork.Settings(mode, hostLoopback, Allowlist.parse(allow), ports);
     }
 }

@@ -35,6 +35,7 @@ public final class SandboxCli {
         all.put("rm", RmCommand::new);
         all.put("gc", GcCommand::new);
         all.put("doctor", DoctorCommand::new);
+        all.put("profiles", ProfilesCommand::new);
         return Collections.unmodifiableMap(all);
     }
 

@@ -13,6 +13,9 @@ import dev.sandbox.net.Ports;
 import dev.sandbox.net.PublishedPort;
 import dev.sandbox.net.RuntimeDir;
 import dev.sandbox.net.SandboxNetwork;
+import dev.sandbox.profile.AgentEnv;
+import dev.sandbox.profile.Profile;
+import dev.sandbox.sys.ChildEnv;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
@@ -78,8 +81,16 @@ public final class Sandboxes {
      * one snapshot, without a terminal (each one's output goes to its log), and returns 0 when
      * every agent exited 0, else the first other status.
      */
-    public int run(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
-            List<String> command, PrintWriter err) {
+    public int run(RunOptions options, PrintWriter err) {
+        String name = options.name();
+        Strategies.Requested strategy = options.strategy();
+        int count = options.count();
+        SandboxNetwork.Settings net = options.net();
+        List<String> command = options.command();
+        Profile profile = options.profile();
+        Map<String, String> launcherEnv = new HashMap<>(context.env());
+        ChildEnv.restoreLocale(launcherEnv);
+        Path home = homeDir();
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
@@ -93,6 +104,7 @@ public final class Sandboxes {
             err.println("sandbox: warning: --net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
         }
+        createPaths(profile, home);
         Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
         List<String> names = reserve(name, count);
         if (name == null) {
@@ -122,11 +134,13 @@ public final class Sandboxes {
                 networks.add(network);
                 network.prepare(dirs.get(i));
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
-                        network);
+                        network, profile, home);
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
                 Path dir = dirs.get(i);
                 String sandboxName = names.get(i);
-                launches.add(new AgentProcess.Launch(argv, Map.of("SANDBOX_NAME", names.get(i)), output,
+                Map<String, String> agentEnv = new HashMap<>(AgentEnv.build(launcherEnv, profile, options.env()));
+                agentEnv.put("SANDBOX_NAME", sandboxName);
+                launches.add(new AgentProcess.Launch(argv, agentEnv, output,
                         process -> attach(network, dir, sandboxName, process, err)));
             }
             if (count > 1) {
@@ -236,17 +250,84 @@ public final class Sandboxes {
     }
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
-            List<String> command, boolean terminal, SandboxNetwork network) {
+            List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home)
+            throws IOException {
         HelperCommand cmd = new HelperCommand(helper.path())
                 .hostname(name)
                 .tty(terminal ? "auto" : "never")
-                .tmpfs(Path.of("/tmp"))
-                .overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
+                .tmpfs(Path.of("/tmp"));
+        // The home first, so that the repository (usually inside it) is mounted over it.
+        if (profile.home().equals("overlay") && home != null && Files.isDirectory(home) && !home.equals(Path.of("/"))
+                && !home.startsWith(repo.root())) {
+            Path layers = dir.resolve("home");
+            Files.createDirectories(layers.resolve("upper"));
+            Files.createDirectories(layers.resolve("work"));
+            cmd.overlay(home, layers.resolve("upper"), layers.resolve("work"), home);
+        }
+        cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
         // Other sandboxes' layers must stay out of sight. Inside the repository a copy leaves
         // them out and a btrfs snapshot holds an empty directory; a ZFS snapshot holds them all.
         cmd.hide(store.root());
+        for (String p : profile.writable()) {
+            Path host = expand(p, home);
+            if (host != null && Files.exists(host)) {
+                cmd.bind(host, host);
+            }
+        }
+        for (String p : profile.readonly()) {
+            Path host = expand(p, home);
+            if (host != null && Files.exists(host)) {
+                cmd.roBind(host, host);
+            }
+        }
+        for (String p : profile.hidden()) {
+            Path host = expand(p, home);
+            if (host != null) {
+                cmd.hide(host);
+            }
+        }
         network.addTo(cmd);
         return cmd.chdir(cwd).command(command);
+    }
+
+    /** The user's home: {@code $HOME}, else Java's idea of it. */
+    private Path homeDir() {
+        String h = context.env().get("HOME");
+        return Path.of(h != null && h.startsWith("/") ? h : System.getProperty("user.home"));
+    }
+
+    /** A profile path on the host: {@code ~} is {@code home}, {@code $UID} this user's uid. */
+    static Path expand(String path, Path home) {
+        String p = path.replace("$UID", Integer.toString(uid()));
+        if (p.equals("~")) {
+            return home;
+        }
+        if (p.startsWith("~/")) {
+            return home == null ? null : home.resolve(p.substring(2));
+        }
+        return Path.of(p);
+    }
+
+    private static int uid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** The writable paths the profile says to create, as directories, before anything is bound. */
+    private static void createPaths(Profile profile, Path home) {
+        for (String p : profile.create()) {
+            Path host = expand(p, home);
+            if (host != null && !Files.exists(host, LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    Files.createDirectories(host);
+                } catch (IOException e) {
+                    throw SandboxException.cant("create the profile's writable path", host, e);
+                }
+            }
+        }
     }
 
     /** The directory the agent starts in: the user's own if it is inside the repository. */

@@ -1,7 +1,6 @@
 package dev.sandbox.launch;
 
 import dev.sandbox.error.SandboxException;
-import dev.sandbox.sys.ChildEnv;
 import dev.sandbox.sys.Posix;
 import java.io.File;
 import java.io.IOException;
@@ -35,7 +34,8 @@ import sun.misc.SignalHandler;
  */
 public final class AgentProcess {
     /**
-     * One helper to start; with an {@code output} file it gets no terminal of ours.
+     * One helper to start, with exactly {@code environment} (which the agent inherits); with
+     * an {@code output} file it gets no terminal of ours.
      * {@code started} runs on the thread that then waits for the helper, as soon as it runs
      * (the network is attached there); it must not throw.
      */
@@ -127,7 +127,7 @@ public final class AgentProcess {
         if (launch.output() != null) {
             pb.redirectInput(new File("/dev/null")).redirectOutput(launch.output().toFile()).redirectErrorStream(true);
         }
-        ChildEnv.restoreLocale(pb.environment());
+        pb.environment().clear();
         pb.environment().putAll(launch.environment());
         try {
             return pb.start();

@@ -40,6 +40,10 @@ public final class HelperCommand {
         return add("--hide", path.toString());
     }
 
+    public HelperCommand bind(Path source, Path dest) {
+        return add("--bind", source.toString(), dest.toString());
+    }
+
     public HelperCommand roBind(Path source, Path dest) {
         return add("--ro-bind", source.toString(), dest.toString());
     }

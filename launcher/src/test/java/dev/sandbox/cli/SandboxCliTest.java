@@ -20,7 +20,7 @@ class SandboxCliTest {
     void run_withoutCommand_isUsageErrorOnOneLine() {
         assertEquals(2, execute("run"));
         assertEquals(1, err.toString().lines().count(), err.toString());
-        assertTrue(err.toString().startsWith("sandbox: Missing required parameter"), err.toString());
+        assertTrue(err.toString().startsWith("sandbox: Missing the command: give it after '--'"), err.toString());
         assertTrue(err.toString().contains("'sandbox run --help'"), err.toString());
     }
 

@@ -1,0 +1,17 @@
+package dev.sandbox.core;
+
+import dev.sandbox.net.SandboxNetwork;
+import dev.sandbox.profile.Profile;
+import dev.sandbox.snapshot.Strategies;
+import java.util.List;
+
+/**
+ * What {@code sandbox run} was asked for, checked.
+ *
+ * @param name    the sandbox's name, null for a generated one
+ * @param count   how many sandboxes to run at once on one snapshot
+ * @param env     {@code --env NAME} and {@code --env NAME=VALUE}, on top of the profile's
+ */
+public record RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
+        Profile profile, List<String> env, List<String> command) {
+}

@@ -1,0 +1,147 @@
+package dev.sandbox.profile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.net.NetMode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ProfilesTest {
+    @TempDir
+    Path tmp;
+
+    private Profiles profiles() {
+        return Profiles.of(tmp.resolve("repo"), tmp.resolve("home"));
+    }
+
+    private Path write(String where, String file, String text) throws IOException {
+        Path dir = where.equals("repo") ? tmp.resolve("repo/.sandbox/profiles")
+                : tmp.resolve("home/.config/sandbox/profiles");
+        Files.createDirectories(dir);
+        return Files.writeString(dir.resolve(file), text);
+    }
+
+    @Test
+    void everyBuiltIn_loadsWithUnknownKeysRefused_andHidesTheDefaultList() {
+        for (String name : Profiles.BUILT_IN) {
+            Profile p = profiles().resolve(name);
+            assertEquals(Profiles.BUILT_IN_SOURCE, p.source(), name);
+            assertTrue(p.description() != null && !p.description().isBlank(), name + " says what it is");
+            for (String secret : Profiles.ALWAYS_HIDDEN) {
+                assertTrue(p.hidden().contains(secret), name + " hides " + secret);
+            }
+            assertFalse(p.envPass().stream().anyMatch(g -> g.startsWith("AWS") || g.equals("*")
+                    || g.equals("GITHUB_TOKEN") || g.equals("SSH_AUTH_SOCK")), name + " passes no secret by accident");
+            assertEquals("overlay", p.home(), name);
+            if (!name.equals("default")) {
+                assertEquals(List.of(name), p.command(), name + " runs its own command");
+                assertEquals(List.of(name, "default"), p.chain(), name + " extends default");
+                assertEquals(NetMode.egress, p.net(), name);
+                assertFalse(p.writable().isEmpty(), name + " keeps its own login and settings");
+            }
+        }
+        Profile def = profiles().resolve("default");
+        assertEquals(NetMode.none, def.net());
+        assertEquals(List.of(), def.writable(), "nothing writable outside the repository");
+        Profile claude = profiles().resolve("claude");
+        assertEquals(List.of("~/.claude", "~/.claude.json"), claude.writable());
+        assertTrue(claude.envPass().containsAll(List.of("ANTHROPIC_*", "CLAUDE_*", "PATH")), claude.envPass().toString());
+    }
+
+    @Test
+    void list_namesEachProfileOnce_withTheSourceThatWins_repoOverUserOverBuiltIn() throws IOException {
+        write("user", "claude.yaml", "description: mine\n");
+        Path repoClaude = write("repo", "claude.yml", "description: the project's\n");
+        write("user", "extra.json", "{\"description\": \"json too\"}");
+        Map<String, Profiles.Entry> byName = new java.util.HashMap<>();
+        profiles().list().forEach(e -> byName.put(e.name(), e));
+        assertEquals(repoClaude.toString(), byName.get("claude").source());
+        assertEquals("the project's", byName.get("claude").description());
+        assertEquals("json too", byName.get("extra").description());
+        assertEquals(Profiles.BUILT_IN_SOURCE, byName.get("codex").source());
+        assertEquals(6, byName.size());
+    }
+
+    @Test
+    void extends_addsListsUp_andTheChildsSingleValuesWin() throws IOException {
+        write("user", "base.yaml", "env:\n  pass: [A]\n  set: {X: one, Y: base}\npaths:\n  writable: [~/.a]\n"
+                + "network:\n  mode: egress\n  allow: [a.example]\nports: [8080]\n");
+        write("repo", "child.yaml", "extends: base\ncommand: [tool, --flag]\nenv:\n  pass: [B_*]\n  set: {Y: child}\n"
+                + "paths:\n  writable: [~/.b]\n  reveal: [~/.ssh]\nhome: readonly\nnetwork:\n  allow: ['*.b.example']\n");
+        Profile p = profiles().resolve("child");
+        assertEquals(List.of("child", "base"), p.chain());
+        assertEquals(List.of("tool", "--flag"), p.command());
+        assertTrue(p.envPass().containsAll(List.of("A", "B_*")));
+        assertEquals(Map.of("X", "one", "Y", "child"), p.envSet());
+        assertEquals(List.of("~/.a", "~/.b"), p.writable());
+        assertFalse(p.hidden().contains("~/.ssh"), "reveal takes it off the hidden list");
+        assertTrue(p.hidden().contains("~/.aws"));
+        assertEquals("readonly", p.home());
+        assertEquals(NetMode.egress, p.net());
+        assertEquals(List.of("a.example", "*.b.example"), p.allow());
+        assertEquals(List.of("8080"), p.ports());
+    }
+
+    @Test
+    void forCommand_picksTheProfileNamedLikeTheCommandsBasename() throws IOException {
+        assertEquals("claude", profiles().forCommand(List.of("/usr/local/bin/claude", "--resume")));
+        assertEquals("codex", profiles().forCommand(List.of("codex")));
+        assertEquals("default", profiles().forCommand(List.of("bash")));
+        write("repo", "bash.yaml", "description: a project's shell\n");
+        assertEquals("bash", profiles().forCommand(List.of("bash")));
+    }
+
+    @Test
+    void brokenFiles_areOneLineNamingTheFileTheLineAndTheKey() throws IOException {
+        Path f = write("repo", "bad.yaml", "description: x\npaths:\n  writeable: [~/.x]\n");
+        assertError("bad", "can't load profile '" + f + "': line 3, key 'paths.writeable': unknown key 'writeable'"
+                + " (expected one of: create, hidden, readonly, reveal, writable)");
+        write("repo", "bad.yaml", "network:\n  mode: egres\n");
+        assertError("bad", "line 2, key 'network.mode': expected one of none, egress, allow, host, not 'egres'");
+        write("repo", "bad.yaml", "paths:\n  hidden: [~/a]\n  writable:\n    - ~/b\n    - relative\n");
+        assertError("bad", "line 5, key 'paths.writable[1]': expected an absolute path or ~/path, not 'relative'");
+        write("repo", "bad.yaml", "env:\n  pass: A\n");
+        assertError("bad", "line 2, key 'env.pass': expected a list");
+        write("repo", "bad.yaml", "ports: [8080, '70000']\n");
+        assertError("bad", "key 'ports[1]': expected [HOSTPORT:]PORT[/udp], not '70000'");
+        write("repo", "bad.yaml", "network:\n  allow: ['http://x/']\n");
+        assertError("bad", "key 'network.allow[0]': expected a host name");
+        write("repo", "bad.yaml", "description: 'unterminated\npaths: {}\n");
+        assertError("bad", "not valid YAML");
+        write("repo", "bad.yaml", "extends: nowhere\n");
+        assertError("bad", "it extends 'bad', which is not a profile");
+        write("repo", "loop.yaml", "extends: loop2\n");
+        write("repo", "loop2.yaml", "extends: loop\n");
+        assertError("loop", "'extends' goes round in a circle: loop -> loop2 -> loop");
+        assertError("nosuch", "can't use the profile 'nosuch': no such profile (see 'sandbox profiles')");
+    }
+
+    private void assertError(String name, String part) {
+        SandboxException e = assertThrows(SandboxException.class, () -> profiles().resolve(name));
+        assertEquals(SandboxException.USAGE, e.exitCode(), e.getMessage());
+        assertTrue(e.getMessage().contains(part), "'" + e.getMessage() + "' should contain '" + part + "'");
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    }
+
+    @Test
+    void agentEnv_passesOnlyWhatTheProfileNames_thenSets_thenEnvOptions() {
+        Profile p = profiles().resolve("claude");
+        Map<String, String> launcher = Map.of("PATH", "/bin", "AWS_SECRET_ACCESS_KEY", "s", "GITHUB_TOKEN", "t",
+                "SSH_AUTH_SOCK", "/run/x", "ANTHROPIC_API_KEY", "k", "LC_CTYPE", "C.UTF-8", "EXTRA", "e");
+        Map<String, String> env = AgentEnv.build(launcher, p, List.of("EXTRA", "MODE=fast", "UNSET_ONE"));
+        assertEquals(Map.of("PATH", "/bin", "ANTHROPIC_API_KEY", "k", "LC_CTYPE", "C.UTF-8", "IS_SANDBOX", "1",
+                "EXTRA", "e", "MODE", "fast"), env);
+        assertThrows(SandboxException.class, () -> AgentEnv.check(List.of("1BAD=x")));
+        assertThrows(SandboxException.class, () -> AgentEnv.check(List.of("=x")));
+        AgentEnv.check(List.of("OK", "OK2=with=equals"));
+    }
+}
