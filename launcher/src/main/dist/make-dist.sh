@@ -51,6 +51,10 @@ record patch training
 record commit training
 record apply training
 record doctor
+record profiles
+record profiles show claude
+record run --name training-net --net allow --allow-domain example.com -p 8080 -- true
+record rm --force training-net
 record rm --force training
 record gc
 record run --no-such-option
