@@ -298,7 +298,7 @@ public final class Sandboxes {
 
     /** A profile path on the host: {@code ~} is {@code home}, {@code $UID} this user's uid. */
     static Path expand(String path, Path home) {
-        String p = path.replace("$UID", Integer.toString(uid()));
+        String p = path.replace("$UID", Integer.toString(RuntimeDir.uid()));
         if (p.equals("~")) {
             return home;
         }
@@ -306,14 +306,6 @@ public final class Sandboxes {
             return home == null ? null : home.resolve(p.substring(2));
         }
         return Path.of(p);
-    }
-
-    private static int uid() {
-        try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        } catch (IOException e) {
-            return -1;
-        }
     }
 
     /** The writable paths the profile says to create, as directories, before anything is bound. */

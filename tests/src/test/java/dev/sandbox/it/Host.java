@@ -13,6 +13,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -73,6 +74,17 @@ final class Host {
             }
         }
         return null;
+    }
+
+    /** Whether /dev/net/tun is open to every user (udev's 0666), as pasta needs for an unprivileged user. */
+    static boolean tunOpenToAll() {
+        try {
+            Set<java.nio.file.attribute.PosixFilePermission> p = Files.getPosixFilePermissions(Path.of("/dev/net/tun"));
+            return p.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ)
+                    && p.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     static boolean has(String tool) {

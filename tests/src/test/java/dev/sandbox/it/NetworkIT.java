@@ -20,7 +20,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -44,20 +43,11 @@ class NetworkIT {
     private static final Pattern PUBLISHED = Pattern.compile("publishes 8080/tcp -> 127\\.0\\.0\\.1:(\\d+)");
 
     /** Egress needs pasta and, for an unprivileged user, a /dev/net/tun they may open. */
-    private static void assumeEgress(Runner runner) {
+    static void assumeEgress(Runner runner) {
         Skip.unless(Host.has("pasta"), "--net egress needs pasta (apt-get install passt)");
         if (runner != Runner.ROOT) {
-            Skip.unless(tunOpenToAll(), "/dev/net/tun is not open to users here (0600 root without udev):"
+            Skip.unless(Host.tunOpenToAll(), "/dev/net/tun is not open to users here (0600 root without udev):"
                     + " tests/prepare-machine makes it 0666 as udev does");
-        }
-    }
-
-    private static boolean tunOpenToAll() {
-        try {
-            Set<PosixFilePermission> p = Files.getPosixFilePermissions(Path.of("/dev/net/tun"));
-            return p.contains(PosixFilePermission.OTHERS_READ) && p.contains(PosixFilePermission.OTHERS_WRITE);
-        } catch (IOException e) {
-            return false;
         }
     }
 

@@ -10,11 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -92,10 +90,7 @@ class ProfilesIT {
             throws IOException {
         runner.assumeAvailable();
         Skip.unless(Host.has("npm") && Host.has("tmux"), "needs npm (to install Claude Code) and tmux");
-        Skip.unless(Host.has("pasta"), "the claude profile's network is egress, which needs pasta (apt-get install passt)");
-        if (runner != Runner.ROOT) {
-            Skip.unless(tunOpenToAll(), "/dev/net/tun is 0600 here; tests/prepare-machine opens it as udev does");
-        }
+        NetworkIT.assumeEgress(runner); // the claude profile's network is egress
         // Under /var/tmp: the npm prefix must be visible inside, where /tmp is private.
         try (Workspace ws = Workspace.create(runner, "/var/tmp"); Tmux tmux = new Tmux(ws)) {
             Path prefix = ws.mkdir("npm");
@@ -181,14 +176,5 @@ class ProfilesIT {
             throw new UncheckedIOException(e);
         }
         return files;
-    }
-
-    private static boolean tunOpenToAll() {
-        try {
-            Set<PosixFilePermission> p = Files.getPosixFilePermissions(Path.of("/dev/net/tun"));
-            return p.contains(PosixFilePermission.OTHERS_READ) && p.contains(PosixFilePermission.OTHERS_WRITE);
-        } catch (IOException e) {
-            return false;
-        }
     }
 }
