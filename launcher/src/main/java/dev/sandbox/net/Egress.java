@@ -46,12 +46,12 @@ public final class Egress implements Closeable {
     }
 
     private final Tool tool;
-    private final Process slirp;
+    private final Process process;
     private final Path pidFile;
 
-    private Egress(Tool tool, Process slirp, Path pidFile) {
+    private Egress(Tool tool, Process process, Path pidFile) {
         this.tool = tool;
-        this.slirp = slirp;
+        this.process = process;
         this.pidFile = pidFile;
     }
 
@@ -109,7 +109,7 @@ public final class Egress implements Closeable {
         String pastaFailure = null;
         if (pasta.isPresent()) {
             try {
-                return startPasta(pasta.get(), pid, hostLoopback, log);
+                return startPasta(pasta.get(), pid, hostLoopback, pathEnv, log);
             } catch (SandboxException e) {
                 if (slirp.isEmpty()) {
                     throw e;
@@ -128,7 +128,7 @@ public final class Egress implements Closeable {
     }
 
     static List<String> pastaArgv(Path pasta, long pid, boolean hostLoopback, boolean root, Path pidFile) {
-        List<String> argv = new ArrayList<>(List.of(pasta.toString(), "--config-net", "--quiet",
+        List<String> argv = new ArrayList<>(List.of(pasta.toString(), "--foreground", "--config-net", "--quiet",
                 "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--dns-forward", NAMESERVER,
                 "--mtu", PASTA_MTU,
                 "--pid", pidFile.toString()));
@@ -153,30 +153,55 @@ public final class Egress implements Closeable {
         return argv;
     }
 
-    private static Egress startPasta(Path pasta, long pid, boolean hostLoopback, Path log) {
+    /**
+     * pasta in the foreground, as our child, under {@code setpriv --pdeathsig KILL} where
+     * util-linux has it: run as a daemon for an unprivileged user, Debian 12's pasta outlived
+     * the sandbox, and its pid file names the process before it forked. It writes the pid
+     * file once the namespace is configured, which is when the agent may start.
+     */
+    private static Egress startPasta(Path pasta, long pid, boolean hostLoopback, String pathEnv, Path log) {
         Path pidFile = log.resolveSibling("pasta.pid");
-        ProcessBuilder pb = new ProcessBuilder(pastaArgv(pasta, pid, hostLoopback, Posix.isRoot(), pidFile))
+        List<String> argv = new ArrayList<>();
+        find("setpriv", pathEnv).ifPresent(setpriv -> argv.addAll(List.of(setpriv.toString(), "--pdeathsig", "KILL",
+                "--")));
+        argv.addAll(pastaArgv(pasta, pid, hostLoopback, Posix.isRoot(), pidFile));
+        ProcessBuilder pb = new ProcessBuilder(argv)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        Process p;
         try {
-            // pasta goes to the background once the namespace is configured.
-            Process p = pb.start();
-            if (!p.waitFor(START_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw SandboxException.failure("can't attach pasta to the sandbox: it did not get ready in "
-                        + START_TIMEOUT_MS / 1000 + " s");
-            }
-            if (p.exitValue() != 0) {
-                throw SandboxException.failure("can't attach pasta to the sandbox: " + lastLine(log)
-                        + tunHint(lastLine(log)));
-            }
-            return new Egress(Tool.pasta, null, pidFile);
+            Files.deleteIfExists(pidFile);
+            p = pb.start();
         } catch (IOException e) {
             throw SandboxException.cant("start", pasta, e);
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MS);
+        try {
+            while (p.isAlive() && System.nanoTime() < deadline) {
+                if (written(pidFile)) {
+                    return new Egress(Tool.pasta, p, pidFile);
+                }
+                Thread.sleep(2);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw SandboxException.failure("interrupted while pasta started");
         }
+        return failPasta(p, log);
+    }
+
+    private static boolean written(Path file) {
+        try {
+            return Files.size(file) > 0;
+        } catch (IOException e) {
+            return false; // not there yet
+        }
+    }
+
+    private static Egress failPasta(Process p, Path log) {
+        boolean timedOut = p.isAlive();
+        p.destroyForcibly();
+        throw SandboxException.failure("can't attach pasta to the sandbox: " + (timedOut
+                ? "it did not get ready in " + START_TIMEOUT_MS / 1000 + " s" : lastLine(log) + tunHint(lastLine(log))));
     }
 
     private static Egress startSlirp(Path slirp, long pid, boolean hostLoopback, Path log) {
@@ -221,25 +246,28 @@ public final class Egress implements Closeable {
         }
     }
 
-    /** Stops the tool; both would also end with the namespace, pasta by itself, slirp4netns by its exit fd. */
+    /** Stops the tool: pasta by a signal, slirp4netns by closing its exit fd (and a signal). */
     @Override
     public void close() {
-        if (slirp != null) {
-            try {
-                slirp.getOutputStream().close();
-            } catch (IOException e) {
-                // it exits on its own then
+        try {
+            process.getOutputStream().close();
+        } catch (IOException e) {
+            // it is signalled below anyway
+        }
+        process.destroy();
+        try {
+            if (!process.waitFor(2, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
             }
-            slirp.destroy();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
         }
         if (pidFile != null) {
             try {
-                long pid = Long.parseLong(Files.readString(pidFile).strip());
-                ProcessHandle.of(pid).filter(h -> h.info().command().map(c -> c.contains("pasta") || c.contains("passt")).orElse(false))
-                        .ifPresent(ProcessHandle::destroy);
                 Files.deleteIfExists(pidFile);
-            } catch (IOException | NumberFormatException e) {
-                // gone already
+            } catch (IOException e) {
+                // a stale pid file is replaced next time
             }
         }
     }

@@ -21,6 +21,7 @@ class EgressTest {
         assertTrue(argv.contains("--no-map-gw"), line);
         assertTrue(line.contains("--dns-forward " + Egress.NAMESERVER), line);
         assertTrue(argv.contains("--config-net"), line);
+        assertTrue(argv.contains("--foreground"), "our child, stopped by us, not a daemon that outlives it: " + line);
         assertTrue(line.contains("--mtu " + Egress.PASTA_MTU), "not pasta's slow default of 65520: " + line);
         assertFalse(argv.contains("--runas"), line);
         assertEquals("42", argv.get(argv.size() - 1), "the pid comes last");

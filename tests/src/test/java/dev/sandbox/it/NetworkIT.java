@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -102,6 +103,7 @@ class NetworkIT {
                 assertTrue(out.contains("HOST8080=UNREACHABLE"), "the host's :8080 is out of reach:\n" + out);
             }
             assertEquals("host", host.get(), "the host's own :8080 still answers, untouched");
+            assertNothingLeftRunning(repo);
         }
     }
 
@@ -211,7 +213,37 @@ class NetworkIT {
             assertTrue(m.find(), none.describe());
             assertNotEquals("0", m.group(1), "no way out with --net none" + none.describe());
             assertTrue(Long.parseLong(m.group(2)) < 2000, "and it fails fast" + none.describe());
+            assertNothingLeftRunning(repo);
         }
+    }
+
+    /** No process (a pasta, a slirp4netns, a relay) still names the workspace once its sandboxes ended. */
+    static void assertNothingLeftRunning(Path dir) throws IOException {
+        List<String> left = new ArrayList<>();
+        for (int attempt = 0; attempt < 50; attempt++) {
+            left.clear();
+            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                for (Path p : (Iterable<Path>) procs::iterator) {
+                    if (!p.getFileName().toString().matches("\\d+")) {
+                        continue;
+                    }
+                    try {
+                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
+                                .replace('\0', ' ');
+                        if (cmd.contains(dir.toString())) {
+                            left.add(p.getFileName() + ": " + cmd);
+                        }
+                    } catch (IOException e) {
+                        // gone meanwhile
+                    }
+                }
+            }
+            if (left.isEmpty()) {
+                return;
+            }
+            Proc.pause(100);
+        }
+        throw new AssertionError("processes outlived their sandboxes: " + left);
     }
 
     @ParameterizedTest
@@ -237,6 +269,7 @@ class NetworkIT {
             assertEquals(0, r.exitCode(), r.describe());
             assertTrue(r.stdoutLines().contains("GET=" + Internet.PAGE), "slirp4netns carries it" + r.describe());
             assertTrue(r.stdoutLines().contains("DNS=" + Internet.ADDRESS), r.describe());
+            assertNothingLeftRunning(repo);
             Proc.Result doctor = cli.run(repo, Map.of("PATH", noPasta.toString()), "doctor");
             assertTrue(doctor.stdout().contains("slirp4netns"), doctor.describe());
 
