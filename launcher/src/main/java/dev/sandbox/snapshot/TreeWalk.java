@@ -74,7 +74,20 @@ final class TreeWalk {
         } catch (RuntimeException e) {
             throw unwrap(e);
         } finally {
+            // After a failure, tasks already running go on writing for a moment: the caller
+            // removes what was written only once they have all stopped.
             pool.shutdownNow();
+            awaitQuietly(pool);
+        }
+    }
+
+    private static void awaitQuietly(ForkJoinPool pool) {
+        try {
+            if (!pool.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                throw new IllegalStateException("the tree walk's tasks did not stop within 60 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
