@@ -1,11 +1,9 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
-import dev.sandbox.git.Repo;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.Profiles;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -29,7 +27,7 @@ public final class ProfilesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Context context = Context.ofCurrentProcess();
-        Profiles profiles = Profiles.of(repoRoot(context.cwd()), Path.of(System.getProperty("user.home")));
+        Profiles profiles = Profiles.of(context.repoRootOrNull(), context.home());
         PrintWriter out = spec.commandLine().getOut();
         if (args.isEmpty()) {
             List<String[]> rows = new ArrayList<>();
@@ -46,14 +44,6 @@ public final class ProfilesCommand implements Callable<Integer> {
         }
         print(out, profiles.resolve(args.get(1)));
         return 0;
-    }
-
-    private static Path repoRoot(Path cwd) {
-        try {
-            return Repo.discover(cwd).root();
-        } catch (RuntimeException e) {
-            return null;
-        }
     }
 
     /** The resolved profile in the files' own YAML shape, with where it came from as comments. */

@@ -6,7 +6,6 @@ import dev.sandbox.git.Repo;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.Profiles;
-import java.nio.file.Path;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
 import dev.sandbox.snapshot.Strategies;
@@ -107,8 +106,7 @@ public final class RunCommand implements Callable<Integer> {
         AgentEnv.check(env);
         Context context = Context.ofCurrentProcess();
         Repo repo = Repo.discover(context.cwd());
-        String home = context.env().getOrDefault("HOME", System.getProperty("user.home"));
-        Profiles profiles = Profiles.of(repo.root(), Path.of(home.startsWith("/") ? home : System.getProperty("user.home")));
+        Profiles profiles = Profiles.of(repo.root(), context.home());
         if (profile == null && command.isEmpty()) {
             throw new ParameterException(spec.commandLine(), "Missing the command: give it after '--', or name a"
                     + " profile with a command of its own (--profile claude)");

@@ -1,5 +1,7 @@
 package dev.sandbox.core;
 
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.Repo;
 import dev.sandbox.launch.Helper;
 import java.nio.file.Path;
 import java.util.Map;
@@ -22,5 +24,20 @@ public record Context(Path cwd, Map<String, String> env, String sandboxHome) {
 
     public String stateDirOverride() {
         return env.get(StateStore.STATE_DIR_ENV);
+    }
+
+    /** The user's home: {@code $HOME} when it is an absolute path, else Java's idea of it. */
+    public Path home() {
+        String h = env.get("HOME");
+        return Path.of(h != null && h.startsWith("/") ? h : System.getProperty("user.home"));
+    }
+
+    /** The root of the working tree the command runs in, or null outside a repository. */
+    public Path repoRootOrNull() {
+        try {
+            return Repo.discover(cwd).root();
+        } catch (SandboxException e) {
+            return null;
+        }
     }
 }

@@ -61,7 +61,7 @@ public final class Doctor {
         } else {
             checks.add(overlay(helper, stateBase));
         }
-        checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(repoRoot(context), stateBase)));
+        checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(context.repoRootOrNull(), stateBase)));
         String path = context.env().get("PATH");
         Optional<Path> pasta = Egress.find("pasta", path);
         checks.add(egress(pasta, pasta.map(Doctor::pastaHelp).orElse(""), Egress.find("slirp4netns", path),
@@ -152,14 +152,6 @@ public final class Doctor {
             return r.ok() ? Check.ok("git", r.out()) : Check.failed("git", r.firstErrorLine(), "install git");
         } catch (GitCli.GitNotFoundException e) {
             return Check.failed("git", "not found on the PATH", "install git (apt-get install git)");
-        }
-    }
-
-    private static Path repoRoot(Context context) {
-        try {
-            return Repo.discover(context.cwd()).root();
-        } catch (SandboxException e) {
-            return null;
         }
     }
 

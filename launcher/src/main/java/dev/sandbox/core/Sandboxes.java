@@ -7,7 +7,6 @@ import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
-import dev.sandbox.net.Egress;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.net.Ports;
 import dev.sandbox.net.PublishedPort;
@@ -90,16 +89,13 @@ public final class Sandboxes {
         Profile profile = options.profile();
         Map<String, String> launcherEnv = new HashMap<>(context.env());
         ChildEnv.restoreLocale(launcherEnv);
-        Path home = homeDir();
+        Path home = context.home();
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
         Ports.refuseTaken(net.ports(), count);
-        if (net.mode() == NetMode.egress) {
-            Egress.checkChoice(context.env().get(Egress.TOOL_ENV));
-            Egress.requireOne(context.env().get("PATH"));
-        }
+        SandboxNetwork.refuseUnavailable(net, context.env());
         if (net.mode() == NetMode.host) {
             err.println("sandbox: warning: --net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
@@ -290,15 +286,9 @@ public final class Sandboxes {
         return cmd.chdir(cwd).command(command);
     }
 
-    /** The user's home: {@code $HOME}, else Java's idea of it. */
-    private Path homeDir() {
-        String h = context.env().get("HOME");
-        return Path.of(h != null && h.startsWith("/") ? h : System.getProperty("user.home"));
-    }
-
     /** A profile path on the host: {@code ~} is {@code home}, {@code $UID} this user's uid. */
     static Path expand(String path, Path home) {
-        String p = path.replace("$UID", Integer.toString(RuntimeDir.uid()));
+        String p = path.contains("$UID") ? path.replace("$UID", Integer.toString(RuntimeDir.uid())) : path;
         if (p.equals("~")) {
             return home;
         }

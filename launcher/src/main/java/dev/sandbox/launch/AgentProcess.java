@@ -40,16 +40,9 @@ public final class AgentProcess {
      * (the network is attached there); it must not throw.
      */
     public record Launch(List<String> argv, Map<String, String> environment, Path output, Consumer<Process> started) {
-        public Launch(List<String> argv, Map<String, String> environment, Path output) {
-            this(argv, environment, output, p -> { });
-        }
     }
 
     private AgentProcess() {
-    }
-
-    public static int run(List<String> argv, Map<String, String> environment) {
-        return runAll(List.of(new Launch(argv, environment, null)), (i, status) -> { })[0];
     }
 
     /**

@@ -69,11 +69,17 @@ public final class SandboxNetwork implements Closeable {
         return logDir.resolve("network");
     }
 
-    /** Sets up what must exist before the helper starts. */
+    /** Fails with one line, before anything is copied, when the mode asks for a tool this machine lacks. */
+    public static void refuseUnavailable(Settings settings, Map<String, String> env) {
+        if (settings.mode() == NetMode.egress) {
+            Egress.checkChoice(env.get(Egress.TOOL_ENV));
+            Egress.requireOne(env.get("PATH"));
+        }
+    }
+
+    /** Sets up what must exist before the helper starts ({@link #refuseUnavailable} passed). */
     public void prepare(Path sandboxDir) {
         if (settings.mode() == NetMode.egress) {
-            Egress.checkChoice(egressChoice);
-            Egress.requireOne(pathEnv);
             resolvConf = sandboxDir.resolve("resolv.conf");
             writeResolvConf(resolvConf);
         }
