@@ -37,7 +37,7 @@ static void take_pty(int slave)
             die_with_error("can't redirect fd %d to the pty", fd);
 }
 
-static void apply_environment(const struct options *opts)
+void apply_environment(const struct options *opts)
 {
     for (size_t i = 0; i < opts->n_ops; i++) {
         const struct sandbox_op *op = &opts->ops[i];

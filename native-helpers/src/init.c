@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "mounts.h"
 #include "ns.h"
 #include "pty.h"
@@ -137,6 +138,8 @@ void run_init(struct sandbox *sb)
         else
             _exit(EXIT_SETUP_FAILED);
     }
+    if (sb->opts->engine != NULL)
+        wait_for_engine(sb, start_engine(sb));
     if (sb->tty) {
         /* A session of ours with the pty as its terminal: ^C, ^Z and resizes on the pty
          * reach the agent's foreground group only, and nothing here holds the user's

@@ -200,6 +200,20 @@ static void apply_op(const struct sandbox_op *op)
         }
         break;
     }
+    case OP_DEV: {
+        /* A device the engine needs (/dev/net/tun for its networks); /dev is our tmpfs. */
+        const char *dev = op->args[0];
+        cleanup_free char *source = oldroot_path(dev);
+        struct stat st;
+        if (stat(source, &st) < 0)
+            die_with_error("can't find the device '%s'", dev);
+        if (!S_ISCHR(st.st_mode))
+            die("can't bind '%s': not a character device", dev);
+        cleanup_free char *path = newroot_path(dev, NULL);
+        create_mount_point(path, false, dev);
+        do_mount(source, path, NULL, MS_BIND, NULL, "bind", dev);
+        break;
+    }
     case OP_SETENV:
     case OP_UNSETENV:
         break; /* applied to the agent's environment just before exec */
@@ -227,11 +241,19 @@ static void mount_proc(void)
     }
 }
 
-static void mount_sys(void)
+static void mount_sys(bool engine)
 {
     /* A sysfs of our own network namespace when the kernel allows it (not with --net
      * host); otherwise the host's /sys stays, read-only like the rest. */
-    (void)mount("sysfs", NEWROOT "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    if (mount("sysfs", NEWROOT "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 || !engine)
+        return;
+    /* The OCI runtime looks for the cgroup hierarchies and, rootless, gives up quietly on
+     * what it may not write; without them it fails. They stay read-only. */
+    if (access(OLDROOT "/sys/fs/cgroup", F_OK) == 0) {
+        do_mount(OLDROOT "/sys/fs/cgroup", NEWROOT "/sys/fs/cgroup", NULL, MS_BIND | MS_REC, NULL, "bind",
+                 "/sys/fs/cgroup");
+        make_readonly_recursive(NEWROOT "/sys/fs/cgroup", "/sys/fs/cgroup");
+    }
 }
 
 static void setup_dev(void)
@@ -288,7 +310,7 @@ void setup_newroot(const struct options *opts)
     do_mount(OLDROOT, NEWROOT, NULL, MS_BIND | MS_REC, NULL, "bind", "/");
     make_readonly_recursive(NEWROOT, "/");
     mount_proc();
-    mount_sys();
+    mount_sys(opts->engine != NULL);
     setup_dev();
 
     /* The argv's own operations, in order: later ones may build on earlier ones. */

@@ -1,6 +1,8 @@
 #include "ns.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
@@ -10,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "utils.h"
@@ -19,11 +22,78 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-void enter_namespaces(bool new_net, uid_t uid, gid_t gid)
+static char *map_text(unsigned id, unsigned long first, unsigned long count)
+{
+    return xasprintf("%u %u 1\n%lu %lu %lu\n", id, id, first, first, count);
+}
+
+/* Writes the maps of target with the ranges: root (in the parent namespace, where the
+ * check happens) itself, anyone else through newuidmap and newgidmap (setuid root, from
+ * shadow's uidmap package), which allow what /etc/subuid and /etc/subgid give them. */
+static bool map_ranges(pid_t target, const struct subids *ids, uid_t uid, gid_t gid)
+{
+    if (geteuid() == 0) {
+        cleanup_free char *uid_file = xasprintf("/proc/%d/uid_map", (int)target);
+        cleanup_free char *gid_file = xasprintf("/proc/%d/gid_map", (int)target);
+        cleanup_free char *uid_map = map_text((unsigned)uid, ids->uid, ids->uid_count);
+        cleanup_free char *gid_map = map_text((unsigned)gid, ids->gid, ids->gid_count);
+        if (write_file(uid_file, uid_map) == 0 && write_file(gid_file, gid_map) == 0)
+            return true;
+        warn("can't write the id maps: %s", strerror(errno));
+        return false;
+    }
+    cleanup_free char *pid = xasprintf("%d", (int)target);
+    cleanup_free char *u = xasprintf("%u", (unsigned)uid), *g = xasprintf("%u", (unsigned)gid);
+    cleanup_free char *su = xasprintf("%lu", ids->uid), *sun = xasprintf("%lu", ids->uid_count);
+    cleanup_free char *sg = xasprintf("%lu", ids->gid), *sgn = xasprintf("%lu", ids->gid_count);
+    char *const uid_argv[] = {"newuidmap", pid, u, u, "1", su, su, sun, NULL};
+    char *const gid_argv[] = {"newgidmap", pid, g, g, "1", sg, sg, sgn, NULL};
+    char *const *tools[] = {uid_argv, gid_argv};
+    for (int i = 0; i < 2; i++) {
+        pid_t tool = fork();
+        if (tool < 0)
+            return false;
+        if (tool == 0) {
+            execvp(tools[i][0], tools[i]);
+            warn("can't execute '%s': %s (install the uidmap package)", tools[i][0], strerror(errno));
+            _exit(EXIT_FAILURE);
+        }
+        int status;
+        if (waitpid(tool, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Maps with several ranges must be written from the parent user namespace, so a child
+ * forked before unshare() writes them once it is told to. */
+static pid_t start_mapper(const struct subids *ids, uid_t uid, gid_t gid, int *go)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        die_with_error("can't create a pipe");
+    pid_t child = fork();
+    if (child < 0)
+        die_with_error("can't fork");
+    if (child > 0) {
+        close(p[0]);
+        *go = p[1];
+        return child;
+    }
+    close(p[1]);
+    char c;
+    if (read_retry(p[0], &c, 1) != 1)
+        _exit(EXIT_FAILURE);
+    _exit(map_ranges(getppid(), ids, uid, gid) ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+void enter_namespaces(bool new_net, uid_t uid, gid_t gid, const struct subids *ids)
 {
     int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     if (new_net)
         flags |= CLONE_NEWNET;
+    int go = -1;
+    pid_t mapper = ids != NULL ? start_mapper(ids, uid, gid, &go) : -1;
     if (unshare(flags) < 0) {
         int err = errno;
         if (err == EPERM || err == ENOSPC || err == EUSERS)
@@ -34,6 +104,15 @@ void enter_namespaces(bool new_net, uid_t uid, gid_t gid)
 
     /* Same ids inside as outside: files the agent creates belong to the user, and tools
      * that refuse to run as root (Claude Code) run. */
+    if (mapper > 0) {
+        int status;
+        if (write(go, "g", 1) != 1 || waitpid(mapper, &status, 0) < 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            die("can't map the subordinate ids %lu+%lu and %lu+%lu (see 'sandbox doctor')", ids->uid,
+                ids->uid_count, ids->gid, ids->gid_count);
+        close(go);
+        return;
+    }
     cleanup_free char *uid_map = xasprintf("%u %u 1\n", (unsigned)uid, (unsigned)uid);
     cleanup_free char *gid_map = xasprintf("%u %u 1\n", (unsigned)gid, (unsigned)gid);
     if (write_file("/proc/self/uid_map", uid_map) < 0)

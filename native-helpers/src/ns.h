@@ -6,9 +6,12 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* unshare() user, mount, uts, ipc (and net) namespaces, then map uid/gid to themselves.
- * The caller becomes root-equivalent inside with its own ids. */
-void enter_namespaces(bool new_net, uid_t uid, gid_t gid);
+#include "options.h"
+
+/* unshare() user, mount, uts, ipc (and net) namespaces, then map uid/gid to themselves,
+ * and the subordinate ranges ids (may be NULL) too. The caller becomes root-equivalent
+ * inside with its own ids. */
+void enter_namespaces(bool new_net, uid_t uid, gid_t gid, const struct subids *ids);
 /* unshare() the pid namespace: the caller's next child is its init. Separate, so that a
  * process forked before it (the relay) stays out of the sandbox's sight. */
 void enter_pid_namespace(void);

@@ -34,6 +34,13 @@ const char usage_text[] =
     "                                  namespaces exist ('pid N', 'publish tcp|udp PORT\n"
     "                                  HOSTPORT', 'ready' lines), and start COMMAND only\n"
     "                                  after it answers 'go' (e.g. once pasta is attached)\n"
+    "  --dev PATH                      bind the host's device PATH (under /dev) into /dev\n"
+    "  --engine PROGRAM SOCKET         before COMMAND, start PROGRAM (a path inside) as root\n"
+    "                                  of a nested user namespace, and start COMMAND once\n"
+    "                                  it has created SOCKET (a container engine)\n"
+    "  --subids UID:COUNT:GID:COUNT    also map these subordinate ids of the caller (from\n"
+    "                                  /etc/subuid and /etc/subgid) into the sandbox, and\n"
+    "                                  as 1..COUNT into the engine's namespace\n"
     "\n"
     "Exit status: COMMAND's own, 128+n if it was killed by signal n, 125 if the helper\n"
     "failed, 126 if COMMAND could not be executed, 127 if it was not found.\n";
@@ -52,6 +59,7 @@ static const struct option_spec specs[] = {
     [OP_HIDE] = {"--hide", 1, "PATH"},
     [OP_SETENV] = {"--setenv", 2, "NAME VALUE"},
     [OP_UNSETENV] = {"--unsetenv", 1, "NAME"},
+    [OP_DEV] = {"--dev", 1, "PATH"},
 };
 
 int op_arg_count(enum op_type type)
@@ -93,6 +101,7 @@ static int op_dest_index(enum op_type type)
         return 1;
     case OP_TMPFS:
     case OP_HIDE:
+    case OP_DEV:
         return 0;
     default:
         return -1;
@@ -121,6 +130,8 @@ static char *check_op(const struct sandbox_op *op)
         if (is_root_path(path))
             return xasprintf("%s: can't mount over '/'", name);
     }
+    if (op->type == OP_DEV && (!str_has_prefix(op->args[0], "/dev/") || strstr(op->args[0], "..") != NULL))
+        return xasprintf("%s: '%s' is not a path under /dev", name, op->args[0]);
     if ((op->type == OP_SETENV || op->type == OP_UNSETENV) && !valid_env_name(op->args[0]))
         return xasprintf("%s: invalid variable name '%s'", name, op->args[0]);
     return NULL;
@@ -162,6 +173,38 @@ char *parse_publish(const char *spec, struct publish *out)
         return xasprintf("--publish: '%s': the host port must be a number from 0 to 65535", spec);
     if (!parse_port(port, port_len, false, &out->port))
         return xasprintf("--publish: '%s': the port must be a number from 1 to 65535", spec);
+    return NULL;
+}
+
+/* An unsigned decimal number up to max, digits only; *s moves past it. */
+static bool parse_number(const char **s, unsigned long max, unsigned long *out)
+{
+    unsigned long n = 0;
+    const char *p = *s;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (unsigned long)(*p - '0');
+        if (n > max)
+            return false;
+    }
+    *s = p;
+    *out = n;
+    return true;
+}
+
+char *parse_subids(const char *spec, struct subids *out)
+{
+    unsigned long *fields[] = {&out->uid, &out->uid_count, &out->gid, &out->gid_count};
+    const char *p = spec;
+    for (int i = 0; i < 4; i++) {
+        if (!parse_number(&p, 0xfffffffeUL, fields[i]) || *p != (i < 3 ? ':' : '\0'))
+            return xasprintf("--subids: '%s' is not UID:COUNT:GID:COUNT", spec);
+        p++;
+    }
+    if (out->uid_count == 0 || out->gid_count == 0 || out->uid + out->uid_count > 0xffffffffUL ||
+        out->gid + out->gid_count > 0xffffffffUL)
+        return xasprintf("--subids: '%s': each range needs a count from 1 and must end below 2^32", spec);
     return NULL;
 }
 
@@ -249,6 +292,27 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
                 out->publish = xrealloc(out->publish, (out->n_publish + 1) * sizeof *out->publish);
                 out->publish[out->n_publish++] = p;
             }
+            i += 2;
+            continue;
+        }
+        if (strcmp(arg, "--engine") == 0) {
+            if (i + 2 >= argc)
+                return fail(error, xstrdup("option '--engine' needs 2 arguments: PROGRAM SOCKET"));
+            if (argv[i + 1][0] != '/' || argv[i + 2][0] != '/' || strlen(argv[i + 2]) >= UNIX_PATH_MAX)
+                return fail(error, xasprintf("--engine: '%s' and '%s' must be absolute paths (SOCKET shorter "
+                                             "than %d bytes)", argv[i + 1], argv[i + 2], UNIX_PATH_MAX));
+            out->engine = argv[i + 1];
+            out->engine_ready = argv[i + 2];
+            i += 3;
+            continue;
+        }
+        if (strcmp(arg, "--subids") == 0) {
+            if (i + 1 >= argc)
+                return fail(error, xstrdup("option '--subids' needs an argument"));
+            char *problem = parse_subids(argv[i + 1], &out->subids);
+            if (problem != NULL)
+                return fail(error, problem);
+            out->have_subids = true;
             i += 2;
             continue;
         }

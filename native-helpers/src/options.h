@@ -14,6 +14,7 @@ enum op_type {
     OP_HIDE,     /* args: PATH */
     OP_SETENV,   /* args: NAME VALUE */
     OP_UNSETENV, /* args: NAME */
+    OP_DEV,      /* args: PATH (a device under /dev) */
 };
 
 #define OP_MAX_ARGS 4
@@ -39,6 +40,12 @@ struct forward {
     unsigned port;
     const char *socket;
 };
+/* --subids UID:COUNT:GID:COUNT: the caller's subordinate id ranges (/etc/subuid, /etc/subgid),
+ * mapped as themselves into the sandbox's user namespace and as 1..COUNT into the engine's. */
+struct subids {
+    unsigned long uid, uid_count, gid, gid_count;
+};
+
 enum tty_mode { TTY_AUTO, TTY_ALWAYS, TTY_NEVER };
 
 enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION, PARSE_ERROR };
@@ -55,6 +62,10 @@ struct options {
     size_t n_publish;
     struct forward *forward;
     size_t n_forward;
+    const char *engine;       /* NULL, or a program started in a nested user namespace */
+    const char *engine_ready; /* the socket whose appearance means the engine is ready */
+    bool have_subids;
+    struct subids subids;
     char *const *command; /* NULL-terminated, points into argv */
     int command_argc;
 };
@@ -63,6 +74,9 @@ struct options {
  * (without the program name); on every result *out is valid for options_free(). */
 enum parse_result parse_options(int argc, char *const argv[], struct options *out, char **error);
 void options_free(struct options *opts);
+
+/* Parses a --subids SPEC; NULL on success, else a malloc'd message. */
+char *parse_subids(const char *spec, struct subids *out);
 
 /* Parses a --publish SPEC; NULL on success, else a malloc'd message. */
 char *parse_publish(const char *spec, struct publish *out);

@@ -255,7 +255,7 @@ void run_outer(struct options *opts)
     /* Host ports first: one in use is an error before anything else happens. */
     struct relay *relays = relay_bind_host(opts);
 
-    enter_namespaces(opts->net == NET_NONE, uid, gid);
+    enter_namespaces(opts->net == NET_NONE, uid, gid, opts->have_subids ? &opts->subids : NULL);
     /* Armed after the id maps: credential changes reset the parent-death signal. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         die_with_error("can't set the parent-death signal");

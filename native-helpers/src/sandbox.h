@@ -6,6 +6,10 @@
  *          zombies, forwards signals, exits with the agent's status.
  *   agent  (init's child): drops every privilege and execs COMMAND.
  *
+ * engine (init's child, with --engine): PROGRAM as root of a nested user namespace that
+ *          maps root to the user (and 1..COUNT to --subids); started before the agent,
+ *          which starts once the engine's socket exists.
+ *
  * relay  (outer's child, host PID namespace, the sandbox's network namespace): with
  *          --publish or --forward, carries connections between the host and the sandbox.
  *
@@ -41,5 +45,7 @@ struct sandbox {
 void run_outer(struct options *opts) NORETURN;
 void run_init(struct sandbox *sb) NORETURN;
 void run_agent(const struct sandbox *sb, int slave) NORETURN;
+/* The --setenv and --unsetenv operations, in order, on this process's environment. */
+void apply_environment(const struct options *opts);
 
 #endif

@@ -141,6 +141,35 @@ void test_options(void)
     r = PARSE(&o, &err, "--net", "host", "--publish", "80", "--", "x");
     expect_error("--publish and --forward need the sandbox's own network, not --net host", r, err, &o);
 
+    is_int(PARSE(&o, &err, "--dev", "/dev/net/tun", "--engine", "/e/engine", "/tmp/e/docker.sock", "--subids",
+                 "165536:65536:165536:65536", "--", "x"),
+           PARSE_RUN, "--dev, --engine and --subids parse");
+    ok(o.n_ops == 1 && o.ops[0].type == OP_DEV && strcmp(o.ops[0].args[0], "/dev/net/tun") == 0,
+       "--dev is an operation with the device's path");
+    ok(strcmp(o.engine, "/e/engine") == 0 && strcmp(o.engine_ready, "/tmp/e/docker.sock") == 0,
+       "--engine takes PROGRAM SOCKET");
+    ok(o.have_subids && o.subids.uid == 165536 && o.subids.uid_count == 65536 && o.subids.gid == 165536 &&
+           o.subids.gid_count == 65536,
+       "--subids takes UID:COUNT:GID:COUNT");
+    options_free(&o);
+    static char *const bad_subids[] = {"1:2:3", "1:2:3:4:5", "a:1:1:1", "1:0:1:1", "1:1:1:0",
+                                       "4294967295:2:1:1", "1:1:1:1x", ""};
+    for (size_t k = 0; k < sizeof bad_subids / sizeof bad_subids[0]; k++) {
+        r = PARSE(&o, &err, "--subids", bad_subids[k], "--", "x");
+        ok(r == PARSE_ERROR && err != NULL && strstr(err, "--subids") != NULL, "--subids '%s' is refused: %s",
+           bad_subids[k], err != NULL ? err : "(no error)");
+        free(err);
+        options_free(&o);
+    }
+    r = PARSE(&o, &err, "--dev", "/etc/passwd", "--", "x");
+    expect_error("--dev: '/etc/passwd' is not a path under /dev", r, err, &o);
+    r = PARSE(&o, &err, "--dev", "/dev/../etc/shadow", "--", "x");
+    expect_error("--dev: '/dev/../etc/shadow' is not a path under /dev", r, err, &o);
+    r = PARSE(&o, &err, "--engine", "engine", "/s", "--", "x");
+    expect_error("--engine: 'engine' and '/s' must be absolute paths (SOCKET shorter than 108 bytes)", r, err, &o);
+    r = PARSE(&o, &err, "--engine", "/e");
+    expect_error("option '--engine' needs 2 arguments: PROGRAM SOCKET", r, err, &o);
+
     ok(op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
            op_source_count(OP_TMPFS) == 0 && op_source_count(OP_HIDE) == 0 && op_source_count(OP_SETENV) == 0,
        "host-side sources: overlay's three layers and a bind's SRC");
