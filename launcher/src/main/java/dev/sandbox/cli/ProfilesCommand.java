@@ -72,6 +72,7 @@ public final class ProfilesCommand implements Callable<Integer> {
         out.println("  allow: " + list(p.allow()));
         out.println("  host-loopback: " + p.hostLoopback());
         out.println("ports: " + list(p.ports()));
+        out.println("containers: " + p.containers());
     }
 
     private static String list(List<String> items) {

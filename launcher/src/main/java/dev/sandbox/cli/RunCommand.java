@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
+import dev.sandbox.containers.Engine;
 import dev.sandbox.core.RunOptions;
 import dev.sandbox.git.Repo;
 import dev.sandbox.profile.AgentEnv;
@@ -89,6 +90,12 @@ public final class RunCommand implements Callable<Integer> {
                 "passes. Repeatable."})
     List<String> env = new ArrayList<>();
 
+    @Option(names = "--containers",
+            description = {"Give each sandbox a container engine of its own (rootless podman) that speaks the",
+                "Docker API on $DOCKER_HOST: docker, compose and Testcontainers work inside, and",
+                "published ports stay in the sandbox. Images come from 'sandbox images'."})
+    boolean containers;
+
     @Parameters(arity = "0..*", paramLabel = "CMD",
             description = "The command and its arguments; put them after '--' (default: the profile's command).")
     List<String> command = new ArrayList<>();
@@ -118,8 +125,9 @@ public final class RunCommand implements Callable<Integer> {
                     + "' has none of its own; give one after '--'");
         }
         SandboxNetwork.Settings network = network(chosen);
+        Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
-        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, cmd),
+        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd),
                 spec.commandLine().getErr());
     }
 

@@ -36,6 +36,7 @@ public final class SandboxCli {
         all.put("gc", GcCommand::new);
         all.put("doctor", DoctorCommand::new);
         all.put("profiles", ProfilesCommand::new);
+        all.put("images", ImagesCommand::new);
         return Collections.unmodifiableMap(all);
     }
 

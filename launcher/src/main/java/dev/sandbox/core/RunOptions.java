@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.containers.Engine;
 import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.snapshot.Strategies;
@@ -11,7 +12,8 @@ import java.util.List;
  * @param name    the sandbox's name, null for a generated one
  * @param count   how many sandboxes to run at once on one snapshot
  * @param env     {@code --env NAME} and {@code --env NAME=VALUE}, on top of the profile's
+ * @param containers the engine's setup when each sandbox gets a container engine, else null
  */
 public record RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
-        Profile profile, List<String> env, List<String> command) {
+        Profile profile, List<String> env, Engine.Setup containers, List<String> command) {
 }

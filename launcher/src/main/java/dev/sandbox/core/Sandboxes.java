@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.containers.Engine;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
@@ -100,6 +101,9 @@ public final class Sandboxes {
             err.println("sandbox: warning: --net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
         }
+        if (options.containers() != null && options.containers().subIds().isEmpty()) {
+            err.println("sandbox: note: " + options.containers().describe());
+        }
         createPaths(profile, home);
         Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
         List<String> names = reserve(name, count);
@@ -130,7 +134,7 @@ public final class Sandboxes {
                 networks.add(network);
                 network.prepare(dirs.get(i));
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
-                        network, profile, home);
+                        network, profile, home, options.containers());
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
                 Path dir = dirs.get(i);
                 String sandboxName = names.get(i);
@@ -246,8 +250,8 @@ public final class Sandboxes {
     }
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
-            List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home)
-            throws IOException {
+            List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home,
+            Engine.Setup containers) throws IOException {
         HelperCommand cmd = new HelperCommand(helper.path())
                 .hostname(name)
                 .tty(terminal ? "auto" : "never")
@@ -283,6 +287,10 @@ public final class Sandboxes {
             }
         }
         network.addTo(cmd);
+        if (containers != null) {
+            Engine.addTo(containers, cmd, dir.resolve("containers"), StateStore.logDir(dir).resolve("containers"),
+                    false);
+        }
         return cmd.chdir(cwd).command(command);
     }
 

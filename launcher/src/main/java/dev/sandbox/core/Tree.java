@@ -16,7 +16,7 @@ import java.util.Set;
  * directory is made accessible to its owner before it is entered, and read-only btrfs
  * snapshots, which are deleted as subvolumes.
  */
-final class Tree {
+public final class Tree {
     private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(PosixFilePermission.OWNER_READ,
             PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
 
@@ -49,7 +49,7 @@ final class Tree {
         Files.delete(path);
     }
 
-    static void deleteQuietly(Path root) {
+    public static void deleteQuietly(Path root) {
         try {
             delete(root);
         } catch (IOException ignored) {

@@ -67,6 +67,21 @@ public final class HelperCommand {
         return add("--control", socket.toString());
     }
 
+    /** The host's character device {@code dev} (under /dev) in the sandbox's /dev. */
+    public HelperCommand dev(Path dev) {
+        return add("--dev", dev.toString());
+    }
+
+    /** {@code program} (inside) started before the agent in a nested user namespace; the agent waits for {@code socket}. */
+    public HelperCommand engine(Path program, Path socket) {
+        return add("--engine", program.toString(), socket.toString());
+    }
+
+    /** The subordinate id ranges, {@code UID:COUNT:GID:COUNT}, mapped into the sandbox and the engine. */
+    public HelperCommand subids(String spec) {
+        return add("--subids", spec);
+    }
+
     public HelperCommand chdir(Path dir) {
         return add("--chdir", dir.toString());
     }

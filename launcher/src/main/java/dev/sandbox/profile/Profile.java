@@ -20,9 +20,10 @@ import java.util.Map;
  * @param home        how the rest of the home is seen: {@code overlay} or {@code readonly}
  * @param net         the network mode, null for the default ({@code none})
  * @param allow       allowed domains for {@code --net allow}
+ * @param containers  whether the sandbox gets a container engine of its own
  */
 public record Profile(String name, String source, List<String> chain, String description, List<String> command,
         List<String> envPass, Map<String, String> envSet, List<String> writable, List<String> readonly,
         List<String> hidden, List<String> create, String home, NetMode net, List<String> allow,
-        boolean hostLoopback, List<String> ports) {
+        boolean hostLoopback, List<String> ports, boolean containers) {
 }

@@ -23,7 +23,8 @@ record ProfileFile(
         Paths paths,
         Home home,
         Network network,
-        List<Port> ports) {
+        List<Port> ports,
+        Boolean containers) {
 
     /** The environment: names or globs ({@code ANTHROPIC_*}) passed from the launcher's, and values set. */
     record Env(List<EnvName> pass, Map<String, String> set) {

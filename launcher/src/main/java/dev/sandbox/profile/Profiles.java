@@ -149,6 +149,7 @@ public final class Profiles {
         Set<String> allow = new LinkedHashSet<>();
         boolean hostLoopback = false;
         Set<String> ports = new LinkedHashSet<>();
+        boolean containers = false;
         for (ProfileFile f : files) {
             description = f.description() != null ? f.description() : description;
             command = f.command() != null ? List.copyOf(f.command()) : command;
@@ -172,12 +173,13 @@ public final class Profiles {
                 hostLoopback = f.network().hostLoopback() != null ? f.network().hostLoopback() : hostLoopback;
             }
             addAll(ports, f.ports(), ProfileFile.Port::value);
+            containers = f.containers() != null ? f.containers() : containers;
         }
         hidden.removeAll(reveal);
         hidden.removeAll(writable); // what a profile makes writable it means to be seen
         return new Profile(name, source, List.copyOf(chain), description, command, List.copyOf(pass), Map.copyOf(set),
                 List.copyOf(writable), List.copyOf(readonly), List.copyOf(hidden), List.copyOf(create), home, net,
-                List.copyOf(allow), hostLoopback, List.copyOf(ports));
+                List.copyOf(allow), hostLoopback, List.copyOf(ports), containers);
     }
 
     private static <T> void addAll(Set<String> to, List<T> from, java.util.function.Function<T, String> value) {
@@ -240,7 +242,7 @@ public final class Profiles {
             text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             ProfileFile file = mapper.readValue(text, ProfileFile.class);
             if (file == null) {
-                return new ProfileFile(null, null, null, null, null, null, null, null);
+                return new ProfileFile(null, null, null, null, null, null, null, null, null);
             }
             return file;
         } catch (JsonMappingException e) {

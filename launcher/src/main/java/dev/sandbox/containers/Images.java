@@ -1,0 +1,109 @@
+package dev.sandbox.containers;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.launch.HelperCommand;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The shared image store ({@code sandbox images}): filled once on the host, seen read-only by
+ * every sandbox's engine, so that the fifth sandbox neither pulls nor unpacks again. It is
+ * maintained by an engine like a sandbox's, with the store as its own storage, so that the
+ * files' owners are the ones the sandboxes' engines expect.
+ */
+public final class Images {
+    /** What {@code sandbox images} can do, and whether it needs the network. */
+    public enum Action {
+        load(false), pull(true), list(false), rm(false);
+
+        final boolean network;
+
+        Action(boolean network) {
+            this.network = network;
+        }
+    }
+
+    private static final Path INPUT = Path.of("/tmp/.sandbox/input");
+    private static final List<String> PASSED = List.of("PATH", "HOME", "TERM", "LANG", "LC_ALL", "http_proxy",
+            "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY");
+
+    private Images() {
+    }
+
+    /** Runs podman's own command for {@code action} against the store; returns its exit status. */
+    public static int run(Context context, Action action, List<String> args) {
+        Engine.Setup setup = Engine.check(context.env(), context.home());
+        Path store = setup.imageStore();
+        List<Path> inputs = new ArrayList<>();
+        if (action == Action.load) {
+            for (String a : args) {
+                Path p = context.cwd().resolve(a).normalize();
+                if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+                    throw SandboxException.cantWithInput("load images from", a, "not a readable file");
+                }
+                inputs.add(p);
+            }
+        }
+        List<String> podman = new ArrayList<>(List.of(setup.podman().toString(), "--remote", "--url",
+                "unix://" + Engine.SOCKET));
+        HelperCommand cmd = new HelperCommand(context.helper().path()).net(action.network ? "host" : "none")
+                .tty("never").tmpfs(Path.of("/tmp"));
+        try {
+            Files.createDirectories(store.getParent());
+            try (FileChannel lock = FileChannel.open(store.resolveSibling("images.lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE); var held = lock.lock()) {
+                Path conf = Files.createTempDirectory(store.getParent(), ".images-engine-");
+                try {
+                    Engine.addTo(setup, cmd, conf, store.resolveSibling("images.log"), true);
+                    List<String> argv = new ArrayList<>();
+                    switch (action) {
+                        case load -> {
+                            // One podman per file: a sandbox's engine load takes one archive at a time.
+                            argv.addAll(List.of("/bin/sh", "-c", "set -e; p=\"$1\"; shift; for f; do"
+                                    + " $p --remote --url unix://" + Engine.SOCKET + " load -i \"$f\"; done", "sh",
+                                    setup.podman().toString()));
+                            for (int i = 0; i < inputs.size(); i++) {
+                                Path inside = INPUT.resolve(i + "-" + inputs.get(i).getFileName());
+                                cmd.roBind(inputs.get(i), inside);
+                                argv.add(inside.toString());
+                            }
+                        }
+                        case pull -> {
+                            argv.addAll(List.of("/bin/sh", "-c", "set -e; p=\"$1\"; shift; for r; do"
+                                    + " $p --remote --url unix://" + Engine.SOCKET + " pull \"$r\"; done", "sh",
+                                    setup.podman().toString()));
+                            argv.addAll(args);
+                        }
+                        case list -> {
+                            argv.addAll(podman);
+                            argv.add("images");
+                        }
+                        case rm -> {
+                            argv.addAll(podman);
+                            argv.add("rmi");
+                            argv.addAll(args);
+                        }
+                    }
+                    ProcessBuilder pb = new ProcessBuilder(cmd.chdir(Path.of("/")).command(argv)).inheritIO();
+                    Map<String, String> env = pb.environment();
+                    env.keySet().retainAll(PASSED);
+                    return pb.start().waitFor();
+                } finally {
+                    dev.sandbox.core.Tree.deleteQuietly(conf);
+                }
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("use the image store", store, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw SandboxException.failure("interrupted");
+        }
+    }
+}
