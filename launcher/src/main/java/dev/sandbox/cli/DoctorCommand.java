@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
 /** {@code sandbox doctor}: says whether this machine can run sandboxes, and what to fix. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check the kernel, user namespaces, the helper and overlayfs, one line each (✔ or ✘),",
-            "with the fix for each failure. Exits 1 if any check fails."})
+            "with the fix for each failure. Exits 1 if any check fails; an optional feature",
+            "that is unavailable (– containers) does not count."})
 public final class DoctorCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -23,10 +24,10 @@ public final class DoctorCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         boolean allOk = true;
         for (Doctor.Check c : checks) {
-            out.println((c.ok() ? "✔ " : "✘ ") + c.what() + ": " + c.detail());
+            out.println((c.ok() ? "✔ " : c.optional() ? "– " : "✘ ") + c.what() + ": " + c.detail());
             if (!c.ok()) {
                 out.println("    fix: " + c.fix());
-                allOk = false;
+                allOk &= c.optional();
             }
         }
         return allOk ? 0 : 1;

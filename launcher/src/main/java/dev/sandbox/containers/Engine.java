@@ -87,8 +87,10 @@ public final class Engine {
             why = SUBIDS_ENV + " is off";
         } else {
             ids = SubIds.read(Path.of("/etc/subuid"), Path.of("/etc/subgid"), user, uid);
+            long free = SubIds.freeStart(Path.of("/etc/subuid"), Path.of("/etc/subgid"));
+            String range = free + "-" + (free + SubIds.MAX - 1);
             why = "/etc/subuid and /etc/subgid have no range for '" + user + "' (add one: sudo usermod"
-                    + " --add-subuids 100000-165535 --add-subgids 100000-165535 " + user + ")";
+                    + " --add-subuids " + range + " --add-subgids " + range + " " + user + ")";
             if (ids.isPresent() && uid != 0 && (Egress.find("newuidmap", env.get("PATH")).isEmpty()
                     || Egress.find("newgidmap", env.get("PATH")).isEmpty())) {
                 ids = Optional.empty();

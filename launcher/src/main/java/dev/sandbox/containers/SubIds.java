@@ -33,6 +33,28 @@ public record SubIds(long uid, long uidCount, long gid, long gidCount) {
         return Optional.of(new SubIds(u.get()[0], u.get()[1], g.get()[0], g.get()[1]));
     }
 
+    /** A start for a new range of {@link #MAX} ids past every range the files give anyone (at least 100000). */
+    public static long freeStart(Path... files) {
+        long end = 100000;
+        for (Path file : files) {
+            try {
+                for (String line : Files.readAllLines(file)) {
+                    String[] f = line.strip().split(":");
+                    if (f.length == 3) {
+                        try {
+                            end = Math.max(end, Long.parseLong(f[1]) + Long.parseLong(f[2]));
+                        } catch (NumberFormatException e) {
+                            // not a range
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // no such file: nothing taken
+            }
+        }
+        return end;
+    }
+
     /** The first well-formed {@code NAME:START:COUNT} line for the user; others are skipped. */
     static Optional<long[]> first(Path file, String user, int uid) {
         List<String> lines;

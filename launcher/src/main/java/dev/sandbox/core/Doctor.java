@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.containers.Engine;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.GitCli;
 import dev.sandbox.git.Repo;
@@ -26,13 +27,18 @@ import java.util.regex.Pattern;
  */
 public final class Doctor {
     /** One line of the report. */
-    public record Check(boolean ok, String what, String detail, String fix) {
+    public record Check(boolean ok, String what, String detail, String fix, boolean optional) {
         static Check ok(String what, String detail) {
-            return new Check(true, what, detail, null);
+            return new Check(true, what, detail, null, false);
         }
 
         static Check failed(String what, String detail, String fix) {
-            return new Check(false, what, detail, fix);
+            return new Check(false, what, detail, fix, false);
+        }
+
+        /** A feature some runs ask for ({@code --containers}) is unavailable; sandboxes still work. */
+        static Check unavailable(String what, String detail, String fix) {
+            return new Check(false, what, detail, fix, true);
         }
     }
 
@@ -66,7 +72,24 @@ public final class Doctor {
         Optional<Path> pasta = Egress.find("pasta", path);
         checks.add(egress(pasta, pasta.map(Doctor::pastaHelp).orElse(""), Egress.find("slirp4netns", path),
                 Files.isReadable(TUN) && Files.isWritable(TUN), Files.exists(TUN)));
+        checks.add(containers(context));
         return checks;
+    }
+
+    /** Whether {@code run --containers} can start an engine here, and whether its containers can switch users. */
+    static Check containers(Context context) {
+        String what = "containers (run --containers)";
+        try {
+            Engine.Setup setup = Engine.check(context.env(), context.home());
+            String version = dev.sandbox.sys.Command.run(List.of(setup.podman().toString(), "--version")).stdout().strip();
+            String detail = version + "; " + setup.describe();
+            return Check.ok(what, detail);
+        } catch (SandboxException e) {
+            String why = e.getMessage().replaceFirst("^can't give the sandbox a container engine(?: as root)?: ", "");
+            int fix = why.lastIndexOf(" (");
+            return Check.unavailable(what, fix > 0 && why.endsWith(")") ? why.substring(0, fix) : why,
+                    fix > 0 && why.endsWith(")") ? why.substring(fix + 2, why.length() - 1) : "see README.md, Containers");
+        }
     }
 
     static final Path TUN = Path.of("/dev/net/tun");
