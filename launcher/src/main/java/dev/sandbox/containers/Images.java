@@ -94,6 +94,7 @@ public final class Images {
                     ProcessBuilder pb = new ProcessBuilder(cmd.chdir(Path.of("/")).command(argv)).inheritIO();
                     Map<String, String> env = pb.environment();
                     env.keySet().retainAll(PASSED);
+                    env.put("HOME", "/tmp"); // podman's client wants one; the user's may be out of sight
                     return pb.start().waitFor();
                 } finally {
                     dev.sandbox.core.Tree.deleteQuietly(conf);

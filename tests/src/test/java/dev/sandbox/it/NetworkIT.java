@@ -487,7 +487,7 @@ class NetworkIT {
         return Proc.run(net.withResolvConf(cli.argv(env, args)), repo, env);
     }
 
-    private static String outputs(Path repo, String base, int n) {
+    static String outputs(Path repo, String base, int n) {
         StringBuilder all = new StringBuilder();
         for (int i = 1; i <= n; i++) {
             Path f = Repos.sandboxDir(repo, base + "-" + i).resolve("log/output");

@@ -1,0 +1,271 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Each sandbox of {@code run --containers} has a container engine of its own (rootless podman
+ * speaking the Docker API), shown with the docker CLI, docker-compose and Testcontainers
+ * against images built here from busybox: three compose projects publish 5432 at once, three
+ * Testcontainers suites on a fixed port pass at once and clash on one host daemon, containers
+ * switch users where subordinate ids exist, and nothing outlives the sandboxes.
+ */
+class ContainersIT {
+    static final String IMAGE = "sandbox-test/web:1";
+
+    static void assumeContainers(Runner runner) {
+        runner.assumeAvailable();
+        Skip.unless(Host.has("podman"), "--containers needs podman (apt-get install podman)");
+        Skip.unless(Host.has("docker"), "the tests drive the engines with the docker CLI (apt-get install docker.io)");
+        ImageArchive.assumeAvailable();
+        if (runner != Runner.ROOT) {
+            Skip.unless(Host.tunOpenToAll(), "/dev/net/tun is not open to users here (0600 root without udev):"
+                    + " tests/prepare-machine makes it 0666 as udev does");
+        } else {
+            Skip.unless(hasSubIds("root"), "as root, --containers needs a range for root in /etc/subuid and"
+                    + " /etc/subgid (tests/prepare-machine adds one)");
+        }
+    }
+
+    static boolean hasSubIds(String user) {
+        try {
+            return Files.readAllLines(Path.of("/etc/subuid")).stream().anyMatch(l -> l.startsWith(user + ":"))
+                    && Files.readAllLines(Path.of("/etc/subgid")).stream().anyMatch(l -> l.startsWith(user + ":"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Builds the test image and loads it into the workspace HOME's image store with {@code sandbox images}. */
+    static Path loadImage(Workspace ws, Cli cli, Path cwd) {
+        Path archive = ImageArchive.write(ws.mkdir("image-build"), IMAGE, List.of("httpd", "-f", "-p", "80", "-h",
+                "/www"), ws.dir().resolve("web.tar"));
+        ws.own();
+        Proc.Result r = cli.run(cwd, "images", "load", archive.toString());
+        assertEquals(0, r.exitCode(), r.describe());
+        assertTrue(r.stdout().contains("Loaded image: localhost/" + IMAGE), r.describe());
+        Proc.Result list = cli.run(cwd, "images", "list");
+        assertTrue(list.stdout().contains("localhost/sandbox-test/web"), "the store lists the image" + list.describe());
+        return archive;
+    }
+
+    private static final String COMPOSE = String.join("\n",
+            "version: \"3\"",
+            "services:",
+            "  db:",
+            "    image: " + IMAGE,
+            "    command: [\"sh\", \"-c\", \"mkdir -p /srv && echo db of $$OWNER > /srv/index.html && exec httpd -f"
+                    + " -p 5432 -h /srv\"]",
+            "    environment:",
+            "      OWNER: ${SANDBOX_NAME}",
+            "    ports: [\"5432:5432\"]",
+            "  app:",
+            "    image: " + IMAGE,
+            "    command: [\"sh\", \"-c\", \"mkdir -p /srv && until wget -q -O /srv/index.html http://db:5432/; do"
+                    + " sleep 0.2; done && exec httpd -f -p 8081 -h /srv\"]",
+            "    ports: [\"8081:8081\"]",
+            "");
+    private static final String UP = String.join("\n",
+            "docker-compose -p web up -d 2>&1 || exit 1",
+            "want=\"db of $SANDBOX_NAME\"",
+            "for i in $(seq 1 150); do",
+            "  db=$(curl -s --max-time 2 http://127.0.0.1:5432/)",
+            "  app=$(curl -s --max-time 2 http://127.0.0.1:8081/)",
+            "  if [ \"$db\" = \"$want\" ] && [ \"$app\" = \"$want\" ]; then echo \"OWN db=[$db] app=[$app]\"; exit 0; fi",
+            "  sleep 0.2",
+            "done",
+            "echo \"NEVER db=[$db] app=[$app]\"; docker-compose -p web ps; docker-compose -p web logs; exit 1",
+            "");
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void compose_threeSandboxesPublish5432AtOnce_eachReachesItsOwnServices_andNothingOutlivesThem(Runner runner)
+            throws Exception {
+        assumeContainers(runner);
+        try (Workspace ws = Workspace.create(runner);
+                ServerSocket host5432 = bindOrSkip(5432)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Repos.write(repo, "docker-compose.yml", COMPOSE);
+            Repos.write(repo, "up.sh", UP);
+            Cli cli = new Cli(ws);
+            loadImage(ws, cli, repo);
+
+            Proc.Result r = cli.run(repo, "run", "--count", "3", "--containers", "--name", "c", "--", "sh", "up.sh");
+
+            String all = NetworkIT.outputs(repo, "c", 3);
+            assertEquals(0, r.exitCode(), "three compose projects came up" + r.describe() + all);
+            for (int i = 1; i <= 3; i++) {
+                String out = Repos.read(Repos.sandboxDir(repo, "c-" + i).resolve("log/output"));
+                assertTrue(out.contains("OWN db=[db of c-" + i + "] app=[db of c-" + i + "]"),
+                        "c-" + i + " reached its own db on 5432 and its app over the compose network:\n" + out);
+                assertFalse(out.contains("already in use"), out);
+            }
+            assertTrue(host5432.isBound() && !host5432.isClosed(), "the host's 5432 stayed the test's own");
+            assertNoEngineLeft();
+        }
+    }
+
+    /** Holds the host's 127.0.0.1:PORT, so that nothing of a sandbox can have bound it there. */
+    static ServerSocket bindOrSkip(int port) throws IOException {
+        try {
+            return new ServerSocket(port, 1, InetAddress.getLoopbackAddress());
+        } catch (IOException e) {
+            Skip.unless(false, "the host's port " + port + " is in use here, so the test can't hold it");
+            throw e;
+        }
+    }
+
+    /** No engine, conmon, port relay or container process is left, and no container mount reached the host. */
+    static void assertNoEngineLeft() throws IOException {
+        List<String> left = new ArrayList<>();
+        for (int attempt = 0; attempt < 50; attempt++) {
+            left.clear();
+            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                for (Path p : (Iterable<Path>) procs::iterator) {
+                    if (!p.getFileName().toString().matches("\\d+")) {
+                        continue;
+                    }
+                    try {
+                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
+                                .replace('\0', ' ');
+                        if (cmd.contains("/tmp/.containers") || cmd.startsWith("rootlessport")
+                                || cmd.contains("/tmp/.sandbox/containers")) {
+                            left.add(p.getFileName() + ": " + cmd);
+                        }
+                    } catch (IOException e) {
+                        // gone meanwhile
+                    }
+                }
+            }
+            if (left.isEmpty()) {
+                break;
+            }
+            Proc.pause(100);
+        }
+        assertEquals(List.of(), left, "no engine process outlives its sandbox");
+        String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
+        assertFalse(mounts.contains("/tmp/.containers") || mounts.contains("overlay-containers"),
+                "no container mount reached the host:\n" + mounts);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void containersSwitchUsers_withSubordinateIds_andWithoutThemTheRunSaysWhy(Runner runner) throws Exception {
+        assumeContainers(runner);
+        String user = runner == Runner.ROOT ? "root" : Runner.userName();
+        Skip.unless(hasSubIds(user), "'" + user + "' has no range in /etc/subuid (tests/prepare-machine adds one)");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Cli cli = new Cli(ws);
+            loadImage(ws, cli, repo);
+            String script = String.join("\n",
+                    "echo \"USER=$(docker run --rm --user 999 " + IMAGE + " id -u 2>&1)\"",
+                    "echo \"OWNER=$(docker run --rm " + IMAGE + " sh -c 'mkdir /d && chown 999:999 /d && su svc -c"
+                            + " \"touch /d/x\" && stat -c %u:%g /d/x' 2>&1)\"",
+                    "");
+
+            Proc.Result doctor = cli.run(repo, "doctor");
+            assertTrue(doctor.stdout().contains("containers can switch users"), doctor.describe());
+            Proc.Result r = cli.run(repo, "run", "--containers", "--", "sh", "-c", script);
+            assertEquals(0, r.exitCode(), r.describe());
+            assertTrue(r.stdoutLines().contains("USER=999"), "a container runs as --user 999" + r.describe());
+            assertTrue(r.stdoutLines().contains("OWNER=999:999"), "a container chowns to its service user, who"
+                    + " writes there" + r.describe());
+            assertNoEngineLeft();
+
+            Map<String, String> off = Map.of("SANDBOX_SUBIDS", "off");
+            Proc.Result single = cli.run(repo, off, "run", "--containers", "--", "sh", "-c", script);
+            if (runner == Runner.ROOT) {
+                assertEquals(125, single.exitCode(), single.describe());
+                assertEquals(1, single.stderr().strip().lines().count(), "one line" + single.describe());
+                assertTrue(single.stderr().contains("would run as this machine's root"), single.describe());
+            } else {
+                assertEquals(0, single.exitCode(), single.describe());
+                assertTrue(single.stderr().contains("containers run with one id: images that switch users"),
+                        "the run says why" + single.describe());
+                assertFalse(single.stdoutLines().contains("USER=999"), single.describe());
+                assertFalse(single.stdoutLines().contains("OWNER=999:999"), single.describe());
+                Proc.Result d = cli.run(repo, off, "doctor");
+                assertTrue(d.stdout().contains("containers run with one id"), d.describe());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void badInput_noPodman_noImage_badImagesUsage_eachOneLine(Runner runner) throws Exception {
+        assumeContainers(runner);
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+
+            Proc.Result noPodman = cli.run(repo, Map.of("SANDBOX_PODMAN", "/nonexistent/podman"), "run",
+                    "--containers", "--", "true");
+            assertEquals(125, noPodman.exitCode(), noPodman.describe());
+            assertEquals("sandbox: can't give the sandbox a container engine: podman is not installed (sudo apt-get"
+                    + " install podman)", noPodman.stderr().strip(), noPodman.describe());
+            assertEquals(0, cli.list(repo).size(), "nothing was created");
+
+            Proc.Result missing = cli.run(repo, "run", "--containers", "--", "sh", "-c",
+                    "docker run --rm sandbox-test/missing:1 true");
+            assertNotEquals(0, missing.exitCode(), missing.describe());
+            assertTrue(missing.stderr().lines().anyMatch(l -> l.contains("sandbox-test/missing:1")
+                    && (l.contains("network is unreachable") || l.contains("no such host"))),
+                    "one line names the image and that nothing outside can be reached" + missing.describe());
+
+            Proc.Result noFile = cli.run(repo, "images", "load", "no-such.tar");
+            assertEquals(2, noFile.exitCode(), noFile.describe());
+            assertEquals("sandbox: can't load images from 'no-such.tar': not a readable file",
+                    noFile.stderr().strip(), noFile.describe());
+            Proc.Result badAction = cli.run(repo, "images", "frob");
+            assertEquals(2, badAction.exitCode(), badAction.describe());
+            assertTrue(badAction.stderr().startsWith("sandbox: Unknown action 'frob' (expected load, pull, list or rm)"),
+                    badAction.describe());
+        }
+    }
+
+    @Test
+    void tunClosedToTheUser_isOneLineWithTheFix() throws Exception {
+        Runner runner = Runner.USER;
+        assumeContainers(runner);
+        Skip.unless(Host.isRoot(), "closing /dev/net/tun for the user needs root (a private mount namespace)");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Path closed = ws.dir().resolve("tun");
+            Proc.hostOk(ws.dir(), "mknod", "-m", "0600", closed.toString(), "c", "10", "200");
+            Map<String, String> env = cli.env(Map.of());
+            List<String> argv = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
+                    "mount --bind \"$0\" /dev/net/tun && exec \"$@\"", closed.toString()));
+            argv.addAll(cli.argv(env, "run", "--containers", "--", "true"));
+            Proc.Result r = Proc.run(argv, repo, env);
+            assertEquals(125, r.exitCode(), r.describe());
+            assertEquals("sandbox: can't give the sandbox a container engine: /dev/net/tun is not readable and"
+                    + " writable by you, which container networks need (0600 root where no udev runs: sudo chmod 0666"
+                    + " /dev/net/tun, as udev does)", r.stderr().strip(), r.describe());
+        }
+    }
+
+    static Proc.Result await(Proc.Running running, Duration timeout) {
+        return running.await(timeout);
+    }
+}
