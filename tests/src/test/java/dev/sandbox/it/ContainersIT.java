@@ -265,7 +265,153 @@ class ContainersIT {
         }
     }
 
-    static Proc.Result await(Proc.Running running, Duration timeout) {
-        return running.await(timeout);
+    private static final String TC_POM = String.join("\n",
+            "<project xmlns=\"http://maven.apache.org/POM/4.0.0\">",
+            "  <modelVersion>4.0.0</modelVersion>",
+            "  <groupId>example</groupId>",
+            "  <artifactId>web-tests</artifactId>",
+            "  <version>1</version>",
+            "  <properties>",
+            "    <maven.compiler.release>17</maven.compiler.release>",
+            "    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>",
+            "  </properties>",
+            "  <dependencies>",
+            "    <dependency><groupId>org.junit.jupiter</groupId><artifactId>junit-jupiter</artifactId>"
+                    + "<version>5.10.2</version><scope>test</scope></dependency>",
+            "    <dependency><groupId>org.testcontainers</groupId><artifactId>testcontainers</artifactId>"
+                    + "<version>1.20.4</version><scope>test</scope></dependency>",
+            "    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId>"
+                    + "<version>1.7.36</version><scope>test</scope></dependency>",
+            "  </dependencies>",
+            "  <build><plugins>",
+            "    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-compiler-plugin</artifactId>"
+                    + "<version>3.13.0</version></plugin>",
+            "    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-surefire-plugin</artifactId>"
+                    + "<version>3.2.5</version></plugin>",
+            "  </plugins></build>",
+            "</project>",
+            "");
+    private static final String TC_TEST = String.join("\n",
+            "package example;",
+            "",
+            "import static org.junit.jupiter.api.Assertions.assertEquals;",
+            "",
+            "import com.github.dockerjava.api.model.ExposedPort;",
+            "import com.github.dockerjava.api.model.PortBinding;",
+            "import com.github.dockerjava.api.model.Ports;",
+            "import java.net.URI;",
+            "import org.junit.jupiter.api.Test;",
+            "import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;",
+            "import org.testcontainers.containers.GenericContainer;",
+            "import org.testcontainers.utility.DockerImageName;",
+            "",
+            "/** A project's integration test: its service on the fixed port 5432, as docker-compose files have it. */",
+            "@EnabledIfEnvironmentVariable(named = \"DOCKER_HOST\", matches = \".+\")",
+            "class WebTest {",
+            "    @Test",
+            "    void servesItsPage() throws Exception {",
+            "        try (GenericContainer<?> web = new GenericContainer<>(DockerImageName.parse(\"" + IMAGE + "\"))",
+            "                .withExposedPorts(80)",
+            "                .withCreateContainerCmdModifier(c -> c.getHostConfig().withPortBindings(new Ports(",
+            "                        new PortBinding(Ports.Binding.bindPort(5432), new ExposedPort(80)))))) {",
+            "            web.start();",
+            "            assertEquals(5432, web.getMappedPort(80));",
+            "            URI page = URI.create(\"http://\" + web.getHost() + \":\" + web.getMappedPort(80) + \"/\");",
+            "            assertEquals(\"hello\\n\", new String(page.toURL().openStream().readAllBytes()));",
+            "            Thread.sleep(8000); // a suite's other tests: the port stays taken meanwhile",
+            "        }",
+            "    }",
+            "}",
+            "");
+
+    /** A small project whose JUnit 5 test starts the test image with Testcontainers on port 5432. */
+    static Path writeProject(Path dir) {
+        Repos.write(dir, "pom.xml", TC_POM);
+        Repos.write(dir, "src/test/java/example/WebTest.java", TC_TEST);
+        Repos.write(dir, ".gitignore", "target/\n");
+        return dir;
     }
+
+    /** Builds the project on the host, its test skipped, so that Maven's repository in HOME has everything. */
+    static Path fetchDependencies(Workspace ws, Cli cli, Path dir) {
+        ws.own();
+        // Dependencies come from Maven Central now, on the host; the sandboxes run offline.
+        Map<String, String> env = cli.env(Map.of());
+        Proc.Result fetch = Proc.start(ws.runner().argv(List.of("mvn", "-B", "-q", "test"), env), dir, env)
+                .await(Duration.ofMinutes(5));
+        boolean unreachable = fetch.stdout().contains("Could not transfer") || fetch.stdout().contains("Could not resolve");
+        Skip.unless(!unreachable, "Maven Central can't be reached for Testcontainers here:" + fetch.stdout().lines()
+                .filter(l -> l.contains("ERROR")).findFirst().orElse(""));
+        assertEquals(0, fetch.exitCode(), "the project builds on the host (its test skipped without DOCKER_HOST)"
+                + fetch.describe());
+        return dir;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void testcontainers_mvnTestOnAFixedPort_passesInThreeSandboxesAtOnce(Runner runner) throws Exception {
+        assumeContainers(runner);
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Cli cli = new Cli(ws);
+            writeProject(repo);
+            Repos.git(repo, "add", ".");
+            Repos.git(repo, "commit", "-q", "-m", "integration test");
+            loadImage(ws, cli, repo);
+            fetchDependencies(ws, cli, repo);
+
+            Map<String, String> env = cli.env(Map.of());
+            Proc.Result r = Proc.start(cli.argv(env, "run", "--count", "3", "--containers", "--name", "tc", "--",
+                    "mvn", "-B", "-o", "test"), repo, env).await(Duration.ofMinutes(6));
+
+            String all = NetworkIT.outputs(repo, "tc", 3);
+            assertEquals(0, r.exitCode(), "three suites on port 5432 passed at once" + r.describe() + all);
+            for (int i = 1; i <= 3; i++) {
+                String out = Repos.read(Repos.sandboxDir(repo, "tc-" + i).resolve("log/output"));
+                assertTrue(out.contains("Tests run: 1, Failures: 0, Errors: 0, Skipped: 0"), "tc-" + i + ":\n" + out);
+            }
+            assertNoEngineLeft();
+        }
+    }
+
+    /**
+     * The same three suites sharing one daemon clash on 5432, which shows that the test above
+     * means something. The shared daemon is one sandbox's engine running all three: on this kind
+     * of machine rootful podman cannot start containers (runc is refused its rlimits) and the
+     * user's rootless podman on the host leaves Testcontainers' exec hanging, so neither can be
+     * the host daemon here.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void testcontainers_sameThreeSuitesOnOneSharedDaemon_clash(Runner runner) throws Exception {
+        assumeContainers(runner);
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            for (int i = 1; i <= 3; i++) {
+                writeProject(repo.resolve("suite-" + i));
+            }
+            Repos.git(repo, "add", ".");
+            Repos.git(repo, "commit", "-q", "-m", "three suites");
+            loadImage(ws, cli(ws), repo);
+            fetchDependencies(ws, cli(ws), repo.resolve("suite-1"));
+            String script = String.join("\n",
+                    "for i in 1 2 3; do (cd suite-$i && mvn -B -o test > ../suite-$i.log 2>&1; echo \"SUITE-$i=$?\") & done",
+                    "wait",
+                    "cat suite-*.log | grep -i 'already in use' | head -n 1",
+                    "");
+            Map<String, String> env = cli(ws).env(Map.of());
+            Proc.Result r = Proc.start(cli(ws).argv(env, "run", "--containers", "--", "sh", "-c", script), repo, env)
+                    .await(Duration.ofMinutes(6));
+            assertEquals(0, r.exitCode(), r.describe());
+            long failed = r.stdoutLines().stream().filter(l -> l.matches("SUITE-\\d=[1-9].*")).count();
+            assertTrue(failed >= 1, "three suites on one daemon clash on 5432" + r.describe());
+            assertTrue(r.stdout().toLowerCase().contains("already in use"), r.describe());
+            assertNoEngineLeft();
+        }
+    }
+
+    private static Cli cli(Workspace ws) {
+        return new Cli(ws);
+    }
+
 }
