@@ -74,7 +74,7 @@ class ProfilesTest {
     @Test
     void extends_addsListsUp_andTheChildsSingleValuesWin() throws IOException {
         write("user", "base.yaml", "env:\n  pass: [A]\n  set: {X: one, Y: base}\npaths:\n  writable: [~/.a]\n"
-                + "network:\n  mode: egress\n  allow: [a.example]\nports: [8080]\n");
+                + "network:\n  mode: egress\n  allow: [a.example]\nports: [8080]\ncontainers: true\n");
         write("repo", "child.yaml", "extends: base\ncommand: [tool, --flag]\nenv:\n  pass: [B_*]\n  set: {Y: child}\n"
                 + "paths:\n  writable: [~/.b]\n  reveal: [~/.ssh]\nhome: readonly\nnetwork:\n  allow: ['*.b.example']\n");
         Profile p = profiles().resolve("child");
@@ -89,6 +89,8 @@ class ProfilesTest {
         assertEquals(NetMode.egress, p.net());
         assertEquals(List.of("a.example", "*.b.example"), p.allow());
         assertEquals(List.of("8080"), p.ports());
+        assertTrue(p.containers(), "containers comes from the parent when the child says nothing");
+        assertFalse(profiles().resolve("default").containers(), "no engine unless asked for");
     }
 
     @Test
@@ -113,6 +115,8 @@ class ProfilesTest {
         assertError("bad", "line 2, key 'env.pass': expected a list");
         write("repo", "bad.yaml", "ports: [8080, '70000']\n");
         assertError("bad", "key 'ports[1]': expected [HOSTPORT:]PORT[/udp], not '70000'");
+        write("repo", "bad.yaml", "containers: maybe\n");
+        assertError("bad", "line 1, key 'containers'");
         write("repo", "bad.yaml", "network:\n  allow: ['http://x/']\n");
         assertError("bad", "key 'network.allow[0]': expected a host name");
         write("repo", "bad.yaml", "description: 'unterminated\npaths: {}\n");
