@@ -210,6 +210,54 @@ class ContainersIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void containers_seeNoHiddenPath_writeNothingReadOnly_andReachNoHostLoopback(Runner runner) throws Exception {
+        assumeContainers(runner);
+        try (Workspace ws = Workspace.create(runner);
+                NetworkIT.HostServer host = NetworkIT.HostServer.start(ws.mkdir("host-www"), 0, "host-secret")) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Files.createDirectories(ws.home().resolve(".ssh"));
+            Files.writeString(ws.home().resolve(".ssh/id_ed25519"), "PRIVATE-KEY\n");
+            Cli cli = new Cli(ws);
+            loadImage(ws, cli, repo);
+            String script = String.join("\n",
+                    "echo \"KEY=$(docker run --rm -v \"$HOME:/h\" " + IMAGE + " cat /h/.ssh/id_ed25519 2>&1)\"",
+                    "echo \"KEYDIR=$(docker run --rm -v \"$HOME/.ssh:/s\" " + IMAGE + " ls -A /s 2>&1)\"",
+                    // podman 4.3 loses the status of a --rm container: each prints its own.
+                    "docker run --rm -v /usr:/u " + IMAGE + " sh -c 'touch /u/sandbox-escape 2>/dev/null; echo USR=$?'",
+                    "docker run --rm -v \"$PWD:/src\" " + IMAGE + " sh -c 'echo from-a-container > /src/made.txt;"
+                            + " echo REPO=$?'",
+                    "for h in 10.0.2.2 host.containers.internal 127.0.0.1; do",
+                    "  echo \"HOST $h=$(docker run --rm " + IMAGE + " wget -q -T 3 -O - http://$h:" + host.port()
+                            + "/ 2>&1 | head -n 1)\"",
+                    "done",
+                    "echo \"HOSTNET=$(docker run --rm --network host " + IMAGE + " wget -q -T 3 -O - http://127.0.0.1:"
+                            + host.port() + "/ 2>&1 | head -n 1)\"",
+                    "");
+
+            Proc.Result r = cli.run(repo, "run", "--name", "escape", "--containers", "--", "sh", "-c", script);
+
+            assertEquals(0, r.exitCode(), r.describe());
+            assertFalse(r.stdout().contains("PRIVATE-KEY"), "a hidden key stays hidden from containers" + r.describe());
+            assertTrue(r.stdoutLines().contains("KEYDIR="), "the hidden directory is empty in a container" + r.describe());
+            assertTrue(r.stdoutLines().contains("USR=1"), "the host tree stays read-only" + r.describe());
+            assertFalse(Files.exists(Path.of("/usr/sandbox-escape")));
+            if (runner == Runner.ROOT) {
+                // As root, containers' root is a subordinate id, not the owner of root's files.
+                assertTrue(r.stdoutLines().contains("REPO=1"), "root's repository is not the containers'" + r.describe());
+            } else {
+                assertTrue(r.stdoutLines().contains("REPO=0"), "the repository is writable, as for the agent"
+                        + r.describe());
+                assertTrue(Files.exists(Repos.upper(repo, "escape").resolve("made.txt")), "in its upper layer");
+            }
+            assertFalse(Files.exists(repo.resolve("made.txt")), "no write reaches the user's tree");
+            assertFalse(r.stdout().contains("host-secret"), "no container reaches the host's loopback" + r.describe());
+            assertEquals("host-secret", host.get(), "the host's server was up all along");
+            assertNoEngineLeft();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void badInput_noPodman_noImage_badImagesUsage_eachOneLine(Runner runner) throws Exception {
         assumeContainers(runner);
         try (Workspace ws = Workspace.create(runner)) {
