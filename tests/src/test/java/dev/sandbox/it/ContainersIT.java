@@ -8,14 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -134,31 +132,8 @@ class ContainersIT {
 
     /** No engine, conmon, port relay or container process is left, and no container mount reached the host. */
     static void assertNoEngineLeft() throws IOException {
-        List<String> left = new ArrayList<>();
-        for (int attempt = 0; attempt < 50; attempt++) {
-            left.clear();
-            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-                for (Path p : (Iterable<Path>) procs::iterator) {
-                    if (!p.getFileName().toString().matches("\\d+")) {
-                        continue;
-                    }
-                    try {
-                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
-                                .replace('\0', ' ');
-                        if (cmd.contains("/tmp/.containers") || cmd.startsWith("rootlessport")
-                                || cmd.contains("/tmp/.sandbox/containers")) {
-                            left.add(p.getFileName() + ": " + cmd);
-                        }
-                    } catch (IOException e) {
-                        // gone meanwhile
-                    }
-                }
-            }
-            if (left.isEmpty()) {
-                break;
-            }
-            Proc.pause(100);
-        }
+        List<String> left = Proc.leftRunning(cmd -> cmd.contains("/tmp/.containers") || cmd.startsWith("rootlessport")
+                || cmd.contains("/tmp/.sandbox/containers"));
         assertEquals(List.of(), left, "no engine process outlives its sandbox");
         String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
         assertFalse(mounts.contains("/tmp/.containers") || mounts.contains("overlay-containers"),

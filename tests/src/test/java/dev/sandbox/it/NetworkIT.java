@@ -29,7 +29,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -219,29 +218,9 @@ class NetworkIT {
 
     /** No process (a pasta, a slirp4netns, a relay) still names the workspace once its sandboxes ended. */
     static void assertNothingLeftRunning(Path dir) throws IOException {
-        List<String> left = new ArrayList<>();
-        for (int attempt = 0; attempt < 50; attempt++) {
-            left.clear();
-            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-                for (Path p : (Iterable<Path>) procs::iterator) {
-                    if (!p.getFileName().toString().matches("\\d+")) {
-                        continue;
-                    }
-                    try {
-                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
-                                .replace('\0', ' ');
-                        if (cmd.contains(dir.toString())) {
-                            left.add(p.getFileName() + ": " + cmd);
-                        }
-                    } catch (IOException e) {
-                        // gone meanwhile
-                    }
-                }
-            }
-            if (left.isEmpty()) {
-                return;
-            }
-            Proc.pause(100);
+        List<String> left = Proc.leftRunning(cmd -> cmd.contains(dir.toString()));
+        if (left.isEmpty()) {
+            return;
         }
         throw new AssertionError("processes outlived their sandboxes: " + left);
     }

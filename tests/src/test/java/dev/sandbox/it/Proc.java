@@ -9,10 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Runs host processes with a bounded wait: output goes to files (so a chatty process can
@@ -130,6 +133,40 @@ final class Proc {
     }
 
     /** Sleeps between two polls of something the test waits for. */
+    /**
+     * Waits up to five seconds for no process to have a command line {@code matches} accepts;
+     * returns those still there ({@code "PID: COMMAND LINE"}), empty when none.
+     */
+    static List<String> leftRunning(Predicate<String> matches) {
+        List<String> left = new ArrayList<>();
+        for (int attempt = 0; attempt < 50; attempt++) {
+            left.clear();
+            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                for (Path p : (Iterable<Path>) procs::iterator) {
+                    if (!p.getFileName().toString().matches("\\d+")) {
+                        continue;
+                    }
+                    try {
+                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")),
+                                StandardCharsets.UTF_8).replace('\0', ' ');
+                        if (matches.test(cmd)) {
+                            left.add(p.getFileName() + ": " + cmd);
+                        }
+                    } catch (IOException e) {
+                        // gone meanwhile
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            if (left.isEmpty()) {
+                break;
+            }
+            pause(100);
+        }
+        return left;
+    }
+
     static void pause(long millis) {
         try {
             Thread.sleep(millis);
