@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.vm.VmBridge;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -43,6 +44,9 @@ public final class SandboxCli {
     public static int execute(String... args) {
         PrintWriter out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+        if (VmBridge.wanted(args, System.getProperty("os.name"), System.getenv())) {
+            return VmBridge.execute(args, out, err);
+        }
         return commandLine(out, err, wantsStacktrace(args), invoked(args)).execute(args);
     }
 

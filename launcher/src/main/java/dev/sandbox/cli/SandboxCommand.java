@@ -25,6 +25,12 @@ public final class SandboxCommand implements Runnable {
             description = "Print the stack trace of an error, for bug reports.")
     boolean stacktrace;
 
+    /** Read before picocli parses anything (VmBridge): listed here for the help. */
+    @Option(names = "--vm",
+            description = {"Run the command in sandbox's Linux VM (Vagrantfile), copying the repository in",
+                "and the work back as branches; the default on macOS (SANDBOX_VM=off: not)."})
+    boolean vm;
+
     @Override
     public void run() {
         throw new ParameterException(spec.commandLine(), "missing command: one of run, list, diff, patch, commit, apply, rm, gc, doctor");

@@ -5,7 +5,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
 
 /** Readable generated sandbox names such as {@code calm-otter}, easy to type in later commands. */
-final class Names {
+public final class Names {
     private static final List<String> ADJECTIVES = List.of("amber", "brave", "calm", "clever", "eager", "fuzzy",
             "gentle", "happy", "jolly", "keen", "lively", "lucky", "mellow", "nimble", "plucky", "quiet", "rapid",
             "shiny", "snappy", "steady", "sunny", "swift", "tidy", "witty");
@@ -17,7 +17,7 @@ final class Names {
     }
 
     /** A name for which {@code taken} is false. */
-    static String generate(Predicate<String> taken) {
+    public static String generate(Predicate<String> taken) {
         ThreadLocalRandom r = ThreadLocalRandom.current();
         for (int attempt = 0; attempt < 32; attempt++) {
             String name = ADJECTIVES.get(r.nextInt(ADJECTIVES.size())) + "-" + NOUNS.get(r.nextInt(NOUNS.size()));

@@ -1,0 +1,286 @@
+package dev.sandbox.vm;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.net.Egress;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The Linux VM that runs sandbox for a host without user namespaces and overlayfs (macOS):
+ * started with Vagrant when needed, reached over ssh with the configuration {@code vagrant
+ * ssh-config} prints, fed with rsync. Every tool can be replaced through the environment, so
+ * that any ssh target can stand in for the VM.
+ */
+public final class Vm {
+    public static final String VAGRANT_ENV = "SANDBOX_VAGRANT";
+    public static final String DIR_ENV = "SANDBOX_VM_DIR";
+    public static final String SSH_ENV = "SANDBOX_SSH";
+    public static final String WORK_ENV = "SANDBOX_VM_WORK";
+    public static final String SANDBOX_ENV = "SANDBOX_VM_SANDBOX";
+    static final String HOST = "default";
+    static final String INSTALL_HINT = "install it from https://developer.hashicorp.com/vagrant/install, and a"
+            + " provider: VirtualBox 7.1, VMware Fusion, Parallels or libvirt";
+    private static final Pattern FILES_SENT = Pattern.compile("Number of regular files transferred: ([\\d,]+)");
+
+    private final Map<String, String> env;
+    private final String vagrant;
+    private final Path vagrantDir;
+    private final String ssh;
+    private final String work;
+    private final String sandbox;
+    private Path sshConfig;
+
+    private Vm(Map<String, String> env, String vagrant, Path vagrantDir) {
+        this.env = env;
+        this.vagrant = vagrant;
+        this.vagrantDir = vagrantDir;
+        this.ssh = env.getOrDefault(SSH_ENV, "ssh");
+        this.work = env.getOrDefault(WORK_ENV, "/srv/work");
+        this.sandbox = env.getOrDefault(SANDBOX_ENV, "sandbox");
+    }
+
+    /** The VM as this machine's environment describes it; one line when Vagrant is missing. */
+    public static Vm of(Map<String, String> env, String sandboxHome) {
+        String v = env.getOrDefault(VAGRANT_ENV, "vagrant");
+        boolean found = v.contains("/") ? Files.isExecutable(Path.of(v)) : Egress.find(v, env.get("PATH")).isPresent();
+        if (!found) {
+            throw SandboxException.failure("can't reach the VM: Vagrant is not installed; " + INSTALL_HINT);
+        }
+        String dir = env.get(DIR_ENV);
+        Path vagrantDir = dir != null ? Path.of(dir) : sourceTree(sandboxHome);
+        if (vagrantDir == null || !Files.isRegularFile(vagrantDir.resolve("Vagrantfile"))) {
+            throw SandboxException.failure("can't reach the VM: no Vagrantfile (set " + DIR_ENV
+                    + " to sandbox's source tree)");
+        }
+        return new Vm(env, v, vagrantDir);
+    }
+
+    /** The source tree a distribution was built in ({@code launcher/target/sandbox}), or null. */
+    private static Path sourceTree(String sandboxHome) {
+        if (sandboxHome == null) {
+            return null;
+        }
+        Path p = Path.of(sandboxHome).toAbsolutePath().normalize();
+        return p.getNameCount() >= 3 ? p.getParent().getParent().getParent() : null;
+    }
+
+    /** Starts the VM unless it runs; the provider's own error when it cannot. */
+    public void ensureUp(java.io.PrintWriter err) {
+        Result status = vagrant(List.of("status", "--machine-readable"), false);
+        if (status.ok() && status.out().lines().anyMatch(l -> l.matches("[^,]*,[^,]*,state,running"))) {
+            return;
+        }
+        err.println("sandbox: starting the VM (vagrant up)");
+        err.flush();
+        Result up = vagrant(List.of("up"), true);
+        if (!up.ok()) {
+            throw SandboxException.failure("can't start the VM: " + up.lastErrorLine());
+        }
+    }
+
+    /** The ssh configuration of the running VM, from {@code vagrant ssh-config}. */
+    Path sshConfig() {
+        if (sshConfig == null) {
+            Result r = vagrant(List.of("ssh-config"), false);
+            if (!r.ok()) {
+                throw SandboxException.failure("can't reach the VM: vagrant ssh-config: " + r.lastErrorLine());
+            }
+            try {
+                sshConfig = Files.createTempFile("sandbox-vm-", ".ssh-config");
+                sshConfig.toFile().deleteOnExit();
+                Files.writeString(sshConfig, r.out());
+            } catch (IOException e) {
+                throw SandboxException.cant("write the VM's ssh configuration", "a temporary file", e);
+            }
+        }
+        return sshConfig;
+    }
+
+    /** The ssh command line that reaches the VM, as one string for rsync and git. */
+    String sshCommand() {
+        return ssh + " -F " + quote(sshConfig().toString());
+    }
+
+    /** Where {@code repoRoot} lives in the VM: a directory of its own under the VM's btrfs. */
+    public String remoteDir(Path repoRoot) {
+        String hash;
+        try {
+            hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(repoRoot.toString().getBytes(StandardCharsets.UTF_8))).substring(0, 10);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return work + "/" + repoRoot.getFileName() + "-" + hash;
+    }
+
+    /**
+     * Copies {@code local} to {@code remote} in the VM: tracked, untracked and ignored files
+     * alike, as a snapshot takes them, and only what changed since the last time. Returns how
+     * many files were sent. The VM's own sandbox state is never touched.
+     */
+    public long sync(Path local, String remote, List<String> excludes) {
+        List<String> argv = new ArrayList<>(List.of("rsync", "-a", "--delete", "--stats", "--exclude", "/.git/sandbox/",
+                "-e", sshCommand(), "--rsync-path", "mkdir -p " + quote(remote) + " && rsync"));
+        for (String e : excludes) {
+            argv.add("--exclude");
+            argv.add(e);
+        }
+        argv.add(local + "/");
+        argv.add(HOST + ":" + remote + "/");
+        Result r = run(argv, null, false);
+        if (!r.ok()) {
+            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.lastErrorLine());
+        }
+        Matcher m = FILES_SENT.matcher(r.out());
+        return m.find() ? Long.parseLong(m.group(1).replace(",", "")) : -1;
+    }
+
+    /** Runs {@code sandbox ARGS} in {@code remote} in the VM, the terminal passed through; its exit status. */
+    public int sandbox(String remote, List<String> args, boolean terminal) {
+        List<String> argv = new ArrayList<>(List.of(ssh, "-F", sshConfig().toString(), terminal ? "-t" : "-T", HOST,
+                remoteCommand(remote, args)));
+        return Result.status(new ProcessBuilder(argv).inheritIO());
+    }
+
+    /** Runs {@code sandbox ARGS} in {@code remote} and returns what it printed. */
+    public Result sandboxOutput(String remote, List<String> args) {
+        return run(List.of(ssh, "-F", sshConfig().toString(), "-T", HOST, remoteCommand(remote, args)), null, false);
+    }
+
+    String remoteCommand(String remote, List<String> args) {
+        StringBuilder s = new StringBuilder("cd " + quote(remote) + " && exec " + quote(sandbox));
+        for (String a : args) {
+            s.append(' ').append(quote(a));
+        }
+        return s.toString();
+    }
+
+    /** The VM user's home, where commands that need no repository run. */
+    String remoteHome() {
+        return ".";
+    }
+
+    /** Copies {@code home/relative} into the same place under the VM user's home. */
+    void syncHomePath(Path home, String relative) {
+        Path local = home.resolve(relative);
+        String parent = relative.contains("/") ? relative.substring(0, relative.lastIndexOf('/')) : ".";
+        Result r = run(List.of("rsync", "-a", "-e", sshCommand(), "--rsync-path", "mkdir -p " + quote(parent)
+                + " && rsync", local.toString(), HOST + ":" + parent + "/"), null, false);
+        if (!r.ok()) {
+            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.lastErrorLine());
+        }
+    }
+
+    /** Applies a patch series to the local working tree, as {@code sandbox apply} does (3-way). */
+    int applyLocally(Path root, String patch, java.io.PrintWriter err) {
+        try {
+            Path file = Files.createTempFile("sandbox-vm-", ".patch");
+            try {
+                Files.writeString(file, patch);
+                Result r = run(List.of("git", "-C", root.toString(), "apply", "--3way", file.toString()), null, false);
+                if (!r.err().isBlank()) {
+                    err.println(r.err().strip());
+                }
+                return r.status();
+            } finally {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("apply the VM's patch in", root, e);
+        }
+    }
+
+    /** Fetches branch {@code branch} of the VM's copy into the local repository, under the same name. */
+    public void fetch(Path local, String remote, String branch) {
+        Result r = run(List.of("git", "-C", local.toString(), "fetch", "-q", "--no-tags", "--force", HOST + ":" + remote,
+                "refs/heads/" + branch + ":refs/heads/" + branch), Map.of("GIT_SSH_COMMAND", sshCommand()), false);
+        if (!r.ok()) {
+            throw SandboxException.failure("can't fetch " + branch + " from the VM: " + r.lastErrorLine());
+        }
+    }
+
+    Result vagrant(List<String> args, boolean echo) {
+        List<String> argv = new ArrayList<>();
+        argv.add(vagrant);
+        argv.addAll(args);
+        return run(argv, Map.of("VAGRANT_CWD", vagrantDir.toString()), echo);
+    }
+
+    /** A command to completion; with {@code echo}, its output also goes to the user as it comes. */
+    Result run(List<String> argv, Map<String, String> extraEnv, boolean echo) {
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().clear();
+        pb.environment().putAll(env);
+        if (extraEnv != null) {
+            pb.environment().putAll(extraEnv);
+        }
+        try {
+            Process p = pb.start();
+            java.util.concurrent.CompletableFuture<String> err = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> drain(p.getErrorStream(), echo ? System.err : null));
+            String out = drain(p.getInputStream(), echo ? System.out : null);
+            return new Result(p.waitFor(), out, err.join());
+        } catch (IOException e) {
+            return new Result(127, "", argv.get(0) + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Result(130, "", "interrupted");
+        }
+    }
+
+    private static String drain(java.io.InputStream in, java.io.PrintStream echo) {
+        StringBuilder all = new StringBuilder();
+        byte[] buf = new byte[8192];
+        try (in) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                all.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+                if (echo != null) {
+                    echo.write(buf, 0, n);
+                    echo.flush();
+                }
+            }
+        } catch (IOException e) {
+            // the process is gone: what came is all there is
+        }
+        return all.toString();
+    }
+
+    static String quote(String s) {
+        return s.matches("[A-Za-z0-9_./:=@%+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    /** How a command ended. */
+    public record Result(int status, String out, String err) {
+        boolean ok() {
+            return status == 0;
+        }
+
+        /** The last line the command wrote to stderr (its error, after progress), else its status. */
+        String lastErrorLine() {
+            List<String> lines = err.strip().lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+            return lines.isEmpty() ? "exit status " + status : lines.get(lines.size() - 1);
+        }
+
+        static int status(ProcessBuilder pb) {
+            try {
+                return pb.start().waitFor();
+            } catch (IOException e) {
+                throw SandboxException.failure("can't run '" + pb.command().get(0) + "': " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return 130;
+            }
+        }
+    }
+}

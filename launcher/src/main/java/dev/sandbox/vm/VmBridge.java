@@ -1,0 +1,177 @@
+package dev.sandbox.vm;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Names;
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.Repo;
+import dev.sandbox.profile.Profile;
+import dev.sandbox.profile.Profiles;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code sandbox} on macOS (or with {@code --vm}): the same commands, carried out in the VM.
+ * {@code run} copies the repository in (only what changed since the last time), runs there with
+ * the terminal passed through, and brings each sandbox's work back as branch
+ * {@code sandbox/NAME} of the local repository; {@code commit} and {@code apply} bring work back
+ * the same way; the other commands run in the VM as they are.
+ */
+public final class VmBridge {
+    /** {@code off}: on macOS, do not use the VM (for a Mac with a Linux VM of its own). */
+    public static final String VM_ENV = "SANDBOX_VM";
+
+    private VmBridge() {
+    }
+
+    /** Whether these arguments are for the VM: {@code --vm} before the subcommand, or macOS. */
+    public static boolean wanted(String[] args, String osName, Map<String, String> env) {
+        for (String a : args) {
+            if (a.equals("--vm")) {
+                return true;
+            }
+            if (!a.startsWith("-")) {
+                break;
+            }
+        }
+        return osName != null && osName.startsWith("Mac") && !"off".equals(env.get(VM_ENV));
+    }
+
+    public static int execute(String[] rawArgs, PrintWriter out, PrintWriter err) {
+        List<String> args = new ArrayList<>(List.of(rawArgs));
+        int vmFlag = args.indexOf("--vm");
+        if (vmFlag >= 0 && args.subList(0, vmFlag).stream().allMatch(a -> a.startsWith("-"))) {
+            args.remove(vmFlag);
+        }
+        String sub = args.stream().filter(a -> !a.startsWith("-")).findFirst().orElse(null);
+        try {
+            Context context = Context.ofCurrentProcess();
+            Vm vm = Vm.of(context.env(), context.sandboxHome());
+            if (sub == null || List.of("doctor", "images").contains(sub)) {
+                vm.ensureUp(err);
+                return vm.sandbox(vm.remoteHome(), args, System.console() != null);
+            }
+            Repo repo = Repo.discover(context.cwd());
+            Path root = repo.root();
+            String remote = vm.remoteDir(root);
+            vm.ensureUp(err);
+            return switch (sub) {
+                case "run" -> run(vm, context, root, remote, args, err);
+                case "commit" -> commit(vm, root, remote, args, err);
+                case "apply" -> apply(vm, root, remote, args, err);
+                default -> vm.sandbox(remote, args, System.console() != null);
+            };
+        } catch (SandboxException e) {
+            err.println("sandbox: " + e.getMessage());
+            return e.exitCode();
+        }
+    }
+
+    private static int run(Vm vm, Context context, Path root, String remote, List<String> args, PrintWriter err) {
+        int end = args.indexOf("--");
+        List<String> options = end < 0 ? args : args.subList(0, end);
+        List<String> command = end < 0 ? List.of() : args.subList(end + 1, args.size());
+        String name = value(options, "--name");
+        List<String> remoteArgs = new ArrayList<>(args);
+        if (name == null) {
+            name = Names.generate(n -> false);
+            remoteArgs.add(remoteArgs.indexOf("run") + 1, "--name");
+            remoteArgs.add(remoteArgs.indexOf("run") + 2, name);
+        }
+        String count = value(options, "--count");
+        int n = count == null ? 1 : Integer.parseInt(count.matches("\\d{1,3}") ? count : "1");
+
+        long sent = vm.sync(root, remote, List.of());
+        err.println("sandbox: synced " + sent + " file" + (sent == 1 ? "" : "s") + " into the VM");
+        syncCredentials(vm, context, root, value(options, "--profile"), command, err);
+        err.flush();
+
+        Path cwd = context.cwd().toAbsolutePath().normalize();
+        String where = cwd.startsWith(root) ? remote + ("/" + root.relativize(cwd)).replaceAll("/$", "") : remote;
+        int status = vm.sandbox(where, remoteArgs, System.console() != null);
+        for (int i = 1; i <= n; i++) {
+            String each = n == 1 ? name : name + "-" + i;
+            bringBack(vm, root, remote, each, List.of("commit", each), "sandbox/" + each, err);
+        }
+        return status;
+    }
+
+    /** The profile's writable paths under the home (an agent's login) go into the VM's home; nothing else does. */
+    private static void syncCredentials(Vm vm, Context context, Path root, String profileName, List<String> command,
+            PrintWriter err) {
+        Path home = context.home();
+        Profiles profiles = Profiles.of(root, home);
+        Profile profile = profiles.resolve(profileName != null ? profileName
+                : command.isEmpty() ? "default" : profiles.forCommand(command));
+        for (String p : profile.writable()) {
+            if (p.startsWith("~/") && Files.exists(home.resolve(p.substring(2)))) {
+                vm.syncHomePath(home, p.substring(2));
+                err.println("sandbox: copied ~/" + p.substring(2) + " into the VM (profile '" + profile.name()
+                        + "' writes there)");
+            }
+        }
+    }
+
+    private static int commit(Vm vm, Path root, String remote, List<String> args, PrintWriter err) {
+        int at = args.indexOf("commit");
+        String name = args.stream().skip(at + 1).filter(a -> !a.startsWith("-")).findFirst().orElse(null);
+        if (name == null) {
+            return vm.sandbox(remote, args, false); // its own usage error
+        }
+        String branch = value(args, "-b");
+        if (branch == null) {
+            branch = value(args, "--branch");
+        }
+        return bringBack(vm, root, remote, name, args, branch != null ? branch : "sandbox/" + name, err);
+    }
+
+    /** Commits a sandbox's work in the VM and fetches the branch; the remote commit's status. */
+    private static int bringBack(Vm vm, Path root, String remote, String name, List<String> commitArgs, String branch,
+            PrintWriter err) {
+        Vm.Result c = vm.sandboxOutput(remote, commitArgs);
+        if (c.status() == SandboxException.NOTHING) {
+            err.println("sandbox: " + name + " changed nothing");
+        } else if (c.status() != 0) {
+            err.println("sandbox: can't bring " + name + "'s work back: " + c.lastErrorLine().replaceFirst("^sandbox: ", ""));
+        } else {
+            vm.fetch(root, remote, branch);
+            err.println("sandbox: " + name + "'s work is on branch " + branch);
+        }
+        err.flush();
+        return c.status();
+    }
+
+    private static int apply(Vm vm, Path root, String remote, List<String> args, PrintWriter err) {
+        int at = args.indexOf("apply");
+        String name = args.stream().skip(at + 1).filter(a -> !a.startsWith("-")).findFirst().orElse(null);
+        if (name == null) {
+            return vm.sandbox(remote, args, false);
+        }
+        Vm.Result patch = vm.sandboxOutput(remote, List.of("patch", name));
+        if (patch.status() != 0) {
+            err.println(patch.err().strip());
+            return patch.status();
+        }
+        return vm.applyLocally(root, patch.out(), err);
+    }
+
+    /** The value of option {@code name} ({@code --name N} or {@code --name=N}) among {@code args}, or null. */
+    static String value(List<String> args, String name) {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--")) {
+                break;
+            }
+            if (a.equals(name) && i + 1 < args.size()) {
+                return args.get(i + 1);
+            }
+            if (a.startsWith(name + "=")) {
+                return a.substring(name.length() + 1);
+            }
+        }
+        return null;
+    }
+}
