@@ -4,9 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-for tool in java mvn make cc git; do
+tools="java mvn make cc git"
+# On macOS only the launcher is built here; sandbox itself runs in the Vagrant VM (README.md).
+[ "$(uname -s)" = Darwin ] && tools="java mvn git vagrant rsync"
+for tool in $tools; do
     if ! command -v "$tool" >/dev/null; then
-        echo "install.sh: '$tool' is missing (on Debian/Ubuntu: apt-get install openjdk-17-jdk-headless maven make gcc git)" >&2
+        echo "install.sh: '$tool' is missing (on Debian/Ubuntu: apt-get install openjdk-17-jdk-headless maven make gcc git;"\
+            "on macOS: a JDK 17, Maven and git, and Vagrant with a provider)" >&2
         exit 1
     fi
 done

@@ -10,8 +10,14 @@ mkdir -p "$dist/bin" "$dist/lib" "$dist/libexec"
 dist=$(cd "$dist" && pwd -P) # the archive records the class path: make it the real, absolute one
 cp "$jar" "$dist/lib/sandbox.jar"
 cp "$src/bin/sandbox" "$dist/bin/sandbox"
-cp "$helper" "$dist/libexec/sandbox-helper"
-chmod 0755 "$dist/bin/sandbox" "$dist/libexec/sandbox-helper"
+chmod 0755 "$dist/bin/sandbox"
+if [ "$(uname -s)" = Linux ]; then
+    cp "$helper" "$dist/libexec/sandbox-helper"
+    chmod 0755 "$dist/libexec/sandbox-helper"
+else
+    # macOS: no helper; the launcher drives the VM. Training runs stay here (and fail fast).
+    export SANDBOX_VM=off
+fi
 rm -f "$dist/lib/sandbox.jsa"
 
 java=java jartool=jar
