@@ -79,7 +79,7 @@ public final class Engine {
             throw SandboxException.failure("can't give the sandbox a container engine: " + tunProblem);
         }
         int uid = RuntimeDir.uid();
-        int gid = gid();
+        int gid = RuntimeDir.gid();
         String user = userName();
         Optional<SubIds> ids = Optional.empty();
         String why;
@@ -233,14 +233,6 @@ public final class Engine {
         if (setup.uid() == 0) {
             Files.setAttribute(path, "unix:uid", setup.engineUid());
             Files.setAttribute(path, "unix:gid", setup.engineGid());
-        }
-    }
-
-    private static int gid() {
-        try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid");
-        } catch (IOException e) {
-            throw SandboxException.failure("can't read this process's gid: " + e.getMessage(), e);
         }
     }
 

@@ -66,9 +66,7 @@ public final class Images {
                     switch (action) {
                         case load -> {
                             // One podman per file: a sandbox's engine load takes one archive at a time.
-                            argv.addAll(List.of("/bin/sh", "-c", "set -e; p=\"$1\"; shift; for f; do"
-                                    + " $p --remote --url unix://" + Engine.SOCKET + " load -i \"$f\"; done", "sh",
-                                    setup.podman().toString()));
+                            argv.addAll(eachArgument(podman, "load -i"));
                             for (int i = 0; i < inputs.size(); i++) {
                                 Path inside = INPUT.resolve(i + "-" + inputs.get(i).getFileName());
                                 cmd.roBind(inputs.get(i), inside);
@@ -76,9 +74,7 @@ public final class Images {
                             }
                         }
                         case pull -> {
-                            argv.addAll(List.of("/bin/sh", "-c", "set -e; p=\"$1\"; shift; for r; do"
-                                    + " $p --remote --url unix://" + Engine.SOCKET + " pull \"$r\"; done", "sh",
-                                    setup.podman().toString()));
+                            argv.addAll(eachArgument(podman, "pull"));
                             argv.addAll(args);
                         }
                         case list -> {
@@ -106,5 +102,11 @@ public final class Images {
             Thread.currentThread().interrupt();
             throw SandboxException.failure("interrupted");
         }
+    }
+
+    /** A shell that runs {@code podman ACTION ARG} for each argument appended to these words, stopping at a failure. */
+    private static List<String> eachArgument(List<String> podman, String action) {
+        String p = String.join(" ", podman.stream().map(w -> "'" + w.replace("'", "'\\''") + "'").toList());
+        return List.of("/bin/sh", "-c", "set -e; for a; do " + p + " " + action + " \"$a\"; done", "sh");
     }
 }

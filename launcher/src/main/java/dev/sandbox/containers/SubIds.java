@@ -2,7 +2,6 @@ package dev.sandbox.containers;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -37,47 +36,46 @@ public record SubIds(long uid, long uidCount, long gid, long gidCount) {
     public static long freeStart(Path... files) {
         long end = 100000;
         for (Path file : files) {
-            try {
-                for (String line : Files.readAllLines(file)) {
-                    String[] f = line.strip().split(":");
-                    if (f.length == 3) {
-                        try {
-                            end = Math.max(end, Long.parseLong(f[1]) + Long.parseLong(f[2]));
-                        } catch (NumberFormatException e) {
-                            // not a range
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                // no such file: nothing taken
+            for (Range r : ranges(file)) {
+                end = Math.max(end, r.start() + r.count());
             }
         }
         return end;
     }
 
-    /** The first well-formed {@code NAME:START:COUNT} line for the user; others are skipped. */
-    static Optional<long[]> first(Path file, String user, int uid) {
+    /** One {@code NAME:START:COUNT} line. */
+    private record Range(String owner, long start, long count) {
+    }
+
+    /** The file's ranges in order; lines that are not ranges (comments, bad numbers) are skipped, as the tools do. */
+    private static List<Range> ranges(Path file) {
         List<String> lines;
         try {
             lines = Files.readAllLines(file);
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
         } catch (IOException e) {
-            return Optional.empty();
+            return List.of(); // no such file: no ranges
         }
+        List<Range> ranges = new java.util.ArrayList<>();
         for (String line : lines) {
             String[] f = line.strip().split(":");
-            if (f.length != 3 || !(f[0].equals(user) || f[0].equals(Integer.toString(uid)))) {
-                continue;
-            }
-            try {
-                long start = Long.parseLong(f[1]);
-                long count = Math.min(Long.parseLong(f[2]), MAX);
-                if (start > 0 && count > 0 && start + count <= 0xFFFFFFFFL && (uid < start || uid >= start + count)) {
-                    return Optional.of(new long[] {start, count});
+            if (f.length == 3) {
+                try {
+                    ranges.add(new Range(f[0], Long.parseLong(f[1]), Long.parseLong(f[2])));
+                } catch (NumberFormatException e) {
+                    // not a range
                 }
-            } catch (NumberFormatException e) {
-                // not a range: the tools skip such lines too
+            }
+        }
+        return ranges;
+    }
+
+    /** The first well-formed range of the user's (by name or uid) that leaves the user's own id out. */
+    static Optional<long[]> first(Path file, String user, int uid) {
+        for (Range r : ranges(file)) {
+            long count = Math.min(r.count(), MAX);
+            if ((r.owner().equals(user) || r.owner().equals(Integer.toString(uid))) && r.start() > 0 && count > 0
+                    && r.start() + count <= 0xFFFFFFFFL && (uid < r.start() || uid >= r.start() + count)) {
+                return Optional.of(new long[] {r.start(), count});
             }
         }
         return Optional.empty();

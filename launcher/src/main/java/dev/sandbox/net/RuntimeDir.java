@@ -67,4 +67,12 @@ public final class RuntimeDir {
             throw SandboxException.failure("can't read this process's uid: " + e.getMessage(), e);
         }
     }
+
+    public static int gid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid");
+        } catch (IOException e) {
+            throw SandboxException.failure("can't read this process's gid: " + e.getMessage(), e);
+        }
+    }
 }

@@ -1,9 +1,12 @@
 package dev.sandbox.sys;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /** Runs a filesystem tool ({@code btrfs}, {@code zfs}) to completion and keeps what it said. */
@@ -26,8 +29,18 @@ public final class Command {
     }
 
     public static Result run(List<String> argv) {
+        return run(argv, Map.of(), false);
+    }
+
+    /**
+     * Like {@link #run(List)} with {@code extraEnv} added to the environment; with {@code echo},
+     * what the tool writes also goes to this process's stdout and stderr as it comes (for long
+     * runs the user watches, such as {@code vagrant up}).
+     */
+    public static Result run(List<String> argv, Map<String, String> extraEnv, boolean echo) {
         ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.PIPE);
         pb.environment().put("LC_ALL", "C");
+        pb.environment().putAll(extraEnv);
         Process p;
         try {
             p = pb.start();
@@ -36,8 +49,9 @@ public final class Command {
         }
         try {
             p.getOutputStream().close();
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-            String out = read(p.getInputStream());
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(
+                    () -> read(p.getErrorStream(), echo ? System.err : null));
+            String out = read(p.getInputStream(), echo ? System.out : null);
             return new Result(p.waitFor(), out, err.join());
         } catch (IOException e) {
             return new Result(125, "", e.getMessage());
@@ -48,11 +62,21 @@ public final class Command {
         }
     }
 
-    private static String read(InputStream in) {
+    private static String read(InputStream in, PrintStream echo) {
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        byte[] buf = new byte[8192];
         try (in) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                all.write(buf, 0, n);
+                if (echo != null) {
+                    echo.write(buf, 0, n);
+                    echo.flush();
+                }
+            }
         } catch (IOException e) {
-            return "";
+            // the tool is gone: what came is all there is
         }
+        return all.toString(StandardCharsets.UTF_8);
     }
 }

@@ -2,6 +2,8 @@ package dev.sandbox.vm;
 
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.Egress;
+import dev.sandbox.sys.Command;
+import dev.sandbox.sys.Command.Result;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -77,14 +79,14 @@ public final class Vm {
     /** Starts the VM unless it runs; the provider's own error when it cannot. */
     public void ensureUp(java.io.PrintWriter err) {
         Result status = vagrant(List.of("status", "--machine-readable"), false);
-        if (status.ok() && status.out().lines().anyMatch(l -> l.matches("[^,]*,[^,]*,state,running"))) {
+        if (status.ok() && status.stdout().lines().anyMatch(l -> l.matches("[^,]*,[^,]*,state,running"))) {
             return;
         }
         err.println("sandbox: starting the VM (vagrant up)");
         err.flush();
         Result up = vagrant(List.of("up"), true);
         if (!up.ok()) {
-            throw SandboxException.failure("can't start the VM: " + up.lastErrorLine());
+            throw SandboxException.failure("can't start the VM: " + up.why());
         }
     }
 
@@ -93,12 +95,12 @@ public final class Vm {
         if (sshConfig == null) {
             Result r = vagrant(List.of("ssh-config"), false);
             if (!r.ok()) {
-                throw SandboxException.failure("can't reach the VM: vagrant ssh-config: " + r.lastErrorLine());
+                throw SandboxException.failure("can't reach the VM: vagrant ssh-config: " + r.why());
             }
             try {
                 sshConfig = Files.createTempFile("sandbox-vm-", ".ssh-config");
                 sshConfig.toFile().deleteOnExit();
-                Files.writeString(sshConfig, r.out());
+                Files.writeString(sshConfig, r.stdout());
             } catch (IOException e) {
                 throw SandboxException.cant("write the VM's ssh configuration", "a temporary file", e);
             }
@@ -140,11 +142,11 @@ public final class Vm {
         }
         argv.add(local + "/");
         argv.add(HOST + ":" + remote + "/");
-        Result r = run(argv, null, false);
+        Result r = Command.run(argv);
         if (!r.ok()) {
-            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.lastErrorLine());
+            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.why());
         }
-        Matcher m = FILES_SENT.matcher(r.out());
+        Matcher m = FILES_SENT.matcher(r.stdout());
         return m.find() ? Long.parseLong(m.group(1).replace(",", "")) : -1;
     }
 
@@ -152,12 +154,12 @@ public final class Vm {
     public int sandbox(String remote, List<String> args, boolean terminal) {
         List<String> argv = new ArrayList<>(List.of(ssh, "-F", sshConfig().toString(), terminal ? "-t" : "-T", HOST,
                 remoteCommand(remote, args)));
-        return Result.status(new ProcessBuilder(argv).inheritIO());
+        return status(new ProcessBuilder(argv).inheritIO());
     }
 
     /** Runs {@code sandbox ARGS} in {@code remote} and returns what it printed. */
     public Result sandboxOutput(String remote, List<String> args) {
-        return run(List.of(ssh, "-F", sshConfig().toString(), "-T", HOST, remoteCommand(remote, args)), null, false);
+        return Command.run(List.of(ssh, "-F", sshConfig().toString(), "-T", HOST, remoteCommand(remote, args)));
     }
 
     String remoteCommand(String remote, List<String> args) {
@@ -177,10 +179,10 @@ public final class Vm {
     void syncHomePath(Path home, String relative) {
         Path local = home.resolve(relative);
         String parent = relative.contains("/") ? relative.substring(0, relative.lastIndexOf('/')) : ".";
-        Result r = run(List.of("rsync", "-a", "-e", sshCommand(), "--rsync-path", "mkdir -p " + quote(parent)
-                + " && rsync", local.toString(), HOST + ":" + parent + "/"), null, false);
+        Result r = Command.run(List.of("rsync", "-a", "-e", sshCommand(), "--rsync-path", "mkdir -p " + quote(parent)
+                + " && rsync", local.toString(), HOST + ":" + parent + "/"));
         if (!r.ok()) {
-            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.lastErrorLine());
+            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.why());
         }
     }
 
@@ -190,11 +192,11 @@ public final class Vm {
             Path file = Files.createTempFile("sandbox-vm-", ".patch");
             try {
                 Files.writeString(file, patch);
-                Result r = run(List.of("git", "-C", root.toString(), "apply", "--3way", file.toString()), null, false);
-                if (!r.err().isBlank()) {
-                    err.println(r.err().strip());
+                Result r = Command.run(List.of("git", "-C", root.toString(), "apply", "--3way", file.toString()));
+                if (!r.stderr().isBlank()) {
+                    err.println(r.stderr().strip());
                 }
-                return r.status();
+                return r.exitCode();
             } finally {
                 Files.deleteIfExists(file);
             }
@@ -205,10 +207,11 @@ public final class Vm {
 
     /** Fetches branch {@code branch} of the VM's copy into the local repository, under the same name. */
     public void fetch(Path local, String remote, String branch) {
-        Result r = run(List.of("git", "-C", local.toString(), "fetch", "-q", "--no-tags", "--force", HOST + ":" + remote,
-                "refs/heads/" + branch + ":refs/heads/" + branch), Map.of("GIT_SSH_COMMAND", sshCommand()), false);
+        Result r = Command.run(List.of("git", "-C", local.toString(), "fetch", "-q", "--no-tags", "--force",
+                HOST + ":" + remote, "refs/heads/" + branch + ":refs/heads/" + branch),
+                Map.of("GIT_SSH_COMMAND", sshCommand()), false);
         if (!r.ok()) {
-            throw SandboxException.failure("can't fetch " + branch + " from the VM: " + r.lastErrorLine());
+            throw SandboxException.failure("can't fetch " + branch + " from the VM: " + r.why());
         }
     }
 
@@ -216,74 +219,21 @@ public final class Vm {
         List<String> argv = new ArrayList<>();
         argv.add(vagrant);
         argv.addAll(args);
-        return run(argv, Map.of("VAGRANT_CWD", vagrantDir.toString()), echo);
-    }
-
-    /** A command to completion; with {@code echo}, its output also goes to the user as it comes. */
-    Result run(List<String> argv, Map<String, String> extraEnv, boolean echo) {
-        ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        pb.environment().clear();
-        pb.environment().putAll(env);
-        if (extraEnv != null) {
-            pb.environment().putAll(extraEnv);
-        }
-        try {
-            Process p = pb.start();
-            java.util.concurrent.CompletableFuture<String> err = java.util.concurrent.CompletableFuture.supplyAsync(
-                    () -> drain(p.getErrorStream(), echo ? System.err : null));
-            String out = drain(p.getInputStream(), echo ? System.out : null);
-            return new Result(p.waitFor(), out, err.join());
-        } catch (IOException e) {
-            return new Result(127, "", argv.get(0) + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Result(130, "", "interrupted");
-        }
-    }
-
-    private static String drain(java.io.InputStream in, java.io.PrintStream echo) {
-        StringBuilder all = new StringBuilder();
-        byte[] buf = new byte[8192];
-        try (in) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                all.append(new String(buf, 0, n, StandardCharsets.UTF_8));
-                if (echo != null) {
-                    echo.write(buf, 0, n);
-                    echo.flush();
-                }
-            }
-        } catch (IOException e) {
-            // the process is gone: what came is all there is
-        }
-        return all.toString();
+        return Command.run(argv, Map.of("VAGRANT_CWD", vagrantDir.toString()), echo);
     }
 
     static String quote(String s) {
         return s.matches("[A-Za-z0-9_./:=@%+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
     }
 
-    /** How a command ended. */
-    public record Result(int status, String out, String err) {
-        boolean ok() {
-            return status == 0;
-        }
-
-        /** The last line the command wrote to stderr (its error, after progress), else its status. */
-        String lastErrorLine() {
-            List<String> lines = err.strip().lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
-            return lines.isEmpty() ? "exit status " + status : lines.get(lines.size() - 1);
-        }
-
-        static int status(ProcessBuilder pb) {
-            try {
-                return pb.start().waitFor();
-            } catch (IOException e) {
-                throw SandboxException.failure("can't run '" + pb.command().get(0) + "': " + e.getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return 130;
-            }
+    private static int status(ProcessBuilder pb) {
+        try {
+            return pb.start().waitFor();
+        } catch (IOException e) {
+            throw SandboxException.failure("can't run '" + pb.command().get(0) + "': " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 130;
         }
     }
 }

@@ -6,6 +6,7 @@ import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.Profiles;
+import dev.sandbox.sys.Command;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -131,17 +132,17 @@ public final class VmBridge {
     /** Commits a sandbox's work in the VM and fetches the branch; the remote commit's status. */
     private static int bringBack(Vm vm, Path root, String remote, String name, List<String> commitArgs, String branch,
             PrintWriter err) {
-        Vm.Result c = vm.sandboxOutput(remote, commitArgs);
-        if (c.status() == SandboxException.NOTHING) {
+        Command.Result c = vm.sandboxOutput(remote, commitArgs);
+        if (c.exitCode() == SandboxException.NOTHING) {
             err.println("sandbox: " + name + " changed nothing");
-        } else if (c.status() != 0) {
-            err.println("sandbox: can't bring " + name + "'s work back: " + c.lastErrorLine().replaceFirst("^sandbox: ", ""));
+        } else if (c.exitCode() != 0) {
+            err.println("sandbox: can't bring " + name + "'s work back: " + c.why().replaceFirst("^sandbox: ", ""));
         } else {
             vm.fetch(root, remote, branch);
             err.println("sandbox: " + name + "'s work is on branch " + branch);
         }
         err.flush();
-        return c.status();
+        return c.exitCode();
     }
 
     private static int apply(Vm vm, Path root, String remote, List<String> args, PrintWriter err) {
@@ -150,12 +151,12 @@ public final class VmBridge {
         if (name == null) {
             return vm.sandbox(remote, args, false);
         }
-        Vm.Result patch = vm.sandboxOutput(remote, List.of("patch", name));
-        if (patch.status() != 0) {
-            err.println(patch.err().strip());
-            return patch.status();
+        Command.Result patch = vm.sandboxOutput(remote, List.of("patch", name));
+        if (patch.exitCode() != 0) {
+            err.println(patch.stderr().strip());
+            return patch.exitCode();
         }
-        return vm.applyLocally(root, patch.out(), err);
+        return vm.applyLocally(root, patch.stdout(), err);
     }
 
     /** The value of option {@code name} ({@code --name N} or {@code --name=N}) among {@code args}, or null. */
