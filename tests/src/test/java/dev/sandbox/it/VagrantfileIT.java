@@ -57,6 +57,10 @@ class VagrantfileIT {
             assertEquals(0, libvirt.exitCode(), libvirt.describe());
             assertTrue(libvirt.stdout().contains("Vagrantfile validated successfully."), libvirt.describe());
 
+            Proc.Result emulated = validate(dir, Map.of("VAGRANT_DEFAULT_PROVIDER", "libvirt",
+                    "SANDBOX_VM_LIBVIRT_DRIVER", "qemu"));
+            assertEquals(0, emulated.exitCode(), "libvirt under software emulation" + emulated.describe());
+
             Map<String, String> vb = new HashMap<>(Map.of("VAGRANT_DEFAULT_PROVIDER", "virtualbox"));
             vb.put("PATH", bin + ":" + Host.MINIMAL_PATH);
             Proc.Result virtualbox = validate(dir, vb);
