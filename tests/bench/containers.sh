@@ -12,6 +12,8 @@
 # itself as $SANDBOX_BENCH_USER (default sandboxtest).
 # Usage: tests/bench/containers.sh [ITERATIONS]   (default 9)
 set -euo pipefail
+# shellcheck source=tests/bench/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 iterations=${1:-9}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 sandbox=${SANDBOX:-$here/launcher/target/sandbox/bin/sandbox}
@@ -81,27 +83,9 @@ cd "$repo"
 "$sandbox" images load "$work/web.tar" "$work/fat.tar" >/dev/null
 "$sandbox" run --name warm -- true >/dev/null 2>&1   # the snapshot every timed run reuses
 
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
-n=0
-declare -A times
 modes=("-- true" "--containers -- true" "--containers -- docker version --format {{.Server.Version}}")
-for i in $(seq 0 "$iterations"); do
-    for mode in "${modes[@]}"; do
-        n=$((n + 1))
-        t0=$(now_ns)
-        # shellcheck disable=SC2086 # the mode is a list of words
-        "$sandbox" run --name "b$n" $mode >/dev/null 2>&1 || { echo "containers.sh: run $mode failed" >&2; exit 1; }
-        t1=$(now_ns)
-        [ "$i" = 0 ] || times[$mode]+="$(((t1 - t0) / 1000000)) "
-    done
-done
-printf '%-58s %10s %10s\n' "start-up ($iterations runs each, round robin)" "median ms" "added ms"
-base=$(echo "${times[-- true]}" | tr ' ' '\n' | grep . | median)
-for mode in "${modes[@]}"; do
-    t=$(echo "${times[$mode]}" | tr ' ' '\n' | grep . | median)
-    printf '%-58s %10s %10s\n' "sandbox run ${mode/ --format*/}" "$t" "$(awk "BEGIN{printf \"%.1f\", $t - $base}")"
-done
+startup_times containers.sh "$iterations" "${modes[@]}"
+startup_report 58 "$iterations" "${modes[@]}"
 
 # docker run -d, each timed alone, after one warm-up container.
 cat > "$work/runs.sh" <<EOF2

@@ -8,6 +8,8 @@
 # Needs root (to make the namespace) and pasta. Nothing leaves the machine.
 # Usage: tests/bench/network.sh [ITERATIONS] [MIB]   (defaults 11, 1024)
 set -euo pipefail
+# shellcheck source=tests/bench/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 iterations=${1:-11}
 mib=${2:-1024}
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,30 +72,10 @@ cd "$repo"
 "$sandbox" run --name warm -- true >/dev/null 2>&1   # the snapshot every timed run reuses
 sleep 0.3
 
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
-n=0
-modes=("--net none" "--net egress" "--net allow --allow-domain example.com" "--net host" "--net none -p 8080")
-declare -A times
-# Round robin over the modes, after one warm-up round, so that a slower start of the
-# machine (caches, CPU frequency) weighs on every mode alike.
-for i in $(seq 0 "$iterations"); do
-    for mode in "${modes[@]}"; do
-        n=$((n + 1))
-        t0=$(now_ns)
-        # shellcheck disable=SC2086 # the mode is a list of options
-        "$sandbox" run --name "b$n" $mode -- true >/dev/null 2>&1 || { echo "network.sh: run $mode failed" >&2; exit 1; }
-        t1=$(now_ns)
-        [ "$i" = 0 ] || times[$mode]+="$(((t1 - t0) / 1000000)) "
-    done
-done
-
-printf '%-52s %10s %10s\n' "start-up ($iterations runs each, round robin)" "median ms" "added ms"
-none=$(echo "${times[--net none]}" | tr ' ' '\n' | grep . | median)
-for mode in "${modes[@]}"; do
-    t=$(echo "${times[$mode]}" | tr ' ' '\n' | grep . | median)
-    printf '%-52s %10s %10s\n' "sandbox run $mode -- true" "$t" "$(awk "BEGIN{printf \"%.1f\", $t - $none}")"
-done
+modes=("--net none -- true" "--net egress -- true" "--net allow --allow-domain example.com -- true"
+       "--net host -- true" "--net none -p 8080 -- true")
+startup_times network.sh "$iterations" "${modes[@]}"
+startup_report 52 "$iterations" "${modes[@]}"
 
 bytes=$((mib * 1024 * 1024))
 transfers=3
