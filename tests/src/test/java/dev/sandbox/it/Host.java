@@ -139,6 +139,18 @@ final class Host {
         return dist;
     }
 
+    /** The source tree the distribution under test was built in (launcher/target/sandbox's top). */
+    static Path sourceTree() {
+        return Path.of(System.getProperty("sandbox.dist")).toAbsolutePath().normalize().getParent().getParent()
+                .getParent();
+    }
+
+    /** Copies the source tree to {@code dest}, without build output, git's data or Vagrant's state. */
+    static void copySourceTree(Path dest) {
+        Proc.hostOk(dest.getParent(), "rsync", "-a", "--exclude", "target/", "--exclude", "/native-helpers/build/",
+                "--exclude", "/.git/", "--exclude", "/.vagrant/", sourceTree() + "/", dest + "/");
+    }
+
     static Path sandboxBin() {
         return dist().resolve("bin").resolve("sandbox");
     }

@@ -33,10 +33,7 @@ class ProvisionIT {
                     "Debian's mirror can't be reached here: " + boot.stderr().lines().reduce((a, b) -> b).orElse(""));
             assertEquals(0, boot.exitCode(), "debootstrap made the tree" + boot.describe());
 
-            Path source = Path.of(System.getProperty("sandbox.dist")).toAbsolutePath().normalize().getParent()
-                    .getParent().getParent();
-            Proc.hostOk(ws.dir(), "rsync", "-a", "--exclude", "target/", "--exclude", "/native-helpers/build/",
-                    "--exclude", "/.git/", source + "/", root.resolve("opt/sandbox-src") + "/");
+            Host.copySourceTree(root.resolve("opt/sandbox-src"));
 
             // A network that inspects TLS (this machine's may) needs its CA in the VM as well.
             Path localCas = Path.of("/usr/local/share/ca-certificates");

@@ -23,8 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class VagrantfileIT {
     private static Path copy(Path dir) throws IOException {
-        Path source = Path.of(System.getProperty("sandbox.dist")).toAbsolutePath().normalize().getParent().getParent()
-                .getParent();
+        Path source = Host.sourceTree();
         Files.copy(source.resolve("Vagrantfile"), dir.resolve("Vagrantfile"));
         Files.createDirectories(dir.resolve("vm"));
         Files.copy(source.resolve("vm/provision.sh"), dir.resolve("vm/provision.sh"));

@@ -37,8 +37,7 @@ class VmBootIT {
                 "debootstrap", "extlinux", "sfdisk", "rsync", "ssh")) {
             Skip.unless(Host.has(tool), "needs " + tool + " (tests/prepare-machine installs it)");
         }
-        Path source = Path.of(System.getProperty("sandbox.dist")).toAbsolutePath().normalize().getParent().getParent()
-                .getParent();
+        Path source = Host.sourceTree();
         try (Workspace ws = Workspace.create(Runner.ROOT, "/var/tmp"); Libvirt libvirt = Libvirt.start(ws.dir())) {
             String id = ws.dir().getFileName().toString().replaceAll("[^A-Za-z0-9]", "");
             String boxName = "sandbox-boot-" + id;
@@ -53,8 +52,7 @@ class VmBootIT {
 
             // The project's own Vagrantfile, in a copy whose name (and so the libvirt domain's) is this run's.
             Path project = ws.dir().resolve("vm-" + id);
-            Proc.hostOk(ws.dir(), "rsync", "-a", "--exclude", "target/", "--exclude", "/native-helpers/build/",
-                    "--exclude", "/.git/", "--exclude", "/.vagrant/", source + "/", project + "/");
+            Host.copySourceTree(project);
             Map<String, String> env = Host.cleanEnv(ws.home());
             env.put("VAGRANT_HOME", ws.mkdir("vagrant.d").toString());
             env.put("SANDBOX_VM_BOX", boxName);
@@ -104,11 +102,9 @@ class VmBootIT {
     @EnumSource(Runner.class)
     void buildBox_badInput_oneLineAndNothingMade(Runner runner) throws Exception {
         runner.assumeAvailable();
-        Path source = Path.of(System.getProperty("sandbox.dist")).toAbsolutePath().normalize().getParent().getParent()
-                .getParent();
         try (Workspace ws = Workspace.create(runner)) {
             Path script = ws.dir().resolve("build-box.sh");
-            Files.copy(source.resolve("vm/build-box.sh"), script);
+            Files.copy(Host.sourceTree().resolve("vm/build-box.sh"), script);
             ws.own();
             Path box = ws.dir().resolve("x.box");
             if (runner == Runner.USER) {

@@ -101,8 +101,7 @@ class VmIT {
         Map<String, String> env = new HashMap<>();
         env.put("SANDBOX_VAGRANT", vagrant.toString());
         // The source tree the distribution under test was built in, with the project's Vagrantfile.
-        env.put("SANDBOX_VM_DIR", Path.of(System.getProperty("sandbox.dist")).toAbsolutePath().normalize().getParent()
-                .getParent().getParent().toString());
+        env.put("SANDBOX_VM_DIR", Host.sourceTree().toString());
         env.put("SANDBOX_VM_WORK", vmWork.toString());
         env.put("SANDBOX_VM_SANDBOX", Host.sandboxBin().toString());
         return env;
