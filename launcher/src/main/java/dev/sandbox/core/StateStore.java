@@ -14,7 +14,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.regex.Pattern;
 
 /**
- * The on-disk layout of a repository's sandbox state (DESIGN.md §3) and the locks that keep
+ * The on-disk layout of a repository's sandbox state (docs/ARCHITECTURE.md §3) and the locks that keep
  * concurrent {@code sandbox} processes from corrupting it: a store-wide lock for creating and
  * removing sandboxes, and a per-sandbox run lock held by the launcher for as long as its agent
  * runs — the kernel drops it when the launcher dies, even by {@code kill -9}, so "is it

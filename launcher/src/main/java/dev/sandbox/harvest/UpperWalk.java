@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * Reads a sandbox's upper layer into a {@link ChangeSet} (DESIGN.md §6). Only the upper
+ * Reads a sandbox's upper layer into a {@link ChangeSet} (docs/ARCHITECTURE.md §6). Only the upper
  * layer is walked, so the cost grows with what the agent touched, not with the repository;
  * the snapshot is consulted path by path to drop copy-ups that changed nothing.
  */

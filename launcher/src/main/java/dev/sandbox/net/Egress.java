@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * slirp4netns where pasta is missing or refuses. Either runs on the host with the user's own
  * rights and turns the sandbox's packets into ordinary sockets of the host.
  *
- * <p>pasta's defaults open the host to the sandbox (DESIGN.md §11): {@code -T auto}/{@code -U
+ * <p>pasta's defaults open the host to the sandbox (docs/ARCHITECTURE.md §7): {@code -T auto}/{@code -U
  * auto} copy every port the host listens on into the sandbox's loopback, and the gateway
  * address leads to the host's own loopback. So: no port forwarding either way ({@code -t, -u,
  * -T, -U none}; published ports go through the helper's relay) and {@code --no-map-gw} unless

@@ -1,6 +1,6 @@
 package dev.sandbox.net;
 
-/** How a sandbox reaches the network (DESIGN.md §7). */
+/** How a sandbox reaches the network (docs/ARCHITECTURE.md §7). */
 public enum NetMode {
     /** Loopback only. */
     none,

@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A profile after {@code extends}: what an agent may see, write and reach (DESIGN.md §8).
+ * A profile after {@code extends}: what an agent may see, write and reach (docs/ARCHITECTURE.md §8).
  * Lists add up along {@code extends} (a child adds to its parent's); single values and
  * variables set are the child's when it gives them.
  *

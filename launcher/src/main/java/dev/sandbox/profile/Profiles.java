@@ -30,7 +30,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * Where profiles come from and how they combine (DESIGN.md §8): a repository's
+ * Where profiles come from and how they combine (docs/ARCHITECTURE.md §8): a repository's
  * {@code .sandbox/profiles/}, then the user's {@code ~/.config/sandbox/profiles/}, then the
  * built-ins shipped in the jar; the first that has a name wins. Files are YAML
  * ({@code NAME.yaml}, {@code NAME.yml}) or JSON ({@code NAME.json}); {@code extends: OTHER}

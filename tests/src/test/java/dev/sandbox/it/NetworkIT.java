@@ -33,7 +33,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Each sandbox has a network of its own (DESIGN.md §7), shown with real servers: eight
+ * Each sandbox has a network of its own (docs/ARCHITECTURE.md §7), shown with real servers: eight
  * sandboxes serve on 127.0.0.1:8080 at once, a test suite on a fixed port passes in four
  * sandboxes at once and clashes on one shared network, egress through pasta reaches a
  * stand-in internet (a namespace the test makes) and its DNS, the allowlist proxy lets only

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Profiles decide what an agent sees of the home and the environment (DESIGN.md §8): keys and
+ * Profiles decide what an agent sees of the home and the environment (docs/ARCHITECTURE.md §8): keys and
  * credentials are hidden, only the profile's variables pass, the agent's own settings are
  * the host's and writable, and every other write to the home stays in the sandbox. Then the
  * real Claude Code CLI, installed from npm, runs inside and shows its first screen.
