@@ -174,7 +174,7 @@ if [ -d "$pages" ] && ls "$pages"/*.1 >/dev/null 2>&1; then
     for page in "$pages"/*.1; do
         ln -sf "$page" "$mandir/$(basename "$page")"
     done
-    say "installed the man pages in $mandir (man sandbox, man sandbox-run, ...)"
+    say "installed the man pages in $mandir"
 fi
 
 demo=$(mktemp -d "${TMPDIR:-/tmp}/sandbox-demo.XXXXXX")/demo
