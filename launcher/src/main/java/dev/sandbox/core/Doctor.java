@@ -172,7 +172,15 @@ public final class Doctor {
         } catch (SandboxException e) {
             String why = e.getMessage().replaceFirst("^can't give the sandbox a container engine(?: as root)?: ", "");
             String[] reasonAndFix = splitFix(why, "see README.md, Containers");
-            return Check.missing(CONTAINERS, reasonAndFix[0], reasonAndFix[1], turnsOff, profiles);
+            String fix = reasonAndFix[1];
+            if (fix.equals(Engine.INSTALL_FIX)) {
+                // podman only recommends most of what its engine uses here: name it all at once.
+                List<String> packages = new ArrayList<>(List.of("podman"));
+                packages.addAll(Engine.missingPackages(context.env().get("PATH")));
+                fix = "sudo apt-get install --no-install-recommends " + String.join(" ", packages)
+                        + ", or ./install.sh --with-containers";
+            }
+            return Check.missing(CONTAINERS, reasonAndFix[0], fix, turnsOff, profiles);
         }
         List<String> missing = Engine.missingPackages(context.env().get("PATH"));
         if (!missing.isEmpty()) {

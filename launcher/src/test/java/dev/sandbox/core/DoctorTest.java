@@ -155,6 +155,20 @@ class DoctorTest {
     }
 
     @Test
+    void containers_withoutPodman_isAWarningWhoseFixInstallsTheEngineWithItsHelpers() {
+        Context noPodman = new Context(tmp, java.util.Map.of("PATH", tmp.resolve("empty").toString(),
+                "HOME", tmp.toString()), null);
+        Check c = Doctor.containers(noPodman, List.of("docker"));
+        assertEquals(Status.warning, c.status(), c.toString());
+        assertFalse(c.required());
+        assertEquals("podman is not installed", c.detail());
+        assertTrue(c.fix().startsWith("sudo apt-get install --no-install-recommends podman")
+                && c.fix().endsWith(", or ./install.sh --with-containers"), c.fix());
+        assertEquals(List.of("run --containers"), c.turnsOff());
+        assertEquals(List.of("docker"), c.profiles());
+    }
+
+    @Test
     void splitFix_takesTheLastParenthesisAsTheFix() {
         assertArrayEquals(new String[] {"podman is not installed", "sudo apt-get install podman"},
                 Doctor.splitFix("podman is not installed (sudo apt-get install podman)", "x"));
