@@ -132,11 +132,17 @@ public final class Doctor {
      * that does not load is left out (sandbox run names its fault).
      */
     static List<String> using(Profiles profiles, Predicate<Profile> uses) {
+        List<String> all;
+        try {
+            all = profiles.list().stream().map(Profiles.Entry::name).toList();
+        } catch (SandboxException e) {
+            all = Profiles.BUILT_IN.stream().sorted().toList(); // a file that does not parse hides none of them
+        }
         List<String> names = new ArrayList<>();
-        for (Profiles.Entry entry : profiles.list()) {
+        for (String name : all) {
             try {
-                if (uses.test(profiles.resolve(entry.name()))) {
-                    names.add(entry.name());
+                if (uses.test(profiles.resolve(name))) {
+                    names.add(name);
                 }
             } catch (SandboxException e) {
                 // a broken profile uses nothing

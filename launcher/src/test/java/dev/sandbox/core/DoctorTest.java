@@ -152,6 +152,10 @@ class DoctorTest {
         Profiles withOwn = Profiles.of(null, home);
         assertEquals(List.of("docker"), Doctor.using(withOwn, Profile::containers));
         assertTrue(Doctor.using(withOwn, p -> p.net() == NetMode.egress).contains("docker"));
+
+        Files.writeString(own.resolve("unparsable.yaml"), "network: [\n");
+        assertEquals(expected, Doctor.using(Profiles.of(null, home), p -> p.net() == NetMode.egress),
+                "a file that does not parse leaves the built-ins");
     }
 
     @Test
