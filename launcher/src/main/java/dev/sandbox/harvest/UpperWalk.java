@@ -136,7 +136,7 @@ public final class UpperWalk {
     }
 
     /** A file overlayfs copied up (for a chmod, an open for writing, a touch) whose bits are the same. */
-    private static boolean unchangedCopyUp(Path u, Path l) throws IOException {
+    static boolean unchangedCopyUp(Path u, Path l) throws IOException {
         if (l == null || Overlay.kind(l) != Kind.FILE || Overlay.executable(u) != Overlay.executable(l)
                 || Files.size(u) != Files.size(l)) {
             return false;
