@@ -541,11 +541,19 @@ public final class Sandboxes {
             if (!force) {
                 refuseUnharvested(name, dir);
             }
-            Path doomed = store.sandboxesDir().resolve(".rm-" + name + "-" + ProcessHandle.current().pid());
-            Files.move(dir, doomed);
-            Tree.delete(doomed);
+            Tree.delete(moveAside(name, dir));
             return null;
         });
+    }
+
+    /**
+     * Renames a sandbox's directory to a leftover that {@code gc} deletes, under the store
+     * lock, so that its name is free at once even if deleting its files fails.
+     */
+    private Path moveAside(String name, Path dir) throws IOException {
+        Path doomed = store.sandboxesDir().resolve(".rm-" + name + "-" + ProcessHandle.current().pid());
+        Files.move(dir, doomed);
+        return doomed;
     }
 
     private void refuseUnharvested(String name, Path dir) {
@@ -579,13 +587,7 @@ public final class Sandboxes {
     /** Deletes snapshots no sandbox uses any more, and leftovers of interrupted work. */
     public GcResult gc() {
         return snapshots.locked(() -> store.locked(() -> {
-            Set<String> used = new HashSet<>();
-            for (Path dir : sandboxDirs()) {
-                Sandbox sb = readSandbox(dir);
-                if (sb != null && sb.snapshot() != null) {
-                    used.add(sb.snapshot());
-                }
-            }
+            Set<String> used = usedSnapshots();
             List<String> removed = new ArrayList<>();
             for (Snapshot s : snapshots.list()) {
                 if (!used.contains(s.id())) {
@@ -606,5 +608,17 @@ public final class Sandboxes {
             }
             return new GcResult(removed, leftovers);
         }));
+    }
+
+    /** The snapshots the sandboxes' records name; the caller holds the snapshots and store locks. */
+    private Set<String> usedSnapshots() {
+        Set<String> used = new HashSet<>();
+        for (Path dir : sandboxDirs()) {
+            Sandbox sb = readSandbox(dir);
+            if (sb != null && sb.snapshot() != null) {
+                used.add(sb.snapshot());
+            }
+        }
+        return used;
     }
 }
