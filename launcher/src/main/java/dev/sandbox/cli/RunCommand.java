@@ -96,6 +96,14 @@ public final class RunCommand implements Callable<Integer> {
                 "published ports stay in the sandbox. Images come from 'sandbox images'."})
     boolean containers;
 
+    @Option(names = "--rm",
+            description = "When CMD ends, remove the sandbox (each one, with --count) and its snapshot if no other"
+                    + " sandbox uses it, unless the sandbox holds work: changed, new or deleted files (ignored ones"
+                    + " included), commits, branches, tags, stashes, staged changes or other new content in its .git,"
+                    + " but not an index that git status only refreshed nor what CMD wrote in its home directory's"
+                    + " layer; a kept sandbox is named on stderr with why.")
+    boolean remove;
+
     @Parameters(arity = "0..*", paramLabel = "CMD",
             description = "The command and its arguments; put them after '--' (default: the profile's command).")
     List<String> command = new ArrayList<>();
@@ -127,7 +135,7 @@ public final class RunCommand implements Callable<Integer> {
         SandboxNetwork.Settings network = network(chosen);
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
-        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd),
+        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove),
                 spec.commandLine().getErr());
     }
 

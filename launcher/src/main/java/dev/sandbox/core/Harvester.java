@@ -6,6 +6,7 @@ import dev.sandbox.harvest.Apply;
 import dev.sandbox.harvest.Harvest;
 import dev.sandbox.harvest.Source;
 import dev.sandbox.harvest.Trees;
+import dev.sandbox.harvest.Work;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -163,6 +164,22 @@ public final class Harvester {
                 mark(h, target, t, null);
             }
             return o;
+        }
+    }
+
+    /**
+     * What sandbox {@code name} holds that exists nowhere else (see {@link Work}), writing no
+     * objects; ignored files count whatever this harvester was made with.
+     *
+     * @throws SandboxException when there is no such sandbox or its layers cannot be read
+     */
+    public Work work(String name) {
+        Target target = target(name);
+        Path scratch = target.dir().resolve(".work-" + ProcessHandle.current().pid());
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+            return h.work(target.source(), scratch);
+        } finally {
+            deleteQuietly(scratch);
         }
     }
 

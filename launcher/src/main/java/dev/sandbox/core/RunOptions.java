@@ -13,7 +13,8 @@ import java.util.List;
  * @param count   how many sandboxes to run at once on one snapshot
  * @param env     {@code --env NAME} and {@code --env NAME=VALUE}, on top of the profile's
  * @param containers the engine's setup when each sandbox gets a container engine, else null
+ * @param remove  whether each sandbox goes when its agent ends, unless it holds work ({@code --rm})
  */
 public record RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
-        Profile profile, List<String> env, Engine.Setup containers, List<String> command) {
+        Profile profile, List<String> env, Engine.Setup containers, List<String> command, boolean remove) {
 }

@@ -1,9 +1,11 @@
 package dev.sandbox.core;
 
 import dev.sandbox.containers.Engine;
+import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
+import dev.sandbox.harvest.Work;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
@@ -76,7 +78,8 @@ public final class Sandboxes {
 
     /**
      * Runs {@code command} in a new sandbox named {@code name} (generated when null) and
-     * returns the agent's exit status. The sandbox stays afterwards, stopped, with its changes.
+     * returns the agent's exit status. The sandbox stays afterwards, stopped, with its changes,
+     * unless {@code remove} asks for it to go when it holds no work.
      * With {@code count} above 1, runs that many sandboxes {@code NAME-1..NAME-count} at once on
      * one snapshot, without a terminal (each one's output goes to its log), and returns 0 when
      * every agent exited 0, else the first other status.
@@ -149,6 +152,7 @@ public final class Sandboxes {
                                 .resolve(StateStore.OUTPUT_LOG));
                 err.flush();
             }
+            String snapshotId = snapshot.id();
             int[] statuses = AgentProcess.runAll(launches, (i, status) -> {
                 update(dirs.get(i), sb -> (sb != null ? sb : claimed[i]).finished(status, Instant.now().toString()));
                 if (count > 1) {
@@ -156,6 +160,12 @@ public final class Sandboxes {
                         err.println("sandbox: " + names.get(i) + " " + HelperExit.describe(status));
                         err.flush();
                     }
+                }
+                if (options.remove()) {
+                    // pasta still writes to the sandbox's log, and the run lock is in its directory
+                    networks.get(i).close();
+                    closeQuietly(runLocks.get(i));
+                    removeUnlessWork(names.get(i), dirs.get(i), snapshotId, err);
                 }
             });
             return IntStream.of(statuses).filter(st -> st != 0).findFirst().orElse(0);
@@ -165,6 +175,70 @@ public final class Sandboxes {
             networks.forEach(SandboxNetwork::close);
             runLocks.forEach(Sandboxes::closeQuietly);
         }
+    }
+
+    /**
+     * For {@code run --rm}: removes a sandbox whose agent has ended, and its snapshot when no
+     * other sandbox uses it, unless it holds work ({@link Work}); then it stays, and one line on
+     * {@code err} says so and why. Never throws: the agent's exit status must reach the user.
+     */
+    private void removeUnlessWork(String name, Path dir, String snapshotId, PrintWriter err) {
+        Work work;
+        try {
+            work = new Harvester(this, false).work(name);
+        } catch (RuntimeException e) {
+            say(err, "sandbox: kept '" + name + "': can't tell whether it holds work: " + reason(e));
+            return;
+        }
+        if (work.any()) {
+            say(err, "sandbox: kept '" + name + "': it holds changes (" + work.describe() + ") — "
+                    + (work.files() > 0 || work.commits() > 0 ? "see 'sandbox diff " + name + "'"
+                            : work.ignored() > 0 ? "see 'sandbox diff --include-ignored " + name + "'"
+                                    : "'sandbox rm " + name + "' removes it"));
+            return;
+        }
+        IOException leftover;
+        try {
+            leftover = store.locked(() -> {
+                if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    return null; // removed meanwhile, by 'sandbox rm'
+                }
+                if (StateStore.isRunning(dir)) {
+                    throw SandboxException.cantWithInput("remove", name, "another process runs it");
+                }
+                Path doomed = moveAside(name, dir);
+                try {
+                    Tree.delete(doomed);
+                    return null;
+                } catch (IOException e) {
+                    return new IOException("can't delete all of '" + doomed + "': " + IoErrors.reason(e), e);
+                }
+            });
+        } catch (RuntimeException e) {
+            say(err, "sandbox: kept '" + name + "': " + reason(e));
+            return;
+        }
+        if (leftover != null) {
+            say(err, "sandbox: removed '" + name + "', but " + leftover.getMessage()
+                    + " ('sandbox gc' deletes the rest)");
+        }
+        try {
+            dropUnused(snapshotId);
+        } catch (RuntimeException e) {
+            say(err, "sandbox: removed '" + name + "', but not its snapshot '" + snapshotId + "': " + reason(e)
+                    + " ('sandbox gc' deletes it)");
+        }
+    }
+
+    private static void say(PrintWriter err, String line) {
+        synchronized (err) {
+            err.println(line);
+            err.flush();
+        }
+    }
+
+    private static String reason(RuntimeException e) {
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     /**
@@ -541,11 +615,19 @@ public final class Sandboxes {
             if (!force) {
                 refuseUnharvested(name, dir);
             }
-            Path doomed = store.sandboxesDir().resolve(".rm-" + name + "-" + ProcessHandle.current().pid());
-            Files.move(dir, doomed);
-            Tree.delete(doomed);
+            Tree.delete(moveAside(name, dir));
             return null;
         });
+    }
+
+    /**
+     * Renames a sandbox's directory to a leftover that {@code gc} deletes, under the store
+     * lock, so that its name is free at once even if deleting its files fails.
+     */
+    private Path moveAside(String name, Path dir) throws IOException {
+        Path doomed = store.sandboxesDir().resolve(".rm-" + name + "-" + ProcessHandle.current().pid());
+        Files.move(dir, doomed);
+        return doomed;
     }
 
     private void refuseUnharvested(String name, Path dir) {
@@ -579,13 +661,7 @@ public final class Sandboxes {
     /** Deletes snapshots no sandbox uses any more, and leftovers of interrupted work. */
     public GcResult gc() {
         return snapshots.locked(() -> store.locked(() -> {
-            Set<String> used = new HashSet<>();
-            for (Path dir : sandboxDirs()) {
-                Sandbox sb = readSandbox(dir);
-                if (sb != null && sb.snapshot() != null) {
-                    used.add(sb.snapshot());
-                }
-            }
+            Set<String> used = usedSnapshots();
             List<String> removed = new ArrayList<>();
             for (Snapshot s : snapshots.list()) {
                 if (!used.contains(s.id())) {
@@ -606,5 +682,27 @@ public final class Sandboxes {
             }
             return new GcResult(removed, leftovers);
         }));
+    }
+
+    /** Deletes snapshot {@code id} if it exists and no sandbox uses it, as {@link #gc} would. */
+    private void dropUnused(String id) {
+        snapshots.locked(() -> store.locked(() -> {
+            if (!usedSnapshots().contains(id) && snapshots.find(id).isPresent()) {
+                snapshots.delete(id);
+            }
+            return null;
+        }));
+    }
+
+    /** The snapshots the sandboxes' records name; the caller holds the snapshots and store locks. */
+    private Set<String> usedSnapshots() {
+        Set<String> used = new HashSet<>();
+        for (Path dir : sandboxDirs()) {
+            Sandbox sb = readSandbox(dir);
+            if (sb != null && sb.snapshot() != null) {
+                used.add(sb.snapshot());
+            }
+        }
+        return used;
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.List;
+import java.util.Set;
 import org.eclipse.jgit.errors.MissingObjectException;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.CommitBuilder;
@@ -61,6 +62,14 @@ public final class Harvest implements AutoCloseable {
      * {@code store} false nothing is written to the repository: ids are only computed.
      */
     public Trees trees(Source src, boolean includeIgnored, boolean store) {
+        return read(src, includeIgnored, store).trees();
+    }
+
+    /** The trees, and the upper layer's changes they were built from. */
+    private record Read(Trees trees, ChangeSet set) {
+    }
+
+    private Read read(Source src, boolean includeIgnored, boolean store) {
         try (ObjectInserter ins = store ? repo.newObjectInserter() : new HashOnly()) {
             ObjectId base = src.baseCommit() == null ? null : ObjectId.fromString(src.baseCommit());
             ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
@@ -96,10 +105,38 @@ public final class Harvest implements AutoCloseable {
             ins.flush();
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
             ObjectId head = AgentHistory.head(src.upper(), src.lower());
-            return new Trees(base, snapshotId, mergedId, changes, set.warnings(),
-                    head == null || head.equals(base) ? null : head);
+            return new Read(new Trees(base, snapshotId, mergedId, changes, set.warnings(),
+                    head == null || head.equals(base) ? null : head), set);
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", src.upper(), e);
+        }
+    }
+
+    /**
+     * What the sandbox holds that exists nowhere else: what the harvesting commands would
+     * hand over (ignored files included), the agent's commits, and the rest of the work in
+     * its git directories. Writes nothing to the repository; {@code scratch} is a directory
+     * it may fill, which the caller removes.
+     *
+     * @throws SandboxException when the upper layer or the agent's history cannot be read
+     */
+    public Work work(Source src, Path scratch) {
+        Trees plain = trees(src, false, false);
+        Read all = read(src, true, false);
+        ObjectId head = plain.agentHead();
+        try {
+            Set<ObjectId> commits = head == null ? Set.of()
+                    : AgentHistory.commits(repo, src.upper(), src.lower(), head, plain.base(), scratch);
+            String headRef = commits.isEmpty() ? null : AgentHistory.headRef(src.upper(), src.lower());
+            List<String> git = GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(), headRef, commits,
+                    all.set().nestedGitDirs());
+            return new Work(plain.changes().size(), Math.max(0, all.trees().changes().size() - plain.changes().size()),
+                    commits.size(), git, all.set().submodules().size());
+        } catch (MissingObjectException e) {
+            throw SandboxException.cant("read the commits in", src.upper().resolve(".git"), "object "
+                    + e.getObjectId().abbreviate(12).name() + " is missing");
+        } catch (IOException e) {
+            throw SandboxException.cant("read the git directory in", src.upper(), e);
         }
     }
 

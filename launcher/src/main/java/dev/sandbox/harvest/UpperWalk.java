@@ -30,6 +30,8 @@ public final class UpperWalk {
     private final boolean includeIgnored;
     private final List<Change> changes = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
+    private final List<String> submodules = new ArrayList<>();
+    private final List<String> nestedGitDirs = new ArrayList<>();
 
     private UpperWalk(Path upper, Path lower, Tracked tracked, boolean includeIgnored) {
         this.upper = upper;
@@ -50,13 +52,17 @@ public final class UpperWalk {
                     Overlay.resolve(upper, lower, ".git/info/exclude"), excludesFile);
             w.walk("", upper, lower, root, false);
         }
-        return new ChangeSet(List.copyOf(w.changes), List.copyOf(w.warnings));
+        return new ChangeSet(List.copyOf(w.changes), List.copyOf(w.warnings), List.copyOf(w.submodules),
+                List.copyOf(w.nestedGitDirs));
     }
 
     private void walk(String prefix, Path upperDir, Path lowerDir, Ignores ignores, boolean ignoredDir)
             throws IOException {
         for (String name : names(upperDir)) {
             if (name.equals(".git")) {
+                if (!prefix.isEmpty()) {
+                    nestedGitDirs.add(prefix + name);
+                }
                 continue; // the agent's repository metadata is harvested as commits, never as files
             }
             String path = prefix + name;
@@ -65,6 +71,7 @@ public final class UpperWalk {
             char inTree = tracked.at(path);
             if (inTree == 'g') {
                 warnings.add("left out '" + path + "': changes inside a submodule are not harvested");
+                submodules.add(path);
                 continue;
             }
             switch (Overlay.kind(u)) {
@@ -129,7 +136,7 @@ public final class UpperWalk {
     }
 
     /** A file overlayfs copied up (for a chmod, an open for writing, a touch) whose bits are the same. */
-    private static boolean unchangedCopyUp(Path u, Path l) throws IOException {
+    static boolean unchangedCopyUp(Path u, Path l) throws IOException {
         if (l == null || Overlay.kind(l) != Kind.FILE || Overlay.executable(u) != Overlay.executable(l)
                 || Files.size(u) != Files.size(l)) {
             return false;

@@ -1,5 +1,7 @@
 package dev.sandbox.vm;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Names;
 import dev.sandbox.error.SandboxException;
@@ -11,8 +13,10 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@code sandbox} on macOS (or with {@code --vm}): the same commands, carried out in the VM.
@@ -93,11 +97,31 @@ public final class VmBridge {
         Path cwd = context.cwd().toAbsolutePath().normalize();
         String where = cwd.startsWith(root) ? remote + ("/" + root.relativize(cwd)).replaceAll("/$", "") : remote;
         int status = vm.sandbox(where, remoteArgs, System.console() != null);
+        Set<String> left = options.contains("--rm") ? remoteSandboxes(vm, remote) : null;
         for (int i = 1; i <= n; i++) {
             String each = n == 1 ? name : name + "-" + i;
+            if (left != null && !left.contains(each)) {
+                err.println("sandbox: " + each + " changed nothing"); // --rm removed it in the VM
+                continue;
+            }
             bringBack(vm, root, remote, each, List.of("commit", each), "sandbox/" + each, err);
         }
         return status;
+    }
+
+    /** The names of the sandboxes the VM keeps of the repository at {@code remote}; null when it can't say. */
+    private static Set<String> remoteSandboxes(Vm vm, String remote) {
+        Command.Result r = vm.sandboxOutput(remote, List.of("list", "--json"));
+        if (r.exitCode() != 0) {
+            return null; // bring each back as usual: the VM's own words say what went wrong
+        }
+        Set<String> names = new HashSet<>();
+        try {
+            new ObjectMapper().readTree(r.stdout()).forEach(s -> names.add(s.path("name").asText()));
+        } catch (JsonProcessingException e) {
+            return null;
+        }
+        return names;
     }
 
     /** The profile's writable paths under the home (an agent's login) go into the VM's home; nothing else does. */

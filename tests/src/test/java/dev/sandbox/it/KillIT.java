@@ -83,7 +83,7 @@ class KillIT {
     }
 
     /** The launcher's JVM: the process itself (bin/sandbox execs java), or runuser's only child. */
-    private static ProcessHandle launcherJvm(Runner runner, Process started) {
+    static ProcessHandle launcherJvm(Runner runner, Process started) {
         ProcessHandle jvm = started.toHandle();
         if (runner.viaRunuser()) {
             List<ProcessHandle> children = jvm.children().toList();
@@ -123,7 +123,7 @@ class KillIT {
         return Files.readString(Path.of("/proc/self/mountinfo")).contains(upper.toString());
     }
 
-    private static String describe(List<ProcessHandle> ps) {
+    static String describe(List<ProcessHandle> ps) {
         return ps.stream().map(KillIT::describe).collect(Collectors.joining(", ", "[", "]"));
     }
 

@@ -14,8 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -110,23 +108,23 @@ class LifecycleIT {
             assertEquals(first, cli.listed(repo, "s2").path("snapshot").asText(),
                     "an unchanged tree reuses the snapshot");
             assertEquals(first, snapshotOfRecord(repo, "s2"), "sandbox.json names the same snapshot");
-            assertEquals(Set.of(first), snapshotIds(repo));
+            assertEquals(Set.of(first), Repos.snapshotIds(repo));
 
             Repos.write(repo, "README.md", "# demo\nedited after the first snapshot\n");
             ws.own();
             cli.runOk(repo, "run", "--name", "s3", "--", "true");
             String second = cli.listed(repo, "s3").path("snapshot").asText();
             assertNotEquals(first, second, "an edited tree gets a new snapshot");
-            assertEquals(Set.of(first, second), snapshotIds(repo));
+            assertEquals(Set.of(first, second), Repos.snapshotIds(repo));
 
             Proc.Result keep = cli.runOk(repo, "gc");
             assertTrue(keep.stdout().startsWith("removed 0 unused snapshots"), keep.describe());
-            assertEquals(Set.of(first, second), snapshotIds(repo), "gc keeps snapshots in use");
+            assertEquals(Set.of(first, second), Repos.snapshotIds(repo), "gc keeps snapshots in use");
 
             cli.runOk(repo, "rm", "s1", "s2");
             Proc.Result gc = cli.runOk(repo, "gc");
             assertTrue(gc.stdout().startsWith("removed 1 unused snapshot"), gc.describe());
-            assertEquals(Set.of(second), snapshotIds(repo), "gc deleted the unused snapshot and kept s3's");
+            assertEquals(Set.of(second), Repos.snapshotIds(repo), "gc deleted the unused snapshot and kept s3's");
             assertEquals(second, cli.listed(repo, "s3").path("snapshot").asText());
         }
     }
@@ -152,19 +150,6 @@ class LifecycleIT {
         JsonNode record = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(Repos.read(Repos.sandboxDir(repo, name).resolve("sandbox.json")));
         return record.path("snapshot").asText();
-    }
-
-    /** The complete snapshots on disk (each a directory with snapshot.json and tree/). */
-    private static Set<String> snapshotIds(Path repo) throws IOException {
-        Set<String> ids = new TreeSet<>();
-        try (Stream<Path> all = Files.list(Repos.stateDir(repo).resolve("snapshots"))) {
-            for (Path p : (Iterable<Path>) all::iterator) {
-                if (Files.exists(p.resolve("snapshot.json")) && Files.isDirectory(p.resolve("tree"))) {
-                    ids.add(p.getFileName().toString());
-                }
-            }
-        }
-        return ids;
     }
 
     /** The cell of {@code row} under {@code title}: columns are left-aligned at their header's offset. */

@@ -16,9 +16,11 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /** Real git repositories made with the git CLI, and exact records of their trees. */
 final class Repos {
@@ -91,6 +93,19 @@ final class Repos {
     /** The sandbox state inside a repository, which the tool owns and tree records leave out. */
     static Path stateDir(Path repo) {
         return repo.resolve(".git").resolve("sandbox");
+    }
+
+    /** The complete snapshots on disk (each a directory with snapshot.json and tree/). */
+    static Set<String> snapshotIds(Path repo) throws IOException {
+        Set<String> ids = new TreeSet<>();
+        try (Stream<Path> all = Files.list(stateDir(repo).resolve("snapshots"))) {
+            for (Path p : (Iterable<Path>) all::iterator) {
+                if (Files.exists(p.resolve("snapshot.json")) && Files.isDirectory(p.resolve("tree"))) {
+                    ids.add(p.getFileName().toString());
+                }
+            }
+        }
+        return ids;
     }
 
     static Path sandboxDir(Path repo, String name) {

@@ -161,8 +161,19 @@ class VmIT {
                     + " what the fetch wrote under .git), not " + sentSecond + " of " + sentFirst + second.describe());
             assertTrue(second.stderr().contains("two changed nothing"), second.describe());
 
+            Proc.Result removed = cli.run(repo, env, "--vm", "run", "--rm", "--name", "three", "--", "true");
+            assertEquals(0, removed.exitCode(), removed.describe());
+            assertTrue(removed.stderr().contains("three changed nothing") && !removed.stderr().contains("can't"),
+                    "--rm removed it in the VM, and nothing is looked for" + removed.describe());
+            Proc.Result kept = cli.run(repo, env, "--vm", "run", "--rm", "--name", "four", "--", "sh", "-c",
+                    "echo four > four.txt");
+            assertEquals(0, kept.exitCode(), kept.describe());
+            assertTrue(kept.stderr().contains("sandbox: kept 'four': it holds changes (1 file changed)")
+                    && kept.stderr().contains("four's work is on branch sandbox/four"), kept.describe());
+
             Proc.Result list = cli.run(repo, env, "--vm", "list");
             assertTrue(list.stdout().contains("one") && list.stdout().contains("two"), list.describe());
+            assertFalse(list.stdout().contains("three"), list.describe());
             Proc.Result diff = cli.run(repo, env, "--vm", "diff", "one", "--name-only");
             assertEquals("agent.txt\nsrc/file2.txt\nsrc/file3.txt", diff.stdout().strip(), diff.describe());
         }

@@ -1,0 +1,29 @@
+package dev.sandbox.harvest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** How {@code run --rm} words what keeps a sandbox. */
+class WorkTest {
+    @Test
+    void describe_eachKindOfWork_namedInOrderWithCounts() {
+        assertEquals("3 files changed; 1 commit", new Work(3, 0, 1, List.of(), 0).describe());
+        assertEquals("1 file changed; 2 ignored files written; 2 commits; changes in 1 submodule; git: stash",
+                new Work(1, 2, 2, List.of("stash"), 1).describe());
+        assertEquals("git: stash, staged changes, branch 'x' and 2 more",
+                new Work(0, 0, 0, List.of("stash", "staged changes", "branch 'x'", "tag 'v1'", ".git/config"), 0)
+                        .describe());
+    }
+
+    @Test
+    void any_nothingAtAll_false_anyOneKind_true() {
+        assertFalse(new Work(0, 0, 0, List.of(), 0).any());
+        assertTrue(new Work(0, 1, 0, List.of(), 0).any());
+        assertTrue(new Work(0, 0, 0, List.of("ORIG_HEAD"), 0).any());
+        assertTrue(new Work(0, 0, 0, List.of(), 1).any());
+    }
+}
