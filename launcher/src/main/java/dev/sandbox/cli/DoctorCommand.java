@@ -11,9 +11,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox doctor}: says whether this machine can run sandboxes, and what to fix. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Check the kernel, user namespaces, the helper and overlayfs, one line each (✔ or ✘),",
-            "with the fix for each failure. Exits 1 if any check fails; an optional feature",
-            "that is unavailable (– containers) does not count."})
+        description = {"Check the kernel, user namespaces, the helper and overlayfs, one line each (✔ or ✘), with the"
+                + " fix for each failure.", "",
+            "Exits 1 if any check fails; an optional feature that is unavailable (– containers) does not count."})
 public final class DoctorCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox rm}: removes stopped sandboxes. */
 @Command(name = "rm", mixinStandardHelpOptions = true,
-        description = {"Remove stopped sandboxes and their layers.",
+        description = {"Remove stopped sandboxes and their layers.", "",
             "Refuses a running sandbox, and one that holds changes unless --force is given."})
 public final class RmCommand implements Callable<Integer> {
     @Spec
