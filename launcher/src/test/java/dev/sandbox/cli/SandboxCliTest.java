@@ -101,6 +101,15 @@ class SandboxCliTest {
     }
 
     @Test
+    void helpWidth_isColumnsWhenExported_else80_neverBelowPicocliMinimum() {
+        assertEquals(80, SandboxCli.helpWidth(null));
+        assertEquals(80, SandboxCli.helpWidth(""));
+        assertEquals(80, SandboxCli.helpWidth("wide"));
+        assertEquals(132, SandboxCli.helpWidth("132"));
+        assertEquals(55, SandboxCli.helpWidth("20"));
+    }
+
+    @Test
     void bytes_roundsUpLikeDuH() {
         assertEquals("0", ListCommand.bytes(0));
         assertEquals("512B", ListCommand.bytes(512));
