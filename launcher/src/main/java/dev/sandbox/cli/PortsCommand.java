@@ -20,7 +20,8 @@ public final class PortsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "The sandbox.")
+    @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
+            description = "The sandbox.")
     String name;
 
     @Override

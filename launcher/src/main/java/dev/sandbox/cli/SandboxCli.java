@@ -38,6 +38,7 @@ public final class SandboxCli {
         all.put("doctor", DoctorCommand::new);
         all.put("profiles", ProfilesCommand::new);
         all.put("images", ImagesCommand::new);
+        all.put("completion", CompletionCommand::new);
         return Collections.unmodifiableMap(all);
     }
 
