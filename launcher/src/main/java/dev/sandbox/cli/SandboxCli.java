@@ -67,6 +67,9 @@ public final class SandboxCli {
                 cli.addSubcommand(name, command.get());
             }
         });
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            sub.getCommandSpec().versionProvider(new SandboxCommand.VersionProvider()); // for their own --version
+        }
         cli.setOut(out);
         cli.setErr(err);
         cli.setUsageHelpAutoWidth(true);

@@ -55,6 +55,12 @@ class SandboxCliTest {
     }
 
     @Test
+    void version_ofASubcommand_isTheLaunchersToo() {
+        assertEquals(0, execute("diff", "--version"));
+        assertTrue(out.toString().startsWith("sandbox "), out.toString());
+    }
+
+    @Test
     void wantsStacktrace_onlyBeforeDoubleDash() {
         assertTrue(SandboxCli.wantsStacktrace("--stacktrace", "list"));
         assertTrue(SandboxCli.wantsStacktrace("run", "--stacktrace", "--", "x"));
