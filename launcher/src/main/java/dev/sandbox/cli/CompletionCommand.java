@@ -2,6 +2,7 @@ package dev.sandbox.cli;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -62,7 +63,7 @@ public final class CompletionCommand implements Callable<Integer> {
         static final List<String> ALL = List.of("bash", "zsh");
 
         @Override
-        public java.util.Iterator<String> iterator() {
+        public Iterator<String> iterator() {
             return ALL.iterator();
         }
     }
@@ -70,7 +71,7 @@ public final class CompletionCommand implements Callable<Integer> {
     /** The candidates of a NAME argument: a marker that {@link #script} replaces with a call. */
     static final class SandboxNames implements Iterable<String> {
         @Override
-        public java.util.Iterator<String> iterator() {
+        public Iterator<String> iterator() {
             return List.of(NAMES_MARKER).iterator();
         }
     }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,6 +14,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -56,10 +59,10 @@ class ManPagesIT {
         TreeSet<String> expected = new TreeSet<>(List.of("sandbox.1"));
         commands().forEach(c -> expected.add("sandbox-" + c + ".1"));
         TreeSet<String> found = new TreeSet<>();
-        try (var files = Files.list(manDir())) {
+        try (Stream<Path> files = Files.list(manDir())) {
             files.forEach(f -> found.add(f.getFileName().toString()));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         assertEquals(expected, found);
     }
