@@ -34,7 +34,8 @@ public final class SandboxCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: one of run, list, diff, patch, commit, apply, rm, gc, doctor");
+        throw new ParameterException(spec.commandLine(), "missing command: one of "
+                + String.join(", ", SandboxCli.SUBCOMMANDS.keySet()));
     }
 
     /** The version this launcher was built as. */

@@ -25,6 +25,14 @@ class SandboxCliTest {
     }
 
     @Test
+    void noSubcommand_isUsageErrorNamingEveryCommand() {
+        assertEquals(2, execute());
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("sandbox: missing command: one of run, list, diff,"), err.toString());
+        assertTrue(err.toString().contains(", images, completion (see 'sandbox --help')"), err.toString());
+    }
+
+    @Test
     void unknownSubcommand_isUsageError() {
         assertEquals(2, execute("bogus"));
         assertTrue(err.toString().startsWith("sandbox: "), err.toString());
