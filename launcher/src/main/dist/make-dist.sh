@@ -1,6 +1,7 @@
 #!/bin/sh
-# Lays out the runnable distribution (bin/, lib/, libexec/) and builds its class-data-
-# sharing archive from a class list recorded while running the real commands once.
+# Lays out the runnable distribution (bin/, lib/, libexec/; the build wrote share/man/ before)
+# and builds its class-data-sharing archive from a class list recorded while running the
+# real commands once.
 # Usage: make-dist.sh LAUNCHER_JAR HELPER DIST_DIR   (lib/ already holds the dependencies)
 set -eu
 jar=$1 helper=$2 dist=$3

@@ -12,10 +12,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox apply}: merges a sandbox's work into the user's working tree. */
 @Command(name = "apply", mixinStandardHelpOptions = true,
-        description = {"Apply what a sandbox changed to your working tree, as a three-way merge against the",
-            "snapshot: files you changed since are merged, overlapping edits get conflict markers.",
-            "Your own edits are never dropped; the index is not touched.",
-            "Exits 1 when there were conflicts (listed) or nothing to apply."})
+        description = {"Apply what a sandbox changed to your working tree, as a three-way merge against the snapshot.",
+            "",
+            "Files you changed since are merged, overlapping edits get conflict markers. Your own edits are never"
+                    + " dropped; the index is not touched. Exits 1 when there were conflicts (listed) or nothing to"
+                    + " apply."})
 public final class ApplyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -10,10 +10,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox commit}: a sandbox's work as commits on a branch. */
 @Command(name = "commit", mixinStandardHelpOptions = true,
-        description = {"Commit what a sandbox changed on branch sandbox/NAME (or -b BRANCH), on top of the",
-            "commit the snapshot was taken at. Your uncommitted changes at that time, if any, go in a",
-            "first commit of their own; commits the agent made inside are kept. Your working tree,",
-            "index and HEAD are not touched. Exits 1 when the sandbox has no changes."})
+        description = {"Commit what a sandbox changed on branch sandbox/NAME (or -b BRANCH), on top of the commit the"
+                + " snapshot was taken at.", "",
+            "Your uncommitted changes at that time, if any, go in a first commit of their own; commits the agent"
+                    + " made inside are kept. Your working tree, index and HEAD are not touched. Exits 1 when the"
+                    + " sandbox has no changes."})
 public final class CommitCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

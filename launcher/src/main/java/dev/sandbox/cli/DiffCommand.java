@@ -11,8 +11,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox diff}: what a sandbox changed, as git shows a diff. */
 @Command(name = "diff", mixinStandardHelpOptions = true,
-        description = {"Show what a sandbox changed against its snapshot, as 'git diff' does (colour and",
-            "pager on a terminal, renames detected). Works while the agent is still running."})
+        description = {"Show what a sandbox changed against its snapshot, as 'git diff' does (colour and pager on a"
+                + " terminal, renames detected).", "",
+            "Works while the agent is still running."})
 public final class DiffCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -15,12 +15,15 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox doctor}: says whether this machine can run sandboxes, and what to fix. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Check what every sandbox needs (kernel, user namespaces, git, the helper, the state"
-                + " directory, overlayfs) and what some runs need (pasta or slirp4netns for --net egress,"
-                + " podman for --containers, a filesystem for cheap snapshots), one line each: ✔ works,"
-                + " ⚠ an optional part is missing (with its fix and the features it turns off),"
-                + " ✘ a required part fails (with its fix).",
-            "Exits 0 when every required check passes (⚠ lines allowed), 1 otherwise."})
+        description = {"Check whether this machine can run sandboxes, and say what to fix.", "",
+            "Checks what every sandbox needs (kernel, user namespaces, git, the helper, the state directory,"
+                + " overlayfs) and what some runs need (pasta or slirp4netns for --net egress, podman for"
+                + " --containers, a filesystem for cheap snapshots), one line each: ✔ works, ⚠ an optional part"
+                + " is missing (with its fix and the features it turns off), ✘ a required part fails (with its"
+                + " fix)."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:Every required check passed (⚠ lines allowed).", "1:A required check failed (✘).",
+            "2:Bad usage."})
 public final class DoctorCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -8,7 +8,8 @@ import picocli.CommandLine.Parameters;
 
 /** What every harvesting command takes: the sandbox and whether ignored files count. */
 final class HarvestMixin {
-    @Parameters(index = "0", paramLabel = "NAME", description = "The sandbox (see 'sandbox list').")
+    @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
+            description = "The sandbox (see 'sandbox list').")
     String name;
 
     @Option(names = "--include-ignored",

@@ -13,14 +13,15 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox images}: the image store every sandbox's container engine reads. */
 @Command(name = "images", mixinStandardHelpOptions = true,
-        description = {"Fill the shared image store that the container engines of 'run --containers' read",
-            "(read-only), so that sandboxes neither pull nor unpack an image again:",
+        description = {"Fill the shared image store that the container engines of 'run --containers' read"
+                + " (read-only), so that sandboxes neither pull nor unpack an image again.", "",
             "  sandbox images load FILE...   archives from 'docker save' or 'podman save'",
             "  sandbox images pull IMAGE...  from a registry, with this machine's network",
             "  sandbox images list",
-            "  sandbox images rm IMAGE..."},
-        footer = {"", "The store is $XDG_DATA_HOME/sandbox/images (~/.local/share/sandbox/images).",
-            "Exit status: podman's; 2 for bad usage; 125 when no engine can start."})
+            "  sandbox images rm IMAGE...", "",
+            "The store is $XDG_DATA_HOME/sandbox/images (~/.local/share/sandbox/images)."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"n:podman's own exit status n.", "2:Bad usage.", "125:No container engine can start."})
 public final class ImagesCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -26,14 +27,29 @@ public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--json", description = "Print a JSON array instead of a table.")
-    boolean json;
+    @ArgGroup(exclusive = true)
+    Format format = new Format();
+
+    static final class Format {
+        @Option(names = "--json", description = "Print a JSON array instead of a table.")
+        boolean json;
+
+        @Option(names = {"-q", "--quiet"},
+                description = "Print only the names, one per line, as 'docker ps -q' does: for scripts and shell"
+                        + " completion.")
+        boolean quiet;
+    }
 
     @Override
     public Integer call() throws IOException {
-        List<SandboxView> views = Sandboxes.open(Context.ofCurrentProcess()).list();
         PrintWriter out = spec.commandLine().getOut();
-        if (json) {
+        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        if (format.quiet) {
+            sandboxes.names().forEach(out::println);
+            return 0;
+        }
+        List<SandboxView> views = sandboxes.list();
+        if (format.json) {
             out.println(Json.toString(views));
             return 0;
         }

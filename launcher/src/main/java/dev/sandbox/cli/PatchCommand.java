@@ -10,9 +10,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox patch}: a sandbox's work as a patch series. */
 @Command(name = "patch", mixinStandardHelpOptions = true,
-        description = {"Write what a sandbox changed as a patch that 'git am' and 'git apply' accept",
-            "(mbox, binary files included). Commits the agent made inside come as patches of their own.",
-            "Exits 1 when the sandbox has no changes."})
+        description = {"Write what a sandbox changed as a patch that 'git am' and 'git apply' accept (mbox, binary"
+                + " files included).", "",
+            "Commits the agent made inside come as patches of their own. Exits 1 when the sandbox has no"
+                    + " changes."})
 public final class PatchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

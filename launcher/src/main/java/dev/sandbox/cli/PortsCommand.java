@@ -12,14 +12,16 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox ports}: the ports a running sandbox publishes on this machine. */
 @Command(name = "ports", mixinStandardHelpOptions = true,
-        description = {"Print the ports a running sandbox publishes (run -p), one per line:",
+        description = {"Print the ports a running sandbox publishes (run -p), one per line.", "",
             "  8080/tcp -> 127.0.0.1:43211"},
-        footer = {"", "Exit status: 0; 1 when the sandbox is not running; 2 when there is no such sandbox."})
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:Success.", "1:The sandbox is not running.", "2:There is no such sandbox."})
 public final class PortsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "The sandbox.")
+    @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
+            description = "The sandbox.")
     String name;
 
     @Override

@@ -14,8 +14,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox profiles [show P]}: the profiles there are, and one of them resolved. */
 @Command(name = "profiles", mixinStandardHelpOptions = true,
-        description = {"List the profiles and where each comes from: the repository's .sandbox/profiles/,",
-            "~/.config/sandbox/profiles/, or built in (the first that has a name wins).",
+        description = {"List the profiles and where each comes from: .sandbox/profiles/ in the repository,"
+                + " ~/.config/sandbox/profiles/, or built in (the first that has a name wins).", "",
             "'sandbox profiles show P' prints P as a sandbox gets it, after 'extends'."})
 public final class ProfilesCommand implements Callable<Integer> {
     @Spec

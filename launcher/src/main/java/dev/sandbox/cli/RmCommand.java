@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox rm}: removes stopped sandboxes. */
 @Command(name = "rm", mixinStandardHelpOptions = true,
-        description = {"Remove stopped sandboxes and their layers.",
+        description = {"Remove stopped sandboxes and their layers.", "",
             "Refuses a running sandbox, and one that holds changes unless --force is given."})
 public final class RmCommand implements Callable<Integer> {
     @Spec
@@ -21,7 +21,8 @@ public final class RmCommand implements Callable<Integer> {
     @Option(names = {"-f", "--force"}, description = "Remove even if the sandbox holds changes; they are lost.")
     boolean force;
 
-    @Parameters(arity = "1..*", paramLabel = "NAME", description = "Sandboxes to remove.")
+    @Parameters(arity = "1..*", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
+            description = "Sandboxes to remove.")
     List<String> names;
 
     @Override

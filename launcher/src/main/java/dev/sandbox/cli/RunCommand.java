@@ -27,16 +27,18 @@ import picocli.CommandLine.Spec;
 /** {@code sandbox run}: runs a command in a new sandbox and exits with its status. */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Run CMD in a new sandbox of the current git repository.", "",
-            "The sandbox sees a snapshot of the working tree (tracked, untracked and ignored files, .git) at the",
-            "repository's own path; what CMD changes goes to the sandbox's own layer, never to your tree.",
-            "The rest of the filesystem is read-only, /tmp is private, and the network is the sandbox's own",
-            "(see --net): ten sandboxes can each serve on 127.0.0.1:8080 at once."},
-        footer = {"", "Exit status: CMD's own; 128+n if a signal n killed it; 126 CMD not executable;",
-            "127 CMD not found; 125 sandbox's own failure; 2 bad usage.", "",
-            "Examples: sandbox run --name fix-tests -- claude",
-            "          sandbox run --count 3 --name exp -- claude -p 'make the tests pass'",
-            "          sandbox run --net egress -p 8080 -- npm run dev",
-            "          sandbox run --allow-domain api.anthropic.com --allow-domain '*.npmjs.org' -- claude"})
+            "The sandbox sees a snapshot of the working tree (tracked, untracked and ignored files, .git) at the"
+                    + " repository's own path; what CMD changes goes to the sandbox's own layer, never to your tree."
+                    + " The rest of the filesystem is read-only, /tmp is private, and the network is the sandbox's"
+                    + " own (see --net): ten sandboxes can each serve on 127.0.0.1:8080 at once."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"n:CMD's own exit status n.", "128+n:A signal n killed CMD.", "126:CMD is not executable.",
+            "127:CMD was not found.", "125:A failure of sandbox's own.", "2:Bad usage."},
+        footerHeading = "%nExamples:%n",
+        footer = {"  sandbox run --name fix-tests -- claude",
+            "  sandbox run --count 3 --name exp -- claude -p 'make the tests pass'",
+            "  sandbox run --net egress -p 8080 -- npm run dev",
+            "  sandbox run --allow-domain github.com --allow-domain '*.npmjs.org' -- claude"})
 public final class RunCommand implements Callable<Integer> {
     /** More would be a typo: each sandbox is a whole agent. */
     static final int MAX_COUNT = 64;
@@ -49,25 +51,25 @@ public final class RunCommand implements Callable<Integer> {
     String name;
 
     @Option(names = "--snapshot", paramLabel = "HOW", defaultValue = "auto",
-            description = {"How to snapshot the working tree: auto (default: the cheapest that works here),",
-                "btrfs (the repository is a subvolume: read-only snapshot), zfs (the repository is a",
-                "dataset's mountpoint), reflink (clone files: btrfs, xfs with reflink=1), or copy."})
+            description = "How to snapshot the working tree: auto (default: the cheapest that works here), btrfs"
+                    + " (the repository is a subvolume: read-only snapshot), zfs (the repository is a dataset's"
+                    + " mountpoint), reflink (clone files: btrfs, xfs with reflink=1), or copy.")
     Strategies.Requested snapshot;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "1",
-            description = {"Run N sandboxes NAME-1..NAME-N at once on one snapshot (best of N), without a",
-                "terminal: each one's output goes to its log/output file; exits 0 when every agent did."})
+            description = "Run N sandboxes NAME-1..NAME-N at once on one snapshot (best of N), without a terminal:"
+                    + " each one's output goes to its log/output file; exits 0 when every agent did.")
     int count;
 
     @Option(names = "--net", paramLabel = "MODE",
-            description = {"The sandbox's network: none (default: loopback only), egress (outbound through",
-                "pasta; this machine's own loopback services stay out of reach), allow (only the",
-                "--allow-domain hosts, through a proxy), or host (this machine's network, no isolation)."})
+            description = "The sandbox's network: none (default: loopback only), egress (outbound through pasta;"
+                    + " this machine's own loopback services stay out of reach), allow (only the --allow-domain"
+                    + " hosts, through a proxy), or host (this machine's network, no isolation).")
     NetMode net;
 
     @Option(names = "--allow-domain", paramLabel = "HOST",
-            description = {"With --net allow (implied when --net is not given): a host name, *.domain, IP",
-                "address or CIDR range the proxy lets through. Repeatable."})
+            description = "With --net allow (implied when --net is not given): a host name, *.domain, IP address or"
+                    + " CIDR range the proxy lets through. Repeatable.")
     List<String> allowDomains = new ArrayList<>();
 
     @Option(names = "--allow-host-loopback",
@@ -76,24 +78,24 @@ public final class RunCommand implements Callable<Integer> {
     boolean allowHostLoopback;
 
     @Option(names = {"-p", "--publish"}, paramLabel = "[HOSTPORT:]PORT[/udp]",
-            description = {"Make the sandbox's 127.0.0.1:PORT reachable on this machine's 127.0.0.1:HOSTPORT",
-                "(a free port, printed, when HOSTPORT is left out). Repeatable; see 'sandbox ports'."})
+            description = "Make the sandbox's 127.0.0.1:PORT reachable on this machine's 127.0.0.1:HOSTPORT (a free"
+                    + " port, printed, when HOSTPORT is left out). Repeatable; see 'sandbox ports'.")
     List<String> publish = new ArrayList<>();
 
     @Option(names = "--profile", paramLabel = "P",
-            description = {"The profile: what the agent may see, write and reach (default: the one named like",
-                "CMD, e.g. claude, else default). See 'sandbox profiles'."})
+            description = "The profile: what the agent may see, write and reach (default: the one named like CMD,"
+                    + " e.g. claude, else default). See 'sandbox profiles'.")
     String profile;
 
     @Option(names = {"-e", "--env"}, paramLabel = "NAME[=VALUE]",
-            description = {"Pass NAME from your environment, or set NAME=VALUE, on top of what the profile",
-                "passes. Repeatable."})
+            description = "Pass NAME from your environment, or set NAME=VALUE, on top of what the profile passes."
+                    + " Repeatable.")
     List<String> env = new ArrayList<>();
 
     @Option(names = "--containers",
-            description = {"Give each sandbox a container engine of its own (rootless podman) that speaks the",
-                "Docker API on $DOCKER_HOST: docker, compose and Testcontainers work inside, and",
-                "published ports stay in the sandbox. Images come from 'sandbox images'."})
+            description = "Give each sandbox a container engine of its own (rootless podman) that speaks the Docker"
+                    + " API on $DOCKER_HOST: docker, compose and Testcontainers work inside, and published ports"
+                    + " stay in the sandbox. Images come from 'sandbox images'.")
     boolean containers;
 
     @Option(names = "--rm",

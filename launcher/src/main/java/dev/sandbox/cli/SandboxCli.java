@@ -38,6 +38,7 @@ public final class SandboxCli {
         all.put("doctor", DoctorCommand::new);
         all.put("profiles", ProfilesCommand::new);
         all.put("images", ImagesCommand::new);
+        all.put("completion", CompletionCommand::new);
         return Collections.unmodifiableMap(all);
     }
 
@@ -66,8 +67,13 @@ public final class SandboxCli {
                 cli.addSubcommand(name, command.get());
             }
         });
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            sub.getCommandSpec().versionProvider(new SandboxCommand.VersionProvider()); // for their own --version
+        }
         cli.setOut(out);
         cli.setErr(err);
+        cli.setUsageHelpAutoWidth(true);
+        cli.setUsageHelpWidth(helpWidth(System.getenv("COLUMNS")));
         CommandLine run = cli.getSubcommands().get("run");
         if (run != null) {
             run.setStopAtPositional(true);
@@ -98,6 +104,17 @@ public final class SandboxCli {
             return SandboxException.FAILURE;
         });
         return cli;
+    }
+
+    /**
+     * The width of help when it does not go to a terminal, whose own width picocli asks stty for:
+     * {@code $COLUMNS} when exported, as ls(1) does, else 80; never below picocli's minimum of 55.
+     */
+    static int helpWidth(String columns) {
+        if (columns != null && columns.matches("[0-9]{1,4}")) {
+            return Math.max(55, Integer.parseInt(columns));
+        }
+        return 80;
     }
 
     /** The subcommand {@code args} invoke, if they name one before anything else but options; else null. */

@@ -13,10 +13,11 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = SandboxCommand.VersionProvider.class,
         description = {"Run AI coding agents in copy-on-write sandboxes of a git repository.", "",
-            "Each sandbox sees the repository (with untracked and ignored files) at its own path, writes to a",
-            "private layer, has its own processes and network, and leaves your working tree untouched."},
-        footer = {"", "Exit status: the agent's own for 'run'; 1 nothing to harvest or conflicts left; 2 bad usage;",
-            "125 sandbox's own failure."})
+            "Each sandbox sees the repository (with untracked and ignored files) at its own path, writes to a private"
+                    + " layer, has its own processes and network, and leaves your working tree untouched."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:Success; 'run' exits with the agent's own status instead.",
+            "1:Nothing to harvest, or conflicts left.", "2:Bad usage.", "125:A failure of sandbox's own."})
 public final class SandboxCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -27,13 +28,14 @@ public final class SandboxCommand implements Runnable {
 
     /** Read before picocli parses anything (VmBridge): listed here for the help. */
     @Option(names = "--vm",
-            description = {"Run the command in sandbox's Linux VM (Vagrantfile), copying the repository in",
-                "and the work back as branches; the default on macOS (SANDBOX_VM=off: not)."})
+            description = "Run the command in sandbox's Linux VM (Vagrantfile), copying the repository in and the"
+                    + " work back as branches; the default on macOS (SANDBOX_VM=off: not).")
     boolean vm;
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: one of run, list, diff, patch, commit, apply, rm, gc, doctor");
+        throw new ParameterException(spec.commandLine(), "missing command: one of "
+                + String.join(", ", SandboxCli.SUBCOMMANDS.keySet()));
     }
 
     /** The version this launcher was built as. */

@@ -35,6 +35,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -466,6 +467,21 @@ public final class Sandboxes {
         }
         views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
         return views;
+    }
+
+    /**
+     * The sandboxes' names, oldest first as {@link #list()} orders them, read from their records
+     * alone without walking any layer: cheap enough for shell completion ({@code sandbox list -q}).
+     */
+    public List<String> names() {
+        Map<String, String> createdAt = new HashMap<>();
+        for (Path dir : sandboxDirs()) {
+            Sandbox sb = readSandbox(dir);
+            createdAt.put(dir.getFileName().toString(), sb == null ? null : sb.createdAt());
+        }
+        return createdAt.keySet().stream()
+                .sorted(Comparator.comparing((String n) -> String.valueOf(createdAt.get(n))).thenComparing(n -> n))
+                .toList();
     }
 
     private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h) {

@@ -32,17 +32,23 @@ public final class VmBridge {
     private VmBridge() {
     }
 
-    /** Whether these arguments are for the VM: {@code --vm} before the subcommand, or macOS. */
+    /**
+     * Whether these arguments are for the VM: {@code --vm} before the subcommand, or macOS;
+     * never {@code completion}, whose script is for this machine's shell.
+     */
     public static boolean wanted(String[] args, String osName, Map<String, String> env) {
+        boolean vm = false;
         for (String a : args) {
             if (a.equals("--vm")) {
-                return true;
-            }
-            if (!a.startsWith("-")) {
+                vm = true;
+            } else if (!a.startsWith("-")) {
+                if (a.equals("completion")) {
+                    return false;
+                }
                 break;
             }
         }
-        return osName != null && osName.startsWith("Mac") && !"off".equals(env.get(VM_ENV));
+        return vm || osName != null && osName.startsWith("Mac") && !"off".equals(env.get(VM_ENV));
     }
 
     public static int execute(String[] rawArgs, PrintWriter out, PrintWriter err) {

@@ -25,6 +25,14 @@ class SandboxCliTest {
     }
 
     @Test
+    void noSubcommand_isUsageErrorNamingEveryCommand() {
+        assertEquals(2, execute());
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("sandbox: missing command: one of run, list, diff,"), err.toString());
+        assertTrue(err.toString().contains(", images, completion (see 'sandbox --help')"), err.toString());
+    }
+
+    @Test
     void unknownSubcommand_isUsageError() {
         assertEquals(2, execute("bogus"));
         assertTrue(err.toString().startsWith("sandbox: "), err.toString());
@@ -51,6 +59,12 @@ class SandboxCliTest {
     @Test
     void version_printsLauncherVersion() {
         assertEquals(0, execute("--version"));
+        assertTrue(out.toString().startsWith("sandbox "), out.toString());
+    }
+
+    @Test
+    void version_ofASubcommand_isTheLaunchersToo() {
+        assertEquals(0, execute("diff", "--version"));
         assertTrue(out.toString().startsWith("sandbox "), out.toString());
     }
 
@@ -98,6 +112,15 @@ class SandboxCliTest {
             assertEquals(0, SandboxCli.commandLine(new PrintWriter(new StringWriter(), true),
                     new PrintWriter(new StringWriter(), true), false, name).execute(name, "--help"));
         }
+    }
+
+    @Test
+    void helpWidth_isColumnsWhenExported_else80_neverBelowPicocliMinimum() {
+        assertEquals(80, SandboxCli.helpWidth(null));
+        assertEquals(80, SandboxCli.helpWidth(""));
+        assertEquals(80, SandboxCli.helpWidth("wide"));
+        assertEquals(132, SandboxCli.helpWidth("132"));
+        assertEquals(55, SandboxCli.helpWidth("20"));
     }
 
     @Test
