@@ -19,7 +19,9 @@ public record Context(Path cwd, Map<String, String> env, String sandboxHome) {
 
     /** The helper this launcher must use, checked for its version. */
     public Helper helper() {
-        return Helper.locate(Helper.expectedPath(env.get(Helper.HELPER_ENV), sandboxHome), Version.current());
+        String fromEnv = env.get(Helper.HELPER_ENV);
+        return Helper.locate(Helper.expectedPath(fromEnv, sandboxHome), Version.current(),
+                fromEnv != null && !fromEnv.isEmpty());
     }
 
     public String stateDirOverride() {

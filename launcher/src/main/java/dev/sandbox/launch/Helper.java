@@ -28,14 +28,26 @@ public record Helper(Path path, String version) {
         return Path.of(sandboxHome, "libexec", "sandbox-helper");
     }
 
-    /** Finds the helper and checks that it is the one this launcher was built with. */
-    public static Helper locate(Path path, String expectedVersion) {
-        String fix = " (reinstall sandbox, or set " + HELPER_ENV + " to the helper built with it)";
+    /**
+     * Finds the helper and checks that it is the one this launcher was built with.
+     * {@code fromEnv} says that {@code SANDBOX_HELPER} named it, so that a failure's fix points
+     * at that variable rather than at the installation.
+     *
+     * @throws SandboxException when the file is missing, not an executable regular file,
+     *     setuid or setgid, or of another version
+     */
+    public static Helper locate(Path path, String expectedVersion, boolean fromEnv) {
+        String fix = fromEnv ? " (" + HELPER_ENV + " names it: unset " + HELPER_ENV + " to use the helper installed"
+                + " with sandbox, or point it at the helper built with this version)"
+                : " (reinstall sandbox: ./install.sh)";
         if (!Files.exists(path)) {
             throw SandboxException.cant("find the helper", path, "No such file or directory" + fix);
         }
+        if (!Files.isRegularFile(path)) {
+            throw SandboxException.cant("run the helper", path, "not a regular file" + fix);
+        }
         if (!Files.isExecutable(path)) {
-            throw SandboxException.cant("run the helper", path, "Permission denied (chmod +x it)");
+            throw SandboxException.cant("run the helper", path, "Permission denied: not executable" + fix);
         }
         try {
             Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
