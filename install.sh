@@ -123,7 +123,8 @@ else
         fi
         exit 1
     elif [ -n "$to_install" ]; then
-        say "sandboxes run without $to_install, but not every feature: 'sandbox doctor' below says which are off."
+        say "sandboxes run without these packages ($to_install), but not every feature: 'sandbox doctor' below" \
+            "says which are off."
         echo "    To have them all: sudo apt-get install --no-install-recommends $to_install"
     elif [ "$apt" = no ]; then
         say "not a Debian or Ubuntu machine: install pasta (passt) for --net egress$(
