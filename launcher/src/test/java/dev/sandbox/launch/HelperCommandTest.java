@@ -2,10 +2,15 @@ package dev.sandbox.launch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.error.SandboxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class HelperCommandTest {
     @Test
@@ -33,5 +38,19 @@ class HelperCommandTest {
         assertEquals(Path.of("/x/helper"), Helper.expectedPath("/x/helper", "/opt/sandbox"));
         assertEquals(Path.of("/opt/sandbox/libexec/sandbox-helper"), Helper.expectedPath(null, "/opt/sandbox"));
         assertEquals(Path.of("/opt/sandbox/libexec/sandbox-helper"), Helper.expectedPath("", "/opt/sandbox"));
+    }
+
+    @Test
+    void locate_badHelperFromTheEnvironment_fixSaysToUnsetIt(@TempDir Path dir) throws Exception {
+        String missing = assertThrows(SandboxException.class,
+                () -> Helper.locate(dir.resolve("absent"), "1", true)).getMessage();
+        assertTrue(missing.contains("No such file or directory") && missing.contains("unset SANDBOX_HELPER"), missing);
+        String directory = assertThrows(SandboxException.class, () -> Helper.locate(dir, "1", true)).getMessage();
+        assertTrue(directory.contains("not a regular file"), directory);
+        Path plain = Files.writeString(dir.resolve("plain"), "not a program");
+        String notExecutable = assertThrows(SandboxException.class,
+                () -> Helper.locate(plain, "1", false)).getMessage();
+        assertTrue(notExecutable.contains("not executable") && notExecutable.contains("./install.sh")
+                && !notExecutable.contains("SANDBOX_HELPER"), notExecutable);
     }
 }
