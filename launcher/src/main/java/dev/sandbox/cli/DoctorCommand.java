@@ -2,34 +2,81 @@ package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Doctor;
+import dev.sandbox.core.Json;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code sandbox doctor}: says whether this machine can run sandboxes, and what to fix. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Check the kernel, user namespaces, the helper and overlayfs, one line each (✔ or ✘),",
-            "with the fix for each failure. Exits 1 if any check fails; an optional feature",
-            "that is unavailable (– containers) does not count."})
+        description = {"Check what every sandbox needs (kernel, user namespaces, git, the helper, the state"
+                + " directory, overlayfs) and what some runs need (pasta or slirp4netns for --net egress,"
+                + " podman for --containers, a filesystem for cheap snapshots), one line each: ✔ works,"
+                + " ⚠ an optional part is missing (with its fix and the features it turns off),"
+                + " ✘ a required part fails (with its fix).",
+            "Exits 0 when every required check passes (⚠ lines allowed), 1 otherwise."})
 public final class DoctorCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Option(names = "--json", description = "Print the report as JSON: {\"ok\": true|false, \"checks\": [{\"name\","
+            + " \"status\": \"ok|warning|failed\", \"required\", \"detail\", \"fix\", \"turnsOff\": [...],"
+            + " \"profiles\": [...]}]} (see README.md, sandbox doctor).")
+    boolean json;
+
     @Override
-    public Integer call() {
-        List<Doctor.Check> checks = Doctor.run(Context.ofCurrentProcess());
+    public Integer call() throws IOException {
+        Doctor.Report report = Doctor.run(Context.ofCurrentProcess());
         PrintWriter out = spec.commandLine().getOut();
-        boolean allOk = true;
-        for (Doctor.Check c : checks) {
-            out.println((c.ok() ? "✔ " : c.optional() ? "– " : "✘ ") + c.what() + ": " + c.detail());
-            if (!c.ok()) {
-                out.println("    fix: " + c.fix());
-                allOk &= c.optional();
-            }
+        if (json) {
+            out.println(Json.toString(report));
+        } else {
+            lines(report).forEach(out::println);
         }
-        return allOk ? 0 : 1;
+        return report.ok() ? 0 : 1;
+    }
+
+    /** The report as text: the required checks, then the optional ones, then a verdict. */
+    static List<String> lines(Doctor.Report report) {
+        List<String> lines = new ArrayList<>();
+        Boolean section = null;
+        int warnings = 0;
+        int failures = 0;
+        for (Doctor.Check c : report.checks()) {
+            if (section == null || section != c.required()) {
+                section = c.required();
+                lines.add(c.required() ? "Every sandbox needs:" : "Some runs need:");
+            }
+            lines.add(switch (c.status()) {
+                case ok -> "✔ ";
+                case warning -> "⚠ ";
+                case failed -> "✘ ";
+            } + c.name() + ": " + c.detail());
+            if (c.fix() != null) {
+                lines.add("    fix: " + c.fix());
+            }
+            if (!c.turnsOff().isEmpty()) {
+                lines.add("    turns off: " + String.join(", ", c.turnsOff()) + (c.profiles().isEmpty() ? ""
+                        : ", used by the profile" + (c.profiles().size() == 1 ? " " : "s ")
+                                + String.join(", ", c.profiles())));
+            }
+            warnings += c.status() == Doctor.Status.warning ? 1 : 0;
+            failures += c.status() == Doctor.Status.failed ? 1 : 0;
+        }
+        if (failures > 0) {
+            lines.add("Sandboxes can't run here until the " + (failures == 1 ? "✘ line is" : failures + " ✘ lines are")
+                    + " fixed.");
+        } else {
+            lines.add("Sandboxes can run here" + (warnings == 0 ? "."
+                    : warnings == 1 ? "; the ⚠ line turns off only what it says."
+                    : "; the " + warnings + " ⚠ lines turn off only what they say."));
+        }
+        return lines;
     }
 }

@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -102,6 +104,32 @@ public final class Engine {
                     + " run as this machine's root; " + why.replace("have no range", "need a range"));
         }
         return new Setup(podman.get(), uid, gid, ids, why, imageStore(env, home));
+    }
+
+    /** Where podman looks for runc when its configuration names it (containers.conf's runtimes). */
+    static final List<Path> RUNC = List.of(Path.of("/usr/bin/runc"), Path.of("/usr/sbin/runc"),
+            Path.of("/usr/local/bin/runc"), Path.of("/usr/local/sbin/runc"), Path.of("/sbin/runc"), Path.of("/bin/runc"));
+    /** Where podman looks for netavark and aardvark-dns (containers.conf's helper_binaries_dir). */
+    static final List<Path> HELPER_DIRS = List.of(Path.of("/usr/local/libexec/podman"), Path.of("/usr/local/lib/podman"),
+            Path.of("/usr/libexec/podman"), Path.of("/usr/lib/podman"));
+
+    /**
+     * What the engine's configuration needs besides podman and this machine lacks: runc (the
+     * runtime it names), netavark and aardvark-dns (its networks and their names). Each name
+     * is also the Debian package that brings it. Debian's podman depends on crun or runc and
+     * only recommends the rest, so an install without recommends can lack all three.
+     */
+    public static List<String> missingPackages(String pathEnv) {
+        List<String> missing = new ArrayList<>();
+        if (RUNC.stream().noneMatch(Files::isExecutable) && Egress.find("runc", pathEnv).isEmpty()) {
+            missing.add("runc");
+        }
+        for (String helper : List.of("netavark", "aardvark-dns")) {
+            if (HELPER_DIRS.stream().noneMatch(dir -> Files.isExecutable(dir.resolve(helper)))) {
+                missing.add(helper);
+            }
+        }
+        return missing;
     }
 
     /** Why /dev/net/tun (the engine's networks) is unusable, or null. */

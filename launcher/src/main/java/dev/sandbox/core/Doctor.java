@@ -1,14 +1,22 @@
 package dev.sandbox.core;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.sandbox.containers.Engine;
+import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.GitCli;
 import dev.sandbox.git.Repo;
-import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.net.Egress;
+import dev.sandbox.net.NetMode;
+import dev.sandbox.profile.Profile;
+import dev.sandbox.profile.Profiles;
+import dev.sandbox.snapshot.Strategies;
+import dev.sandbox.sys.Command;
 import dev.sandbox.sys.Posix;
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,113 +25,216 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Checks what sandboxes need from this machine, each as one line with the fix when it fails.
- * The overlay check starts a real sandbox on the filesystem that holds the state, since only
- * the kernel can say whether it accepts that mount.
+ * Checks what sandboxes need from this machine, each as one check with the fix when it fails.
+ * What every sandbox needs (kernel, user namespaces, git, the helper, the state directory,
+ * overlayfs) is required; what only some runs use (outbound network, containers, cheap
+ * snapshots) is optional, and its check names the features a failure turns off. The overlay
+ * check starts a real sandbox on the filesystem that holds the state, since only the kernel
+ * can say whether it accepts that mount.
  */
 public final class Doctor {
-    /** One line of the report. */
-    public record Check(boolean ok, String what, String detail, String fix, boolean optional) {
-        static Check ok(String what, String detail) {
-            return new Check(true, what, detail, null, false);
+    /** How a check came out: {@code warning} is an optional part missing, {@code failed} a required one. */
+    public enum Status { ok, warning, failed }
+
+    /**
+     * One check, as {@code sandbox doctor} prints it and {@code --json} writes it (every field
+     * always present, in this order).
+     *
+     * @param name     what was checked, e.g. {@code network (--net egress)}
+     * @param required whether every sandbox needs it; an optional part that fails is a warning
+     * @param detail   what was found
+     * @param fix      what to do about it; null when the check passed
+     * @param turnsOff the features an optional part's failure turns off, e.g. {@code --net egress}; empty otherwise
+     * @param profiles the profiles (built-in and the user's) that use those features; empty otherwise
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    @JsonPropertyOrder({"name", "status", "required", "detail", "fix", "turnsOff", "profiles"})
+    public record Check(String name, Status status, boolean required, String detail, String fix,
+            List<String> turnsOff, List<String> profiles) {
+        static Check ok(String name, boolean required, String detail) {
+            return new Check(name, Status.ok, required, detail, null, List.of(), List.of());
         }
 
-        static Check failed(String what, String detail, String fix) {
-            return new Check(false, what, detail, fix, false);
+        /** A part every sandbox needs is missing or broken. */
+        static Check failed(String name, String detail, String fix) {
+            return new Check(name, Status.failed, true, detail, fix, List.of(), List.of());
         }
 
-        /** A feature some runs ask for ({@code --containers}) is unavailable; sandboxes still work. */
-        static Check unavailable(String what, String detail, String fix) {
-            return new Check(false, what, detail, fix, true);
+        /** A part some runs need is missing; sandboxes still work without {@code turnsOff}. */
+        static Check missing(String name, String detail, String fix, List<String> turnsOff, List<String> profiles) {
+            return new Check(name, Status.warning, false, detail, fix, List.copyOf(turnsOff), List.copyOf(profiles));
+        }
+    }
+
+    /**
+     * The whole answer.
+     *
+     * @param ok     true when every required check passed: sandboxes can run here
+     * @param checks the required checks first, then the optional ones
+     */
+    @JsonPropertyOrder({"ok", "checks"})
+    public record Report(boolean ok, List<Check> checks) {
+        public static Report of(List<Check> checks) {
+            return new Report(checks.stream().noneMatch(c -> c.status() == Status.failed), List.copyOf(checks));
         }
     }
 
     private static final Pattern KERNEL = Pattern.compile("^(\\d+)\\.(\\d+)");
     private static final String PROBE_DIR = "/tmp/sandbox-doctor";
+    static final String EGRESS = "network (--net egress)";
+    static final String CONTAINERS = "containers (run --containers)";
 
     private Doctor() {
     }
 
-    public static List<Check> run(Context context) {
+    /** Runs every check; takes a few seconds at most (the overlay probe, podman's and pasta's version). */
+    public static Report run(Context context) {
         List<Check> checks = new ArrayList<>();
         checks.add(kernel(System.getProperty("os.version")));
         checks.add(userNamespaces(readSysctl("user/max_user_namespaces"), readSysctl("kernel/unprivileged_userns_clone"),
-                readSysctl("kernel/apparmor_restrict_unprivileged_userns"), isRoot()));
+                readSysctl("kernel/apparmor_restrict_unprivileged_userns"), Posix.isRoot()));
         checks.add(git());
         Helper helper = null;
         try {
             helper = context.helper();
-            checks.add(Check.ok("helper", helper.path() + " (version " + helper.version() + ", not setuid)"));
+            checks.add(Check.ok("helper", true, helper.path() + " (version " + helper.version() + ", not setuid)"));
         } catch (SandboxException e) {
-            checks.add(Check.failed("helper", e.getMessage(), "rebuild and reinstall sandbox (see README.md)"));
+            String[] reasonAndFix = splitFix(e.getMessage(), "rebuild and reinstall sandbox: ./install.sh");
+            checks.add(Check.failed("helper", reasonAndFix[0], reasonAndFix[1]));
         }
-        Path stateBase = stateBase(context);
+        StateDir state = stateDir(context);
+        checks.add(state.check());
         if (helper == null) {
-            checks.add(Check.failed("overlayfs in a user namespace", "not checked: needs the helper", "fix the helper first"));
+            checks.add(Check.failed("overlayfs in a user namespace", "not checked: needs the helper",
+                    "fix the helper first"));
         } else {
-            checks.add(overlay(helper, stateBase));
+            checks.add(overlay(helper, state.root()));
         }
-        checks.add(Check.ok("snapshots", "--snapshot auto uses " + Strategies.explain(context.repoRootOrNull(), stateBase)));
+
+        Profiles profiles = Profiles.of(context.repoRootOrNull(), context.home());
+        checks.add(snapshots(Strategies.explain(context.repoRootOrNull(), state.root())));
         String path = context.env().get("PATH");
         Optional<Path> pasta = Egress.find("pasta", path);
         checks.add(egress(pasta, pasta.map(Doctor::pastaHelp).orElse(""), Egress.find("slirp4netns", path),
-                Files.isReadable(TUN) && Files.isWritable(TUN), Files.exists(TUN)));
-        checks.add(containers(context));
-        return checks;
+                Files.isReadable(Egress.TUN) && Files.isWritable(Egress.TUN), Files.exists(Egress.TUN),
+                using(profiles, p -> p.net() == NetMode.egress)));
+        checks.add(containers(context, using(profiles, Profile::containers)));
+        return Report.of(checks);
     }
 
-    /** Whether {@code run --containers} can start an engine here, and whether its containers can switch users. */
-    static Check containers(Context context) {
-        String what = "containers (run --containers)";
+    /**
+     * The names of the profiles seen from here that {@code uses} holds for, sorted; a profile
+     * that does not load is left out (sandbox run names its fault).
+     */
+    static List<String> using(Profiles profiles, Predicate<Profile> uses) {
+        List<String> names = new ArrayList<>();
+        for (Profiles.Entry entry : profiles.list()) {
+            try {
+                if (uses.test(profiles.resolve(entry.name()))) {
+                    names.add(entry.name());
+                }
+            } catch (SandboxException e) {
+                // a broken profile uses nothing
+            }
+        }
+        return names;
+    }
+
+    /** Splits {@code "reason (fix)"} into its two parts; {@code fallback} is the fix where there is none. */
+    static String[] splitFix(String message, String fallback) {
+        int open = message.lastIndexOf(" (");
+        if (open > 0 && message.endsWith(")")) {
+            return new String[] {message.substring(0, open), message.substring(open + 2, message.length() - 1)};
+        }
+        return new String[] {message, fallback};
+    }
+
+    /**
+     * Whether {@code sandbox run --containers} can start an engine here, with the programs the
+     * engine's configuration needs, and whether its containers can switch users.
+     */
+    static Check containers(Context context, List<String> profiles) {
+        List<String> turnsOff = List.of("run --containers");
+        String tun = Egress.tunProblem(Files.exists(Egress.TUN), Files.isReadable(Egress.TUN)
+                && Files.isWritable(Egress.TUN), "the sandbox's podman cannot make container networks");
+        if (tun != null) {
+            String[] reasonAndFix = splitFix(tun, "sudo chmod 0666 " + Egress.TUN);
+            return Check.missing(CONTAINERS, reasonAndFix[0], reasonAndFix[1], turnsOff, profiles);
+        }
+        Engine.Setup setup;
         try {
-            Engine.Setup setup = Engine.check(context.env(), context.home());
-            String version = dev.sandbox.sys.Command.run(List.of(setup.podman().toString(), "--version")).stdout().strip();
-            String detail = version + "; " + setup.describe();
-            return Check.ok(what, detail);
+            setup = Engine.check(context.env(), context.home());
         } catch (SandboxException e) {
             String why = e.getMessage().replaceFirst("^can't give the sandbox a container engine(?: as root)?: ", "");
-            int fix = why.lastIndexOf(" (");
-            return Check.unavailable(what, fix > 0 && why.endsWith(")") ? why.substring(0, fix) : why,
-                    fix > 0 && why.endsWith(")") ? why.substring(fix + 2, why.length() - 1) : "see README.md, Containers");
+            String[] reasonAndFix = splitFix(why, "see README.md, Containers");
+            return Check.missing(CONTAINERS, reasonAndFix[0], reasonAndFix[1], turnsOff, profiles);
         }
+        List<String> missing = Engine.missingPackages(context.env().get("PATH"));
+        if (!missing.isEmpty()) {
+            return Check.missing(CONTAINERS, String.join(", ", missing) + (missing.size() == 1 ? " is" : " are")
+                    + " not installed, which the sandbox's podman uses",
+                    "sudo apt-get install --no-install-recommends " + String.join(" ", missing), turnsOff, profiles);
+        }
+        Command.Result version = Command.run(List.of(setup.podman().toString(), "--version"));
+        if (!version.ok()) {
+            return Check.missing(CONTAINERS, setup.podman() + " --version failed: "
+                    + version.stderr().strip().lines().findFirst().orElse("exit " + version.exitCode()),
+                    "reinstall podman (sudo apt-get install --reinstall podman)", turnsOff, profiles);
+        }
+        String detail = version.stdout().strip() + "; " + setup.describe();
+        if (setup.subIds().isEmpty()) {
+            return Check.missing(CONTAINERS, detail, splitFix(setup.singleWhy(), "unset " + Engine.SUBIDS_ENV)[1],
+                    List.of("containers that switch users (--user, chown, su)"), profiles);
+        }
+        return Check.ok(CONTAINERS, false, detail);
     }
-
-    static final Path TUN = Path.of("/dev/net/tun");
 
     /**
      * Which tool {@code --net egress} uses. {@code pastaHelp} is what {@code pasta --help}
      * printed: a pasta without {@code --no-map-gw} is too old to keep the host's loopback out.
+     * {@code profiles} are the profiles whose network mode is egress.
      */
     static Check egress(Optional<Path> pasta, String pastaHelp, Optional<Path> slirp, boolean tunUsable,
-            boolean tunExists) {
-        String what = "network (--net egress)";
-        if (!tunUsable) {
-            String detail = tunExists ? TUN + " is not readable and writable by you (0600 root where no udev runs)"
-                    : TUN + " does not exist (no tun module?)";
-            return Check.failed(what, detail + ", so pasta and slirp4netns cannot make the sandbox's interface",
-                    tunExists ? "sudo chmod 0666 " + TUN + " (what udev does), then check again"
-                            : "sudo modprobe tun");
+            boolean tunExists, List<String> profiles) {
+        List<String> turnsOff = List.of("--net egress");
+        String tun = Egress.tunProblem(tunExists, tunUsable, Egress.TUN_NEEDED);
+        if (tun != null) {
+            String[] reasonAndFix = splitFix(tun, "sudo chmod 0666 " + Egress.TUN);
+            return Check.missing(EGRESS, reasonAndFix[0], reasonAndFix[1], turnsOff, profiles);
         }
         boolean pastaFit = pasta.isPresent() && pastaHelp.contains("--no-map-gw") && pastaHelp.contains("--config-net");
         if (pastaFit) {
-            return Check.ok(what, "pasta (" + pasta.get() + ")");
+            return Check.ok(EGRESS, false, "pasta (" + pasta.get() + ")");
         }
         if (slirp.isPresent()) {
-            return Check.ok(what, "slirp4netns (" + slirp.get() + ")" + (pasta.isPresent()
+            return Check.ok(EGRESS, false, "slirp4netns (" + slirp.get() + ")" + (pasta.isPresent()
                     ? "; pasta at " + pasta.get() + " is too old (no --no-map-gw)" : "; pasta is not installed"));
         }
-        return Check.failed(what, pasta.isPresent() ? "pasta at " + pasta.get() + " is too old (no --no-map-gw)"
-                : "neither pasta nor slirp4netns is installed", "sudo apt-get install passt");
+        return Check.missing(EGRESS, pasta.isPresent() ? "pasta at " + pasta.get() + " is too old (no --no-map-gw)"
+                : "neither pasta nor slirp4netns is installed", "sudo apt-get install passt (it brings pasta)",
+                turnsOff, profiles);
+    }
+
+    /** Whether {@code --snapshot auto} gets a snapshot that costs no copy of the repository. */
+    static Check snapshots(Strategies.Explained auto) {
+        String detail = "--snapshot auto uses " + auto.why();
+        if (auto.backend() != Strategies.Requested.copy) {
+            return Check.ok("snapshots", false, detail);
+        }
+        return Check.missing("snapshots", detail, "keep repositories on btrfs (each a subvolume: btrfs subvolume"
+                + " create), on xfs made with reflink=1, or on ZFS; see README.md, Snapshots",
+                List.of("cheap snapshots: each new snapshot copies the whole repository (time and disk)"), List.of());
     }
 
     private static String pastaHelp(Path pasta) {
         try {
             Process p = new ProcessBuilder(pasta.toString(), "--help").redirectErrorStream(true)
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor(10, TimeUnit.SECONDS);
             return out;
@@ -143,7 +254,7 @@ public final class Doctor {
         int major = Integer.parseInt(m.group(1));
         int minor = Integer.parseInt(m.group(2));
         if (major > 5 || (major == 5 && minor >= 11)) {
-            return Check.ok("kernel", "Linux " + release + " (5.11 or later: overlayfs in user namespaces)");
+            return Check.ok("kernel", true, "Linux " + release + " (5.11 or later: overlayfs in user namespaces)");
         }
         return Check.failed("kernel", "Linux " + release + " is older than 5.11, which first mounts overlayfs in a user namespace",
                 "upgrade the kernel, or use the Vagrant VM");
@@ -166,27 +277,87 @@ public final class Doctor {
                     "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give sandbox-helper an"
                             + " AppArmor profile with 'userns,'");
         }
-        return Check.ok(what, "allowed" + (maxUserNamespaces == null ? "" : " (max " + maxUserNamespaces + ")"));
+        return Check.ok(what, true, "allowed" + (maxUserNamespaces == null ? "" : " (max " + maxUserNamespaces + ")"));
     }
 
     private static Check git() {
         try {
             GitCli.Result r = GitCli.run(Path.of("/"), "--version");
-            return r.ok() ? Check.ok("git", r.out()) : Check.failed("git", r.firstErrorLine(), "install git");
+            return r.ok() ? Check.ok("git", true, r.out()) : Check.failed("git", r.firstErrorLine(), "install git");
         } catch (GitCli.GitNotFoundException e) {
-            return Check.failed("git", "not found on the PATH", "install git (apt-get install git)");
+            return Check.failed("git", "not found on the PATH", "install git (sudo apt-get install git)");
         }
     }
 
-    /** Where sandboxes' upper layers go: the state directory, or /tmp outside a repository. */
-    private static Path stateBase(Context context) {
+    /** Where the upper layers go, and the check of that place. */
+    private record StateDir(Path root, Check check) {
+    }
+
+    /**
+     * The state directory of the repository here, made as a run makes it; outside a
+     * repository, {@code SANDBOX_STATE_DIR} or the temporary directory stands in for it.
+     */
+    private static StateDir stateDir(Context context) {
+        String override = context.stateDirOverride();
+        Repo repo;
         try {
-            return StateStore.forRepo(Repo.discover(context.cwd()), context.stateDirOverride()).root();
+            repo = Repo.discover(context.cwd());
         } catch (SandboxException e) {
-            String override = context.stateDirOverride();
-            return override != null && !override.isEmpty() ? Path.of(override)
+            Path base = override != null && !override.isEmpty() ? Path.of(override).toAbsolutePath()
                     : Path.of(System.getProperty("java.io.tmpdir"));
+            Check check = stateFilesystem(base, filesystemOf(base), isWritable(base));
+            return new StateDir(base, check.status() != Status.ok ? check : Check.ok(check.name(), true,
+                    check.detail() + "; not in a repository, so this stands in for a repository's state directory"));
         }
+        try {
+            Path root = StateStore.forRepo(repo, override).root();
+            return new StateDir(root, stateFilesystem(root, filesystemOf(root), isWritable(root)));
+        } catch (SandboxException e) {
+            Path root = override != null && !override.isEmpty() ? Path.of(override).toAbsolutePath()
+                    : repo.commonDir().resolve("sandbox");
+            Check onFilesystem = stateFilesystem(root, filesystemOf(root), true);
+            if (onFilesystem.status() == Status.failed) {
+                return new StateDir(root, onFilesystem);
+            }
+            String[] reasonAndFix = splitFix(e.getMessage(), "make it writable, or set " + StateStore.STATE_DIR_ENV
+                    + " to a directory of yours on ext4, xfs, btrfs or tmpfs");
+            return new StateDir(root, Check.failed(onFilesystem.name(), reasonAndFix[0], reasonAndFix[1]));
+        }
+    }
+
+    /**
+     * Whether {@code root} can hold upper layers: on a filesystem overlayfs accepts as an
+     * upper layer, and writable by this user. {@code fsName} is that of {@code root} or, where
+     * it does not exist yet, of its nearest existing parent.
+     */
+    static Check stateFilesystem(Path root, String fsName, boolean writable) {
+        String what = "state directory";
+        if (fsName.equals("overlayfs") || fsName.equals("nfs") || fsName.equals("fuse")) {
+            return Check.failed(what, root + " is on " + fsName + ", which overlayfs refuses as an upper layer",
+                    overlayFix(fsName, "", root));
+        }
+        if (!writable) {
+            return Check.failed(what, root + " (on " + fsName + ") is not writable by you",
+                    "make it writable, or set " + StateStore.STATE_DIR_ENV + " to a directory of yours on ext4, xfs,"
+                            + " btrfs or tmpfs");
+        }
+        return Check.ok(what, true, root + " on " + fsName + ", writable");
+    }
+
+    private static Path existingAncestor(Path path) {
+        Path p = path.toAbsolutePath();
+        while (p != null && !Files.exists(p)) {
+            p = p.getParent();
+        }
+        return p == null ? Path.of("/") : p;
+    }
+
+    private static String filesystemOf(Path path) {
+        return Posix.filesystemName(Posix.filesystemType(existingAncestor(path).toString()));
+    }
+
+    private static boolean isWritable(Path path) {
+        return Files.isWritable(existingAncestor(path));
     }
 
     static Check overlay(Helper helper, Path base) {
@@ -202,22 +373,21 @@ public final class Doctor {
             List<String> argv = new HelperCommand(helper.path()).net("none").tty("never").tmpfs(Path.of("/tmp"))
                     .overlay(lower, upper, work, Path.of(PROBE_DIR)).chdir(Path.of(PROBE_DIR))
                     .command(List.of("/bin/sh", "-c", "read x < probe && echo \"$x\" > written"));
-            Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             String stderr = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
             if (!p.waitFor(30, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return Check.failed(what, "the probe sandbox did not finish in 30 s", "see 'dmesg'");
             }
+            String fsName = Posix.filesystemName(Posix.filesystemType(base.toString()));
             if (p.exitValue() == 0 && Files.exists(upper.resolve("written"))) {
-                return Check.ok(what, "mounted on " + Posix.filesystemName(Posix.filesystemType(base.toString()))
-                        + " at " + base);
+                return Check.ok(what, true, "mounted on " + fsName + " at " + base);
             }
             String reason = stderr.isEmpty() ? "the probe sandbox exited " + p.exitValue() : stderr.lines().findFirst().get();
-            return Check.failed(what, reason, overlayFix(Posix.filesystemName(Posix.filesystemType(base.toString())),
-                    reason, base));
+            return Check.failed(what, reason, overlayFix(fsName, reason, base));
         } catch (IOException e) {
-            return Check.failed(what, "can't prepare the probe in '" + base + "': " + dev.sandbox.error.IoErrors.reason(e),
+            return Check.failed(what, "can't prepare the probe in '" + base + "': " + IoErrors.reason(e),
                     "make the state directory writable, or set " + StateStore.STATE_DIR_ENV);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -255,18 +425,5 @@ public final class Doctor {
         } catch (IOException e) {
             return null;
         }
-    }
-
-    private static boolean isRoot() {
-        try {
-            for (String line : Posix.readProcFile("/proc/self/status").split("\n")) {
-                if (line.startsWith("Uid:")) {
-                    return line.split("\\s+")[2].equals("0");
-                }
-            }
-        } catch (IOException e) {
-            // Treat as unprivileged: the stricter checks then apply.
-        }
-        return false;
     }
 }

@@ -74,12 +74,40 @@ public final class Egress implements Closeable {
         return Optional.empty();
     }
 
-    /** Fails with the package to install when neither tool is there. */
+    /** The device pasta and slirp4netns open inside the sandbox to make its interface. */
+    public static final Path TUN = Path.of("/dev/net/tun");
+
+    /** What an unusable {@link #TUN} means for egress. */
+    public static final String TUN_NEEDED = "pasta and slirp4netns cannot make the sandbox's interface";
+
+    /**
+     * Fails with the fix when neither tool is there, or when {@link #TUN} is closed to this
+     * user, before anything is copied: either tool would fail only once the sandbox started.
+     */
     public static void requireOne(String pathEnv) {
         if (find("pasta", pathEnv).isEmpty() && find("slirp4netns", pathEnv).isEmpty()) {
             throw SandboxException.failure("can't give the sandbox outbound network: neither pasta nor slirp4netns"
                     + " is installed (install Debian's or Ubuntu's 'passt' package: sudo apt-get install passt)");
         }
+        String tun = tunProblem(Files.exists(TUN), Files.isReadable(TUN) && Files.isWritable(TUN), TUN_NEEDED);
+        if (tun != null) {
+            throw SandboxException.failure("can't give the sandbox outbound network: " + tun);
+        }
+    }
+
+    /**
+     * Why {@link #TUN} is unusable, as {@code "reason, so <consequence> (fix)"}, or null when it
+     * exists and this user may read and write it.
+     */
+    public static String tunProblem(boolean exists, boolean readableAndWritable, String consequence) {
+        if (!exists) {
+            return TUN + " does not exist, so " + consequence + " (sudo modprobe tun)";
+        }
+        if (!readableAndWritable) {
+            return TUN + " is not readable and writable by you (0600 root where no udev runs), so " + consequence
+                    + " (sudo chmod 0666 " + TUN + ", as udev does)";
+        }
+        return null;
     }
 
     /** Names the tool to use instead of pasta-then-slirp4netns: {@code pasta} or {@code slirp4netns}. */

@@ -60,24 +60,36 @@ public final class Strategies {
         }
     }
 
+    /**
+     * What {@code auto} picks and why, in words.
+     *
+     * @param backend the backend {@code auto} takes: btrfs, zfs, reflink or copy
+     * @param why     the backend's name and the reason, e.g. {@code copy (ext4 cannot clone files: ...)}
+     */
+    public record Explained(Requested backend, String why) {
+    }
+
     /** Why {@code auto} picks what it picks, for {@code sandbox doctor}; {@code repoRoot} may be null. */
-    public static String explain(Path repoRoot, Path storeRoot) {
+    public static Explained explain(Path repoRoot, Path storeRoot) {
         Path snapshots = storeRoot.resolve("snapshots");
         String fs = fsName(Files.exists(snapshots) ? snapshots : storeRoot.getParent());
         if (repoRoot != null) {
             String notBtrfs = whyNotBtrfs(repoRoot, storeRoot);
             if (notBtrfs == null) {
-                return "btrfs (the repository is a subvolume: each snapshot is a read-only btrfs snapshot, O(1))";
+                return new Explained(Requested.btrfs,
+                        "btrfs (the repository is a subvolume: each snapshot is a read-only btrfs snapshot, O(1))");
             }
             if (ZfsSnapshotter.datasetAt(repoRoot).isPresent()) {
-                return "zfs (the repository is a ZFS dataset's mountpoint: each snapshot is a ZFS snapshot, O(1))";
+                return new Explained(Requested.zfs,
+                        "zfs (the repository is a ZFS dataset's mountpoint: each snapshot is a ZFS snapshot, O(1))");
             }
             if (Posix.filesystemType(repoRoot.toString()) == Posix.BTRFS) {
                 fs += "; no btrfs snapshot because " + notBtrfs.replaceFirst(" \\(.*", "");
             }
         }
-        return canClone(snapshots) ? "reflink (" + fs + " clones files: snapshots share their data)"
-                : "copy (" + fs + " cannot clone files: each snapshot copies the repository)";
+        return canClone(snapshots)
+                ? new Explained(Requested.reflink, "reflink (" + fs + " clones files: snapshots share their data)")
+                : new Explained(Requested.copy, "copy (" + fs + " cannot clone files: each snapshot copies the repository)");
     }
 
     /**

@@ -50,4 +50,13 @@ class EgressTest {
         assertTrue(Egress.find("sh", "/nonexistent:/bin").isPresent());
         assertFalse(Egress.find("sh", "/nonexistent").isPresent());
     }
+
+    @Test
+    void tunProblem_saysWhyAndTheFix_orNothingWhenUsable() {
+        assertEquals(null, Egress.tunProblem(true, true, Egress.TUN_NEEDED));
+        String closed = Egress.tunProblem(true, false, Egress.TUN_NEEDED);
+        assertTrue(closed.startsWith("/dev/net/tun is not readable and writable by you") && closed.contains("pasta")
+                && closed.endsWith("(sudo chmod 0666 /dev/net/tun, as udev does)"), closed);
+        assertTrue(Egress.tunProblem(false, false, Egress.TUN_NEEDED).endsWith("(sudo modprobe tun)"));
+    }
 }

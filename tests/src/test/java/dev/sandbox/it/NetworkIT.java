@@ -477,7 +477,7 @@ class NetworkIT {
     }
 
     /** A directory of symlinks to every tool on the minimal PATH but {@code left}: a machine without them. */
-    private static Path pathWithout(Path dir, Set<String> left) throws IOException {
+    static Path pathWithout(Path dir, Set<String> left) throws IOException {
         Set<String> seen = new HashSet<>(left);
         for (String d : Host.MINIMAL_PATH.split(":")) {
             Path p = Path.of(d);
