@@ -26,12 +26,12 @@ import java.util.stream.Stream;
  * word after {@code "--"} in a call with the argument {@code "run"} (the command {@code
  * sandbox run} runs, from the host's own files);
  * <li>shell text, in which a program is a word in command position (see {@link
- * #commandWords}): every line of a shell script, here-documents left out (they hold Python
- * and configuration files) and the functions the scripts define (lib.sh's among them) taken
- * for no program; in Java, a string (with its {@code +} concatenations, other
- * operands read as {@code $X}) passed after {@code "-c"}, an element of {@code String.join}
- * unless the joined lines are Python or Java source, and any string that holds a shell
- * operator ({@code $(}, {@code &&}, {@code ||}, {@code |}, a redirection).
+ * #commandWords}) that no function of the same file (of any script, for lib.sh's) names:
+ * every line of a shell script, here-documents left out (they hold Python and configuration
+ * files); in Java, a string (with its {@code +} concatenations, other operands read as
+ * {@code $X}) passed after {@code "-c"}, an element of {@code String.join} unless the joined
+ * lines are Python or Java source, and any string that holds a shell operator ({@code $(},
+ * {@code &&}, {@code ||}, {@code |}, a redirection).
  * </ul>
  *
  * A command built another way is not found, which is one more reason for a test to guard the
@@ -373,6 +373,8 @@ final class ProgramScanner {
                 joined.addAll(elements);
             }
         }
+        List<Integer> starts = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
         for (int i = 0; i < t.size(); i++) {
             if (!t.get(i).string()) {
                 continue;
@@ -396,11 +398,19 @@ final class ProgramScanner {
             boolean afterC = start >= 2 && t.get(start - 1).is(",") && t.get(start - 2).string()
                     && t.get(start - 2).text().matches("-[a-z]*c");
             if (afterC || joined.contains(start) || SHELL_OPERATOR.matcher(text).find()) {
-                for (String word : commandWords(text.toString())) {
-                    add(word, file + ":" + t.get(start).line());
-                }
+                starts.add(start);
+                texts.add(text.toString());
             }
             i--;
+        }
+        Set<String> defined = new HashSet<>(functions);
+        texts.forEach(text -> FUNCTION.matcher(text).results().forEach(m -> defined.add(m.group(1))));
+        for (int k = 0; k < texts.size(); k++) {
+            for (String word : commandWords(texts.get(k))) {
+                if (!defined.contains(word)) {
+                    add(word, file + ":" + t.get(starts.get(k)).line());
+                }
+            }
         }
     }
 

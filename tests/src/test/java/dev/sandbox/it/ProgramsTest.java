@@ -82,6 +82,7 @@ class ProgramsTest {
                 "            Skip.unless(Host.has(tool), \"needs \" + tool);",
                 "        }",
                 "        cli.run(repo, \"run\", \"--\", \"sh\", \"-c\", \"tool-j; x=1 tool-k arg\");",
+                "        cli.run(repo, \"run\", \"--\", \"sh\", \"-c\", \"say() { tool-q \\\"$1\\\"; }; say hi\");",
                 "        String script = String.join(\"\\n\",",
                 "                \"tool-l --flag\",",
                 "                \"echo \\\"N=$(tool-m \" + image + \" not-a-command-either 2>&1)\\\"\",",
@@ -96,7 +97,7 @@ class ProgramsTest {
 
         assertEquals(new TreeSet<>(List.of("date", "echo", "sh", "tool-a", "tool-b", "tool-c", "tool-d", "tool-e",
                 "tool-f", "tool-g", "tool-h", "tool-i", "tool-j", "tool-k", "tool-l", "tool-m", "tool-n", "tool-o",
-                "tool-p")), new TreeSet<>(ProgramScanner.inJava(source)));
+                "tool-p", "tool-q")), new TreeSet<>(ProgramScanner.inJava(source)));
     }
 
     @Test
@@ -135,6 +136,12 @@ class ProgramsTest {
                 real.packageOf().toString());
 
         Path dir = Files.createTempDirectory(Host.base(), "programs-");
+        Path some = Files.writeString(dir.resolve("some"), "coreutils: cat no-such-program-here\n"
+                + "[base-files]: /etc/debian_version /no/such/dir-*/file\n");
+        Proc.Result check = Proc.hostOk(dir, "sh", "-c", ProgramList.read(some).missingCheck());
+        assertEquals("no-such-program-here (coreutils)\n/no/such/dir-*/file (base-files)\n", check.stdout(),
+                "the check prints what is missing, with its package" + check.describe());
+
         Path twice = Files.writeString(dir.resolve("twice"), "# a comment\na: x y\n\nb: y\n");
         assertEquals("twice:4: y is listed twice (a, b)",
                 assertThrows(IllegalArgumentException.class, () -> ProgramList.read(twice)).getMessage());
