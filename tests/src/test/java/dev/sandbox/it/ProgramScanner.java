@@ -113,10 +113,11 @@ final class ProgramScanner {
     /**
      * The words of {@code text} in command position: the first word of each command, past
      * keywords, variable assignments, redirections and case patterns, and the word after
-     * {@code env}'s options and a lone {@code --} (runuser, unshare). A word followed by an
-     * assignment ({@code x = 1}, Python's) is not a command, nor is anything in an awk program
-     * or an arithmetic expansion. In double quotes only {@code $(} starts a command. Words are
-     * returned as written, {@code /usr/bin/} and the like taken off.
+     * {@code env}'s options and after a lone {@code --} (runuser, unshare, {@code "$sandbox"
+     * run}). A word followed by an assignment ({@code x = 1}, Python's) is not a command, nor
+     * is anything in an awk program or an arithmetic expansion. In double quotes only {@code
+     * $(} starts a command. Words are returned as written, {@code /usr/bin/} and the like taken
+     * off.
      */
     static List<String> commandWords(String text) {
         String shell = ARITHMETIC.matcher(AWK_PROGRAM.matcher(text).replaceAll("$1''")).replaceAll("0");
@@ -217,21 +218,23 @@ final class ProgramScanner {
             }
             word = word.replaceFirst("^/(usr/)?s?bin/", "");
             String next = i + 1 < tokens.size() ? tokens.get(i + 1) : "";
-            if (!NAME.matcher(word).matches() || next.matches("[-+*/%=]?=.*")) {
+            boolean variable = word.matches("\"?\\$.*"); // "$sandbox" run -- CMD
+            if (!variable && (!NAME.matcher(word).matches() || next.matches("[-+*/%=]?=.*"))) {
                 return;
             }
-            out.add(word);
-            if (!word.equals("env")) {
-                // Only a lone -- (runuser -u U -- CMD, unshare ... -- CMD) starts another command.
-                for (int j = i + 1; j < tokens.size(); j++) {
-                    if (tokens.get(j).equals("--")) {
-                        commandIn(tokens.subList(j + 1, tokens.size()), false, out);
-                        return;
-                    }
-                }
-                return;
+            if (!variable) {
+                out.add(word);
             }
-            afterEnv = true;
+            if (word.equals("env")) {
+                afterEnv = true;
+                continue;
+            }
+            // A lone -- (runuser -u U -- CMD, unshare ... -- CMD, sandbox run -- CMD) starts another command.
+            int dashes = tokens.subList(i + 1, tokens.size()).indexOf("--");
+            if (dashes >= 0) {
+                commandIn(tokens.subList(i + 2 + dashes, tokens.size()), false, out);
+            }
+            return;
         }
     }
 

@@ -121,10 +121,11 @@ class ProgramsTest {
                 "case $arch in x86_64) tool-d ;; *) say no ;; esac",
                 "for i in $(seq 1 3); do /usr/sbin/tool-e \"$i\"; done",
                 "total=$((1 + 2))",
-                "\"$sandbox\" run -- true");
+                "\"$sandbox\" run --name x -- tool-f arg");
 
         assertEquals(new TreeSet<>(List.of("awk", "cat", "echo", "env", "exit", "mktemp", "runuser", "seq", "set",
-                "sort", "tool-a", "tool-b", "tool-c", "tool-d", "tool-e")), new TreeSet<>(ProgramScanner.inShell(script)));
+                "sort", "tool-a", "tool-b", "tool-c", "tool-d", "tool-e", "tool-f")),
+                new TreeSet<>(ProgramScanner.inShell(script)));
     }
 
     @Test
