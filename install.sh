@@ -150,8 +150,15 @@ else
     fi
 fi
 
-say "building"
-mvn -B -ntp -q package -DskipTests
+say "building (a few minutes the first time, while Maven downloads what it needs)"
+# Maven and make talk a lot even with -q: keep it for when the build fails.
+build_log=$(mktemp "${TMPDIR:-/tmp}/sandbox-build.XXXXXX")
+if ! mvn -B -ntp -q package -DskipTests > "$build_log" 2>&1; then
+    tail -n 50 "$build_log" >&2
+    echo "install.sh: the build failed; the last 50 lines are above, all of it is in $build_log" >&2
+    exit 1
+fi
+rm -f "$build_log"
 dist=$PWD/launcher/target/sandbox
 
 if [ "$root" = yes ]; then prefix=/usr/local; else prefix=$HOME/.local; fi

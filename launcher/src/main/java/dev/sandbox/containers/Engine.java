@@ -37,7 +37,9 @@ public final class Engine {
     static final Path LOG = Path.of("/tmp/.sandbox/containers.log");
     static final Path IMAGES = Path.of("/tmp/.sandbox/images");
     static final Path TUN = Path.of("/dev/net/tun");
-    static final String INSTALL_HINT = "podman is not installed (sudo apt-get install podman)";
+    /** The fix for a missing podman. */
+    public static final String INSTALL_FIX = "sudo apt-get install podman";
+    static final String INSTALL_HINT = "podman is not installed (" + INSTALL_FIX + ")";
 
     /**
      * What the engines of one run share.

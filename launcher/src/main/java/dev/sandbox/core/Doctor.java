@@ -132,11 +132,17 @@ public final class Doctor {
      * that does not load is left out (sandbox run names its fault).
      */
     static List<String> using(Profiles profiles, Predicate<Profile> uses) {
+        List<String> all;
+        try {
+            all = profiles.list().stream().map(Profiles.Entry::name).toList();
+        } catch (SandboxException e) {
+            all = Profiles.BUILT_IN.stream().sorted().toList(); // a file that does not parse hides none of them
+        }
         List<String> names = new ArrayList<>();
-        for (Profiles.Entry entry : profiles.list()) {
+        for (String name : all) {
             try {
-                if (uses.test(profiles.resolve(entry.name()))) {
-                    names.add(entry.name());
+                if (uses.test(profiles.resolve(name))) {
+                    names.add(name);
                 }
             } catch (SandboxException e) {
                 // a broken profile uses nothing
@@ -172,7 +178,15 @@ public final class Doctor {
         } catch (SandboxException e) {
             String why = e.getMessage().replaceFirst("^can't give the sandbox a container engine(?: as root)?: ", "");
             String[] reasonAndFix = splitFix(why, "see README.md, Containers");
-            return Check.missing(CONTAINERS, reasonAndFix[0], reasonAndFix[1], turnsOff, profiles);
+            String fix = reasonAndFix[1];
+            if (fix.equals(Engine.INSTALL_FIX)) {
+                // podman only recommends most of what its engine uses here: name it all at once.
+                List<String> packages = new ArrayList<>(List.of("podman"));
+                packages.addAll(Engine.missingPackages(context.env().get("PATH")));
+                fix = "sudo apt-get install --no-install-recommends " + String.join(" ", packages)
+                        + ", or ./install.sh --with-containers";
+            }
+            return Check.missing(CONTAINERS, reasonAndFix[0], fix, turnsOff, profiles);
         }
         List<String> missing = Engine.missingPackages(context.env().get("PATH"));
         if (!missing.isEmpty()) {

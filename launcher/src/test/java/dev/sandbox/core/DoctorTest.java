@@ -152,6 +152,24 @@ class DoctorTest {
         Profiles withOwn = Profiles.of(null, home);
         assertEquals(List.of("docker"), Doctor.using(withOwn, Profile::containers));
         assertTrue(Doctor.using(withOwn, p -> p.net() == NetMode.egress).contains("docker"));
+
+        Files.writeString(own.resolve("unparsable.yaml"), "network: [\n");
+        assertEquals(expected, Doctor.using(Profiles.of(null, home), p -> p.net() == NetMode.egress),
+                "a file that does not parse leaves the built-ins");
+    }
+
+    @Test
+    void containers_withoutPodman_isAWarningWhoseFixInstallsTheEngineWithItsHelpers() {
+        Context noPodman = new Context(tmp, java.util.Map.of("PATH", tmp.resolve("empty").toString(),
+                "HOME", tmp.toString()), null);
+        Check c = Doctor.containers(noPodman, List.of("docker"));
+        assertEquals(Status.warning, c.status(), c.toString());
+        assertFalse(c.required());
+        assertEquals("podman is not installed", c.detail());
+        assertTrue(c.fix().startsWith("sudo apt-get install --no-install-recommends podman")
+                && c.fix().endsWith(", or ./install.sh --with-containers"), c.fix());
+        assertEquals(List.of("run --containers"), c.turnsOff());
+        assertEquals(List.of("docker"), c.profiles());
     }
 
     @Test
