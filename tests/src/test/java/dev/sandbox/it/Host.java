@@ -145,8 +145,16 @@ final class Host {
                 .getParent();
     }
 
-    /** Copies the source tree to {@code dest}, without build output, git's data or Vagrant's state. */
+    /**
+     * Copies the source tree to {@code dest} (made with its parents), without build output,
+     * git's data or Vagrant's state.
+     */
     static void copySourceTree(Path dest) {
+        try {
+            Files.createDirectories(dest);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         Proc.hostOk(dest.getParent(), "rsync", "-a", "--exclude", "target/", "--exclude", "/native-helpers/build/",
                 "--exclude", "/.git/", "--exclude", "/.vagrant/", sourceTree() + "/", dest + "/");
     }

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -38,11 +39,56 @@ final class Proc {
             return stderr.lines().toList();
         }
 
-        /** The whole story, for assertion messages. */
+        /**
+         * The command, its exit code and the end of each output, for assertion messages: at most
+         * {@link #SHOWN_LINES} lines of each, progress lines dropped (see {@link #excerpt}).
+         */
         String describe() {
             return "\n$ " + command.stream().map(Proc::quote).collect(Collectors.joining(" ")) + "\nexit " + exitCode
-                    + "\n--- stdout ---\n" + stdout + "--- stderr ---\n" + stderr + "--------------";
+                    + excerpt("stdout", stdout) + excerpt("stderr", stderr) + "\n--------------";
         }
+    }
+
+    /** How many lines of a tool's output a failure message shows: the end, where tools say what went wrong. */
+    static final int SHOWN_LINES = 50;
+
+    /** A line that reports how far something is, such as Vagrant's {@code Progress: 45% (Rate: 9M/s, ...)}. */
+    private static final Pattern PROGRESS = Pattern.compile("(?i).*\\bprogress\\b.*\\d%.*");
+
+    /**
+     * The last {@link #SHOWN_LINES} lines of {@code output} under a header that names it and
+     * says how many lines were left out. Progress lines are left out wherever they are: a box
+     * download repeats one thousands of times. A line a tool rewrote with carriage returns
+     * counts as what a terminal would show, its text after the last one.
+     */
+    static String excerpt(String name, String output) {
+        List<String> kept = new ArrayList<>();
+        int progress = 0;
+        for (String line : output.split("\n", -1)) {
+            String shown = line.endsWith("\r") ? line.substring(0, line.length() - 1) : line; // CRLF
+            shown = shown.substring(shown.lastIndexOf('\r') + 1);
+            if (PROGRESS.matcher(shown).matches()) {
+                progress++;
+            } else {
+                kept.add(shown);
+            }
+        }
+        if (output.isEmpty() || output.endsWith("\n")) {
+            kept.remove(kept.size() - 1); // split's empty string after the last newline
+        }
+        int earlier = Math.max(0, kept.size() - SHOWN_LINES);
+        List<String> left = new ArrayList<>();
+        if (earlier > 0) {
+            left.add(earlier + " earlier lines");
+        }
+        if (progress > 0) {
+            left.add(progress + " progress lines");
+        }
+        String header = name + (earlier > 0 ? ", last " + SHOWN_LINES + " lines" : "")
+                + (left.isEmpty() ? "" : " (" + String.join(" and ", left) + " left out)");
+        StringBuilder out = new StringBuilder("\n--- ").append(header).append(" ---");
+        kept.subList(earlier, kept.size()).forEach(l -> out.append('\n').append(l));
+        return out.toString();
     }
 
     /** A process started in the background. */
@@ -132,7 +178,6 @@ final class Proc {
         }
     }
 
-    /** Sleeps between two polls of something the test waits for. */
     /**
      * Waits up to five seconds for no process to have a command line {@code matches} accepts;
      * returns those still there ({@code "PID: COMMAND LINE"}), empty when none.
@@ -167,6 +212,7 @@ final class Proc {
         return left;
     }
 
+    /** Sleeps between two polls of something the test waits for. */
     static void pause(long millis) {
         try {
             Thread.sleep(millis);
