@@ -35,10 +35,13 @@ class ProgramsTest {
             Map.entry("return", "shell builtin"), Map.entry("unset", "shell builtin"), Map.entry("break", "shell builtin"),
             Map.entry("continue", "shell builtin"), Map.entry("eval", "shell builtin"),
             Map.entry("declare", "shell builtin"), Map.entry("command", "shell builtin"),
+            Map.entry("source", "shell builtin"), Map.entry("complete", "bash builtin"),
+            Map.entry("compgen", "bash builtin"),
             Map.entry("sandbox", "the distribution under test"), Map.entry("sandbox-helper", "the distribution under test"),
             Map.entry("sudo", "tests/run's command in the VM, run there"),
             Map.entry("claude", "ProfilesIT installs Claude Code with npm into its workspace"),
-            Map.entry("no-such-cmd-xyz", "BadInputIT's command that must not exist"));
+            Map.entry("no-such-cmd-xyz", "BadInputIT's command that must not exist"),
+            Map.entry("no-such-command", "RunRmIT's command that must not exist"));
 
     @Test
     void everyProgramTheTestsAndBenchmarksRun_isInTestsPrograms() throws IOException {
