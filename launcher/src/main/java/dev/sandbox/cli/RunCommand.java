@@ -14,6 +14,8 @@ import dev.sandbox.net.Allowlist;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.SandboxNetwork;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -138,7 +140,7 @@ public final class RunCommand implements Callable<Integer> {
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
         return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove),
-                spec.commandLine().getErr());
+                new FileOutputStream(FileDescriptor.out), spec.commandLine().getErr());
     }
 
     /** Refuses, before anything happens, what contradicts itself on the command line alone. */
