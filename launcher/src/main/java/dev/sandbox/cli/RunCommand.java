@@ -103,9 +103,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--rm",
             description = "When CMD ends, remove the sandbox (each one, with --count) and its snapshot if no other"
                     + " sandbox uses it, unless the sandbox holds work: changed, new or deleted files (ignored ones"
-                    + " included), commits, branches, tags, stashes, staged changes or other new content in its .git,"
-                    + " but not an index that git status only refreshed nor what CMD wrote in its home directory's"
-                    + " layer; a kept sandbox is named on stderr with why.")
+                    + " included, and names that are not valid UTF-8), commits, branches, tags, stashes, staged"
+                    + " changes or other new content in its .git, but not an index that git status only refreshed"
+                    + " nor what CMD wrote in its home directory's layer; a kept sandbox is named on stderr with"
+                    + " why. With --count, a removed sandbox's output is first copied to stdout.")
     boolean remove;
 
     @Parameters(arity = "0..*", paramLabel = "CMD",
