@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
 /** {@code sandbox rm}: removes stopped sandboxes. */
 @Command(name = "rm", mixinStandardHelpOptions = true,
         description = {"Remove stopped sandboxes and their layers.", "",
-            "Refuses a running sandbox, and one that holds changes unless --force is given."})
+            "Refuses a running sandbox, and unless --force is given one that holds changes never"
+                    + " harvested, or work no harvest takes (as run --rm judges it: a stash, a commit reset away)."})
 public final class RmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -14,6 +14,8 @@ import dev.sandbox.net.Allowlist;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.SandboxNetwork;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -101,9 +103,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--rm",
             description = "When CMD ends, remove the sandbox (each one, with --count) and its snapshot if no other"
                     + " sandbox uses it, unless the sandbox holds work: changed, new or deleted files (ignored ones"
-                    + " included), commits, branches, tags, stashes, staged changes or other new content in its .git,"
-                    + " but not an index that git status only refreshed nor what CMD wrote in its home directory's"
-                    + " layer; a kept sandbox is named on stderr with why.")
+                    + " included, and names that are not valid UTF-8), commits, branches, tags, stashes, staged"
+                    + " changes or other new content in its .git, but not an index that git status only refreshed"
+                    + " nor what CMD wrote in its home directory's layer; a kept sandbox is named on stderr with"
+                    + " why. With --count, a removed sandbox's output is first copied to stdout.")
     boolean remove;
 
     @Parameters(arity = "0..*", paramLabel = "CMD",
@@ -138,7 +141,7 @@ public final class RunCommand implements Callable<Integer> {
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
         return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove),
-                spec.commandLine().getErr());
+                new FileOutputStream(FileDescriptor.out), spec.commandLine().getErr());
     }
 
     /** Refuses, before anything happens, what contradicts itself on the command line alone. */

@@ -183,10 +183,13 @@ public final class Harvester {
         }
     }
 
-    /** The number of changed files (0 when there is nothing to harvest), writing no objects. */
+    /**
+     * The number of changed files (0 when there is nothing to harvest), with the entries left
+     * out for names that are not valid UTF-8, writing no objects.
+     */
     int changedFiles(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
         Trees t = h.trees(source(dir, snapshot), includeIgnored, false);
-        return t.changes().size();
+        return t.changes().size() + t.unnamed().size();
     }
 
     /** Whether the sandbox holds changes that were never committed, patched or applied as they are now. */

@@ -23,8 +23,12 @@ import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.sys.Posix;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -83,9 +87,10 @@ public final class Sandboxes {
      * unless {@code remove} asks for it to go when it holds no work.
      * With {@code count} above 1, runs that many sandboxes {@code NAME-1..NAME-count} at once on
      * one snapshot, without a terminal (each one's output goes to its log), and returns 0 when
-     * every agent exited 0, else the first other status.
+     * every agent exited 0, else the first other status. {@code out} gets, with {@code --rm} and
+     * {@code count} above 1, the output of each sandbox removed, which would go with it.
      */
-    public int run(RunOptions options, PrintWriter err) {
+    public int run(RunOptions options, OutputStream out, PrintWriter err) {
         String name = options.name();
         Strategies.Requested strategy = options.strategy();
         int count = options.count();
@@ -166,7 +171,7 @@ public final class Sandboxes {
                     // pasta still writes to the sandbox's log, and the run lock is in its directory
                     networks.get(i).close();
                     closeQuietly(runLocks.get(i));
-                    removeUnlessWork(names.get(i), dirs.get(i), snapshotId, err);
+                    removeUnlessWork(names.get(i), dirs.get(i), snapshotId, count > 1 ? out : null, status, err);
                 }
             });
             return IntStream.of(statuses).filter(st -> st != 0).findFirst().orElse(0);
@@ -181,9 +186,12 @@ public final class Sandboxes {
     /**
      * For {@code run --rm}: removes a sandbox whose agent has ended, and its snapshot when no
      * other sandbox uses it, unless it holds work ({@link Work}); then it stays, and one line on
-     * {@code err} says so and why. Never throws: the agent's exit status must reach the user.
+     * {@code err} says so and why. When {@code out} is not null, the sandbox's output log, the only
+     * copy of what its agent printed, is copied there first. Never throws: the agent's exit
+     * status must reach the user.
      */
-    private void removeUnlessWork(String name, Path dir, String snapshotId, PrintWriter err) {
+    private void removeUnlessWork(String name, Path dir, String snapshotId, OutputStream out, int status,
+            PrintWriter err) {
         Work work;
         try {
             work = new Harvester(this, false).work(name);
@@ -192,10 +200,16 @@ public final class Sandboxes {
             return;
         }
         if (work.any()) {
+            // point at what shows the work: diff and patch show no commit that changes no file
             say(err, "sandbox: kept '" + name + "': it holds changes (" + work.describe() + ") — "
-                    + (work.files() > 0 || work.commits() > 0 ? "see 'sandbox diff " + name + "'"
+                    + (work.files() > 0 ? "see 'sandbox diff " + name + "'"
                             : work.ignored() > 0 ? "see 'sandbox diff --include-ignored " + name + "'"
-                                    : "'sandbox rm " + name + "' removes it"));
+                                    : work.commits() > 0 ? "'sandbox commit " + name + "' puts it on a branch"
+                                            : "it is in " + where(work, dir) + "; 'sandbox rm --force " + name
+                                                    + "' deletes it"));
+            return;
+        }
+        if (out != null && !copyOutput(name, dir, status, out, err)) {
             return;
         }
         IOException leftover;
@@ -228,6 +242,43 @@ public final class Sandboxes {
         } catch (RuntimeException e) {
             say(err, "sandbox: removed '" + name + "', but not its snapshot '" + snapshotId + "': " + reason(e)
                     + " ('sandbox gc' deletes it)");
+        }
+    }
+
+    /**
+     * Copies a sandbox's output log to {@code out} under a header {@code ==> NAME (exit S) <==},
+     * as {@code tail} frames several files, streaming it; ends it with a newline when it lacks
+     * one, so that the next header starts a line. Returns false, having said why, when it can't.
+     */
+    private static boolean copyOutput(String name, Path dir, int status, OutputStream out, PrintWriter err) {
+        Path log = StateStore.outputLog(dir);
+        synchronized (out) {
+            try {
+                out.write(("==> " + name + " (exit " + status + ") <==\n").getBytes(StandardCharsets.UTF_8));
+                if (Files.isRegularFile(log)) {
+                    Files.copy(log, out);
+                    if (!endsWithNewline(log)) {
+                        out.write('\n');
+                    }
+                }
+                out.flush();
+                return true;
+            } catch (IOException e) {
+                say(err, "sandbox: kept '" + name + "': can't copy its output to stdout: " + IoErrors.reason(e)
+                        + " (it is in " + log + ")");
+                return false;
+            }
+        }
+    }
+
+    private static boolean endsWithNewline(Path file) throws IOException {
+        try (SeekableByteChannel ch = Files.newByteChannel(file)) {
+            if (ch.size() == 0) {
+                return true;
+            }
+            ByteBuffer last = ByteBuffer.allocate(1);
+            ch.position(ch.size() - 1).read(last);
+            return last.get(0) == '\n';
         }
     }
 
@@ -651,14 +702,22 @@ public final class Sandboxes {
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshots.find(sb.snapshot()).orElse(null);
         if (sb != null && snap != null) {
             boolean unharvested;
+            Work work = null;
             try (Harvest h = Harvest.open(repo.commonDir())) {
-                unharvested = new Harvester(this, false).unharvested(h, dir, sb, snap);
+                Harvester harvester = new Harvester(this, false);
+                unharvested = harvester.unharvested(h, dir, sb, snap);
+                // the rule --rm keeps a sandbox by; ignored files alone are build output, which rm removes
+                work = harvester.work(name);
             } catch (SandboxException e) {
                 unharvested = countChanges(StateStore.upperDir(dir)) > 0;
             }
             if (unharvested) {
                 throw SandboxException.cantWithInput("remove", name, "its changes were never committed, patched or"
                         + " applied (see 'sandbox diff " + name + "'; use --force to drop them)");
+            }
+            if (work != null && !work.unharvestable().isEmpty()) {
+                throw SandboxException.cantWithInput("remove", name, "it holds " + work.unharvestable() + ": it is in "
+                        + where(work, dir) + " ('sandbox rm --force " + name + "' deletes it)");
             }
             return;
         }
@@ -668,6 +727,14 @@ public final class Sandboxes {
                     + " changed path" + (changes == 1 ? "" : "s")
                     + " that would be lost (use --force to drop them)");
         }
+    }
+
+    /** Where work that no harvest command takes lies: the upper layer's {@code .git} when it is all there. */
+    private static Path where(Work work, Path dir) {
+        Path upper = StateStore.upperDir(dir);
+        boolean ownGitOnly = work.submodules() == 0 && work.unnamed() == 0 && !work.git().isEmpty()
+                && work.git().stream().noneMatch(g -> g.endsWith("/.git")); // a nested repository's is elsewhere
+        return ownGitOnly ? upper.resolve(".git") : upper;
     }
 
     /** What {@link #gc} removed. */

@@ -9,7 +9,9 @@ import java.util.List;
  * @param submodules    submodules the upper layer holds entries of, which are never harvested
  * @param nestedGitDirs the {@code .git} entries of repositories nested in the tree (the
  *                      repository's own {@code .git} aside), which are never harvested as files
+ * @param unnamed       entries whose names are not valid UTF-8, each with its bytes escaped
+ *                      ({@code r\351sum\351.txt}), which are never harvested but must not be lost
  */
 public record ChangeSet(List<Change> changes, List<String> warnings, List<String> submodules,
-        List<String> nestedGitDirs) {
+        List<String> nestedGitDirs, List<String> unnamed) {
 }

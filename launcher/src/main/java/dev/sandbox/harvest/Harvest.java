@@ -106,7 +106,7 @@ public final class Harvest implements AutoCloseable {
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
             ObjectId head = AgentHistory.head(src.upper(), src.lower());
             return new Read(new Trees(base, snapshotId, mergedId, changes, set.warnings(),
-                    head == null || head.equals(base) ? null : head), set);
+                    head == null || head.equals(base) ? null : head, set.unnamed()), set);
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", src.upper(), e);
         }
@@ -131,7 +131,7 @@ public final class Harvest implements AutoCloseable {
             List<String> git = GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(), headRef, commits,
                     all.set().nestedGitDirs());
             return new Work(plain.changes().size(), Math.max(0, all.trees().changes().size() - plain.changes().size()),
-                    commits.size(), git, all.set().submodules().size());
+                    commits.size(), git, all.set().submodules().size(), all.set().unnamed().size());
         } catch (MissingObjectException e) {
             throw SandboxException.cant("read the commits in", src.upper().resolve(".git"), "object "
                     + e.getObjectId().abbreviate(12).name() + " is missing");

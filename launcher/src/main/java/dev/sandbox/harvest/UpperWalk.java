@@ -32,6 +32,7 @@ public final class UpperWalk {
     private final List<String> warnings = new ArrayList<>();
     private final List<String> submodules = new ArrayList<>();
     private final List<String> nestedGitDirs = new ArrayList<>();
+    private final List<String> unnamed = new ArrayList<>();
 
     private UpperWalk(Path upper, Path lower, Tracked tracked, boolean includeIgnored) {
         this.upper = upper;
@@ -53,12 +54,12 @@ public final class UpperWalk {
             w.walk("", upper, lower, root, false);
         }
         return new ChangeSet(List.copyOf(w.changes), List.copyOf(w.warnings), List.copyOf(w.submodules),
-                List.copyOf(w.nestedGitDirs));
+                List.copyOf(w.nestedGitDirs), List.copyOf(w.unnamed));
     }
 
     private void walk(String prefix, Path upperDir, Path lowerDir, Ignores ignores, boolean ignoredDir)
             throws IOException {
-        for (String name : names(upperDir)) {
+        for (String name : names(prefix, upperDir)) {
             if (name.equals(".git")) {
                 if (!prefix.isEmpty()) {
                     nestedGitDirs.add(prefix + name);
@@ -157,11 +158,22 @@ public final class UpperWalk {
         }
     }
 
-    private static TreeSet<String> names(Path dir) throws IOException {
+    /**
+     * The names in {@code dir} that name their entries; the others (not valid UTF-8) are
+     * recorded as left out, whatever they are, since nothing here can read them by name.
+     */
+    private TreeSet<String> names(String prefix, Path dir) throws IOException {
         TreeSet<String> names = new TreeSet<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
             for (Path p : s) {
-                names.add(p.getFileName().toString());
+                if (RawName.representable(p)) {
+                    names.add(p.getFileName().toString());
+                } else if (Overlay.kind(p) != Kind.MISSING) {
+                    String path = prefix + RawName.escaped(p);
+                    unnamed.add(path);
+                    warnings.add("left out '" + path + "': its name is not valid UTF-8, which the harvest can't"
+                            + " carry (it stays in the sandbox; rename it there to harvest it)");
+                }
             }
         } catch (NoSuchFileException | NotDirectoryException e) {
             // removed while we looked: the agent is still at work

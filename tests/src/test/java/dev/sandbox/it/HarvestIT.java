@@ -184,6 +184,35 @@ class HarvestIT {
         }
     }
 
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Runner.class)
+    void fileNameNotUtf8_eachHarvestSaysItLeftItOut_listCountsIt_rmRefusesWithoutForce(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c",
+                    "echo work > \"$(printf 'r\\351sum\\351.txt')\"; echo more >> README.md");
+            String warning = "sandbox: warning: left out 'r\\351sum\\351.txt': its name is not valid UTF-8";
+
+            Proc.Result diff = cli.run(repo, "diff", "--name-only", "c");
+            assertEquals(0, diff.exitCode(), diff.describe());
+            assertEquals(List.of("README.md"), diff.stdoutLines(), diff.describe());
+            assertEquals(1, diff.stderrLines().size(), "one line" + diff.describe());
+            assertTrue(diff.stderr().startsWith(warning), diff.describe());
+            assertEquals(2, cli.listed(repo, "c").path("changes").asInt(-1), "list counts it");
+            Proc.Result commit = cli.run(repo, "commit", "c");
+            assertEquals(0, commit.exitCode(), commit.describe());
+            assertTrue(commit.stderr().contains(warning), commit.describe());
+            assertEquals("README.md", git(repo, "diff", "--name-only", "HEAD", "sandbox/c"), "the rest is harvested");
+
+            String refused = Cli.assertOneErrorLine(cli.run(repo, "rm", "c"), 2);
+            assertTrue(refused.contains("1 file whose name is not valid UTF-8"), refused);
+            cli.runOk(repo, "rm", "--force", "c");
+        }
+    }
+
     /**
      * A base repository with every kind of entry: text files at two depths, a binary file,
      * a symlink, a script without the exec bit, and an ignored directory and file present.

@@ -101,8 +101,8 @@ class RunRmIT {
 
             assertEquals(0, r.exitCode(), r.describe());
             assertEquals(
-                    List.of("sandbox: kept 'committer': it holds changes (1 commit) — see 'sandbox diff committer'"),
-                    r.stderrLines(), r.describe());
+                    List.of("sandbox: kept 'committer': it holds changes (1 commit) — 'sandbox commit committer' puts it"
+                    + " on a branch"), r.stderrLines(), r.describe());
             assertNotNull(cli.listed(repo, "committer"));
             cli.runOk(repo, "commit", "committer");
             assertEquals("made by the agent",
@@ -166,6 +166,78 @@ class RunRmIT {
             assertKept(cli.run(repo, "run", "--rm", "--name", "branched", "--", "git", "branch", "feature"),
                     "branched", "(git: branch 'feature')");
             assertEquals(List.of("stashed", "staged", "reset", "branched"), names(cli, repo));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rm_fileNameNotUtf8_keptWithWhy_andPlainRmRefuses(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+
+            Proc.Result r = cli.run(repo, "run", "--rm", "--name", "latin1", "--", "sh", "-c",
+                    "echo work > \"$(printf 'r\\351sum\\351.txt')\"");
+
+            assertEquals(0, r.exitCode(), r.describe());
+            assertKept(r, "latin1", "(1 file whose name is not valid UTF-8) — it is in ");
+            assertTrue(r.stderr().contains("'sandbox rm --force latin1' deletes it"), r.describe());
+            assertTrue(Files.exists(Repos.upper(repo, "latin1")), "kept");
+            assertEquals(1, cli.listed(repo, "latin1").path("changes").asInt(), "list counts it");
+            String refused = Cli.assertOneErrorLine(cli.run(repo, "rm", "latin1"), 2);
+            assertTrue(refused.contains("1 file whose name is not valid UTF-8"), refused);
+            cli.runOk(repo, "rm", "--force", "latin1");
+            assertNull(cli.listed(repo, "latin1"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rmWithoutForce_stashOrResetAwayCommit_refusedSayingWhereItIs_forceRemoves(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "stashed", "--", "sh", "-c", "echo wip >> README.md && git stash -q");
+            cli.runOk(repo, "run", "--name", "reset", "--", "sh", "-c",
+                    "git commit -q --allow-empty -m gone && git reset -q --hard HEAD~1");
+
+            for (String name : List.of("stashed", "reset")) {
+                Proc.Result nothing = cli.run(repo, "diff", "--name-only", name);
+                assertEquals("", nothing.stdout(), "no harvest command takes this work" + nothing.describe());
+                String line = Cli.assertOneErrorLine(cli.run(repo, "rm", name), 2);
+                assertTrue(line.startsWith("sandbox: can't remove '" + name + "': it holds git work no harvest"
+                        + " command takes (") && line.contains(Repos.upper(repo, name).resolve(".git").toString())
+                        && line.endsWith("('sandbox rm --force " + name + "' deletes it)"), line);
+                assertTrue(line.contains(name.equals("stashed") ? "stash" : "ORIG_HEAD"), line);
+                assertNotNull(cli.listed(repo, name), "refused: still there");
+                cli.runOk(repo, "rm", "--force", name);
+                assertNull(cli.listed(repo, name), "--force removes it");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rm_count3_removedSandboxesOutputGoesToStdoutFramed_keptOnesStaysInItsLog(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+
+            Proc.Result r = cli.run(repo, "run", "--rm", "--count", "3", "--name", "say", "--", "sh", "-c",
+                    "echo \"hello from $SANDBOX_NAME\"; case $SANDBOX_NAME in say-2) printf 'no newline'; exit 4;;"
+                            + " say-3) echo kept > kept.txt;; esac");
+
+            assertEquals(4, r.exitCode(), r.describe());
+            assertTrue(r.stdout().contains("==> say-1 (exit 0) <==\nhello from say-1\n"), r.describe());
+            assertTrue(r.stdout().contains("==> say-2 (exit 4) <==\nhello from say-2\nno newline\n"), r.describe());
+            assertFalse(r.stdout().contains("say-3"), "a kept sandbox's output stays in its log" + r.describe());
+            assertEquals(List.of("say-3"), names(cli, repo), r.describe());
         }
     }
 
