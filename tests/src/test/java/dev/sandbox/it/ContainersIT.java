@@ -274,11 +274,8 @@ class ContainersIT {
             Path repo = Repos.committed(ws.mkdir("repo"));
             ws.own();
             Cli cli = new Cli(ws);
-            Path closed = ws.dir().resolve("tun");
-            Proc.hostOk(ws.dir(), "mknod", "-m", "0600", closed.toString(), "c", "10", "200");
             Map<String, String> env = cli.env(Map.of());
-            List<String> argv = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
-                    "mount --bind \"$0\" /dev/net/tun && exec \"$@\"", closed.toString()));
+            List<String> argv = new ArrayList<>(Host.tunClosed(ws.dir()));
             argv.addAll(cli.argv(env, "run", "--containers", "--", "true"));
             Proc.Result r = Proc.run(argv, repo, env);
             assertEquals(125, r.exitCode(), r.describe());

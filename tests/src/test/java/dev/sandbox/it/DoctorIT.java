@@ -116,11 +116,8 @@ class DoctorIT {
             Path repo = Repos.committed(ws.mkdir("repo"));
             ws.own();
             Cli cli = new Cli(ws);
-            Path closed = ws.dir().resolve("tun");
-            Proc.hostOk(ws.dir(), "mknod", "-m", "0600", closed.toString(), "c", "10", "200");
             Map<String, String> env = cli.env(Map.of());
-            List<String> inNamespace = List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
-                    "mount --bind \"$0\" /dev/net/tun && exec \"$@\"", closed.toString());
+            List<String> inNamespace = Host.tunClosed(ws.dir());
 
             List<String> doctor = new ArrayList<>(inNamespace);
             doctor.addAll(cli.argv(env, "doctor"));

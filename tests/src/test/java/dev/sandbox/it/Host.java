@@ -87,6 +87,18 @@ final class Host {
         }
     }
 
+    /**
+     * The start of a command line that runs the rest in a private mount namespace where
+     * /dev/net/tun is a 0600 root device, as on a machine without udev. Root only: it makes the
+     * device node in {@code dir} and binds it there with unshare.
+     */
+    static List<String> tunClosed(Path dir) {
+        Path closed = dir.resolve("tun");
+        Proc.hostOk(dir, "mknod", "-m", "0600", closed.toString(), "c", "10", "200");
+        return List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
+                "mount --bind \"$0\" /dev/net/tun && exec \"$@\"", closed.toString());
+    }
+
     static boolean has(String tool) {
         return which(tool) != null;
     }
