@@ -53,7 +53,12 @@ static void run_engine(const struct sandbox *sb, int sock)
         die_with_error("can't redirect the container engine's input and output");
     close_fds_above_stderr(-1);
     /* Root of its own namespace may install the filter without no_new_privs, which would
-     * stop setuid programs inside containers (su). Containers inherit the filter. */
+     * stop setuid programs inside containers (su). Containers inherit the filter. Not the
+     * agent's setid filter: podman unpacks images that hold setuid files (/usr/bin/su) and
+     * containers run them. Such files belong to the engine's root, which is never the
+     * host's root (the user, or for root a subordinate id); a container's storage is on
+     * the sandbox's tmpfs, and what it writes into the repository lands in the upper layer
+     * under the 0700 sandboxes/ directory, which no other user can traverse. */
     if (install_tiocsti_filter() < 0)
         die_with_error("can't install the seccomp filter");
     char *const argv[] = {(char *)sb->opts->engine, NULL};

@@ -12,35 +12,86 @@
 #include "utils.h"
 
 /* The native architecture and the compat one its kernel may also run (32-bit
- * binaries), each with its ioctl syscall number. */
+ * binaries), each with the numbers of the syscalls the filters look at (arch/x86/entry/
+ * syscalls/syscall_{64,32}.tbl, arch/arm/tools/syscall.tbl, include/uapi/asm-generic/
+ * unistd.h). aarch64 has only the *at forms. fchmodat2 (Linux 6.6) is 452 everywhere. */
 #if defined(__x86_64__)
 #define NATIVE_ARCH AUDIT_ARCH_X86_64
 #define NATIVE_IOCTL 16
+#define NATIVE_OPEN 2
+#define NATIVE_CREAT 85
+#define NATIVE_CHMOD 90
+#define NATIVE_FCHMOD 91
+#define NATIVE_MKNOD 133
+#define NATIVE_OPENAT 257
+#define NATIVE_MKNODAT 259
+#define NATIVE_FCHMODAT 268
 #define COMPAT_ARCH AUDIT_ARCH_I386
 #define COMPAT_IOCTL 54
+#define COMPAT_FCHMOD 94
+#define COMPAT_OPENAT 295
+#define COMPAT_MKNODAT 297
+#define COMPAT_FCHMODAT 306
 /* x32 binaries run as AUDIT_ARCH_X86_64 with this bit set in the syscall number; their
- * ioctl is 514 | X32_SYSCALL_BIT. */
+ * ioctl is 514 | X32_SYSCALL_BIT, the other calls here share the native numbers. */
 #define X32_SYSCALL_BIT 0x40000000u
 #define X32_IOCTL 514
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
 #define NATIVE_IOCTL 29
+#define NATIVE_MKNODAT 33
+#define NATIVE_FCHMOD 52
+#define NATIVE_FCHMODAT 53
+#define NATIVE_OPENAT 56
 #define COMPAT_ARCH AUDIT_ARCH_ARM
 #define COMPAT_IOCTL 54
+#define COMPAT_FCHMOD 94
+#define COMPAT_OPENAT 322
+#define COMPAT_MKNODAT 324
+#define COMPAT_FCHMODAT 333
 #else
 #error "sandbox-helper's seccomp filter knows x86_64 and aarch64 only: add this architecture"
 #endif
+/* Both compat ABIs (i386, arm EABI) keep the old numbers for these. */
+#define COMPAT_OPEN 5
+#define COMPAT_CREAT 8
+#define COMPAT_MKNOD 14
+#define COMPAT_CHMOD 15
+/* The same number on every architecture (the unified table since Linux 5.1). */
+#define ANY_IO_URING_SETUP 425
+#define ANY_OPENAT2 437
+#define ANY_FCHMODAT2 452
 
-/* seccomp_data.args[1] holds the request as 64 bits; the kernel's tty code only looks
- * at the low 32 (an int), so compare only those or request | (1 << 32) slips through
- * (CVE-2019-10063). */
+/* open's flags that make it use its mode: O_CREAT, and __O_TMPFILE (part of O_TMPFILE),
+ * whose file linkat(2) can later name (fs/open.c WILL_CREATE). The same values on
+ * x86, arm and the generic ABI. */
+#define CREATES (0100u | 020000000u)
+#define SETID_BITS (04000u | 02000u) /* S_ISUID | S_ISGID */
+
+/* seccomp_data.args[n] holds each argument as 64 bits; the kernel uses only the low 32 of
+ * an int or a mode, so compare only those or value | (1 << 32) slips through
+ * (CVE-2019-10063, for ioctl's request). */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ARG1_LOW_OFFSET (offsetof(struct seccomp_data, args[1]))
+#define ARG_LOW(n) (offsetof(struct seccomp_data, args[n]))
 #else
-#define ARG1_LOW_OFFSET (offsetof(struct seccomp_data, args[1]) + sizeof(uint32_t))
+#define ARG_LOW(n) (offsetof(struct seccomp_data, args[n]) + sizeof(uint32_t))
 #endif
 
-enum label { L_NONE, L_NATIVE, L_COMPAT, L_ARGS, L_ALLOW, L_DENY, L_COUNT };
+enum label {
+    L_NONE,
+    L_NATIVE,
+    L_COMPAT,
+    L_ARGS,
+    L_FLAGS_ARG1,
+    L_FLAGS_ARG2,
+    L_MODE_ARG1,
+    L_MODE_ARG2,
+    L_MODE_ARG3,
+    L_ALLOW,
+    L_DENY,
+    L_NOSYS,
+    L_COUNT
+};
 
 struct insn {
     struct sock_filter f;
@@ -51,40 +102,102 @@ struct insn {
 #define STMT(code, k) {BPF_STMT(code, k), L_NONE, L_NONE, L_NONE}
 #define AT(label, code, k) {BPF_STMT(code, k), label, L_NONE, L_NONE}
 #define JEQ(k, t, f) {BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 0), L_NONE, t, f}
+#define JSET(k, t, f) {BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, k, 0, 0), L_NONE, t, f}
+#define LOAD(label, offset) AT(label, BPF_LD | BPF_W | BPF_ABS, offset)
+#define RETURN(label, action) AT(label, BPF_RET | BPF_K, action)
+#define ERRNO(e) (SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
 
-static const struct insn program[] = {
-    STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+static const struct insn tiocsti_program[] = {
+    LOAD(L_NONE, offsetof(struct seccomp_data, arch)),
     JEQ(NATIVE_ARCH, L_NATIVE, L_NONE),
     JEQ(COMPAT_ARCH, L_COMPAT, L_ALLOW),
 
-    AT(L_NATIVE, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    LOAD(L_NATIVE, offsetof(struct seccomp_data, nr)),
 #ifdef X32_SYSCALL_BIT
     STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
     JEQ(X32_IOCTL, L_ARGS, L_NONE),
 #endif
     JEQ(NATIVE_IOCTL, L_ARGS, L_ALLOW),
 
-    AT(L_COMPAT, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    LOAD(L_COMPAT, offsetof(struct seccomp_data, nr)),
     JEQ(COMPAT_IOCTL, L_ARGS, L_ALLOW),
 
-    AT(L_ARGS, BPF_LD | BPF_W | BPF_ABS, ARG1_LOW_OFFSET),
+    LOAD(L_ARGS, ARG_LOW(1)),
     JEQ(TIOCSTI, L_DENY, L_NONE),
     JEQ(TIOCLINUX, L_DENY, L_ALLOW),
 
-    AT(L_ALLOW, BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    AT(L_DENY, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+    RETURN(L_ALLOW, SECCOMP_RET_ALLOW),
+    RETURN(L_DENY, ERRNO(EPERM)),
 };
 
-#define PROGRAM_LEN (sizeof program / sizeof program[0])
+/* Where each call keeps its mode: chmod(path, mode), fchmodat(dirfd, path, mode[,
+ * flags]), mknodat(dirfd, path, mode, dev), open(path, flags, mode), openat(dirfd, path,
+ * flags, mode). openat2 and io_uring read their open_how from memory a filter cannot
+ * see, so they are ENOSYS: glibc, Go, Rust and libuv then fall back to openat or to
+ * plain calls (openat2(2), io_uring_setup(2) say ENOSYS means "not supported"). */
+static const struct insn setid_program[] = {
+    LOAD(L_NONE, offsetof(struct seccomp_data, arch)),
+    JEQ(NATIVE_ARCH, L_NATIVE, L_NONE),
+    JEQ(COMPAT_ARCH, L_COMPAT, L_ALLOW),
+
+    LOAD(L_NATIVE, offsetof(struct seccomp_data, nr)),
+#ifdef X32_SYSCALL_BIT
+    STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
+#endif
+#ifdef NATIVE_OPEN
+    JEQ(NATIVE_OPEN, L_FLAGS_ARG1, L_NONE),
+    JEQ(NATIVE_CREAT, L_MODE_ARG1, L_NONE),
+    JEQ(NATIVE_CHMOD, L_MODE_ARG1, L_NONE),
+    JEQ(NATIVE_MKNOD, L_MODE_ARG1, L_NONE),
+#endif
+    JEQ(NATIVE_FCHMOD, L_MODE_ARG1, L_NONE),
+    JEQ(NATIVE_OPENAT, L_FLAGS_ARG2, L_NONE),
+    JEQ(NATIVE_MKNODAT, L_MODE_ARG2, L_NONE),
+    JEQ(NATIVE_FCHMODAT, L_MODE_ARG2, L_NONE),
+    JEQ(ANY_FCHMODAT2, L_MODE_ARG2, L_NONE),
+    JEQ(ANY_OPENAT2, L_NOSYS, L_NONE),
+    JEQ(ANY_IO_URING_SETUP, L_NOSYS, L_ALLOW),
+
+    LOAD(L_COMPAT, offsetof(struct seccomp_data, nr)),
+    JEQ(COMPAT_OPEN, L_FLAGS_ARG1, L_NONE),
+    JEQ(COMPAT_CREAT, L_MODE_ARG1, L_NONE),
+    JEQ(COMPAT_CHMOD, L_MODE_ARG1, L_NONE),
+    JEQ(COMPAT_MKNOD, L_MODE_ARG1, L_NONE),
+    JEQ(COMPAT_FCHMOD, L_MODE_ARG1, L_NONE),
+    JEQ(COMPAT_OPENAT, L_FLAGS_ARG2, L_NONE),
+    JEQ(COMPAT_MKNODAT, L_MODE_ARG2, L_NONE),
+    JEQ(COMPAT_FCHMODAT, L_MODE_ARG2, L_NONE),
+    JEQ(ANY_FCHMODAT2, L_MODE_ARG2, L_NONE),
+    JEQ(ANY_OPENAT2, L_NOSYS, L_NONE),
+    JEQ(ANY_IO_URING_SETUP, L_NOSYS, L_ALLOW),
+
+    /* open's mode counts only when it creates (open(2)): O_RDONLY with garbage in the
+     * third register must still work. */
+    LOAD(L_FLAGS_ARG1, ARG_LOW(1)),
+    JSET(CREATES, L_MODE_ARG2, L_ALLOW),
+    LOAD(L_FLAGS_ARG2, ARG_LOW(2)),
+    JSET(CREATES, L_MODE_ARG3, L_ALLOW),
+
+    LOAD(L_MODE_ARG1, ARG_LOW(1)),
+    JSET(SETID_BITS, L_DENY, L_ALLOW),
+    LOAD(L_MODE_ARG2, ARG_LOW(2)),
+    JSET(SETID_BITS, L_DENY, L_ALLOW),
+    LOAD(L_MODE_ARG3, ARG_LOW(3)),
+    JSET(SETID_BITS, L_DENY, L_ALLOW),
+
+    RETURN(L_ALLOW, SECCOMP_RET_ALLOW),
+    RETURN(L_DENY, ERRNO(EPERM)),
+    RETURN(L_NOSYS, ERRNO(ENOSYS)),
+};
 
 /* Turns the symbolic jump targets into BPF's forward offsets (L_NONE: next insn). */
-static void assemble(struct sock_filter *out)
+static void assemble(const struct insn *program, size_t len, struct sock_filter *out)
 {
     size_t where[L_COUNT] = {0};
-    for (size_t i = 0; i < PROGRAM_LEN; i++)
+    for (size_t i = 0; i < len; i++)
         if (program[i].here != L_NONE)
             where[program[i].here] = i;
-    for (size_t i = 0; i < PROGRAM_LEN; i++) {
+    for (size_t i = 0; i < len; i++) {
         out[i] = program[i].f;
         if (BPF_CLASS(out[i].code) != BPF_JMP)
             continue;
@@ -95,10 +208,24 @@ static void assemble(struct sock_filter *out)
     }
 }
 
+#define MAX_PROGRAM 64
+_Static_assert(sizeof tiocsti_program / sizeof tiocsti_program[0] <= MAX_PROGRAM, "tiocsti_program too long");
+_Static_assert(sizeof setid_program / sizeof setid_program[0] <= MAX_PROGRAM, "setid_program too long");
+
+static int install(const struct insn *program, size_t len)
+{
+    struct sock_filter filter[MAX_PROGRAM];
+    assemble(program, len, filter);
+    struct sock_fprog prog = {.len = (unsigned short)len, .filter = filter};
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
 int install_tiocsti_filter(void)
 {
-    struct sock_filter filter[PROGRAM_LEN];
-    assemble(filter);
-    struct sock_fprog prog = {.len = (unsigned short)PROGRAM_LEN, .filter = filter};
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+    return install(tiocsti_program, sizeof tiocsti_program / sizeof tiocsti_program[0]);
+}
+
+int install_setid_filter(void)
+{
+    return install(setid_program, sizeof setid_program / sizeof setid_program[0]);
 }

@@ -1,10 +1,17 @@
-/* The seccomp filter that stops the agent from typing into a terminal: ioctl TIOCSTI
- * and TIOCLINUX fail with EPERM, every other syscall is allowed. */
+/* The seccomp filters of the sandbox's processes. Each one fails a few syscalls with an
+ * errno and allows every other; filters stack, so a process may install both. */
 #ifndef SANDBOX_SECCOMP_H
 #define SANDBOX_SECCOMP_H
 
-/* Installs the filter on the calling thread; needs PR_SET_NO_NEW_PRIVS (or
- * CAP_SYS_ADMIN) first. 0, or -1 with errno. */
+/* Stops typing into a terminal: ioctl TIOCSTI and TIOCLINUX fail with EPERM. Installs
+ * on the calling thread; needs PR_SET_NO_NEW_PRIVS (or CAP_SYS_ADMIN) first. 0, or -1
+ * with errno. */
 int install_tiocsti_filter(void);
+
+/* Stops making setuid and setgid files: chmod, fchmod, fchmodat, fchmodat2, mknod,
+ * mknodat, creat, and open/openat with O_CREAT or O_TMPFILE fail with EPERM when the
+ * mode has S_ISUID or S_ISGID; openat2 and io_uring_setup, whose arguments a filter
+ * cannot read, fail with ENOSYS. Same conditions and result as install_tiocsti_filter. */
+int install_setid_filter(void);
 
 #endif

@@ -51,6 +51,7 @@ void test_mountinfo(void);
 void test_status(void);
 void test_signals(void);
 void test_seccomp(void);
+void test_seccomp_setid(void);
 void test_utils(void);
 
 #endif

@@ -1,5 +1,9 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -8,6 +12,7 @@
 
 #include "seccomp.h"
 #include "tap.h"
+#include "utils.h"
 
 /* Each check runs in a child (a seccomp filter can't be removed); the child exits
  * with the errno its ioctl got, 0 for success. */
@@ -98,5 +103,167 @@ void test_seccomp(void)
         is_int(in_child(I386_TIOCSTI, 1), EPERM, "seccomp: i386 ioctl (int 0x80) is EPERM");
     }
     is_int(in_child(X32_TIOCSTI, 1), EPERM, "seccomp: x32 ioctl is EPERM (even without x32 support)");
+#endif
+}
+
+/* The setid filter's checks: each runs in a child inside a fresh directory and exits with
+ * the errno its call got, 0 for success. */
+enum setid_call {
+    CHMOD_SUID,
+    CHMOD_SGID,
+    CHMOD_PLAIN,
+    CHMOD_HIGH_BITS,
+    FCHMOD_SUID,
+    FCHMODAT_SUID,
+    FCHMODAT2_SUID,
+    OPEN_CREAT_SUID,
+    OPEN_CREAT_PLAIN,
+    OPEN_EXISTING_MODE_BITS,
+    OPENAT_CREAT_SGID,
+    OPEN_TMPFILE_SUID,
+    CREAT_SUID,
+    MKNOD_SUID,
+    MKNOD_FIFO,
+    OPENAT2_CALL,
+    IO_URING_SETUP_CALL,
+    I386_CHMOD_SUID,
+    I386_OPEN_CREAT_SUID,
+    X32_CHMOD_SUID,
+};
+
+static long setid_syscall(enum setid_call call, const char *dir)
+{
+    cleanup_free char *f = xasprintf("%s/f", dir);
+    cleanup_free char *g = xasprintf("%s/g", dir);
+    switch (call) {
+    case CHMOD_SUID:
+        return chmod(f, 04755);
+    case CHMOD_SGID:
+        return chmod(f, 02755);
+    case CHMOD_PLAIN:
+        return chmod(f, 0755);
+    case CHMOD_HIGH_BITS:
+        return syscall(SYS_chmod, f, (1UL << 32) | 04755);
+    case FCHMOD_SUID: {
+        int fd = open(f, O_RDONLY);
+        return fd < 0 ? -1 : fchmod(fd, 04755);
+    }
+    case FCHMODAT_SUID:
+        return fchmodat(AT_FDCWD, f, 04755, 0);
+    case FCHMODAT2_SUID:
+        return syscall(452, AT_FDCWD, f, 04755, 0);
+    case OPEN_CREAT_SUID:
+        return open(g, O_CREAT | O_WRONLY, 04755);
+    case OPEN_CREAT_PLAIN:
+        return open(g, O_CREAT | O_WRONLY, 0755);
+    case OPEN_EXISTING_MODE_BITS:
+        return syscall(SYS_open, f, O_RDONLY, 04755);
+    case OPENAT_CREAT_SGID:
+        return openat(AT_FDCWD, g, O_CREAT | O_EXCL | O_WRONLY, 02755);
+    case OPEN_TMPFILE_SUID:
+        return open(dir, O_TMPFILE | O_WRONLY, 04755);
+    case CREAT_SUID:
+        return creat(g, 04755);
+    case MKNOD_SUID:
+        return mknod(g, S_IFREG | 04755, 0);
+    case MKNOD_FIFO:
+        return mknod(g, S_IFIFO | 0644, 0);
+    case OPENAT2_CALL: {
+        struct {
+            uint64_t flags, mode, resolve;
+        } how = {O_RDONLY, 0, 0};
+        return syscall(437, AT_FDCWD, f, &how, sizeof how);
+    }
+    case IO_URING_SETUP_CALL: {
+        char params[120] = {0}; /* struct io_uring_params */
+        return syscall(425, 1, params);
+    }
+#if defined(__x86_64__)
+    case I386_CHMOD_SUID:
+    case I386_OPEN_CREAT_SUID: {
+        /* int 0x80 takes 32-bit pointers: the path must live below 4 GiB. */
+        char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        if (low == MAP_FAILED)
+            return -1;
+        snprintf(low, 4096, "%s", call == I386_CHMOD_SUID ? f : g);
+        long rc = call == I386_CHMOD_SUID ? int80(15, (long)low, 04755, 0) : int80(5, (long)low, O_CREAT | O_WRONLY, 04755);
+        if (rc < 0) {
+            errno = (int)-rc;
+            return -1;
+        }
+        return 0;
+    }
+    case X32_CHMOD_SUID:
+        return syscall(0x40000000L | 90, f, 04755);
+#endif
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static int setid_in_child(enum setid_call call, int filtered)
+{
+    char dir[] = "/tmp/test-seccomp-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    cleanup_free char *f = xasprintf("%s/f", dir);
+    cleanup_free char *g = xasprintf("%s/g", dir);
+    int fd = open(f, O_CREAT | O_WRONLY, 0644);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (filtered && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || install_setid_filter() < 0))
+            _exit(255);
+        _exit(setid_syscall(call, dir) < 0 ? errno : 0);
+    }
+    int status;
+    pid_t waited = waitpid(pid, &status, 0);
+    unlink(f);
+    unlink(g);
+    rmdir(dir);
+    if (waited < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+void test_seccomp_setid(void)
+{
+    is_int(setid_in_child(CHMOD_SUID, 0), 0, "without the setid filter chmod 4755 works");
+    is_int(setid_in_child(CHMOD_SUID, 1), EPERM, "setid: chmod 4755 is EPERM");
+    is_int(setid_in_child(CHMOD_SGID, 1), EPERM, "setid: chmod 2755 is EPERM");
+    is_int(setid_in_child(CHMOD_PLAIN, 1), 0, "setid: chmod 755 works");
+    is_int(setid_in_child(CHMOD_HIGH_BITS, 1), EPERM, "setid: chmod 4755|1<<32 is EPERM");
+    is_int(setid_in_child(FCHMOD_SUID, 1), EPERM, "setid: fchmod 4755 is EPERM");
+    is_int(setid_in_child(FCHMODAT_SUID, 1), EPERM, "setid: fchmodat 4755 is EPERM");
+    is_int(setid_in_child(FCHMODAT2_SUID, 1), EPERM, "setid: fchmodat2 4755 is EPERM");
+    is_int(setid_in_child(OPEN_CREAT_SUID, 0), 0, "without the setid filter open(O_CREAT, 04755) works");
+    is_int(setid_in_child(OPEN_CREAT_SUID, 1), EPERM, "setid: open(O_CREAT, 04755) is EPERM");
+    is_int(setid_in_child(OPEN_CREAT_PLAIN, 1), 0, "setid: open(O_CREAT, 0755) works");
+    is_int(setid_in_child(OPEN_EXISTING_MODE_BITS, 1), 0, "setid: open without O_CREAT ignores the mode");
+    is_int(setid_in_child(OPENAT_CREAT_SGID, 1), EPERM, "setid: openat(O_CREAT, 02755) is EPERM");
+    int tmpfile = setid_in_child(OPEN_TMPFILE_SUID, 0);
+    if (tmpfile != 0)
+        skip("setid: open(O_TMPFILE, 04755) is EPERM", "/tmp has no O_TMPFILE");
+    else
+        is_int(setid_in_child(OPEN_TMPFILE_SUID, 1), EPERM, "setid: open(O_TMPFILE, 04755) is EPERM");
+    is_int(setid_in_child(CREAT_SUID, 1), EPERM, "setid: creat 04755 is EPERM");
+    is_int(setid_in_child(MKNOD_SUID, 1), EPERM, "setid: mknod S_IFREG|04755 is EPERM");
+    is_int(setid_in_child(MKNOD_FIFO, 1), 0, "setid: mknod of a fifo works");
+    is_int(setid_in_child(OPENAT2_CALL, 1), ENOSYS, "setid: openat2 is ENOSYS");
+    is_int(setid_in_child(IO_URING_SETUP_CALL, 1), ENOSYS, "setid: io_uring_setup is ENOSYS");
+#if defined(__x86_64__)
+    int native = setid_in_child(I386_CHMOD_SUID, 0);
+    if (native == ENOSYS) {
+        skip("setid: i386 chmod (int 0x80) is EPERM", "the kernel has no 32-bit emulation");
+        skip("setid: i386 open(O_CREAT, 04755) is EPERM", "the kernel has no 32-bit emulation");
+    } else {
+        is_int(native, 0, "without the setid filter an i386 chmod (int 0x80) works");
+        is_int(setid_in_child(I386_CHMOD_SUID, 1), EPERM, "setid: i386 chmod 4755 (int 0x80) is EPERM");
+        is_int(setid_in_child(I386_OPEN_CREAT_SUID, 1), EPERM, "setid: i386 open(O_CREAT, 04755) is EPERM");
+    }
+    is_int(setid_in_child(X32_CHMOD_SUID, 1), EPERM, "setid: x32 chmod 4755 is EPERM (even without x32 support)");
 #endif
 }

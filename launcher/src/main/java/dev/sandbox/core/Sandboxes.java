@@ -477,7 +477,7 @@ public final class Sandboxes {
                 }
             }
             for (String n : chosen) {
-                Files.createDirectory(store.sandboxDir(n));
+                store.createSandboxDir(n);
             }
             return chosen;
         });

@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
@@ -7,10 +8,16 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -39,12 +46,61 @@ public final class StateStore {
         StateStore store = new StateStore(root);
         BtrfsSnapshotter.prepareStateDir(root, repo.root());
         try {
-            Files.createDirectories(store.snapshotsDir());
-            Files.createDirectories(store.sandboxesDir());
+            Files.createDirectories(root);
+            ownOnly(store.snapshotsDir(), false);
+            ownOnly(store.sandboxesDir(), true);
+        } catch (FileSystemException e) {
+            throw SandboxException.cant("create the state directory", e.getFile() == null ? root : e.getFile(), e);
         } catch (IOException e) {
             throw SandboxException.cant("create the state directory", root, e);
         }
         return store;
+    }
+
+    /** Owner only (0700): what {@code sandboxes/}, {@code snapshots/} and each sandbox's directory are. */
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+
+    /**
+     * Creates {@code dir} 0700, or makes an existing one 0700 (state written before these
+     * directories were private: a layer's setuid file, owned by the user or root, must not
+     * be reachable by other users). With {@code andChildren}, a directory that had to be
+     * tightened gets each directory in it tightened too, their contents left alone.
+     */
+    private static void ownOnly(Path dir, boolean andChildren) throws IOException {
+        try {
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            return;
+        } catch (FileAlreadyExistsException e) {
+            // Made by an earlier version, or by a concurrent sandbox process: checked below.
+        }
+        if (Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY)) {
+            return;
+        }
+        if (andChildren) {
+            try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
+                for (Path child : children) {
+                    if (Files.isDirectory(child, LinkOption.NOFOLLOW_LINKS)) {
+                        tighten(child);
+                    }
+                }
+            }
+        }
+        // Last, so that an interrupted tightening is done again next time.
+        tighten(dir);
+    }
+
+    private static void tighten(Path dir) {
+        try {
+            Files.setPosixFilePermissions(dir, OWNER_ONLY);
+        } catch (IOException e) {
+            throw SandboxException.failure("can't make '" + dir + "' private (0700): " + IoErrors.reason(e)
+                    + " (run sandbox as the directory's owner, or remove it)");
+        }
+    }
+
+    /** Creates sandbox {@code name}'s directory, 0700; fails when it exists. */
+    public Path createSandboxDir(String name) throws IOException {
+        return Files.createDirectory(sandboxDir(name), PosixFilePermissions.asFileAttribute(OWNER_ONLY));
     }
 
     public Path root() {

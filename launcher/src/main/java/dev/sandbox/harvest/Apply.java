@@ -247,6 +247,8 @@ public final class Apply {
                     perms.removeAll(Set.of(PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.GROUP_EXECUTE,
                             PosixFilePermission.OTHERS_EXECUTE));
                 }
+                // Only rwx bits exist in a PosixFilePermission set: whatever mode the layer's
+                // file had (a setuid one included), the user's tree gets 0644 or 0755 at most.
                 Files.setPosixFilePermissions(tmp, perms);
             }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
