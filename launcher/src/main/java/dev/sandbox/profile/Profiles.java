@@ -37,19 +37,22 @@ import java.util.stream.Collectors;
  * builds on another profile, found the same way.
  */
 public final class Profiles {
-    /**
-     * Hidden in every sandbox, whatever the profile says, unless it names them in
-     * {@code reveal}: keys, cloud and cluster credentials, registry tokens, the user's
-     * runtime sockets (ssh-agent, docker, D-Bus).
-     */
-    public static final List<String> ALWAYS_HIDDEN = List.of("~/.ssh", "~/.gnupg", "~/.aws", "~/.azure",
-            "~/.config/gcloud", "~/.kube", "~/.docker/config.json", "~/.netrc", "~/.git-credentials", "~/.config/gh",
-            "~/.npmrc", "~/.pypirc", "/run/user/$UID");
-
     /** The built-in profiles, as classpath resources {@code profiles/NAME.yaml}. */
     public static final List<String> BUILT_IN = List.of("default", "claude", "codex", "aider", "gemini");
 
     public static final String BUILT_IN_SOURCE = "built-in";
+
+    /** The resource {@code profiles/hidden.yaml}: not a profile, the list below with its sources. */
+    static final String HIDDEN_RESOURCE = "hidden";
+
+    /**
+     * Hidden in every sandbox, whatever the profile says, unless it names them in
+     * {@code reveal} or {@code writable}: keys, credentials, tokens, browser profiles, shell
+     * histories, the user's runtime sockets. Read from {@code profiles/hidden.yaml}, whose
+     * comments say where each comes from.
+     */
+    public static final List<String> ALWAYS_HIDDEN = alwaysHidden();
+
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
     private static final List<String> EXTENSIONS = List.of(".yaml", ".yml", ".json");
 
@@ -199,6 +202,14 @@ public final class Profiles {
             }
         }
         return BUILT_IN.contains(name) ? Optional.of(BUILT_IN_SOURCE) : Optional.empty();
+    }
+
+    private static List<String> alwaysHidden() {
+        ProfileFile f = read(HIDDEN_RESOURCE, BUILT_IN_SOURCE);
+        if (f.paths() == null || f.paths().hidden() == null) {
+            throw new IllegalStateException("profiles/hidden.yaml has no paths.hidden");
+        }
+        return f.paths().hidden().stream().map(ProfileFile.HostPath::value).toList();
     }
 
     private static List<Path> files(Path dir) {

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,6 +70,23 @@ class ProfilesTest {
         assertEquals("json too", byName.get("extra").description());
         assertEquals(Profiles.BUILT_IN_SOURCE, byName.get("codex").source());
         assertEquals(6, byName.size());
+    }
+
+    @Test
+    void hiddenList_comesFromItsResource_andNamesTheSecretsSeenReadable() {
+        assertTrue(Profiles.ALWAYS_HIDDEN.containsAll(List.of("~/.ssh", "~/.git-credentials",
+                "~/.config/git/credentials", "~/.cargo/credentials.toml", "~/.cargo/credentials", "~/.pgpass",
+                "~/.bash_history", "~/.local/share/fish/fish_history", "~/.mozilla", "/run/user/$UID")),
+                Profiles.ALWAYS_HIDDEN.toString());
+        for (String needed : List.of("~/.claude", "~/.claude.json", "~/.codex", "~/.gemini", "~/.gitconfig",
+                "~/.m2", "~/.m2/repository", "~/.npm", "~/.cache", "~")) {
+            assertFalse(Profiles.ALWAYS_HIDDEN.contains(needed), needed + " is what agents need to work");
+        }
+        assertEquals(Profiles.ALWAYS_HIDDEN.size(), Set.copyOf(Profiles.ALWAYS_HIDDEN).size(), "no path twice");
+        ProfileFile f = Profiles.read(Profiles.HIDDEN_RESOURCE, Profiles.BUILT_IN_SOURCE);
+        assertEquals(new ProfileFile(null, null, null, null, f.paths(), null, null, null, null), f,
+                "hidden.yaml holds the list and nothing a profile would");
+        assertEquals(new ProfileFile.Paths(null, null, f.paths().hidden(), null, null), f.paths());
     }
 
     @Test
