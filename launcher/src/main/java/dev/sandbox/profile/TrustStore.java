@@ -40,7 +40,7 @@ public final class TrustStore {
         return new TrustStore(file);
     }
 
-    /** The user's store: under {@code XDG_CONFIG_HOME} when that is an absolute path, else under {@code home/.config}. */
+    /** The user's store: under {@code XDG_CONFIG_HOME} when that is an absolute path, else {@code home/.config}. */
     public static TrustStore forUser(Map<String, String> env, Path home) {
         String xdg = env.get("XDG_CONFIG_HOME");
         Path config = xdg != null && xdg.startsWith("/") ? Path.of(xdg) : home.resolve(".config");
