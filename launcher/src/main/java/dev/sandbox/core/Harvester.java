@@ -7,6 +7,7 @@ import dev.sandbox.harvest.Harvest;
 import dev.sandbox.harvest.Source;
 import dev.sandbox.harvest.Trees;
 import dev.sandbox.harvest.Work;
+import dev.sandbox.profile.Profiles;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -15,7 +16,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.Ref;
 import org.eclipse.jgit.lib.RefUpdate;
@@ -202,6 +205,12 @@ public final class Harvester {
         Trees t = h.trees(target.source(), includeIgnored, store);
         for (String w : t.warnings()) {
             err.println("sandbox: warning: " + w);
+        }
+        Map<String, String> changes = new LinkedHashMap<>();
+        t.changes().forEach(c -> changes.put(c.path(), c.added() ? "added" : c.deleted() ? "deleted" : "modified"));
+        String profiles = Profiles.changedWarning(changes);
+        if (profiles != null) {
+            err.println("sandbox: warning: " + profiles);
         }
         return t;
     }

@@ -34,58 +34,139 @@ import java.util.stream.Collectors;
  * {@code .sandbox/profiles/}, then the user's {@code ~/.config/sandbox/profiles/}, then the
  * built-ins shipped in the jar; the first that has a name wins. Files are YAML
  * ({@code NAME.yaml}, {@code NAME.yml}) or JSON ({@code NAME.json}); {@code extends: OTHER}
- * builds on another profile, found the same way.
+ * builds on another profile, found the same way. A repository's profile is used only once
+ * the user has trusted its content ({@link TrustStore}): anyone who can write the repository,
+ * an agent in a sandbox included, can write one.
  */
 public final class Profiles {
-    /**
-     * Hidden in every sandbox, whatever the profile says, unless it names them in
-     * {@code reveal}: keys, cloud and cluster credentials, registry tokens, the user's
-     * runtime sockets (ssh-agent, docker, D-Bus).
-     */
-    public static final List<String> ALWAYS_HIDDEN = List.of("~/.ssh", "~/.gnupg", "~/.aws", "~/.azure",
-            "~/.config/gcloud", "~/.kube", "~/.docker/config.json", "~/.netrc", "~/.git-credentials", "~/.config/gh",
-            "~/.npmrc", "~/.pypirc", "/run/user/$UID");
-
     /** The built-in profiles, as classpath resources {@code profiles/NAME.yaml}. */
     public static final List<String> BUILT_IN = List.of("default", "claude", "codex", "aider", "gemini");
 
     public static final String BUILT_IN_SOURCE = "built-in";
+
+    /** The resource {@code profiles/hidden.yaml}: not a profile, the list below with its sources. */
+    static final String HIDDEN_RESOURCE = "hidden";
+
+    /**
+     * Hidden in every sandbox, whatever the profile says, unless it names them in
+     * {@code reveal} or {@code writable}: keys, credentials, tokens, browser profiles, shell
+     * histories, the user's runtime sockets. Read from {@code profiles/hidden.yaml}, whose
+     * comments say where each comes from.
+     */
+    public static final List<String> ALWAYS_HIDDEN = alwaysHidden();
+
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
     private static final List<String> EXTENSIONS = List.of(".yaml", ".yml", ".json");
 
-    /** One profile as {@code sandbox profiles} lists it. */
-    public record Entry(String name, String source, String description) {
+    /**
+     * One profile as {@code sandbox profiles} lists it.
+     *
+     * @param trusted false only for a repository's profile whose content the user has not trusted
+     */
+    public record Entry(String name, String source, String description, boolean trusted) {
     }
 
     private final List<Path> dirs;
+    /** The repository's {@code .sandbox/profiles}, or null outside a repository. */
+    private final Path repoDir;
+    private final Path repoRoot;
+    private final TrustStore trust;
 
-    private Profiles(List<Path> dirs) {
+    private Profiles(List<Path> dirs, Path repoRoot, TrustStore trust) {
         this.dirs = dirs;
+        this.repoRoot = repoRoot;
+        this.repoDir = repoRoot == null ? null : dirs.get(0);
+        this.trust = trust;
     }
 
-    /** The profiles seen from {@code repoRoot} (null outside a repository) for a user whose home is {@code home}. */
-    public static Profiles of(Path repoRoot, Path home) {
+    /**
+     * The profiles seen from {@code repoRoot} (null outside a repository) for a user whose
+     * home is {@code home}, the repository's trusted in {@code trust}.
+     */
+    public static Profiles of(Path repoRoot, Path home, TrustStore trust) {
         List<Path> dirs = new ArrayList<>();
         if (repoRoot != null) {
             dirs.add(repoRoot.resolve(".sandbox").resolve("profiles"));
         }
         dirs.add(home.resolve(".config").resolve("sandbox").resolve("profiles"));
-        return new Profiles(dirs);
+        return new Profiles(dirs, repoRoot, trust);
+    }
+
+    /** As {@link #of(Path, Path, TrustStore)} with the user's own store, found from this process's environment. */
+    public static Profiles of(Path repoRoot, Path home) {
+        return of(repoRoot, home, TrustStore.forUser(System.getenv(), home));
     }
 
     /** Every profile name, each with the source that wins for it, sorted by name. */
     public List<Entry> list() {
         Map<String, Entry> all = new TreeMap<>();
         for (String name : BUILT_IN) {
-            all.put(name, new Entry(name, BUILT_IN_SOURCE, read(name, BUILT_IN_SOURCE).description()));
+            all.put(name, new Entry(name, BUILT_IN_SOURCE, read(name, BUILT_IN_SOURCE, null).description(), true));
         }
         for (int i = dirs.size() - 1; i >= 0; i--) {
             for (Path file : files(dirs.get(i))) {
                 String name = nameOf(file);
-                all.put(name, new Entry(name, file.toString(), read(name, file.toString()).description()));
+                byte[] bytes = bytes(file);
+                all.put(name, new Entry(name, file.toString(), read(name, file.toString(), bytes).description(),
+                        !inRepository(file) || trust.trusts(file, bytes)));
             }
         }
         return List.copyOf(all.values());
+    }
+
+    /**
+     * The repository's profile files that {@code names} are (every one when empty), each
+     * made trusted as it is now.
+     *
+     * @return each file (relative to the repository) to the SHA-256 recorded, in the order given
+     * @throws SandboxException exit 2 outside a repository or for a name that is not a file of
+     *                          the repository's {@code .sandbox/profiles}
+     */
+    public Map<Path, String> trust(List<String> names) {
+        Map<Path, String> trusted = new LinkedHashMap<>();
+        for (Path file : repositoryFiles(names, "trust")) {
+            trusted.put(shown(file), trust.trust(file));
+        }
+        return trusted;
+    }
+
+    /**
+     * Forgets the trust given to the repository's profiles {@code names}.
+     *
+     * @return the files (relative to the repository) that were trusted
+     * @throws SandboxException exit 2 as for {@link #trust}
+     */
+    public List<Path> revoke(List<String> names) {
+        List<Path> revoked = new ArrayList<>();
+        for (Path file : repositoryFiles(names, "revoke")) {
+            if (trust.revoke(file)) {
+                revoked.add(shown(file));
+            }
+        }
+        return revoked;
+    }
+
+    private List<Path> repositoryFiles(List<String> names, String verb) {
+        if (repoDir == null) {
+            throw SandboxException.cantWithInput(verb + " the profiles in", Path.of(".sandbox", "profiles"),
+                    "not in a git repository (run it in the repository whose profiles to " + verb + ")");
+        }
+        List<Path> all = files(repoDir);
+        if (names.isEmpty()) {
+            if (all.isEmpty()) {
+                throw SandboxException.cantWithInput(verb + " the profiles in", shown(repoDir),
+                        "the repository has no profile (.sandbox/profiles/NAME.yaml, .yml or .json)");
+            }
+            return all;
+        }
+        List<Path> chosen = new ArrayList<>();
+        for (String name : names) {
+            Path file = all.stream().filter(f -> nameOf(f).equals(name)).findFirst().orElseThrow(() ->
+                    SandboxException.cantWithInput(verb + " the profile", name, "the repository has no such profile"
+                            + " in .sandbox/profiles (see 'sandbox profiles')"));
+            chosen.add(file);
+        }
+        return chosen;
     }
 
     /** Whether a profile called {@code name} exists anywhere. */
@@ -99,8 +180,37 @@ public final class Profiles {
         return !base.equals("default") && exists(base) ? base : "default";
     }
 
-    /** The profile {@code name} with everything it extends. */
+    /**
+     * The profile {@code name} with everything it extends.
+     *
+     * @throws SandboxException exit 2 for an unknown name, a file that does not load, an
+     *                          {@code extends} loop, or a repository profile not trusted as it is
+     */
     public Profile resolve(String name) {
+        return resolve(name, true);
+    }
+
+    /**
+     * The repository profiles {@code name} is made of (itself and what it extends) whose
+     * content is not trusted (relative to the repository), for {@code sandbox profiles show}
+     * to say so.
+     */
+    public List<Path> untrusted(String name) {
+        List<Path> found = new ArrayList<>();
+        Profile p = resolve(name, false);
+        for (String n : p.chain()) {
+            find(n).map(Path::of).filter(f -> !BUILT_IN_SOURCE.equals(f.toString()) && inRepository(f)
+                    && !trust.trusts(f, bytes(f))).map(this::shown).ifPresent(found::add);
+        }
+        return found;
+    }
+
+    /** The profile as {@code sandbox profiles show} prints it: what it would be once trusted. */
+    public Profile inspect(String name) {
+        return resolve(name, false);
+    }
+
+    private Profile resolve(String name, boolean checkTrust) {
         if (!NAME.matcher(name).matches() || find(name).isEmpty()) {
             throw SandboxException.cantWithInput("use the profile", name, "no such profile (see 'sandbox profiles')");
         }
@@ -116,7 +226,13 @@ public final class Profiles {
             String from = find(current).orElseThrow(() -> SandboxException.cantWithInput("use the profile", name,
                     "it extends '" + String.join("' -> '", chain) + "', which is not a profile"));
             chain.add(current);
-            ProfileFile file = read(current, from);
+            byte[] bytes = from.equals(BUILT_IN_SOURCE) ? null : bytes(Path.of(from));
+            if (checkTrust && bytes != null && inRepository(Path.of(from)) && !trust.trusts(Path.of(from), bytes)) {
+                throw SandboxException.cantWithInput("use the profile", shown(Path.of(from)), "the repository's"
+                        + " profile is not trusted (new or changed since trusted; read it, then run 'sandbox profiles"
+                        + " trust " + current + "')");
+            }
+            ProfileFile file = read(current, from, bytes);
             files.add(file);
             if (source == null) {
                 source = from;
@@ -201,6 +317,60 @@ public final class Profiles {
         return BUILT_IN.contains(name) ? Optional.of(BUILT_IN_SOURCE) : Optional.empty();
     }
 
+    /** How many changed paths {@link #changedWarning} names before it says how many more. */
+    private static final int NAMED = 3;
+
+    /**
+     * The one-line warning a harvest prints when a sandbox changed anything under the
+     * repository's {@code .sandbox/}, or null when it changed nothing there: a profile an
+     * agent wrote must not become trusted by being applied unread.
+     *
+     * @param changes each changed path (relative to the repository, '/'-separated) to what
+     *                happened to it: {@code added}, {@code modified} or {@code deleted}
+     */
+    public static String changedWarning(Map<String, String> changes) {
+        List<String> named = new ArrayList<>();
+        int count = 0;
+        for (Map.Entry<String, String> c : new TreeMap<>(changes).entrySet()) {
+            if (c.getKey().equals(".sandbox") || c.getKey().startsWith(".sandbox/")) {
+                if (count++ < NAMED) {
+                    named.add(c.getValue() + " " + c.getKey());
+                }
+            }
+        }
+        if (count == 0) {
+            return null;
+        }
+        return "the sandbox changed the repository's .sandbox/ (" + String.join(", ", named)
+                + (count > NAMED ? " and " + (count - NAMED) + " more" : "") + "): a profile there is used only"
+                + " after you read it and run 'sandbox profiles trust'";
+    }
+
+    private boolean inRepository(Path file) {
+        return repoDir != null && file.startsWith(repoDir);
+    }
+
+    /** A repository's file as the user knows it, relative to the repository: {@code .sandbox/profiles/x.yaml}. */
+    private Path shown(Path file) {
+        return repoRoot != null && file.startsWith(repoRoot) ? repoRoot.relativize(file) : file;
+    }
+
+    private static byte[] bytes(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw SandboxException.cant("read profile", file, e);
+        }
+    }
+
+    private static List<String> alwaysHidden() {
+        ProfileFile f = read(HIDDEN_RESOURCE, BUILT_IN_SOURCE, null);
+        if (f.paths() == null || f.paths().hidden() == null) {
+            throw new IllegalStateException("profiles/hidden.yaml has no paths.hidden");
+        }
+        return f.paths().hidden().stream().map(ProfileFile.HostPath::value).toList();
+    }
+
     private static List<Path> files(Path dir) {
         List<Path> found = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
@@ -225,8 +395,11 @@ public final class Profiles {
         return n.substring(0, n.lastIndexOf('.'));
     }
 
-    /** Reads one profile file (or built-in), every error one line naming the file, the line and the key. */
-    static ProfileFile read(String name, String source) {
+    /**
+     * Reads one profile file (or built-in), every error one line naming the file, the line and
+     * the key; {@code content} is the file's bytes when already read (null: read them here).
+     */
+    static ProfileFile read(String name, String source, byte[] content) {
         boolean builtIn = source.equals(BUILT_IN_SOURCE);
         String shown = builtIn ? "built-in " + name : source;
         ObjectMapper mapper = (source.endsWith(".json") ? new ObjectMapper() : new ObjectMapper(new YAMLFactory()))
@@ -234,7 +407,8 @@ public final class Profiles {
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
                 .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
         String text = "";
-        try (InputStream in = builtIn ? Profiles.class.getResourceAsStream("/profiles/" + name + ".yaml")
+        try (InputStream in = content != null ? new java.io.ByteArrayInputStream(content)
+                : builtIn ? Profiles.class.getResourceAsStream("/profiles/" + name + ".yaml")
                 : Files.newInputStream(Path.of(source))) {
             if (in == null) {
                 throw SandboxException.failure("the built-in profile '" + name + "' is missing from the jar");

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,10 +21,19 @@ class ProfilesTest {
     Path tmp;
 
     private Profiles profiles() {
-        return Profiles.of(tmp.resolve("repo"), tmp.resolve("home"));
+        return Profiles.of(tmp.resolve("repo"), tmp.resolve("home"), TrustStore.at(tmp.resolve("trusted")));
     }
 
+    /** A profile file, trusted when in the repository: these tests are about what it says. */
     private Path write(String where, String file, String text) throws IOException {
+        Path written = writeUntrusted(where, file, text);
+        if (where.equals("repo")) {
+            profiles().trust(List.of(file.substring(0, file.lastIndexOf('.'))));
+        }
+        return written;
+    }
+
+    private Path writeUntrusted(String where, String file, String text) throws IOException {
         Path dir = where.equals("repo") ? tmp.resolve("repo/.sandbox/profiles")
                 : tmp.resolve("home/.config/sandbox/profiles");
         Files.createDirectories(dir);
@@ -69,6 +79,99 @@ class ProfilesTest {
         assertEquals("json too", byName.get("extra").description());
         assertEquals(Profiles.BUILT_IN_SOURCE, byName.get("codex").source());
         assertEquals(6, byName.size());
+    }
+
+    @Test
+    void hiddenList_comesFromItsResource_andNamesTheSecretsSeenReadable() {
+        assertTrue(Profiles.ALWAYS_HIDDEN.containsAll(List.of("~/.ssh", "~/.git-credentials",
+                "~/.config/git/credentials", "~/.cargo/credentials.toml", "~/.cargo/credentials", "~/.pgpass",
+                "~/.bash_history", "~/.local/share/fish/fish_history", "~/.mozilla", "/run/user/$UID")),
+                Profiles.ALWAYS_HIDDEN.toString());
+        for (String needed : List.of("~/.claude", "~/.claude.json", "~/.codex", "~/.gemini", "~/.gitconfig",
+                "~/.m2", "~/.m2/repository", "~/.npm", "~/.cache", "~")) {
+            assertFalse(Profiles.ALWAYS_HIDDEN.contains(needed), needed + " is what agents need to work");
+        }
+        assertEquals(Profiles.ALWAYS_HIDDEN.size(), Set.copyOf(Profiles.ALWAYS_HIDDEN).size(), "no path twice");
+        ProfileFile f = Profiles.read(Profiles.HIDDEN_RESOURCE, Profiles.BUILT_IN_SOURCE, null);
+        assertEquals(new ProfileFile(null, null, null, null, f.paths(), null, null, null, null), f,
+                "hidden.yaml holds the list and nothing a profile would");
+        assertEquals(new ProfileFile.Paths(null, null, f.paths().hidden(), null, null), f.paths());
+    }
+
+    @Test
+    void repositoryProfile_isRefusedUntilTrusted_andAgainAfterAnyEdit() throws IOException {
+        Path f = writeUntrusted("repo", "default.yaml", "paths:\n  writable: [\"~\"]\nnetwork:\n  mode: host\n");
+        String refusal = "can't use the profile '.sandbox/profiles/default.yaml': the repository's profile is not"
+                + " trusted (new or changed since trusted; read it, then run 'sandbox profiles trust default')";
+        assertError("default", refusal);
+        assertEquals(List.of(Path.of(".sandbox/profiles/default.yaml")), profiles().untrusted("default"));
+        assertEquals(List.of("~"), profiles().inspect("default").writable(), "show still reads it");
+        assertFalse(byName().get("default").trusted(), "the list says so");
+
+        Map<Path, String> trusted = profiles().trust(List.of());
+        assertEquals(Map.of(Path.of(".sandbox/profiles/default.yaml"), TrustStore.hash(Files.readAllBytes(f))),
+                trusted);
+        assertEquals(NetMode.host, profiles().resolve("default").net());
+        assertTrue(byName().get("default").trusted());
+        assertEquals(List.of(), profiles().untrusted("default"));
+
+        Files.writeString(f, "network:\n  mode: host\n", java.nio.file.StandardOpenOption.APPEND);
+        assertError("default", refusal);
+        profiles().trust(List.of("default"));
+        profiles().resolve("default");
+        assertEquals(List.of(Path.of(".sandbox/profiles/default.yaml")), profiles().revoke(List.of("default")));
+        assertError("default", refusal);
+        assertEquals(List.of(), profiles().revoke(List.of("default")), "nothing left to revoke");
+    }
+
+    @Test
+    void untrustedRepositoryProfile_isRefusedWhenChosenByTheCommandOrReachedThroughExtends() throws IOException {
+        writeUntrusted("repo", "sh.yaml", "network:\n  mode: host\n");
+        assertEquals("sh", profiles().forCommand(List.of("/bin/sh")), "a planted sh.yaml is not skipped silently");
+        assertError("sh", "'sandbox profiles trust sh'");
+        write("user", "mine.yaml", "extends: base\n");
+        writeUntrusted("repo", "base.yaml", "paths:\n  writable: [~/.x]\n");
+        assertError("mine", "can't use the profile '.sandbox/profiles/base.yaml'");
+        write("user", "own.yaml", "network:\n  mode: egress\n");
+        assertEquals(NetMode.egress, profiles().resolve("own").net(), "the user's own profiles need no trust");
+        assertEquals(NetMode.egress, profiles().resolve("claude").net(), "nor do the built-ins");
+    }
+
+    @Test
+    void trust_refusesANameTheRepositoryDoesNotHave_andOutsideARepository() throws IOException {
+        write("user", "mine.yaml", "description: x\n");
+        SandboxException e = assertThrows(SandboxException.class, () -> profiles().trust(List.of("mine")));
+        assertEquals("can't trust the profile 'mine': the repository has no such profile in .sandbox/profiles"
+                + " (see 'sandbox profiles')", e.getMessage());
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        e = assertThrows(SandboxException.class, () -> profiles().trust(List.of()));
+        assertTrue(e.getMessage().contains("the repository has no profile"), e.getMessage());
+        Profiles outside = Profiles.of(null, tmp.resolve("home"), TrustStore.at(tmp.resolve("trusted")));
+        e = assertThrows(SandboxException.class, () -> outside.trust(List.of()));
+        assertTrue(e.getMessage().contains("not in a git repository"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("trusted")), "nothing recorded");
+    }
+
+    @Test
+    void changedWarning_namesTheFirstFewPathsUnderDotSandbox_andIgnoresTheRest() {
+        assertEquals(null, Profiles.changedWarning(Map.of("src/a.c", "modified", ".sandboxed", "added",
+                "sub/.sandbox/profiles/x.yaml", "added")));
+        assertEquals("the sandbox changed the repository's .sandbox/ (added .sandbox/profiles/default.yaml): a"
+                + " profile there is used only after you read it and run 'sandbox profiles trust'",
+                Profiles.changedWarning(Map.of(".sandbox/profiles/default.yaml", "added", "README", "modified")));
+        Map<String, String> many = new java.util.HashMap<>();
+        for (int i = 1; i <= 5; i++) {
+            many.put(".sandbox/profiles/p" + i + ".yaml", i == 2 ? "deleted" : "modified");
+        }
+        String w = Profiles.changedWarning(many);
+        assertTrue(w.startsWith("the sandbox changed the repository's .sandbox/ (modified .sandbox/profiles/p1.yaml,"
+                + " deleted .sandbox/profiles/p2.yaml, modified .sandbox/profiles/p3.yaml and 2 more): "), w);
+    }
+
+    private Map<String, Profiles.Entry> byName() {
+        Map<String, Profiles.Entry> byName = new java.util.HashMap<>();
+        profiles().list().forEach(e -> byName.put(e.name(), e));
+        return byName;
     }
 
     @Test

@@ -1,0 +1,171 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * What an agent cannot reach through profiles (docs/ARCHITECTURE.md §8): a profile it plants
+ * in the repository is refused until the user trusts it, and no secret of the home on the
+ * always-hidden list can be read inside, whichever profile runs.
+ */
+class ProfileTrustIT {
+    /** The profile of issue 17's reproduction: the whole home writable and the host's network. */
+    private static final String PLANTED = "env:\n  pass: [HOME, PATH]\npaths:\n  writable: [\"~\"]\n"
+            + "network:\n  mode: host\n";
+
+    private static final String REFUSAL = "sandbox: can't use the profile '.sandbox/profiles/default.yaml': the"
+            + " repository's profile is not trusted (new or changed since trusted; read it, then run 'sandbox"
+            + " profiles trust default')";
+
+    /** Hidden paths made directories (holding a file) in the scratch home; the others are files. */
+    private static final Set<String> DIRS = Set.of("~/.ssh", "~/.gnupg", "~/.config/gh", "~/.aws", "~/.azure",
+            "~/.config/gcloud", "~/.kube", "~/.config/doctl", "~/.oci", "~/.password-store",
+            "~/.local/share/keyrings", "~/.mozilla", "~/.config/google-chrome", "~/.config/chromium",
+            "~/.config/BraveSoftware");
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void plantedRepositoryProfile_isRefusedUntilTrusted_andAgainAfterAnEdit(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "agent", "--", "sh", "-c", "mkdir -p .sandbox/profiles && printf '"
+                    + PLANTED.replace("\n", "\\n") + "' > .sandbox/profiles/default.yaml");
+
+            String warning = "sandbox: warning: the sandbox changed the repository's .sandbox/ (added"
+                    + " .sandbox/profiles/default.yaml): a profile there is used only after you read it and run"
+                    + " 'sandbox profiles trust'";
+            Proc.Result diff = cli.run(repo, "diff", "--name-only", "agent");
+            assertEquals(0, diff.exitCode(), diff.describe());
+            assertEquals(List.of(warning), diff.stderrLines(), "diff warns" + diff.describe());
+            Proc.Result apply = cli.run(repo, "apply", "agent");
+            assertEquals(0, apply.exitCode(), "the warning changes no exit status" + apply.describe());
+            assertEquals(List.of(warning), apply.stderrLines(), "apply warns, in one line" + apply.describe());
+            assertEquals(PLANTED, Repos.read(repo.resolve(".sandbox/profiles/default.yaml")), "applied");
+
+            Proc.Result refused = cli.run(repo, "run", "--name", "next", "--", "sh", "-c", "touch ~/pwned");
+            assertEquals(REFUSAL, Cli.assertOneErrorLine(refused, 2), refused.describe());
+            assertFalse(Files.exists(ws.home().resolve("pwned")), "nothing ran");
+            assertEquals(List.of("agent"), sandboxes(repo), "no sandbox was created");
+            Proc.Result listed = cli.runOk(repo, "profiles");
+            assertTrue(listed.stdoutLines().stream().anyMatch(l -> l.startsWith("default ")
+                    && l.contains(".sandbox/profiles/default.yaml (untrusted)")), listed.describe());
+
+            Proc.Result trusted = cli.runOk(repo, "profiles", "trust");
+            assertTrue(trusted.stdout().matches(
+                    "trusted \\.sandbox/profiles/default\\.yaml \\(SHA-256 [0-9a-f]{64}\\)\n"), trusted.describe());
+            assertTrue(Files.isRegularFile(ws.home().resolve(".config/sandbox/trusted")), "recorded in the home");
+            Proc.Result used = cli.run(repo, "run", "--name", "next", "--", "sh", "-c", "touch ~/pwned");
+            assertEquals(0, used.exitCode(), used.describe());
+            assertTrue(Files.exists(ws.home().resolve("pwned")), "once trusted, the profile is used as written");
+
+            Files.writeString(repo.resolve(".sandbox/profiles/default.yaml"), "# one more line\n",
+                    StandardOpenOption.APPEND);
+            Proc.Result again = cli.run(repo, "run", "--name", "third", "--", "true");
+            assertEquals(REFUSAL, Cli.assertOneErrorLine(again, 2), "an edit undoes the trust" + again.describe());
+            assertEquals(List.of("agent", "next"), sandboxes(repo), "no sandbox was created");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void everyHiddenPathOfTheHome_readsAbsentOrEmpty_withTheDefaultAndClaudesProfile(Runner runner)
+            throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Cli cli = new Cli(ws);
+            List<String> hidden = shownHidden(cli.runOk(repo, "profiles", "show", "default"));
+            assertTrue(hidden.containsAll(hiddenYaml()), "show lists every path of hidden.yaml: " + hidden);
+            StringBuilder script = new StringBuilder();
+            int made = 0;
+            for (String p : hidden) {
+                if (!p.startsWith("~/")) {
+                    continue; // /run/user/$UID: not the home's
+                }
+                Path host = ws.home().resolve(p.substring(2));
+                Files.createDirectories(host.getParent());
+                String inside = "\"$HOME/" + p.substring(2) + "\"";
+                if (DIRS.contains(p)) {
+                    Files.createDirectories(host);
+                    Files.writeString(host.resolve("secret"), "hunter2\n");
+                    script.append("[ -z \"$(ls -A ").append(inside).append(" 2>/dev/null)\" ] || echo LEAK ")
+                            .append(p).append('\n');
+                } else {
+                    Files.writeString(host, "hunter2\n");
+                    script.append("[ ! -s ").append(inside).append(" ] || echo LEAK ").append(p).append('\n');
+                }
+                made++;
+            }
+            assertTrue(made > 30, "the home holds every hidden path: " + made);
+            script.append("cat ~/.ssh/secret ~/.config/git/credentials 2>/dev/null | grep -c hunter2; echo DONE\n");
+            ws.own();
+
+            for (String profile : List.of("default", "claude")) {
+                Proc.Result r = cli.run(repo, "run", "--profile", profile, "--net", "none", "--", "sh", "-c",
+                        script.toString());
+                assertEquals(0, r.exitCode(), profile + r.describe());
+                assertEquals(List.of("0", "DONE"), r.stdoutLines(), profile + ": no hidden path shows its content"
+                        + r.describe());
+            }
+            assertEquals("hunter2\n", Repos.read(ws.home().resolve(".ssh/secret")), "the host's own are untouched");
+        }
+    }
+
+    /** The names of the sandboxes in the repository's state directory, sorted. */
+    private static List<String> sandboxes(Path repo) throws IOException {
+        Path dir = Repos.stateDir(repo).resolve("sandboxes");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> all = Files.list(dir)) {
+            return all.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+        }
+    }
+
+    /** The {@code paths.hidden} line of {@code sandbox profiles show}. */
+    private static List<String> shownHidden(Proc.Result show) {
+        for (String line : show.stdoutLines()) {
+            Matcher m = Pattern.compile("^  hidden: \\[(.*)]$").matcher(line);
+            if (m.matches()) {
+                List<String> all = new ArrayList<>();
+                for (String item : m.group(1).split(", ")) {
+                    all.add(item.startsWith("'") ? item.substring(1, item.length() - 1).replace("''", "'") : item);
+                }
+                return all;
+            }
+        }
+        throw new AssertionError("profiles show prints no hidden list" + show.describe());
+    }
+
+    /** Every path of the source's profiles/builtin/hidden.yaml, as its list items. */
+    private static List<String> hiddenYaml() throws IOException {
+        Path yaml = Path.of(System.getProperty("user.dir")).getParent().resolve("profiles/builtin/hidden.yaml");
+        List<String> all = new ArrayList<>();
+        Pattern item = Pattern.compile("^ *- (\\S+).*$");
+        for (String line : Files.readAllLines(yaml)) {
+            Matcher m = item.matcher(line);
+            if (m.matches()) {
+                all.add(m.group(1));
+            }
+        }
+        assertTrue(all.size() > 30, "read " + yaml + ": " + all);
+        return all;
+    }
+}
