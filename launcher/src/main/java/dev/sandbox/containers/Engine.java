@@ -169,6 +169,12 @@ public final class Engine {
                 Files.createDirectories(setup.imageStore());
                 chown(setup, setup.imageStore());
             }
+            if (withStore) {
+                // Images hold setuid files (su) owned by the engine's root, the user or a
+                // subordinate id: like the sandboxes' layers, only the user may reach them.
+                Files.setPosixFilePermissions(setup.imageStore().getParent(),
+                        PosixFilePermissions.fromString("rwx------"));
+            }
             Files.writeString(dir.resolve("containers.conf"), containersConf());
             Files.writeString(dir.resolve("storage.conf"), storageConf(setup, maintain, withStore));
             Path script = dir.resolve("engine");

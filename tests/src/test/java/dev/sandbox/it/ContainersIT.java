@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,6 +63,14 @@ class ContainersIT {
         assertTrue(r.stdout().contains("Loaded image: localhost/" + IMAGE), r.describe());
         Proc.Result list = cli.run(cwd, "images", "list");
         assertTrue(list.stdout().contains("localhost/sandbox-test/web"), "the store lists the image" + list.describe());
+        // Images hold setuid files (busybox's are not, Debian's su is): no other user reaches the store.
+        Path store = ws.home().resolve(".local/share/sandbox");
+        try {
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(store)),
+                    "the image store's directory is the user's only");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         return archive;
     }
 
