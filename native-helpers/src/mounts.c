@@ -13,6 +13,7 @@
 
 #include "mountinfo.h"
 #include "paths.h"
+#include "sockets.h"
 #include "utils.h"
 
 /* The scratch root: a tmpfs mounted here becomes / for a while; pivot_root moves it
@@ -262,6 +263,26 @@ static void bind_host_readonly(const char *path)
     make_readonly_recursive(target, path);
 }
 
+/* Every host unix socket that the new root shows, by the paths the host's network
+ * namespaces bound: /dev/null over each, read-only, so connect() gets ECONNREFUSED. A
+ * read-only mount alone does not stop connect(). Paths are resolved inside the new
+ * root, so a link can't make us cover (or reach) anything outside it. A path we can't
+ * resolve (EACCES, ELOOP) the agent, with fewer rights than init, can't reach either. */
+static void cover_sockets(const struct socket_paths *sockets)
+{
+    for (size_t i = 0; i < sockets->n; i++) {
+        const char *shown = sockets->paths[i];
+        bool exists;
+        cleanup_free char *path = resolve_in_root(NEWROOT, shown, &exists);
+        struct stat st;
+        if (path == NULL || !exists || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        if (mount(OLDROOT "/dev/null", path, NULL, MS_BIND, NULL) < 0)
+            die_with_error("can't cover the host's socket '%s'", shown);
+        make_readonly_recursive(path, shown);
+    }
+}
+
 static void mount_proc(void)
 {
     /* A proc of the new PID namespace, so the agent sees only the sandbox's processes. */
@@ -336,7 +357,7 @@ static void setup_dev(void)
     do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "tmpfs", "/dev/shm");
 }
 
-void setup_newroot(const struct options *opts)
+void setup_newroot(const struct options *opts, const struct socket_paths *sockets)
 {
     /* Our mounts must never propagate to the host; the host's may still reach us. */
     if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -367,6 +388,8 @@ void setup_newroot(const struct options *opts)
     for (size_t i = 0; i < opts->n_ops; i++)
         apply_op(&opts->ops[i]);
 
+    /* What the host shows (the home, the repository, /etc...) may hold a daemon's socket. */
+    cover_sockets(sockets);
     /* Nothing new at the top: the agent writes only where a mount lets it (/tmp...). */
     if (mount(NULL, NEWROOT, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         die_with_error("can't make '/' read-only");

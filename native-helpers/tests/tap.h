@@ -52,5 +52,6 @@ void test_status(void);
 void test_signals(void);
 void test_seccomp(void);
 void test_utils(void);
+void test_sockets(void);
 
 #endif
