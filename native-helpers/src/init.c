@@ -110,7 +110,7 @@ void run_init(struct sandbox *sb)
     if (unshare(CLONE_NEWNS) < 0)
         die_with_error("can't create mount namespace");
     resolve_sources(sb->opts);
-    setup_newroot(sb->opts);
+    setup_newroot(sb->opts, &sb->sockets);
     enter_workdir(sb);
     set_hostname(sb->opts->hostname);
 

@@ -13,6 +13,7 @@
 
 #include "mountinfo.h"
 #include "paths.h"
+#include "sockets.h"
 #include "utils.h"
 
 /* The scratch root: a tmpfs mounted here becomes / for a while; pivot_root moves it
@@ -61,6 +62,10 @@ void resolve_sources(struct options *opts)
         struct sandbox_op *op = &opts->ops[i];
         for (int a = 0; a < op_source_count(op->type); a++) {
             char *real = realpath(op->args[a], NULL);
+            if (real == NULL && op->type == OP_RO_BIND_TRY && errno == ENOENT) {
+                op->args[a] = NULL; /* nothing to show: skipped */
+                continue;
+            }
             if (real == NULL)
                 die_with_error("can't find '%s'", op->args[a]);
             op->args[a] = real; /* lives as long as the process */
@@ -120,8 +125,18 @@ static char *newroot_path(const char *dest, bool *exists)
     return path;
 }
 
-/* Mount points that don't exist yet are created, which works wherever an earlier
- * operation put something writable (a --tmpfs) and fails on the read-only host tree. */
+/* Mount points that don't exist yet are created, which works on the root tmpfs (writable
+ * until setup_newroot ends) and in a --tmpfs, and fails inside a read-only bind. */
+static void create_parent(const char *path, const char *shown)
+{
+    cleanup_free char *parent = xstrdup(path);
+    char *slash = strrchr(parent, '/');
+    if (slash != NULL && slash != parent)
+        *slash = '\0';
+    if (mkdir_p(parent, 0755, NULL) < 0)
+        die_with_error("can't create the parent directory of '%s'", shown);
+}
+
 static void create_mount_point(const char *path, bool is_dir, const char *shown)
 {
     if (is_dir) {
@@ -129,11 +144,8 @@ static void create_mount_point(const char *path, bool is_dir, const char *shown)
             die_with_error("can't create mount point '%s'", shown);
         return;
     }
-    cleanup_free char *parent = xstrdup(path);
-    char *slash = strrchr(parent, '/');
-    if (slash != NULL && slash != parent)
-        *slash = '\0';
-    if (mkdir_p(parent, 0755, NULL) < 0 || ensure_file(path, 0644) < 0)
+    create_parent(path, shown);
+    if (ensure_file(path, 0644) < 0)
         die_with_error("can't create mount point '%s'", shown);
 }
 
@@ -160,10 +172,14 @@ static void apply_op(const struct sandbox_op *op)
         do_mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, options, "overlay", dest);
         break;
     }
+    case OP_RO_BIND_TRY:
     case OP_RO_BIND:
     case OP_BIND: {
-        /* Host paths the profile needs, recursively so their submounts come along. */
+        /* Host paths the sandbox shows, recursively so their submounts come along; the
+         * launcher lists /usr, /lib64... with -try, as not every host has each. */
         const char *dest = op->args[1];
+        if (op->args[0] == NULL)
+            break;
         cleanup_free char *source = oldroot_path(op->args[0]);
         struct stat st;
         if (stat(source, &st) < 0)
@@ -172,14 +188,31 @@ static void apply_op(const struct sandbox_op *op)
         create_mount_point(path, S_ISDIR(st.st_mode), dest);
         if (mount(source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
             die_with_error("can't bind '%s' on '%s'", op->args[0], dest);
-        if (op->type == OP_RO_BIND)
+        if (op->type != OP_BIND)
             make_readonly_recursive(path, dest);
         break;
     }
     case OP_TMPFS: {
-        /* /tmp must be usable by everyone (sticky); other scratch dirs are the user's. */
+        /* /tmp and /var/tmp must be usable by everyone (sticky); other scratch dirs are the user's. */
         cleanup_free char *norm = normalize_path(op->args[0]);
-        mount_tmpfs(op->args[0], 0, strcmp(norm, "/tmp") == 0 ? "1777" : "0755");
+        bool shared = strcmp(norm, "/tmp") == 0 || strcmp(norm, "/var/tmp") == 0;
+        mount_tmpfs(op->args[0], 0, shared ? "1777" : "0755");
+        break;
+    }
+    case OP_SYMLINK: {
+        /* The host's top-level links (/bin -> usr/bin on a merged /usr) are links here too,
+         * so both names reach the one bind of what they point to. */
+        const char *dest = op->args[1];
+        cleanup_free char *path = newroot_path(dest, NULL);
+        create_parent(path, dest);
+        if (symlink(op->args[0], path) < 0)
+            die_with_error("can't create the symbolic link '%s'", dest);
+        break;
+    }
+    case OP_DIR: {
+        /* A mount point or an empty place a program expects to exist. */
+        cleanup_free char *path = newroot_path(op->args[0], NULL);
+        create_mount_point(path, true, op->args[0]);
         break;
     }
     case OP_HIDE: {
@@ -220,12 +253,43 @@ static void apply_op(const struct sandbox_op *op)
     }
 }
 
+/* The host's own tree at path, read-only all the way down (a plain read-only remount
+ * would leave its submounts writable). */
+static void bind_host_readonly(const char *path)
+{
+    cleanup_free char *source = oldroot_path(path);
+    cleanup_free char *target = xstrconcat(NEWROOT, path);
+    do_mount(source, target, NULL, MS_BIND | MS_REC, NULL, "bind", path);
+    make_readonly_recursive(target, path);
+}
+
+/* Every host unix socket that the new root shows, by the paths the host's network
+ * namespaces bound: /dev/null over each, read-only, so connect() gets ECONNREFUSED. A
+ * read-only mount alone does not stop connect(). Paths are resolved inside the new
+ * root, so a link can't make us cover (or reach) anything outside it. A path we can't
+ * resolve (EACCES, ELOOP) the agent, with fewer rights than init, can't reach either. */
+static void cover_sockets(const struct socket_paths *sockets)
+{
+    for (size_t i = 0; i < sockets->n; i++) {
+        const char *shown = sockets->paths[i];
+        bool exists;
+        cleanup_free char *path = resolve_in_root(NEWROOT, shown, &exists);
+        struct stat st;
+        if (path == NULL || !exists || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        if (mount(OLDROOT "/dev/null", path, NULL, MS_BIND, NULL) < 0)
+            die_with_error("can't cover the host's socket '%s'", shown);
+        make_readonly_recursive(path, shown);
+    }
+}
+
 static void mount_proc(void)
 {
     /* A proc of the new PID namespace, so the agent sees only the sandbox's processes. */
     if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-        warn("can't mount proc on '/proc': %s; the host's /proc stays visible read-only",
+        warn("can't mount proc on '/proc': %s; the host's /proc is shown read-only instead",
              strerror(errno));
+        bind_host_readonly("/proc");
         return;
     }
     /* These write to the kernel, not to our own processes (sysrq-trigger reboots the
@@ -244,8 +308,12 @@ static void mount_proc(void)
 static void mount_sys(bool engine)
 {
     /* A sysfs of our own network namespace when the kernel allows it (not with --net
-     * host); otherwise the host's /sys stays, read-only like the rest. */
-    if (mount("sysfs", NEWROOT "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 || !engine)
+     * host); otherwise the host's /sys, read-only. */
+    if (mount("sysfs", NEWROOT "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        bind_host_readonly("/sys");
+        return;
+    }
+    if (!engine)
         return;
     /* The OCI runtime looks for the cgroup hierarchies and, rootless, gives up quietly on
      * what it may not write; without them it fails. They stay read-only. */
@@ -289,7 +357,7 @@ static void setup_dev(void)
     do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "tmpfs", "/dev/shm");
 }
 
-void setup_newroot(const struct options *opts)
+void setup_newroot(const struct options *opts, const struct socket_paths *sockets)
 {
     /* Our mounts must never propagate to the host; the host's may still reach us. */
     if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -305,10 +373,13 @@ void setup_newroot(const struct options *opts)
     if (chdir("/") < 0)
         die_with_error("can't change directory to '/'");
 
-    /* The whole host tree is the starting point, read-only all the way down (a plain
-     * ro remount would leave /home, /tmp and every other submount writable). */
-    do_mount(OLDROOT, NEWROOT, NULL, MS_BIND | MS_REC, NULL, "bind", "/");
-    make_readonly_recursive(NEWROOT, "/");
+    /* An empty root that shows only what the argv lists, as bubblewrap builds one: the
+     * host's /run, /var/lib, /home... with their sockets and secrets are not there. */
+    do_mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "tmpfs", "/");
+    static const char *const kernel_dirs[] = {NEWROOT "/proc", NEWROOT "/sys", NEWROOT "/dev"};
+    for (size_t i = 0; i < sizeof kernel_dirs / sizeof kernel_dirs[0]; i++)
+        if (mkdir(kernel_dirs[i], 0755) < 0)
+            die_with_error("can't create '%s'", kernel_dirs[i] + strlen(NEWROOT));
     mount_proc();
     mount_sys(opts->engine != NULL);
     setup_dev();
@@ -316,6 +387,12 @@ void setup_newroot(const struct options *opts)
     /* The argv's own operations, in order: later ones may build on earlier ones. */
     for (size_t i = 0; i < opts->n_ops; i++)
         apply_op(&opts->ops[i]);
+
+    /* What the host shows (the home, the repository, /etc...) may hold a daemon's socket. */
+    cover_sockets(sockets);
+    /* Nothing new at the top: the agent writes only where a mount lets it (/tmp...). */
+    if (mount(NULL, NEWROOT, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+        die_with_error("can't make '/' read-only");
 
     /* Drop the host's tree: only what is under /newroot stays reachable. Private first,
      * so the unmount can't propagate anywhere. */

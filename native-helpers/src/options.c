@@ -11,14 +11,19 @@
 const char usage_text[] =
     "Usage: " PROGRAM_NAME " [OPTION]... -- COMMAND [ARG]...\n"
     "Run COMMAND in new user, mount, pid, uts, ipc (and network) namespaces, on a\n"
-    "read-only view of the host with the mounts below applied in argv order.\n"
+    "root that shows only what the operations below put there, in argv order; the\n"
+    "root itself ends read-only, and every host unix socket left visible is covered.\n"
     "\n"
     "  --version                       print the version and exit\n"
     "  --help                          print this help and exit\n"
     "  --overlay LOWER UPPER WORK DEST overlayfs (userxattr) of host dirs at DEST\n"
     "  --ro-bind SRC DEST              read-only recursive bind of host SRC at DEST\n"
     "  --bind SRC DEST                 read-write recursive bind of host SRC at DEST\n"
-    "  --tmpfs DEST                    empty tmpfs at DEST (mode 1777 for /tmp, else 0755)\n"
+    "  --ro-bind-try SRC DEST          --ro-bind, or nothing when SRC does not exist\n"
+    "  --symlink TARGET DEST           a symbolic link to TARGET at DEST\n"
+    "  --dir DEST                      an empty directory at DEST (and its parents)\n"
+    "  --tmpfs DEST                    empty tmpfs at DEST (mode 1777 for /tmp and\n"
+    "                                  /var/tmp, else 0755)\n"
     "  --hide PATH                     empty read-only tmpfs over a directory, /dev/null\n"
     "                                  over a file; ignored when PATH does not exist\n"
     "  --chdir DIR                     working directory of COMMAND\n"
@@ -60,6 +65,9 @@ static const struct option_spec specs[] = {
     [OP_SETENV] = {"--setenv", 2, "NAME VALUE"},
     [OP_UNSETENV] = {"--unsetenv", 1, "NAME"},
     [OP_DEV] = {"--dev", 1, "PATH"},
+    [OP_RO_BIND_TRY] = {"--ro-bind-try", 2, "SRC DEST"},
+    [OP_SYMLINK] = {"--symlink", 2, "TARGET DEST"},
+    [OP_DIR] = {"--dir", 1, "DEST"},
 };
 
 int op_arg_count(enum op_type type)
@@ -78,6 +86,7 @@ int op_source_count(enum op_type type)
     case OP_OVERLAY:
         return 3;
     case OP_RO_BIND:
+    case OP_RO_BIND_TRY:
     case OP_BIND:
         return 1;
     default:
@@ -97,9 +106,12 @@ static int op_dest_index(enum op_type type)
     case OP_OVERLAY:
         return 3;
     case OP_RO_BIND:
+    case OP_RO_BIND_TRY:
     case OP_BIND:
+    case OP_SYMLINK:
         return 1;
     case OP_TMPFS:
+    case OP_DIR:
     case OP_HIDE:
     case OP_DEV:
         return 0;
@@ -130,6 +142,8 @@ static char *check_op(const struct sandbox_op *op)
         if (is_root_path(path))
             return xasprintf("%s: can't mount over '/'", name);
     }
+    if (op->type == OP_SYMLINK && op->args[0][0] == '\0')
+        return xasprintf("%s: empty target", name);
     if (op->type == OP_DEV && (!str_has_prefix(op->args[0], "/dev/") || strstr(op->args[0], "..") != NULL))
         return xasprintf("%s: '%s' is not a path under /dev", name, op->args[0]);
     if ((op->type == OP_SETENV || op->type == OP_UNSETENV) && !valid_env_name(op->args[0]))

@@ -7,21 +7,25 @@
 #include <stddef.h>
 
 enum op_type {
-    OP_OVERLAY,  /* args: LOWER UPPER WORK DEST */
-    OP_RO_BIND,  /* args: SRC DEST */
-    OP_BIND,     /* args: SRC DEST */
-    OP_TMPFS,    /* args: DEST */
-    OP_HIDE,     /* args: PATH */
-    OP_SETENV,   /* args: NAME VALUE */
-    OP_UNSETENV, /* args: NAME */
-    OP_DEV,      /* args: PATH (a device under /dev) */
+    OP_OVERLAY,     /* args: LOWER UPPER WORK DEST */
+    OP_RO_BIND,     /* args: SRC DEST */
+    OP_BIND,        /* args: SRC DEST */
+    OP_TMPFS,       /* args: DEST */
+    OP_HIDE,        /* args: PATH */
+    OP_SETENV,      /* args: NAME VALUE */
+    OP_UNSETENV,    /* args: NAME */
+    OP_DEV,         /* args: PATH (a device under /dev) */
+    OP_RO_BIND_TRY, /* args: SRC DEST; nothing when SRC does not exist */
+    OP_SYMLINK,     /* args: TARGET DEST */
+    OP_DIR,         /* args: DEST */
 };
 
 #define OP_MAX_ARGS 4
 
 struct sandbox_op {
     enum op_type type;
-    /* Pointers into argv; source paths may be replaced by resolved copies at run time. */
+    /* Pointers into argv; source paths may be replaced by resolved copies at run time,
+     * and a missing --ro-bind-try source by NULL. */
     const char *args[OP_MAX_ARGS];
 };
 

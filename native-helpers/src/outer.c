@@ -255,6 +255,9 @@ void run_outer(struct options *opts)
     /* Host ports first: one in use is an error before anything else happens. */
     struct relay *relays = relay_bind_host(opts);
 
+    /* The host's socket paths, while /proc/self/net is still the host's; init covers
+     * the visible ones once it has built the root. */
+    read_host_sockets(&sb.sockets);
     enter_namespaces(opts->net == NET_NONE, uid, gid, opts->have_subids ? &opts->subids : NULL);
     /* Armed after the id maps: credential changes reset the parent-death signal. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "options.h"
+#include "sockets.h"
 #include "utils.h"
 
 /* One byte each over the outer<->init socketpair. */
@@ -40,6 +41,7 @@ struct sandbox {
     bool tty;        /* relay a new pty */
     const char *cwd; /* the helper's cwd, NULL if unknown */
     int ctl;         /* this process's end of the socketpair */
+    struct socket_paths sockets; /* the host's, read by the outer before unsharing */
 };
 
 void run_outer(struct options *opts) NORETURN;

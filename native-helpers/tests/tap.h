@@ -53,5 +53,6 @@ void test_signals(void);
 void test_seccomp(void);
 void test_seccomp_setid(void);
 void test_utils(void);
+void test_sockets(void);
 
 #endif

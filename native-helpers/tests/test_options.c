@@ -170,7 +170,28 @@ void test_options(void)
     r = PARSE(&o, &err, "--engine", "/e");
     expect_error("option '--engine' needs 2 arguments: PROGRAM SOCKET", r, err, &o);
 
+    is_int(PARSE(&o, &err, "--ro-bind-try", "/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--dir", "/var/x",
+                 "--", "x"),
+           PARSE_RUN, "--ro-bind-try, --symlink and --dir parse");
+    ok(o.n_ops == 3 && o.ops[0].type == OP_RO_BIND_TRY && o.ops[1].type == OP_SYMLINK && o.ops[2].type == OP_DIR,
+       "... as operations in argv order");
+    ok(strcmp(o.ops[1].args[0], "usr/bin") == 0 && strcmp(o.ops[1].args[1], "/bin") == 0,
+       "--symlink takes TARGET DEST (TARGET may be relative)");
+    is_str(o.ops[2].args[0], "/var/x", "--dir takes DEST");
+    options_free(&o);
+    r = PARSE(&o, &err, "--symlink", "", "/bin", "--", "x");
+    expect_error("--symlink: empty target", r, err, &o);
+    r = PARSE(&o, &err, "--symlink", "usr/bin", "bin", "--", "x");
+    expect_error("--symlink: 'bin' is not an absolute path", r, err, &o);
+    r = PARSE(&o, &err, "--dir", "/", "--", "x");
+    expect_error("--dir: can't mount over '/'", r, err, &o);
+    r = PARSE(&o, &err, "--ro-bind-try", "/a", "--", "x");
+    expect_error("--ro-bind-try: '--' is not an absolute path", r, err, &o);
+    r = PARSE(&o, &err, "--symlink", "usr/bin");
+    expect_error("option '--symlink' needs 2 arguments: TARGET DEST", r, err, &o);
+
     ok(op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
+           op_source_count(OP_RO_BIND_TRY) == 1 && op_source_count(OP_SYMLINK) == 0 &&
            op_source_count(OP_TMPFS) == 0 && op_source_count(OP_HIDE) == 0 && op_source_count(OP_SETENV) == 0,
        "host-side sources: overlay's three layers and a bind's SRC");
 }

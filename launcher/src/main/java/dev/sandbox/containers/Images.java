@@ -3,6 +3,7 @@ package dev.sandbox.containers;
 import dev.sandbox.core.Context;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.launch.HelperCommand;
+import dev.sandbox.launch.HostView;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -53,8 +54,8 @@ public final class Images {
         }
         List<String> podman = new ArrayList<>(List.of(setup.podman().toString(), "--remote", "--url",
                 "unix://" + Engine.SOCKET));
-        HelperCommand cmd = new HelperCommand(context.helper().path()).net(action.network ? "host" : "none")
-                .tty("never").tmpfs(Path.of("/tmp"));
+        HelperCommand cmd = HostView.addTo(new HelperCommand(context.helper().path())
+                .net(action.network ? "host" : "none").tty("never"));
         try {
             Files.createDirectories(store.getParent());
             try (FileChannel lock = FileChannel.open(store.resolveSibling("images.lock"), StandardOpenOption.CREATE,

@@ -9,6 +9,7 @@ import dev.sandbox.git.GitCli;
 import dev.sandbox.git.Repo;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
+import dev.sandbox.launch.HostView;
 import dev.sandbox.net.Egress;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.profile.Profile;
@@ -384,7 +385,7 @@ public final class Doctor {
             Files.writeString(lower.resolve("probe"), "ok\n");
             Path upper = Files.createDirectory(dir.resolve("upper"));
             Path work = Files.createDirectory(dir.resolve("work"));
-            List<String> argv = new HelperCommand(helper.path()).net("none").tty("never").tmpfs(Path.of("/tmp"))
+            List<String> argv = HostView.addTo(new HelperCommand(helper.path()).net("none").tty("never"))
                     .overlay(lower, upper, work, Path.of(PROBE_DIR)).chdir(Path.of(PROBE_DIR))
                     .command(List.of("/bin/sh", "-c", "read x < probe && echo \"$x\" > written"));
             Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

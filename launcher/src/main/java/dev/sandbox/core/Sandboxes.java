@@ -10,6 +10,7 @@ import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
+import dev.sandbox.launch.HostView;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.net.Ports;
 import dev.sandbox.net.PublishedPort;
@@ -378,17 +379,19 @@ public final class Sandboxes {
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
             List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home,
             Engine.Setup containers) throws IOException {
-        HelperCommand cmd = new HelperCommand(helper.path())
+        HelperCommand cmd = HostView.addTo(new HelperCommand(helper.path())
                 .hostname(name)
-                .tty(terminal ? "auto" : "never")
-                .tmpfs(Path.of("/tmp"));
+                .tty(terminal ? "auto" : "never"));
         // The home first, so that the repository (usually inside it) is mounted over it.
-        if (profile.home().equals("overlay") && home != null && Files.isDirectory(home) && !home.equals(Path.of("/"))
-                && !home.startsWith(repo.root())) {
-            Path layers = dir.resolve("home");
-            Files.createDirectories(layers.resolve("upper"));
-            Files.createDirectories(layers.resolve("work"));
-            cmd.overlay(home, layers.resolve("upper"), layers.resolve("work"), home);
+        if (home != null && Files.isDirectory(home) && !home.equals(Path.of("/")) && !home.startsWith(repo.root())) {
+            if (profile.home().equals("overlay")) {
+                Path layers = dir.resolve("home");
+                Files.createDirectories(layers.resolve("upper"));
+                Files.createDirectories(layers.resolve("work"));
+                cmd.overlay(home, layers.resolve("upper"), layers.resolve("work"), home);
+            } else {
+                cmd.roBind(home, home);
+            }
         }
         cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
         // Other sandboxes' layers must stay out of sight. Inside the repository a copy leaves

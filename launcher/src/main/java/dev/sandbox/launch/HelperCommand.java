@@ -48,6 +48,21 @@ public final class HelperCommand {
         return add("--ro-bind", source.toString(), dest.toString());
     }
 
+    /** A read-only bind of {@code source}, or nothing when it does not exist. */
+    public HelperCommand roBindTry(Path source, Path dest) {
+        return add("--ro-bind-try", source.toString(), dest.toString());
+    }
+
+    /** A symbolic link to {@code target} (kept as written) at {@code dest}. */
+    public HelperCommand symlink(Path target, Path dest) {
+        return add("--symlink", target.toString(), dest.toString());
+    }
+
+    /** An empty directory at {@code dest}. */
+    public HelperCommand dir(Path dest) {
+        return add("--dir", dest.toString());
+    }
+
     public HelperCommand setenv(String name, String value) {
         return add("--setenv", name, value);
     }

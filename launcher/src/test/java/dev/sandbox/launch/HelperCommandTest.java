@@ -16,12 +16,14 @@ class HelperCommandTest {
     @Test
     void argv_keepsOptionOrderAndPassesTheCommandUntouched() {
         List<String> argv = new HelperCommand(Path.of("/opt/sandbox/libexec/sandbox-helper"))
-                .hostname("t").net("none").tmpfs(Path.of("/tmp"))
+                .hostname("t").net("none").tmpfs(Path.of("/tmp")).roBindTry(Path.of("/lib64"), Path.of("/lib64"))
+                .symlink(Path.of("usr/bin"), Path.of("/bin")).dir(Path.of("/var"))
                 .overlay(Path.of("/s/tree"), Path.of("/s/upper"), Path.of("/s/work"), Path.of("/repo"))
                 .chdir(Path.of("/repo/src"))
                 .command(List.of("claude", "--", "--help"));
         assertEquals(List.of("/opt/sandbox/libexec/sandbox-helper", "--hostname", "t", "--net", "none",
-                "--tmpfs", "/tmp", "--overlay", "/s/tree", "/s/upper", "/s/work", "/repo",
+                "--tmpfs", "/tmp", "--ro-bind-try", "/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--dir", "/var",
+                "--overlay", "/s/tree", "/s/upper", "/s/work", "/repo",
                 "--chdir", "/repo/src", "--", "claude", "--", "--help"), argv);
     }
 

@@ -362,12 +362,20 @@ class ContainersIT {
         return dir;
     }
 
+    /**
+     * Maven's repository in the workspace's HOME: Maven takes the passwd entry's home, not
+     * $HOME, and a sandbox shows only the home it is given.
+     */
+    static String repoLocal(Workspace ws) {
+        return "-Dmaven.repo.local=" + ws.home().resolve(".m2/repository");
+    }
+
     /** Builds the project on the host, its test skipped, so that Maven's repository in HOME has everything. */
     static Path fetchDependencies(Workspace ws, Cli cli, Path dir) {
         ws.own();
         // Dependencies come from Maven Central now, on the host; the sandboxes run offline.
         Map<String, String> env = cli.env(Map.of());
-        Proc.Result fetch = Proc.start(ws.runner().argv(List.of("mvn", "-B", "-q", "test"), env), dir, env)
+        Proc.Result fetch = Proc.start(ws.runner().argv(List.of("mvn", "-B", "-q", repoLocal(ws), "test"), env), dir, env)
                 .await(Duration.ofMinutes(5));
         boolean unreachable = fetch.stdout().contains("Could not transfer") || fetch.stdout().contains("Could not resolve");
         Skip.unless(!unreachable, "Maven Central can't be reached for Testcontainers here:" + fetch.stdout().lines()
@@ -392,7 +400,7 @@ class ContainersIT {
 
             Map<String, String> env = cli.env(Map.of());
             Proc.Result r = Proc.start(cli.argv(env, "run", "--count", "3", "--containers", "--name", "tc", "--",
-                    "mvn", "-B", "-o", "test"), repo, env).await(Duration.ofMinutes(6));
+                    "mvn", "-B", "-o", repoLocal(ws), "test"), repo, env).await(Duration.ofMinutes(6));
 
             String all = NetworkIT.outputs(repo, "tc", 3);
             assertEquals(0, r.exitCode(), "three suites on port 5432 passed at once" + r.describe() + all);
@@ -425,7 +433,7 @@ class ContainersIT {
             loadImage(ws, cli(ws), repo);
             fetchDependencies(ws, cli(ws), repo.resolve("suite-1"));
             String script = String.join("\n",
-                    "for i in 1 2 3; do (cd suite-$i && mvn -B -o test > ../suite-$i.log 2>&1; echo \"SUITE-$i=$?\") & done",
+                    "for i in 1 2 3; do (cd suite-$i && mvn -B -o " + repoLocal(ws) + " test > ../suite-$i.log 2>&1; echo \"SUITE-$i=$?\") & done",
                     "wait",
                     "cat suite-*.log | grep -i 'already in use' | head -n 1",
                     "");

@@ -232,11 +232,12 @@ class NetworkIT {
         Internet.assumeAvailable();
         assumeEgress(runner);
         Skip.unless(Host.has("slirp4netns"), "the fallback needs slirp4netns (apt-get install slirp4netns)");
-        // Under /var/tmp: the PATH made here must be visible inside, where /tmp is private.
-        try (Workspace ws = Workspace.create(runner, "/var/tmp"); Internet net = Internet.start(ws.mkdir("internet"))) {
+        // In the home: the PATH made here must be visible inside, where /tmp and /var/tmp are private.
+        try (Workspace ws = Workspace.create(runner); Internet net = Internet.start(ws.mkdir("internet"))) {
             Path repo = Repos.committed(ws.mkdir("repo"));
-            Path noPasta = pathWithout(ws.mkdir("bin-no-pasta"), Set.of("pasta", "pasta.avx2", "passt", "passt.avx2"));
-            Path neither = pathWithout(ws.mkdir("bin-neither"),
+            Path noPasta = pathWithout(ws.mkdir("home/bin-no-pasta"), Set.of("pasta", "pasta.avx2", "passt",
+                    "passt.avx2"));
+            Path neither = pathWithout(ws.mkdir("home/bin-neither"),
                     Set.of("pasta", "pasta.avx2", "passt", "passt.avx2", "slirp4netns"));
             ws.own();
             Cli cli = new Cli(ws);

@@ -91,9 +91,10 @@ class ProfilesIT {
         runner.assumeAvailable();
         Skip.unless(Host.has("npm") && Host.has("tmux"), "needs npm (to install Claude Code) and tmux");
         NetworkIT.assumeEgress(runner); // the claude profile's network is egress
-        // Under /var/tmp: the npm prefix must be visible inside, where /tmp is private.
-        try (Workspace ws = Workspace.create(runner, "/var/tmp"); Tmux tmux = new Tmux(ws)) {
-            Path prefix = ws.mkdir("npm");
+        // In the home, as a user's npm prefix often is: it must be visible inside, and /tmp and
+        // /var/tmp are the sandbox's own.
+        try (Workspace ws = Workspace.create(runner); Tmux tmux = new Tmux(ws)) {
+            Path prefix = ws.mkdir("home/npm");
             Map<String, String> npmEnv = new TreeMap<>(Map.of("PATH", Host.MINIMAL_PATH, "HOME",
                     Host.scratchHome().toString()));
             // How this machine reaches the registry (a proxy, its own CA), as the test run was given it.

@@ -1,0 +1,78 @@
+package dev.sandbox.launch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HostViewTest {
+    @TempDir
+    Path root;
+
+    private List<String> argv() {
+        return HostView.addTo(new HelperCommand(Path.of("helper")), root).command(List.of("sh"));
+    }
+
+    @Test
+    void mergedUsr_linksAreLinksAndDirectoriesAreBound() throws IOException {
+        Files.createDirectories(root.resolve("usr/bin"));
+        Files.createDirectories(root.resolve("etc"));
+        Files.createDirectories(root.resolve("lib32"));
+        Files.createSymbolicLink(root.resolve("bin"), Path.of("usr/bin"));
+        Files.createSymbolicLink(root.resolve("lib"), Path.of("usr/lib"));
+        Files.createDirectories(root.resolve("home/other"));
+        Files.createDirectories(root.resolve("run/user/1000"));
+        String line = String.join(" ", argv());
+        assertTrue(line.contains("--ro-bind-try " + root.resolve("usr") + " /usr"), line);
+        assertTrue(line.contains("--symlink usr/bin /bin"), line);
+        assertTrue(line.contains("--symlink usr/lib /lib"), line);
+        assertTrue(line.contains("--ro-bind-try " + root.resolve("lib32") + " /lib32"), line);
+        assertTrue(line.contains("--ro-bind-try " + root.resolve("etc") + " /etc"), line);
+        assertTrue(line.contains("--tmpfs /run --dir /var --tmpfs /var/tmp --symlink ../run /var/run"), line);
+        assertFalse(line.contains("/home"), "other users' homes are never listed: " + line);
+        assertFalse(line.contains(root.resolve("run").toString()), "nothing of the host's /run: " + line);
+        assertFalse(line.contains("/opt"), "absent paths are left out: " + line);
+    }
+
+    @Test
+    void resolvConf_intoRun_itsTargetIsShown() throws IOException {
+        Files.createDirectories(root.resolve("etc"));
+        Files.createDirectories(root.resolve("run/systemd/resolve"));
+        Files.writeString(root.resolve("run/systemd/resolve/stub-resolv.conf"), "nameserver 127.0.0.53\n");
+        Files.createSymbolicLink(root.resolve("etc/resolv.conf"), Path.of("../run/systemd/resolve/stub-resolv.conf"));
+        assertEquals(Path.of("/run/systemd/resolve/stub-resolv.conf"), HostView.resolvConfInRun(root));
+        int run = argv().indexOf("/run");
+        int bind = Collections.indexOfSubList(argv(), List.of("--ro-bind-try",
+                root.resolve("run/systemd/resolve/stub-resolv.conf").toString(), "/run/systemd/resolve/stub-resolv.conf"));
+        assertTrue(run >= 0 && bind > run, "bound after the empty /run: " + argv());
+    }
+
+    @Test
+    void resolvConf_viaVarRun_isUnderRun() throws IOException {
+        Files.createDirectories(root.resolve("etc"));
+        Files.createDirectories(root.resolve("run/resolvconf"));
+        Files.writeString(root.resolve("run/resolvconf/resolv.conf"), "nameserver 10.0.0.1\n");
+        Files.createDirectories(root.resolve("var"));
+        Files.createSymbolicLink(root.resolve("var/run"), Path.of("/run"));
+        Files.createSymbolicLink(root.resolve("etc/resolv.conf"), Path.of("/var/run/resolvconf/resolv.conf"));
+        assertEquals(Path.of("/run/resolvconf/resolv.conf"), HostView.resolvConfInRun(root));
+    }
+
+    @Test
+    void resolvConf_aPlainFileOrDangling_needsNothing() throws IOException {
+        Files.createDirectories(root.resolve("etc"));
+        Files.createSymbolicLink(root.resolve("etc/resolv.conf"), Path.of("../run/nowhere.conf"));
+        assertNull(HostView.resolvConfInRun(root));
+        Files.delete(root.resolve("etc/resolv.conf"));
+        Files.writeString(root.resolve("etc/resolv.conf"), "nameserver 1.1.1.1\n");
+        assertNull(HostView.resolvConfInRun(root));
+    }
+}
