@@ -18,6 +18,7 @@ import dev.sandbox.net.RuntimeDir;
 import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
+import dev.sandbox.profile.TrustStore;
 import dev.sandbox.sys.ChildEnv;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
 import dev.sandbox.snapshot.Snapshotter;
@@ -43,6 +44,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -394,9 +396,6 @@ public final class Sandboxes {
             }
         }
         cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
-        // Other sandboxes' layers must stay out of sight. Inside the repository a copy leaves
-        // them out and a btrfs snapshot holds an empty directory; a ZFS snapshot holds them all.
-        cmd.hide(store.root());
         for (String p : profile.writable()) {
             Path host = expand(p, home);
             if (host != null && Files.exists(host)) {
@@ -415,12 +414,33 @@ public final class Sandboxes {
                 cmd.hide(host);
             }
         }
+        // After the profile's grants, which no grant can undo (writable: ["~"] included):
+        // other sandboxes' layers stay out of sight (inside the repository a copy leaves them
+        // out and a btrfs snapshot holds an empty directory; a ZFS snapshot holds them all),
+        // and sandbox's own configuration, whose user profiles and list of trusted
+        // repository profiles decide what the next run may do, is read-only.
+        cmd.hide(store.root());
+        for (Path config : configDirs(home)) {
+            if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
+                cmd.roBind(config, config);
+            }
+        }
         network.addTo(cmd);
         if (containers != null) {
             Engine.addTo(containers, cmd, dir.resolve("containers"), StateStore.logDir(dir).resolve("containers"),
                     false);
         }
         return cmd.chdir(cwd).command(command);
+    }
+
+    /** Where sandbox's configuration is: {@code ~/.config/sandbox} and {@code $XDG_CONFIG_HOME/sandbox}. */
+    private List<Path> configDirs(Path home) {
+        Set<Path> dirs = new LinkedHashSet<>();
+        if (home != null) {
+            dirs.add(home.resolve(".config").resolve("sandbox"));
+        }
+        dirs.add(TrustStore.forUser(context.env(), home == null ? Path.of("/") : home).file().getParent());
+        return List.copyOf(dirs);
     }
 
     /** A profile path on the host: {@code ~} is {@code home}, {@code $UID} this user's uid. */

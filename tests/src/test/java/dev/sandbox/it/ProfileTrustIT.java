@@ -71,9 +71,16 @@ class ProfileTrustIT {
             assertTrue(trusted.stdout().matches(
                     "trusted \\.sandbox/profiles/default\\.yaml \\(SHA-256 [0-9a-f]{64}\\)\n"), trusted.describe());
             assertTrue(Files.isRegularFile(ws.home().resolve(".config/sandbox/trusted")), "recorded in the home");
-            Proc.Result used = cli.run(repo, "run", "--name", "next", "--", "sh", "-c", "touch ~/pwned");
+            String trustedList = Repos.read(ws.home().resolve(".config/sandbox/trusted"));
+            Proc.Result used = cli.run(repo, "run", "--name", "next", "--", "sh", "-c", "touch ~/pwned;"
+                    + " echo x >> ~/.config/sandbox/trusted; mkdir -p ~/.config/sandbox/profiles"
+                    + " && echo 'network: {mode: host}' > ~/.config/sandbox/profiles/claude.yaml; true");
             assertEquals(0, used.exitCode(), used.describe());
             assertTrue(Files.exists(ws.home().resolve("pwned")), "once trusted, the profile is used as written");
+            assertEquals(trustedList, Repos.read(ws.home().resolve(".config/sandbox/trusted")),
+                    "even a writable home leaves the trusted list read-only" + used.describe());
+            assertFalse(Files.exists(ws.home().resolve(".config/sandbox/profiles/claude.yaml")),
+                    "and the user's profiles" + used.describe());
 
             Files.writeString(repo.resolve(".sandbox/profiles/default.yaml"), "# one more line\n",
                     StandardOpenOption.APPEND);
