@@ -1,6 +1,7 @@
 package dev.sandbox.git;
 
 import dev.sandbox.error.SandboxException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -35,7 +36,14 @@ public record Repo(Path root, Path commonDir) {
                     "it is a bare repository or a .git directory (cd into the working tree)");
         }
         Path root = Path.of(lines[0]).toAbsolutePath().normalize();
-        Path common = root.resolve(lines[1]).toAbsolutePath().normalize();
+        // git prints the common dir relative to the directory it ran in (../../.git from
+        // two levels down), which git resolved to its real path.
+        Path common;
+        try {
+            common = dir.toRealPath().resolve(lines[1]).normalize();
+        } catch (IOException e) {
+            throw SandboxException.cant("find a git repository at", dir, e);
+        }
         return new Repo(root, common);
     }
 

@@ -23,6 +23,22 @@ class RepoTest {
     }
 
     @Test
+    void discover_fromASubdirectory_findsTheCommonDirGitNames() throws IOException, InterruptedException {
+        git("init", "-q");
+        Path deep = Files.createDirectories(dir.resolve("a/b/c"));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), deep);
+        Process p = new ProcessBuilder("git", "-C", deep.toString(), "rev-parse", "--path-format=absolute",
+                "--git-common-dir").start();
+        Path oracle = Path.of(new String(p.getInputStream().readAllBytes()).strip());
+        assertEquals(0, p.waitFor());
+        for (Path from : List.of(dir, deep, link)) {
+            Repo repo = Repo.discover(from);
+            assertEquals(oracle.toRealPath(), repo.commonDir().toRealPath(), "from " + from);
+            assertEquals(dir.toRealPath().resolve(".git"), repo.commonDir(), "from " + from);
+        }
+    }
+
+    @Test
     void status_matchesPorcelainV1AndRevParse_inEveryKindOfChange() throws IOException, InterruptedException {
         git("init", "-q");
         Repo repo = Repo.discover(dir);
