@@ -75,6 +75,20 @@ class BadInputIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void run_relativeHome_usesTheHomeOfTheUserDatabase(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Proc.Result r = new Cli(ws).run(repo, Map.of("HOME", "relative/home"), "run", "--rm", "--", "sh", "-c",
+                    "echo ran");
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals("ran\n", r.stdout(), r.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void run_unknownCommand_exits127NamingIt(Runner runner) {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
