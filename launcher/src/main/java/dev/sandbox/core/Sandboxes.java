@@ -421,6 +421,12 @@ public final class Sandboxes {
         // repository profiles decide what the next run may do, is read-only.
         cmd.hide(store.root());
         for (Path config : configDirs(home)) {
+            try {
+                // Made now if missing, or a writable home would let the agent make it.
+                Files.createDirectories(config);
+            } catch (IOException e) {
+                // a home we may not write: the agent may not either
+            }
             if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
                 cmd.roBind(config, config);
             }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -72,6 +73,7 @@ class ProfileTrustIT {
                     "trusted \\.sandbox/profiles/default\\.yaml \\(SHA-256 [0-9a-f]{64}\\)\n"), trusted.describe());
             assertTrue(Files.isRegularFile(ws.home().resolve(".config/sandbox/trusted")), "recorded in the home");
             String trustedList = Repos.read(ws.home().resolve(".config/sandbox/trusted"));
+
             Proc.Result used = cli.run(repo, "run", "--name", "next", "--", "sh", "-c", "touch ~/pwned;"
                     + " echo x >> ~/.config/sandbox/trusted; mkdir -p ~/.config/sandbox/profiles"
                     + " && echo 'network: {mode: host}' > ~/.config/sandbox/profiles/claude.yaml; true");
@@ -87,6 +89,26 @@ class ProfileTrustIT {
             Proc.Result again = cli.run(repo, "run", "--name", "third", "--", "true");
             assertEquals(REFUSAL, Cli.assertOneErrorLine(again, 2), "an edit undoes the trust" + again.describe());
             assertEquals(List.of("agent", "next"), sandboxes(repo), "no sandbox was created");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void writableHome_cannotMakeTheTrustedList_evenWhereItDoesNotExistYet(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path profiles = Files.createDirectories(ws.home().resolve(".config/sandbox/profiles"));
+            Files.writeString(profiles.resolve("wide.yaml"), PLANTED.replace("mode: host", "mode: none"));
+            Path xdg = ws.home().resolve("xdg");
+            Path list = xdg.resolve("sandbox/trusted");
+            ws.own();
+            Proc.Result r = new Cli(ws).run(repo, Map.of("XDG_CONFIG_HOME", xdg.toString()), "run", "--profile",
+                    "wide", "--", "sh", "-c", "touch ~/wrote; mkdir -p '" + list.getParent() + "'; echo planted > '"
+                    + list + "'; true");
+            assertEquals(0, r.exitCode(), r.describe());
+            assertTrue(Files.exists(ws.home().resolve("wrote")), "the home is writable" + r.describe());
+            assertFalse(Files.exists(list), "no trusted list made from inside" + r.describe());
         }
     }
 
