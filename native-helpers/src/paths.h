@@ -11,8 +11,7 @@ char *overlay_escape(const char *path);
 char *overlay_options(const char *lower, const char *upper, const char *work);
 /* "lowerdir=LOWER:EMPTY,userxattr": lower layers only, so the overlay is read-only
  * (Documentation/filesystems/overlayfs.rst, "Multiple lower layers"). EMPTY is an empty
- * directory: without an upper layer, kernels before 6.5 (Debian 12's 6.1) refuse a
- * single lower layer, and 6.18 still does. */
+ * directory: without an upper layer a single lower layer is refused (EINVAL on 6.18). */
 char *ro_overlay_options(const char *lower, const char *empty);
 
 /* Resolves path (absolute, inside the sandbox) as if root were "/": symlinks, "." and

@@ -27,7 +27,10 @@ import java.util.Set;
  * {@code readonly} view is: only root can bind a socket or make a hard link in them, daemons
  * bind theirs under {@code /run}, and an overlay would hide their submounts (a container
  * runtime binds {@code /etc/hosts} and {@code /etc/resolv.conf} into {@code /etc}), while
- * sockets the host lists there are covered by path all the same.
+ * sockets the host lists there are covered by path all the same. The mount itself costs
+ * nothing measurable, but every file's first use does: on Linux 6.18 a cold
+ * {@code ls -R /usr/lib} took 265 ms through an overlay against 150 ms through a bind
+ * (median of 10), a cost every compiler and interpreter start would pay.
  */
 public final class HostView {
     /** The system's programs, libraries and settings: read-only, where present. */
