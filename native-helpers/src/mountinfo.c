@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "utils.h"
+
 void unescape_mountinfo_field(char *field)
 {
     char *out = field;
@@ -87,5 +89,22 @@ int parse_mountinfo_line(char *line, struct mountinfo_entry *entry)
     unescape_mountinfo_field(fields[4]);
     entry->mount_point = fields[4];
     entry->flags = mount_flags_from_options(fields[5]);
+    return 0;
+}
+
+int mountinfo_has_mount_below(const char *text, const char *path)
+{
+    size_t plen = strlen(path);
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    cleanup_free char *copy = xstrdup(text);
+    char *saveptr = NULL;
+    for (char *line = strtok_r(copy, "\n", &saveptr); line != NULL; line = strtok_r(NULL, "\n", &saveptr)) {
+        struct mountinfo_entry e;
+        if (parse_mountinfo_line(line, &e) < 0)
+            return -1;
+        if (strncmp(e.mount_point, path, plen) == 0 && e.mount_point[plen] == '/' && e.mount_point[plen + 1] != '\0')
+            return 1;
+    }
     return 0;
 }

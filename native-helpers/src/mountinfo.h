@@ -16,6 +16,10 @@ int parse_mountinfo_line(char *line, struct mountinfo_entry *entry);
 /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC and the atime flags from "rw,nosuid,...". */
 unsigned long mount_flags_from_options(const char *options);
 
+/* Whether the mountinfo text lists a mount point strictly below path (path itself
+ * excluded): an overlay of path would not show those mounts. -1 on a malformed line. */
+int mountinfo_has_mount_below(const char *text, const char *path);
+
 /* Undoes the kernel's \ooo octal escapes (space, tab, newline, backslash) in place. */
 void unescape_mountinfo_field(char *field);
 

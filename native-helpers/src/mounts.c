@@ -21,6 +21,8 @@
 #define BASE_DIR "/tmp"
 #define NEWROOT "/newroot"
 #define OLDROOT "/oldroot"
+/* An empty directory on the scratch root: the second lower layer of each --ro-overlay. */
+#define EMPTY_LAYER "/ro-empty"
 
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
@@ -157,6 +159,28 @@ static void mount_tmpfs(const char *dest, unsigned long extra_flags, const char 
     do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | extra_flags, data, "tmpfs", dest);
 }
 
+/* Whether a mount exists below source (a path under OLDROOT): an overlay shows only the
+ * filesystem at source itself, so the caller binds instead. */
+static bool has_mount_below(const char *source, const char *shown)
+{
+    cleanup_free char *text = read_file(OLDROOT "/proc/self/mountinfo");
+    if (text == NULL)
+        die_with_error("can't read '/proc/self/mountinfo'");
+    int below = mountinfo_has_mount_below(text, source);
+    if (below < 0)
+        die("can't parse '/proc/self/mountinfo' to show '%s': unexpected line", shown);
+    return below == 1;
+}
+
+/* The host's read-only tree at source (a path under OLDROOT) on path: a recursive bind,
+ * so its submounts come along, read-only all the way down. */
+static void bind_readonly(const char *source, const char *path, const char *host, const char *dest)
+{
+    if (mount(source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        die_with_error("can't bind '%s' on '%s'", host, dest);
+    make_readonly_recursive(path, dest);
+}
+
 static void apply_op(const struct sandbox_op *op)
 {
     switch (op->type) {
@@ -186,10 +210,36 @@ static void apply_op(const struct sandbox_op *op)
             die_with_error("can't find '%s'", op->args[0]);
         cleanup_free char *path = newroot_path(dest, NULL);
         create_mount_point(path, S_ISDIR(st.st_mode), dest);
-        if (mount(source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        if (op->type != OP_BIND) {
+            bind_readonly(source, path, op->args[0], dest);
+        } else if (mount(source, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
             die_with_error("can't bind '%s' on '%s'", op->args[0], dest);
-        if (op->type != OP_BIND)
-            make_readonly_recursive(path, dest);
+        }
+        break;
+    }
+    case OP_RO_OVERLAY: {
+        /* A read-only view whose inodes are the overlay's own: connect() through it never
+         * reaches a host socket below (a hard link, one bound later or under a linked
+         * name, which no path in /proc/net/unix names). An overlay shows no mount below
+         * SRC, so a file or a directory with submounts is bound instead, read-only, and
+         * only its listed sockets are covered. */
+        const char *dest = op->args[1];
+        cleanup_free char *source = oldroot_path(op->args[0]);
+        struct stat st;
+        if (stat(source, &st) < 0)
+            die_with_error("can't find '%s'", op->args[0]);
+        cleanup_free char *path = newroot_path(dest, NULL);
+        create_mount_point(path, S_ISDIR(st.st_mode), dest);
+        if (!S_ISDIR(st.st_mode) || has_mount_below(source, op->args[0])) {
+            bind_readonly(source, path, op->args[0], dest);
+            break;
+        }
+        if (mkdir(EMPTY_LAYER, 0755) < 0 && errno != EEXIST)
+            die_with_error("can't create '%s'", EMPTY_LAYER);
+        cleanup_free char *options = ro_overlay_options(source, EMPTY_LAYER);
+        /* A filesystem overlayfs can't stack on (too deep, no d_type...) is bound as before. */
+        if (mount("overlay", path, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, options) < 0)
+            bind_readonly(source, path, op->args[0], dest);
         break;
     }
     case OP_TMPFS: {

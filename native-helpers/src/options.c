@@ -20,6 +20,9 @@ const char usage_text[] =
     "  --ro-bind SRC DEST              read-only recursive bind of host SRC at DEST\n"
     "  --bind SRC DEST                 read-write recursive bind of host SRC at DEST\n"
     "  --ro-bind-try SRC DEST          --ro-bind, or nothing when SRC does not exist\n"
+    "  --ro-overlay SRC DEST           read-only overlayfs of host directory SRC at DEST\n"
+    "                                  (no host socket below it connects); a file, or a\n"
+    "                                  directory with mounts below it: --ro-bind\n"
     "  --symlink TARGET DEST           a symbolic link to TARGET at DEST\n"
     "  --dir DEST                      an empty directory at DEST (and its parents)\n"
     "  --tmpfs DEST                    empty tmpfs at DEST (mode 1777 for /tmp and\n"
@@ -68,6 +71,7 @@ static const struct option_spec specs[] = {
     [OP_RO_BIND_TRY] = {"--ro-bind-try", 2, "SRC DEST"},
     [OP_SYMLINK] = {"--symlink", 2, "TARGET DEST"},
     [OP_DIR] = {"--dir", 1, "DEST"},
+    [OP_RO_OVERLAY] = {"--ro-overlay", 2, "SRC DEST"},
 };
 
 int op_arg_count(enum op_type type)
@@ -87,6 +91,7 @@ int op_source_count(enum op_type type)
         return 3;
     case OP_RO_BIND:
     case OP_RO_BIND_TRY:
+    case OP_RO_OVERLAY:
     case OP_BIND:
         return 1;
     default:
@@ -107,6 +112,7 @@ static int op_dest_index(enum op_type type)
         return 3;
     case OP_RO_BIND:
     case OP_RO_BIND_TRY:
+    case OP_RO_OVERLAY:
     case OP_BIND:
     case OP_SYMLINK:
         return 1;

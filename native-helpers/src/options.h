@@ -18,6 +18,7 @@ enum op_type {
     OP_RO_BIND_TRY, /* args: SRC DEST; nothing when SRC does not exist */
     OP_SYMLINK,     /* args: TARGET DEST */
     OP_DIR,         /* args: DEST */
+    OP_RO_OVERLAY,  /* args: SRC DEST */
 };
 
 #define OP_MAX_ARGS 4

@@ -31,6 +31,13 @@ char *overlay_options(const char *lower, const char *upper, const char *work)
     return xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", l, u, w);
 }
 
+char *ro_overlay_options(const char *lower, const char *empty)
+{
+    cleanup_free char *l = overlay_escape(lower);
+    cleanup_free char *e = overlay_escape(empty);
+    return xasprintf("lowerdir=%s:%s,userxattr", l, e);
+}
+
 char *normalize_path(const char *path)
 {
     size_t len = strlen(path);

@@ -9,6 +9,10 @@
 char *overlay_escape(const char *path);
 /* "lowerdir=...,upperdir=...,workdir=...,userxattr" with every path escaped. */
 char *overlay_options(const char *lower, const char *upper, const char *work);
+/* "lowerdir=LOWER:EMPTY,userxattr": lower layers only, so the overlay is read-only
+ * (Documentation/filesystems/overlayfs.rst, "Multiple lower layers"). EMPTY is an empty
+ * directory: without an upper layer a single lower layer is refused (EINVAL on 6.18). */
+char *ro_overlay_options(const char *lower, const char *empty);
 
 /* Resolves path (absolute, inside the sandbox) as if root were "/": symlinks, "." and
  * ".." are followed but never above root. Components after the first missing one are

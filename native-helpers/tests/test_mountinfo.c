@@ -29,4 +29,16 @@ void test_mountinfo(void)
     char field[] = "a\\011b\\134c\\012";
     unescape_mountinfo_field(field);
     is_str(field, "a\tb\\c\n", "mountinfo: tab, backslash and newline escapes");
+
+    const char *table = "20 1 8:1 / / rw - ext4 /dev/sda rw\n"
+                        "21 20 8:2 / /home rw - ext4 /dev/sda2 rw\n"
+                        "22 21 0:5 / /home/u/mnt\\040x rw - fuse f rw\n"
+                        "23 20 0:6 / /homework rw - tmpfs t rw\n";
+    is_int(mountinfo_has_mount_below(table, "/home/u"), 1, "mount below: a submount (escaped name) is found");
+    is_int(mountinfo_has_mount_below(table, "/home/u/"), 1, "mount below: a trailing slash is the same path");
+    is_int(mountinfo_has_mount_below(table, "/home/u/mnt x"), 0, "mount below: a mount on the path itself is not below it");
+    is_int(mountinfo_has_mount_below(table, "/home/v"), 0, "mount below: a sibling's is not");
+    is_int(mountinfo_has_mount_below(table, "/hom"), 0, "mount below: a name's prefix is not a parent");
+    is_int(mountinfo_has_mount_below(table, "/"), 1, "mount below: everything is below /");
+    is_int(mountinfo_has_mount_below("bad line\n", "/x"), -1, "mount below: a malformed table is an error");
 }

@@ -190,7 +190,21 @@ void test_options(void)
     r = PARSE(&o, &err, "--symlink", "usr/bin");
     expect_error("option '--symlink' needs 2 arguments: TARGET DEST", r, err, &o);
 
-    ok(op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
+    is_int(PARSE(&o, &err, "--ro-overlay", "/home/u", "/home/u", "--", "x"), PARSE_RUN, "--ro-overlay parses");
+    ok(o.n_ops == 1 && o.ops[0].type == OP_RO_OVERLAY && strcmp(o.ops[0].args[0], "/home/u") == 0 &&
+           strcmp(o.ops[0].args[1], "/home/u") == 0,
+       "--ro-overlay takes SRC DEST");
+    options_free(&o);
+    r = PARSE(&o, &err, "--ro-overlay", "/a");
+    expect_error("option '--ro-overlay' needs 2 arguments: SRC DEST", r, err, &o);
+    r = PARSE(&o, &err, "--ro-overlay", "/a", "a", "--", "x");
+    expect_error("--ro-overlay: 'a' is not an absolute path", r, err, &o);
+    r = PARSE(&o, &err, "--ro-overlay", "", "/a", "--", "x");
+    expect_error("--ro-overlay: empty source path", r, err, &o);
+    r = PARSE(&o, &err, "--ro-overlay", "/a", "/", "--", "x");
+    expect_error("--ro-overlay: can't mount over '/'", r, err, &o);
+
+    ok(op_source_count(OP_RO_OVERLAY) == 1 && op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
            op_source_count(OP_RO_BIND_TRY) == 1 && op_source_count(OP_SYMLINK) == 0 &&
            op_source_count(OP_TMPFS) == 0 && op_source_count(OP_HIDE) == 0 && op_source_count(OP_SETENV) == 0,
        "host-side sources: overlay's three layers and a bind's SRC");

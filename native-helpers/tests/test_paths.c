@@ -51,6 +51,9 @@ void test_paths(void)
     char *opts = overlay_options("/l:1", "/u,2", "/w");
     is_str(opts, "lowerdir=/l\\:1,upperdir=/u\\,2,workdir=/w,userxattr", "overlay_options escapes every path");
     free(opts);
+    opts = ro_overlay_options("/home/u,1", "/.ro-empty");
+    is_str(opts, "lowerdir=/home/u\\,1:/.ro-empty,userxattr", "ro_overlay_options: lower layers only, escaped");
+    free(opts);
 
     check_normalize("/", "/");
     check_normalize("//tmp/", "/tmp");

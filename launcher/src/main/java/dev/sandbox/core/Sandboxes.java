@@ -392,10 +392,14 @@ public final class Sandboxes {
                 Files.createDirectories(layers.resolve("work"));
                 cmd.overlay(home, layers.resolve("upper"), layers.resolve("work"), home);
             } else {
-                cmd.roBind(home, home);
+                // An overlay, not a bind: a socket a name in /proc/net/unix doesn't give (a hard
+                // link, one bound after the start) can't be connected through it.
+                cmd.roOverlay(home, home);
             }
         }
         cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
+        // Writes must reach the host, so a writable grant is a bind, and only the sockets
+        // /proc/net/unix lists are covered in it (see README, "What the agent can see").
         for (String p : profile.writable()) {
             Path host = expand(p, home);
             if (host != null && Files.exists(host)) {
@@ -405,7 +409,7 @@ public final class Sandboxes {
         for (String p : profile.readonly()) {
             Path host = expand(p, home);
             if (host != null && Files.exists(host)) {
-                cmd.roBind(host, host);
+                cmd.roOverlay(host, host);
             }
         }
         for (String p : profile.hidden()) {

@@ -48,6 +48,15 @@ public final class HelperCommand {
         return add("--ro-bind", source.toString(), dest.toString());
     }
 
+    /**
+     * A read-only overlay of the host directory {@code source}: no host socket below it can be
+     * connected, whatever its name; a file, or a directory with mounts below it, is bound
+     * read-only instead (see native-helpers/README.md).
+     */
+    public HelperCommand roOverlay(Path source, Path dest) {
+        return add("--ro-overlay", source.toString(), dest.toString());
+    }
+
     /** A read-only bind of {@code source}, or nothing when it does not exist. */
     public HelperCommand roBindTry(Path source, Path dest) {
         return add("--ro-bind-try", source.toString(), dest.toString());

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ class HostViewTest {
     Path root;
 
     private List<String> argv() {
-        return HostView.addTo(new HelperCommand(Path.of("helper")), root).command(List.of("sh"));
+        return HostView.addTo(new HelperCommand(Path.of("helper")), root, false).command(List.of("sh"));
     }
 
     @Test
@@ -74,5 +75,34 @@ class HostViewTest {
         Files.delete(root.resolve("etc/resolv.conf"));
         Files.writeString(root.resolve("etc/resolv.conf"), "nameserver 1.1.1.1\n");
         assertNull(HostView.resolvConfInRun(root));
+    }
+
+    @Test
+    void rootCaller_whatOnlyRootReadsInEtcIsHidden() throws IOException {
+        Path etc = Files.createDirectories(root.resolve("etc"));
+        Files.writeString(etc.resolve("passwd"), "root:x:0:0::/root:/bin/sh\n");
+        Files.writeString(etc.resolve("shadow"), "root:$6$secret:19000::::::\n");
+        Files.setPosixFilePermissions(etc.resolve("shadow"), PosixFilePermissions.fromString("rw-r-----"));
+        Path ssl = Files.createDirectories(etc.resolve("ssl/private"));
+        Files.writeString(ssl.resolve("key.pem"), "KEY\n");
+        Files.setPosixFilePermissions(ssl, PosixFilePermissions.fromString("rwx--x---"));
+        Path ssh = Files.createDirectories(etc.resolve("ssh"));
+        Files.writeString(ssh.resolve("ssh_host_ed25519_key"), "KEY\n");
+        Files.setPosixFilePermissions(ssh.resolve("ssh_host_ed25519_key"), PosixFilePermissions.fromString("rw-------"));
+        Files.writeString(ssh.resolve("ssh_host_ed25519_key.pub"), "PUB\n");
+        Files.createSymbolicLink(etc.resolve("link-to-shadow"), Path.of("shadow"));
+        Path deep = Files.createDirectories(etc.resolve("a/b/c/d/e/f/g/h"));
+
+        List<String> argv = HostView.addTo(new HelperCommand(Path.of("helper")), root, true).command(List.of("sh"));
+        String line = String.join(" ", argv);
+        assertTrue(line.contains("--hide /etc/shadow"), line);
+        assertTrue(line.contains("--hide /etc/ssl/private"), line);
+        assertFalse(line.contains("key.pem"), "a hidden directory is not walked into: " + line);
+        assertTrue(line.contains("--hide /etc/ssh/ssh_host_ed25519_key "), line);
+        assertFalse(line.contains("ssh_host_ed25519_key.pub") || line.contains("passwd"), line);
+        assertFalse(line.contains("link-to-shadow"), "links are not followed: " + line);
+        assertTrue(line.contains("--hide /etc/a/b/c/d/e/f/g/h"), "too deep to walk: hidden " + deep + " " + line);
+        assertTrue(argv.indexOf("--hide") > argv.indexOf("/etc"), "hidden after /etc is shown: " + line);
+        assertFalse(String.join(" ", argv()).contains("--hide"), "a user's caller hides nothing: " + argv());
     }
 }

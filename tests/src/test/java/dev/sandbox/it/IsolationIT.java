@@ -23,6 +23,25 @@ import org.junit.jupiter.params.provider.EnumSource;
 class IsolationIT {
     private static final String MARK = "sandbox-it-" + ProcessHandle.current().pid();
 
+    /** Root inside is the host's root: what only root may read in /etc must not be read, as --net egress sends it out. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void run_rootOnlyFilesInEtc_readEmptyOrFailWhilePasswdReads(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        Path shadow = Path.of("/etc/shadow");
+        Skip.unless(Files.isRegularFile(shadow) && Files.size(shadow) > 0, "needs a non-empty /etc/shadow");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            String script = "echo SHADOW=$(cat /etc/shadow 2>/dev/null | wc -c); "
+                    + "echo PASSWD=$(grep -c '^root:' /etc/passwd)";
+            Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--", "sh", "-c", script);
+            assertEquals(0, r.exitCode(), r.describe());
+            assertTrue(r.stdoutLines().contains("SHADOW=0"), "/etc/shadow reads empty or fails" + r.describe());
+            assertTrue(r.stdoutLines().contains("PASSWD=1"), "/etc/passwd still reads" + r.describe());
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void run_agent_seesOnlyItselfLoopbackAndPrivateTmpAndCannotWriteTheHost(Runner runner) throws IOException {

@@ -21,7 +21,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  * does not stop connect(), and path sockets ignore network namespaces. Test daemons listen
  * under /run (as root), under the runner's runtime directory, and under a home that a
  * {@code home: readonly} profile shows; each is first reached from the host, so the test can
- * fail. Every other path socket of the host's /proc/net/unix is tried too.
+ * fail. Every other path socket of the host's /proc/net/unix is tried too. Read-only views
+ * (the home of {@code home: readonly}, a profile's {@code readonly} path) are overlays, so
+ * sockets no listed path names (a hard link, one bound through a linked directory or after
+ * the start) can't be connected through them either.
  */
 class SocketsIT {
     private static final String MARK = "sandbox-it-" + ProcessHandle.current().pid();
@@ -85,6 +88,104 @@ class SocketsIT {
                     + " tests/prepare-machine makes it 0666 as udev does");
         }
         check(runner, List.of("--containers"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void socketsUnderUnlistedNames_cannotBeConnected_throughReadonlyHomeOrGrant(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path signal = ws.mkdir("signal");
+            Path granted = ws.mkdir("granted");
+            Path profiles = Files.createDirectories(ws.home().resolve(".config/sandbox/profiles"));
+            Files.writeString(profiles.resolve("seen-home.yaml"), "description: the host's home, read-only\n"
+                    + "extends: default\nhome: readonly\npaths:\n  writable: [\"" + signal + "\"]\n");
+            Files.writeString(profiles.resolve("granted.yaml"), "description: a read-only grant\n"
+                    + "extends: default\npaths:\n  readonly: [\"" + granted + "\"]\n  writable: [\"" + signal + "\"]\n");
+            Path inHome = Files.createDirectories(ws.home().resolve(".local/state/tool"));
+            unlisted(runner, ws, repo, signal, "seen-home", inHome, "home");
+            unlisted(runner, ws, repo, signal, "granted", granted, "grant");
+        }
+    }
+
+    /**
+     * In {@code view}, which profile {@code profile} shows read-only: a hard link to a socket
+     * bound out of sight, a socket bound through a link to a directory of the view, and one
+     * bound while the agent runs. Each connects on the host; none from inside.
+     */
+    private void unlisted(Runner runner, Workspace ws, Path repo, Path signal, String profile, Path view, String tag)
+            throws Exception {
+        Path sub = Files.createDirectories(view.resolve("sub"));
+        Path outside = ws.mkdir("outside-" + tag);
+        Path via = ws.dir().resolve("via-" + tag);
+        Files.createSymbolicLink(via, sub);
+        Path go = signal.resolve("go-" + tag);
+        ws.own();
+        Map<String, String> env = new Cli(ws).env(Map.of());
+        Path hard = view.resolve("hard.sock");
+        Path linked = sub.resolve("v.sock");
+        Path late = view.resolve("late.sock");
+        Proc.Running daemon = startDaemon(runner, env, List.of(outside.resolve("d.sock").toString(),
+                via.resolve("v.sock").toString()));
+        Proc.Running lateDaemon = null;
+        Proc.Running agent = null;
+        try {
+            Files.createLink(hard, outside.resolve("d.sock"));
+            assertEquals(List.of("CONNECTED " + hard, "CONNECTED " + linked),
+                    connectOnHost(runner, env, List.of(hard, linked)), "both answer on the host");
+            String script = "echo STARTED; i=0; while [ ! -e " + go + " ] && [ $i -lt 300 ]; do sleep 0.1; "
+                    + "i=$((i+1)); done; python3 -c \"$1\" " + hard + " " + linked + " " + late;
+            agent = Proc.start(new Cli(ws).argv(env, "run", "--rm", "--profile", profile, "--", "sh", "-c", script,
+                    "sh", CLIENT), repo, env);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!agent.stdoutSoFar().contains("STARTED") && agent.process().isAlive()
+                    && System.nanoTime() < deadline) {
+                Proc.pause(50);
+            }
+            assertTrue(agent.stdoutSoFar().contains("STARTED"), "the agent runs: " + agent.stderrSoFar());
+            lateDaemon = startDaemon(runner, env, List.of(late.toString()));
+            assertEquals(List.of("CONNECTED " + late), connectOnHost(runner, env, List.of(late)),
+                    "the late socket answers on the host");
+            Files.writeString(go, "go\n");
+            Proc.Result r = agent.await();
+            assertEquals(0, r.exitCode(), profile + r.describe());
+            List<String> out = r.stdoutLines();
+            assertEquals(0, count(out, "CONNECTED"), "no socket connects through the " + tag + r.describe());
+            assertEquals(3, count(out, "REFUSED"), "all three were tried" + r.describe());
+            for (String line : out) {
+                if (line.startsWith("REFUSED")) {
+                    assertTrue(List.of("ENOENT", "EACCES", "ECONNREFUSED").contains(line.split(" ")[1]),
+                            line + r.describe());
+                }
+            }
+        } finally {
+            if (agent != null && agent.process().isAlive()) {
+                agent.kill();
+            }
+            daemon.kill();
+            if (lateDaemon != null) {
+                lateDaemon.kill();
+            }
+        }
+    }
+
+    private static Proc.Running startDaemon(Runner runner, Map<String, String> env, List<String> paths) {
+        List<String> argv = new ArrayList<>(List.of("python3", "-c", DAEMON));
+        argv.addAll(paths);
+        Proc.Running daemon = Proc.start(runner.argv(argv, env), Path.of("/"), env);
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!daemon.stdoutSoFar().contains("READY") && daemon.process().isAlive() && System.nanoTime() < deadline) {
+            Proc.pause(50);
+        }
+        assertTrue(daemon.stdoutSoFar().contains("READY"), "the test daemon listens: " + daemon.stderrSoFar());
+        return daemon;
+    }
+
+    private static List<String> connectOnHost(Runner runner, Map<String, String> env, List<Path> paths) {
+        List<String> argv = new ArrayList<>(List.of("python3", "-c", CLIENT));
+        paths.forEach(p -> argv.add(p.toString()));
+        return Proc.run(runner.argv(argv, env), Path.of("/"), env).stdoutLines();
     }
 
     private void check(Runner runner, List<String> mode) throws Exception {
