@@ -25,7 +25,10 @@ import picocli.CommandLine.Spec;
                     + " writes the repository (an agent included) can change it, so 'sandbox run' uses it only once"
                     + " you have read it and run 'sandbox profiles trust NAME' (no NAME: every profile there). That"
                     + " records the file's SHA-256 in ~/.config/sandbox/trusted; after any change to the file it is"
-                    + " refused again until trusted again. The list shows such a profile as untrusted."})
+                    + " refused again until trusted again. The list shows such a profile as untrusted.", "",
+            "A name is one file: two files for one name in one directory (NAME.yaml, NAME.yml, NAME.json) is an"
+                    + " error until all but one are removed. 'extends: NAME' with the profile's own name builds on"
+                    + " the profile of that name from the next place (repository, then yours, then built in)."})
 public final class ProfilesCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -34,7 +37,8 @@ public final class ProfilesCommand implements Callable<Integer> {
             description = "Print profile P resolved, or trust the repository's profiles NAME.")
     List<String> args = new ArrayList<>();
 
-    @Option(names = "--revoke", description = "With trust: forget the trust given to the profiles NAME instead.")
+    @Option(names = "--revoke", description = "With trust: forget the trust given to the profiles NAME instead"
+            + " (a NAME whose file is gone, or a path to the file, works too).")
     boolean revoke;
 
     @Override
@@ -50,8 +54,9 @@ public final class ProfilesCommand implements Callable<Integer> {
             List<String[]> rows = new ArrayList<>();
             rows.add(new String[] {"NAME", "SOURCE", "DESCRIPTION"});
             for (Profiles.Entry e : profiles.list()) {
-                rows.add(new String[] {e.name(), e.source() + (e.trusted() ? "" : " (untrusted)"),
-                    e.description() == null ? "" : e.description()});
+                rows.add(new String[] {e.name(), e.source() + (e.problem() != null ? " (broken)"
+                        : e.trusted() ? "" : " (untrusted)"),
+                    e.problem() != null ? e.problem() : e.description() == null ? "" : e.description()});
             }
             Table.print(out, rows);
             return 0;

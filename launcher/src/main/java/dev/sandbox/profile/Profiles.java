@@ -1,6 +1,11 @@
 package dev.sandbox.profile;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,8 +38,9 @@ import java.util.stream.Collectors;
  * Where profiles come from and how they combine (docs/ARCHITECTURE.md §8): a repository's
  * {@code .sandbox/profiles/}, then the user's {@code ~/.config/sandbox/profiles/}, then the
  * built-ins shipped in the jar; the first that has a name wins. Files are YAML
- * ({@code NAME.yaml}, {@code NAME.yml}) or JSON ({@code NAME.json}); {@code extends: OTHER}
- * builds on another profile, found the same way. A repository's profile is used only once
+ * ({@code NAME.yaml}, {@code NAME.yml}) or JSON ({@code NAME.json}), one per name in a
+ * directory; {@code extends: OTHER} builds on another profile, found the same way, and
+ * {@code extends} of the profile's own name on that name in the next source. A repository's profile is used only once
  * the user has trusted its content ({@link TrustStore}): anyone who can write the repository,
  * an agent in a sandbox included, can write one.
  */
@@ -62,8 +68,23 @@ public final class Profiles {
      * One profile as {@code sandbox profiles} lists it.
      *
      * @param trusted false only for a repository's profile whose content the user has not trusted
+     * @param problem why its file does not load (one line), or null when it loads
      */
-    public record Entry(String name, String source, String description, boolean trusted) {
+    public record Entry(String name, String source, String description, boolean trusted, String problem) {
+    }
+
+    /**
+     * Where one profile is: {@code level} is the index of its source in lookup order (the
+     * directories, then the built-ins at {@code dirs.size()}), {@code file} null for a built-in.
+     */
+    private record Located(String name, int level, Path file) {
+        String source() {
+            return file == null ? BUILT_IN_SOURCE : file.toString();
+        }
+    }
+
+    /** One profile of a chain: where it is and what it says. */
+    private record Layer(Located at, ProfileFile file) {
     }
 
     private final List<Path> dirs;
@@ -97,21 +118,29 @@ public final class Profiles {
         return of(repoRoot, home, TrustStore.forUser(System.getenv(), home));
     }
 
-    /** Every profile name, each with the source that wins for it, sorted by name. */
+    /**
+     * Every profile name, each with the source that wins for it, sorted by name. A file that
+     * does not load is listed with its {@link Entry#problem}, not left out: the others still list.
+     *
+     * @throws SandboxException exit 2 when one directory has two files for one name
+     */
     public List<Entry> list() {
-        Map<String, Entry> all = new TreeMap<>();
-        for (String name : BUILT_IN) {
-            all.put(name, new Entry(name, BUILT_IN_SOURCE, read(name, BUILT_IN_SOURCE, null).description(), true));
+        Set<String> names = new java.util.TreeSet<>(BUILT_IN);
+        for (Path dir : dirs) {
+            files(dir).forEach(f -> names.add(nameOf(f)));
         }
-        for (int i = dirs.size() - 1; i >= 0; i--) {
-            for (Path file : files(dirs.get(i))) {
-                String name = nameOf(file);
-                byte[] bytes = bytes(file);
-                all.put(name, new Entry(name, file.toString(), read(name, file.toString(), bytes).description(),
-                        !inRepository(file) || trust.trusts(file, bytes)));
+        List<Entry> all = new ArrayList<>();
+        for (String name : names) {
+            Located at = locate(name, 0, "list the profile").orElseThrow();
+            try {
+                byte[] bytes = at.file() == null ? null : bytes(at.file());
+                all.add(new Entry(name, at.source(), read(name, at.source(), bytes).description(),
+                        bytes == null || !inRepository(at.file()) || trust.trusts(at.file(), bytes), null));
+            } catch (SandboxException e) {
+                all.add(new Entry(name, at.source(), null, false, e.getMessage()));
             }
         }
-        return List.copyOf(all.values());
+        return List.copyOf(all);
     }
 
     /**
@@ -119,59 +148,78 @@ public final class Profiles {
      * made trusted as it is now.
      *
      * @return each file (relative to the repository) to the SHA-256 recorded, in the order given
-     * @throws SandboxException exit 2 outside a repository or for a name that is not a file of
-     *                          the repository's {@code .sandbox/profiles}
+     * @throws SandboxException exit 2 outside a repository, for a name that is not a file of
+     *                          the repository's {@code .sandbox/profiles}, or one that two files there have
      */
     public Map<Path, String> trust(List<String> names) {
         Map<Path, String> trusted = new LinkedHashMap<>();
-        for (Path file : repositoryFiles(names, "trust")) {
+        for (Path file : repositoryFiles(names)) {
             trusted.put(shown(file), trust.trust(file));
         }
         return trusted;
     }
 
     /**
-     * Forgets the trust given to the repository's profiles {@code names}.
+     * Forgets the trust given to {@code names}: each a name of the repository's profiles,
+     * whose file may be gone (every {@code NAME.yaml}, {@code .yml} and {@code .json} of the
+     * repository's {@code .sandbox/profiles} is forgotten), or a path (it has a {@code /}) to
+     * a profile file, relative to the current directory.
      *
-     * @return the files (relative to the repository) that were trusted
-     * @throws SandboxException exit 2 as for {@link #trust}
+     * @return the files that were trusted (a repository's relative to it)
+     * @throws SandboxException exit 2 for a name outside a repository
      */
     public List<Path> revoke(List<String> names) {
         List<Path> revoked = new ArrayList<>();
-        for (Path file : repositoryFiles(names, "revoke")) {
-            if (trust.revoke(file)) {
-                revoked.add(shown(file));
+        for (String name : names) {
+            List<Path> files = new ArrayList<>();
+            if (name.contains("/")) {
+                files.add(Path.of(name).toAbsolutePath().normalize());
+            } else {
+                requireRepository("revoke");
+                EXTENSIONS.forEach(ext -> files.add(repoDir.resolve(name + ext)));
+            }
+            for (Path file : files) {
+                if (trust.revoke(file)) {
+                    revoked.add(shown(file));
+                }
             }
         }
         return revoked;
     }
 
-    private List<Path> repositoryFiles(List<String> names, String verb) {
+    private void requireRepository(String verb) {
         if (repoDir == null) {
             throw SandboxException.cantWithInput(verb + " the profiles in", Path.of(".sandbox", "profiles"),
                     "not in a git repository (run it in the repository whose profiles to " + verb + ")");
         }
-        List<Path> all = files(repoDir);
-        if (names.isEmpty()) {
-            if (all.isEmpty()) {
-                throw SandboxException.cantWithInput(verb + " the profiles in", shown(repoDir),
-                        "the repository has no profile (.sandbox/profiles/NAME.yaml, .yml or .json)");
-            }
-            return all;
-        }
-        List<Path> chosen = new ArrayList<>();
-        for (String name : names) {
-            Path file = all.stream().filter(f -> nameOf(f).equals(name)).findFirst().orElseThrow(() ->
-                    SandboxException.cantWithInput(verb + " the profile", name, "the repository has no such profile"
-                            + " in .sandbox/profiles (see 'sandbox profiles')"));
-            chosen.add(file);
-        }
-        return chosen;
     }
 
-    /** Whether a profile called {@code name} exists anywhere. */
+    private List<Path> repositoryFiles(List<String> names) {
+        requireRepository("trust");
+        List<String> chosen = names;
+        if (names.isEmpty()) {
+            chosen = files(repoDir).stream().map(Profiles::nameOf).distinct().toList();
+            if (chosen.isEmpty()) {
+                throw SandboxException.cantWithInput("trust the profiles in", shown(repoDir),
+                        "the repository has no profile (.sandbox/profiles/NAME.yaml, .yml or .json)");
+            }
+        }
+        List<Path> files = new ArrayList<>();
+        for (String name : chosen) {
+            files.add(inDir(repoDir, name, "trust the profile").orElseThrow(() -> SandboxException.cantWithInput(
+                    "trust the profile", name, "the repository has no such profile in .sandbox/profiles"
+                            + " (see 'sandbox profiles')")));
+        }
+        return files;
+    }
+
+    /**
+     * Whether a profile called {@code name} exists anywhere.
+     *
+     * @throws SandboxException exit 2 when one directory has two files for it
+     */
     public boolean exists(String name) {
-        return NAME.matcher(name).matches() && find(name).isPresent();
+        return NAME.matcher(name).matches() && locate(name, 0, "use the profile").isPresent();
     }
 
     /** The profile {@code sandbox run -- COMMAND} gets without {@code --profile}: its basename's, else default. */
@@ -183,11 +231,12 @@ public final class Profiles {
     /**
      * The profile {@code name} with everything it extends.
      *
-     * @throws SandboxException exit 2 for an unknown name, a file that does not load, an
-     *                          {@code extends} loop, or a repository profile not trusted as it is
+     * @throws SandboxException exit 2 for an unknown name, a file that does not load, two files
+     *                          for one name in one directory, an {@code extends} loop, or a
+     *                          repository profile not trusted as it is
      */
     public Profile resolve(String name) {
-        return resolve(name, true);
+        return merge(name, layers(name, true));
     }
 
     /**
@@ -197,59 +246,115 @@ public final class Profiles {
      */
     public List<Path> untrusted(String name) {
         List<Path> found = new ArrayList<>();
-        Profile p = resolve(name, false);
-        for (String n : p.chain()) {
-            find(n).map(Path::of).filter(f -> !BUILT_IN_SOURCE.equals(f.toString()) && inRepository(f)
-                    && !trust.trusts(f, bytes(f))).map(this::shown).ifPresent(found::add);
+        for (Layer l : layers(name, false)) {
+            Path f = l.at().file();
+            if (f != null && inRepository(f) && !trust.trusts(f, bytes(f))) {
+                found.add(shown(f));
+            }
         }
         return found;
     }
 
     /** The profile as {@code sandbox profiles show} prints it: what it would be once trusted. */
     public Profile inspect(String name) {
-        return resolve(name, false);
+        return merge(name, layers(name, false));
     }
 
-    private Profile resolve(String name, boolean checkTrust) {
-        if (!NAME.matcher(name).matches() || find(name).isEmpty()) {
-            throw SandboxException.cantWithInput("use the profile", name, "no such profile (see 'sandbox profiles')");
-        }
+    /**
+     * {@code name} and what it extends, itself first. {@code extends} naming another profile
+     * looks it up from the first source on; naming the profile's own name, from the source
+     * after its own, so that a repository's {@code claude} can refine the user's or the
+     * built-in {@code claude}.
+     */
+    private List<Layer> layers(String name, boolean checkTrust) {
+        Optional<Located> first = NAME.matcher(name).matches() ? locate(name, 0, "use the profile") : Optional.empty();
+        Located at = first.orElseThrow(() ->
+                SandboxException.cantWithInput("use the profile", name, "no such profile (see 'sandbox profiles')"));
+        List<Layer> layers = new ArrayList<>();
         List<String> chain = new ArrayList<>();
-        List<ProfileFile> files = new ArrayList<>();
-        String current = name;
-        String source = null;
-        while (current != null) {
-            if (chain.contains(current)) {
+        Set<Located> seen = new java.util.HashSet<>();
+        while (true) {
+            if (!seen.add(at)) {
                 throw SandboxException.cantWithInput("use the profile", name, "'extends' goes round in a circle: "
-                        + String.join(" -> ", chain) + " -> " + current);
+                        + String.join(" -> ", chain) + " -> " + at.name());
             }
-            String from = find(current).orElseThrow(() -> SandboxException.cantWithInput("use the profile", name,
-                    "it extends '" + String.join("' -> '", chain) + "', which is not a profile"));
-            chain.add(current);
-            byte[] bytes = from.equals(BUILT_IN_SOURCE) ? null : bytes(Path.of(from));
-            if (checkTrust && bytes != null && inRepository(Path.of(from)) && !trust.trusts(Path.of(from), bytes)) {
-                throw SandboxException.cantWithInput("use the profile", shown(Path.of(from)), "the repository's"
+            chain.add(at.name());
+            byte[] bytes = at.file() == null ? null : bytes(at.file());
+            if (checkTrust && bytes != null && inRepository(at.file()) && !trust.trusts(at.file(), bytes)) {
+                throw SandboxException.cantWithInput("use the profile", shown(at.file()), "the repository's"
                         + " profile is not trusted (new or changed since trusted; read it, then run 'sandbox profiles"
-                        + " trust " + current + "')");
+                        + " trust " + at.name() + "')");
             }
-            ProfileFile file = read(current, from, bytes);
-            files.add(file);
-            if (source == null) {
-                source = from;
-            }
+            ProfileFile file = read(at.name(), at.source(), bytes);
+            layers.add(new Layer(at, file));
             String next = file.parent();
-            if (next != null && !NAME.matcher(next).matches()) {
-                throw SandboxException.cantWithInput("load profile", from, "'extends': '" + next
+            if (next == null) {
+                return layers;
+            }
+            if (!NAME.matcher(next).matches()) {
+                throw SandboxException.cantWithInput("load profile", at.source(), "'extends': '" + next
                         + "' is not a profile name");
             }
-            current = next;
+            Located from = at;
+            if (next.equals(at.name())) {
+                at = locate(next, at.level() + 1, "use the profile").orElseThrow(() -> SandboxException.cantWithInput(
+                        "use the profile", name, from.source() + " extends '" + next + "', its own name, and no"
+                                + " later source has a profile of that name (a repository's profile can extend"
+                                + " the user's or the built-in one of its name; see 'sandbox profiles')"));
+            } else {
+                at = locate(next, 0, "use the profile").orElseThrow(() -> SandboxException.cantWithInput(
+                        "use the profile", name, "'" + from.name() + "' extends '" + next
+                                + "', which is not a profile (see 'sandbox profiles')"));
+            }
         }
-        return merge(name, source, chain, files);
+    }
+
+    /**
+     * The one lookup of a profile by name, for listing, showing, trusting and running alike:
+     * the first source at {@code from} or later (the repository's directory, the user's, the
+     * built-ins) that has it.
+     *
+     * @param verb what the caller was doing, for the error
+     * @throws SandboxException exit 2 when the first directory that has the name has more than
+     *                          one file for it ({@code NAME.yaml}, {@code .yml}, {@code .json})
+     */
+    private Optional<Located> locate(String name, int from, String verb) {
+        for (int level = from; level < dirs.size(); level++) {
+            Optional<Path> f = inDir(dirs.get(level), name, verb);
+            if (f.isPresent()) {
+                return Optional.of(new Located(name, level, f.get()));
+            }
+        }
+        return from <= dirs.size() && BUILT_IN.contains(name)
+                ? Optional.of(new Located(name, dirs.size(), null)) : Optional.empty();
+    }
+
+    /**
+     * The file of the profile {@code name} in {@code dir}. Two files for one name is an error
+     * rather than a rule of precedence: which one is read, shown and trusted must not depend on
+     * a rule the reader may not know, nor change when one of them is deleted.
+     */
+    private Optional<Path> inDir(Path dir, String name, String verb) {
+        List<Path> found = new ArrayList<>();
+        for (String ext : EXTENSIONS) {
+            Path f = dir.resolve(name + ext);
+            if (Files.isRegularFile(f)) {
+                found.add(f);
+            }
+        }
+        if (found.size() > 1) {
+            throw SandboxException.cantWithInput(verb, name, "one profile, " + found.size() + " files: "
+                    + found.stream().map(f -> shown(f).toString()).collect(Collectors.joining(", "))
+                    + " (remove all but one)");
+        }
+        return found.stream().findFirst();
     }
 
     /** Files from the farthest ancestor down: lists add up, single values and set variables are the child's. */
-    private static Profile merge(String name, String source, List<String> chain, List<ProfileFile> childFirst) {
-        List<ProfileFile> files = new ArrayList<>(childFirst);
+    private static Profile merge(String name, List<Layer> childFirst) {
+        String source = childFirst.get(0).at().source();
+        List<String> chain = childFirst.stream().map(l -> l.at().name()).toList();
+        List<ProfileFile> files = new ArrayList<>(childFirst.stream().map(Layer::file).toList());
         java.util.Collections.reverse(files);
         String description = null;
         List<String> command = List.of();
@@ -302,19 +407,6 @@ public final class Profiles {
         if (from != null) {
             from.forEach(v -> to.add(value.apply(v)));
         }
-    }
-
-    /** Where the profile {@code name} comes from: a file, or {@link #BUILT_IN_SOURCE}. */
-    private Optional<String> find(String name) {
-        for (Path dir : dirs) {
-            for (String ext : EXTENSIONS) {
-                Path f = dir.resolve(name + ext);
-                if (Files.isRegularFile(f)) {
-                    return Optional.of(f.toString());
-                }
-            }
-        }
-        return BUILT_IN.contains(name) ? Optional.of(BUILT_IN_SOURCE) : Optional.empty();
     }
 
     /** How many changed paths {@link #changedWarning} names before it says how many more. */
@@ -402,7 +494,10 @@ public final class Profiles {
     static ProfileFile read(String name, String source, byte[] content) {
         boolean builtIn = source.equals(BUILT_IN_SOURCE);
         String shown = builtIn ? "built-in " + name : source;
-        ObjectMapper mapper = (source.endsWith(".json") ? new ObjectMapper() : new ObjectMapper(new YAMLFactory()))
+        // A key given twice is refused, not "the last one wins": a reviewer reads the first.
+        ObjectMapper mapper = (source.endsWith(".json")
+                ? new ObjectMapper(JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
+                : new ObjectMapper(YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build()))
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
                 .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
@@ -420,12 +515,18 @@ public final class Profiles {
             }
             return file;
         } catch (JsonMappingException e) {
+            if (e.getCause() instanceof StreamConstraintsException) {
+                throw tooDeep(shown);
+            }
             throw SandboxException.cantWithInput("load profile", shown, where(e, text) + why(e));
+        } catch (StreamConstraintsException e) {
+            throw tooDeep(shown);
         } catch (JsonProcessingException e) {
             int line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
+            String duplicate = duplicate(e);
             throw SandboxException.cantWithInput("load profile", shown, (line > 0 ? "line " + line + ": " : "")
-                    + "not valid " + (source.endsWith(".json") ? "JSON" : "YAML") + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+                    + (duplicate != null ? duplicate : "not valid " + (source.endsWith(".json") ? "JSON" : "YAML")
+                            + ": " + e.getOriginalMessage().lines().findFirst().orElse("")));
         } catch (IOException e) {
             throw SandboxException.cant("read profile", shown, e);
         }
@@ -460,7 +561,32 @@ public final class Profiles {
         return (line > 0 ? "line " + line + ", " : "") + (key.length() == 0 ? "" : "key '" + key + "': ");
     }
 
+    /** Jackson's own message names the setting that limits nesting, which means nothing to the file's author. */
+    private static SandboxException tooDeep(String shown) {
+        return SandboxException.cantWithInput("load profile", shown, "nested deeper than "
+                + StreamReadConstraints.DEFAULT_MAX_DEPTH + " levels (a profile needs three)");
+    }
+
+    /** Jackson's "Duplicate field 'x'" said as this project says it, or null for any other error. */
+    private static String duplicate(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof JsonProcessingException j && j.getOriginalMessage() != null) {
+                var m = DUPLICATE.matcher(j.getOriginalMessage());
+                if (m.lookingAt()) {
+                    return "key '" + m.group(1) + "' is given twice (keep one)";
+                }
+            }
+        }
+        return null;
+    }
+
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate field '(.*)'");
+
     private static String why(JsonMappingException e) {
+        String duplicate = duplicate(e);
+        if (duplicate != null) {
+            return duplicate;
+        }
         if (e instanceof UnrecognizedPropertyException u) {
             List<String> known = u.getKnownPropertyIds().stream().map(Object::toString).sorted().toList();
             return "unknown key '" + u.getPropertyName() + "' (expected one of: " + String.join(", ", known) + ")";
@@ -478,6 +604,12 @@ public final class Profiles {
         return e.getOriginalMessage().lines().findFirst().orElse("invalid value");
     }
 
+    /** The key a record component is written as: {@code extends} for {@code parent}. */
+    private static String key(java.lang.reflect.RecordComponent c) {
+        JsonProperty p = c.getAccessor().getAnnotation(JsonProperty.class); // not RECORD_COMPONENT-targeted
+        return p != null && !p.value().isEmpty() ? p.value() : c.getName();
+    }
+
     private static String describe(Class<?> type) {
         if (List.class.isAssignableFrom(type)) {
             return "a list";
@@ -492,7 +624,7 @@ public final class Profiles {
             return "true or false";
         }
         if (type.isRecord()) {
-            return "a map of keys (" + Arrays.stream(type.getRecordComponents()).map(c -> c.getName())
+            return "a map of keys (" + Arrays.stream(type.getRecordComponents()).map(Profiles::key)
                     .collect(Collectors.joining(", ")) + ")";
         }
         return "a " + type.getSimpleName();

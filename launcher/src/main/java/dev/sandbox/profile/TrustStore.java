@@ -97,15 +97,15 @@ public final class TrustStore {
     }
 
     /**
-     * Forgets the file, whatever its content.
+     * Forgets the file, whatever its content, and whether or not it still exists: a file
+     * deleted since it was trusted is found by the real path of its nearest existing directory.
      *
      * @return whether it was recorded
      * @throws SandboxException if the store cannot be read or written
      */
     public boolean revoke(Path path) {
         Map<String, String> all = read();
-        Path real = Files.exists(path) ? realPath(path) : path.toAbsolutePath().normalize();
-        boolean had = all.remove(real.toString()) != null;
+        boolean had = all.remove(realPathOfMissing(path).toString()) != null;
         if (had) {
             write(all);
         }
@@ -161,6 +161,19 @@ public final class TrustStore {
         } catch (IOException e) {
             throw SandboxException.cant("read", path, e);
         }
+    }
+
+    /** The real path {@code path} had or would have: its nearest existing ancestor's, then the rest as given. */
+    private static Path realPathOfMissing(Path path) {
+        Path absolute = path.toAbsolutePath().normalize();
+        Path existing = absolute;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return absolute;
+        }
+        return realPath(existing).resolve(existing.relativize(absolute));
     }
 
     /** Every recorded path, for tests and listings. */

@@ -47,7 +47,8 @@ class ProfilesTest {
             assertEquals(Profiles.BUILT_IN_SOURCE, p.source(), name);
             assertTrue(p.description() != null && !p.description().isBlank(), name + " says what it is");
             for (String secret : Profiles.ALWAYS_HIDDEN) {
-                assertTrue(p.hidden().contains(secret), name + " hides " + secret);
+                assertEquals(!OWN_LOGIN.getOrDefault(name, List.of()).contains(secret), p.hidden().contains(secret),
+                        name + " hides " + secret + " unless it is its own login");
             }
             assertFalse(p.envPass().stream().anyMatch(g -> g.startsWith("AWS") || g.equals("*")
                     || g.equals("GITHUB_TOKEN") || g.equals("SSH_AUTH_SOCK")), name + " passes no secret by accident");
@@ -65,6 +66,121 @@ class ProfilesTest {
         Profile claude = profiles().resolve("claude");
         assertEquals(List.of("~/.claude", "~/.claude.json"), claude.writable());
         assertTrue(claude.envPass().containsAll(List.of("ANTHROPIC_*", "CLAUDE_*", "PATH")), claude.envPass().toString());
+    }
+
+    /** What each built-in agent profile reveals of the hidden list: its own login, no other agent's. */
+    private static final Map<String, List<String>> OWN_LOGIN = Map.of(
+            "claude", List.of("~/.claude/.credentials.json"),
+            "codex", List.of("~/.codex/auth.json"),
+            "gemini", List.of("~/.gemini/oauth_creds.json", "~/.gemini/google_accounts.json", "~/.gemini/.env"),
+            "aider", List.of("~/.aider.conf.yml", "~/.env", "~/.aider/oauth-keys.env"));
+
+    @Test
+    void agentLogins_areHiddenFromTheOtherAgents_evenUnderTheirOwnWritableDirectory() {
+        for (String login : List.of("~/.claude/.credentials.json", "~/.codex/auth.json", "~/.gemini/oauth_creds.json")) {
+            assertTrue(Profiles.ALWAYS_HIDDEN.contains(login), login);
+        }
+        assertTrue(profiles().resolve("codex").hidden().contains("~/.claude/.credentials.json"));
+        assertTrue(profiles().resolve("claude").hidden().contains("~/.codex/auth.json"));
+        assertFalse(profiles().resolve("claude").hidden().contains("~/.claude/.credentials.json"),
+                "a /dev/null over it would eat Claude Code's token refresh");
+    }
+
+    @Test
+    void twoFilesForOneName_isAnErrorEverywhereTheNameIsLookedUp() throws IOException {
+        writeUntrusted("repo", "default.yaml", "description: harmless\n");
+        writeUntrusted("repo", "default.json", "{\"network\": {\"mode\": \"host\"}}");
+        String why = "'default': one profile, 2 files: .sandbox/profiles/default.yaml, .sandbox/profiles/default.json"
+                + " (remove all but one)";
+        assertError("default", "can't use the profile " + why);
+        assertError("claude", "can't use the profile " + why); // claude extends default
+        SandboxException e = assertThrows(SandboxException.class, () -> profiles().inspect("default"));
+        assertEquals("can't use the profile " + why, e.getMessage());
+        e = assertThrows(SandboxException.class, () -> profiles().trust(List.of("default")));
+        assertEquals("can't trust the profile " + why, e.getMessage());
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        e = assertThrows(SandboxException.class, () -> profiles().trust(List.of()));
+        assertEquals("can't trust the profile " + why, e.getMessage());
+        e = assertThrows(SandboxException.class, () -> profiles().list());
+        assertEquals("can't list the profile " + why, e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("trusted")), "nothing was trusted");
+
+        writeUntrusted("user", "u.yml", "description: a\n");
+        writeUntrusted("user", "u.yaml", "description: b\n");
+        assertError("u", "one profile, 2 files: " + tmp.resolve("home/.config/sandbox/profiles/u.yaml") + ", "
+                + tmp.resolve("home/.config/sandbox/profiles/u.yml") + " (remove all but one)");
+        Files.delete(tmp.resolve("repo/.sandbox/profiles/default.yaml"));
+        profiles().trust(List.of("default"));
+        assertEquals(NetMode.host, profiles().resolve("default").net(), "one file left: that one");
+    }
+
+    @Test
+    void extendsItsOwnName_buildsOnTheNextSourcesProfileOfThatName() throws IOException {
+        write("user", "claude.yaml", "extends: claude\npaths:\n  writable: [~/.user]\n");
+        write("repo", "claude.yaml", "extends: claude\ndescription: the project's\npaths:\n  writable: [~/.repo]\n");
+        Profile p = profiles().resolve("claude");
+        assertEquals(List.of("claude", "claude", "claude", "default"), p.chain());
+        assertEquals(List.of("~/.claude", "~/.claude.json", "~/.user", "~/.repo"), p.writable());
+        assertEquals("the project's", p.description());
+        assertEquals(NetMode.egress, p.net(), "from the built-in claude");
+
+        write("user", "mine.yaml", "extends: mine\n");
+        assertError("mine", "can't use the profile 'mine': " + tmp.resolve("home/.config/sandbox/profiles/mine.yaml")
+                + " extends 'mine', its own name, and no later source has a profile of that name");
+        write("repo", "a.yaml", "extends: b\n");
+        write("repo", "b.yaml", "extends: a\n");
+        assertError("a", "'extends' goes round in a circle: a -> b -> a");
+        write("user", "default.yaml", "extends: codex\n");
+        assertError("claude", "'extends' goes round in a circle: claude -> claude -> claude -> default -> codex"
+                + " -> default");
+    }
+
+    @Test
+    void duplicateKeysAndDeepNesting_areOneCleanLine() throws IOException {
+        Path f = write("user", "dup.yaml", "description: shown\nnetwork:\n  mode: none\n  mode: host\n");
+        assertError("dup", "can't load profile '" + f + "': line 4, key 'network': key 'mode' is given twice (keep one)");
+        f = write("user", "dup.yaml", "network: {mode: none}\nnetwork: {mode: host}\n");
+        assertError("dup", "can't load profile '" + f + "': line 2: key 'network' is given twice (keep one)");
+        Files.delete(f);
+        f = write("user", "dup.json", "{\"description\": \"a\", \"description\": \"b\"}");
+        assertError("dup", "key 'description' is given twice (keep one)");
+        Files.delete(f);
+        f = write("user", "deep.yaml", "env: " + "{a: ".repeat(1200) + "1" + "}".repeat(1200) + "\n");
+        assertError("deep", "can't load profile '" + f + "': nested deeper than 1000 levels (a profile needs three)");
+        write("user", "list.yaml", "- a\n");
+        SandboxException e = assertThrows(SandboxException.class, () -> profiles().resolve("list"));
+        assertTrue(e.getMessage().contains("(description, extends, command,"), e.getMessage());
+    }
+
+    @Test
+    void list_marksAFileThatDoesNotLoad_andListsTheOthers() throws IOException {
+        Path bad = write("repo", "bad.yaml", "nope: 1\n");
+        write("repo", "good.yaml", "description: fine\n");
+        Map<String, Profiles.Entry> byName = byName();
+        assertTrue(byName.get("bad").problem().startsWith("can't load profile '" + bad + "': line 1, key 'nope'"),
+                byName.get("bad").toString());
+        assertEquals("fine", byName.get("good").description());
+        assertEquals(null, byName.get("good").problem());
+        assertEquals(7, byName.size());
+    }
+
+    @Test
+    void revoke_forgetsAProfileWhoseFileIsGone_byNameOrByPath() throws IOException {
+        Path f = write("repo", "gone.yaml", "description: x\n");
+        Files.delete(f);
+        assertEquals(List.of(Path.of(".sandbox/profiles/gone.yaml")), profiles().revoke(List.of("gone")));
+        assertEquals(List.of(), profiles().revoke(List.of("gone")), "nothing left to revoke");
+        f = write("repo", "gone.json", "{}");
+        Files.delete(f);
+        assertEquals(List.of(Path.of(".sandbox/profiles/gone.json")), profiles().revoke(List.of(f.toString())));
+        Files.delete(tmp.resolve("repo/.sandbox/profiles"));
+        write("repo", "gone.yml", "{}");
+        Files.delete(tmp.resolve("repo/.sandbox/profiles/gone.yml"));
+        Files.delete(tmp.resolve("repo/.sandbox/profiles"));
+        assertEquals(List.of(Path.of(".sandbox/profiles/gone.yml")), profiles().revoke(List.of("gone")),
+                "even with its directory gone");
+        Profiles outside = Profiles.of(null, tmp.resolve("home"), TrustStore.at(tmp.resolve("trusted")));
+        assertEquals(List.of(), outside.revoke(List.of(tmp.resolve("x.yaml").toString())), "a path needs no repository");
     }
 
     @Test
@@ -115,7 +231,7 @@ class ProfilesTest {
         assertTrue(byName().get("default").trusted());
         assertEquals(List.of(), profiles().untrusted("default"));
 
-        Files.writeString(f, "network:\n  mode: host\n", java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(f, "description: edited\n", java.nio.file.StandardOpenOption.APPEND);
         assertError("default", refusal);
         profiles().trust(List.of("default"));
         profiles().resolve("default");
@@ -225,7 +341,7 @@ class ProfilesTest {
         write("repo", "bad.yaml", "description: 'unterminated\npaths: {}\n");
         assertError("bad", "not valid YAML");
         write("repo", "bad.yaml", "extends: nowhere\n");
-        assertError("bad", "it extends 'bad', which is not a profile");
+        assertError("bad", "can't use the profile 'bad': 'bad' extends 'nowhere', which is not a profile");
         write("repo", "loop.yaml", "extends: loop2\n");
         write("repo", "loop2.yaml", "extends: loop\n");
         assertError("loop", "'extends' goes round in a circle: loop -> loop2 -> loop");

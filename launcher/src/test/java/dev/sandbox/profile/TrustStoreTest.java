@@ -55,6 +55,17 @@ class TrustStoreTest {
     }
 
     @Test
+    void revoke_findsAFileGone_throughTheRealPathOfItsDirectory() throws IOException {
+        Path real = profile("gone.yaml", "x: 1\n");
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), tmp.resolve("repo"));
+        store().trust(link.resolve("gone.yaml"));
+        Files.delete(real);
+        assertTrue(store().revoke(link.resolve("gone.yaml")), "recorded under the real path, found through the link");
+        assertEquals(List.of(), Files.readAllLines(store().file()));
+        assertFalse(store().revoke(link.resolve("gone.yaml")));
+    }
+
+    @Test
     void anotherFileWithTheSameContent_isNotTrusted() throws IOException {
         Path a = profile("a.yaml", "x: 1\n");
         Path b = profile("b.yaml", "x: 1\n");

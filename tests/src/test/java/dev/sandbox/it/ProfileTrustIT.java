@@ -36,7 +36,11 @@ class ProfileTrustIT {
     private static final Set<String> DIRS = Set.of("~/.ssh", "~/.gnupg", "~/.config/gh", "~/.aws", "~/.azure",
             "~/.config/gcloud", "~/.kube", "~/.config/doctl", "~/.oci", "~/.password-store",
             "~/.local/share/keyrings", "~/.mozilla", "~/.config/google-chrome", "~/.config/chromium",
-            "~/.config/BraveSoftware");
+            "~/.config/BraveSoftware", "~/.config/github-copilot", "~/.config/ngrok", "~/.config/op", "~/.pki/nssdb",
+            "~/.thunderbird", "~/.config/google-chrome-beta", "~/.config/google-chrome-unstable", "~/.config/vivaldi",
+            "~/.config/microsoft-edge", "~/.config/microsoft-edge-beta", "~/.config/microsoft-edge-dev",
+            "~/.config/opera", "~/.config/opera-beta", "~/.config/opera-developer", "~/.local/share/evolution",
+            "~/.var/app");
 
     @ParameterizedTest
     @EnumSource(Runner.class)
@@ -114,46 +118,102 @@ class ProfileTrustIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void everyHiddenPathOfTheHome_readsAbsentOrEmpty_withTheDefaultAndClaudesProfile(Runner runner)
+    void everyHiddenPathOfTheHome_readsAbsentOrEmpty_andEachAgentSeesOnlyItsOwnLogin(Runner runner)
             throws IOException {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
             Path repo = Repos.committed(ws.mkdir("repo"));
             Cli cli = new Cli(ws);
             List<String> hidden = shownHidden(cli.runOk(repo, "profiles", "show", "default"));
-            assertTrue(hidden.containsAll(hiddenYaml()), "show lists every path of hidden.yaml: " + hidden);
-            StringBuilder script = new StringBuilder();
+            List<String> listed = hiddenYaml();
+            assertTrue(hidden.containsAll(listed), "show lists every path of hidden.yaml: " + hidden);
             int made = 0;
-            for (String p : hidden) {
+            for (String p : listed) {
                 if (!p.startsWith("~/")) {
                     continue; // /run/user/$UID: not the home's
                 }
                 Path host = ws.home().resolve(p.substring(2));
                 Files.createDirectories(host.getParent());
-                String inside = "\"$HOME/" + p.substring(2) + "\"";
                 if (DIRS.contains(p)) {
                     Files.createDirectories(host);
                     Files.writeString(host.resolve("secret"), "hunter2\n");
-                    script.append("[ -z \"$(ls -A ").append(inside).append(" 2>/dev/null)\" ] || echo LEAK ")
-                            .append(p).append('\n');
                 } else {
                     Files.writeString(host, "hunter2\n");
-                    script.append("[ ! -s ").append(inside).append(" ] || echo LEAK ").append(p).append('\n');
                 }
                 made++;
             }
-            assertTrue(made > 30, "the home holds every hidden path: " + made);
-            script.append("cat ~/.ssh/secret ~/.config/git/credentials 2>/dev/null | grep -c hunter2; echo DONE\n");
+            assertTrue(made > 60, "the home holds every hidden path: " + made);
             ws.own();
 
-            for (String profile : List.of("default", "claude")) {
+            for (String profile : List.of("default", "claude", "codex")) {
+                StringBuilder script = new StringBuilder();
+                for (String p : shownHidden(cli.runOk(repo, "profiles", "show", profile))) {
+                    if (!p.startsWith("~/")) {
+                        continue;
+                    }
+                    String inside = "\"$HOME/" + p.substring(2) + "\"";
+                    script.append(DIRS.contains(p) ? "[ -z \"$(ls -A " + inside + " 2>/dev/null)\" ]" : "[ ! -s " + inside
+                            + " ]").append(" || echo LEAK ").append(p).append('\n');
+                }
+                script.append("cat ~/.ssh/secret ~/.config/git/credentials 2>/dev/null | grep -c hunter2\n");
+                script.append("echo \"CLAUDE=$(cat ~/.claude/.credentials.json)\"\n");
                 Proc.Result r = cli.run(repo, "run", "--profile", profile, "--net", "none", "--", "sh", "-c",
                         script.toString());
                 assertEquals(0, r.exitCode(), profile + r.describe());
-                assertEquals(List.of("0", "DONE"), r.stdoutLines(), profile + ": no hidden path shows its content"
-                        + r.describe());
+                assertEquals(List.of("0", "CLAUDE=" + (profile.equals("claude") ? "hunter2" : "")), r.stdoutLines(),
+                        profile + ": no hidden path shows its content, and only claude sees its login" + r.describe());
             }
+            Proc.Result refresh = cli.run(repo, "run", "--profile", "claude", "--net", "none", "--", "sh", "-c",
+                    "echo refreshed > ~/.claude/.credentials.json");
+            assertEquals(0, refresh.exitCode(), refresh.describe());
+            assertEquals("refreshed\n", Repos.read(ws.home().resolve(".claude/.credentials.json")),
+                    "claude rewrites its own login on the host (a token refresh)");
             assertEquals("hunter2\n", Repos.read(ws.home().resolve(".ssh/secret")), "the host's own are untouched");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void oneNameIsOneFile_extendsOfItsOwnName_andRevokeOfAFileGone(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path dir = Files.createDirectories(repo.resolve(".sandbox/profiles"));
+            Files.writeString(dir.resolve("default.yaml"), "description: harmless\n");
+            Files.writeString(dir.resolve("default.json"), "{\"network\": {\"mode\": \"host\"}}\n");
+            ws.own();
+            Cli cli = new Cli(ws);
+            String why = "'default': one profile, 2 files: .sandbox/profiles/default.yaml, .sandbox/profiles/default.json"
+                    + " (remove all but one)";
+            for (List<String> args : List.of(List.of("run", "--", "true"), List.of("profiles", "show", "default"),
+                    List.of("profiles", "trust", "default"), List.of("profiles", "trust"), List.of("profiles"))) {
+                Proc.Result r = cli.run(repo, args.toArray(String[]::new));
+                String verb = args.get(0).equals("run") || args.contains("show") ? "use"
+                        : args.contains("trust") ? "trust" : "list";
+                assertEquals("sandbox: can't " + verb + " the profile " + why, Cli.assertOneErrorLine(r, 2),
+                        args + r.describe());
+            }
+            assertFalse(Files.exists(ws.home().resolve(".config/sandbox/trusted")), "nothing was trusted");
+
+            Files.delete(dir.resolve("default.json"));
+            Files.delete(dir.resolve("default.yaml"));
+            // The README's example: a repository's claude that refines the built-in claude.
+            Files.writeString(dir.resolve("claude.yaml"), "extends: claude\npaths:\n  readonly: [~/.tool]\n");
+            Files.writeString(dir.resolve("broken.yaml"), "nope: 1\n");
+            cli.runOk(repo, "profiles", "trust", "claude");
+            Proc.Result shown = cli.runOk(repo, "profiles", "show", "claude");
+            assertTrue(shown.stdout().contains("  readonly: [~/.tool]\n") && shown.stdout().contains("  mode: egress\n"),
+                    "the repository's lines over the built-in claude" + shown.describe());
+            Proc.Result listed = cli.runOk(repo, "profiles");
+            assertTrue(listed.stdoutLines().stream().anyMatch(l -> l.startsWith("broken ")
+                    && l.contains(".sandbox/profiles/broken.yaml (broken)") && l.contains("unknown key 'nope'")),
+                    "a file that does not load is marked" + listed.describe());
+            assertTrue(listed.stdoutLines().stream().anyMatch(l -> l.startsWith("codex ")), listed.describe());
+
+            Files.delete(dir.resolve("claude.yaml"));
+            Proc.Result revoked = cli.runOk(repo, "profiles", "trust", "--revoke", "claude");
+            assertEquals("no longer trusted: .sandbox/profiles/claude.yaml\n", revoked.stdout(), revoked.describe());
+            assertEquals("", Repos.read(ws.home().resolve(".config/sandbox/trusted")), "forgotten");
         }
     }
 
