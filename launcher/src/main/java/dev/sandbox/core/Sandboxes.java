@@ -384,7 +384,7 @@ public final class Sandboxes {
         HelperCommand cmd = HostView.addTo(new HelperCommand(helper.path())
                 .hostname(name)
                 .tty(terminal ? "auto" : "never"));
-        // The home first, so that the repository (usually inside it) is mounted over it.
+        // The home first, then the grants, then the repository (usually inside the home) over them.
         if (home != null && Files.isDirectory(home) && !home.equals(Path.of("/")) && !home.startsWith(repo.root())) {
             if (profile.home().equals("overlay")) {
                 Path layers = dir.resolve("home");
@@ -397,14 +397,22 @@ public final class Sandboxes {
                 cmd.roOverlay(home, home);
             }
         }
-        cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
         // Writes must reach the host, so a writable grant is a bind, and only the sockets
         // /proc/net/unix lists are covered in it (see README, "What the agent can see").
+        List<Path> writable = new ArrayList<>();
         for (String p : profile.writable()) {
             Path host = expand(p, home);
             if (host != null && Files.exists(host)) {
                 cmd.bind(host, host);
+                writable.add(host);
             }
+        }
+        // Before the read-only grants and the hidden paths, which a bind of the host's
+        // directory would cover again.
+        List<Path> kept = new ArrayList<>(configDirs(home));
+        kept.add(store.root());
+        for (Path k : kept) {
+            pinParents(cmd, k, writable, repo.root());
         }
         for (String p : profile.readonly()) {
             Path host = expand(p, home);
@@ -412,6 +420,9 @@ public final class Sandboxes {
                 cmd.roOverlay(host, host);
             }
         }
+        // After every grant: a grant of a directory that holds the repository (writable:
+        // ["~"]) would otherwise cover the overlay and let the agent write the user's tree.
+        cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
         for (String p : profile.hidden()) {
             Path host = expand(p, home);
             if (host != null) {
@@ -425,12 +436,6 @@ public final class Sandboxes {
         // repository profiles decide what the next run may do, is read-only.
         cmd.hide(store.root());
         for (Path config : configDirs(home)) {
-            try {
-                // Made now if missing, or a writable home would let the agent make it.
-                Files.createDirectories(config);
-            } catch (IOException e) {
-                // a home we may not write: the agent may not either
-            }
             if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
                 cmd.roBind(config, config);
             }
@@ -443,6 +448,34 @@ public final class Sandboxes {
         return cmd.chdir(cwd).command(command);
     }
 
+    /**
+     * Binds onto itself every directory between a writable grant and {@code dir} (both
+     * excluded). A mount point can't be renamed (rename(2): EBUSY), so the agent can't move
+     * {@code dir}'s read-only or hidden mount aside with its parent and make a directory of
+     * its own at its path, which the next run would read. A link among them is left alone,
+     * and so is everything in or above the repository: a bind of the host's directory there
+     * would cover the repository's overlay (and inside it, the host's state is out of sight).
+     */
+    static void pinParents(HelperCommand cmd, Path dir, List<Path> writable, Path repoRoot) {
+        if (dir.startsWith(repoRoot)) {
+            return;
+        }
+        for (Path grant : writable) {
+            if (!dir.startsWith(grant) || dir.equals(grant)) {
+                continue;
+            }
+            List<Path> between = new ArrayList<>();
+            for (Path p = dir.getParent(); p != null && !p.equals(grant); p = p.getParent()) {
+                between.add(0, p);
+            }
+            for (Path p : between) {
+                if (!repoRoot.startsWith(p) && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                    cmd.bind(p, p);
+                }
+            }
+        }
+    }
+
     /** Where sandbox's configuration is: {@code ~/.config/sandbox} and {@code $XDG_CONFIG_HOME/sandbox}. */
     private List<Path> configDirs(Path home) {
         Set<Path> dirs = new LinkedHashSet<>();
@@ -450,6 +483,14 @@ public final class Sandboxes {
             dirs.add(home.resolve(".config").resolve("sandbox"));
         }
         dirs.add(TrustStore.forUser(context.env(), home == null ? Path.of("/") : home).file().getParent());
+        for (Path dir : dirs) {
+            try {
+                // Made now if missing, or a writable home would let the agent make it.
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                // a home we may not write: the agent may not either
+            }
+        }
         return List.copyOf(dirs);
     }
 

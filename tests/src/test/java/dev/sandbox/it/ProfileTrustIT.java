@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -98,6 +99,27 @@ class ProfileTrustIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void writableHome_holdingTheRepository_leavesTheUsersTreeToTheOverlay(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(Files.createDirectories(ws.home().resolve("src/proj")));
+            Path profiles = Files.createDirectories(ws.home().resolve(".config/sandbox/profiles"));
+            Files.writeString(profiles.resolve("wide.yaml"), PLANTED.replace("mode: host", "mode: none"));
+            ws.own();
+            SortedMap<String, String> before = Repos.treeState(repo);
+            Proc.Result r = new Cli(ws).run(repo, "run", "--profile", "wide", "--name", "w", "--", "sh", "-c",
+                    "echo changed > README.md; echo new > src/b.txt; touch ~/wrote");
+            assertEquals(0, r.exitCode(), r.describe());
+            assertTrue(Files.exists(ws.home().resolve("wrote")), "the home is writable" + r.describe());
+            Repos.assertSameTree(before, Repos.treeState(repo), "the user's tree, under a writable home");
+            Proc.Result diff = new Cli(ws).run(repo, "diff", "--name-only", "w");
+            assertEquals(List.of("README.md", "src/b.txt"), diff.stdoutLines(), "the work is in the sandbox"
+                    + diff.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void writableHome_cannotMakeTheTrustedList_evenWhereItDoesNotExistYet(Runner runner) throws IOException {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
@@ -109,10 +131,14 @@ class ProfileTrustIT {
             ws.own();
             Proc.Result r = new Cli(ws).run(repo, Map.of("XDG_CONFIG_HOME", xdg.toString()), "run", "--profile",
                     "wide", "--", "sh", "-c", "touch ~/wrote; mkdir -p '" + list.getParent() + "'; echo planted > '"
-                    + list + "'; true");
+                    + list + "'; for d in .config xdg; do mv ~/$d ~/$d-moved 2>/dev/null && echo MOVED $d; done;"
+                    + " mkdir -p ~/.config/sandbox/profiles && echo 'network: {mode: host}' >"
+                    + " ~/.config/sandbox/profiles/default.yaml; true");
             assertEquals(0, r.exitCode(), r.describe());
             assertTrue(Files.exists(ws.home().resolve("wrote")), "the home is writable" + r.describe());
             assertFalse(Files.exists(list), "no trusted list made from inside" + r.describe());
+            assertEquals("", r.stdout(), "no parent of sandbox's configuration can be moved aside" + r.describe());
+            assertFalse(Files.exists(profiles.resolve("default.yaml")), "nor a user profile planted" + r.describe());
         }
     }
 
