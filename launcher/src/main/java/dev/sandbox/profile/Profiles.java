@@ -131,7 +131,14 @@ public final class Profiles {
         }
         List<Entry> all = new ArrayList<>();
         for (String name : names) {
-            Located at = locate(name, 0, "list the profile").orElseThrow();
+            Located at;
+            try {
+                at = locate(name, 0, "list the profile").orElseThrow();
+            } catch (SandboxException e) {
+                // Two files for one name: listed as broken, the others still listed.
+                all.add(new Entry(name, "several files", null, false, e.getMessage()));
+                continue;
+            }
             try {
                 byte[] bytes = at.file() == null ? null : bytes(at.file());
                 all.add(new Entry(name, at.source(), read(name, at.source(), bytes).description(),

@@ -212,7 +212,7 @@ class ProfileTrustIT {
             String why = "'default': one profile, 2 files: .sandbox/profiles/default.yaml, .sandbox/profiles/default.json"
                     + " (remove all but one)";
             for (List<String> args : List.of(List.of("run", "--", "true"), List.of("profiles", "show", "default"),
-                    List.of("profiles", "trust", "default"), List.of("profiles", "trust"), List.of("profiles"))) {
+                    List.of("profiles", "trust", "default"), List.of("profiles", "trust"))) {
                 Proc.Result r = cli.run(repo, args.toArray(String[]::new));
                 String verb = args.get(0).equals("run") || args.contains("show") ? "use"
                         : args.contains("trust") ? "trust" : "list";
@@ -220,6 +220,11 @@ class ProfileTrustIT {
                         args + r.describe());
             }
             assertFalse(Files.exists(ws.home().resolve(".config/sandbox/trusted")), "nothing was trusted");
+            Proc.Result all = cli.runOk(repo, "profiles");
+            assertTrue(all.stdoutLines().stream().anyMatch(l -> l.startsWith("default ")
+                    && l.contains("several files (broken)") && l.contains("2 files")), "the list marks it" + all.describe());
+            assertTrue(all.stdoutLines().stream().anyMatch(l -> l.startsWith("codex ")), "and lists the others"
+                    + all.describe());
 
             Files.delete(dir.resolve("default.json"));
             Files.delete(dir.resolve("default.yaml"));
