@@ -20,6 +20,7 @@ import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.TrustStore;
 import dev.sandbox.sys.ChildEnv;
+import dev.sandbox.sys.MountInfo;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
@@ -139,6 +140,16 @@ public final class Sandboxes {
                 throw e;
             }
             List<AgentProcess.Launch> launches = new ArrayList<>();
+            boolean homeLayer = profile.home().equals("overlay");
+            Optional<Path> mountInHome = homeLayer && home != null ? MountInfo.firstBelow(home) : Optional.empty();
+            if (mountInHome.isPresent()) {
+                // In a user namespace overlayfs refuses a lower layer with mounts below it
+                // (EINVAL): they would show what they cover. Read-only is the next best view.
+                homeLayer = false;
+                err.println("sandbox: warning: the home has a mount below it ('" + mountInHome.get() + "'), which"
+                        + " overlayfs can't layer: the agent sees the home read-only");
+                err.flush();
+            }
             Path runtime = net.needsControl() || net.mode() == NetMode.allow ? RuntimeDir.forUser(context.env()) : null;
             for (int i = 0; i < count; i++) {
                 SandboxNetwork network = new SandboxNetwork(net, StateStore.logDir(dirs.get(i)), runtime,
@@ -146,7 +157,7 @@ public final class Sandboxes {
                 networks.add(network);
                 network.prepare(dirs.get(i));
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
-                        network, profile, home, options.containers());
+                        network, profile, home, homeLayer, options.containers());
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
                 Path dir = dirs.get(i);
                 String sandboxName = names.get(i);
@@ -380,13 +391,13 @@ public final class Sandboxes {
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
             List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home,
-            Engine.Setup containers) throws IOException {
+            boolean homeLayer, Engine.Setup containers) throws IOException {
         HelperCommand cmd = HostView.addTo(new HelperCommand(helper.path())
                 .hostname(name)
                 .tty(terminal ? "auto" : "never"));
         // The home first, then the grants, then the repository (usually inside the home) over them.
         if (home != null && Files.isDirectory(home) && !home.equals(Path.of("/")) && !home.startsWith(repo.root())) {
-            if (profile.home().equals("overlay")) {
+            if (homeLayer) {
                 Path layers = dir.resolve("home");
                 Files.createDirectories(layers.resolve("upper"));
                 Files.createDirectories(layers.resolve("work"));

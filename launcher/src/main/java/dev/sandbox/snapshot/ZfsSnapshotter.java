@@ -1,6 +1,7 @@
 package dev.sandbox.snapshot;
 
 import dev.sandbox.sys.Command;
+import dev.sandbox.sys.MountInfo;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -105,9 +106,9 @@ public final class ZfsSnapshotter implements Snapshotter {
             if (before.length < 5 || after.length < 2) {
                 continue;
             }
-            Path mountpoint = Path.of(unescape(before[4]));
+            Path mountpoint = Path.of(MountInfo.unescape(before[4]));
             if (mountpoint.equals(dir)) {
-                found = after[0].equals("zfs") ? new Dataset(unescape(after[1]), mountpoint) : null;
+                found = after[0].equals("zfs") ? new Dataset(MountInfo.unescape(after[1]), mountpoint) : null;
             }
         }
         return Optional.ofNullable(found);
@@ -120,20 +121,5 @@ public final class ZfsSnapshotter implements Snapshotter {
         } catch (IOException e) {
             return Optional.empty();
         }
-    }
-
-    /** mountinfo writes space, tab, newline and backslash as {@code \040}-style octal escapes. */
-    static String unescape(String field) {
-        StringBuilder out = new StringBuilder();
-        for (int i = 0; i < field.length(); i++) {
-            char c = field.charAt(i);
-            if (c == '\\' && i + 3 < field.length() && field.substring(i + 1, i + 4).matches("[0-7]{3}")) {
-                out.append((char) Integer.parseInt(field.substring(i + 1, i + 4), 8));
-                i += 3;
-            } else {
-                out.append(c);
-            }
-        }
-        return out.toString();
     }
 }

@@ -45,11 +45,4 @@ class ZfsSnapshotterTest {
         assertEquals(Path.of("/tank/src/.zfs/snapshot/sandbox-1"),
                 ZfsSnapshotter.lowerPath(Path.of("/tank/src"), "sandbox-1"));
     }
-
-    @Test
-    void unescape_decodesOnlyOctalTriples() {
-        assertEquals("a b\tc\\d", ZfsSnapshotter.unescape("a\\040b\\011c\\134d"));
-        assertEquals("a\\x", ZfsSnapshotter.unescape("a\\x"));
-        assertEquals("end\\04", ZfsSnapshotter.unescape("end\\04"));
-    }
 }

@@ -23,6 +23,32 @@ import org.junit.jupiter.params.provider.EnumSource;
 class IsolationIT {
     private static final String MARK = "sandbox-it-" + ProcessHandle.current().pid();
 
+    /** overlayfs can't layer a home with a mount below it in a user namespace: the run warns and shows it read-only. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void run_homeWithAMountBelow_runsWithTheHomeReadOnly_andSaysSo(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        Skip.unless(Host.isRoot(), "needs root to mount a tmpfs in the scratch home");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path mount = Files.createDirectories(ws.home().resolve("data"));
+            ws.own();
+            Proc.Result mounted = Proc.run(List.of("mount", "-t", "tmpfs", "tmpfs", mount.toString()), ws.dir(),
+                    Host.cleanEnv(ws.home()));
+            assertEquals(0, mounted.exitCode(), mounted.describe());
+            try {
+                Proc.Result r = new Cli(ws).run(repo, "run", "--", "sh", "-c", "touch ~/x 2>/dev/null || echo RO; echo ran");
+                assertEquals(0, r.exitCode(), r.describe());
+                assertEquals(List.of("RO", "ran"), r.stdoutLines(), r.describe());
+                assertTrue(r.stderr().contains("sandbox: warning: the home has a mount below it ('" + mount + "')"),
+                        r.describe());
+                assertFalse(Files.exists(ws.home().resolve("x")), "nothing written to the home");
+            } finally {
+                Proc.run(List.of("umount", mount.toString()), ws.dir(), Host.cleanEnv(ws.home()));
+            }
+        }
+    }
+
     /** Root inside is the host's root: what only root may read in /etc must not be read, as --net egress sends it out. */
     @ParameterizedTest
     @EnumSource(Runner.class)
