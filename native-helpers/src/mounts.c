@@ -181,6 +181,15 @@ static void bind_readonly(const char *source, const char *path, const char *host
     make_readonly_recursive(path, dest);
 }
 
+/* The host path SRC as seen under the old root, with its stat; dies when it is gone. */
+static char *host_source(const char *src, struct stat *st)
+{
+    char *source = oldroot_path(src);
+    if (stat(source, st) < 0)
+        die_with_error("can't find '%s'", src);
+    return source;
+}
+
 static void apply_op(const struct sandbox_op *op)
 {
     switch (op->type) {
@@ -204,10 +213,8 @@ static void apply_op(const struct sandbox_op *op)
         const char *dest = op->args[1];
         if (op->args[0] == NULL)
             break;
-        cleanup_free char *source = oldroot_path(op->args[0]);
         struct stat st;
-        if (stat(source, &st) < 0)
-            die_with_error("can't find '%s'", op->args[0]);
+        cleanup_free char *source = host_source(op->args[0], &st);
         cleanup_free char *path = newroot_path(dest, NULL);
         create_mount_point(path, S_ISDIR(st.st_mode), dest);
         if (op->type != OP_BIND) {
@@ -224,10 +231,8 @@ static void apply_op(const struct sandbox_op *op)
          * SRC, so a file or a directory with submounts is bound instead, read-only, and
          * only its listed sockets are covered. */
         const char *dest = op->args[1];
-        cleanup_free char *source = oldroot_path(op->args[0]);
         struct stat st;
-        if (stat(source, &st) < 0)
-            die_with_error("can't find '%s'", op->args[0]);
+        cleanup_free char *source = host_source(op->args[0], &st);
         cleanup_free char *path = newroot_path(dest, NULL);
         create_mount_point(path, S_ISDIR(st.st_mode), dest);
         if (!S_ISDIR(st.st_mode) || has_mount_below(source, op->args[0])) {
