@@ -120,7 +120,9 @@ class RunRmIT {
             ws.own();
             Cli cli = new Cli(ws);
             // Touching the files makes git status re-read them and write the index with new stat data.
-            String agent = "touch README.md src/a.txt && git status --short";
+            // A fixed old time, not now: git compares whole seconds, and the repository, its
+            // snapshot and the touch can all fall within one.
+            String agent = "touch -d @946684800 README.md src/a.txt && git status --short";
 
             cli.runOk(repo, "run", "--name", "probe", "--", "sh", "-c", agent);
             Path written = Repos.upper(repo, "probe").resolve(".git/index");
