@@ -420,7 +420,8 @@ public final class Sandboxes {
         }
         // Before the read-only grants and the hidden paths, which a bind of the host's
         // directory would cover again.
-        List<Path> kept = new ArrayList<>(configDirs(home));
+        List<Path> configs = configDirs(home);
+        List<Path> kept = new ArrayList<>(configs);
         kept.add(store.root());
         for (Path k : kept) {
             pinParents(cmd, k, writable, repo.root());
@@ -446,7 +447,7 @@ public final class Sandboxes {
         // and sandbox's own configuration, whose user profiles and list of trusted
         // repository profiles decide what the next run may do, is read-only.
         cmd.hide(store.root());
-        for (Path config : configDirs(home)) {
+        for (Path config : configs) {
             if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
                 cmd.roBind(config, config);
             }
