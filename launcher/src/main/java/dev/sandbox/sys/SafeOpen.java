@@ -1,0 +1,454 @@
+package dev.sandbox.sys;
+
+import com.sun.jna.Library;
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+/**
+ * Opens files that an untrusted party wrote (a sandbox's upper layer, the agent's
+ * {@code .git}) so that no name it chose can lead out of its directory or stall the reader:
+ * the path is resolved below a root directory without following any symlink, {@code ..} or
+ * mount ({@code openat2(2)} with {@code RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV}, or one {@code openat(2)} per component with
+ * {@code O_NOFOLLOW} where openat2 is missing or the path is longer than {@code PATH_MAX});
+ * the file is opened {@code O_NONBLOCK} so that a FIFO cannot block the open; and what was
+ * opened is checked with {@code statx(2)} on the descriptor, so that only a regular file is
+ * ever read, whatever replaced the name meanwhile. The same idea as bubblewrap's and
+ * crun's use of openat2 for paths inside a container's root (man openat2(2), "RESOLVE_BENEATH").
+ *
+ * <p>Linux on x86_64 or aarch64 only (the open flags and {@code statx} are read with those
+ * ABIs). The JDK has no way to pass {@code O_NONBLOCK} or {@code RESOLVE_*}, hence JNA.
+ */
+public final class SafeOpen {
+    /** What a name below the root turned out to be, when it is not a regular file. */
+    public enum Kind { MISSING, SYMLINK, DIRECTORY, SPECIAL }
+
+    /** The name names something else than a regular file, or leads through a symlink or out of the root. */
+    public static final class NotRegular extends IOException {
+        private final Kind kind;
+
+        NotRegular(String rel, Kind kind, String why) {
+            super(rel + ": " + why);
+            this.kind = kind;
+        }
+
+        /** What the name is: {@link Kind#MISSING} also when a component on the way is a file. */
+        public Kind kind() {
+            return kind;
+        }
+    }
+
+    /** The file is larger than the caller's bound. */
+    public static final class TooLarge extends IOException {
+        private final long size;
+
+        TooLarge(String rel, long size, long max) {
+            super(rel + ": " + size + " bytes, over the limit of " + max);
+            this.size = size;
+        }
+
+        public long size() {
+            return size;
+        }
+    }
+
+    private static final boolean AARCH64 = "aarch64".equals(System.getProperty("os.arch"));
+    private static final int O_RDONLY = 0;
+    private static final int O_NONBLOCK = 04000;
+    private static final int O_DIRECTORY = AARCH64 ? 040000 : 0200000;
+    private static final int O_NOFOLLOW = AARCH64 ? 0100000 : 0400000;
+    private static final int O_CLOEXEC = 02000000;
+    private static final int O_PATH = 010000000;
+    private static final long RESOLVE_NO_XDEV = 0x01;
+    private static final long RESOLVE_NO_MAGICLINKS = 0x02;
+    private static final long RESOLVE_NO_SYMLINKS = 0x04;
+    private static final long RESOLVE_BENEATH = 0x08;
+    /** openat2's number, the same on every architecture since Linux 5.6. */
+    private static final long SYS_OPENAT2 = 437;
+    private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    private static final int STATX_BASIC = 0x7ff;
+    private static final int STATX_SIZE = 256;
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFREG = 0100000;
+    private static final int S_IFDIR = 0040000;
+    private static final int S_IFLNK = 0120000;
+    private static final int EPERM = 1;
+    private static final int ENOENT = 2;
+    private static final int EXDEV = 18;
+    private static final int ENOTDIR = 20;
+    private static final int ENAMETOOLONG = 36;
+    private static final int ENOSYS = 38;
+    private static final int ELOOP = 40;
+    private static final int EINTR = 4;
+    private static final int PATH_MAX = 4096;
+
+    private interface LibC extends Library {
+        long syscall(long number, int dirfd, byte[] path, Pointer how, long size);
+
+        int openat(int dirfd, byte[] path, int flags, int mode);
+
+        int statx(int dirfd, byte[] path, int flags, int mask, Pointer buf);
+
+        long read(int fd, byte[] buf, long count);
+
+        long readlinkat(int dirfd, byte[] path, byte[] buf, long size);
+
+        int close(int fd);
+    }
+
+    private static final class Holder {
+        static final LibC LIBC = Native.load("c", LibC.class);
+        static volatile boolean noOpenat2;
+    }
+
+    private static final byte[] EMPTY = {0};
+
+    private SafeOpen() {
+    }
+
+    /**
+     * Opens {@code rel} ("a/b/c", relative, no empty, {@code .} or {@code ..} component) below
+     * the directory {@code root} for reading, if it is a regular file reached without a symlink.
+     *
+     * @throws NotRegular when it is missing, a symlink, a directory or a special file, or a
+     *                    component on the way is a symlink or not a directory
+     * @throws IOException when the kernel refuses for another reason (permission denied...)
+     */
+    public static Regular open(Path root, String rel) throws IOException {
+        int fd = resolve(root, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        try {
+            Stat st = stat(fd);
+            if ((st.mode & S_IFMT) != S_IFREG) {
+                throw new NotRegular(rel, (st.mode & S_IFMT) == S_IFDIR ? Kind.DIRECTORY : Kind.SPECIAL,
+                        "not a regular file");
+            }
+            Regular r = new Regular(fd, rel, st);
+            fd = -1;
+            return r;
+        } finally {
+            if (fd >= 0) {
+                Holder.LIBC.close(fd);
+            }
+        }
+    }
+
+    /** As {@link #open(Path, String)}, for {@code file} at or below {@code root}. */
+    public static Regular open(Path root, Path file) throws IOException {
+        return open(root, relative(root, file));
+    }
+
+    /**
+     * The target of the symlink {@code rel} below {@code root}, as the bytes the link holds
+     * decoded as UTF-8 (at most {@code PATH_MAX} bytes); nothing on the way is followed.
+     *
+     * @throws NotRegular when it is not a symlink (kind {@link Kind#MISSING} when absent)
+     */
+    public static String readLink(Path root, String rel) throws IOException {
+        int fd = resolve(root, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        try {
+            Stat st = stat(fd);
+            if ((st.mode & S_IFMT) != S_IFLNK) {
+                throw new NotRegular(rel, (st.mode & S_IFMT) == S_IFDIR ? Kind.DIRECTORY : Kind.SPECIAL,
+                        "not a symlink");
+            }
+            byte[] buf = new byte[PATH_MAX];
+            long n = Holder.LIBC.readlinkat(fd, EMPTY, buf, buf.length);
+            if (n < 0) {
+                throw error(rel, Native.getLastError());
+            }
+            return new String(buf, 0, (int) n, StandardCharsets.UTF_8);
+        } finally {
+            Holder.LIBC.close(fd);
+        }
+    }
+
+    /** As {@link #readLink(Path, String)}, for {@code link} at or below {@code root}. */
+    public static String readLink(Path root, Path link) throws IOException {
+        return readLink(root, relative(root, link));
+    }
+
+    /**
+     * A regular file's bytes, at most {@code max} of them.
+     *
+     * @throws TooLarge when the file holds more than {@code max} bytes
+     * @throws NotRegular as {@link #open(Path, String)}
+     */
+    public static byte[] readAll(Path root, String rel, int max) throws IOException {
+        try (Regular r = open(root, rel)) {
+            return r.readAll(max);
+        }
+    }
+
+    /** {@code file}'s path below {@code root}, '/'-separated; refused when it is not below it. */
+    static String relative(Path root, Path file) throws NotRegular {
+        if (!file.startsWith(root) || file.equals(root)) {
+            throw new NotRegular(file.toString(), Kind.MISSING, "not below " + root);
+        }
+        return root.relativize(file).toString();
+    }
+
+    /** The descriptor of {@code rel} below {@code root}, opened with {@code flags}. */
+    private static int resolve(Path root, String rel, int flags) throws IOException {
+        for (String part : rel.split("/", -1)) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..") || part.indexOf('\0') >= 0) {
+                throw new NotRegular(rel, Kind.MISSING, "not a plain relative path");
+            }
+        }
+        LibC c = Holder.LIBC;
+        int dir = c.openat(-100, bytes(root.toString()), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (dir < 0) {
+            throw error(root.toString(), Native.getLastError());
+        }
+        try {
+            byte[] path = bytes(rel);
+            if (!Holder.noOpenat2 && path.length <= PATH_MAX) {
+                int fd = openat2(dir, path, flags);
+                if (fd >= 0) {
+                    return fd;
+                }
+                int errno = -fd;
+                if (errno == ENOSYS) {
+                    Holder.noOpenat2 = true; // before Linux 5.6, or a seccomp filter's answer
+                } else if (errno != ENAMETOOLONG && errno != EPERM) {
+                    throw error(rel, errno); // EPERM: a seccomp filter may refuse it; walk instead
+                }
+            }
+            return walk(dir, rel, flags);
+        } finally {
+            c.close(dir);
+        }
+    }
+
+    private static int openat2(int dir, byte[] path, int flags) {
+        try (Memory how = new Memory(24)) {
+            how.setLong(0, flags);
+            how.setLong(8, 0);
+            how.setLong(16, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+            while (true) {
+                long r = Holder.LIBC.syscall(SYS_OPENAT2, dir, path, how, 24);
+                if (r >= 0) {
+                    return (int) r;
+                }
+                int errno = Native.getLastError();
+                if (errno != EINTR) {
+                    return -errno;
+                }
+            }
+        }
+    }
+
+    /** One {@code openat} per component, never following a symlink: any length, any kernel. */
+    private static int walk(int root, String rel, int flags) throws IOException {
+        LibC c = Holder.LIBC;
+        String[] parts = rel.split("/");
+        int dir = -1;
+        try {
+            int at = root;
+            for (int i = 0; i < parts.length - 1; i++) {
+                int next = c.openat(at, bytes(parts[i]), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+                if (next < 0) {
+                    throw error(rel, Native.getLastError());
+                }
+                if (dir >= 0) {
+                    c.close(dir);
+                }
+                dir = next;
+                at = next;
+            }
+            int fd = c.openat(at, bytes(parts[parts.length - 1]), flags, 0);
+            if (fd < 0) {
+                throw error(rel, Native.getLastError());
+            }
+            return fd;
+        } finally {
+            if (dir >= 0) {
+                c.close(dir);
+            }
+        }
+    }
+
+    private static IOException error(String rel, int errno) {
+        return switch (errno) {
+            case ENOENT, ENOTDIR -> new NotRegular(rel, Kind.MISSING, "no such file");
+            case ELOOP -> new NotRegular(rel, Kind.SYMLINK, "a symlink on the way, never followed");
+            case EXDEV -> new NotRegular(rel, Kind.SPECIAL, "leads out of its directory");
+            case 13 -> new java.nio.file.AccessDeniedException(rel);
+            default -> new IOException(rel + ": errno " + errno);
+        };
+    }
+
+    private static byte[] bytes(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        byte[] z = new byte[b.length + 1];
+        System.arraycopy(b, 0, z, 0, b.length);
+        return z;
+    }
+
+    /** The fields of {@code statx(2)} used here. */
+    private record Stat(int mode, long size, long mtimeNanos) {
+    }
+
+    private static Stat stat(int fd) throws IOException {
+        try (Memory buf = new Memory(STATX_SIZE)) {
+            buf.clear();
+            if (Holder.LIBC.statx(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC, buf) != 0) {
+                throw new IOException("statx: errno " + Native.getLastError());
+            }
+            // struct statx (linux/stat.h): stx_mode u16 at 28, stx_size u64 at 40, stx_mtime at 112
+            int mode = buf.getShort(28) & 0xffff;
+            long mtime = buf.getLong(112) * 1_000_000_000L + (buf.getInt(120) & 0xffffffffL);
+            return new Stat(mode, buf.getLong(40), mtime);
+        }
+    }
+
+    /**
+     * An open regular file. Its {@link #size} and {@link #mtimeNanos} are those seen right
+     * after the open; the agent may still be writing it, so readers bound themselves by them.
+     */
+    public static final class Regular implements Closeable {
+        private int fd;
+        private final String rel;
+        private final Stat stat;
+
+        private Regular(int fd, String rel, Stat stat) {
+            this.fd = fd;
+            this.rel = rel;
+            this.stat = stat;
+        }
+
+        /** Bytes, at the open. */
+        public long size() {
+            return stat.size;
+        }
+
+        /** Whether the owner may execute it, at the open. */
+        public boolean executable() {
+            return (stat.mode & 0100) != 0;
+        }
+
+        /** Modification time in nanoseconds since the epoch, at the open. */
+        public long mtimeNanos() {
+            return stat.mtimeNanos;
+        }
+
+        /**
+         * Up to {@code buf.length - off} bytes into {@code buf} from the current position;
+         * -1 at the end.
+         */
+        int read(byte[] buf, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            byte[] tmp = off == 0 ? buf : new byte[len];
+            while (true) {
+                long n = Holder.LIBC.read(fd, tmp, len);
+                if (n < 0) {
+                    int errno = Native.getLastError();
+                    if (errno == EINTR) {
+                        continue;
+                    }
+                    throw new IOException(rel + ": read failed, errno " + errno);
+                }
+                if (n == 0) {
+                    return -1;
+                }
+                if (tmp != buf) {
+                    System.arraycopy(tmp, 0, buf, off, (int) n);
+                }
+                return (int) n;
+            }
+        }
+
+        /** The rest of the file as a stream, which ends at the file's end or at {@code max} bytes. */
+        public InputStream stream(long max) {
+            return new InputStream() {
+                private long left = max;
+
+                @Override
+                public int read() throws IOException {
+                    byte[] one = new byte[1];
+                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    int n = Regular.this.read(b, off, (int) Math.min(len, left));
+                    if (n > 0) {
+                        left -= n;
+                    }
+                    return n;
+                }
+            };
+        }
+
+        /**
+         * Exactly {@link #size} bytes, as JGit's {@code ObjectInserter.insert(type, length, in)}
+         * needs them; a file that grew is read up to its size at the open.
+         *
+         * @throws IOException (from the stream) when the file shrank while it was read
+         */
+        public InputStream exact() {
+            InputStream in = stream(stat.size);
+            return new InputStream() {
+                private long got;
+
+                @Override
+                public int read() throws IOException {
+                    byte[] one = new byte[1];
+                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = in.read(b, off, len);
+                    if (n < 0 && got < stat.size) {
+                        throw new Changed(rel);
+                    }
+                    got += Math.max(n, 0);
+                    return n;
+                }
+            };
+        }
+
+        /**
+         * All of it, when it holds at most {@code max} bytes.
+         *
+         * @throws TooLarge when it holds more
+         */
+        public byte[] readAll(int max) throws IOException {
+            if (stat.size > max) {
+                throw new TooLarge(rel, stat.size, max);
+            }
+            byte[] all = stream(max + 1L).readAllBytes();
+            if (all.length > max) {
+                throw new TooLarge(rel, all.length, max);
+            }
+            return all;
+        }
+
+        @Override
+        public void close() {
+            if (fd >= 0) {
+                Holder.LIBC.close(fd);
+                fd = -1;
+            }
+        }
+    }
+
+    /** A file got shorter while it was read: the agent is still writing it. */
+    public static final class Changed extends IOException {
+        Changed(String rel) {
+            super(rel + ": changed while it was read");
+        }
+    }
+}
