@@ -41,6 +41,8 @@ public final class Posix {
 
         int fchmod(int fd, int mode);
 
+        int chmod(String path, int mode);
+
         int futimens(int fd, long[] times);
     }
 
@@ -166,6 +168,37 @@ public final class Posix {
             new java.io.File(target).delete();
         }
         return err;
+    }
+
+    private static final int O_DIRECTORY = 0200000;
+    private static final int O_NOFOLLOW = 0400000;
+    private static final int O_PATH = 010000000;
+    private static final int ENOSYS = 38;
+
+    /**
+     * Sets the mode bits ({@code 07777}) of directory {@code path} without following a
+     * symlink in its last component, even when the directory grants its owner nothing: Java's
+     * no-follow chmod opens the directory for reading first, which mode 000 forbids. The
+     * directory is pinned with {@code O_PATH|O_NOFOLLOW|O_DIRECTORY}, which needs no permission
+     * on it, and changed through its {@code /proc/self/fd} link, as glibc's and musl's
+     * {@code fchmodat(AT_SYMLINK_NOFOLLOW)} do (glibc before 2.32 lacks that flag). Returns 0,
+     * or the errno: ENOTDIR when {@code path} is a symlink or no directory, ENOENT without
+     * {@code /proc}, ENOSYS without JNA's native part.
+     */
+    public static int chmodDirectory(String path, int mode) {
+        try {
+            LibC c = Holder.LIBC;
+            int fd = c.open(path, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC, 0);
+            if (fd < 0) {
+                return Native.getLastError();
+            }
+            int r = c.chmod("/proc/self/fd/" + fd, mode);
+            int err = r < 0 ? Native.getLastError() : 0;
+            c.close(fd);
+            return err;
+        } catch (LinkageError e) {
+            return ENOSYS;
+        }
     }
 
     public static boolean isRoot() {

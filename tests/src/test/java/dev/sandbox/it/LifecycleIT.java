@@ -10,10 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -91,6 +93,50 @@ class LifecycleIT {
             cli.runOk(repo, "rm", "idle");
             assertNull(cli.listed(repo, "idle"));
             assertFalse(Files.exists(Repos.sandboxDir(repo, "idle")));
+        }
+    }
+
+    /**
+     * An agent's tree deeper than any path the kernel takes (PATH_MAX, 4096 bytes), with a
+     * mode-000 directory in it: {@code rm --force} deletes it whole, and {@code gc} finishes an
+     * {@code rm} interrupted after the rename to {@code .rm-*}.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rmForceAndGc_agentMadeTreeDeeperThanPathMax_deleteItAll(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            // 3,000 levels in chunks of 500 ('mkdir d && cd d' 3,000 times takes seconds);
+            // dash's logical cd joins $PWD and fails past PATH_MAX, -P does not
+            String agent = "chunk=$(printf 'd/%.0s' $(seq 500)); i=0; while [ $i -lt 3000 ]; do"
+                    + " mkdir -p \"$chunk\" && cd -P \"$chunk\" || exit 1; i=$((i+500)); done;"
+                    + " echo x > f && chmod 000 ../../..";
+            cli.runOk(repo, "run", "--name", "deep", "--", "sh", "-c", agent);
+            cli.runOk(repo, "run", "--name", "cut", "--", "sh", "-c", agent);
+            Path sandboxes = Repos.sandboxDir(repo, "deep").getParent();
+
+            Proc.Result rm = cli.runOk(repo, "rm", "--force", "deep");
+            assertTrue(rm.stdout().contains("deep"), rm.describe());
+            assertFalse(Files.exists(Repos.sandboxDir(repo, "deep"), LinkOption.NOFOLLOW_LINKS), "deep is gone");
+            assertEquals(List.of(), removals(sandboxes), "and so is its .rm- directory");
+
+            Files.move(Repos.sandboxDir(repo, "cut"), sandboxes.resolve(".rm-cut-1")); // as a killed rm leaves it
+            Proc.Result gc = cli.runOk(repo, "gc");
+            assertTrue(gc.stdout().strip().endsWith(" and 1 leftover"), gc.describe());
+            assertEquals(List.of(), removals(sandboxes), "gc deleted it");
+            assertEquals(0, cli.list(repo).size(), "no sandbox is left: " + cli.list(repo));
+            Proc.Result again = cli.runOk(repo, "gc");
+            assertTrue(again.stdout().strip().endsWith(" and 0 leftovers"), again.describe());
+        }
+    }
+
+    /** The {@code .rm-*} directories of removals not finished. */
+    private static List<String> removals(Path sandboxes) throws IOException {
+        try (Stream<Path> all = Files.list(sandboxes)) {
+            return all.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".rm-")).toList();
         }
     }
 
