@@ -129,7 +129,7 @@ public final class Harvest implements AutoCloseable {
                     : AgentHistory.commits(repo, src.upper(), src.lower(), head, plain.base(), scratch);
             String headRef = commits.isEmpty() ? null : AgentHistory.headRef(src.upper(), src.lower());
             List<String> git = GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(), headRef, commits,
-                    all.set().nestedGitDirs());
+                    all.set().nestedGitDirs(), scratch);
             return new Work(plain.changes().size(), Math.max(0, all.trees().changes().size() - plain.changes().size()),
                     commits.size(), git, all.set().submodules().size(), all.set().unnamed().size());
         } catch (MissingObjectException e) {
