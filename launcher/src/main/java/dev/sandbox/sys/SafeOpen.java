@@ -480,14 +480,18 @@ public final class SafeOpen {
         }
 
         /**
-         * The names of its entries, whatever they are. Read through {@code /proc/self/fd}, which
-         * reopens this very directory: the JDK lists a directory only by path.
+         * The names of its entries, whatever they are, at most {@code max + 1} of them (more
+         * than {@code max} says there are too many to list). Read through {@code /proc/self/fd},
+         * which reopens this very directory: the JDK lists a directory only by path.
          */
-        public List<String> names() throws IOException {
+        public List<String> names(int max) throws IOException {
             List<String> names = new ArrayList<>();
             try (DirectoryStream<Path> s = Files.newDirectoryStream(Path.of("/proc/self/fd/" + fd))) {
                 for (Path p : s) {
                     names.add(p.getFileName().toString());
+                    if (names.size() > max) {
+                        break;
+                    }
                 }
             }
             return names;
