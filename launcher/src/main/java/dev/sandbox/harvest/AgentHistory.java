@@ -71,8 +71,10 @@ final class AgentHistory {
     static final int MAX_META_BYTES = 64 << 20;
     /** Bytes of the agent's packs, all of them, indexed anew when a loose object is not enough. */
     static final long MAX_PACK_BYTES = 1L << 30;
-    /** Loose objects linked from the agent's object directory. */
-    static final int MAX_LOOSE = 1_000_000;
+    /** Loose objects linked from the agent's object directory: git packs them at 6,700 ({@code gc.auto}). */
+    static final int MAX_LOOSE = 100_000;
+    /** Entries of the agent's {@code objects} or {@code objects/pack} directory listed. */
+    private static final int MAX_ENTRIES = 10_000;
 
     private static final Pattern FANOUT = Pattern.compile("[0-9a-f]{2}");
     private static final Pattern LOOSE = Pattern.compile("[0-9a-f]{38}");
@@ -226,13 +228,13 @@ final class AgentHistory {
             List<String> packs = new ArrayList<>();
             int linked = 0;
             try (SafeOpen.Dir objects = SafeOpen.openDir(upper, ".git/objects")) {
-                for (String fanout : objects.names()) {
+                for (String fanout : objects.names(MAX_ENTRIES)) {
                     if (!FANOUT.matcher(fanout).matches()) {
                         continue; // info/alternates, commit-graph, multi-pack-index... are never read
                     }
                     try (SafeOpen.Dir dir = SafeOpen.openDir(upper, ".git/objects/" + fanout)) {
                         Path to = null;
-                        for (String name : dir.names()) {
+                        for (String name : dir.names(MAX_LOOSE)) {
                             if (!LOOSE.matcher(name).matches()) {
                                 continue;
                             }
@@ -249,7 +251,7 @@ final class AgentHistory {
                     }
                 }
                 try (SafeOpen.Dir pack = SafeOpen.openDir(upper, ".git/objects/pack")) {
-                    for (String name : pack.names()) {
+                    for (String name : pack.names(MAX_ENTRIES)) {
                         if (PACK.matcher(name).matches()) {
                             packs.add(name);
                         }

@@ -71,6 +71,8 @@ final class GitDirWork {
     private static final int MAX_REFS = 1000;
     /** Characters of a path below the upper layer walked into; deeper is work, unwalked. */
     private static final int MAX_PATH = 3500;
+    /** Entries of one directory listed; a larger directory is work, unwalked. */
+    private static final int MAX_ENTRIES = 10_000;
 
     private final Path upper;
     private final Path lower;
@@ -207,7 +209,7 @@ final class GitDirWork {
 
     /** How work at {@code rel} of {@code gitDir} is named: the path in the own {@code .git}, else the git directory. */
     private static String phrase(String gitDir, String rel, boolean own) {
-        return AgentRefs.printable(own ? gitDir + "/" + rel : gitDir);
+        return AgentRefs.printable(own && !rel.isEmpty() ? gitDir + "/" + rel : gitDir);
     }
 
     /** New and moved refs of the repository's own {@code .git}, loose or packed, and HEAD switched. */
@@ -584,12 +586,18 @@ final class GitDirWork {
 
     /**
      * The names in {@code dir} that name their entries, sorted; an entry whose name is not
-     * valid UTF-8, which nothing here can read by name, is work as it is.
+     * valid UTF-8, which nothing here can read by name, is work as it is, and so is a
+     * directory of more than {@link #MAX_ENTRIES} entries, whose names are not listed.
      */
     private TreeSet<String> names(String gitDir, String rel, Path dir, boolean own) throws IOException {
         TreeSet<String> names = new TreeSet<>();
+        int n = 0;
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
             for (Path p : s) {
+                if (++n > MAX_ENTRIES) {
+                    found.add(phrase(gitDir, rel.isEmpty() ? "" : rel.substring(0, rel.length() - 1), own));
+                    return new TreeSet<>();
+                }
                 if (RawName.representable(p)) {
                     names.add(p.getFileName().toString());
                 } else {
@@ -602,11 +610,14 @@ final class GitDirWork {
         return names;
     }
 
-    /** The entries of {@code dir}, sorted by name. */
+    /** The entries of {@code dir}, sorted by name; none of a directory too large for {@link #names}. */
     private static List<Path> entries(Path dir) throws IOException {
         TreeMap<String, Path> sorted = new TreeMap<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
             for (Path p : s) {
+                if (sorted.size() == MAX_ENTRIES) {
+                    return List.of(); // the walk names it as work
+                }
                 sorted.put(p.getFileName().toString(), p);
             }
         } catch (NoSuchFileException | NotDirectoryException e) {

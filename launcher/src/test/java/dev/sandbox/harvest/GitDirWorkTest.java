@@ -124,6 +124,16 @@ class GitDirWorkTest {
         assertTrue(git.stream().allMatch(g -> g.length() <= 103), "phrases stay short: " + git);
     }
 
+    @Test
+    void directoryOfMoreEntriesThanTheBound_workUnlisted() throws Exception {
+        Path tags = Files.createDirectories(l.upper.resolve(".git/refs/tags"));
+        for (int i = 0; i <= 10_000; i++) {
+            Files.createFile(tags.resolve("t" + i));
+        }
+
+        assertEquals(List.of(".git/refs/tags"), work().git());
+    }
+
     private Work work() throws Exception {
         return assertTimeoutPreemptively(QUICK, () -> l.harvest(h -> h.work(l.source(),
                 l.upper.resolveSibling(".work-test"))));
