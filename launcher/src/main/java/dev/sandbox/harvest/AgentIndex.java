@@ -66,7 +66,12 @@ final class AgentIndex {
                 file.write(sha1.digest());
             }
         }
-        return DirCache.read(copy.toFile(), FS.DETECTED);
+        try {
+            return DirCache.read(copy.toFile(), FS.DETECTED);
+        } catch (RuntimeException e) {
+            // JGit refuses a path such as '../x' or '.git/config' with an unchecked exception
+            throw new CorruptObjectException(rel + ": " + e.getMessage());
+        }
     }
 
     /** The header and entries of {@code in} to {@code out}, with the entry count checked against {@code size}. */

@@ -501,8 +501,12 @@ final class GitDirWork {
 
     /** The snapshot's index (the user's own copy), empty when {@code p} is none. */
     private static DirCache index(Path p) throws IOException {
-        return p != null && Overlay.kind(p) == Kind.FILE ? DirCache.read(p.toFile(), FS.DETECTED)
-                : DirCache.newInCore();
+        try {
+            return p != null && Overlay.kind(p) == Kind.FILE ? DirCache.read(p.toFile(), FS.DETECTED)
+                    : DirCache.newInCore();
+        } catch (RuntimeException e) {
+            throw new IOException("the snapshot's index '" + p + "': " + e.getMessage(), e);
+        }
     }
 
     /** An index of the upper layer, read through a checked copy ({@link AgentIndex}). */

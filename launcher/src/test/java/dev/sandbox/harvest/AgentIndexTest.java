@@ -78,6 +78,21 @@ class AgentIndexTest {
     }
 
     @Test
+    void read_pathOutOfTheTree_refusedAsCorrupt() throws Exception {
+        Path root = Files.createDirectories(tmp.resolve("root"));
+        for (String path : new String[] {"../evil", ".git/config", "/abs"}) {
+            byte[] name = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            byte[] entry = new byte[(62 + name.length + 8) & ~7];
+            ByteBuffer.wrap(entry).putInt(24, 0100644).putShort(60, (short) name.length).put(62, name);
+            ByteArrayOutputStream index = new ByteArrayOutputStream();
+            index.write(new byte[] {'D', 'I', 'R', 'C', 0, 0, 0, 2, 0, 0, 0, 1});
+            index.write(entry);
+            Files.write(root.resolve("index"), withChecksum(index.toByteArray()));
+            assertThrows(CorruptObjectException.class, () -> AgentIndex.read(root, "index", tmp.resolve("c")), path);
+        }
+    }
+
+    @Test
     void read_forgedTreeExtension_dropped() throws Exception {
         Path repo = Files.createDirectories(tmp.resolve("repo"));
         git(repo, "init", "-q");
