@@ -122,9 +122,9 @@ final class AgentHistory {
             return new Found(head.id(), head.ref(), c.commits(), null);
         } catch (AgentRefs.Bad e) {
             return Found.leftOut(head.ref(), e.getMessage());
-        } catch (IOException e) {
-            return Found.leftOut(head.ref(), "can't read its objects: " + AgentRefs.printable(String.valueOf(
-                    e.getMessage())));
+        } catch (IOException | RuntimeException e) {
+            // RuntimeException: what JGit throws for objects it can't hold or parse
+            return Found.leftOut(head.ref(), "can't read its objects: " + message(e));
         } finally {
             delete(scratch);
         }
@@ -143,23 +143,33 @@ final class AgentHistory {
             throws IOException, AgentRefs.Bad {
         try (Scratch s = Scratch.make(user, upper, lower, scratch)) {
             Checked c = s.check(head, base);
-            try (ObjectReader reader = s.repo.newObjectReader(); ObjectInserter inserter = user.newObjectInserter()) {
-                for (Entry e : c.copy()) {
-                    ObjectLoader loader = reader.open(e.id(), e.type());
-                    ObjectId got;
-                    try (InputStream in = loader.openStream()) {
-                        got = inserter.insert(e.type(), loader.getSize(), in);
-                    }
-                    if (!got.equals(e.id())) {
-                        throw new AgentRefs.Bad(typeName(e.type()) + " " + abbrev(e.id())
-                                + " changed while it was copied");
-                    }
-                }
-                inserter.flush();
-            }
+            copy(s.repo, user, c);
+        } catch (RuntimeException e) {
+            throw new AgentRefs.Bad("can't read its objects: " + message(e));
         } finally {
             delete(scratch);
         }
+    }
+
+    /** Copies what {@code c} lists from {@code from} into {@code user}, each under the id it was checked under. */
+    private static void copy(Repository from, Repository user, Checked c) throws IOException, AgentRefs.Bad {
+        try (ObjectReader reader = from.newObjectReader(); ObjectInserter inserter = user.newObjectInserter()) {
+            for (Entry e : c.copy()) {
+                ObjectLoader loader = reader.open(e.id(), e.type());
+                ObjectId got;
+                try (InputStream in = loader.openStream()) {
+                    got = inserter.insert(e.type(), loader.getSize(), in);
+                }
+                if (!got.equals(e.id())) {
+                    throw new AgentRefs.Bad(typeName(e.type()) + " " + abbrev(e.id()) + " changed while it was copied");
+                }
+            }
+            inserter.flush();
+        }
+    }
+
+    private static String message(Exception e) {
+        return AgentRefs.printable(e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
     }
 
     /** The commits new over the base, and the objects the user's repository lacks, in the order found. */
@@ -422,8 +432,7 @@ final class AgentHistory {
                 throw new AgentRefs.Bad("an object can't be read: " + AgentRefs.printable(e.getMessage()));
             } catch (RuntimeException e) {
                 // JGit's LargeObjectException and the like, on objects it can't hold
-                throw new AgentRefs.Bad("an object can't be read: " + AgentRefs.printable(
-                        e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()));
+                throw new AgentRefs.Bad("an object can't be read: " + message(e));
             }
             return new Checked(commits, copy);
         }
