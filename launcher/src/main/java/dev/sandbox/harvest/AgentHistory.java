@@ -71,6 +71,11 @@ final class AgentHistory {
     static final int MAX_META_BYTES = 64 << 20;
     /** Bytes of the agent's packs, all of them, indexed anew when a loose object is not enough. */
     static final long MAX_PACK_BYTES = 1L << 30;
+    /**
+     * Bytes of one object in the agent's packs: JGit resolves a delta with its base and its
+     * result both in memory.
+     */
+    static final long MAX_PACKED_OBJECT_BYTES = 256L << 20;
     /** Loose objects linked from the agent's object directory: git packs them at 6,700 ({@code gc.auto}). */
     static final int MAX_LOOSE = 100_000;
     /** Entries of the agent's {@code objects} or {@code objects/pack} directory listed. */
@@ -332,7 +337,7 @@ final class AgentHistory {
                     try (ObjectInserter ins = into.newObjectInserter(); InputStream in = r.stream(r.size())) {
                         PackParser p = ins.newPackParser(in);
                         p.setAllowThin(false);
-                        p.setMaxObjectSizeLimit(MAX_OBJECT_BYTES);
+                        p.setMaxObjectSizeLimit(MAX_PACKED_OBJECT_BYTES);
                         p.parse(NullProgressMonitor.INSTANCE);
                         ins.flush();
                     }
