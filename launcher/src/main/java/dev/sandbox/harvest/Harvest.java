@@ -9,8 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneId;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.eclipse.jgit.errors.MissingObjectException;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.CommitBuilder;
@@ -31,6 +33,9 @@ import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
  * ({@link #commits}). Nothing here touches the user's working tree, index or refs.
  */
 public final class Harvest implements AutoCloseable {
+    /** What {@link #work} names, among the git work, when the agent's history can't be taken. */
+    static final String HISTORY_LEFT_OUT = "history the harvest leaves out";
+
     private final Repository repo;
     private final ObjectReader reader;
 
@@ -60,16 +65,21 @@ public final class Harvest implements AutoCloseable {
     /**
      * The snapshot's and the sandbox's trees and what differs between them. With
      * {@code store} false nothing is written to the repository: ids are only computed.
+     * The agent's commits are checked here ({@link AgentHistory#read}, through a scratch
+     * directory {@code .history-<pid>} beside the upper layer, removed after), so that every
+     * command gets the same answer: {@link Trees#agentHead} is null when they were left out,
+     * and a warning says why.
      */
     public Trees trees(Source src, boolean includeIgnored, boolean store) {
-        return read(src, includeIgnored, store).trees();
+        return read(src, includeIgnored, store, true).trees();
     }
 
     /** The trees, and the upper layer's changes they were built from. */
     private record Read(Trees trees, ChangeSet set) {
     }
 
-    private Read read(Source src, boolean includeIgnored, boolean store) {
+    /** With {@code history} false the agent's commits are not read: {@link Trees#agentHead} is null. */
+    private Read read(Source src, boolean includeIgnored, boolean store, boolean history) {
         try (ObjectInserter ins = store ? repo.newObjectInserter() : new HashOnly()) {
             ObjectId base = src.baseCommit() == null ? null : ObjectId.fromString(src.baseCommit());
             ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
@@ -104,9 +114,16 @@ public final class Harvest implements AutoCloseable {
             ObjectId mergedId = merged.writeRoot(ins);
             ins.flush();
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
-            ObjectId head = AgentHistory.head(src.upper(), src.lower());
-            return new Read(new Trees(base, snapshotId, mergedId, changes, set.warnings(),
-                    head == null || head.equals(base) ? null : head, set.unnamed()), set);
+            List<String> warnings = set.warnings();
+            ObjectId head = null;
+            if (history) {
+                AgentHistory.Found found = history(src, base, src.upper().resolveSibling(".history-"
+                        + ProcessHandle.current().pid()));
+                head = found.head();
+                warnings = found.problem() == null ? warnings : Stream.concat(warnings.stream(),
+                        Stream.of("left out the agent's commits: " + found.problem())).toList();
+            }
+            return new Read(new Trees(base, snapshotId, mergedId, changes, warnings, head, set.unnamed()), set);
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", src.upper(), e);
         }
@@ -118,26 +135,36 @@ public final class Harvest implements AutoCloseable {
      * its git directories. Writes nothing to the repository; {@code scratch} is a directory
      * it may fill, which the caller removes.
      *
-     * @throws SandboxException when the upper layer or the agent's history cannot be read
+     * <p>The agent's history, when it can't be taken, is work no harvest takes
+     * ({@link #HISTORY_LEFT_OUT}): its commits stay in the sandbox.
+     *
+     * @throws SandboxException when the upper layer or the snapshot's git directory cannot be read
      */
     public Work work(Source src, Path scratch) {
-        Trees plain = trees(src, false, false);
-        Read all = read(src, true, false);
-        ObjectId head = plain.agentHead();
+        Trees plain = read(src, false, false, false).trees();
+        Read all = read(src, true, false, false);
+        AgentHistory.Found history = history(src, plain.base(), scratch);
+        Set<ObjectId> commits = history.commits();
         try {
-            Set<ObjectId> commits = head == null ? Set.of()
-                    : AgentHistory.commits(repo, src.upper(), src.lower(), head, plain.base(), scratch);
-            String headRef = commits.isEmpty() ? null : AgentHistory.headRef(src.upper(), src.lower());
-            List<String> git = GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(), headRef, commits,
-                    all.set().nestedGitDirs());
+            List<String> git = new ArrayList<>();
+            if (history.problem() != null) {
+                git.add(HISTORY_LEFT_OUT); // its commits stay in the sandbox, where no harvest takes them
+            }
+            git.addAll(GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(),
+                    history.head() == null ? null : history.ref(), commits, all.set().nestedGitDirs(), scratch));
             return new Work(plain.changes().size(), Math.max(0, all.trees().changes().size() - plain.changes().size()),
-                    commits.size(), git, all.set().submodules().size(), all.set().unnamed().size());
-        } catch (MissingObjectException e) {
-            throw SandboxException.cant("read the commits in", src.upper().resolve(".git"), "object "
-                    + e.getObjectId().abbreviate(12).name() + " is missing");
+                    commits.size(), List.copyOf(git), all.set().submodules().size(), all.set().unnamed().size());
         } catch (IOException e) {
             throw SandboxException.cant("read the git directory in", src.upper(), e);
         }
+    }
+
+    /**
+     * The agent's commits over {@code base}, checked ({@link AgentHistory#read}) through a
+     * scratch repository at {@code scratch}, which is removed after.
+     */
+    private AgentHistory.Found history(Source src, ObjectId base, Path scratch) {
+        return AgentHistory.read(repo, src.upper(), src.lower(), base, scratch);
     }
 
     /** What {@link #commits} made: the agent's work is the range {@code from..tip}. */
@@ -158,7 +185,12 @@ public final class Harvest implements AutoCloseable {
         try (ObjectInserter ins = repo.newObjectInserter()) {
             Commits result;
             if (t.agentHead() != null) {
-                AgentHistory.importObjects(repo, src.upper(), src.lower(), t.agentHead(), t.base(), scratch);
+                try {
+                    AgentHistory.importObjects(repo, src.upper(), src.lower(), t.agentHead(), t.base(), scratch);
+                } catch (AgentRefs.Bad e) {
+                    throw SandboxException.cant("take the agent's commits from", src.upper().resolve(".git"),
+                            e.getMessage() + " (its history changed after it was read; run the command again)");
+                }
                 RevCommit head = commit(t.agentHead());
                 ObjectId tip = head.getTree().equals(t.merged()) ? head
                         : write(ins, head, t.merged(), info.message(), info.agentTime());

@@ -8,7 +8,11 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Opens files that an untrusted party wrote (a sandbox's upper layer, the agent's
@@ -100,6 +104,8 @@ public final class SafeOpen {
 
         long readlinkat(int dirfd, byte[] path, byte[] buf, long size);
 
+        int linkat(int olddirfd, byte[] oldpath, int newdirfd, byte[] newpath, int flags);
+
         int close(int fd);
     }
 
@@ -122,7 +128,11 @@ public final class SafeOpen {
      * @throws IOException when the kernel refuses for another reason (permission denied...)
      */
     public static Regular open(Path root, String rel) throws IOException {
-        int fd = resolve(root, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        return regular(resolve(root, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), rel);
+    }
+
+    /** {@code fd} as a {@link Regular}, if it is a regular file; closed otherwise. */
+    private static Regular regular(int fd, String rel) throws IOException {
         try {
             Stat st = stat(fd);
             if ((st.mode & S_IFMT) != S_IFREG) {
@@ -167,6 +177,17 @@ public final class SafeOpen {
         } finally {
             Holder.LIBC.close(fd);
         }
+    }
+
+    /**
+     * Opens the directory {@code rel} below {@code root}, reached without a symlink, to list
+     * and take its entries by name; what a name is is checked when it is opened or linked.
+     *
+     * @throws NotRegular when it is missing or not a directory, or a component on the way is a symlink
+     */
+    public static Dir openDir(Path root, String rel) throws IOException {
+        int fd = resolve(root, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return new Dir(fd, rel);
     }
 
     /** As {@link #readLink(Path, String)}, for {@code link} at or below {@code root}. */
@@ -434,6 +455,83 @@ public final class SafeOpen {
                 throw new TooLarge(rel, all.length, max);
             }
             return all;
+        }
+
+        @Override
+        public void close() {
+            if (fd >= 0) {
+                Holder.LIBC.close(fd);
+                fd = -1;
+            }
+        }
+    }
+
+    /**
+     * An open directory. Its entries are taken by name relative to the descriptor, so that
+     * nothing renamed or replaced on the way to it meanwhile changes which directory they are in.
+     */
+    public static final class Dir implements Closeable {
+        private int fd;
+        private final String rel;
+
+        private Dir(int fd, String rel) {
+            this.fd = fd;
+            this.rel = rel;
+        }
+
+        /**
+         * The names of its entries, whatever they are, at most {@code max + 1} of them (more
+         * than {@code max} says there are too many to list). Read through {@code /proc/self/fd},
+         * which reopens this very directory: the JDK lists a directory only by path.
+         */
+        public List<String> names(int max) throws IOException {
+            List<String> names = new ArrayList<>();
+            try (DirectoryStream<Path> s = Files.newDirectoryStream(Path.of("/proc/self/fd/" + fd))) {
+                for (Path p : s) {
+                    names.add(p.getFileName().toString());
+                    if (names.size() > max) {
+                        break;
+                    }
+                }
+            }
+            return names;
+        }
+
+        /**
+         * Opens its entry {@code name}, if it is a regular file; as {@link SafeOpen#open(Path, String)}.
+         *
+         * @throws NotRegular when it is missing, a symlink, a directory or a special file
+         */
+        public Regular open(String name) throws IOException {
+            checkName(name);
+            int f = Holder.LIBC.openat(fd, bytes(name), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+            if (f < 0) {
+                throw error(rel + "/" + name, Native.getLastError());
+            }
+            return regular(f, rel + "/" + name);
+        }
+
+        /**
+         * Makes {@code target} a new hard link to its entry {@code name}: whatever that is, a
+         * symlink included, since {@code linkat(2)} without {@code AT_SYMLINK_FOLLOW} follows
+         * nothing. The caller checks what the new link is; its type cannot change afterwards.
+         *
+         * @throws IOException when the kernel refuses ({@code EXDEV} across filesystems,
+         *                     {@code EPERM} under {@code fs.protected_hardlinks}...)
+         */
+        public void link(String name, Path target) throws IOException {
+            checkName(name);
+            if (Holder.LIBC.linkat(fd, bytes(name), -100, bytes(target.toString()), 0) != 0) {
+                int errno = Native.getLastError();
+                throw new IOException(rel + "/" + name + ": can't link to " + target + ": errno " + errno);
+            }
+        }
+
+        private static void checkName(String name) throws NotRegular {
+            if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
+                    || name.indexOf('\0') >= 0) {
+                throw new NotRegular(name, Kind.MISSING, "not a plain name");
+            }
         }
 
         @Override
