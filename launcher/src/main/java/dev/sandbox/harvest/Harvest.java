@@ -4,8 +4,6 @@ import dev.sandbox.error.SandboxException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -31,22 +29,59 @@ import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
  * ({@link #commits}). Nothing here touches the user's working tree, index or refs.
  */
 public final class Harvest implements AutoCloseable {
+    /** Names the largest file, in bytes, that the harvest reads; larger ones are left out with a warning. */
+    public static final String MAX_FILE_ENV = "SANDBOX_HARVEST_MAX_FILE";
+    /** {@link #MAX_FILE_ENV}'s default: 1 GiB. */
+    public static final long DEFAULT_MAX_FILE = 1L << 30;
+
     private final Repository repo;
     private final ObjectReader reader;
+    private final long maxFile;
 
-    private Harvest(Repository repo) {
+    private Harvest(Repository repo, long maxFile) {
         this.repo = repo;
         this.reader = repo.newObjectReader();
+        this.maxFile = maxFile;
     }
 
     /** Opens the repository whose git directory (shared by its worktrees) is {@code commonDir}. */
     public static Harvest open(Path commonDir) {
+        return open(commonDir, DEFAULT_MAX_FILE);
+    }
+
+    /**
+     * As {@link #open(Path)}, reading no file larger than {@code maxFile} bytes: such a file
+     * is left out of the trees {@link #trees} stores, with a warning.
+     */
+    public static Harvest open(Path commonDir, long maxFile) {
         SystemConfig.install(commonDir);
         try {
-            return new Harvest(new FileRepositoryBuilder().setGitDir(commonDir.toFile()).setMustExist(true).build());
+            return new Harvest(new FileRepositoryBuilder().setGitDir(commonDir.toFile()).setMustExist(true).build(),
+                    maxFile);
         } catch (IOException e) {
             throw SandboxException.cant("open the repository", commonDir, e);
         }
+    }
+
+    /**
+     * The limit {@link #MAX_FILE_ENV} sets: {@code value} in bytes, or the default when unset.
+     *
+     * @throws SandboxException (exit 2) when it is not a whole number of bytes
+     */
+    public static long maxFile(String value) {
+        if (value == null || value.isEmpty()) {
+            return DEFAULT_MAX_FILE;
+        }
+        try {
+            long n = Long.parseLong(value.strip());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw SandboxException.invalidInput("invalid " + MAX_FILE_ENV + " '" + value + "': expected a number of"
+                + " bytes, such as 2147483648 for 2 GiB (or leave it unset: " + DEFAULT_MAX_FILE + ", 1 GiB)");
     }
 
     public Repository repository() {
@@ -59,7 +94,10 @@ public final class Harvest implements AutoCloseable {
 
     /**
      * The snapshot's and the sandbox's trees and what differs between them. With
-     * {@code store} false nothing is written to the repository: ids are only computed.
+     * {@code store} false nothing is written to the repository: ids are only computed. A file
+     * larger than the limit, or one that kept changing while it was read, is left out with a
+     * warning when storing; when not, it gets an id that names no object and differs on every
+     * call, so that it counts as changed and never as handed over.
      */
     public Trees trees(Source src, boolean includeIgnored, boolean store) {
         return read(src, includeIgnored, store).trees();
@@ -75,38 +113,45 @@ public final class Harvest implements AutoCloseable {
             ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
             MutableTree snapshot = MutableTree.of(reader, baseTree);
             MutableTree merged = MutableTree.of(reader, baseTree);
-            for (String path : src.dirtyPaths()) {
-                Path file = src.lower().resolve(path);
-                Overlay.Kind kind = Overlay.kind(file);
-                if (kind == Overlay.Kind.MISSING) {
-                    snapshot.delete(path);
-                    merged.delete(path);
-                } else if (kind == Overlay.Kind.FILE || kind == Overlay.Kind.SYMLINK) {
-                    FileMode mode = mode(file, kind);
-                    ObjectId id = blob(ins, file, kind);
-                    snapshot.put(path, mode, id);
-                    merged.put(path, mode, id);
-                }
-            }
-            ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path), includeIgnored,
-                    excludesFile());
-            for (Change c : set.changes()) {
-                if (c.kind() == Change.Kind.DELETE) {
-                    merged.delete(c.path());
-                } else {
-                    Overlay.Kind kind = c.kind() == Change.Kind.WRITE_SYMLINK ? Overlay.Kind.SYMLINK : Overlay.Kind.FILE;
-                    FileMode mode = c.kind() == Change.Kind.WRITE_EXECUTABLE ? FileMode.EXECUTABLE_FILE
-                            : kind == Overlay.Kind.SYMLINK ? FileMode.SYMLINK : FileMode.REGULAR_FILE;
-                    merged.put(c.path(), mode, blob(ins, c.source(), kind));
-                }
-            }
+            Blobs blobs = new Blobs(ins, store ? Blobs.Mode.STORE : Blobs.Mode.HASH, maxFile);
+            blobs.snapshot(src, snapshot, merged);
+            ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path),
+                    new UpperWalk.Options(includeIgnored, excludesFile(), false, maxFile));
+            blobs.apply(src, set, merged);
             ObjectId snapshotId = snapshot.writeRoot(ins);
             ObjectId mergedId = merged.writeRoot(ins);
             ins.flush();
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
             ObjectId head = AgentHistory.head(src.upper(), src.lower());
-            return new Read(new Trees(base, snapshotId, mergedId, changes, set.warnings(),
+            return new Read(new Trees(base, snapshotId, mergedId, changes, blobs.warnings(set),
                     head == null || head.equals(base) ? null : head, set.unnamed()), set);
+        } catch (IOException e) {
+            throw SandboxException.cant("read the changes in", src.upper(), e);
+        }
+    }
+
+    /**
+     * How many paths differ between the snapshot and the sandbox, and how many entries were
+     * left out for names that are not valid UTF-8, as {@link #trees} would count them
+     * ({@code changes().size() + unnamed().size()}), but from metadata: no file's content is
+     * read but that of small files whose modification time alone differs (see
+     * {@link UpperWalk.Options#metadataOnly}), so that it costs the same for a 200 GB file.
+     * A file rewritten with the same bytes counts as changed. Writes nothing.
+     */
+    public int count(Source src, boolean includeIgnored) {
+        try (ObjectInserter ins = new HashOnly()) {
+            ObjectId base = src.baseCommit() == null ? null : ObjectId.fromString(src.baseCommit());
+            ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
+            MutableTree snapshot = MutableTree.of(reader, baseTree);
+            MutableTree merged = MutableTree.of(reader, baseTree);
+            Blobs blobs = new Blobs(ins, Blobs.Mode.COUNT, maxFile);
+            blobs.snapshot(src, snapshot, merged);
+            ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path),
+                    new UpperWalk.Options(includeIgnored, excludesFile(), true, maxFile));
+            blobs.apply(src, set, merged);
+            snapshot.writeRoot(ins);
+            merged.writeRoot(ins);
+            return MutableTree.diff(snapshot, merged).size() + set.unnamed().size();
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", src.upper(), e);
         }
@@ -232,29 +277,6 @@ public final class Harvest implements AutoCloseable {
             return 0;
         }
         return e.isTree() ? 't' : e.mode == FileMode.GITLINK ? 'g' : 'f';
-    }
-
-    private static FileMode mode(Path file, Overlay.Kind kind) throws IOException {
-        if (kind == Overlay.Kind.SYMLINK) {
-            return FileMode.SYMLINK;
-        }
-        return Overlay.executable(file) ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
-    }
-
-    private static ObjectId blob(ObjectInserter ins, Path file, Overlay.Kind kind) {
-        try {
-            if (kind == Overlay.Kind.SYMLINK) {
-                return ins.insert(Constants.OBJ_BLOB,
-                        Files.readSymbolicLink(file).toString().getBytes(StandardCharsets.UTF_8));
-            }
-            try (InputStream in = Files.newInputStream(file)) {
-                return ins.insert(Constants.OBJ_BLOB, Files.size(file), in);
-            }
-        } catch (AccessDeniedException e) {
-            throw SandboxException.cant("read", file, "permission denied (was the sandbox's upper layer changed by hand?)");
-        } catch (IOException e) {
-            throw SandboxException.cant("read", file, e);
-        }
     }
 
     /** The user's {@code core.excludesFile}, or git's default {@code ~/.config/git/ignore}. */
