@@ -4,12 +4,17 @@ import dev.sandbox.error.SandboxException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.List;
 import java.util.Set;
 import org.eclipse.jgit.errors.MissingObjectException;
+import org.eclipse.jgit.internal.storage.file.ObjectDirectory;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.CommitBuilder;
 import org.eclipse.jgit.lib.FileMode;
@@ -34,14 +39,24 @@ public final class Harvest implements AutoCloseable {
     /** {@link #MAX_FILE_ENV}'s default: 1 GiB. */
     public static final long DEFAULT_MAX_FILE = 1L << 30;
 
+    /** How old a temporary object of JGit's must be to count as a kill's leftover: no writer takes that long. */
+    private static final Duration STALE = Duration.ofHours(1);
+
     private final Repository repo;
     private final ObjectReader reader;
     private final long maxFile;
+    private final Thread onKill;
 
     private Harvest(Repository repo, long maxFile) {
         this.repo = repo;
         this.reader = repo.newObjectReader();
         this.maxFile = maxFile;
+        Path objects = repo.getObjectDatabase() instanceof ObjectDirectory od ? od.getDirectory().toPath() : null;
+        this.onKill = objects == null ? null : new Thread(() -> removeTemporaries(objects, true));
+        if (objects != null) {
+            removeTemporaries(objects, false);
+            Runtime.getRuntime().addShutdownHook(onKill);
+        }
     }
 
     /** Opens the repository whose git directory (shared by its worktrees) is {@code commonDir}. */
@@ -108,7 +123,7 @@ public final class Harvest implements AutoCloseable {
     }
 
     private Read read(Source src, boolean includeIgnored, boolean store) {
-        try (ObjectInserter ins = store ? repo.newObjectInserter() : new HashOnly()) {
+        try (ObjectInserter ins = store ? new LooseInserter(repo) : new HashOnly()) {
             ObjectId base = src.baseCommit() == null ? null : ObjectId.fromString(src.baseCommit());
             ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
             MutableTree snapshot = MutableTree.of(reader, baseTree);
@@ -298,9 +313,62 @@ public final class Harvest implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes the temporary objects JGit's inserter ({@code objects/noz*.tmp}, renamed into
+     * place when complete) left in {@code objects}: with {@code ours}, on SIGTERM or SIGINT,
+     * those this process holds open, which a writer of ours was filling; without, those older
+     * than an hour, which a kill -9 left. Another process's temporary file is never touched.
+     */
+    static void removeTemporaries(Path objects, boolean ours) {
+        if (ours) {
+            try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+                Path real = objects.toRealPath();
+                for (Path fd : fds) {
+                    try {
+                        Path file = Files.readSymbolicLink(fd);
+                        if (real.equals(file.getParent()) && temporary(file)) {
+                            Files.deleteIfExists(file);
+                        }
+                    } catch (IOException e) {
+                        // closed meanwhile, or not a file
+                    }
+                }
+            } catch (IOException e) {
+                // no /proc: the next run removes what is left once it is stale
+            }
+            return;
+        }
+        Instant stale = Instant.now().minus(STALE);
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(objects, "noz*.tmp")) {
+            for (Path p : s) {
+                try {
+                    if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(stale)) {
+                        Files.deleteIfExists(p);
+                    }
+                } catch (IOException e) {
+                    // gone meanwhile, or not ours to remove
+                }
+            }
+        } catch (IOException e) {
+            // nothing to clean up
+        }
+    }
+
+    private static boolean temporary(Path file) {
+        String name = file.getFileName().toString();
+        return name.startsWith("noz") && name.endsWith(".tmp");
+    }
+
     @Override
     public void close() {
         reader.close();
         repo.close();
+        if (onKill != null) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(onKill);
+            } catch (IllegalStateException e) {
+                // shutting down: the hook runs
+            }
+        }
     }
 }
