@@ -77,6 +77,10 @@ public final class Sandboxes {
         return repo;
     }
 
+    Context context() {
+        return context;
+    }
+
     public StateStore store() {
         return store;
     }
@@ -592,14 +596,19 @@ public final class Sandboxes {
         return sb.ports() == null ? List.of() : sb.ports();
     }
 
-    /** Every sandbox of the repository, oldest first. */
+    /**
+     * Every sandbox of the repository, oldest first.
+     *
+     * @throws SandboxException (exit 2) when {@code SANDBOX_HARVEST_MAX_FILE} is not a number of bytes
+     */
     public List<SandboxView> list() {
         List<SandboxView> views = new ArrayList<>();
         Map<String, Optional<Snapshot>> snapshotCache = new HashMap<>();
         List<Path> dirs = sandboxDirs();
+        Harvester counter = new Harvester(this, false); // checked here, so that it never turns into a fallback count
         try (Harvest h = dirs.isEmpty() ? null : Harvest.open(repo.commonDir())) {
             for (Path dir : dirs) {
-                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h));
+                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter));
             }
         }
         views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
@@ -621,12 +630,13 @@ public final class Sandboxes {
                 .toList();
     }
 
-    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h) {
+    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
+            Harvester counter) {
         String name = dir.getFileName().toString();
         boolean running = StateStore.isRunning(dir);
         Sandbox sb = readSandbox(dir);
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
-        int changes = changedFiles(h, dir, sb, snap);
+        int changes = changedFiles(h, counter, dir, sb, snap);
         long disk = diskUsage(StateStore.upperDir(dir));
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
@@ -677,10 +687,10 @@ public final class Sandboxes {
      * The files that differ between the sandbox and its snapshot, as {@code sandbox diff}
      * lists them; the raw count of the upper layer's entries when that cannot be read.
      */
-    private int changedFiles(Harvest h, Path dir, Sandbox sb, Snapshot snap) {
+    private int changedFiles(Harvest h, Harvester counter, Path dir, Sandbox sb, Snapshot snap) {
         if (sb != null && snap != null) {
             try {
-                return new Harvester(this, false).changedFiles(h, dir, sb, snap);
+                return counter.changedFiles(h, dir, sb, snap);
             } catch (SandboxException e) {
                 // fall back to counting entries
             }
@@ -789,8 +799,8 @@ public final class Sandboxes {
         if (sb != null && snap != null) {
             boolean unharvested;
             Work work = null;
+            Harvester harvester = new Harvester(this, false);
             try (Harvest h = Harvest.open(repo.commonDir())) {
-                Harvester harvester = new Harvester(this, false);
                 unharvested = harvester.unharvested(h, dir, sb, snap);
                 // the rule --rm keeps a sandbox by; ignored files alone are build output, which rm removes
                 work = harvester.work(name);
