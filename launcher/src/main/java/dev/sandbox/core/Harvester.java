@@ -195,11 +195,11 @@ public final class Harvester {
 
     /**
      * The number of changed files (0 when there is nothing to harvest), with the entries left
-     * out for names that are not valid UTF-8, writing no objects.
+     * out for names that are not valid UTF-8, counted from metadata ({@link Harvest#count}):
+     * no file's content is read but small ones', and nothing is written.
      */
     int changedFiles(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
-        Trees t = h.trees(source(dir, snapshot), includeIgnored, false);
-        return t.changes().size() + t.unnamed().size();
+        return h.count(source(dir, snapshot), includeIgnored);
     }
 
     /** Whether the sandbox holds changes that were never committed, patched or applied as they are now. */

@@ -5,6 +5,7 @@ import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
+import dev.sandbox.harvest.UpperWalk;
 import dev.sandbox.harvest.Work;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
@@ -33,13 +34,10 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -699,66 +697,28 @@ public final class Sandboxes {
     }
 
     /**
-     * The disk space the upper layer takes, reckoned as each entry's size rounded up to whole
-     * 4 KiB blocks (what ext4, xfs and btrfs allocate for most files); no native call, so
-     * {@code list} need not load JNA. Unreadable entries count as nothing.
+     * The disk space the upper layer takes, as {@code du} counts it: the blocks allocated, so
+     * that a sparse file counts what it holds. Unreadable entries count as nothing.
      */
     static long diskUsage(Path upper) {
-        long[] bytes = {0};
         try {
-            Files.walkFileTree(upper, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
-                    bytes[0] += BLOCK;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                    bytes[0] += attrs.isRegularFile() ? (attrs.size() + BLOCK - 1) / BLOCK * BLOCK : 0;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFileFailed(Path file, IOException e) {
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            return UpperWalk.tally(upper).diskBytes();
         } catch (IOException e) {
-            return bytes[0];
+            return 0;
         }
-        return bytes[0];
     }
-
-    private static final long BLOCK = 4096;
 
     /**
      * Paths the agent wrote, created or deleted: every non-directory entry of the upper layer
-     * (files, symlinks, whiteouts). A walk of the upper layer only, so it costs O(changes).
+     * (files, symlinks, whiteouts), an unreadable directory as one. A walk of the upper layer
+     * only, by metadata, so it costs O(changes).
      */
     static int countChanges(Path upper) {
-        if (!Files.isDirectory(upper)) {
-            return 0;
-        }
-        int[] n = {0};
         try {
-            Files.walkFileTree(upper, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                    n[0]++;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFileFailed(Path file, IOException e) {
-                    n[0]++;
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            return UpperWalk.tally(upper).entries();
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", upper, e);
         }
-        return n[0];
     }
 
     /**
