@@ -108,24 +108,35 @@ public final class SafeOpen {
 
         int openat(int dirfd, byte[] path, int flags, int mode);
 
-        int statx(int dirfd, byte[] path, int flags, int mask, Pointer buf);
-
-        long read(int fd, byte[] buf, long count);
-
-        long readlinkat(int dirfd, byte[] path, byte[] buf, long size);
-
         long syscall(long number, int fd, Pointer buf, long count);
-
-        long lseek(int fd, long offset, int whence);
-
-        long fgetxattr(int fd, String name, byte[] value, long size);
-
-        int close(int fd);
     }
 
     private static final class Holder {
         static final LibC LIBC = Native.load("c", LibC.class);
         static volatile boolean noOpenat2;
+    }
+
+    /**
+     * The calls made once per entry of a walk, mapped directly (JNA's "direct mapping"),
+     * which costs a fraction of a call through {@link LibC}'s proxy; the variadic ones
+     * ({@code openat}, {@code syscall}) stay there, since direct mapping can't pass varargs.
+     */
+    private static final class Direct {
+        static {
+            Native.register("c");
+        }
+
+        static native int statx(int dirfd, byte[] path, int flags, int mask, Pointer buf);
+
+        static native long read(int fd, byte[] buf, long count);
+
+        static native long readlinkat(int dirfd, byte[] path, byte[] buf, long size);
+
+        static native long lseek(int fd, long offset, int whence);
+
+        static native long fgetxattr(int fd, String name, byte[] value, long size);
+
+        static native int close(int fd);
     }
 
     private static final byte[] EMPTY = {0};
@@ -157,7 +168,7 @@ public final class SafeOpen {
             return r;
         } finally {
             if (fd >= 0) {
-                Holder.LIBC.close(fd);
+                Direct.close(fd);
             }
         }
     }
@@ -180,7 +191,7 @@ public final class SafeOpen {
     /** The bytes of the symlink {@code name} in the directory {@code dir} (or of {@code dir}, for an empty name). */
     private static byte[] target(int dir, byte[] name, String rel) throws IOException {
         byte[] buf = new byte[PATH_MAX];
-        long n = Holder.LIBC.readlinkat(dir, name, buf, buf.length);
+        long n = Direct.readlinkat(dir, name, buf, buf.length);
         if (n < 0) {
             throw error(rel, Native.getLastError());
         }
@@ -200,7 +211,7 @@ public final class SafeOpen {
             }
             return target(fd, EMPTY, rel);
         } finally {
-            Holder.LIBC.close(fd);
+            Direct.close(fd);
         }
     }
 
@@ -218,7 +229,7 @@ public final class SafeOpen {
         try {
             return stat(fd);
         } finally {
-            Holder.LIBC.close(fd);
+            Direct.close(fd);
         }
     }
 
@@ -275,7 +286,7 @@ public final class SafeOpen {
             }
             return walk(dir, rel, flags);
         } finally {
-            c.close(dir);
+            Direct.close(dir);
         }
     }
 
@@ -310,7 +321,7 @@ public final class SafeOpen {
                     throw error(rel, Native.getLastError());
                 }
                 if (dir >= 0) {
-                    c.close(dir);
+                    Direct.close(dir);
                 }
                 dir = next;
                 at = next;
@@ -322,7 +333,7 @@ public final class SafeOpen {
             return fd;
         } finally {
             if (dir >= 0) {
-                c.close(dir);
+                Direct.close(dir);
             }
         }
     }
@@ -397,7 +408,7 @@ public final class SafeOpen {
     /** {@code statx} of {@code name} in {@code dir}, or null with errno left for the caller. */
     private static Stat statAt(int dir, byte[] name, int flags, Memory buf) {
         buf.clear();
-        if (Holder.LIBC.statx(dir, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC, buf) != 0) {
+        if (Direct.statx(dir, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC, buf) != 0) {
             return null;
         }
         // struct statx (linux/stat.h): stx_mode u16 at 28, stx_ino at 32, stx_size at 40, stx_blocks at 48,
@@ -454,7 +465,7 @@ public final class SafeOpen {
             }
             byte[] tmp = off == 0 ? buf : new byte[len];
             while (true) {
-                long n = Holder.LIBC.read(fd, tmp, len);
+                long n = Direct.read(fd, tmp, len);
                 if (n < 0) {
                     int errno = Native.getLastError();
                     if (errno == EINTR) {
@@ -545,7 +556,7 @@ public final class SafeOpen {
         @Override
         public void close() {
             if (fd >= 0) {
-                Holder.LIBC.close(fd);
+                Direct.close(fd);
                 fd = -1;
             }
         }
@@ -591,7 +602,7 @@ public final class SafeOpen {
          */
         public List<byte[]> names() throws IOException {
             LibC c = Holder.LIBC;
-            if (c.lseek(fd, 0, 0) < 0) {
+            if (Direct.lseek(fd, 0, 0) < 0) {
                 throw error(shown, Native.getLastError());
             }
             List<byte[]> names = new ArrayList<>();
@@ -691,7 +702,7 @@ public final class SafeOpen {
          */
         public byte[] xattr(String attr) throws IOException {
             byte[] value = new byte[4096];
-            long n = Holder.LIBC.fgetxattr(fd, attr, value, value.length);
+            long n = Direct.fgetxattr(fd, attr, value, value.length);
             if (n < 0) {
                 int errno = Native.getLastError();
                 if (errno == ENODATA || errno == EOPNOTSUPP || errno == EPERM || errno == 13) {
@@ -735,7 +746,7 @@ public final class SafeOpen {
         @Override
         public void close() {
             if (fd >= 0) {
-                Holder.LIBC.close(fd);
+                Direct.close(fd);
                 fd = -1;
                 buf.close();
             }
