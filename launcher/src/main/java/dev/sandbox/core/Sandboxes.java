@@ -48,6 +48,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.Function;
 import java.util.stream.IntStream;
 
@@ -604,10 +607,23 @@ public final class Sandboxes {
         Map<String, Optional<Snapshot>> snapshotCache = new HashMap<>();
         List<Path> dirs = sandboxDirs();
         Harvester counter = new Harvester(this, false); // checked here, so that it never turns into a fallback count
+        // the disk usage walks take a second core while the counts take this one
+        ExecutorService background = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "disk-usage");
+            t.setDaemon(true);
+            return t;
+        });
         try (Harvest h = dirs.isEmpty() ? null : Harvest.open(repo.commonDir())) {
+            Map<Path, CompletableFuture<Long>> disk = new HashMap<>();
             for (Path dir : dirs) {
-                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter));
+                disk.put(dir, CompletableFuture.supplyAsync(() -> diskUsage(StateStore.upperDir(dir)), background));
             }
+            for (Path dir : dirs) {
+                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter,
+                        disk.get(dir)));
+            }
+        } finally {
+            background.shutdownNow();
         }
         views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
         return views;
@@ -629,13 +645,13 @@ public final class Sandboxes {
     }
 
     private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
-            Harvester counter) {
+            Harvester counter, CompletableFuture<Long> diskUsage) {
         String name = dir.getFileName().toString();
         boolean running = StateStore.isRunning(dir);
         Sandbox sb = readSandbox(dir);
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
         int changes = changedFiles(h, counter, dir, sb, snap);
-        long disk = diskUsage(StateStore.upperDir(dir));
+        long disk = diskUsage.join();
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
                     changes, disk, List.of(), null, null, null, null, List.of());
