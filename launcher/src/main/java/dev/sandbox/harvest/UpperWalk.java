@@ -106,15 +106,6 @@ public final class UpperWalk {
     }
 
     /**
-     * The changes in {@code upper} over the snapshot tree {@code lower}, reading content as
-     * needed. {@code excludesFile} is the user's {@code core.excludesFile} (may be null).
-     */
-    public static ChangeSet read(Path upper, Path lower, Tracked tracked, boolean includeIgnored, Path excludesFile)
-            throws IOException {
-        return read(upper, lower, tracked, new Options(includeIgnored, excludesFile, false, Long.MAX_VALUE));
-    }
-
-    /**
      * The changes in {@code upper} over the snapshot tree {@code lower}, sorted by path.
      *
      * @throws IOException when a directory cannot be read (permission denied...)
