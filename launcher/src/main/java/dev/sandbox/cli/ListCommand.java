@@ -5,13 +5,13 @@ import dev.sandbox.core.Json;
 import dev.sandbox.core.SandboxView;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
+import dev.sandbox.sys.Sizes;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -64,7 +64,7 @@ public final class ListCommand implements Callable<Integer> {
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
                 v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net(),
-                Integer.toString(v.changes()), bytes(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
+                Integer.toString(v.changes()), Sizes.human(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
                 oneLine(String.join(" ", v.command()))});
         }
         Table.print(out, rows);
@@ -90,23 +90,6 @@ public final class ListCommand implements Callable<Integer> {
     static String oneLine(String command) {
         String s = command.strip().replaceAll("\\s+", " ");
         return s.length() <= 60 ? s : s.substring(0, 59) + "…";
-    }
-
-    /** Disk space as du -h would round it: 0, 12K, 3.4M, 1.2G. */
-    static String bytes(long n) {
-        if (n < 1024) {
-            return n == 0 ? "0" : n + "B";
-        }
-        String[] units = {"K", "M", "G", "T"};
-        double v = n / 1024.0;
-        int u = 0;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        String number = v < 10 ? String.format(Locale.ROOT, "%.1f", Math.ceil(v * 10) / 10)
-                : String.format(Locale.ROOT, "%.0f", Math.ceil(v));
-        return number + units[u];
     }
 
     static String age(String createdAt, Instant now) {

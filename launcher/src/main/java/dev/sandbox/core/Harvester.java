@@ -40,10 +40,17 @@ public final class Harvester {
 
     private final Sandboxes sandboxes;
     private final boolean includeIgnored;
+    private final long maxFile;
 
+    /**
+     * A harvester of {@code sandboxes}' work.
+     *
+     * @throws SandboxException (exit 2) when {@code SANDBOX_HARVEST_MAX_FILE} is not a number of bytes
+     */
     public Harvester(Sandboxes sandboxes, boolean includeIgnored) {
         this.sandboxes = sandboxes;
         this.includeIgnored = includeIgnored;
+        this.maxFile = Harvest.maxFile(sandboxes.context().env().get(Harvest.MAX_FILE_ENV));
     }
 
     /** One sandbox, read for harvesting. */
@@ -56,7 +63,7 @@ public final class Harvester {
     /** Prints the diff through git (colour and pager on a terminal); returns git's status. */
     public int diff(String name, DiffFormat format, PrintWriter out, PrintWriter err) {
         Target target = target(name);
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = trees(h, target, true, err);
             List<String> args = new ArrayList<>(List.of("diff", "-M"));
             if (format == DiffFormat.STAT) {
@@ -74,7 +81,7 @@ public final class Harvester {
     /** Writes the agent's work as a patch series ({@code git format-patch}) to stdout or {@code output}. */
     public void patch(String name, Path output, PrintWriter out, PrintWriter err) {
         Target target = target(name);
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "make a patch of", err);
             Harvest.Commits c = commits(h, target, t, null);
             List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
@@ -120,7 +127,7 @@ public final class Harvester {
             throw SandboxException.cantWithInput("commit to the branch", shortName,
                     "it is checked out in a working tree (pick another with -b)");
         });
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "commit", err);
             Repository repo = h.repository();
             Ref existing = repo.exactRef(ref);
@@ -160,7 +167,7 @@ public final class Harvester {
     /** Merges the sandbox's changes into the user's working tree. */
     public Apply.Outcome apply(String name, boolean refuseConflicts, PrintWriter err) {
         Target target = target(name);
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "apply", err);
             Apply.Outcome o = Apply.run(h.reader(), t.changes(), target.repoRoot(), target.name(), refuseConflicts);
             if (o.written()) {
@@ -179,7 +186,7 @@ public final class Harvester {
     public Work work(String name) {
         Target target = target(name);
         Path scratch = target.dir().resolve(".work-" + ProcessHandle.current().pid());
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir())) {
+        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             return h.work(target.source(), scratch);
         } finally {
             deleteQuietly(scratch);
@@ -188,11 +195,11 @@ public final class Harvester {
 
     /**
      * The number of changed files (0 when there is nothing to harvest), with the entries left
-     * out for names that are not valid UTF-8, writing no objects.
+     * out for names that are not valid UTF-8, counted from metadata ({@link Harvest#count}):
+     * no file's content is read but small ones', and nothing is written.
      */
     int changedFiles(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
-        Trees t = h.trees(source(dir, snapshot), includeIgnored, false);
-        return t.changes().size() + t.unnamed().size();
+        return h.count(source(dir, snapshot), includeIgnored);
     }
 
     /** Whether the sandbox holds changes that were never committed, patched or applied as they are now. */

@@ -5,6 +5,7 @@ import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
+import dev.sandbox.harvest.UpperWalk;
 import dev.sandbox.harvest.Work;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Helper;
@@ -33,13 +34,10 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -50,6 +48,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.Function;
 import java.util.stream.IntStream;
 
@@ -75,6 +76,10 @@ public final class Sandboxes {
 
     public Repo repo() {
         return repo;
+    }
+
+    Context context() {
+        return context;
     }
 
     public StateStore store() {
@@ -592,15 +597,33 @@ public final class Sandboxes {
         return sb.ports() == null ? List.of() : sb.ports();
     }
 
-    /** Every sandbox of the repository, oldest first. */
+    /**
+     * Every sandbox of the repository, oldest first.
+     *
+     * @throws SandboxException (exit 2) when {@code SANDBOX_HARVEST_MAX_FILE} is not a number of bytes
+     */
     public List<SandboxView> list() {
         List<SandboxView> views = new ArrayList<>();
         Map<String, Optional<Snapshot>> snapshotCache = new HashMap<>();
         List<Path> dirs = sandboxDirs();
+        Harvester counter = new Harvester(this, false); // checked here, so that it never turns into a fallback count
+        // the disk usage walks take a second core while the counts take this one
+        ExecutorService background = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "disk-usage");
+            t.setDaemon(true);
+            return t;
+        });
         try (Harvest h = dirs.isEmpty() ? null : Harvest.open(repo.commonDir())) {
+            Map<Path, CompletableFuture<Long>> disk = new HashMap<>();
             for (Path dir : dirs) {
-                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h));
+                disk.put(dir, CompletableFuture.supplyAsync(() -> diskUsage(StateStore.upperDir(dir)), background));
             }
+            for (Path dir : dirs) {
+                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter,
+                        disk.get(dir)));
+            }
+        } finally {
+            background.shutdownNow();
         }
         views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
         return views;
@@ -621,13 +644,14 @@ public final class Sandboxes {
                 .toList();
     }
 
-    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h) {
+    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
+            Harvester counter, CompletableFuture<Long> diskUsage) {
         String name = dir.getFileName().toString();
         boolean running = StateStore.isRunning(dir);
         Sandbox sb = readSandbox(dir);
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
-        int changes = changedFiles(h, dir, sb, snap);
-        long disk = diskUsage(StateStore.upperDir(dir));
+        int changes = changedFiles(h, counter, dir, sb, snap);
+        long disk = diskUsage.join();
         if (sb == null) {
             return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
                     changes, disk, List.of(), null, null, null, null, List.of());
@@ -677,10 +701,10 @@ public final class Sandboxes {
      * The files that differ between the sandbox and its snapshot, as {@code sandbox diff}
      * lists them; the raw count of the upper layer's entries when that cannot be read.
      */
-    private int changedFiles(Harvest h, Path dir, Sandbox sb, Snapshot snap) {
+    private int changedFiles(Harvest h, Harvester counter, Path dir, Sandbox sb, Snapshot snap) {
         if (sb != null && snap != null) {
             try {
-                return new Harvester(this, false).changedFiles(h, dir, sb, snap);
+                return counter.changedFiles(h, dir, sb, snap);
             } catch (SandboxException e) {
                 // fall back to counting entries
             }
@@ -689,66 +713,28 @@ public final class Sandboxes {
     }
 
     /**
-     * The disk space the upper layer takes, reckoned as each entry's size rounded up to whole
-     * 4 KiB blocks (what ext4, xfs and btrfs allocate for most files); no native call, so
-     * {@code list} need not load JNA. Unreadable entries count as nothing.
+     * The disk space the upper layer takes, as {@code du} counts it: the blocks allocated, so
+     * that a sparse file counts what it holds. Unreadable entries count as nothing.
      */
     static long diskUsage(Path upper) {
-        long[] bytes = {0};
         try {
-            Files.walkFileTree(upper, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
-                    bytes[0] += BLOCK;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                    bytes[0] += attrs.isRegularFile() ? (attrs.size() + BLOCK - 1) / BLOCK * BLOCK : 0;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFileFailed(Path file, IOException e) {
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            return UpperWalk.tally(upper).diskBytes();
         } catch (IOException e) {
-            return bytes[0];
+            return 0;
         }
-        return bytes[0];
     }
-
-    private static final long BLOCK = 4096;
 
     /**
      * Paths the agent wrote, created or deleted: every non-directory entry of the upper layer
-     * (files, symlinks, whiteouts). A walk of the upper layer only, so it costs O(changes).
+     * (files, symlinks, whiteouts), an unreadable directory as one. A walk of the upper layer
+     * only, by metadata, so it costs O(changes).
      */
     static int countChanges(Path upper) {
-        if (!Files.isDirectory(upper)) {
-            return 0;
-        }
-        int[] n = {0};
         try {
-            Files.walkFileTree(upper, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                    n[0]++;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFileFailed(Path file, IOException e) {
-                    n[0]++;
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            return UpperWalk.tally(upper).entries();
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", upper, e);
         }
-        return n[0];
     }
 
     /**
@@ -789,8 +775,8 @@ public final class Sandboxes {
         if (sb != null && snap != null) {
             boolean unharvested;
             Work work = null;
+            Harvester harvester = new Harvester(this, false);
             try (Harvest h = Harvest.open(repo.commonDir())) {
-                Harvester harvester = new Harvester(this, false);
                 unharvested = harvester.unharvested(h, dir, sb, snap);
                 // the rule --rm keeps a sandbox by; ignored files alone are build output, which rm removes
                 work = harvester.work(name);

@@ -158,7 +158,7 @@ final class AgentHistory {
 
     /** Copies what {@code c} lists from {@code from} into {@code user}, each under the id it was checked under. */
     private static void copy(Repository from, Repository user, Checked c) throws IOException, AgentRefs.Bad {
-        try (ObjectReader reader = from.newObjectReader(); ObjectInserter inserter = user.newObjectInserter()) {
+        try (ObjectReader reader = from.newObjectReader(); ObjectInserter inserter = new LooseInserter(user)) {
             for (Entry e : c.copy()) {
                 ObjectLoader loader = reader.open(e.id(), e.type());
                 ObjectId got;

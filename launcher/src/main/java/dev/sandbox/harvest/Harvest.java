@@ -4,9 +4,11 @@ import dev.sandbox.error.SandboxException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.ArrayList;
@@ -14,6 +16,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.eclipse.jgit.errors.MissingObjectException;
+import org.eclipse.jgit.internal.storage.file.ObjectDirectory;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.CommitBuilder;
 import org.eclipse.jgit.lib.FileMode;
@@ -35,23 +38,69 @@ import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 public final class Harvest implements AutoCloseable {
     /** What {@link #work} names, among the git work, when the agent's history can't be taken. */
     static final String HISTORY_LEFT_OUT = "history the harvest leaves out";
+    /** Names the largest file, in bytes, that the harvest reads; larger ones are left out with a warning. */
+    public static final String MAX_FILE_ENV = "SANDBOX_HARVEST_MAX_FILE";
+    /** {@link #MAX_FILE_ENV}'s default: 1 GiB. */
+    public static final long DEFAULT_MAX_FILE = 1L << 30;
+
+    /** How old a temporary object of JGit's must be to count as a kill's leftover: no writer takes that long. */
+    private static final Duration STALE = Duration.ofHours(1);
 
     private final Repository repo;
     private final ObjectReader reader;
+    private final long maxFile;
+    private final Thread onKill;
 
-    private Harvest(Repository repo) {
+    private Harvest(Repository repo, long maxFile) {
         this.repo = repo;
         this.reader = repo.newObjectReader();
+        this.maxFile = maxFile;
+        Path objects = repo.getObjectDatabase() instanceof ObjectDirectory od ? od.getDirectory().toPath() : null;
+        this.onKill = objects == null ? null : new Thread(() -> removeTemporaries(objects, true));
+        if (objects != null) {
+            removeTemporaries(objects, false);
+            Runtime.getRuntime().addShutdownHook(onKill);
+        }
     }
 
     /** Opens the repository whose git directory (shared by its worktrees) is {@code commonDir}. */
     public static Harvest open(Path commonDir) {
+        return open(commonDir, DEFAULT_MAX_FILE);
+    }
+
+    /**
+     * As {@link #open(Path)}, reading no file larger than {@code maxFile} bytes: such a file
+     * is left out of the trees {@link #trees} stores, with a warning.
+     */
+    public static Harvest open(Path commonDir, long maxFile) {
         SystemConfig.install(commonDir);
         try {
-            return new Harvest(new FileRepositoryBuilder().setGitDir(commonDir.toFile()).setMustExist(true).build());
+            return new Harvest(new FileRepositoryBuilder().setGitDir(commonDir.toFile()).setMustExist(true).build(),
+                    maxFile);
         } catch (IOException e) {
             throw SandboxException.cant("open the repository", commonDir, e);
         }
+    }
+
+    /**
+     * The limit {@link #MAX_FILE_ENV} sets: {@code value} in bytes, or the default when unset.
+     *
+     * @throws SandboxException (exit 2) when it is not a whole number of bytes
+     */
+    public static long maxFile(String value) {
+        if (value == null || value.isEmpty()) {
+            return DEFAULT_MAX_FILE;
+        }
+        try {
+            long n = Long.parseLong(value.strip());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw SandboxException.invalidInput("invalid " + MAX_FILE_ENV + " '" + value + "': expected a number of"
+                + " bytes, such as 2147483648 for 2 GiB (or leave it unset: " + DEFAULT_MAX_FILE + ", 1 GiB)");
     }
 
     public Repository repository() {
@@ -64,7 +113,10 @@ public final class Harvest implements AutoCloseable {
 
     /**
      * The snapshot's and the sandbox's trees and what differs between them. With
-     * {@code store} false nothing is written to the repository: ids are only computed.
+     * {@code store} false nothing is written to the repository: ids are only computed. A file
+     * larger than the limit, or one that kept changing while it was read, is left out with a
+     * warning when storing; when not, it gets an id that names no object and differs on every
+     * call, so that it counts as changed and never as handed over.
      * The agent's commits are checked here ({@link AgentHistory#read}, through a scratch
      * directory {@code .history-<pid>} beside the upper layer, removed after), so that every
      * command gets the same answer: {@link Trees#agentHead} is null when they were left out,
@@ -80,41 +132,21 @@ public final class Harvest implements AutoCloseable {
 
     /** With {@code history} false the agent's commits are not read: {@link Trees#agentHead} is null. */
     private Read read(Source src, boolean includeIgnored, boolean store, boolean history) {
-        try (ObjectInserter ins = store ? repo.newObjectInserter() : new HashOnly()) {
+        try (ObjectInserter ins = store ? new LooseInserter(repo) : new HashOnly()) {
             ObjectId base = src.baseCommit() == null ? null : ObjectId.fromString(src.baseCommit());
             ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
             MutableTree snapshot = MutableTree.of(reader, baseTree);
             MutableTree merged = MutableTree.of(reader, baseTree);
-            for (String path : src.dirtyPaths()) {
-                Path file = src.lower().resolve(path);
-                Overlay.Kind kind = Overlay.kind(file);
-                if (kind == Overlay.Kind.MISSING) {
-                    snapshot.delete(path);
-                    merged.delete(path);
-                } else if (kind == Overlay.Kind.FILE || kind == Overlay.Kind.SYMLINK) {
-                    FileMode mode = mode(file, kind);
-                    ObjectId id = blob(ins, file, kind);
-                    snapshot.put(path, mode, id);
-                    merged.put(path, mode, id);
-                }
-            }
-            ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path), includeIgnored,
-                    excludesFile());
-            for (Change c : set.changes()) {
-                if (c.kind() == Change.Kind.DELETE) {
-                    merged.delete(c.path());
-                } else {
-                    Overlay.Kind kind = c.kind() == Change.Kind.WRITE_SYMLINK ? Overlay.Kind.SYMLINK : Overlay.Kind.FILE;
-                    FileMode mode = c.kind() == Change.Kind.WRITE_EXECUTABLE ? FileMode.EXECUTABLE_FILE
-                            : kind == Overlay.Kind.SYMLINK ? FileMode.SYMLINK : FileMode.REGULAR_FILE;
-                    merged.put(c.path(), mode, blob(ins, c.source(), kind));
-                }
-            }
+            Blobs blobs = new Blobs(ins, store ? Blobs.Mode.STORE : Blobs.Mode.HASH, maxFile);
+            blobs.snapshot(src, snapshot, merged);
+            ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path),
+                    new UpperWalk.Options(includeIgnored, excludesFile(), false, maxFile));
+            blobs.apply(src, set, merged);
             ObjectId snapshotId = snapshot.writeRoot(ins);
             ObjectId mergedId = merged.writeRoot(ins);
             ins.flush();
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
-            List<String> warnings = set.warnings();
+            List<String> warnings = blobs.warnings(set);
             ObjectId head = null;
             if (history) {
                 AgentHistory.Found found = history(src, base, src.upper().resolveSibling(".history-"
@@ -124,6 +156,33 @@ public final class Harvest implements AutoCloseable {
                         Stream.of("left out the agent's commits: " + found.problem())).toList();
             }
             return new Read(new Trees(base, snapshotId, mergedId, changes, warnings, head, set.unnamed()), set);
+        } catch (IOException e) {
+            throw SandboxException.cant("read the changes in", src.upper(), e);
+        }
+    }
+
+    /**
+     * How many paths differ between the snapshot and the sandbox, and how many entries were
+     * left out for names that are not valid UTF-8, as {@link #trees} would count them
+     * ({@code changes().size() + unnamed().size()}), but from metadata: no file's content is
+     * read but that of small files whose modification time alone differs (see
+     * {@link UpperWalk.Options#metadataOnly}), so that it costs the same for a 200 GB file.
+     * A file rewritten with the same bytes counts as changed. Writes nothing.
+     */
+    public int count(Source src, boolean includeIgnored) {
+        try (ObjectInserter ins = new HashOnly()) {
+            ObjectId base = src.baseCommit() == null ? null : ObjectId.fromString(src.baseCommit());
+            ObjectId baseTree = base == null ? null : commit(base).getTree().copy();
+            MutableTree snapshot = MutableTree.of(reader, baseTree);
+            MutableTree merged = MutableTree.of(reader, baseTree);
+            Blobs blobs = new Blobs(ins, Blobs.Mode.COUNT, maxFile);
+            blobs.snapshot(src, snapshot, merged);
+            ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path),
+                    new UpperWalk.Options(includeIgnored, excludesFile(), true, maxFile));
+            blobs.apply(src, set, merged);
+            snapshot.writeRoot(ins);
+            merged.writeRoot(ins);
+            return MutableTree.diff(snapshot, merged).size() + set.unnamed().size();
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", src.upper(), e);
         }
@@ -182,7 +241,7 @@ public final class Harvest implements AutoCloseable {
      * uncommitted remainder on top. {@code scratch} is a directory it may fill; the caller removes it.
      */
     public Commits commits(Source src, Trees t, CommitInfo info, Path scratch) {
-        try (ObjectInserter ins = repo.newObjectInserter()) {
+        try (ObjectInserter ins = new LooseInserter(repo)) {
             Commits result;
             if (t.agentHead() != null) {
                 try {
@@ -217,7 +276,7 @@ public final class Harvest implements AutoCloseable {
 
     /** One commit of the merged tree on top of {@code parent}, unless that already has it. */
     public Commits commitOnTop(ObjectId parent, Trees t, CommitInfo info) {
-        try (ObjectInserter ins = repo.newObjectInserter()) {
+        try (ObjectInserter ins = new LooseInserter(repo)) {
             if (commit(parent).getTree().equals(t.merged())) {
                 return new Commits(parent, parent);
             }
@@ -266,29 +325,6 @@ public final class Harvest implements AutoCloseable {
         return e.isTree() ? 't' : e.mode == FileMode.GITLINK ? 'g' : 'f';
     }
 
-    private static FileMode mode(Path file, Overlay.Kind kind) throws IOException {
-        if (kind == Overlay.Kind.SYMLINK) {
-            return FileMode.SYMLINK;
-        }
-        return Overlay.executable(file) ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
-    }
-
-    private static ObjectId blob(ObjectInserter ins, Path file, Overlay.Kind kind) {
-        try {
-            if (kind == Overlay.Kind.SYMLINK) {
-                return ins.insert(Constants.OBJ_BLOB,
-                        Files.readSymbolicLink(file).toString().getBytes(StandardCharsets.UTF_8));
-            }
-            try (InputStream in = Files.newInputStream(file)) {
-                return ins.insert(Constants.OBJ_BLOB, Files.size(file), in);
-            }
-        } catch (AccessDeniedException e) {
-            throw SandboxException.cant("read", file, "permission denied (was the sandbox's upper layer changed by hand?)");
-        } catch (IOException e) {
-            throw SandboxException.cant("read", file, e);
-        }
-    }
-
     /** The user's {@code core.excludesFile}, or git's default {@code ~/.config/git/ignore}. */
     private Path excludesFile() {
         String configured = repo.getConfig().getString("core", null, "excludesfile");
@@ -308,9 +344,62 @@ public final class Harvest implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes the temporary objects JGit's inserter ({@code objects/noz*.tmp}, renamed into
+     * place when complete) left in {@code objects}: with {@code ours}, on SIGTERM or SIGINT,
+     * those this process holds open, which a writer of ours was filling; without, those older
+     * than an hour, which a kill -9 left. Another process's temporary file is never touched.
+     */
+    static void removeTemporaries(Path objects, boolean ours) {
+        if (ours) {
+            try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+                Path real = objects.toRealPath();
+                for (Path fd : fds) {
+                    try {
+                        Path file = Files.readSymbolicLink(fd);
+                        if (real.equals(file.getParent()) && temporary(file)) {
+                            Files.deleteIfExists(file);
+                        }
+                    } catch (IOException e) {
+                        // closed meanwhile, or not a file
+                    }
+                }
+            } catch (IOException e) {
+                // no /proc: the next run removes what is left once it is stale
+            }
+            return;
+        }
+        Instant stale = Instant.now().minus(STALE);
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(objects, "noz*.tmp")) {
+            for (Path p : s) {
+                try {
+                    if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(stale)) {
+                        Files.deleteIfExists(p);
+                    }
+                } catch (IOException e) {
+                    // gone meanwhile, or not ours to remove
+                }
+            }
+        } catch (IOException e) {
+            // nothing to clean up
+        }
+    }
+
+    private static boolean temporary(Path file) {
+        String name = file.getFileName().toString();
+        return name.startsWith("noz") && name.endsWith(".tmp");
+    }
+
     @Override
     public void close() {
         reader.close();
         repo.close();
+        if (onKill != null) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(onKill);
+            } catch (IllegalStateException e) {
+                // shutting down: the hook runs
+            }
+        }
     }
 }

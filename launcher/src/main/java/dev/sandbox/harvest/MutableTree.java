@@ -2,11 +2,18 @@ package dev.sandbox.harvest;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.FileMode;
 import org.eclipse.jgit.lib.ObjectId;
@@ -104,35 +111,56 @@ final class MutableTree {
     /** Removes {@code path}, a file or a whole subtree; true if something was there. */
     boolean delete(String path) throws IOException {
         String[] parts = path.split("/");
-        return delete(parts, 0);
-    }
-
-    private boolean delete(String[] parts, int i) throws IOException {
-        Entry e = entries().get(parts[i]);
-        if (e == null) {
+        List<MutableTree> chain = new ArrayList<>();
+        MutableTree t = this;
+        for (int i = 0; i < parts.length - 1; i++) {
+            Entry e = t.entries().get(parts[i]);
+            if (e == null || !e.isTree()) {
+                return false;
+            }
+            chain.add(t);
+            t = e.subtree(reader);
+        }
+        if (t.entries().remove(parts[parts.length - 1]) == null) {
             return false;
         }
-        if (i == parts.length - 1) {
-            entries().remove(parts[i]);
-            dirty = true;
-            return true;
-        }
-        if (!e.isTree() || !e.subtree(reader).delete(parts, i + 1)) {
-            return false;
-        }
-        dirty = true;
+        t.dirty = true;
+        chain.forEach(c -> c.dirty = true);
         return true;
     }
 
-    /** Writes the changed subtrees and returns this tree's id; git drops empty trees, so do we. */
+    /**
+     * Writes the changed subtrees and returns this tree's id; git drops empty trees, so do
+     * we. Subtrees first, from an explicit stack: a tree may be deeper than the thread's.
+     */
     ObjectId write(ObjectInserter inserter) throws IOException {
-        if (!dirty && originalId != null) {
-            return originalId;
+        Map<MutableTree, ObjectId> written = new IdentityHashMap<>();
+        Set<MutableTree> expanded = Collections.newSetFromMap(new IdentityHashMap<>());
+        Deque<MutableTree> todo = new ArrayDeque<>();
+        todo.push(this);
+        while (!todo.isEmpty()) {
+            MutableTree t = todo.peek();
+            if (!t.dirty && t.originalId != null) {
+                written.put(todo.pop(), t.originalId);
+            } else if (expanded.add(t)) {
+                for (Entry e : t.entries().values()) {
+                    if (e.isTree() && e.tree != null) {
+                        todo.push(e.tree);
+                    }
+                }
+            } else {
+                written.put(todo.pop(), t.writeOne(inserter, written));
+            }
         }
+        return written.get(this);
+    }
+
+    /** This tree alone, its subtrees' ids in {@code written}; null when it is empty. */
+    private ObjectId writeOne(ObjectInserter inserter, Map<MutableTree, ObjectId> written) throws IOException {
         List<Entry> sorted = new ArrayList<>();
         for (Entry e : entries().values()) {
             if (e.isTree() && e.tree != null) {
-                e.id = e.tree.write(inserter);
+                e.id = written.get(e.tree);
                 if (e.id == null) {
                     continue;
                 }
@@ -172,22 +200,23 @@ final class MutableTree {
      */
     static List<FileChange> diff(MutableTree a, MutableTree b) throws IOException {
         List<FileChange> out = new ArrayList<>();
-        diff(a.entries(), b.entries(), "", a.reader, out);
-        return out;
-    }
-
-    private static void diff(Map<String, Entry> a, Map<String, Entry> b, String prefix, ObjectReader reader,
-            List<FileChange> out) throws IOException {
-        TreeMap<String, Boolean> names = new TreeMap<>();
-        a.keySet().forEach(n -> names.put(n, true));
-        b.keySet().forEach(n -> names.put(n, true));
-        for (String name : names.keySet()) {
-            Entry ea = present(a.get(name));
-            Entry eb = present(b.get(name));
+        Deque<DiffFrame> stack = new ArrayDeque<>();
+        DiffFrame top = new DiffFrame(a.entries(), b.entries(), "");
+        if (top.names.hasNext()) {
+            stack.push(top);
+        }
+        while (!stack.isEmpty()) {
+            DiffFrame f = stack.peek();
+            String name = f.names.next();
+            if (!f.names.hasNext()) {
+                stack.pop(); // done before its last subtree is: a chain keeps one frame, not one per level
+            }
+            Entry ea = present(f.a.get(name));
+            Entry eb = present(f.b.get(name));
             if (ea == null && eb == null || ea != null && eb != null && ea.mode == eb.mode && ea.id.equals(eb.id)) {
                 continue;
             }
-            String path = prefix + name;
+            String path = f.prefix + name;
             boolean ta = ea != null && ea.isTree();
             boolean tb = eb != null && eb.isTree();
             Entry fa = ta ? null : ea;
@@ -197,10 +226,29 @@ final class MutableTree {
                         fb == null ? null : fb.mode, fb == null ? null : fb.id));
             }
             Map<String, Entry> none = Map.of();
-            if (ta || tb) {
-                diff(ta ? ea.subtree(reader).entries() : none, tb ? eb.subtree(reader).entries() : none, path + "/",
-                        reader, out);
+            DiffFrame below = new DiffFrame(ta ? ea.subtree(a.reader).entries() : none,
+                    tb ? eb.subtree(a.reader).entries() : none, path + "/");
+            if ((ta || tb) && below.names.hasNext()) {
+                stack.push(below);
             }
+        }
+        return out;
+    }
+
+    /** Two directories being compared, and the names of both still to compare, in order. */
+    private static final class DiffFrame {
+        final Map<String, Entry> a;
+        final Map<String, Entry> b;
+        final String prefix;
+        final Iterator<String> names;
+
+        DiffFrame(Map<String, Entry> a, Map<String, Entry> b, String prefix) {
+            this.a = a;
+            this.b = b;
+            this.prefix = prefix;
+            TreeSet<String> all = new TreeSet<>(a.keySet());
+            all.addAll(b.keySet());
+            this.names = all.iterator();
         }
     }
 

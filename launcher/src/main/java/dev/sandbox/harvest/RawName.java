@@ -39,8 +39,13 @@ final class RawName {
      * written as a backslash and three octal digits, as git quotes names: {@code r\351sum\351.txt}.
      */
     static String escaped(Path entry) {
+        return escaped(bytes(entry));
+    }
+
+    /** {@code name} written as {@link #escaped(Path)} writes it. */
+    static String escaped(byte[] name) {
         StringBuilder s = new StringBuilder();
-        for (byte b : bytes(entry)) {
+        for (byte b : name) {
             int c = b & 0xff;
             if (c >= 0x20 && c < 0x7f && c != '\\') {
                 s.append((char) c);
@@ -50,6 +55,23 @@ final class RawName {
             }
         }
         return s.toString();
+    }
+
+    /** {@code name} decoded, or null when it is not valid UTF-8. */
+    static String decoded(byte[] name) {
+        boolean ascii = true;
+        for (byte b : name) {
+            ascii &= b >= 0;
+        }
+        if (ascii) {
+            return new String(name, StandardCharsets.ISO_8859_1);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(name)).toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
     }
 
     /**

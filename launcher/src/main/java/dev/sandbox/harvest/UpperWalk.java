@@ -1,21 +1,31 @@
 package dev.sandbox.harvest;
 
-import dev.sandbox.harvest.Overlay.Kind;
+import dev.sandbox.harvest.OpenDirs.Level;
+import dev.sandbox.sys.Posix;
+import dev.sandbox.sys.SafeOpen;
+import dev.sandbox.sys.Sizes;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.NotDirectoryException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Deque;
 import java.util.List;
-import java.util.TreeSet;
 
 /**
  * Reads a sandbox's upper layer into a {@link ChangeSet} (docs/ARCHITECTURE.md §6). Only the upper
  * layer is walked, so the cost grows with what the agent touched, not with the repository;
  * the snapshot is consulted path by path to drop copy-ups that changed nothing.
+ *
+ * <p>Everything in the upper layer is the agent's and so hostile: the walk goes through
+ * directory descriptors ({@link SafeOpen.Dir}) with an explicit stack, so any depth works and
+ * no path longer than one name is ever resolved; nothing is followed; no FIFO or device is
+ * opened; what it reads of a file is bounded by the size seen at the open.
  */
 public final class UpperWalk {
     /** Which paths the snapshot's git tree holds: those are kept even if now ignored. */
@@ -24,131 +34,303 @@ public final class UpperWalk {
         char at(String path) throws IOException;
     }
 
+    /**
+     * What the walk takes and how it judges a copy-up.
+     *
+     * @param includeIgnored keep new files that git would ignore
+     * @param excludesFile   the user's {@code core.excludesFile} (may be null)
+     * @param metadataOnly   judge a copy-up by its size, owner-exec bit and modification time,
+     *                       reading no content but that of small files whose time alone
+     *                       differs (at most {@link #SMALL} bytes each, {@link #SMALL_BUDGET} in
+     *                       all): for counts, which must not cost what a 200 GB file costs
+     * @param maxFile        bytes: a copy-up larger is judged by its metadata alone, never read
+     */
+    public record Options(boolean includeIgnored, Path excludesFile, boolean metadataOnly, long maxFile) {
+    }
+
+    /** Bytes of one ignore file read at most; git reads up to 100 MiB, but nobody writes that much. */
+    static final int MAX_RULES = 1 << 20;
+    /** Bytes of ignore files read at most in one walk, which the rules' memory and matching grow with. */
+    static final long MAX_ALL_RULES = 8L << 20;
+    /** Bytes of a file whose content a metadata-only walk compares when its modification time alone differs. */
+    static final long SMALL = 1 << 20;
+    /** Bytes a metadata-only walk compares in all. */
+    static final long SMALL_BUDGET = 32L << 20;
+
+    private static final String NOT_UTF8 = ": its name is not valid UTF-8, which the harvest can't carry"
+            + " (it stays in the sandbox; rename it there to harvest it)";
+
+    /** What a level needs besides its directories: its ignore rules and whether it is tracked. */
+    private static final class Dir extends Level {
+        final Ignores ignores;
+        final boolean ignored;
+        final boolean tracked;
+
+        Dir(Level parent, String name, SafeOpen.Dir upper, SafeOpen.Dir lower, Ignores ignores, boolean ignored,
+                boolean tracked) throws IOException {
+            super(parent, name, upper, lower);
+            this.ignores = ignores;
+            this.ignored = ignored;
+            this.tracked = tracked;
+        }
+    }
+
+    /** A subdirectory seen and still to be walked. */
+    private record Pending(Dir parent, String name, char inTree, boolean lowerIsDir) {
+    }
+
+    /** A warning and the path it is about, by which warnings are sorted. */
+    private record Note(String path, String text) {
+    }
+
     private final Path upper;
     private final Path lower;
     private final Tracked tracked;
-    private final boolean includeIgnored;
+    private final Options options;
+    private final boolean root = Posix.isRoot();
     private final List<Change> changes = new ArrayList<>();
-    private final List<String> warnings = new ArrayList<>();
+    private final List<Note> warnings = new ArrayList<>();
     private final List<String> submodules = new ArrayList<>();
     private final List<String> nestedGitDirs = new ArrayList<>();
     private final List<String> unnamed = new ArrayList<>();
+    private final Deque<Pending> stack = new ArrayDeque<>();
+    private OpenDirs dirs;
+    private long rulesRead;
+    private long compared;
 
-    private UpperWalk(Path upper, Path lower, Tracked tracked, boolean includeIgnored) {
+    private UpperWalk(Path upper, Path lower, Tracked tracked, Options options) {
         this.upper = upper;
         this.lower = lower;
         this.tracked = tracked;
-        this.includeIgnored = includeIgnored;
+        this.options = options;
     }
 
     /**
-     * The changes in {@code upper} over the snapshot tree {@code lower}. {@code excludesFile}
-     * is the user's {@code core.excludesFile} (may be null).
+     * The changes in {@code upper} over the snapshot tree {@code lower}, sorted by path.
+     *
+     * @throws IOException when a directory cannot be read (permission denied...)
      */
-    public static ChangeSet read(Path upper, Path lower, Tracked tracked, boolean includeIgnored, Path excludesFile)
-            throws IOException {
-        UpperWalk w = new UpperWalk(upper, lower, tracked, includeIgnored);
-        if (Files.isDirectory(upper)) {
-            Ignores root = Ignores.root(Overlay.resolve(upper, lower, ".gitignore"),
-                    Overlay.resolve(upper, lower, ".git/info/exclude"), excludesFile);
-            w.walk("", upper, lower, root, false);
+    public static ChangeSet read(Path upper, Path lower, Tracked tracked, Options options) throws IOException {
+        UpperWalk w = new UpperWalk(upper, lower, tracked, options);
+        if (Files.isDirectory(upper, LinkOption.NOFOLLOW_LINKS)) {
+            w.walk();
         }
-        return new ChangeSet(List.copyOf(w.changes), List.copyOf(w.warnings), List.copyOf(w.submodules),
-                List.copyOf(w.nestedGitDirs), List.copyOf(w.unnamed));
+        Comparator<String> order = UpperWalk::pathOrder;
+        w.changes.sort(Comparator.comparing(Change::path, order)); // stable: a deletion stays before a write
+        w.warnings.sort(Comparator.comparing(Note::path, order));
+        return new ChangeSet(List.copyOf(w.changes), w.warnings.stream().map(Note::text).toList(),
+                sorted(w.submodules), sorted(w.nestedGitDirs), sorted(w.unnamed));
     }
 
-    private void walk(String prefix, Path upperDir, Path lowerDir, Ignores ignores, boolean ignoredDir)
-            throws IOException {
-        for (String name : names(prefix, upperDir)) {
-            if (name.equals(".git")) {
-                if (!prefix.isEmpty()) {
-                    nestedGitDirs.add(prefix + name);
+    private void walk() throws IOException {
+        SafeOpen.Dir u = SafeOpen.openDir(upper);
+        SafeOpen.Dir l = null;
+        try {
+            l = lower == null ? null : SafeOpen.openDir(lower);
+        } catch (SafeOpen.NotRegular e) {
+            // no snapshot tree: everything is new
+        }
+        Dir top;
+        try {
+            Ignores ignores = Ignores.root(rules(u, l, ""), infoExclude(), excludes(options.excludesFile()));
+            top = new Dir(null, null, u, l, ignores, false, true);
+        } catch (IOException | RuntimeException e) {
+            u.close();
+            if (l != null) {
+                l.close();
+            }
+            throw e;
+        }
+        try (OpenDirs open = new OpenDirs(top)) {
+            dirs = open;
+            entries(top, "");
+            while (!stack.isEmpty()) {
+                Pending p = stack.pop();
+                enter(p);
+                if (--p.parent().pending == 0) {
+                    dirs.done(p.parent());
                 }
-                continue; // the agent's repository metadata is harvested as commits, never as files
-            }
-            String path = prefix + name;
-            Path u = upperDir.resolve(name);
-            Path l = lowerDir == null ? null : lowerDir.resolve(name);
-            char inTree = tracked.at(path);
-            if (inTree == 'g') {
-                warnings.add("left out '" + path + "': changes inside a submodule are not harvested");
-                submodules.add(path);
-                continue;
-            }
-            switch (Overlay.kind(u)) {
-                case WHITEOUT:
-                    if (inTree != 0) {
-                        changes.add(Change.delete(path));
-                    }
-                    break;
-                case DIR:
-                    directory(path, u, l, inTree, ignores, ignoredDir);
-                    break;
-                case FILE:
-                    if (unchangedCopyUp(u, l)) {
-                        break;
-                    }
-                    if (keep(path, inTree, false, ignores, ignoredDir)) {
-                        if (inTree == 't') {
-                            changes.add(Change.delete(path)); // a directory became a file
-                        }
-                        changes.add(new Change(Overlay.executable(u) ? Change.Kind.WRITE_EXECUTABLE
-                                : Change.Kind.WRITE_FILE, path, u));
-                    }
-                    break;
-                case SYMLINK:
-                    if (l != null && Overlay.kind(l) == Kind.SYMLINK
-                            && Files.readSymbolicLink(l).equals(Files.readSymbolicLink(u))) {
-                        break;
-                    }
-                    if (keep(path, inTree, false, ignores, ignoredDir)) {
-                        if (inTree == 't') {
-                            changes.add(Change.delete(path));
-                        }
-                        changes.add(new Change(Change.Kind.WRITE_SYMLINK, path, u));
-                    }
-                    break;
-                case SPECIAL:
-                    warnings.add("left out '" + path + "': not a regular file, directory or symlink");
-                    break;
-                case MISSING:
-                    break; // deleted while we looked: the agent is still at work
             }
         }
     }
 
-    private void directory(String path, Path u, Path l, char inTree, Ignores ignores, boolean ignoredDir)
-            throws IOException {
-        boolean replaced = Overlay.opaque(u) || l == null || Overlay.kind(l) != Kind.DIR;
-        if (inTree != 0 && (inTree != 't' || Overlay.opaque(u))) {
-            changes.add(Change.delete(path)); // a file became a directory, or the directory was made anew
+    /** Walks into the subdirectory {@code p}: what it replaced, then its entries. */
+    private void enter(Pending p) throws IOException {
+        Dir parent = p.parent();
+        if (!dirs.reach(parent)) {
+            return; // moved away while we looked: the agent is still at work
         }
-        boolean ignored = ignoredDir || ignores.ignored(path, true);
-        if (ignored && !includeIgnored && inTree != 't') {
-            return; // nothing below is tracked, and git would not look inside
+        String above = parent.path();
+        String path = above.isEmpty() ? p.name() : above + "/" + p.name();
+        SafeOpen.Dir u;
+        try {
+            u = parent.upper().dir(p.name());
+        } catch (SafeOpen.NotRegular e) {
+            return; // replaced or removed while we looked
         }
-        Path lowerBelow = replaced ? null : l;
-        Path gitignore = Overlay.resolve(u, lowerBelow, ".gitignore");
-        walk(path + "/", u, lowerBelow, ignores.child(path, gitignore), ignored);
+        SafeOpen.Dir l = null;
+        Dir level = null;
+        try {
+            boolean opaque = opaque(u);
+            if (p.lowerIsDir() && !opaque && parent.lower() != null) {
+                try {
+                    l = parent.lower().dir(p.name());
+                } catch (SafeOpen.NotRegular e) {
+                    l = null;
+                }
+            }
+            if (p.inTree() != 0 && (p.inTree() != 't' || opaque)) {
+                changes.add(Change.delete(path)); // a file became a directory, or the directory was made anew
+            }
+            boolean ignored = parent.ignored || parent.ignores.ignored(path, true);
+            if (ignored && !options.includeIgnored() && p.inTree() != 't') {
+                return; // nothing below is tracked, and git would not look inside
+            }
+            Ignores ignores = parent.ignores.child(path, rules(u, l, path + "/"));
+            level = new Dir(parent, p.name(), u, l, ignores, ignored, p.inTree() == 't');
+        } finally {
+            if (level == null) {
+                u.close();
+                if (l != null) {
+                    l.close();
+                }
+            }
+        }
+        dirs.opened(level);
+        entries(level, path + "/");
+        if (level.pending == 0) {
+            dirs.done(level);
+        }
     }
 
-    private boolean keep(String path, char inTree, boolean isDir, Ignores ignores, boolean ignoredDir) {
-        return inTree != 0 || includeIgnored || !(ignoredDir || ignores.ignored(path, isDir));
+    /** Judges every entry of {@code level} but its subdirectories, which go on the stack in order. */
+    private void entries(Dir level, String prefix) throws IOException {
+        List<String> names = new ArrayList<>();
+        for (byte[] raw : level.upper().names()) {
+            String name = RawName.decoded(raw);
+            if (name != null) {
+                names.add(name);
+            } else if (level.upper().stat(raw) != null) {
+                String path = prefix + RawName.escaped(raw);
+                unnamed.add(path);
+                warn(path, "left out '" + path + "'" + NOT_UTF8);
+            }
+        }
+        Collections.sort(names);
+        List<Pending> below = new ArrayList<>();
+        for (String name : names) {
+            entry(level, prefix, name, below);
+        }
+        for (int i = below.size() - 1; i >= 0; i--) {
+            stack.push(below.get(i));
+        }
+        level.pending = below.size();
     }
 
-    /** A file overlayfs copied up (for a chmod, an open for writing, a touch) whose bits are the same. */
-    static boolean unchangedCopyUp(Path u, Path l) throws IOException {
-        if (l == null || Overlay.kind(l) != Kind.FILE || Overlay.executable(u) != Overlay.executable(l)
-                || Files.size(u) != Files.size(l)) {
+    private void entry(Dir level, String prefix, String name, List<Pending> below) throws IOException {
+        String path = prefix + name;
+        if (name.equals(".git")) {
+            if (!prefix.isEmpty()) {
+                nestedGitDirs.add(path);
+            }
+            return; // the agent's repository metadata is harvested as commits, never as files
+        }
+        char inTree = level.tracked ? tracked.at(path) : 0;
+        if (inTree == 'g') {
+            warn(path, "left out '" + path + "': changes inside a submodule are not harvested");
+            submodules.add(path);
+            return;
+        }
+        SafeOpen.Stat u = level.upper().stat(name);
+        if (u == null) {
+            return; // deleted while we looked: the agent is still at work
+        }
+        SafeOpen.Stat l = level.lower() == null ? null : level.lower().stat(name);
+        if (u.isCharDevice() && u.rdev() == 0) {
+            // overlayfs records a deletion as a character device 0/0, with or without userxattr
+            if (inTree != 0) {
+                changes.add(Change.delete(path));
+            }
+        } else if (u.isDirectory()) {
+            below.add(new Pending(level, name, inTree, l != null && l.isDirectory()));
+        } else if (u.isFile()) {
+            if (!unchangedCopyUp(level, name, u, l) && keep(level, path, inTree)) {
+                if (inTree == 't') {
+                    changes.add(Change.delete(path)); // a directory became a file
+                }
+                changes.add(new Change(u.executable() ? Change.Kind.WRITE_EXECUTABLE : Change.Kind.WRITE_FILE, path));
+            }
+        } else if (u.isSymlink()) {
+            if (!(l != null && l.isSymlink() && sameTarget(level, name)) && keep(level, path, inTree)) {
+                if (inTree == 't') {
+                    changes.add(Change.delete(path));
+                }
+                changes.add(new Change(Change.Kind.WRITE_SYMLINK, path));
+            }
+        } else {
+            warn(path, "left out '" + path + "': not a regular file, directory or symlink");
+        }
+    }
+
+    private boolean keep(Dir level, String path, char inTree) {
+        return inTree != 0 || options.includeIgnored() || !(level.ignored || level.ignores.ignored(path, false));
+    }
+
+    /**
+     * Whether the upper file {@code name} is a copy overlayfs made (for a chmod, an open for
+     * writing, a touch) with the lower file's bits: compared byte by byte, or by metadata
+     * as the {@link Options} say.
+     */
+    private boolean unchangedCopyUp(Dir level, String name, SafeOpen.Stat u, SafeOpen.Stat l) throws IOException {
+        if (l == null || !l.isFile() || u.executable() != l.executable() || u.size() != l.size()) {
             return false;
         }
-        try (InputStream a = Files.newInputStream(u); InputStream b = Files.newInputStream(l)) {
-            byte[] x = new byte[65536];
-            byte[] y = new byte[65536];
+        boolean sameTime = u.mtimeNanos() == l.mtimeNanos();
+        if (options.metadataOnly()) {
+            if (sameTime) {
+                return true;
+            }
+            if (u.size() > SMALL || compared + u.size() > SMALL_BUDGET) {
+                return false;
+            }
+            compared += u.size();
+        } else if (u.size() > options.maxFile()) {
+            return sameTime; // too large to read: its metadata must do
+        }
+        try (SafeOpen.Regular a = level.upper().open(name); SafeOpen.Regular b = level.lower().open(name)) {
+            return sameBytes(a, b);
+        } catch (SafeOpen.NotRegular | SafeOpen.Changed e) {
+            return false; // changed while we looked: the harvest reads it again, or leaves it out
+        }
+    }
+
+    /**
+     * As the walk judges a copy-up, for two files named by their paths: the same size,
+     * owner-exec bit and bytes. Opened without following the last name, never blocking.
+     */
+    static boolean unchangedCopyUp(Path u, Path l) throws IOException {
+        if (l == null) {
+            return false;
+        }
+        try (SafeOpen.Regular a = SafeOpen.open(u.getParent(), u.getFileName().toString());
+                SafeOpen.Regular b = SafeOpen.open(l.getParent(), l.getFileName().toString())) {
+            return a.executable() == b.executable() && sameBytes(a, b);
+        } catch (SafeOpen.NotRegular | SafeOpen.Changed e) {
+            return false;
+        }
+    }
+
+    private static boolean sameBytes(SafeOpen.Regular a, SafeOpen.Regular b) throws IOException {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        try (InputStream x = a.exact(); InputStream y = b.exact()) {
+            byte[] bx = new byte[65536];
+            byte[] by = new byte[65536];
             while (true) {
-                int n = a.readNBytes(x, 0, x.length);
-                int m = b.readNBytes(y, 0, y.length);
-                if (n != m || !java.util.Arrays.equals(x, 0, n, y, 0, m)) {
+                int n = x.readNBytes(bx, 0, bx.length);
+                int m = y.readNBytes(by, 0, by.length);
+                if (n != m || !Arrays.equals(bx, 0, n, by, 0, m)) {
                     return false;
                 }
                 if (n == 0) {
@@ -158,26 +340,186 @@ public final class UpperWalk {
         }
     }
 
+    private static boolean sameTarget(Dir level, String name) throws IOException {
+        try {
+            return Arrays.equals(level.upper().readLink(name), level.lower().readLink(name));
+        } catch (IOException e) {
+            return false; // changed while we looked: the harvest reads it again
+        }
+    }
+
     /**
-     * The names in {@code dir} that name their entries; the others (not valid UTF-8) are
-     * recorded as left out, whatever they are, since nothing here can read them by name.
+     * Whether the upper directory {@code dir} hides the lower one completely: overlayfs sets
+     * {@code user.overlay.opaque} (mounted with userxattr) or {@code trusted.overlay.opaque}
+     * to "y" when a directory was removed and made again. "x" marks a merge dir, not opaque.
      */
-    private TreeSet<String> names(String prefix, Path dir) throws IOException {
-        TreeSet<String> names = new TreeSet<>();
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
-            for (Path p : s) {
-                if (RawName.representable(p)) {
-                    names.add(p.getFileName().toString());
-                } else if (Overlay.kind(p) != Kind.MISSING) {
-                    String path = prefix + RawName.escaped(p);
-                    unnamed.add(path);
-                    warnings.add("left out '" + path + "': its name is not valid UTF-8, which the harvest can't"
-                            + " carry (it stays in the sandbox; rename it there to harvest it)");
+    private boolean opaque(SafeOpen.Dir dir) throws IOException {
+        byte[] v = dir.xattr("user.overlay.opaque");
+        if (v == null && root) {
+            v = dir.xattr("trusted.overlay.opaque"); // readable by root only, and only a root mount writes it
+        }
+        return v != null && v.length == 1 && v[0] == 'y';
+    }
+
+    /**
+     * The rules of the .gitignore in a directory as the merged view shows it: the upper
+     * layer's (a whiteout or another kind of entry hides the lower one), else the lower's.
+     */
+    private byte[] rules(SafeOpen.Dir u, SafeOpen.Dir l, String prefix) throws IOException {
+        SafeOpen.Stat st = u.stat(".gitignore");
+        if (st != null) {
+            return st.isFile() ? bounded(u, prefix + ".gitignore") : null;
+        }
+        return l == null ? null : bounded(l, prefix + ".gitignore");
+    }
+
+    private byte[] bounded(SafeOpen.Dir dir, String path) throws IOException {
+        try (SafeOpen.Regular r = dir.open(".gitignore")) {
+            return bounded(r, path);
+        } catch (SafeOpen.NotRegular e) {
+            return null;
+        }
+    }
+
+    /** At most {@link #MAX_RULES} bytes of rules, and {@link #MAX_ALL_RULES} in all; a warning instead of more. */
+    private byte[] bounded(SafeOpen.Regular r, String path) throws IOException {
+        String why = r.size() > MAX_RULES ? "larger than " + Sizes.human(MAX_RULES)
+                : rulesRead + r.size() > MAX_ALL_RULES ? "past the " + Sizes.human(MAX_ALL_RULES)
+                        + " of ignore rules a harvest reads" : null;
+        if (why == null) {
+            try {
+                byte[] rules = r.readAll(MAX_RULES);
+                rulesRead += rules.length;
+                return rules;
+            } catch (SafeOpen.TooLarge e) {
+                why = "larger than " + Sizes.human(MAX_RULES); // it grew while we read it
+            }
+        }
+        warn(path, "left out the ignore rules in '" + path + "' (" + Sizes.human(r.size()) + "): " + why
+                + ", so what they ignore is harvested");
+        return null;
+    }
+
+    /** The merged view's {@code .git/info/exclude}, or null. */
+    private byte[] infoExclude() throws IOException {
+        Path p = Overlay.resolve(upper, lower, ".git/info/exclude");
+        if (p == null) {
+            return null;
+        }
+        Path layer = p.startsWith(upper) ? upper : lower;
+        try (SafeOpen.Regular r = SafeOpen.open(layer, p)) {
+            return bounded(r, ".git/info/exclude");
+        } catch (SafeOpen.NotRegular e) {
+            return null;
+        }
+    }
+
+    /** The user's own excludes file, symlinks followed as git follows them; at most {@link #MAX_RULES} bytes. */
+    private static byte[] excludes(Path file) throws IOException {
+        if (file == null || !Files.isRegularFile(file)) {
+            return null;
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            return in.readNBytes(MAX_RULES);
+        } catch (java.nio.file.NoSuchFileException | java.nio.file.AccessDeniedException e) {
+            return null;
+        }
+    }
+
+    private void warn(String path, String text) {
+        warnings.add(new Note(path, text));
+    }
+
+    private static List<String> sorted(List<String> paths) {
+        List<String> s = new ArrayList<>(paths);
+        s.sort(UpperWalk::pathOrder);
+        return List.copyOf(s);
+    }
+
+    /**
+     * The order of a walk that takes each directory's names sorted: paths compared name by
+     * name, so that "a/x" comes before "a.txt" as "a" does.
+     */
+    static int pathOrder(String a, String b) {
+        int n = Math.min(a.length(), b.length());
+        for (int i = 0; i < n; i++) {
+            char x = a.charAt(i);
+            char y = b.charAt(i);
+            if (x != y) {
+                return x == '/' ? -1 : y == '/' ? 1 : Character.compare(x, y);
+            }
+        }
+        return Integer.compare(a.length(), b.length());
+    }
+
+    /** What an upper layer holds, counted without reading any content. */
+    public record Tally(int entries, long diskBytes) {
+    }
+
+    /**
+     * Every entry below {@code dir} but directories (files, symlinks, whiteouts, others), and
+     * the disk space all of them take as {@code du} counts it (512-byte blocks allocated, so
+     * a sparse file counts what it holds); an unreadable directory counts as one entry.
+     */
+    public static Tally tally(Path dir) throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return new Tally(0, 0);
+        }
+        int entries = 0;
+        long blocks = 0;
+        Deque<Level> todo = new ArrayDeque<>();
+        Deque<String> names = new ArrayDeque<>();
+        Level top = new Level(null, null, SafeOpen.openDir(dir), null);
+        try (OpenDirs open = new OpenDirs(top)) {
+            blocks += top.upper().stat().blocks();
+            todo.push(top);
+            names.push("");
+            while (!todo.isEmpty()) {
+                Level parent = todo.pop();
+                String name = names.pop();
+                Level level = parent;
+                if (!name.isEmpty()) {
+                    if (!open.reach(parent)) {
+                        continue;
+                    }
+                    try {
+                        level = new Level(parent, name, parent.upper().dir(name), null);
+                    } catch (SafeOpen.NotRegular e) {
+                        level = null;
+                    } catch (java.nio.file.AccessDeniedException e) {
+                        entries++;
+                        level = null;
+                    }
+                    if (--parent.pending == 0) {
+                        open.done(parent);
+                    }
+                    if (level == null) {
+                        continue;
+                    }
+                    open.opened(level);
+                }
+                for (byte[] raw : level.upper().names()) {
+                    SafeOpen.Stat st = level.upper().stat(raw);
+                    if (st == null) {
+                        continue;
+                    }
+                    blocks += st.blocks();
+                    if (st.isDirectory()) {
+                        String sub = RawName.decoded(raw);
+                        if (sub != null) {
+                            todo.push(level);
+                            names.push(sub);
+                            level.pending++;
+                            continue;
+                        }
+                    }
+                    entries++;
+                }
+                if (level.pending == 0) {
+                    open.done(level);
                 }
             }
-        } catch (NoSuchFileException | NotDirectoryException e) {
-            // removed while we looked: the agent is still at work
         }
-        return names;
+        return new Tally(entries, blocks * 512);
     }
 }

@@ -8,8 +8,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +23,11 @@ import java.util.List;
  * opened is checked with {@code statx(2)} on the descriptor, so that only a regular file is
  * ever read, whatever replaced the name meanwhile. The same idea as bubblewrap's and
  * crun's use of openat2 for paths inside a container's root (man openat2(2), "RESOLVE_BENEATH").
+ *
+ * <p>Directories are read the same way through {@link Dir}: a descriptor of the directory,
+ * whose entries are listed ({@code getdents64(2)}), examined ({@code statx(2)} by name) and
+ * opened ({@code openat(2)} with {@code O_NOFOLLOW}) relative to it, as {@code rm -rf} and
+ * {@code find} do with {@code fts(3)}: any depth, no path ever longer than one name.
  *
  * <p>Linux on x86_64 or aarch64 only (the open flags and {@code statx} are read with those
  * ABIs). The JDK has no way to pass {@code O_NONBLOCK} or {@code RESOLVE_*}, hence JNA.
@@ -76,13 +79,20 @@ public final class SafeOpen {
     /** openat2's number, the same on every architecture since Linux 5.6. */
     private static final long SYS_OPENAT2 = 437;
     private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int AT_FDCWD = -100;
     private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    private static final int AT_NO_AUTOMOUNT = 0x800;
     private static final int STATX_BASIC = 0x7ff;
     private static final int STATX_SIZE = 256;
     private static final int S_IFMT = 0170000;
     private static final int S_IFREG = 0100000;
     private static final int S_IFDIR = 0040000;
     private static final int S_IFLNK = 0120000;
+    private static final int S_IFCHR = 0020000;
+    /** getdents64's number: the generic table's on aarch64, its own on x86_64. */
+    private static final long SYS_GETDENTS64 = AARCH64 ? 61 : 217;
+    private static final int ENODATA = 61;
+    private static final int EOPNOTSUPP = 95;
     private static final int EPERM = 1;
     private static final int ENOENT = 2;
     private static final int EXDEV = 18;
@@ -98,20 +108,37 @@ public final class SafeOpen {
 
         int openat(int dirfd, byte[] path, int flags, int mode);
 
-        int statx(int dirfd, byte[] path, int flags, int mask, Pointer buf);
-
-        long read(int fd, byte[] buf, long count);
-
-        long readlinkat(int dirfd, byte[] path, byte[] buf, long size);
+        long syscall(long number, int fd, Pointer buf, long count);
 
         int linkat(int olddirfd, byte[] oldpath, int newdirfd, byte[] newpath, int flags);
-
-        int close(int fd);
     }
 
     private static final class Holder {
         static final LibC LIBC = Native.load("c", LibC.class);
         static volatile boolean noOpenat2;
+    }
+
+    /**
+     * The calls made once per entry of a walk, mapped directly (JNA's "direct mapping"),
+     * which costs a fraction of a call through {@link LibC}'s proxy; the variadic ones
+     * ({@code openat}, {@code syscall}) stay there, since direct mapping can't pass varargs.
+     */
+    private static final class Direct {
+        static {
+            Native.register("c");
+        }
+
+        static native int statx(int dirfd, byte[] path, int flags, int mask, Pointer buf);
+
+        static native long read(int fd, byte[] buf, long count);
+
+        static native long readlinkat(int dirfd, byte[] path, byte[] buf, long size);
+
+        static native long lseek(int fd, long offset, int whence);
+
+        static native long fgetxattr(int fd, String name, byte[] value, long size);
+
+        static native int close(int fd);
     }
 
     private static final byte[] EMPTY = {0};
@@ -131,20 +158,19 @@ public final class SafeOpen {
         return regular(resolve(root, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), rel);
     }
 
-    /** {@code fd} as a {@link Regular}, if it is a regular file; closed otherwise. */
+    /** {@code fd} as a {@link Regular}, if it is a regular file; else it is closed. */
     private static Regular regular(int fd, String rel) throws IOException {
         try {
             Stat st = stat(fd);
-            if ((st.mode & S_IFMT) != S_IFREG) {
-                throw new NotRegular(rel, (st.mode & S_IFMT) == S_IFDIR ? Kind.DIRECTORY : Kind.SPECIAL,
-                        "not a regular file");
+            if (!st.isFile()) {
+                throw new NotRegular(rel, st.isDirectory() ? Kind.DIRECTORY : Kind.SPECIAL, "not a regular file");
             }
             Regular r = new Regular(fd, rel, st);
             fd = -1;
             return r;
         } finally {
             if (fd >= 0) {
-                Holder.LIBC.close(fd);
+                Direct.close(fd);
             }
         }
     }
@@ -161,21 +187,51 @@ public final class SafeOpen {
      * @throws NotRegular when it is not a symlink (kind {@link Kind#MISSING} when absent)
      */
     public static String readLink(Path root, String rel) throws IOException {
+        return new String(readLinkBytes(root, rel), StandardCharsets.UTF_8);
+    }
+
+    /** The bytes of the symlink {@code name} in the directory {@code dir} (or of {@code dir}, for an empty name). */
+    private static byte[] target(int dir, byte[] name, String rel) throws IOException {
+        byte[] buf = new byte[PATH_MAX];
+        long n = Direct.readlinkat(dir, name, buf, buf.length);
+        if (n < 0) {
+            throw error(rel, Native.getLastError());
+        }
+        return java.util.Arrays.copyOf(buf, (int) n);
+    }
+
+    /**
+     * As {@link #readLink(Path, String)}, the target as the bytes the link holds, which is
+     * what git stores of a symlink.
+     */
+    public static byte[] readLinkBytes(Path root, String rel) throws IOException {
         int fd = resolve(root, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         try {
             Stat st = stat(fd);
-            if ((st.mode & S_IFMT) != S_IFLNK) {
-                throw new NotRegular(rel, (st.mode & S_IFMT) == S_IFDIR ? Kind.DIRECTORY : Kind.SPECIAL,
-                        "not a symlink");
+            if (!st.isSymlink()) {
+                throw new NotRegular(rel, st.isDirectory() ? Kind.DIRECTORY : Kind.SPECIAL, "not a symlink");
             }
-            byte[] buf = new byte[PATH_MAX];
-            long n = Holder.LIBC.readlinkat(fd, EMPTY, buf, buf.length);
-            if (n < 0) {
-                throw error(rel, Native.getLastError());
-            }
-            return new String(buf, 0, (int) n, StandardCharsets.UTF_8);
+            return target(fd, EMPTY, rel);
         } finally {
-            Holder.LIBC.close(fd);
+            Direct.close(fd);
+        }
+    }
+
+    /**
+     * What {@code rel} below {@code root} is, itself if a symlink; null when it is missing
+     * or a symlink is on the way to it (nothing is followed).
+     */
+    public static Stat stat(Path root, String rel) throws IOException {
+        int fd;
+        try {
+            fd = resolve(root, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        } catch (NotRegular e) {
+            return null;
+        }
+        try {
+            return stat(fd);
+        } finally {
+            Direct.close(fd);
         }
     }
 
@@ -186,7 +242,7 @@ public final class SafeOpen {
      * @throws NotRegular when it is missing or not a directory, or a component on the way is a symlink
      */
     public static Dir openDir(Path root, String rel) throws IOException {
-        int fd = resolve(root, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = resolve(root, rel, DIR_FLAGS);
         return new Dir(fd, rel);
     }
 
@@ -243,7 +299,7 @@ public final class SafeOpen {
             }
             return walk(dir, rel, flags);
         } finally {
-            c.close(dir);
+            Direct.close(dir);
         }
     }
 
@@ -278,7 +334,7 @@ public final class SafeOpen {
                     throw error(rel, Native.getLastError());
                 }
                 if (dir >= 0) {
-                    c.close(dir);
+                    Direct.close(dir);
                 }
                 dir = next;
                 at = next;
@@ -290,7 +346,7 @@ public final class SafeOpen {
             return fd;
         } finally {
             if (dir >= 0) {
-                c.close(dir);
+                Direct.close(dir);
             }
         }
     }
@@ -312,21 +368,69 @@ public final class SafeOpen {
         return z;
     }
 
-    /** The fields of {@code statx(2)} used here. */
-    private record Stat(int mode, long size, long mtimeNanos) {
+    /**
+     * What {@code statx(2)} says of one entry, never following a symlink.
+     *
+     * @param mode       type and permission bits ({@code st_mode})
+     * @param size       bytes
+     * @param mtimeNanos modification time in nanoseconds since the epoch
+     * @param blocks     512-byte blocks allocated, as {@code du} counts them
+     * @param rdev       a device's number, major in the high 32 bits
+     * @param dev        the number of the filesystem's device, major in the high 32 bits
+     * @param ino        the inode number, which with {@code dev} names the file
+     */
+    public record Stat(int mode, long size, long mtimeNanos, long blocks, long rdev, long dev, long ino) {
+        public boolean isFile() {
+            return (mode & S_IFMT) == S_IFREG;
+        }
+
+        public boolean isDirectory() {
+            return (mode & S_IFMT) == S_IFDIR;
+        }
+
+        public boolean isSymlink() {
+            return (mode & S_IFMT) == S_IFLNK;
+        }
+
+        /** A character device; overlayfs marks a deletion with one numbered 0/0. */
+        public boolean isCharDevice() {
+            return (mode & S_IFMT) == S_IFCHR;
+        }
+
+        /** Whether the owner may execute it. */
+        public boolean executable() {
+            return (mode & 0100) != 0;
+        }
+
+        /** Whether {@code other} is the same file (device and inode), as it may be seen again later. */
+        public boolean sameFile(Stat other) {
+            return other != null && dev == other.dev && ino == other.ino;
+        }
     }
 
     private static Stat stat(int fd) throws IOException {
         try (Memory buf = new Memory(STATX_SIZE)) {
-            buf.clear();
-            if (Holder.LIBC.statx(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC, buf) != 0) {
+            Stat st = statAt(fd, EMPTY, AT_EMPTY_PATH, buf);
+            if (st == null) {
                 throw new IOException("statx: errno " + Native.getLastError());
             }
-            // struct statx (linux/stat.h): stx_mode u16 at 28, stx_size u64 at 40, stx_mtime at 112
-            int mode = buf.getShort(28) & 0xffff;
-            long mtime = buf.getLong(112) * 1_000_000_000L + (buf.getInt(120) & 0xffffffffL);
-            return new Stat(mode, buf.getLong(40), mtime);
+            return st;
         }
+    }
+
+    /** {@code statx} of {@code name} in {@code dir}, or null with errno left for the caller. */
+    private static Stat statAt(int dir, byte[] name, int flags, Memory buf) {
+        buf.clear();
+        if (Direct.statx(dir, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC, buf) != 0) {
+            return null;
+        }
+        // struct statx (linux/stat.h): stx_mode u16 at 28, stx_ino at 32, stx_size at 40, stx_blocks at 48,
+        // stx_mtime at 112, stx_rdev_major/minor u32 at 128/132, stx_dev_major/minor at 136/140
+        int mode = buf.getShort(28) & 0xffff;
+        long mtime = buf.getLong(112) * 1_000_000_000L + (buf.getInt(120) & 0xffffffffL);
+        long rdev = (buf.getInt(128) & 0xffffffffL) << 32 | buf.getInt(132) & 0xffffffffL;
+        long dev = (buf.getInt(136) & 0xffffffffL) << 32 | buf.getInt(140) & 0xffffffffL;
+        return new Stat(mode, buf.getLong(40), mtime, buf.getLong(48), rdev, dev, buf.getLong(32));
     }
 
     /**
@@ -346,17 +450,22 @@ public final class SafeOpen {
 
         /** Bytes, at the open. */
         public long size() {
-            return stat.size;
+            return stat.size();
         }
 
         /** Whether the owner may execute it, at the open. */
         public boolean executable() {
-            return (stat.mode & 0100) != 0;
+            return stat.executable();
         }
 
         /** Modification time in nanoseconds since the epoch, at the open. */
         public long mtimeNanos() {
-            return stat.mtimeNanos;
+            return stat.mtimeNanos();
+        }
+
+        /** All that was seen of it right after the open. */
+        public Stat stat() {
+            return stat;
         }
 
         /**
@@ -369,7 +478,7 @@ public final class SafeOpen {
             }
             byte[] tmp = off == 0 ? buf : new byte[len];
             while (true) {
-                long n = Holder.LIBC.read(fd, tmp, len);
+                long n = Direct.read(fd, tmp, len);
                 if (n < 0) {
                     int errno = Native.getLastError();
                     if (errno == EINTR) {
@@ -419,7 +528,7 @@ public final class SafeOpen {
          * @throws IOException (from the stream) when the file shrank while it was read
          */
         public InputStream exact() {
-            InputStream in = stream(stat.size);
+            InputStream in = stream(stat.size());
             return new InputStream() {
                 private long got;
 
@@ -432,7 +541,7 @@ public final class SafeOpen {
                 @Override
                 public int read(byte[] b, int off, int len) throws IOException {
                     int n = in.read(b, off, len);
-                    if (n < 0 && got < stat.size) {
+                    if (n < 0 && got < stat.size()) {
                         throw new Changed(rel);
                     }
                     got += Math.max(n, 0);
@@ -447,8 +556,8 @@ public final class SafeOpen {
          * @throws TooLarge when it holds more
          */
         public byte[] readAll(int max) throws IOException {
-            if (stat.size > max) {
-                throw new TooLarge(rel, stat.size, max);
+            if (stat.size() > max) {
+                throw new TooLarge(rel, stat.size(), max);
             }
             byte[] all = stream(max + 1L).readAllBytes();
             if (all.length > max) {
@@ -460,55 +569,180 @@ public final class SafeOpen {
         @Override
         public void close() {
             if (fd >= 0) {
-                Holder.LIBC.close(fd);
+                Direct.close(fd);
                 fd = -1;
             }
         }
     }
 
     /**
-     * An open directory. Its entries are taken by name relative to the descriptor, so that
-     * nothing renamed or replaced on the way to it meanwhile changes which directory they are in.
+     * Opens the directory {@code dir} itself, a path the caller trusts up to its last name,
+     * which must not be a symlink.
+     *
+     * @throws NotRegular when it is missing, a symlink or not a directory
+     */
+    public static Dir openDir(Path dir) throws IOException {
+        int fd = Holder.LIBC.openat(AT_FDCWD, bytes(dir.toString()), DIR_FLAGS, 0);
+        if (fd < 0) {
+            throw error(dir.toString(), Native.getLastError());
+        }
+        return new Dir(fd, dir.toString());
+    }
+
+    private static final int DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+    /**
+     * An open directory whose entries are read by name relative to it, never following a
+     * symlink: the way to walk a tree of any depth that someone else may change meanwhile.
+     * Names are bytes, as the kernel holds them; those given as strings are UTF-8. Not
+     * thread-safe.
      */
     public static final class Dir implements Closeable {
-        private int fd;
-        private final String rel;
+        private static final int LIST_BUFFER = 64 * 1024;
 
-        private Dir(int fd, String rel) {
+        private int fd;
+        private final String shown;
+        private final Memory buf = new Memory(STATX_SIZE);
+
+        private Dir(int fd, String shown) {
             this.fd = fd;
-            this.rel = rel;
+            this.shown = shown;
         }
 
         /**
-         * The names of its entries, whatever they are, at most {@code max + 1} of them (more
-         * than {@code max} says there are too many to list). Read through {@code /proc/self/fd},
-         * which reopens this very directory: the JDK lists a directory only by path.
+         * The names of all its entries but {@code .} and {@code ..}, in the order the
+         * filesystem keeps them; each call lists the directory afresh.
+         */
+        public List<byte[]> names() throws IOException {
+            return names(Integer.MAX_VALUE, true);
+        }
+
+        /**
+         * The names of its entries but {@code .} and {@code ..}, decoded as UTF-8, at most
+         * {@code max + 1} of them: more than {@code max} says there are too many to list.
          */
         public List<String> names(int max) throws IOException {
             List<String> names = new ArrayList<>();
-            try (DirectoryStream<Path> s = Files.newDirectoryStream(Path.of("/proc/self/fd/" + fd))) {
-                for (Path p : s) {
-                    names.add(p.getFileName().toString());
-                    if (names.size() > max) {
-                        break;
-                    }
-                }
+            for (byte[] name : names(max, false)) {
+                names.add(new String(name, StandardCharsets.UTF_8));
             }
             return names;
         }
 
+        private List<byte[]> names(int max, boolean all) throws IOException {
+            LibC c = Holder.LIBC;
+            if (Direct.lseek(fd, 0, 0) < 0) {
+                throw error(shown, Native.getLastError());
+            }
+            List<byte[]> names = new ArrayList<>();
+            try (Memory dents = new Memory(LIST_BUFFER)) {
+                while (true) {
+                    long n = c.syscall(SYS_GETDENTS64, fd, dents, LIST_BUFFER);
+                    if (n < 0) {
+                        int errno = Native.getLastError();
+                        if (errno == EINTR) {
+                            continue;
+                        }
+                        throw error(shown, errno);
+                    }
+                    if (n == 0) {
+                        return names;
+                    }
+                    // struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name NUL-ended
+                    for (long at = 0; at < n; at += dents.getShort(at + 16) & 0xffff) {
+                        long len = dents.indexOf(at + 19, (byte) 0); // counted from at + 19
+                        byte[] name = dents.getByteArray(at + 19, (int) len);
+                        if (!(len == 1 && name[0] == '.' || len == 2 && name[0] == '.' && name[1] == '.')) {
+                            names.add(name);
+                        }
+                        if (!all && names.size() > max) {
+                            return names;
+                        }
+                    }
+                }
+            }
+        }
+
+        /** The directory's own metadata. */
+        public Stat stat() throws IOException {
+            Stat st = statAt(fd, EMPTY, AT_EMPTY_PATH, buf);
+            if (st == null) {
+                throw error(shown, Native.getLastError());
+            }
+            return st;
+        }
+
+        /** What {@code name} is, never following it; null when there is no such entry. */
+        public Stat stat(byte[] name) throws IOException {
+            Stat st = statAt(fd, zeroEnded(name), 0, buf);
+            if (st == null) {
+                int errno = Native.getLastError();
+                if (errno == ENOENT || errno == ENOTDIR) {
+                    return null;
+                }
+                throw error(shown(name), errno);
+            }
+            return st;
+        }
+
+        /** As {@link #stat(byte[])} for a name given as a string. */
+        public Stat stat(String name) throws IOException {
+            return stat(name.getBytes(StandardCharsets.UTF_8));
+        }
+
         /**
-         * Opens its entry {@code name}, if it is a regular file; as {@link SafeOpen#open(Path, String)}.
+         * The subdirectory {@code name}, opened relative to this one.
+         *
+         * @throws NotRegular when it is missing, a symlink or not a directory
+         */
+        public Dir dir(String name) throws IOException {
+            int child = Holder.LIBC.openat(fd, bytes(checked(name)), DIR_FLAGS, 0);
+            if (child < 0) {
+                int errno = Native.getLastError();
+                throw errno == ENOTDIR ? new NotRegular(shown(name), Kind.SPECIAL, "not a directory")
+                        : error(shown(name), errno);
+            }
+            return new Dir(child, shown(name));
+        }
+
+        /**
+         * The regular file {@code name}, opened relative to this one, never blocking.
          *
          * @throws NotRegular when it is missing, a symlink, a directory or a special file
          */
         public Regular open(String name) throws IOException {
-            checkName(name);
-            int f = Holder.LIBC.openat(fd, bytes(name), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
-            if (f < 0) {
-                throw error(rel + "/" + name, Native.getLastError());
+            int file = Holder.LIBC.openat(fd, bytes(checked(name)), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+            if (file < 0) {
+                throw error(shown(name), Native.getLastError());
             }
-            return regular(f, rel + "/" + name);
+            return regular(file, shown(name));
+        }
+
+        /**
+         * The target of the symlink {@code name}, as the bytes it holds (at most
+         * {@code PATH_MAX}).
+         *
+         * @throws NotRegular when it is missing; an IOException when it is not a symlink
+         */
+        public byte[] readLink(String name) throws IOException {
+            return target(fd, bytes(checked(name)), shown(name));
+        }
+
+        /**
+         * The value of the extended attribute {@code attr} ("user.x") of this directory, or
+         * null when it has none or the filesystem keeps none; at most 4 KiB.
+         */
+        public byte[] xattr(String attr) throws IOException {
+            byte[] value = new byte[4096];
+            long n = Direct.fgetxattr(fd, attr, value, value.length);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                if (errno == ENODATA || errno == EOPNOTSUPP || errno == EPERM || errno == 13) {
+                    return null; // 13, EACCES: a trusted.* attribute read by another than root
+                }
+                throw error(shown + " (" + attr + ")", errno);
+            }
+            return java.util.Arrays.copyOf(value, (int) n);
         }
 
         /**
@@ -520,25 +754,48 @@ public final class SafeOpen {
          *                     {@code EPERM} under {@code fs.protected_hardlinks}...)
          */
         public void link(String name, Path target) throws IOException {
-            checkName(name);
-            if (Holder.LIBC.linkat(fd, bytes(name), -100, bytes(target.toString()), 0) != 0) {
+            if (Holder.LIBC.linkat(fd, bytes(checked(name)), AT_FDCWD, bytes(target.toString()), 0) != 0) {
                 int errno = Native.getLastError();
-                throw new IOException(rel + "/" + name + ": can't link to " + target + ": errno " + errno);
+                throw new IOException(shown(name) + ": can't link to " + target + ": errno " + errno);
             }
         }
 
-        private static void checkName(String name) throws NotRegular {
+        private String shown(String name) {
+            return shown + "/" + name;
+        }
+
+        private String shown(byte[] name) {
+            return shown + "/" + new String(name, StandardCharsets.UTF_8);
+        }
+
+        private static String checked(String name) throws NotRegular {
             if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
                     || name.indexOf('\0') >= 0) {
-                throw new NotRegular(name, Kind.MISSING, "not a plain name");
+                throw new NotRegular(name, Kind.MISSING, "not a name in a directory");
             }
+            return name;
+        }
+
+        private static byte[] zeroEnded(byte[] name) throws NotRegular {
+            for (byte b : name) {
+                if (b == '/' || b == 0) {
+                    throw new NotRegular(new String(name, StandardCharsets.UTF_8), Kind.MISSING,
+                            "not a name in a directory");
+                }
+            }
+            if (name.length == 0 || name.length <= 2 && name[0] == '.' && (name.length == 1 || name[1] == '.')) {
+                throw new NotRegular(new String(name, StandardCharsets.UTF_8), Kind.MISSING,
+                        "not a name in a directory");
+            }
+            return java.util.Arrays.copyOf(name, name.length + 1);
         }
 
         @Override
         public void close() {
             if (fd >= 0) {
-                Holder.LIBC.close(fd);
+                Direct.close(fd);
                 fd = -1;
+                buf.close();
             }
         }
     }

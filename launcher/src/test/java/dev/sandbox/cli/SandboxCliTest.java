@@ -124,16 +124,6 @@ class SandboxCliTest {
     }
 
     @Test
-    void bytes_roundsUpLikeDuH() {
-        assertEquals("0", ListCommand.bytes(0));
-        assertEquals("512B", ListCommand.bytes(512));
-        assertEquals("4.0K", ListCommand.bytes(4096));
-        assertEquals("2.9M", ListCommand.bytes(3_000_000));
-        assertEquals("120K", ListCommand.bytes(120 * 1024));
-        assertEquals("1.0G", ListCommand.bytes(1L << 30));
-    }
-
-    @Test
     void run_badNetworkInput_isOneUsageLineBeforeAnythingHappens() {
         String[][] cases = {
             {"-p", "70000"},

@@ -100,6 +100,28 @@ class MutableTreeTest {
         }
     }
 
+    @Test
+    void writeDiffDelete_treeTwentyThousandLevelsDeep_noRecursion() throws IOException {
+        ObjectInserter.Formatter ids = new ObjectInserter.Formatter() {
+            @Override
+            public ObjectId insert(int type, long length, java.io.InputStream in) throws IOException {
+                return idFor(type, length, in);
+            }
+        };
+        String deep = "d/".repeat(20_000) + "f";
+        MutableTree before = MutableTree.of(null, null);
+        MutableTree after = MutableTree.of(null, null);
+        after.put(deep, FileMode.REGULAR_FILE, ObjectId.zeroId());
+        before.writeRoot(ids);
+        after.writeRoot(ids);
+
+        List<FileChange> changes = MutableTree.diff(before, after);
+        assertEquals(1, changes.size());
+        assertEquals(deep, changes.get(0).path());
+        assertTrue(after.delete(deep));
+        assertEquals(before.writeRoot(ids), after.writeRoot(ids), "the emptied chain is dropped, as git drops it");
+    }
+
     private static Repository open(Path work) throws IOException {
         return new FileRepositoryBuilder().setGitDir(work.resolve(".git").toFile()).setMustExist(true).build();
     }

@@ -1,0 +1,172 @@
+package dev.sandbox.harvest;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.sys.SafeOpen;
+import dev.sandbox.sys.Sizes;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.FileMode;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.ObjectInserter;
+
+/**
+ * The blobs of a harvest's two trees: the snapshot's files at its dirty paths, and the files
+ * and symlinks the agent wrote. Each is opened below its layer without following anything
+ * ({@link SafeOpen}) and streamed into the inserter, bounded by the size seen at the open;
+ * none larger than the limit is read.
+ */
+final class Blobs {
+    /** What becomes of a blob. */
+    enum Mode {
+        /** Written to the repository; a file that can't be read whole is left out, with a warning. */
+        STORE,
+        /** Only its id computed; a file that can't be read whole gets an id that names nothing. */
+        HASH,
+        /** Nothing read: every written file gets an id that names nothing, for a count. */
+        COUNT
+    }
+
+    /** The snapshot's files in {@link Mode#COUNT}: the same id in both trees, so they count only when overwritten. */
+    private static final ObjectId UNREAD = ObjectId.zeroId();
+
+    private final ObjectInserter ins;
+    private final Mode mode;
+    private final long maxFile;
+    private final List<String> snapshotWarnings = new ArrayList<>();
+    private final List<String> upperWarnings = new ArrayList<>();
+
+    Blobs(ObjectInserter ins, Mode mode, long maxFile) {
+        this.ins = ins;
+        this.mode = mode;
+        this.maxFile = maxFile;
+    }
+
+    /** Puts the snapshot's version of each dirty path into both trees, or deletes it from both. */
+    void snapshot(Source src, MutableTree snapshot, MutableTree merged) throws IOException {
+        for (String path : src.dirtyPaths()) {
+            SafeOpen.Stat st = SafeOpen.stat(src.lower(), path);
+            if (st == null) {
+                snapshot.delete(path);
+                merged.delete(path);
+                continue;
+            }
+            FileMode fileMode;
+            ObjectId id;
+            if (st.isSymlink()) {
+                fileMode = FileMode.SYMLINK;
+                id = mode == Mode.COUNT ? UNREAD : link(src.lower(), path, false);
+            } else if (st.isFile()) {
+                fileMode = st.executable() ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
+                id = mode == Mode.COUNT ? UNREAD : file(src.lower(), path, false);
+            } else {
+                continue;
+            }
+            if (id != null) {
+                snapshot.put(path, fileMode, id);
+                merged.put(path, fileMode, id);
+            }
+        }
+    }
+
+    /** Applies the agent's changes to {@code merged}. */
+    void apply(Source src, ChangeSet set, MutableTree merged) throws IOException {
+        for (Change c : set.changes()) {
+            if (c.kind() == Change.Kind.DELETE) {
+                merged.delete(c.path());
+                continue;
+            }
+            boolean link = c.kind() == Change.Kind.WRITE_SYMLINK;
+            FileMode fileMode = link ? FileMode.SYMLINK
+                    : c.kind() == Change.Kind.WRITE_EXECUTABLE ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
+            ObjectId id = mode == Mode.COUNT ? nothing()
+                    : link ? link(src.upper(), c.path(), true) : file(src.upper(), c.path(), true);
+            if (id != null) {
+                merged.put(c.path(), fileMode, id);
+            }
+        }
+    }
+
+    /** The walk's warnings with those of the blobs: the snapshot's first, then the upper layer's. */
+    List<String> warnings(ChangeSet set) {
+        List<String> all = new ArrayList<>(snapshotWarnings);
+        all.addAll(set.warnings());
+        all.addAll(upperWarnings);
+        return List.copyOf(all);
+    }
+
+    /**
+     * The blob of the regular file {@code rel} below {@code root}; null when it is gone, or
+     * left out. A file that shrinks while it is read is read once more; one that grows is
+     * read up to its size at the open.
+     */
+    private ObjectId file(Path root, String rel, boolean agents) throws IOException {
+        for (int attempt = 1;; attempt++) {
+            try (SafeOpen.Regular r = SafeOpen.open(root, rel)) {
+                if (r.size() > maxFile) {
+                    return leftOut(rel, " (" + Sizes.human(r.size()) + "): larger than " + Harvest.MAX_FILE_ENV + " ("
+                            + Sizes.human(maxFile) + ")", agents);
+                }
+                try (InputStream in = r.exact()) {
+                    return ins.insert(Constants.OBJ_BLOB, r.size(), in);
+                }
+            } catch (SafeOpen.Changed e) {
+                if (attempt == 2) {
+                    return leftOut(rel, ": it got shorter while it was read, twice (is the agent still writing it?)",
+                            agents);
+                }
+            } catch (SafeOpen.NotRegular e) {
+                return gone(rel, e, agents);
+            } catch (AccessDeniedException e) {
+                throw unreadable(root, rel);
+            }
+        }
+    }
+
+    /** The blob of the symlink {@code rel} below {@code root}: its target's bytes. */
+    private ObjectId link(Path root, String rel, boolean agents) throws IOException {
+        try {
+            return ins.insert(Constants.OBJ_BLOB, SafeOpen.readLinkBytes(root, rel));
+        } catch (SafeOpen.NotRegular e) {
+            return gone(rel, e, agents);
+        } catch (AccessDeniedException e) {
+            throw unreadable(root, rel);
+        }
+    }
+
+    /** A file the walk saw is missing now (the agent removed it: nothing to take) or is something else. */
+    private ObjectId gone(String rel, SafeOpen.NotRegular e, boolean agents) {
+        if (e.kind() == SafeOpen.Kind.MISSING) {
+            return null;
+        }
+        return leftOut(rel, ": it was replaced while it was read (is the agent still at work?)", agents);
+    }
+
+    /**
+     * Says {@code rel} was left out and gives the id to use: none when storing, and for the
+     * snapshot's files, which are the user's and need no judging; for the agent's, when
+     * only hashing, one that names nothing, so the file counts as changed and never as
+     * handed over.
+     */
+    private ObjectId leftOut(String rel, String why, boolean agents) {
+        (agents ? upperWarnings : snapshotWarnings).add("left out '" + rel + "'" + why);
+        return agents && mode != Mode.STORE ? nothing() : null;
+    }
+
+    /** An id that names no object and no other id: random, 160 bits. */
+    private static ObjectId nothing() {
+        byte[] raw = new byte[Constants.OBJECT_ID_LENGTH];
+        ThreadLocalRandom.current().nextBytes(raw);
+        return ObjectId.fromRaw(raw);
+    }
+
+    private static SandboxException unreadable(Path root, String rel) {
+        return SandboxException.cant("read", root.resolve(rel),
+                "permission denied (was the sandbox's upper layer changed by hand?)");
+    }
+}

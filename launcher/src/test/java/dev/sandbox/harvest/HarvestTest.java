@@ -1,0 +1,229 @@
+package dev.sandbox.harvest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.sys.DeepTrees;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.ObjectInserter;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The harvest's trees over a real repository, with plain directories standing in for the
+ * layers: what is left out (too large, changing, not a file) and that counting reads nothing.
+ */
+class HarvestTest {
+    @TempDir
+    Path tmp;
+    Path work;
+    Path upper;
+    Path lower;
+    String base;
+
+    @BeforeEach
+    void repository() throws Exception {
+        work = Files.createDirectories(tmp.resolve("work"));
+        write(work.resolve("a.txt"), "a\n");
+        write(work.resolve("b.txt"), "b\n");
+        write(work.resolve("dir/x.txt"), "x\n");
+        git(work, "init", "-q");
+        git(work, "add", "-A");
+        git(work, "commit", "-q", "-m", "base");
+        base = git(work, "rev-parse", "HEAD");
+        lower = Files.createDirectories(tmp.resolve("lower"));
+        git(work, "--work-tree=" + lower, "checkout", "-q", "-f", "HEAD", "--", ".");
+        upper = Files.createDirectories(tmp.resolve("upper"));
+    }
+
+    @Test
+    void trees_fileOverTheLimit_leftOutWithTheWarningUnread_countedWhenNotStoring() throws IOException {
+        UpperWalkTest.sparse(upper.resolve("big.bin"), 200L << 30);
+        write(upper.resolve("a.txt"), "changed\n");
+
+        try (Harvest h = Harvest.open(work.resolve(".git"), 1L << 30)) {
+            Trees stored = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> h.trees(source(), false, true));
+            assertEquals(List.of("a.txt"), paths(stored));
+            assertEquals(List.of("left out 'big.bin' (200G): larger than SANDBOX_HARVEST_MAX_FILE (1.0G)"),
+                    stored.warnings());
+
+            Trees hashed = h.trees(source(), false, false);
+            assertEquals(List.of("a.txt", "big.bin"), paths(hashed), "what rm judges counts it as work");
+            assertNotEquals(hashed.merged(), h.trees(source(), false, false).merged(),
+                    "never the same tree twice, so it never counts as handed over");
+            assertEquals(2, assertTimeoutPreemptively(Duration.ofSeconds(20), () -> h.count(source(), false)));
+        }
+        assertEquals(List.of(), temporaryObjects(), "no temporary object is left in .git/objects");
+    }
+
+    @Test
+    void trees_fileBelow3000Directories_harvestedWithoutRecursion() throws Exception {
+        for (int depth : new int[] {3000}) {
+            try {
+                DeepTrees.chain(upper, "d", depth, "f", "bottom\n");
+                try (Harvest h = Harvest.open(work.resolve(".git"))) {
+                    Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
+                    assertEquals(List.of("d/".repeat(depth) + "f"), paths(t));
+                    assertEquals(1, h.count(source(), false));
+                }
+            } finally {
+                DeepTrees.remove(upper.resolve("d"));
+            }
+        }
+    }
+
+    @Test
+    void count_normalChanges_asTreesCountsThem_touchedFilesAside() throws IOException {
+        write(upper.resolve("a.txt"), "changed\n");
+        write(upper.resolve("b.txt"), "b\n"); // a touch: a copy-up with the same bytes and a new time
+        Files.setLastModifiedTime(upper.resolve("b.txt"), FileTime.fromMillis(1_000_000));
+        write(upper.resolve("new/file.txt"), "new\n");
+        write(upper.resolve("dir/x.txt/inner"), "a file became a directory\n");
+
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            Trees t = h.trees(source(), false, false);
+            assertEquals(List.of("a.txt", "dir/x.txt", "dir/x.txt/inner", "new/file.txt"), paths(t));
+            assertEquals(t.changes().size(), h.count(source(), false));
+        }
+    }
+
+    @Test
+    void trees_fifoAtADirtyPathAndInTheUpperLayer_leftOutNeverOpened() throws Exception {
+        UpperWalkTest.sh(lower, "mkfifo pipe");
+        UpperWalkTest.sh(upper, "mkfifo pipe2");
+        Source src = new Source(upper, lower, base, List.of("pipe"));
+
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            Trees t = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> h.trees(src, false, true));
+            assertTrue(t.changes().isEmpty(), paths(t).toString());
+            assertEquals(List.of("left out 'pipe2': not a regular file, directory or symlink"), t.warnings());
+        }
+    }
+
+    @Test
+    void apply_fileShrinksWhileRead_readAgain_thenLeftOutWhenItShrinksTwice() throws IOException {
+        Path file = write(upper.resolve("log.txt"), "x".repeat(100_000));
+        ChangeSet set = new ChangeSet(List.of(new Change(Change.Kind.WRITE_FILE, "log.txt")), List.of(), List.of(),
+                List.of(), List.of());
+        Source src = new Source(upper, lower, base, List.of());
+
+        Blobs once = new Blobs(new Shrinking(file, 1), Blobs.Mode.STORE, Long.MAX_VALUE);
+        MutableTree merged = MutableTree.of(null, null);
+        once.apply(src, set, merged);
+        assertEquals(ObjectId.fromString("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"), merged.lookup("log.txt").id,
+                "read again, as it is now (empty)");
+        assertEquals(List.of(), once.warnings(set));
+
+        Files.writeString(file, "x".repeat(100_000));
+        Blobs always = new Blobs(new Shrinking(file, Integer.MAX_VALUE), Blobs.Mode.STORE, Long.MAX_VALUE);
+        MutableTree none = MutableTree.of(null, null);
+        always.apply(src, set, none);
+        assertEquals(null, none.lookup("log.txt"));
+        assertEquals(List.of("left out 'log.txt': it got shorter while it was read, twice (is the agent still"
+                + " writing it?)"), always.warnings(set));
+    }
+
+    @Test
+    void trees_unreadableFile_oneLineNamingIt() throws Exception {
+        Path f = write(upper.resolve("secret.txt"), "s\n");
+        f.toFile().setReadable(false, false);
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.isReadable(f), "root reads any file");
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            SandboxException e = assertThrows(SandboxException.class, () -> h.trees(source(), false, true));
+            assertTrue(e.getMessage().contains("permission denied"), e.getMessage());
+        }
+    }
+
+    @Test
+    void maxFile_wholeNumberOfBytes_elseOneLineWithExit2() {
+        assertEquals(Harvest.DEFAULT_MAX_FILE, Harvest.maxFile(null));
+        assertEquals(Harvest.DEFAULT_MAX_FILE, Harvest.maxFile(""));
+        assertEquals(5, Harvest.maxFile("5"));
+        for (String bad : new String[] {"1G", "-1", "lots", "99999999999999999999"}) {
+            SandboxException e = assertThrows(SandboxException.class, () -> Harvest.maxFile(bad), bad);
+            assertEquals(2, e.exitCode());
+            assertEquals("invalid SANDBOX_HARVEST_MAX_FILE '" + bad + "': expected a number of bytes, such as"
+                    + " 2147483648 for 2 GiB (or leave it unset: 1073741824, 1 GiB)", e.getMessage());
+        }
+    }
+
+    /**
+     * Hashes as the repository would, but makes the file shorter before reading it, the
+     * first {@code times} times, and long again after.
+     */
+    private static final class Shrinking extends ObjectInserter.Formatter {
+        private final Path file;
+        private int times;
+
+        Shrinking(Path file, int times) {
+            this.file = file;
+            this.times = times;
+        }
+
+        @Override
+        public ObjectId insert(int type, long length, InputStream in) throws IOException {
+            if (times-- <= 0) {
+                return idFor(type, length, in);
+            }
+            Files.write(file, new byte[0]);
+            try {
+                return idFor(type, length, in);
+            } finally {
+                if (times > 0) {
+                    Files.writeString(file, "x".repeat(100_000));
+                }
+            }
+        }
+    }
+
+    private Source source() {
+        return new Source(upper, lower, base, List.of());
+    }
+
+    private static List<String> paths(Trees t) {
+        return t.changes().stream().map(FileChange::path).toList();
+    }
+
+    private List<String> temporaryObjects() throws IOException {
+        try (Stream<Path> s = Files.list(work.resolve(".git/objects"))) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".tmp")).toList();
+        }
+    }
+
+    private static Path write(Path p, String content) throws IOException {
+        Files.createDirectories(p.getParent());
+        return Files.writeString(p, content, StandardCharsets.UTF_8);
+    }
+
+    static String git(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
+        pb.environment().put("HOME", dir.toString());
+        pb.environment().put("GIT_AUTHOR_NAME", "T");
+        pb.environment().put("GIT_AUTHOR_EMAIL", "t@example.org");
+        pb.environment().put("GIT_COMMITTER_NAME", "T");
+        pb.environment().put("GIT_COMMITTER_EMAIL", "t@example.org");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+}
