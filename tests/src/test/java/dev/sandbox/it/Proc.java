@@ -169,9 +169,10 @@ final class Proc {
             return r;
         }
 
+        /** What {@code p} holds as UTF-8, other bytes replaced by U+FFFD: a tool may print raw file names. */
         private static String read(Path p) {
             try {
-                return Files.exists(p) ? Files.readString(p, StandardCharsets.UTF_8) : "";
+                return Files.exists(p) ? new String(Files.readAllBytes(p), StandardCharsets.UTF_8) : "";
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

@@ -3,13 +3,17 @@ package dev.sandbox.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
-/** What a failure message shows of a tool's output ({@link Proc#excerpt}, {@link Proc.Result#describe}). */
+/**
+ * How {@link Proc} runs a tool, and what a failure message shows of its output
+ * ({@link Proc#excerpt}, {@link Proc.Result#describe}).
+ */
 class ProcTest {
 
     @Test
@@ -72,5 +76,13 @@ class ProcTest {
         assertEquals(String.join("\n", "", "$ vagrant up --provider=libvirt 'a b'", "exit 1",
                 "--- stdout (2 progress lines left out) ---", "booting", "--- stderr ---", "it failed",
                 "--------------"), r.describe());
+    }
+
+    @Test
+    void run_outputNotUtf8_isReadWithReplacementCharacters() {
+        Proc.Result r = Proc.run(List.of("sh", "-c", "printf 'bad\\377name\\n' >&2"), Path.of("/"),
+                Host.cleanEnv(Host.scratchHome()));
+
+        assertEquals("bad\ufffdname\n", r.stderr(), "a raw file name a tool prints fails no test");
     }
 }
