@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +42,15 @@ final class Cli {
     Proc.Result run(Path cwd, Map<String, String> extraEnv, String... args) {
         Map<String, String> env = env(extraEnv);
         return Proc.run(argv(env, args), cwd, env);
+    }
+
+    /**
+     * Runs with {@code extraEnv} added, killed with everything it started once {@code limit}
+     * has passed since its start; a timeout is reported, not failed.
+     */
+    Proc.Timed runTimed(Path cwd, Map<String, String> extraEnv, Duration limit, String... args) {
+        Map<String, String> env = env(extraEnv);
+        return Proc.start(argv(env, args), cwd, env).awaitAtMost(limit);
     }
 
     Proc.Running start(Path cwd, String... args) {

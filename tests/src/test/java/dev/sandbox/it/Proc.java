@@ -91,12 +91,20 @@ final class Proc {
         return out.toString();
     }
 
+    /**
+     * How a process that had a time limit ended: its result (exit code -1 and what it printed
+     * until it was killed, when {@code timedOut}) and the wall time from its start to its end.
+     */
+    record Timed(Result result, Duration took, boolean timedOut) {
+    }
+
     /** A process started in the background. */
     static final class Running {
         private final List<String> command;
         private final Process process;
         private final Path out;
         private final Path err;
+        private final long startedNanos = System.nanoTime();
 
         private Running(List<String> command, Process process, Path out, Path err) {
             this.command = command;
@@ -138,6 +146,28 @@ final class Proc {
             return await(TIMEOUT);
         }
 
+        /**
+         * Waits for the end, at most {@code limit} after the start; on timeout kills it and
+         * everything it started and returns what it printed so far, without failing the test.
+         */
+        Timed awaitAtMost(Duration limit) {
+            long left = limit.toNanos() - (System.nanoTime() - startedNanos);
+            boolean done;
+            try {
+                done = process.waitFor(Math.max(0, left), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                done = false;
+            }
+            Duration took = Duration.ofNanos(System.nanoTime() - startedNanos);
+            if (done) {
+                return new Timed(result(process.exitValue()), took, false);
+            }
+            Result soFar = new Result(command, -1, read(out), read(err));
+            kill();
+            return new Timed(soFar, took, true);
+        }
+
         /** SIGKILL to the process and every descendant still alive, deepest first. */
         void kill() {
             process.descendants().sorted((a, b) -> Long.compare(b.pid(), a.pid()))
@@ -169,9 +199,10 @@ final class Proc {
             return r;
         }
 
+        /** What {@code p} holds as UTF-8, other bytes replaced by U+FFFD: a tool may print raw file names. */
         private static String read(Path p) {
             try {
-                return Files.exists(p) ? Files.readString(p, StandardCharsets.UTF_8) : "";
+                return Files.exists(p) ? new String(Files.readAllBytes(p), StandardCharsets.UTF_8) : "";
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

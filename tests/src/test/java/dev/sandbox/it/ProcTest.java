@@ -2,14 +2,20 @@ package dev.sandbox.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
-/** What a failure message shows of a tool's output ({@link Proc#excerpt}, {@link Proc.Result#describe}). */
+/**
+ * How {@link Proc} runs a tool, and what a failure message shows of its output
+ * ({@link Proc#excerpt}, {@link Proc.Result#describe}).
+ */
 class ProcTest {
 
     @Test
@@ -72,5 +78,43 @@ class ProcTest {
         assertEquals(String.join("\n", "", "$ vagrant up --provider=libvirt 'a b'", "exit 1",
                 "--- stdout (2 progress lines left out) ---", "booting", "--- stderr ---", "it failed",
                 "--------------"), r.describe());
+    }
+
+    @Test
+    void awaitAtMost_processOutlivesTheLimit_killedWithWhatItStarted_reportedNotFailed() {
+        Proc.Running r = Proc.start(List.of("sh", "-c", "sleep 30 & echo $!; wait"), Path.of("/"),
+                Host.cleanEnv(Host.scratchHome()));
+
+        Proc.Timed t = r.awaitAtMost(Duration.ofMillis(500));
+
+        assertTrue(t.timedOut());
+        assertEquals(-1, t.result().exitCode());
+        assertTrue(t.took().compareTo(Duration.ofMillis(500)) >= 0 && t.took().compareTo(Duration.ofSeconds(5)) < 0,
+                "it waited the limit, and not much more: " + t.took());
+        assertFalse(r.process().isAlive(), "the process is killed");
+        long child = Long.parseLong(t.result().stdout().strip());
+        for (int i = 0; i < 50 && ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false); i++) {
+            Proc.pause(100); // killed, until its new parent reaps it
+        }
+        assertFalse(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false), "and what it started");
+    }
+
+    @Test
+    void awaitAtMost_processEndsInTime_itsResultAndHowLongItTook() {
+        Proc.Timed t = Proc.start(List.of("sh", "-c", "echo done; exit 3"), Path.of("/"),
+                Host.cleanEnv(Host.scratchHome())).awaitAtMost(Duration.ofSeconds(30));
+
+        assertFalse(t.timedOut());
+        assertEquals(3, t.result().exitCode());
+        assertEquals("done\n", t.result().stdout());
+        assertTrue(t.took().compareTo(Duration.ofSeconds(30)) < 0, t.took().toString());
+    }
+
+    @Test
+    void run_outputNotUtf8_isReadWithReplacementCharacters() {
+        Proc.Result r = Proc.run(List.of("sh", "-c", "printf 'bad\\377name\\n' >&2"), Path.of("/"),
+                Host.cleanEnv(Host.scratchHome()));
+
+        assertEquals("bad\ufffdname\n", r.stderr(), "a raw file name a tool prints fails no test");
     }
 }
