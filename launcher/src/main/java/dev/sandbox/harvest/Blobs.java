@@ -32,6 +32,14 @@ final class Blobs {
         COUNT
     }
 
+    /**
+     * Directories a path may lie below: git's {@code core.maxTreeDepth} (git 2.43 and later
+     * refuse deeper trees; older ones crash on them, git 2.39 below 20,000 directories).
+     */
+    static final int MAX_DEPTH = 4096;
+    /** Characters of a path a warning shows; the middle of a longer one is cut. */
+    private static final int SHOWN = 160;
+
     /** The snapshot's files in {@link Mode#COUNT}: the same id in both trees, so they count only when overwritten. */
     private static final ObjectId UNREAD = ObjectId.zeroId();
 
@@ -40,6 +48,7 @@ final class Blobs {
     private final long maxFile;
     private final List<String> snapshotWarnings = new ArrayList<>();
     private final List<String> upperWarnings = new ArrayList<>();
+    private final List<String> tooDeep = new ArrayList<>();
 
     Blobs(ObjectInserter ins, Mode mode, long maxFile) {
         this.ins = ins;
@@ -84,8 +93,12 @@ final class Blobs {
             boolean link = c.kind() == Change.Kind.WRITE_SYMLINK;
             FileMode fileMode = link ? FileMode.SYMLINK
                     : c.kind() == Change.Kind.WRITE_EXECUTABLE ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
-            ObjectId id = mode == Mode.COUNT ? nothing()
-                    : link ? link(src.upper(), c.path(), true) : file(src.upper(), c.path(), true);
+            boolean deep = directories(c.path()) >= MAX_DEPTH;
+            if (deep) {
+                tooDeep.add(c.path());
+            }
+            ObjectId id = mode == Mode.COUNT || deep && mode == Mode.HASH ? nothing()
+                    : deep ? null : link ? link(src.upper(), c.path(), true) : file(src.upper(), c.path(), true);
             if (id != null) {
                 merged.put(c.path(), fileMode, id);
             }
@@ -97,7 +110,26 @@ final class Blobs {
         List<String> all = new ArrayList<>(snapshotWarnings);
         all.addAll(set.warnings());
         all.addAll(upperWarnings);
+        if (!tooDeep.isEmpty()) {
+            int more = tooDeep.size() - 1;
+            all.add("left out '" + shown(tooDeep.get(0)) + "'" + (more == 0 ? "" : " and " + more + " more file"
+                    + (more == 1 ? "" : "s")) + ": deeper than the " + MAX_DEPTH + " directories git takes");
+        }
         return List.copyOf(all);
+    }
+
+    private static int directories(String path) {
+        int n = 0;
+        for (int i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    /** {@code path}, its middle cut to keep a warning readable: {@code deep/d/d/…/d/f}. */
+    static String shown(String path) {
+        return path.length() <= SHOWN ? path
+                : path.substring(0, SHOWN / 2) + "…" + path.substring(path.length() - SHOWN / 2);
     }
 
     /**

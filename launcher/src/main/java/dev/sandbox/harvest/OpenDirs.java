@@ -28,19 +28,23 @@ final class OpenDirs implements AutoCloseable {
         private final SafeOpen.Stat lowerId;
         private SafeOpen.Dir upper;
         private SafeOpen.Dir lower;
-        /** Its path while it is open: kept for few levels only, since a deep chain's paths add up to its depth squared. */
+        /**
+         * Its path while it is open, when the walk wants it: kept for few levels only, since a
+         * deep chain's paths add up to its depth squared.
+         */
         private String path;
         /** Subdirectories still to be walked, which need this one open to be reached. */
         int pending;
 
-        Level(Level parent, String name, SafeOpen.Dir upper, SafeOpen.Dir lower) throws IOException {
+        /** A level whose directories were just opened; {@code path} is its path, or null when none is wanted. */
+        Level(Level parent, String name, String path, SafeOpen.Dir upper, SafeOpen.Dir lower) throws IOException {
             this.parent = parent;
             this.name = name;
             this.upper = upper;
             this.lower = lower;
             this.upperId = upper.stat();
             this.lowerId = lower == null ? null : lower.stat();
-            this.path = parent == null ? "" : below(parent.path(), name);
+            this.path = path;
         }
 
         /** The upper directory; open only after {@link OpenDirs#reach}. */
@@ -63,10 +67,6 @@ final class OpenDirs implements AutoCloseable {
                 names.push(l.name);
             }
             return String.join("/", names);
-        }
-
-        private static String below(String dir, String name) {
-            return dir.isEmpty() ? name : dir + "/" + name;
         }
 
         private void closeHandles() {
@@ -145,7 +145,7 @@ final class OpenDirs implements AutoCloseable {
             }
             l.upper = u;
             l.lower = lo;
-            l.path = Level.below(l.parent.path(), l.name);
+            l.path = l.parent.path().isEmpty() ? l.name : l.parent.path() + "/" + l.name;
             opened(l);
         }
         return true;

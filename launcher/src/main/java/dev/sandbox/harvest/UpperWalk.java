@@ -66,9 +66,9 @@ public final class UpperWalk {
         final boolean ignored;
         final boolean tracked;
 
-        Dir(Level parent, String name, SafeOpen.Dir upper, SafeOpen.Dir lower, Ignores ignores, boolean ignored,
-                boolean tracked) throws IOException {
-            super(parent, name, upper, lower);
+        Dir(Level parent, String name, String path, SafeOpen.Dir upper, SafeOpen.Dir lower, Ignores ignores,
+                boolean ignored, boolean tracked) throws IOException {
+            super(parent, name, path, upper, lower);
             this.ignores = ignores;
             this.ignored = ignored;
             this.tracked = tracked;
@@ -133,7 +133,7 @@ public final class UpperWalk {
         Dir top;
         try {
             Ignores ignores = Ignores.root(rules(u, l, ""), infoExclude(), excludes(options.excludesFile()));
-            top = new Dir(null, null, u, l, ignores, false, true);
+            top = new Dir(null, null, "", u, l, ignores, false, true);
         } catch (IOException | RuntimeException e) {
             u.close();
             if (l != null) {
@@ -160,8 +160,7 @@ public final class UpperWalk {
         if (!dirs.reach(parent)) {
             return; // moved away while we looked: the agent is still at work
         }
-        String above = parent.path();
-        String path = above.isEmpty() ? p.name() : above + "/" + p.name();
+        String path = below(parent.path(), p.name());
         SafeOpen.Dir u;
         try {
             u = parent.upper().dir(p.name());
@@ -186,8 +185,8 @@ public final class UpperWalk {
             if (ignored && !options.includeIgnored() && p.inTree() != 't') {
                 return; // nothing below is tracked, and git would not look inside
             }
-            Ignores ignores = parent.ignores.child(path, rules(u, l, path + "/"));
-            level = new Dir(parent, p.name(), u, l, ignores, ignored, p.inTree() == 't');
+            Ignores ignores = parent.ignores.child(path, rules(u, l, path));
+            level = new Dir(parent, p.name(), path, u, l, ignores, ignored, p.inTree() == 't');
         } finally {
             if (level == null) {
                 u.close();
@@ -197,21 +196,21 @@ public final class UpperWalk {
             }
         }
         dirs.opened(level);
-        entries(level, path + "/");
+        entries(level, path);
         if (level.pending == 0) {
             dirs.done(level);
         }
     }
 
     /** Judges every entry of {@code level} but its subdirectories, which go on the stack in order. */
-    private void entries(Dir level, String prefix) throws IOException {
+    private void entries(Dir level, String dirPath) throws IOException {
         List<String> names = new ArrayList<>();
         for (byte[] raw : level.upper().names()) {
             String name = RawName.decoded(raw);
             if (name != null) {
                 names.add(name);
             } else if (level.upper().stat(raw) != null) {
-                String path = prefix + RawName.escaped(raw);
+                String path = below(dirPath, RawName.escaped(raw));
                 unnamed.add(path);
                 warn(path, "left out '" + path + "'" + NOT_UTF8);
             }
@@ -219,7 +218,7 @@ public final class UpperWalk {
         Collections.sort(names);
         List<Pending> below = new ArrayList<>();
         for (String name : names) {
-            entry(level, prefix, name, below);
+            entry(level, dirPath, name, below);
         }
         for (int i = below.size() - 1; i >= 0; i--) {
             stack.push(below.get(i));
@@ -227,10 +226,10 @@ public final class UpperWalk {
         level.pending = below.size();
     }
 
-    private void entry(Dir level, String prefix, String name, List<Pending> below) throws IOException {
-        String path = prefix + name;
+    private void entry(Dir level, String dirPath, String name, List<Pending> below) throws IOException {
+        String path = below(dirPath, name);
         if (name.equals(".git")) {
-            if (!prefix.isEmpty()) {
+            if (!dirPath.isEmpty()) {
                 nestedGitDirs.add(path);
             }
             return; // the agent's repository metadata is harvested as commits, never as files
@@ -365,24 +364,24 @@ public final class UpperWalk {
      * The rules of the .gitignore in a directory as the merged view shows it: the upper
      * layer's (a whiteout or another kind of entry hides the lower one), else the lower's.
      */
-    private byte[] rules(SafeOpen.Dir u, SafeOpen.Dir l, String prefix) throws IOException {
+    private byte[] rules(SafeOpen.Dir u, SafeOpen.Dir l, String dirPath) throws IOException {
         SafeOpen.Stat st = u.stat(".gitignore");
         if (st != null) {
-            return st.isFile() ? bounded(u, prefix + ".gitignore") : null;
+            return st.isFile() ? bounded(u, dirPath) : null;
         }
-        return l == null ? null : bounded(l, prefix + ".gitignore");
+        return l == null ? null : bounded(l, dirPath);
     }
 
-    private byte[] bounded(SafeOpen.Dir dir, String path) throws IOException {
+    private byte[] bounded(SafeOpen.Dir dir, String dirPath) throws IOException {
         try (SafeOpen.Regular r = dir.open(".gitignore")) {
-            return bounded(r, path);
+            return bounded(r, dirPath, ".gitignore");
         } catch (SafeOpen.NotRegular e) {
             return null;
         }
     }
 
     /** At most {@link #MAX_RULES} bytes of rules, and {@link #MAX_ALL_RULES} in all; a warning instead of more. */
-    private byte[] bounded(SafeOpen.Regular r, String path) throws IOException {
+    private byte[] bounded(SafeOpen.Regular r, String dirPath, String name) throws IOException {
         String why = r.size() > MAX_RULES ? "larger than " + Sizes.human(MAX_RULES)
                 : rulesRead + r.size() > MAX_ALL_RULES ? "past the " + Sizes.human(MAX_ALL_RULES)
                         + " of ignore rules a harvest reads" : null;
@@ -395,6 +394,7 @@ public final class UpperWalk {
                 why = "larger than " + Sizes.human(MAX_RULES); // it grew while we read it
             }
         }
+        String path = below(dirPath, name);
         warn(path, "left out the ignore rules in '" + path + "' (" + Sizes.human(r.size()) + "): " + why
                 + ", so what they ignore is harvested");
         return null;
@@ -408,7 +408,7 @@ public final class UpperWalk {
         }
         Path layer = p.startsWith(upper) ? upper : lower;
         try (SafeOpen.Regular r = SafeOpen.open(layer, p)) {
-            return bounded(r, ".git/info/exclude");
+            return bounded(r, ".git/info", "exclude");
         } catch (SafeOpen.NotRegular e) {
             return null;
         }
@@ -424,6 +424,11 @@ public final class UpperWalk {
         } catch (java.nio.file.NoSuchFileException | java.nio.file.AccessDeniedException e) {
             return null;
         }
+    }
+
+    /** {@code name} in the directory {@code dirPath} ("" for the top). */
+    private static String below(String dirPath, String name) {
+        return dirPath.isEmpty() ? name : dirPath + "/" + name;
     }
 
     private void warn(String path, String text) {
@@ -469,7 +474,7 @@ public final class UpperWalk {
         long blocks = 0;
         Deque<Level> todo = new ArrayDeque<>();
         Deque<String> names = new ArrayDeque<>();
-        Level top = new Level(null, null, SafeOpen.openDir(dir), null);
+        Level top = new Level(null, null, "", SafeOpen.openDir(dir), null);
         try (OpenDirs open = new OpenDirs(top)) {
             blocks += top.upper().stat().blocks();
             todo.push(top);
@@ -483,7 +488,7 @@ public final class UpperWalk {
                         continue;
                     }
                     try {
-                        level = new Level(parent, name, parent.upper().dir(name), null);
+                        level = new Level(parent, name, null, parent.upper().dir(name), null);
                     } catch (SafeOpen.NotRegular e) {
                         level = null;
                     } catch (java.nio.file.AccessDeniedException e) {

@@ -1,6 +1,5 @@
 package dev.sandbox.sys;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -103,30 +102,29 @@ public final class SafeOpen {
     private static final int EINTR = 4;
     private static final int PATH_MAX = 4096;
 
-    private interface LibC extends Library {
-        long syscall(long number, int dirfd, byte[] path, Pointer how, long size);
-
-        int openat(int dirfd, byte[] path, int flags, int mode);
-
-        long syscall(long number, int fd, Pointer buf, long count);
-
-        int linkat(int olddirfd, byte[] oldpath, int newdirfd, byte[] newpath, int flags);
-    }
-
     private static final class Holder {
-        static final LibC LIBC = Native.load("c", LibC.class);
         static volatile boolean noOpenat2;
     }
 
     /**
-     * The calls made once per entry of a walk, mapped directly (JNA's "direct mapping"),
-     * which costs a fraction of a call through {@link LibC}'s proxy; the variadic ones
-     * ({@code openat}, {@code syscall}) stay there, since direct mapping can't pass varargs.
+     * libc through JNA's direct mapping, which costs a fraction of a call through an
+     * interface's proxy: a walk makes several per entry. {@code openat} and {@code syscall}
+     * are variadic in C and are called here with fixed arguments, as the interface mapping
+     * calls them too: libffi sets x86_64's vector count, and Linux's AAPCS64 passes variadic
+     * integers as fixed ones.
      */
     private static final class Direct {
         static {
             Native.register("c");
         }
+
+        static native int openat(int dirfd, byte[] path, int flags, int mode);
+
+        static native long syscall(long number, int dirfd, byte[] path, Pointer how, long size);
+
+        static native long syscall(long number, int fd, Pointer buf, long count);
+
+        static native int linkat(int olddirfd, byte[] oldpath, int newdirfd, byte[] newpath, int flags);
 
         static native int statx(int dirfd, byte[] path, int flags, int mask, Pointer buf);
 
@@ -278,8 +276,7 @@ public final class SafeOpen {
                 throw new NotRegular(rel, Kind.MISSING, "not a plain relative path");
             }
         }
-        LibC c = Holder.LIBC;
-        int dir = c.openat(-100, bytes(root.toString()), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        int dir = Direct.openat(-100, bytes(root.toString()), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (dir < 0) {
             throw error(root.toString(), Native.getLastError());
         }
@@ -309,7 +306,7 @@ public final class SafeOpen {
             how.setLong(8, 0);
             how.setLong(16, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
             while (true) {
-                long r = Holder.LIBC.syscall(SYS_OPENAT2, dir, path, how, 24);
+                long r = Direct.syscall(SYS_OPENAT2, dir, path, how, 24);
                 if (r >= 0) {
                     return (int) r;
                 }
@@ -323,13 +320,12 @@ public final class SafeOpen {
 
     /** One {@code openat} per component, never following a symlink: any length, any kernel. */
     private static int walk(int root, String rel, int flags) throws IOException {
-        LibC c = Holder.LIBC;
         String[] parts = rel.split("/");
         int dir = -1;
         try {
             int at = root;
             for (int i = 0; i < parts.length - 1; i++) {
-                int next = c.openat(at, bytes(parts[i]), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+                int next = Direct.openat(at, bytes(parts[i]), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
                 if (next < 0) {
                     throw error(rel, Native.getLastError());
                 }
@@ -339,7 +335,7 @@ public final class SafeOpen {
                 dir = next;
                 at = next;
             }
-            int fd = c.openat(at, bytes(parts[parts.length - 1]), flags, 0);
+            int fd = Direct.openat(at, bytes(parts[parts.length - 1]), flags, 0);
             if (fd < 0) {
                 throw error(rel, Native.getLastError());
             }
@@ -582,7 +578,7 @@ public final class SafeOpen {
      * @throws NotRegular when it is missing, a symlink or not a directory
      */
     public static Dir openDir(Path dir) throws IOException {
-        int fd = Holder.LIBC.openat(AT_FDCWD, bytes(dir.toString()), DIR_FLAGS, 0);
+        int fd = Direct.openat(AT_FDCWD, bytes(dir.toString()), DIR_FLAGS, 0);
         if (fd < 0) {
             throw error(dir.toString(), Native.getLastError());
         }
@@ -630,14 +626,13 @@ public final class SafeOpen {
         }
 
         private List<byte[]> names(int max, boolean all) throws IOException {
-            LibC c = Holder.LIBC;
-            if (Direct.lseek(fd, 0, 0) < 0) {
+                if (Direct.lseek(fd, 0, 0) < 0) {
                 throw error(shown, Native.getLastError());
             }
             List<byte[]> names = new ArrayList<>();
             try (Memory dents = new Memory(LIST_BUFFER)) {
                 while (true) {
-                    long n = c.syscall(SYS_GETDENTS64, fd, dents, LIST_BUFFER);
+                    long n = Direct.syscall(SYS_GETDENTS64, fd, dents, LIST_BUFFER);
                     if (n < 0) {
                         int errno = Native.getLastError();
                         if (errno == EINTR) {
@@ -696,7 +691,7 @@ public final class SafeOpen {
          * @throws NotRegular when it is missing, a symlink or not a directory
          */
         public Dir dir(String name) throws IOException {
-            int child = Holder.LIBC.openat(fd, bytes(checked(name)), DIR_FLAGS, 0);
+            int child = Direct.openat(fd, bytes(checked(name)), DIR_FLAGS, 0);
             if (child < 0) {
                 int errno = Native.getLastError();
                 throw errno == ENOTDIR ? new NotRegular(shown(name), Kind.SPECIAL, "not a directory")
@@ -711,7 +706,7 @@ public final class SafeOpen {
          * @throws NotRegular when it is missing, a symlink, a directory or a special file
          */
         public Regular open(String name) throws IOException {
-            int file = Holder.LIBC.openat(fd, bytes(checked(name)), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+            int file = Direct.openat(fd, bytes(checked(name)), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
             if (file < 0) {
                 throw error(shown(name), Native.getLastError());
             }
@@ -754,7 +749,7 @@ public final class SafeOpen {
          *                     {@code EPERM} under {@code fs.protected_hardlinks}...)
          */
         public void link(String name, Path target) throws IOException {
-            if (Holder.LIBC.linkat(fd, bytes(checked(name)), AT_FDCWD, bytes(target.toString()), 0) != 0) {
+            if (Direct.linkat(fd, bytes(checked(name)), AT_FDCWD, bytes(target.toString()), 0) != 0) {
                 int errno = Native.getLastError();
                 throw new IOException(shown(name) + ": can't link to " + target + ": errno " + errno);
             }

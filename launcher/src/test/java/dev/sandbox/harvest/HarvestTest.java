@@ -74,17 +74,35 @@ class HarvestTest {
 
     @Test
     void trees_fileBelow3000Directories_harvestedWithoutRecursion() throws Exception {
-        for (int depth : new int[] {3000}) {
-            try {
-                DeepTrees.chain(upper, "d", depth, "f", "bottom\n");
-                try (Harvest h = Harvest.open(work.resolve(".git"))) {
-                    Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
-                    assertEquals(List.of("d/".repeat(depth) + "f"), paths(t));
-                    assertEquals(1, h.count(source(), false));
-                }
-            } finally {
-                DeepTrees.remove(upper.resolve("d"));
+        try {
+            DeepTrees.chain(upper, "d", 3000, "f", "bottom\n");
+            try (Harvest h = Harvest.open(work.resolve(".git"))) {
+                Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
+                assertEquals(List.of("d/".repeat(3000) + "f"), paths(t));
+                assertEquals(List.of(), t.warnings());
+                assertEquals(1, h.count(source(), false));
             }
+        } finally {
+            DeepTrees.remove(upper.resolve("d"));
+        }
+    }
+
+    @Test
+    void trees_filesDeeperThanGitTakes_leftOutInOneLine_countedWhenNotStoring() throws Exception {
+        try {
+            DeepTrees.chain(upper, "d", Blobs.MAX_DEPTH + 1, "f", "bottom\n");
+            write(upper.resolve("a.txt"), "changed\n");
+            try (Harvest h = Harvest.open(work.resolve(".git"))) {
+                Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
+                assertEquals(List.of("a.txt"), paths(t));
+                assertEquals(List.of("left out '" + Blobs.shown("d/".repeat(Blobs.MAX_DEPTH + 1) + "f")
+                        + "': deeper than the 4096 directories git takes"), t.warnings());
+                assertTrue(t.warnings().get(0).length() < 300, "its middle cut");
+                assertEquals(2, h.trees(source(), false, false).changes().size(), "rm counts it as work");
+                assertEquals(2, h.count(source(), false));
+            }
+        } finally {
+            DeepTrees.remove(upper.resolve("d"));
         }
     }
 

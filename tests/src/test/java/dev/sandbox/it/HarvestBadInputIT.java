@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -164,6 +167,67 @@ class HarvestBadInputIT {
             Proc.Result r = cli.runOk(repo, "diff", "--name-only", "live");
             assertEquals(Set.of(".ready", "early.txt"), Set.copyOf(r.stdoutLines()), r.describe());
             agent.kill();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void fileOverTheSizeLimit_leftOutOfEveryHarvestWithOneLine_listCountsIt_rmRefuses(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            // 200 GiB of holes: reading it would take minutes, so every command below finishing shows none does
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c",
+                    "truncate -s 200G big.img; head -c 100 /dev/zero > mid.bin; echo x >> f.txt");
+            Map<String, String> limit = Map.of("SANDBOX_HARVEST_MAX_FILE", "64");
+            String warning = "sandbox: warning: left out 'big.img' (200G): larger than SANDBOX_HARVEST_MAX_FILE (64B)";
+            String mid = "sandbox: warning: left out 'mid.bin' (100B): larger than SANDBOX_HARVEST_MAX_FILE (64B)";
+
+            for (String cmd : new String[] {"diff", "diff --stat", "patch"}) {
+                List<String> args = new ArrayList<>(List.of(cmd.split(" ")));
+                args.add("c");
+                Proc.Result r = cli.run(repo, limit, args.toArray(String[]::new));
+                assertEquals(0, r.exitCode(), r.describe());
+                assertEquals(List.of(warning, mid), r.stderrLines(), r.describe());
+                assertTrue(r.stdout().contains("f.txt"), r.describe());
+                assertFalse(r.stdout().contains("a/big.img") || r.stdout().contains(" big.img "), r.describe());
+            }
+            Proc.Result byDefault = cli.run(repo, "diff", "--name-only", "c");
+            assertEquals(List.of("f.txt", "mid.bin"), byDefault.stdoutLines(), "the default limit, 1 GiB, takes mid.bin");
+            assertEquals(List.of(warning.replace("(64B)", "(1.0G)")), byDefault.stderrLines(), byDefault.describe());
+            assertEquals(3, cli.listed(repo, "c").path("changes").asInt(-1), "list counts it, unread");
+
+            Proc.Result commit = cli.run(repo, limit, "commit", "c");
+            assertEquals(0, commit.exitCode(), commit.describe());
+            assertTrue(commit.stderrLines().contains(warning), commit.describe());
+            assertEquals("f.txt", HarvestIT.git(repo, "diff", "--name-only", "HEAD", "sandbox/c"));
+            HarvestIT.git(repo, "fsck", "--strict", "--no-dangling");
+            Proc.Result apply = cli.run(repo, limit, "apply", "c");
+            assertEquals(0, apply.exitCode(), apply.describe());
+            assertTrue(apply.stderrLines().contains(warning), apply.describe());
+            assertFalse(Files.exists(repo.resolve("big.img")), "apply leaves it out too");
+
+            String refused = Cli.assertOneErrorLine(cli.run(repo, "rm", "c"), 2);
+            assertTrue(refused.contains("never committed, patched or applied"), "never handed over: " + refused);
+            cli.runOk(repo, "rm", "--force", "c");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void sizeLimitNotANumber_oneLineExit2_forHarvestsAndList(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c", "echo x >> f.txt");
+            for (String cmd : new String[] {"diff", "patch", "commit", "apply", "list"}) {
+                Proc.Result r = cmd.equals("list") ? cli.run(repo, Map.of("SANDBOX_HARVEST_MAX_FILE", "1G"), cmd)
+                        : cli.run(repo, Map.of("SANDBOX_HARVEST_MAX_FILE", "1G"), cmd, "c");
+                assertEquals("sandbox: invalid SANDBOX_HARVEST_MAX_FILE '1G': expected a number of bytes, such as"
+                        + " 2147483648 for 2 GiB (or leave it unset: 1073741824, 1 GiB)", Cli.assertOneErrorLine(r, 2));
+            }
         }
     }
 
