@@ -37,6 +37,13 @@ final class Blobs {
      * refuse deeper trees; older ones crash on them, git 2.39 below 20,000 directories).
      */
     static final int MAX_DEPTH = 4096;
+    /**
+     * Bytes of a path, its terminating NUL included, that a working tree can hold: Linux's
+     * {@code PATH_MAX}. git opens each path of a diff in the working tree (for its
+     * {@code .gitattributes}) and {@code apply} and {@code git checkout} write it there, so a
+     * longer one could be handed over nowhere.
+     */
+    static final int PATH_MAX = 4096;
     /** Characters of a path a warning shows; the middle of a longer one is cut. */
     private static final int SHOWN = 160;
 
@@ -93,7 +100,8 @@ final class Blobs {
             boolean link = c.kind() == Change.Kind.WRITE_SYMLINK;
             FileMode fileMode = link ? FileMode.SYMLINK
                     : c.kind() == Change.Kind.WRITE_EXECUTABLE ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
-            boolean deep = directories(c.path()) >= MAX_DEPTH;
+            boolean deep = directories(c.path()) >= MAX_DEPTH
+                    || c.path().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= PATH_MAX;
             if (deep) {
                 tooDeep.add(c.path());
             }
@@ -113,7 +121,8 @@ final class Blobs {
         if (!tooDeep.isEmpty()) {
             int more = tooDeep.size() - 1;
             all.add("left out '" + shown(tooDeep.get(0)) + "'" + (more == 0 ? "" : " and " + more + " more file"
-                    + (more == 1 ? "" : "s")) + ": deeper than the " + MAX_DEPTH + " directories git takes");
+                    + (more == 1 ? "" : "s")) + ": deeper than the " + MAX_DEPTH + " directories git takes, or a path"
+                    + " longer than the " + (PATH_MAX - 1) + " bytes a working tree holds");
         }
         return List.copyOf(all);
     }

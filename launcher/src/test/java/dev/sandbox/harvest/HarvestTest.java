@@ -73,14 +73,30 @@ class HarvestTest {
     }
 
     @Test
-    void trees_fileBelow3000Directories_harvestedWithoutRecursion() throws Exception {
+    void trees_fileBelow2000Directories_harvestedWithoutRecursion() throws Exception {
+        try {
+            DeepTrees.chain(upper, "d", 2000, "f", "bottom\n"); // a 4001-byte path: the longest that fits
+            try (Harvest h = Harvest.open(work.resolve(".git"))) {
+                Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
+                assertEquals(List.of("d/".repeat(2000) + "f"), paths(t));
+                assertEquals(List.of(), t.warnings());
+                assertEquals(1, h.count(source(), false));
+            }
+        } finally {
+            DeepTrees.remove(upper.resolve("d"));
+        }
+    }
+
+    @Test
+    void trees_pathLongerThanPathMax_leftOutInOneLine() throws Exception {
         try {
             DeepTrees.chain(upper, "d", 3000, "f", "bottom\n");
             try (Harvest h = Harvest.open(work.resolve(".git"))) {
                 Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
-                assertEquals(List.of("d/".repeat(3000) + "f"), paths(t));
-                assertEquals(List.of(), t.warnings());
-                assertEquals(1, h.count(source(), false));
+                assertEquals(List.of(), paths(t));
+                assertEquals(1, t.warnings().size(), t.warnings().toString());
+                assertTrue(t.warnings().get(0).contains("4095 bytes a working tree holds"), t.warnings().toString());
+                assertEquals(1, h.trees(source(), false, false).changes().size(), "rm counts it as work");
             }
         } finally {
             DeepTrees.remove(upper.resolve("d"));
@@ -96,7 +112,8 @@ class HarvestTest {
                 Trees t = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> h.trees(source(), false, true));
                 assertEquals(List.of("a.txt"), paths(t));
                 assertEquals(List.of("left out '" + Blobs.shown("d/".repeat(Blobs.MAX_DEPTH + 1) + "f")
-                        + "': deeper than the 4096 directories git takes"), t.warnings());
+                        + "': deeper than the 4096 directories git takes, or a path longer than the 4095 bytes"
+                        + " a working tree holds"), t.warnings());
                 assertTrue(t.warnings().get(0).length() < 300, "its middle cut");
                 assertEquals(2, h.trees(source(), false, false).changes().size(), "rm counts it as work");
                 assertEquals(2, h.count(source(), false));
