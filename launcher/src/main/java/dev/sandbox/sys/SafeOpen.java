@@ -494,14 +494,8 @@ public final class SafeOpen {
 
         /** The rest of the file as a stream, which ends at the file's end or at {@code max} bytes. */
         public InputStream stream(long max) {
-            return new InputStream() {
+            return new ChunkStream() {
                 private long left = max;
-
-                @Override
-                public int read() throws IOException {
-                    byte[] one = new byte[1];
-                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-                }
 
                 @Override
                 public int read(byte[] b, int off, int len) throws IOException {
@@ -525,14 +519,8 @@ public final class SafeOpen {
          */
         public InputStream exact() {
             InputStream in = stream(stat.size());
-            return new InputStream() {
+            return new ChunkStream() {
                 private long got;
-
-                @Override
-                public int read() throws IOException {
-                    byte[] one = new byte[1];
-                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-                }
 
                 @Override
                 public int read(byte[] b, int off, int len) throws IOException {
@@ -792,6 +780,15 @@ public final class SafeOpen {
                 fd = -1;
                 buf.close();
             }
+        }
+    }
+
+    /** A stream that reads in chunks only: its single-byte read is one chunk of one byte. */
+    private abstract static class ChunkStream extends InputStream {
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
     }
 
