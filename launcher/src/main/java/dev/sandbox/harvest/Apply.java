@@ -1,6 +1,7 @@
 package dev.sandbox.harvest;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.sys.SafeOpen;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -151,6 +152,10 @@ public final class Apply {
     private void merge(FileChange c, State cur) throws IOException {
         byte[] base = c.oldMode() == null ? new byte[0] : bytes(c.oldId());
         byte[] ours = cur.content();
+        if (ours == null) {
+            conflict(c, "changed by you and in the sandbox, yours too large to merge line by line");
+            return;
+        }
         byte[] theirs = bytes(c.newId());
         if (RawText.isBinary(base) || RawText.isBinary(ours) || RawText.isBinary(theirs)) {
             conflict(c, "binary file changed by you and in the sandbox");
@@ -257,24 +262,41 @@ public final class Apply {
         }
     }
 
-    /** The path's git mode and blob id as it is now, or null if absent; a directory is TREE. */
+    /** Bytes of the user's file read whole for a line merge; a larger one is hashed as a stream and never merged. */
+    private static final int MERGE_LIMIT = 64 << 20;
+
+    /**
+     * The path's git mode and blob id as it is now, or null if absent; a directory is TREE.
+     * Read below the working tree without following any symlink on the way
+     * ({@link SafeOpen}): a path under a symlink of the user's, which the sandbox replaced by
+     * a directory, is absent here, so nothing the link points at is ever read (or merged in).
+     */
     private State state(Path file) throws IOException {
-        switch (Overlay.kind(file)) {
-            case MISSING:
-                return null;
-            case DIR:
-                return new State(FileMode.TREE, ObjectId.zeroId(), null);
-            case SYMLINK: {
-                byte[] target = Files.readSymbolicLink(file).toString().getBytes(StandardCharsets.UTF_8);
-                return new State(FileMode.SYMLINK, hash(target), null);
+        String rel = worktree.relativize(file).toString();
+        SafeOpen.Stat st = SafeOpen.stat(worktree, rel);
+        if (st == null) {
+            return null;
+        }
+        if (st.isDirectory()) {
+            return new State(FileMode.TREE, ObjectId.zeroId(), null);
+        }
+        if (st.isSymlink()) {
+            return new State(FileMode.SYMLINK, hash(SafeOpen.readLinkBytes(worktree, rel)), null);
+        }
+        if (!st.isFile()) {
+            return new State(FileMode.MISSING, ObjectId.zeroId(), null);
+        }
+        try (SafeOpen.Regular r = SafeOpen.open(worktree, rel)) {
+            FileMode mode = r.executable() ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
+            if (r.size() > MERGE_LIMIT) {
+                try (ObjectInserter.Formatter f = new ObjectInserter.Formatter(); var in = r.exact()) {
+                    return new State(mode, f.idFor(Constants.OBJ_BLOB, r.size(), in), null);
+                }
             }
-            case FILE: {
-                byte[] content = Files.readAllBytes(file);
-                return new State(Overlay.executable(file) ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE,
-                        hash(content), content);
-            }
-            default:
-                return new State(FileMode.MISSING, ObjectId.zeroId(), null);
+            byte[] content = r.readAll(MERGE_LIMIT);
+            return new State(mode, hash(content), content);
+        } catch (SafeOpen.NotRegular e) {
+            return new State(FileMode.MISSING, ObjectId.zeroId(), null); // replaced while we looked
         }
     }
 

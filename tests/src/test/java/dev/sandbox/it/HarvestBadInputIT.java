@@ -231,6 +231,34 @@ class HarvestBadInputIT {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void apply_directoryWhereTheUsersSymlinkWas_neverReadsThroughTheLink(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path outside = ws.mkdir("outside");
+            Repos.write(outside, "master", "CANARY-OUTSIDE\n");
+            Path repo = fiveLineRepo(ws);
+            Files.createSymbolicLink(repo.resolve("ext"), outside);
+            HarvestIT.git(repo, "add", "ext");
+            HarvestIT.git(repo, "commit", "-q", "-m", "a link out of the tree");
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c", "rm ext && mkdir ext && echo mine > ext/master");
+
+            Proc.Result r = cli.run(repo, "apply", "c");
+
+            Cli.assertNoStackTrace(r);
+            assertFalse((r.stdout() + r.stderr()).contains("CANARY"), r.describe());
+            assertEquals("CANARY-OUTSIDE\n", Repos.read(outside.resolve("master")), "nothing written through the link");
+            if (Files.isRegularFile(repo.resolve("ext/master"), java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                    && !Files.isSymbolicLink(repo.resolve("ext"))) {
+                assertEquals("mine\n", Repos.read(repo.resolve("ext/master")), "the sandbox's file, no merge" + r.describe());
+            }
+            assertEquals(0, r.exitCode(), r.describe());
+        }
+    }
+
     private static Path fiveLineRepo(Workspace ws) {
         Path repo = ws.mkdir("repo");
         Repos.git(repo, "init", "-q", "-b", "main");
