@@ -176,10 +176,9 @@ class HostileHarvestIT {
          * files (ext4 allows 65,000 links to one), which the walk can't tell from files:
          * 100,000 inodes take a busy test machine 15 s or more to create.
          */
-        DIR_100K(s -> "mkdir many && cd many && perl -e 'for my $i (1 .. 1000) { open(my $f, \">\", \"new-$i.txt\")"
-                + " or die \"$!\"; print $f \"$i\\n\"; close $f } for my $i (1 .. 99000) {"
-                + " my $first = $i <= 49500 ? 1 : 49501; if ($i == $first) { open(my $f, \">\", \"$i.o\")"
-                + " or die \"$!\"; close $f } else { link(\"$first.o\", \"$i.o\") or die \"$!\" } }'"
+        DIR_100K(s -> "mkdir many && cd many && for i in $(seq 1 1000); do echo $i > new-$i.txt; done"
+                + " && : > 1.o && : > 49501.o && perl -e 'for my $i (2 .. 99000) { $i == 49501"
+                + " or link($i <= 49500 ? \"1.o\" : \"49501.o\", \"$i.o\") or die \"$i: $!\" }'"
                 + " && cd .. && " + EDIT_SCRIPT),
         /**
          * From the corpus, a file that grows while it is hashed: the agent appends a line of 1 KiB
