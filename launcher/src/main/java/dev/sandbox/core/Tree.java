@@ -66,8 +66,10 @@ public final class Tree {
      * hold such short names in {@code root}; a later call finishes it.
      *
      * <p>A rename cannot leave a filesystem or btrfs subvolume, so a directory on another
-     * device than its parent (a snapshot made writable to be emptied) takes in its own deep
-     * directories the same way, and is removed last but for {@code root}.
+     * device than its parent (a snapshot made writable to be emptied, or the empty stub a
+     * btrfs snapshot keeps of a subvolume below it) is emptied where it is and takes in its
+     * own deep directories the same way; it is removed once emptied, or at the end, before
+     * {@code root}, when deep directories were moved into it.
      *
      * @throws IOException when an entry can't be read, chmodded, renamed or removed: a mount
      *     point below {@code root} (EBUSY), a directory of another user that grants nothing
@@ -92,8 +94,11 @@ public final class Tree {
     private record Empty(Path dir, long dev, Region region) implements Step {
     }
 
-    /** A directory whose entries were all taken care of by the steps above it in the stack. */
-    private record Remove(Path dir) implements Step {
+    /**
+     * A directory whose entries were all taken care of by the steps above it in the stack;
+     * {@code region} when it opened one, which waits for the end if deep directories were moved into it.
+     */
+    private record Remove(Path dir, Region region) implements Step {
     }
 
     private sealed interface Step permits Empty, Remove {
@@ -109,6 +114,8 @@ public final class Tree {
         final long dev;
         final Set<String> taken = new HashSet<>();
         long next;
+        /** Whether a directory was moved into it, so that it is removed only at the end. */
+        boolean used;
 
         Region(Path dir, long dev) {
             this.dir = dir;
@@ -116,6 +123,7 @@ public final class Tree {
         }
 
         Path freshName() {
+            used = true;
             String name;
             do {
                 name = "." + Long.toString(next++, 36);
@@ -138,7 +146,11 @@ public final class Tree {
                 while (!stack.isEmpty()) {
                     Step step = stack.pop();
                     if (step instanceof Remove r) {
-                        Files.delete(r.dir());
+                        if (r.region() != null && r.region().used) {
+                            regions.push(r.dir()); // its moved-in directories come later
+                        } else {
+                            Files.delete(r.dir());
+                        }
                     } else {
                         empty((Empty) step);
                     }
@@ -159,10 +171,13 @@ public final class Tree {
         private void empty(Empty step) throws IOException {
             Path dir = step.dir();
             Region region = step.region();
-            boolean opensRegion = region == null || region.dev != step.dev();
+            boolean isRoot = region == null;
+            boolean opensRegion = isRoot || region.dev != step.dev();
             if (opensRegion) {
                 region = new Region(dir, step.dev());
-                regions.push(dir);
+                if (isRoot) {
+                    regions.push(dir);
+                }
             }
             List<Empty> inPlace = new ArrayList<>();
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
@@ -180,7 +195,9 @@ public final class Tree {
                         Files.deleteIfExists(entry);
                     } else if (prepare(entry, attrs)) {
                         long dev = dev(attrs);
-                        if (opensRegion || dev == step.dev() && bytes(entry) <= IN_PLACE_MAX) {
+                        // another device (a btrfs subvolume, or the stub a snapshot keeps of one)
+                        // can't be renamed into this region: it is emptied where it is, as its own
+                        if (opensRegion || dev != step.dev() || bytes(entry) <= IN_PLACE_MAX) {
                             inPlace.add(new Empty(entry, dev, region));
                         } else {
                             Path at = region.freshName();
@@ -190,11 +207,11 @@ public final class Tree {
                     }
                 }
             }
-            if (!opensRegion) {
+            if (!isRoot) {
                 if (inPlace.isEmpty()) {
                     Files.delete(dir);
                 } else {
-                    stack.push(new Remove(dir));
+                    stack.push(new Remove(dir, opensRegion ? region : null));
                 }
             }
             inPlace.forEach(stack::push);
