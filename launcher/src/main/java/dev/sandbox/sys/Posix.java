@@ -1,5 +1,12 @@
 package dev.sandbox.sys;
 
+import static dev.sandbox.sys.OpenFlags.O_CLOEXEC;
+import static dev.sandbox.sys.OpenFlags.O_DIRECTORY;
+import static dev.sandbox.sys.OpenFlags.O_NOFOLLOW;
+import static dev.sandbox.sys.OpenFlags.O_PATH;
+import static dev.sandbox.sys.OpenFlags.O_RDONLY;
+import static dev.sandbox.sys.OpenFlags.O_WRONLY;
+
 import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
@@ -119,11 +126,8 @@ public final class Posix {
         }
     }
 
-    private static final int O_RDONLY = 0;
-    private static final int O_WRONLY = 01;
     private static final int O_CREAT = 0100;
     private static final int O_EXCL = 0200;
-    private static final int O_CLOEXEC = 02000000;
     private static final long FICLONE = 0x40049409L;
 
     /**
@@ -170,9 +174,6 @@ public final class Posix {
         return err;
     }
 
-    private static final int O_DIRECTORY = 0200000;
-    private static final int O_NOFOLLOW = 0400000;
-    private static final int O_PATH = 010000000;
     private static final int ENOSYS = 38;
 
     /**

@@ -1,5 +1,14 @@
 package dev.sandbox.sys;
 
+import static dev.sandbox.sys.OpenFlags.AARCH64;
+import static dev.sandbox.sys.OpenFlags.AT_FDCWD;
+import static dev.sandbox.sys.OpenFlags.O_CLOEXEC;
+import static dev.sandbox.sys.OpenFlags.O_DIRECTORY;
+import static dev.sandbox.sys.OpenFlags.O_NOFOLLOW;
+import static dev.sandbox.sys.OpenFlags.O_NONBLOCK;
+import static dev.sandbox.sys.OpenFlags.O_PATH;
+import static dev.sandbox.sys.OpenFlags.O_RDONLY;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -64,13 +73,6 @@ public final class SafeOpen {
         }
     }
 
-    private static final boolean AARCH64 = "aarch64".equals(System.getProperty("os.arch"));
-    private static final int O_RDONLY = 0;
-    private static final int O_NONBLOCK = 04000;
-    private static final int O_DIRECTORY = AARCH64 ? 040000 : 0200000;
-    private static final int O_NOFOLLOW = AARCH64 ? 0100000 : 0400000;
-    private static final int O_CLOEXEC = 02000000;
-    private static final int O_PATH = 010000000;
     private static final long RESOLVE_NO_XDEV = 0x01;
     private static final long RESOLVE_NO_MAGICLINKS = 0x02;
     private static final long RESOLVE_NO_SYMLINKS = 0x04;
@@ -78,7 +80,6 @@ public final class SafeOpen {
     /** openat2's number, the same on every architecture since Linux 5.6. */
     private static final long SYS_OPENAT2 = 437;
     private static final int AT_EMPTY_PATH = 0x1000;
-    private static final int AT_FDCWD = -100;
     private static final int AT_SYMLINK_NOFOLLOW = 0x100;
     private static final int AT_NO_AUTOMOUNT = 0x800;
     private static final int STATX_BASIC = 0x7ff;
@@ -276,7 +277,7 @@ public final class SafeOpen {
                 throw new NotRegular(rel, Kind.MISSING, "not a plain relative path");
             }
         }
-        int dir = Direct.openat(-100, bytes(root.toString()), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        int dir = Direct.openat(AT_FDCWD, bytes(root.toString()), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (dir < 0) {
             throw error(root.toString(), Native.getLastError());
         }

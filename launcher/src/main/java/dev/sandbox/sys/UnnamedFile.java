@@ -1,5 +1,11 @@
 package dev.sandbox.sys;
 
+import static dev.sandbox.sys.OpenFlags.AT_FDCWD;
+import static dev.sandbox.sys.OpenFlags.O_CLOEXEC;
+import static dev.sandbox.sys.OpenFlags.O_DIRECTORY;
+import static dev.sandbox.sys.OpenFlags.O_TMPFILE;
+import static dev.sandbox.sys.OpenFlags.O_WRONLY;
+
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import java.io.Closeable;
@@ -20,11 +26,6 @@ import java.nio.file.Path;
  * not NFS); {@link #create} says when there is none. x86_64 or aarch64 (the flag values).
  */
 public final class UnnamedFile implements Closeable {
-    private static final boolean AARCH64 = "aarch64".equals(System.getProperty("os.arch"));
-    private static final int O_WRONLY = 01;
-    private static final int O_CLOEXEC = 02000000;
-    private static final int O_TMPFILE = 020000000 | (AARCH64 ? 040000 : 0200000);
-    private static final int AT_FDCWD = -100;
     private static final int AT_SYMLINK_FOLLOW = 0x400;
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int ENOENT = 2;
