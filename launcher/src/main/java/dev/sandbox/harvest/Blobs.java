@@ -163,10 +163,10 @@ final class Blobs {
         all.addAll(set.warnings());
         if (!set.submodules().isEmpty()) {
             int n = set.submodules().size();
-            all.add("left out the files changed inside " + n + " submodule" + (n == 1 ? "" : "s") + " ("
+            all.add("files changed inside " + n + " submodule" + (n == 1 ? "" : "s") + " ("
                     + String.join(", ", set.submodules().stream().limit(5).map(p -> "'" + shown(p) + "'").toList())
-                    + (n > 5 ? ", ..." : "") + "): a submodule is harvested as the commit recorded for it (commit"
-                    + " inside it, then 'git add' it)");
+                    + (n > 5 ? ", ..." : "") + "): a submodule is harvested only as the commit recorded for it;"
+                    + " work not committed inside it and staged with 'git add' stays in the sandbox");
         }
         all.addAll(upperWarnings);
         if (!tooDeep.isEmpty()) {

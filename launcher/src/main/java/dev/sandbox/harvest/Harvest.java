@@ -293,7 +293,7 @@ public final class Harvest implements AutoCloseable {
             if (!treeOf(tip, ins).equals(t.merged())) {
                 String message = info.message();
                 if (note != null) {
-                    message = (message.endsWith("\n") ? message : message + "\n") + "\n" + note + "\n"
+                    message = (message.endsWith("\n") ? message : message + "\n") + "\n" + wrapped(note)
                             + agentCommits(t);
                 }
                 tip = write(ins, tip, t.merged(), message, info.agentTime(), null);
@@ -303,6 +303,24 @@ public final class Harvest implements AutoCloseable {
         } catch (IOException e) {
             throw SandboxException.cant("write commits into", repo.getDirectory(), e);
         }
+    }
+
+    /** {@code text} broken into lines of at most 72 characters, as git's own messages are. */
+    static String wrapped(String text) {
+        StringBuilder b = new StringBuilder();
+        int line = 0;
+        for (String word : text.split(" ")) {
+            if (line > 0 && line + 1 + word.length() > 72) {
+                b.append('\n');
+                line = 0;
+            } else if (line > 0) {
+                b.append(' ');
+                line++;
+            }
+            b.append(word);
+            line += word.length();
+        }
+        return b.append('\n').toString();
     }
 
     /** The lines that list the agent's commits in a message, or say there were none. */
@@ -345,7 +363,7 @@ public final class Harvest implements AutoCloseable {
             } else {
                 merger.setBase(null);
             }
-            if (!merger.merge(treeOf(tip, ins), c.getTree())) {
+            if (!merger.merge(false, treeOf(tip, ins), c.getTree())) { // false: ins stays open, flushed by the caller
                 return null;
             }
             tip = write(ins, tip, merger.getResultTreeId(), c.getFullMessage(), null, c);

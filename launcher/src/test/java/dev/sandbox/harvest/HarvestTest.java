@@ -155,7 +155,7 @@ class HarvestTest {
     void apply_fileShrinksWhileRead_readAgain_thenLeftOutWhenItShrinksTwice() throws IOException {
         Path file = write(upper.resolve("log.txt"), "x".repeat(100_000));
         ChangeSet set = new ChangeSet(List.of(new Change(Change.Kind.WRITE_FILE, "log.txt")), List.of(), List.of(),
-                List.of(), List.of());
+                List.of(), List.of(), List.of(), 0);
         Source src = new Source(upper, lower, base, List.of());
 
         Blobs once = new Blobs(new Shrinking(file, 1), Blobs.Mode.STORE, Long.MAX_VALUE);
