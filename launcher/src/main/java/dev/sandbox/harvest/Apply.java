@@ -1,6 +1,7 @@
 package dev.sandbox.harvest;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.QuotePath;
 import dev.sandbox.sys.SafeOpen;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -107,7 +108,8 @@ public final class Apply {
         }
         String blocker = c.newMode() == null ? null : fileInTheWay(c.path());
         if (blocker != null) {
-            conflicts.add(new Conflict(c.path(), "your file '" + blocker + "' is in the way (kept; see 'sandbox diff')"));
+            conflicts.add(new Conflict(c.path(), "your file '" + QuotePath.escaped(blocker)
+                    + "' is in the way (kept; see 'sandbox diff')"));
             return;
         }
         if (cur == null ? c.oldMode() == null : cur.same(c.oldMode(), c.oldId())) {
@@ -183,12 +185,13 @@ public final class Apply {
         }
         String beside = c.path() + ".sandbox-" + label;
         if (state(worktree.resolve(beside)) != null) {
-            conflicts.add(new Conflict(c.path(), why + " (yours is kept; '" + beside + "' is taken, so the"
-                    + " sandbox's version is only in 'sandbox diff')"));
+            conflicts.add(new Conflict(c.path(), why + " (yours is kept; '" + QuotePath.escaped(beside)
+                    + "' is taken, so the sandbox's version is only in 'sandbox diff')"));
             return;
         }
         actions.add(new Action(beside, c.newMode(), bytes(c.newId())));
-        conflicts.add(new Conflict(c.path(), why + " (yours is kept, the sandbox's is in '" + beside + "')"));
+        conflicts.add(new Conflict(c.path(), why + " (yours is kept, the sandbox's is in '" + QuotePath.escaped(beside)
+                + "')"));
     }
 
     private void write() {
@@ -217,7 +220,7 @@ public final class Apply {
                 Files.delete(dir); // git leaves no empty directory behind either
             }
         } catch (IOException e) {
-            throw SandboxException.cant("delete", file, e);
+            throw SandboxException.cant("delete", shown(path), e);
         }
     }
 
@@ -227,7 +230,8 @@ public final class Apply {
         try {
             Path dir = file.getParent();
             if (Files.isSymbolicLink(dir) || Files.exists(dir) && !Files.isDirectory(dir)) {
-                throw SandboxException.cant("write", file, "'" + worktree.relativize(dir) + "' is not a directory");
+                throw SandboxException.cant("write", shown(a.path()), "'"
+                        + QuotePath.escaped(worktree.relativize(dir).toString()) + "' is not a directory");
             }
             Files.createDirectories(dir);
             Path tmp = dir.resolve(".sandbox-apply-" + ProcessHandle.current().pid() + "-" + file.getFileName());
@@ -258,8 +262,13 @@ public final class Apply {
             }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw SandboxException.cant("write", file, e);
+            throw SandboxException.cant("write", shown(a.path()), e);
         }
+    }
+
+    /** The working tree's file {@code path} for a message: its name escaped, so it stays on one line. */
+    private String shown(String path) {
+        return worktree + "/" + QuotePath.escaped(path);
     }
 
     /** Bytes of the user's file read whole for a line merge; a larger one is hashed as a stream and never merged. */
