@@ -34,6 +34,10 @@ public final class ApplyCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Apply.Outcome o = target.harvester().apply(target.name, noConflicts, err);
         // names as git prints them: one line each, whatever bytes the agent put in them
+        for (Apply.Submodule s : o.leftOut()) {
+            err.println("sandbox: left out submodule '" + QuotePath.escaped(s.path()) + "' (" + s.from() + " -> "
+                    + s.to() + "): apply can't move a submodule's checkout; 'sandbox commit' carries it");
+        }
         for (String path : o.updated()) {
             out.println("updated  " + QuotePath.quoted(path));
         }
