@@ -1,6 +1,7 @@
 package dev.sandbox.harvest;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.QuotePath;
 import dev.sandbox.sys.SafeOpen;
 import dev.sandbox.sys.Sizes;
 import java.io.IOException;
@@ -186,10 +187,14 @@ final class Blobs {
         return n;
     }
 
-    /** {@code path}, its middle cut to keep a warning readable: {@code deep/d/d/…/d/f}. */
+    /**
+     * {@code path} for a warning: escaped as git quotes names ({@link QuotePath#escaped}), so
+     * that no control character reaches the terminal and no newline splits the line, and its
+     * middle cut to keep it readable: {@code deep/d/d/…/d/f}.
+     */
     static String shown(String path) {
-        return path.length() <= SHOWN ? path
-                : path.substring(0, SHOWN / 2) + "…" + path.substring(path.length() - SHOWN / 2);
+        String e = QuotePath.escaped(path);
+        return e.length() <= SHOWN ? e : e.substring(0, SHOWN / 2) + "…" + e.substring(e.length() - SHOWN / 2);
     }
 
     /**
@@ -246,7 +251,7 @@ final class Blobs {
      * handed over.
      */
     private ObjectId leftOut(String rel, String why, boolean agents) {
-        (agents ? upperWarnings : snapshotWarnings).add("left out '" + rel + "'" + why);
+        (agents ? upperWarnings : snapshotWarnings).add("left out '" + shown(rel) + "'" + why);
         return agents && mode != Mode.STORE ? nothing() : null;
     }
 

@@ -287,7 +287,7 @@ public final class UpperWalk {
                 write(path, inTree, l, keep(level, path, inTree, false), Change.Kind.WRITE_SYMLINK);
             }
         } else {
-            warn(path, "left out '" + path + "': not a regular file, directory or symlink");
+            warn(path, "left out '" + Blobs.shown(path) + "': not a regular file, directory or symlink");
         }
     }
 
@@ -443,7 +443,7 @@ public final class UpperWalk {
             }
         }
         String path = below(dirPath, name);
-        warn(path, "left out the ignore rules in '" + path + "' (" + Sizes.human(r.size()) + "): " + why
+        warn(path, "left out the ignore rules in '" + Blobs.shown(path) + "' (" + Sizes.human(r.size()) + "): " + why
                 + ", so what they ignore is harvested");
         return null;
     }
