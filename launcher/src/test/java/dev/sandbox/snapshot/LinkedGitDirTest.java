@@ -134,6 +134,26 @@ class LinkedGitDirTest {
     }
 
     @Test
+    void copy_relativeAlternates_areMadeAbsolute_soTheCopyFindsTheBorrowedObjects() throws IOException {
+        Path other = Files.createDirectory(tmp.resolve("other"));
+        git(other, "init", "-q", "-b", "main");
+        Files.writeString(other.resolve("o.txt"), "o\n");
+        git(other, "add", "o.txt");
+        git(other, "commit", "-q", "-m", "o");
+        git(tmp, "clone", "-q", "--shared", other.toString(), "main"); // its objects are all other's
+        Path main = tmp.resolve("main");
+        Files.writeString(main.resolve(".git/objects/info/alternates"), "../../../other/.git/objects\n");
+        git(main, "worktree", "add", "-q", "-b", "feature", tmp.resolve("wt").toString());
+
+        Path snap = Files.createDirectory(tmp.resolve("deeper")).resolve("snap"); // where the relative line misses
+        new CopySnapshotter().copy(tmp.resolve("wt"), snap, Set.of());
+        assertEquals(other.resolve(".git/objects").toRealPath() + "\n",
+                Files.readString(snap.resolve(".git/objects/info/alternates")));
+        git(snap, "fsck", "--strict", "--no-dangling");
+        assertEquals("o", git(snap, "log", "-1", "--format=%s"));
+    }
+
+    @Test
     void fingerprint_changesWithTheWorktreesGitState_andEqualsTheCopys() throws IOException {
         Path wt = worktree();
         Set<Path> exclude = Set.of(tmp.resolve("main/.git/sandbox"));
