@@ -3,8 +3,10 @@ package dev.sandbox.snapshot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.error.SandboxException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -151,6 +153,16 @@ class LinkedGitDirTest {
                 Files.readString(snap.resolve(".git/objects/info/alternates")));
         git(snap, "fsck", "--strict", "--no-dangling");
         assertEquals("o", git(snap, "log", "-1", "--format=%s"));
+    }
+
+    @Test
+    void zfsForAWorktree_isRefusedInOneLineThatSaysWhatWorks() throws IOException {
+        Path wt = worktree();
+        SandboxException e = assertThrows(SandboxException.class,
+                () -> Strategies.choose(Strategies.Requested.zfs, wt, tmp.resolve("main/.git/sandbox")));
+        assertTrue(e.getMessage().contains("read-only ZFS snapshot cannot hold (use --snapshot reflink or copy)"),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
     }
 
     @Test
