@@ -214,7 +214,12 @@ public final class Harvest implements AutoCloseable {
             }
             git.addAll(GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(),
                     history.head() == null ? null : history.ref(), commits, all.set().nestedGitDirs(), scratch));
-            return new Work(plain.changes().size(), Math.max(0, all.trees().changes().size() - plain.changes().size()),
+            Set<String> taken = new java.util.HashSet<>();
+            plain.changes().forEach(c -> taken.add(c.path()));
+            // an ignored file deleted (a 'make clean') is no work: nothing is lost with the sandbox
+            int ignored = (int) all.trees().changes().stream().filter(c -> !c.deleted() && !taken.contains(c.path()))
+                    .count();
+            return new Work(plain.changes().size(), ignored,
                     commits.size(), List.copyOf(git), all.set().submodules().size(), all.set().unnamed().size());
         } catch (IOException e) {
             throw SandboxException.cant("read the git directory in", src.upper(), e);
