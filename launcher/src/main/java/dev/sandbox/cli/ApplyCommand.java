@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.QuotePath;
 import dev.sandbox.harvest.Apply;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -32,11 +33,16 @@ public final class ApplyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Apply.Outcome o = target.harvester().apply(target.name, noConflicts, err);
+        // names as git prints them: one line each, whatever bytes the agent put in them
+        for (Apply.Submodule s : o.leftOut()) {
+            err.println("sandbox: left out submodule '" + QuotePath.escaped(s.path()) + "' (" + s.from() + " -> "
+                    + s.to() + "): apply can't move a submodule's checkout; 'sandbox commit' carries it");
+        }
         for (String path : o.updated()) {
-            out.println("updated  " + path);
+            out.println("updated  " + QuotePath.quoted(path));
         }
         for (Apply.Conflict c : o.conflicts()) {
-            out.println("conflict " + c.path() + ": " + c.why());
+            out.println("conflict " + QuotePath.quoted(c.path()) + ": " + c.why());
         }
         if (!o.written()) {
             throw SandboxException.nothing("can't apply '" + target.name + "': " + o.conflicts().size()

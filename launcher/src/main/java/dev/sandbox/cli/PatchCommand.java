@@ -12,8 +12,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "patch", mixinStandardHelpOptions = true,
         description = {"Write what a sandbox changed as a patch that 'git am' and 'git apply' accept (mbox, binary"
                 + " files included).", "",
-            "Commits the agent made inside come as patches of their own. Exits 1 when the sandbox has no"
-                    + " changes."})
+            "The series starts at the snapshot's base commit: the uncommitted changes the snapshot took come"
+                    + " first, as one patch, so that it applies with 'git am' on a clean clone. Commits the agent made"
+                    + " inside come as patches of their own when they continue that base; a rewritten history"
+                    + " (reset, rebase, amend) comes as one patch. Exits 1 when the sandbox has no changes."})
 public final class PatchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -24,9 +26,13 @@ public final class PatchCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write to FILE instead of stdout.")
     Path output;
 
+    @Option(names = "--no-base", description = "Leave out the patch of the uncommitted changes the snapshot took,"
+            + " for a working tree that still has them.")
+    boolean noBase;
+
     @Override
     public Integer call() {
-        target.harvester().patch(target.name, output, spec.commandLine().getOut(), spec.commandLine().getErr());
+        target.harvester().patch(target.name, output, noBase, spec.commandLine().getOut(), spec.commandLine().getErr());
         return 0;
     }
 }

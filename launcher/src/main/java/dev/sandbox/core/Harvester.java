@@ -78,16 +78,21 @@ public final class Harvester {
         }
     }
 
-    /** Writes the agent's work as a patch series ({@code git format-patch}) to stdout or {@code output}. */
-    public void patch(String name, Path output, PrintWriter out, PrintWriter err) {
+    /**
+     * Writes the sandbox's work as a patch series ({@code git format-patch}) to stdout or
+     * {@code output}: from the snapshot's base commit, so that it carries the user's
+     * uncommitted state at snapshot time first when there was one, unless {@code noBase}.
+     */
+    public void patch(String name, Path output, boolean noBase, PrintWriter out, PrintWriter err) {
         Target target = target(name);
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "make a patch of", err);
             Harvest.Commits c = commits(h, target, t, null);
             List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
                     "--no-signature"));
-            args.add(c.from() == null ? "--root" : c.from().name() + ".." + c.tip().name());
-            if (c.from() == null) {
+            ObjectId from = noBase ? c.start() : c.base();
+            args.add(from == null ? "--root" : from.name() + ".." + c.tip().name());
+            if (from == null) {
                 args.add(c.tip().name());
             }
             out.flush();
@@ -212,6 +217,10 @@ public final class Harvester {
         Trees t = h.trees(target.source(), includeIgnored, store);
         for (String w : t.warnings()) {
             err.println("sandbox: warning: " + w);
+        }
+        if (t.ignored() > 0) {
+            err.println("sandbox: " + t.ignored() + " ignored path" + (t.ignored() == 1 ? "" : "s")
+                    + " changed (see --include-ignored)");
         }
         Map<String, String> changes = new LinkedHashMap<>();
         t.changes().forEach(c -> changes.put(c.path(), c.added() ? "added" : c.deleted() ? "deleted" : "modified"));

@@ -92,12 +92,23 @@ final class AgentHistory {
      * @param ref     the ref HEAD ends at ({@code refs/heads/main}, or {@code HEAD} when detached), null without HEAD
      * @param commits the commits reachable from {@code head} and not from the base
      * @param problem why the history was left out (one phrase), or null
+     * @param linear  whether {@code commits} continue the base in a line: each has one parent,
+     *                and following the first from {@code head} reaches the base (a root commit
+     *                when there is no base) through them alone
+     * @param summary the first {@link #SUMMARY} of {@code commits}, newest first, each as
+     *                {@code <12 hex> <subject>} with its subject cut and made printable
      */
-    record Found(ObjectId head, String ref, Set<ObjectId> commits, String problem) {
+    record Found(ObjectId head, String ref, Set<ObjectId> commits, String problem, boolean linear,
+            List<String> summary) {
         static Found leftOut(String ref, String problem) {
-            return new Found(null, ref, Set.of(), problem);
+            return new Found(null, ref, Set.of(), problem, false, List.of());
         }
     }
+
+    /** Commits {@link Found#summary} names. */
+    static final int SUMMARY = 20;
+    /** Characters of a subject {@link Found#summary} keeps. */
+    private static final int SUBJECT = 72;
 
     /** An object checked and to be copied. */
     private record Entry(ObjectId id, int type) {
@@ -120,11 +131,11 @@ final class AgentHistory {
             return Found.leftOut(null, e.getMessage());
         }
         if (head.id() == null || head.id().equals(base)) {
-            return new Found(null, head.ref(), Set.of(), null);
+            return new Found(null, head.ref(), Set.of(), null, true, List.of());
         }
         try (Scratch s = Scratch.make(user, upper, lower, scratch)) {
             Checked c = s.check(head.id(), base);
-            return new Found(head.id(), head.ref(), c.commits(), null);
+            return new Found(head.id(), head.ref(), c.commits(), null, c.linear(), c.summary());
         } catch (AgentRefs.Bad e) {
             return Found.leftOut(head.ref(), e.getMessage());
         } catch (IOException | RuntimeException e) {
@@ -177,8 +188,11 @@ final class AgentHistory {
         return AgentRefs.printable(e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
     }
 
-    /** The commits new over the base, and the objects the user's repository lacks, in the order found. */
-    private record Checked(Set<ObjectId> commits, List<Entry> copy) {
+    /**
+     * The commits new over the base, and the objects the user's repository lacks, in the
+     * order found; whether the commits continue the base in a line, and their summary (see {@link Found}).
+     */
+    private record Checked(Set<ObjectId> commits, List<Entry> copy, boolean linear, List<String> summary) {
     }
 
     /** The scratch repository {@link AgentHistory} reads through. */
@@ -433,13 +447,49 @@ final class AgentHistory {
                 for (GitmoduleEntry m : checker.getGitsubmodules()) {
                     gitmodules(reader, m);
                 }
+                return new Checked(commits, copy, linear(start, base, commits), summary(walk, commits));
             } catch (CorruptObjectException e) {
                 throw new AgentRefs.Bad("an object can't be read: " + AgentRefs.printable(e.getMessage()));
             } catch (RuntimeException e) {
                 // JGit's LargeObjectException and the like, on objects it can't hold
                 throw new AgentRefs.Bad("an object can't be read: " + message(e));
             }
-            return new Checked(commits, copy);
+        }
+
+        /** Whether first parents from {@code head} reach {@code base} through {@code commits} alone, none a merge. */
+        private static boolean linear(RevCommit head, ObjectId base, Set<ObjectId> commits) {
+            RevCommit c = head;
+            for (int steps = 0; steps < commits.size(); steps++) {
+                if (c.getParentCount() == 0) {
+                    return base == null;
+                }
+                if (c.getParentCount() != 1) {
+                    return false;
+                }
+                RevCommit parent = c.getParent(0);
+                if (parent.equals(base)) {
+                    return true;
+                }
+                if (!commits.contains(parent)) {
+                    return false;
+                }
+                c = parent;
+            }
+            return false;
+        }
+
+        private static List<String> summary(RevWalk walk, Set<ObjectId> commits) throws IOException {
+            List<String> lines = new ArrayList<>();
+            for (ObjectId id : commits) {
+                if (lines.size() == SUMMARY) {
+                    break;
+                }
+                RevCommit c = walk.parseCommit(id);
+                String subject = AgentRefs.printable(c.getShortMessage());
+                lines.add(abbrev(id) + " " + (subject.length() > SUBJECT ? subject.substring(0, SUBJECT - 1) + "…"
+                        : subject));
+            }
+            return List.copyOf(lines);
         }
 
         private static void count(List<Entry> copy) throws AgentRefs.Bad {

@@ -1,6 +1,7 @@
 package dev.sandbox.harvest;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.QuotePath;
 import dev.sandbox.sys.SafeOpen;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.eclipse.jgit.diff.RawText;
@@ -29,15 +31,25 @@ import org.eclipse.jgit.merge.MergeResult;
  * with the snapshot as the base: a path the user left alone takes the sandbox's version; a
  * path both changed is merged line by line, with conflict markers where the edits overlap.
  * The user's own edits are never dropped: where no merge is possible the user's file stays
- * and the sandbox's version is written beside it. The index is not touched.
+ * and the sandbox's version is written beside it. The index is not touched. A submodule's
+ * change is left out and reported: apply cannot move a submodule's checkout, and never
+ * writes into or deletes from one.
  */
 public final class Apply {
     /** A path the merge could not settle, and why. */
     public record Conflict(String path, String why) {
     }
 
-    /** What was (or, with conflicts refused, would have been) done. */
-    public record Outcome(List<String> updated, List<Conflict> conflicts, boolean written) {
+    /**
+     * A submodule whose change apply left out, with what its path held in the snapshot
+     * ({@code from}) and holds in the sandbox ({@code to}): a commit id cut to 12 digits, or
+     * {@code a file}, {@code a symlink}, {@code a directory}, {@code none}.
+     */
+    public record Submodule(String path, String from, String to) {
+    }
+
+    /** What was (or, with conflicts refused, would have been) done, and the submodules left out. */
+    public record Outcome(List<String> updated, List<Conflict> conflicts, List<Submodule> leftOut, boolean written) {
     }
 
     /** A path in the working tree: its git mode and blob id, and a regular file's content. */
@@ -57,7 +69,7 @@ public final class Apply {
     private final List<Action> actions = new ArrayList<>();
     private final List<String> updated = new ArrayList<>();
     private final List<Conflict> conflicts = new ArrayList<>();
-    private final Set<String> deleting = new java.util.HashSet<>();
+    private final Set<String> deleting = new HashSet<>();
 
     private Apply(ObjectReader reader, Path worktree, String label) {
         this.reader = reader;
@@ -68,11 +80,15 @@ public final class Apply {
     /**
      * Merges {@code changes} (blobs already stored in the repository {@code reader} reads)
      * into {@code worktree}. {@code name} labels the sandbox's side in conflict markers. With
-     * {@code refuseConflicts} nothing is written if any path conflicts.
+     * {@code refuseConflicts} nothing is written if any path conflicts. A change with a
+     * gitlink on either side, and every change below that path (a directory that became a
+     * submodule, or the reverse), is left out and listed in {@link Outcome#leftOut}.
      */
-    public static Outcome run(ObjectReader reader, List<FileChange> changes, Path worktree, String name,
+    public static Outcome run(ObjectReader reader, List<FileChange> all, Path worktree, String name,
             boolean refuseConflicts) {
         Apply a = new Apply(reader, worktree, name);
+        List<Submodule> leftOut = new ArrayList<>();
+        List<FileChange> changes = withoutSubmodules(all, leftOut);
         try {
             // deletions first, so that a path whose directory the merge empties can become a file
             for (FileChange c : changes) {
@@ -89,10 +105,72 @@ public final class Apply {
             throw SandboxException.cant("merge into", worktree, e);
         }
         if (refuseConflicts && !a.conflicts.isEmpty()) {
-            return new Outcome(List.of(), List.copyOf(a.conflicts), false);
+            return new Outcome(List.of(), List.copyOf(a.conflicts), List.copyOf(leftOut), false);
         }
         a.write();
-        return new Outcome(List.copyOf(a.updated), List.copyOf(a.conflicts), true);
+        return new Outcome(List.copyOf(a.updated), List.copyOf(a.conflicts), List.copyOf(leftOut), true);
+    }
+
+    /**
+     * {@code changes} but those of submodules, which are added to {@code leftOut}. A
+     * submodule's checkout is a repository of its own: moving it to another commit is
+     * {@code git submodule update}'s work, and a file written into it or a deletion below it
+     * would change the user's other repository; so its whole path is left alone.
+     */
+    private static List<FileChange> withoutSubmodules(List<FileChange> changes, List<Submodule> leftOut) {
+        Set<String> gitlinks = new HashSet<>();
+        for (FileChange c : changes) {
+            if (c.oldMode() == FileMode.GITLINK || c.newMode() == FileMode.GITLINK) {
+                gitlinks.add(c.path());
+            }
+        }
+        if (gitlinks.isEmpty()) {
+            return changes;
+        }
+        List<FileChange> rest = new ArrayList<>();
+        Set<String> dirBefore = new HashSet<>();
+        Set<String> dirAfter = new HashSet<>();
+        for (FileChange c : changes) {
+            String sub = submoduleAbove(c.path(), gitlinks);
+            if (sub == null && !gitlinks.contains(c.path())) {
+                rest.add(c);
+            } else if (sub != null) {
+                if (c.oldMode() != null) {
+                    dirBefore.add(sub);
+                }
+                if (c.newMode() != null) {
+                    dirAfter.add(sub);
+                }
+            }
+        }
+        for (FileChange c : changes) {
+            if (gitlinks.contains(c.path())) {
+                leftOut.add(new Submodule(c.path(), side(c.oldMode(), c.oldId(), dirBefore.contains(c.path())),
+                        side(c.newMode(), c.newId(), dirAfter.contains(c.path()))));
+            }
+        }
+        return rest;
+    }
+
+    /** The gitlink among {@code gitlinks} that {@code path} lies below, or null. */
+    private static String submoduleAbove(String path, Set<String> gitlinks) {
+        for (int slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+            if (gitlinks.contains(path.substring(0, slash))) {
+                return path.substring(0, slash);
+            }
+        }
+        return null;
+    }
+
+    private static String side(FileMode mode, ObjectId id, boolean directory) {
+        if (mode == FileMode.GITLINK) {
+            return id.abbreviate(12).name();
+        } else if (mode == FileMode.SYMLINK) {
+            return "a symlink";
+        } else if (mode != null) {
+            return "a file";
+        }
+        return directory ? "a directory" : "none";
     }
 
     private void plan(FileChange c) throws IOException {
@@ -107,7 +185,8 @@ public final class Apply {
         }
         String blocker = c.newMode() == null ? null : fileInTheWay(c.path());
         if (blocker != null) {
-            conflicts.add(new Conflict(c.path(), "your file '" + blocker + "' is in the way (kept; see 'sandbox diff')"));
+            conflicts.add(new Conflict(c.path(), "your file '" + QuotePath.escaped(blocker)
+                    + "' is in the way (kept; see 'sandbox diff')"));
             return;
         }
         if (cur == null ? c.oldMode() == null : cur.same(c.oldMode(), c.oldId())) {
@@ -183,12 +262,13 @@ public final class Apply {
         }
         String beside = c.path() + ".sandbox-" + label;
         if (state(worktree.resolve(beside)) != null) {
-            conflicts.add(new Conflict(c.path(), why + " (yours is kept; '" + beside + "' is taken, so the"
-                    + " sandbox's version is only in 'sandbox diff')"));
+            conflicts.add(new Conflict(c.path(), why + " (yours is kept; '" + QuotePath.escaped(beside)
+                    + "' is taken, so the sandbox's version is only in 'sandbox diff')"));
             return;
         }
         actions.add(new Action(beside, c.newMode(), bytes(c.newId())));
-        conflicts.add(new Conflict(c.path(), why + " (yours is kept, the sandbox's is in '" + beside + "')"));
+        conflicts.add(new Conflict(c.path(), why + " (yours is kept, the sandbox's is in '" + QuotePath.escaped(beside)
+                + "')"));
     }
 
     private void write() {
@@ -217,7 +297,7 @@ public final class Apply {
                 Files.delete(dir); // git leaves no empty directory behind either
             }
         } catch (IOException e) {
-            throw SandboxException.cant("delete", file, e);
+            throw SandboxException.cant("delete", shown(path), e);
         }
     }
 
@@ -227,7 +307,8 @@ public final class Apply {
         try {
             Path dir = file.getParent();
             if (Files.isSymbolicLink(dir) || Files.exists(dir) && !Files.isDirectory(dir)) {
-                throw SandboxException.cant("write", file, "'" + worktree.relativize(dir) + "' is not a directory");
+                throw SandboxException.cant("write", shown(a.path()), "'"
+                        + QuotePath.escaped(worktree.relativize(dir).toString()) + "' is not a directory");
             }
             Files.createDirectories(dir);
             Path tmp = dir.resolve(".sandbox-apply-" + ProcessHandle.current().pid() + "-" + file.getFileName());
@@ -258,8 +339,13 @@ public final class Apply {
             }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw SandboxException.cant("write", file, e);
+            throw SandboxException.cant("write", shown(a.path()), e);
         }
+    }
+
+    /** The working tree's file {@code path} for a message: its name escaped, so it stays on one line. */
+    private String shown(String path) {
+        return worktree + "/" + QuotePath.escaped(path);
     }
 
     /** Bytes of the user's file read whole for a line merge; a larger one is hashed as a stream and never merged. */

@@ -1,13 +1,16 @@
 package dev.sandbox.harvest;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.QuotePath;
 import dev.sandbox.sys.SafeOpen;
 import dev.sandbox.sys.Sizes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import org.eclipse.jgit.lib.Constants;
@@ -90,6 +93,48 @@ final class Blobs {
         }
     }
 
+    /**
+     * Puts the snapshot directory's version of each of {@code set}'s {@link ChangeSet#fromSnapshot}
+     * paths (every file and symlink below a directory) into both trees where the snapshot's
+     * tree has nothing, so that the changes to them read as modifications and deletions.
+     * The snapshot directory is the user's copy; it is read as carefully all the same, and
+     * no {@code .git} below is entered.
+     */
+    void fromSnapshot(Source src, ChangeSet set, MutableTree snapshot, MutableTree merged) throws IOException {
+        Deque<String> todo = new ArrayDeque<>(set.fromSnapshot());
+        while (!todo.isEmpty()) {
+            String path = todo.pop();
+            SafeOpen.Stat st = SafeOpen.stat(src.lower(), path);
+            if (st == null || directories(path) >= MAX_DEPTH) {
+                continue;
+            }
+            if (st.isDirectory()) {
+                try (SafeOpen.Dir dir = SafeOpen.openDir(src.lower(), path)) {
+                    for (byte[] raw : dir.names()) {
+                        String name = RawName.decoded(raw); // the snapshot's tree can't hold others either
+                        if (name != null && !name.equals(".git")) {
+                            todo.push(path + "/" + name);
+                        }
+                    }
+                } catch (SafeOpen.NotRegular e) {
+                    // gone meanwhile
+                }
+                continue;
+            }
+            if (snapshot.lookup(path) != null || !(st.isFile() || st.isSymlink())) {
+                continue;
+            }
+            FileMode fileMode = st.isSymlink() ? FileMode.SYMLINK
+                    : st.executable() ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
+            ObjectId id = mode == Mode.COUNT ? UNREAD
+                    : st.isSymlink() ? link(src.lower(), path, false) : file(src.lower(), path, false);
+            if (id != null) {
+                snapshot.put(path, fileMode, id);
+                merged.put(path, fileMode, id);
+            }
+        }
+    }
+
     /** Applies the agent's changes to {@code merged}. */
     void apply(Source src, ChangeSet set, MutableTree merged) throws IOException {
         for (Change c : set.changes()) {
@@ -117,6 +162,13 @@ final class Blobs {
     List<String> warnings(ChangeSet set) {
         List<String> all = new ArrayList<>(snapshotWarnings);
         all.addAll(set.warnings());
+        if (!set.submodules().isEmpty()) {
+            int n = set.submodules().size();
+            all.add("files changed inside " + n + " submodule" + (n == 1 ? "" : "s") + " ("
+                    + String.join(", ", set.submodules().stream().limit(5).map(p -> "'" + shown(p) + "'").toList())
+                    + (n > 5 ? ", ..." : "") + "): a submodule is harvested only as the commit recorded for it;"
+                    + " work not committed inside it and staged with 'git add' stays in the sandbox");
+        }
         all.addAll(upperWarnings);
         if (!tooDeep.isEmpty()) {
             int more = tooDeep.size() - 1;
@@ -135,10 +187,14 @@ final class Blobs {
         return n;
     }
 
-    /** {@code path}, its middle cut to keep a warning readable: {@code deep/d/d/…/d/f}. */
+    /**
+     * {@code path} for a warning: escaped as git quotes names ({@link QuotePath#escaped}), so
+     * that no control character reaches the terminal and no newline splits the line, and its
+     * middle cut to keep it readable: {@code deep/d/d/…/d/f}.
+     */
     static String shown(String path) {
-        return path.length() <= SHOWN ? path
-                : path.substring(0, SHOWN / 2) + "…" + path.substring(path.length() - SHOWN / 2);
+        String e = QuotePath.escaped(path);
+        return e.length() <= SHOWN ? e : e.substring(0, SHOWN / 2) + "…" + e.substring(e.length() - SHOWN / 2);
     }
 
     /**
@@ -195,7 +251,7 @@ final class Blobs {
      * handed over.
      */
     private ObjectId leftOut(String rel, String why, boolean agents) {
-        (agents ? upperWarnings : snapshotWarnings).add("left out '" + rel + "'" + why);
+        (agents ? upperWarnings : snapshotWarnings).add("left out '" + shown(rel) + "'" + why);
         return agents && mode != Mode.STORE ? nothing() : null;
     }
 

@@ -14,7 +14,6 @@ import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.eclipse.jgit.errors.MissingObjectException;
 import org.eclipse.jgit.internal.storage.file.ObjectDirectory;
 import org.eclipse.jgit.lib.Constants;
@@ -141,21 +140,23 @@ public final class Harvest implements AutoCloseable {
             blobs.snapshot(src, snapshot, merged);
             ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path),
                     new UpperWalk.Options(includeIgnored, excludesFile(), false, maxFile));
+            blobs.fromSnapshot(src, set, snapshot, merged);
             blobs.apply(src, set, merged);
+            List<String> warnings = new ArrayList<>(blobs.warnings(set));
+            Gitlinks.stagedByAgent(src, snapshot, merged, scratch(src, ".index-"), warnings);
             ObjectId snapshotId = snapshot.writeRoot(ins);
             ObjectId mergedId = merged.writeRoot(ins);
             ins.flush();
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
-            List<String> warnings = blobs.warnings(set);
-            ObjectId head = null;
+            AgentHistory.Found found = new AgentHistory.Found(null, null, Set.of(), null, true, List.of());
             if (history) {
-                AgentHistory.Found found = history(src, base, src.upper().resolveSibling(".history-"
-                        + ProcessHandle.current().pid()));
-                head = found.head();
-                warnings = found.problem() == null ? warnings : Stream.concat(warnings.stream(),
-                        Stream.of("left out the agent's commits: " + found.problem())).toList();
+                found = history(src, base, scratch(src, ".history-"));
+                if (found.problem() != null) {
+                    warnings.add("left out the agent's commits: " + found.problem());
+                }
             }
-            return new Read(new Trees(base, snapshotId, mergedId, changes, warnings, head, set.unnamed()), set);
+            return new Read(new Trees(base, snapshotId, mergedId, changes, List.copyOf(warnings), found.head(),
+                    set.unnamed(), found.linear(), found.summary(), set.ignored()), set);
         } catch (IOException e) {
             throw SandboxException.cant("read the changes in", src.upper(), e);
         }
@@ -179,7 +180,9 @@ public final class Harvest implements AutoCloseable {
             blobs.snapshot(src, snapshot, merged);
             ChangeSet set = UpperWalk.read(src.upper(), src.lower(), path -> tracked(snapshot, path),
                     new UpperWalk.Options(includeIgnored, excludesFile(), true, maxFile));
+            blobs.fromSnapshot(src, set, snapshot, merged);
             blobs.apply(src, set, merged);
+            Gitlinks.stagedByAgent(src, snapshot, merged, scratch(src, ".index-"), new ArrayList<>());
             snapshot.writeRoot(ins);
             merged.writeRoot(ins);
             return MutableTree.diff(snapshot, merged).size() + set.unnamed().size();
@@ -211,11 +214,21 @@ public final class Harvest implements AutoCloseable {
             }
             git.addAll(GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(),
                     history.head() == null ? null : history.ref(), commits, all.set().nestedGitDirs(), scratch));
-            return new Work(plain.changes().size(), Math.max(0, all.trees().changes().size() - plain.changes().size()),
+            Set<String> taken = new java.util.HashSet<>();
+            plain.changes().forEach(c -> taken.add(c.path()));
+            // an ignored file deleted (a 'make clean') is no work: nothing is lost with the sandbox
+            int ignored = (int) all.trees().changes().stream().filter(c -> !c.deleted() && !taken.contains(c.path()))
+                    .count();
+            return new Work(plain.changes().size(), ignored,
                     commits.size(), List.copyOf(git), all.set().submodules().size(), all.set().unnamed().size());
         } catch (IOException e) {
             throw SandboxException.cant("read the git directory in", src.upper(), e);
         }
+    }
+
+    /** A scratch directory beside the upper layer, named for this process. */
+    private static Path scratch(Source src, String prefix) {
+        return src.upper().resolveSibling(prefix + ProcessHandle.current().pid());
     }
 
     /**
@@ -226,8 +239,14 @@ public final class Harvest implements AutoCloseable {
         return AgentHistory.read(repo, src.upper(), src.lower(), base, scratch);
     }
 
-    /** What {@link #commits} made: the agent's work is the range {@code from..tip}. */
-    public record Commits(ObjectId from, ObjectId tip) {
+    /**
+     * What {@link #commits} made: {@code base..tip} carries everything, the user's uncommitted
+     * state first when there was one; {@code start..tip} only what the agent did.
+     *
+     * @param base  the snapshot's base commit (null without one)
+     * @param start the commit of the user's uncommitted state, or {@code base} when there was none
+     */
+    public record Commits(ObjectId base, ObjectId start, ObjectId tip) {
     }
 
     /** Who and when, and what to say, for the commits {@link #commits} writes. */
@@ -237,59 +256,143 @@ public final class Harvest implements AutoCloseable {
     /**
      * Writes the commits that carry the sandbox's work on top of its base commit: the user's
      * uncommitted state at snapshot time first (when there was any), then the agent's
-     * changes. Commits the agent made inside the sandbox are imported as they are, with the
-     * uncommitted remainder on top. {@code scratch} is a directory it may fill; the caller removes it.
+     * changes. The agent's commits are kept when they continue the base in a line: as they
+     * are when the snapshot was clean, else replayed onto the uncommitted state one by one as
+     * {@code git cherry-pick} would (JGit's in-core merge), and the uncommitted remainder on
+     * top. When the agent rewrote history, or a replay conflicts, its work is one commit whose
+     * message says so and lists its commits. The last commit's tree is always the merged tree.
+     * {@code scratch} is a directory it may fill; the caller removes it.
      */
     public Commits commits(Source src, Trees t, CommitInfo info, Path scratch) {
         try (ObjectInserter ins = new LooseInserter(repo)) {
-            Commits result;
-            if (t.agentHead() != null) {
+            ObjectId start = t.base();
+            boolean dirty = t.base() == null ? !t.snapshot().equals(emptyTree(ins))
+                    : !commit(t.base()).getTree().equals(t.snapshot());
+            if (dirty) {
+                start = write(ins, t.base(), t.snapshot(), "snapshot of uncommitted changes\n\n"
+                        + "The working tree as the sandbox's snapshot took it, before the agent started.\n",
+                        info.snapshotTime(), null);
+            }
+            ObjectId tip = start;
+            String note = null;
+            if (t.agentHead() != null && t.linear()) {
                 try {
                     AgentHistory.importObjects(repo, src.upper(), src.lower(), t.agentHead(), t.base(), scratch);
                 } catch (AgentRefs.Bad e) {
                     throw SandboxException.cant("take the agent's commits from", src.upper().resolve(".git"),
                             e.getMessage() + " (its history changed after it was read; run the command again)");
                 }
-                RevCommit head = commit(t.agentHead());
-                ObjectId tip = head.getTree().equals(t.merged()) ? head
-                        : write(ins, head, t.merged(), info.message(), info.agentTime());
-                result = new Commits(t.base(), tip);
-            } else {
-                ObjectId start = t.base();
-                boolean dirty = t.base() == null ? !t.snapshot().equals(emptyTree(ins))
-                        : !commit(t.base()).getTree().equals(t.snapshot());
-                if (dirty) {
-                    start = write(ins, t.base(), t.snapshot(), "snapshot of uncommitted changes\n\n"
-                            + "The working tree as the sandbox's snapshot took it, before the agent started.\n",
-                            info.snapshotTime());
+                ObjectId replayed = replay(ins, t, start);
+                if (replayed != null) {
+                    tip = replayed;
+                } else {
+                    note = "The agent's commits could not be replayed onto the uncommitted changes the snapshot"
+                            + " took without a conflict, so its work is carried as this one commit.";
                 }
-                ObjectId tip = t.merged().equals(t.snapshot()) ? start
-                        : write(ins, start, t.merged(), info.message(), info.agentTime());
-                result = new Commits(start, tip);
+            } else if (t.agentHead() != null) {
+                note = "The agent rewrote history (a reset, rebase, amend or checkout): its HEAD, "
+                        + t.agentHead().abbreviate(12).name() + ", does not continue the snapshot's base"
+                        + (t.base() == null ? "" : " " + t.base().abbreviate(12).name())
+                        + " in a line, so its work is carried as this one commit.";
+            }
+            if (!treeOf(tip, ins).equals(t.merged())) {
+                String message = info.message();
+                if (note != null) {
+                    message = (message.endsWith("\n") ? message : message + "\n") + "\n" + wrapped(note)
+                            + agentCommits(t);
+                }
+                tip = write(ins, tip, t.merged(), message, info.agentTime(), null);
             }
             ins.flush();
-            return result;
+            return new Commits(t.base(), start, tip);
         } catch (IOException e) {
             throw SandboxException.cant("write commits into", repo.getDirectory(), e);
         }
+    }
+
+    /** {@code text} broken into lines of at most 72 characters, as git's own messages are. */
+    static String wrapped(String text) {
+        StringBuilder b = new StringBuilder();
+        int line = 0;
+        for (String word : text.split(" ")) {
+            if (line > 0 && line + 1 + word.length() > 72) {
+                b.append('\n');
+                line = 0;
+            } else if (line > 0) {
+                b.append(' ');
+                line++;
+            }
+            b.append(word);
+            line += word.length();
+        }
+        return b.append('\n').toString();
+    }
+
+    /** The lines that list the agent's commits in a message, or say there were none. */
+    private static String agentCommits(Trees t) {
+        if (t.agentCommits().isEmpty()) {
+            return "It made no commit of its own: its HEAD is one the base already holds.\n";
+        }
+        StringBuilder b = new StringBuilder("Its commits:\n");
+        t.agentCommits().forEach(c -> b.append("  ").append(c).append('\n'));
+        if (t.agentCommits().size() == AgentHistory.SUMMARY) {
+            b.append("  (and maybe more)\n");
+        }
+        return b.toString();
+    }
+
+    /**
+     * The agent's linear commits on top of {@code onto}: themselves when {@code onto} is the
+     * base, else each replayed as a cherry-pick (its parent's tree the merge base), with its
+     * author, committer and message; null when a replay conflicts.
+     */
+    private ObjectId replay(ObjectInserter ins, Trees t, ObjectId onto) throws IOException {
+        if (java.util.Objects.equals(onto, t.base())) {
+            return t.agentHead();
+        }
+        List<RevCommit> line = new ArrayList<>();
+        try (RevWalk walk = new RevWalk(reader)) {
+            for (RevCommit c = walk.parseCommit(t.agentHead()); c != null && !c.equals(t.base());
+                    c = c.getParentCount() == 0 ? null : walk.parseCommit(c.getParent(0))) {
+                line.add(c);
+            }
+        }
+        ObjectId tip = onto;
+        for (int i = line.size() - 1; i >= 0; i--) {
+            RevCommit c = line.get(i);
+            org.eclipse.jgit.merge.ResolveMerger merger =
+                    (org.eclipse.jgit.merge.ResolveMerger) org.eclipse.jgit.merge.MergeStrategy.RECURSIVE
+                            .newMerger(ins, repo.getConfig());
+            if (c.getParentCount() == 1) {
+                merger.setBase(commit(c.getParent(0)).getTree());
+            } else {
+                merger.setBase(null);
+            }
+            if (!merger.merge(false, treeOf(tip, ins), c.getTree())) { // false: ins stays open, flushed by the caller
+                return null;
+            }
+            tip = write(ins, tip, merger.getResultTreeId(), c.getFullMessage(), null, c);
+        }
+        return tip;
     }
 
     /** One commit of the merged tree on top of {@code parent}, unless that already has it. */
     public Commits commitOnTop(ObjectId parent, Trees t, CommitInfo info) {
         try (ObjectInserter ins = new LooseInserter(repo)) {
             if (commit(parent).getTree().equals(t.merged())) {
-                return new Commits(parent, parent);
+                return new Commits(parent, parent, parent);
             }
-            ObjectId tip = write(ins, parent, t.merged(), info.message(), info.agentTime());
+            ObjectId tip = write(ins, parent, t.merged(), info.message(), info.agentTime(), null);
             ins.flush();
-            return new Commits(parent, tip);
+            return new Commits(parent, parent, tip);
         } catch (IOException e) {
             throw SandboxException.cant("write commits into", repo.getDirectory(), e);
         }
     }
 
-    private ObjectId write(ObjectInserter ins, ObjectId parent, ObjectId tree, String message, Instant when)
-            throws IOException {
+    /** A commit of {@code tree} on {@code parent}: by the user at {@code when}, or as {@code like} was made. */
+    private ObjectId write(ObjectInserter ins, ObjectId parent, ObjectId tree, String message, Instant when,
+            RevCommit like) throws IOException {
         UserConfig user = repo.getConfig().get(UserConfig.KEY);
         ZoneId zone = ZoneId.systemDefault();
         CommitBuilder c = new CommitBuilder();
@@ -297,11 +400,27 @@ public final class Harvest implements AutoCloseable {
         if (parent != null) {
             c.setParentId(parent);
         }
+        if (like != null) {
+            c.setAuthor(like.getAuthorIdent());
+            c.setCommitter(like.getCommitterIdent());
+            try {
+                c.setEncoding(like.getEncoding());
+            } catch (RuntimeException e) {
+                c.setEncoding(StandardCharsets.UTF_8); // one Java can't name: the message was decoded as UTF-8
+            }
+            c.setMessage(message);
+            return ins.insert(c);
+        }
         c.setAuthor(new PersonIdent(user.getAuthorName(), user.getAuthorEmail(), when, zone));
         c.setCommitter(new PersonIdent(user.getCommitterName(), user.getCommitterEmail(), when, zone));
         c.setEncoding(StandardCharsets.UTF_8);
         c.setMessage(message.endsWith("\n") ? message : message + "\n");
         return ins.insert(c);
+    }
+
+    /** The tree of {@code commit}, the empty tree for none. */
+    private ObjectId treeOf(ObjectId commit, ObjectInserter ins) throws IOException {
+        return commit == null ? ins.insert(Constants.OBJ_TREE, new byte[0]) : commit(commit).getTree();
     }
 
     private static ObjectId emptyTree(ObjectInserter ins) {

@@ -37,7 +37,7 @@ public final class UpperWalk {
     /**
      * What the walk takes and how it judges a copy-up.
      *
-     * @param includeIgnored keep new files that git would ignore
+     * @param includeIgnored take the paths git would ignore: additions, edits and deletions
      * @param excludesFile   the user's {@code core.excludesFile} (may be null)
      * @param metadataOnly   judge a copy-up by its size, owner-exec bit and modification time,
      *                       reading no content but that of small files whose time alone
@@ -75,8 +75,8 @@ public final class UpperWalk {
         }
     }
 
-    /** A subdirectory seen and still to be walked. */
-    private record Pending(Dir parent, String name, char inTree, boolean lowerIsDir) {
+    /** A subdirectory seen and still to be walked, and what the snapshot directory holds at its path. */
+    private record Pending(Dir parent, String name, char inTree, boolean lowerIsDir, boolean lowerExists) {
     }
 
     /** A warning and the path it is about, by which warnings are sorted. */
@@ -93,6 +93,8 @@ public final class UpperWalk {
     private final List<String> submodules = new ArrayList<>();
     private final List<String> nestedGitDirs = new ArrayList<>();
     private final List<String> unnamed = new ArrayList<>();
+    private final List<String> fromSnapshot = new ArrayList<>();
+    private int ignored;
     private final Deque<Pending> stack = new ArrayDeque<>();
     private OpenDirs dirs;
     private long rulesRead;
@@ -119,7 +121,7 @@ public final class UpperWalk {
         w.changes.sort(Comparator.comparing(Change::path, order)); // stable: a deletion stays before a write
         w.warnings.sort(Comparator.comparing(Note::path, order));
         return new ChangeSet(List.copyOf(w.changes), w.warnings.stream().map(Note::text).toList(),
-                sorted(w.submodules), sorted(w.nestedGitDirs), sorted(w.unnamed));
+                sorted(w.submodules), sorted(w.nestedGitDirs), sorted(w.unnamed), sorted(w.fromSnapshot), w.ignored);
     }
 
     private void walk() throws IOException {
@@ -178,12 +180,28 @@ public final class UpperWalk {
                     l = null;
                 }
             }
+            boolean ignored = parent.ignored || parent.ignores.ignored(path, true);
+            boolean leftOut = ignored && !options.includeIgnored();
             if (p.inTree() != 0 && (p.inTree() != 't' || opaque)) {
                 changes.add(Change.delete(path)); // a file became a directory, or the directory was made anew
+                if (p.inTree() == 't' && options.includeIgnored()) {
+                    fromSnapshot.add(path); // the ignored files below it are deleted too
+                }
+            } else if (p.inTree() == 0 && p.lowerExists() && (!p.lowerIsDir() || opaque)) {
+                // what the snapshot held here, ignored then, is replaced
+                if (leftOut) {
+                    this.ignored++;
+                    return;
+                }
+                fromSnapshot.add(path);
+                changes.add(Change.delete(path));
             }
-            boolean ignored = parent.ignored || parent.ignores.ignored(path, true);
-            if (ignored && !options.includeIgnored() && p.inTree() != 't') {
-                return; // nothing below is tracked, and git would not look inside
+            if (leftOut && p.inTree() != 't') {
+                if (p.inTree() != 0 || !p.lowerIsDir() || opaque) {
+                    this.ignored++; // new: counted as one path, and git would not look inside
+                    return;
+                }
+                // the snapshot's own ignored directory: walked, to count what changed below
             }
             Ignores ignores = parent.ignores.child(path, rules(u, l, path));
             level = new Dir(parent, p.name(), path, u, l, ignores, ignored, p.inTree() == 't');
@@ -236,8 +254,7 @@ public final class UpperWalk {
         }
         char inTree = level.tracked ? tracked.at(path) : 0;
         if (inTree == 'g') {
-            warn(path, "left out '" + path + "': changes inside a submodule are not harvested");
-            submodules.add(path);
+            submodules.add(path); // said once for all, by the harvest
             return;
         }
         SafeOpen.Stat u = level.upper().stat(name);
@@ -249,30 +266,61 @@ public final class UpperWalk {
             // overlayfs records a deletion as a character device 0/0, with or without userxattr
             if (inTree != 0) {
                 changes.add(Change.delete(path));
+            } else if (l != null) {
+                if (keep(level, path, inTree, l.isDirectory())) {
+                    fromSnapshot.add(path); // ignored then: its deletion is one all the same
+                    changes.add(Change.delete(path));
+                } else {
+                    ignored++;
+                }
             }
         } else if (u.isDirectory()) {
-            below.add(new Pending(level, name, inTree, l != null && l.isDirectory()));
+            below.add(new Pending(level, name, inTree, l != null && l.isDirectory(), l != null));
         } else if (u.isFile()) {
-            if (!unchangedCopyUp(level, name, u, l) && keep(level, path, inTree)) {
-                if (inTree == 't') {
-                    changes.add(Change.delete(path)); // a directory became a file
-                }
-                changes.add(new Change(u.executable() ? Change.Kind.WRITE_EXECUTABLE : Change.Kind.WRITE_FILE, path));
+            boolean keep = keep(level, path, inTree, false);
+            if (keep ? !unchangedCopyUp(level, name, u, l) : !sameMetadata(u, l)) {
+                write(path, inTree, l, keep,
+                        u.executable() ? Change.Kind.WRITE_EXECUTABLE : Change.Kind.WRITE_FILE);
             }
         } else if (u.isSymlink()) {
-            if (!(l != null && l.isSymlink() && sameTarget(level, name)) && keep(level, path, inTree)) {
-                if (inTree == 't') {
-                    changes.add(Change.delete(path));
-                }
-                changes.add(new Change(Change.Kind.WRITE_SYMLINK, path));
+            if (!(l != null && l.isSymlink() && sameTarget(level, name))) {
+                write(path, inTree, l, keep(level, path, inTree, false), Change.Kind.WRITE_SYMLINK);
             }
         } else {
-            warn(path, "left out '" + path + "': not a regular file, directory or symlink");
+            warn(path, "left out '" + Blobs.shown(path) + "': not a regular file, directory or symlink");
         }
     }
 
-    private boolean keep(Dir level, String path, char inTree) {
-        return inTree != 0 || options.includeIgnored() || !(level.ignored || level.ignores.ignored(path, false));
+    /**
+     * Whether the walk takes a change at {@code path}: always one the snapshot's tree holds;
+     * one git ignores only with {@link Options#includeIgnored}.
+     */
+    private boolean keep(Dir level, String path, char inTree, boolean directory) {
+        return inTree != 0 || options.includeIgnored() || !(level.ignored || level.ignores.ignored(path, directory));
+    }
+
+    /**
+     * A file or symlink the agent wrote at {@code path}, where the snapshot's tree holds
+     * {@code inTree} and its directory {@code l}; counted as an ignored change when not taken.
+     */
+    private void write(String path, char inTree, SafeOpen.Stat l, boolean keep, Change.Kind kind) {
+        if (!keep) {
+            ignored++;
+            return;
+        }
+        if (inTree == 't' || inTree == 0 && l != null && l.isDirectory()) {
+            changes.add(Change.delete(path)); // a directory became a file
+        }
+        if (inTree == 0 && l != null) {
+            fromSnapshot.add(path); // ignored then: the snapshot's version is its base
+        }
+        changes.add(new Change(kind, path));
+    }
+
+    /** Whether a copy-up looks unchanged from its metadata alone: for ignored files, which are only counted. */
+    private static boolean sameMetadata(SafeOpen.Stat u, SafeOpen.Stat l) {
+        return l != null && l.isFile() && u.executable() == l.executable() && u.size() == l.size()
+                && u.mtimeNanos() == l.mtimeNanos();
     }
 
     /**
@@ -395,7 +443,7 @@ public final class UpperWalk {
             }
         }
         String path = below(dirPath, name);
-        warn(path, "left out the ignore rules in '" + path + "' (" + Sizes.human(r.size()) + "): " + why
+        warn(path, "left out the ignore rules in '" + Blobs.shown(path) + "' (" + Sizes.human(r.size()) + "): " + why
                 + ", so what they ignore is harvested");
         return null;
     }

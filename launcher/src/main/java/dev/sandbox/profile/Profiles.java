@@ -15,6 +15,7 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.QuotePath;
 import dev.sandbox.net.NetMode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -433,7 +434,7 @@ public final class Profiles {
         for (Map.Entry<String, String> c : new TreeMap<>(changes).entrySet()) {
             if (c.getKey().equals(".sandbox") || c.getKey().startsWith(".sandbox/")) {
                 if (count++ < NAMED) {
-                    named.add(c.getValue() + " " + c.getKey());
+                    named.add(c.getValue() + " " + QuotePath.quoted(c.getKey()));
                 }
             }
         }

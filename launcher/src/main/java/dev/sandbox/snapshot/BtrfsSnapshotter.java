@@ -7,7 +7,9 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -37,17 +39,39 @@ public final class BtrfsSnapshotter implements Snapshotter {
         return false;
     }
 
+    /**
+     * Where {@code .git} is a {@code gitdir:} file, the snapshot is taken writable, gets the
+     * composed {@code .git} ({@link LinkedGitDir}, its files cloned), and only then is made
+     * read-only: the git directory lies outside the subvolume, so no snapshot holds it.
+     */
     @Override
     public Result copy(Path source, Path target, Set<Path> exclude) throws IOException {
-        Command.Result r = Command.run(snapshotCommand(source, target));
+        Optional<LinkedGitDir> linked = LinkedGitDir.of(source);
+        Command.Result r = Command.run(snapshotCommand(source, target, linked.isEmpty()));
         if (!r.ok()) {
             throw new FileSystemException(source.toString(), null, "btrfs subvolume snapshot: " + r.why());
         }
-        return new Result(null, List.of());
+        List<Path> skipped = new ArrayList<>();
+        if (linked.isPresent()) {
+            Path git = target.resolve(".git");
+            Files.delete(git);
+            linked.get().walk(exclude, new CopySnapshotter(true).copier(git, ".git/", skipped, true));
+            linked.get().settle(git);
+            r = Command.run(readOnlyCommand(target));
+            if (!r.ok()) {
+                throw new FileSystemException(target.toString(), null, "can't make the snapshot read-only: " + r.why());
+            }
+        }
+        return new Result(null, List.copyOf(skipped));
     }
 
-    static List<String> snapshotCommand(Path source, Path target) {
-        return List.of("btrfs", "subvolume", "snapshot", "-r", source.toString(), target.toString());
+    static List<String> snapshotCommand(Path source, Path target, boolean readOnly) {
+        return readOnly ? List.of("btrfs", "subvolume", "snapshot", "-r", source.toString(), target.toString())
+                : List.of("btrfs", "subvolume", "snapshot", source.toString(), target.toString());
+    }
+
+    static List<String> readOnlyCommand(Path subvolume) {
+        return List.of("btrfs", "property", "set", "-ts", subvolume.toString(), "ro", "true");
     }
 
     /** Whether {@code dir} is the root of a btrfs subvolume. */

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import dev.sandbox.sys.Posix;
@@ -21,8 +22,10 @@ import dev.sandbox.sys.Posix;
  * The backend that works on every filesystem: copies every byte, many files at once ({@link
  * TreeWalk}), or with {@code reflink} clones them. Modes, modification times,
  * symlinks (never followed) and empty directories are kept; FIFOs, sockets and device nodes
- * are left out and reported, since a snapshot has no use for them. The copy's git index is
- * then refreshed ({@link IndexRefresh}) so that git inside does not re-read every file.
+ * are left out and reported, since a snapshot has no use for them. A {@code .git} file that
+ * links elsewhere is replaced by a copy of the git directory it names ({@link LinkedGitDir}).
+ * The copy's git index is then refreshed ({@link IndexRefresh}) so that git inside does not
+ * re-read every file.
  */
 public final class CopySnapshotter implements Snapshotter {
     private final boolean reflink;
@@ -54,10 +57,36 @@ public final class CopySnapshotter implements Snapshotter {
     @Override
     public Result copy(Path source, Path target, Set<Path> exclude) throws IOException {
         List<Path> skipped = Collections.synchronizedList(new ArrayList<>());
-        String fingerprint = TreeWalk.walk(source, exclude, new TreeWalk.Visitor() {
+        Optional<LinkedGitDir> linked = LinkedGitDir.of(source);
+        String fingerprint = TreeWalk.walk(source, exclude, copier(target, "", skipped, false));
+        if (linked.isPresent()) {
+            Path git = target.resolve(".git");
+            Files.delete(git); // the gitdir: file, replaced by the directory it names
+            fingerprint += "+" + linked.get().walk(exclude, copier(git, ".git/", skipped, true));
+            linked.get().settle(git);
+        }
+        try {
+            IndexRefresh.refresh(target);
+        } catch (IOException e) {
+            // the copy is complete; git in the sandbox just re-reads files on its first status
+        }
+        return new Result(fingerprint, List.copyOf(skipped));
+    }
+
+    /**
+     * A visitor that copies each entry it is shown to {@code target}, reporting entries it
+     * cannot copy in {@code skipped} with {@code prefix} before their path. With {@code merge},
+     * a directory that exists already is entered, not made, so that two walks can fill one
+     * directory (a composed {@code .git}, see {@link LinkedGitDir}).
+     */
+    TreeWalk.Visitor copier(Path target, String prefix, List<Path> skipped, boolean merge) {
+        return new TreeWalk.Visitor() {
             @Override
             public void enterDirectory(Path dir, String relative, PosixFileAttributes a) throws IOException {
-                Files.createDirectory(target.resolve(relative));
+                Path to = target.resolve(relative);
+                if (!merge || !Files.isDirectory(to, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(to);
+                }
             }
 
             @Override
@@ -84,7 +113,7 @@ public final class CopySnapshotter implements Snapshotter {
                     Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                             .setTimes(a.lastModifiedTime(), a.lastAccessTime(), null);
                 } else {
-                    skipped.add(Path.of(relative));
+                    skipped.add(Path.of(prefix + relative));
                 }
             }
 
@@ -97,13 +126,7 @@ public final class CopySnapshotter implements Snapshotter {
                 Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                         .setTimes(a.lastModifiedTime(), a.lastAccessTime(), null);
             }
-        });
-        try {
-            IndexRefresh.refresh(target);
-        } catch (IOException e) {
-            // the copy is complete; git in the sandbox just re-reads files on its first status
-        }
-        return new Result(fingerprint, List.copyOf(skipped));
+        };
     }
 
     /** The permission bits of {@code a} as a mode number. */

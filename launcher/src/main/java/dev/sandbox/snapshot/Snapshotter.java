@@ -3,6 +3,7 @@ package dev.sandbox.snapshot;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -43,8 +44,12 @@ public interface Snapshotter {
     /**
      * The fingerprint {@link #copy} would record for {@code source} now, without copying:
      * equal to a snapshot's when nothing in the tree changed since that snapshot was taken.
+     * Where {@code .git} is a {@code gitdir:} file, the git directory it names counts as part
+     * of the tree (its HEAD, index, refs and objects), as a {@code .git} directory does.
      */
     static String fingerprint(Path source, Set<Path> exclude) throws IOException {
-        return TreeWalk.walk(source, exclude, TreeWalk.LOOK);
+        Optional<LinkedGitDir> linked = LinkedGitDir.of(source);
+        String tree = TreeWalk.walk(source, exclude, TreeWalk.LOOK);
+        return linked.isEmpty() ? tree : tree + "+" + linked.get().fingerprint(exclude);
     }
 }

@@ -10,11 +10,21 @@ import java.util.Optional;
 /**
  * Picks the snapshot backend for a repository: the cheapest its filesystem can do. A btrfs
  * or ZFS snapshot costs the same whatever the repository's size; reflinks cost a walk but no
- * data; a copy costs every byte.
+ * data; a copy costs every byte. A ZFS dataset whose {@code .git} links elsewhere gets a
+ * reflink or copy instead ({@link #NO_ZFS_FOR_LINKED}).
  */
 public final class Strategies {
     /** What {@code --snapshot} accepts. */
     public enum Requested { auto, btrfs, zfs, reflink, copy }
+
+    /**
+     * Why a ZFS snapshot is not taken of a repository whose {@code .git} is a {@code gitdir:}
+     * file: a ZFS snapshot is read-only from the start, so the composed {@code .git} that
+     * makes git work inside ({@link LinkedGitDir}) cannot be put in it; a copy or reflink can.
+     */
+    static final String NO_ZFS_FOR_LINKED = "its .git is a file that links to a git directory elsewhere (a linked"
+            + " worktree, --separate-git-dir or a submodule), which a read-only ZFS snapshot cannot hold"
+            + " (use --snapshot reflink or copy)";
 
     private Strategies() {
     }
@@ -45,6 +55,9 @@ public final class Strategies {
                 return new BtrfsSnapshotter();
             }
             case zfs:
+                if (LinkedGitDir.linked(repoRoot)) {
+                    throw refused("zfs", repoRoot, NO_ZFS_FOR_LINKED);
+                }
                 return new ZfsSnapshotter(ZfsSnapshotter.datasetAt(repoRoot).orElseThrow(() -> refused("zfs", repoRoot,
                         "it is not the mountpoint of a ZFS dataset (it is on " + fsName(repoRoot)
                                 + "; use --snapshot auto)")));
@@ -53,7 +66,7 @@ public final class Strategies {
                     return new BtrfsSnapshotter();
                 }
                 Optional<ZfsSnapshotter.Dataset> dataset = ZfsSnapshotter.datasetAt(repoRoot);
-                if (dataset.isPresent()) {
+                if (dataset.isPresent() && !LinkedGitDir.linked(repoRoot)) {
                     return new ZfsSnapshotter(dataset.get());
                 }
                 return new CopySnapshotter(canClone(snapshots));
@@ -79,7 +92,7 @@ public final class Strategies {
                 return new Explained(Requested.btrfs,
                         "btrfs (the repository is a subvolume: each snapshot is a read-only btrfs snapshot, O(1))");
             }
-            if (ZfsSnapshotter.datasetAt(repoRoot).isPresent()) {
+            if (ZfsSnapshotter.datasetAt(repoRoot).isPresent() && !LinkedGitDir.linked(repoRoot)) {
                 return new Explained(Requested.zfs,
                         "zfs (the repository is a ZFS dataset's mountpoint: each snapshot is a ZFS snapshot, O(1))");
             }

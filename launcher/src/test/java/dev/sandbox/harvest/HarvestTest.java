@@ -155,7 +155,7 @@ class HarvestTest {
     void apply_fileShrinksWhileRead_readAgain_thenLeftOutWhenItShrinksTwice() throws IOException {
         Path file = write(upper.resolve("log.txt"), "x".repeat(100_000));
         ChangeSet set = new ChangeSet(List.of(new Change(Change.Kind.WRITE_FILE, "log.txt")), List.of(), List.of(),
-                List.of(), List.of());
+                List.of(), List.of(), List.of(), 0);
         Source src = new Source(upper, lower, base, List.of());
 
         Blobs once = new Blobs(new Shrinking(file, 1), Blobs.Mode.STORE, Long.MAX_VALUE);
@@ -225,6 +225,68 @@ class HarvestTest {
                 }
             }
         }
+    }
+
+    @Test
+    void trees_ignoredPaths_takenOnlyWithIncludeIgnored_asModificationsOfTheSnapshotsCopy() throws Exception {
+        commitIgnoreRules("app.log\nbuild/\nnode_modules/\n");
+        write(lower.resolve("app.log"), "old\n");
+        write(lower.resolve("build/x"), "x\n");
+        write(upper.resolve("app.log"), "newer\n"); // a count judges by size and time, and times may be equal here
+        write(upper.resolve("build/new"), "n\n");
+        write(upper.resolve("node_modules/p/i.js"), "i\n");
+        write(upper.resolve("node_modules/p/j.js"), "j\n");
+
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            Trees without = h.trees(source(), false, true);
+            assertEquals(List.of(), paths(without));
+            assertEquals(3, without.ignored(), "app.log, build/new, and node_modules/ as one path");
+
+            Trees with = h.trees(source(), true, true);
+            assertEquals(List.of("app.log", "build/new", "node_modules/p/i.js", "node_modules/p/j.js"), paths(with));
+            assertEquals(0, with.ignored());
+            FileChange log = with.changes().get(0);
+            assertTrue(!log.added() && !log.deleted(), "in the snapshot, so a modification: " + log);
+            assertEquals("old\n", new String(h.reader().open(log.oldId()).getBytes(), StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
+    void trees_unignoredAndEdited_aModificationOfTheSnapshotsCopy_withoutIncludeIgnored() throws Exception {
+        commitIgnoreRules("app.log\n");
+        write(lower.resolve("app.log"), "old\n");
+        write(upper.resolve(".gitignore"), "");
+        write(upper.resolve("app.log"), "new\n");
+
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            Trees t = h.trees(source(), false, true);
+            assertEquals(List.of(".gitignore", "app.log"), paths(t));
+            assertTrue(t.changes().stream().noneMatch(FileChange::added), t.changes().toString());
+            assertEquals(0, t.ignored());
+        }
+    }
+
+    @Test
+    void trees_ignoredDirectoryBecameAFile_itsFilesDeletedAndTheFileWritten() throws Exception {
+        commitIgnoreRules("build/\n");
+        write(lower.resolve("build/x"), "x\n");
+        write(lower.resolve("build/sub/y"), "y\n");
+        write(upper.resolve("build"), "b\n");
+
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            Trees t = h.trees(source(), false, true);
+            assertEquals(List.of("build", "build/sub/y", "build/x"), paths(t).stream().sorted().toList());
+            assertTrue(t.changes().stream().filter(c -> c.path().startsWith("build/")).allMatch(FileChange::deleted));
+        }
+    }
+
+    /** Commits {@code rules} as the repository's .gitignore, in the snapshot too, as the new base. */
+    private void commitIgnoreRules(String rules) throws Exception {
+        write(work.resolve(".gitignore"), rules);
+        write(lower.resolve(".gitignore"), rules);
+        git(work, "add", ".gitignore");
+        git(work, "commit", "-q", "-m", "ignore");
+        base = git(work, "rev-parse", "HEAD");
     }
 
     private Source source() {

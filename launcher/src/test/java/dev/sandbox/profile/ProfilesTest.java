@@ -285,6 +285,13 @@ class ProfilesTest {
                 + " deleted .sandbox/profiles/p2.yaml, modified .sandbox/profiles/p3.yaml and 2 more): "), w);
     }
 
+    @Test
+    void changedWarning_nameWithNewline_quotedAsGitDoes_oneLine() {
+        String w = Profiles.changedWarning(Map.of(".sandbox/a\nb.yaml", "added"));
+        assertTrue(w.contains("(added \".sandbox/a\\nb.yaml\")"), w);
+        assertFalse(w.contains("\n"), w);
+    }
+
     private Map<String, Profiles.Entry> byName() {
         Map<String, Profiles.Entry> byName = new java.util.HashMap<>();
         profiles().list().forEach(e -> byName.put(e.name(), e));

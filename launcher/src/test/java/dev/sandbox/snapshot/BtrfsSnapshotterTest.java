@@ -13,7 +13,15 @@ class BtrfsSnapshotterTest {
     @Test
     void snapshotCommand_isReadOnly() {
         assertEquals(List.of("btrfs", "subvolume", "snapshot", "-r", "/r", "/s/tree"),
-                BtrfsSnapshotter.snapshotCommand(Path.of("/r"), Path.of("/s/tree")));
+                BtrfsSnapshotter.snapshotCommand(Path.of("/r"), Path.of("/s/tree"), true));
+    }
+
+    @Test
+    void snapshotCommand_forAComposedGitDir_isWritableUntilMadeReadOnly() {
+        assertEquals(List.of("btrfs", "subvolume", "snapshot", "/r", "/s/tree"),
+                BtrfsSnapshotter.snapshotCommand(Path.of("/r"), Path.of("/s/tree"), false));
+        assertEquals(List.of("btrfs", "property", "set", "-ts", "/s/tree", "ro", "true"),
+                BtrfsSnapshotter.readOnlyCommand(Path.of("/s/tree")));
     }
 
     @Test

@@ -259,6 +259,31 @@ class HarvestBadInputIT {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void apply_namesWithNewlineAndNonAscii_printedAsGitQuotesThem_oneLineEach(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c",
+                    "printf x > \"$(printf 'a\\nb.txt')\"; printf y > \"$(printf 'caf\\303\\251.txt')\"");
+
+            Proc.Result r = cli.run(repo, "apply", "c");
+
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals("x", Repos.read(repo.resolve("a\nb.txt")), r.describe());
+            List<String> updated = r.stdoutLines().stream().filter(l -> l.startsWith("updated  "))
+                    .map(l -> l.substring("updated  ".length())).sorted().toList();
+            // git is the judge: the same names, quoted the same way, as git lists them
+            List<String> git = HarvestIT.git(repo, "-c", "core.quotePath=true", "ls-files", "--others").lines()
+                    .sorted().toList();
+            assertEquals(List.of("\"a\\nb.txt\"", "\"caf\\303\\251.txt\""), git);
+            assertEquals(git, updated, r.describe());
+            assertEquals(2, r.stdoutLines().size(), "one line each" + r.describe());
+        }
+    }
+
     private static Path fiveLineRepo(Workspace ws) {
         Path repo = ws.mkdir("repo");
         Repos.git(repo, "init", "-q", "-b", "main");

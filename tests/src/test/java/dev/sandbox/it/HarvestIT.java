@@ -102,7 +102,7 @@ class HarvestIT {
 
             String expectedTree = treeOf(ws, merged);
             Path patch = ws.dir().resolve("c.patch");
-            cli.runOk(repo, "patch", "c", "-o", patch.toString());
+            harvestOk(cli, repo, c, "patch", "c", "-o", patch.toString());
             assertTrue(Files.size(patch) > 0, "the patch is written");
 
             git(clone, "checkout", "-q", baseCommit);
@@ -114,7 +114,7 @@ class HarvestIT {
                     "--exclude=ignored", "--exclude=*.log", "--exclude=empty", clone.toString(), merged.toString());
             assertEquals(0, diff.exitCode(), "the patched clone is the merged view byte for byte" + diff.describe());
 
-            Proc.Result committed = cli.runOk(repo, "commit", "c");
+            Proc.Result committed = harvestOk(cli, repo, c, "commit", "c");
             assertTrue(committed.stdout().contains("sandbox/c"), committed.describe());
             git(repo, "fsck", "--strict", "--no-dangling");
             assertEquals(expectedTree, git(repo, "rev-parse", "sandbox/c^{tree}"), "the branch has the merged view");
@@ -132,18 +132,18 @@ class HarvestIT {
                 assertEquals("Sandbox Test", git(repo, "log", "-1", "--format=%an", "sandbox/c~1"));
             }
             if (c == Case.RENAME_FILE || c == Case.RENAME_DIR) {
-                String stat = cli.runOk(repo, "diff", "--stat", "c").stdout();
+                String stat = harvestOk(cli, repo, c, "diff", "--stat", "c").stdout();
                 assertTrue(stat.contains("=>"), "git's rename detection shows the move" + stat);
             }
             if (c == Case.IGNORED) {
-                String plain = cli.runOk(repo, "diff", "--name-only", "c").stdout();
+                String plain = harvestOk(cli, repo, c, "diff", "--name-only", "c").stdout();
                 String all = cli.runOk(repo, "diff", "--name-only", "--include-ignored", "c").stdout();
                 assertEquals("src/a.txt\n", plain, "ignored files are left out");
                 assertEquals(Set.of("src/a.txt", "ignored/new.txt", "more.log"), Set.copyOf(all.lines().toList()),
                         "--include-ignored takes them, and only the changed ones");
             }
 
-            cli.runOk(repo, "apply", "c");
+            harvestOk(cli, repo, c, "apply", "c");
             Proc.Result applied = Proc.host(ws.dir(), "diff", "-r", "--no-dereference", "--exclude=.git",
                     "--exclude=ignored", "--exclude=*.log", repo.toString(), merged.toString());
             assertEquals(0, applied.exitCode(), "apply made the user's tree the merged view" + applied.describe());
@@ -261,6 +261,18 @@ class HarvestIT {
         }
         Proc.hostOk(merged, "tar", "-xf", archive.toString());
         return merged;
+    }
+
+    /**
+     * A harvest command that must succeed: on stderr nothing, but, in the case that writes
+     * ignored files, the one line that counts them when they are not taken.
+     */
+    private static Proc.Result harvestOk(Cli cli, Path repo, Case c, String... args) {
+        Proc.Result r = cli.run(repo, args);
+        assertEquals(0, r.exitCode(), r.describe());
+        assertEquals(c == Case.IGNORED ? "sandbox: 2 ignored paths changed (see --include-ignored)\n" : "",
+                r.stderr(), "nothing on stderr but the count of ignored paths" + r.describe());
+        return r;
     }
 
     /** The tree git makes of {@code dir} (its .gitignore applied), in a scratch repository. */

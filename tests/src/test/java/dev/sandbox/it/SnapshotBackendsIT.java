@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
@@ -200,6 +201,49 @@ class SnapshotBackendsIT {
                 Repos.assertSameTree(before, Repos.entries(repo, List.of(), false), "the user's tree");
             } finally {
                 Proc.host(ws.dir(), "umount", "-l", state.toString());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ROOT", "USER"})
+    void auto_onBtrfsSubvolumeWorktree_composesItsGitDir_snapshotReadOnly_agentCommitHarvested(String who)
+            throws IOException {
+        Skip.unless(Host.isRoot(), "making and mounting a loop btrfs needs root");
+        Skip.unless(Host.has("mkfs.btrfs") && Host.has("btrfs"), "btrfs-progs is not installed");
+        Runner runner = Runner.valueOf(who);
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path mnt = loopMount(ws, "btrfs");
+            try {
+                Path main = Files.createDirectories(mnt.resolve("main"));
+                Repos.committed(main);
+                Path wt = mnt.resolve("wt");
+                Proc.hostOk(mnt, "btrfs", "-q", "subvolume", "create", wt.toString());
+                Repos.git(main, "worktree", "add", "-q", "-b", "feature", wt.toString());
+                String head = Repos.git(wt, "rev-parse", "HEAD");
+                ws.own();
+                Cli cli = new Cli(ws);
+
+                Proc.Result run = cli.run(wt, "run", "--name", "w", "--", "sh", "-c",
+                        "echo x >> README.md && git commit -qam agent && git status --porcelain");
+                assertEquals(0, run.exitCode(), run.describe());
+                assertEquals("", run.stdout(), "git commits inside" + run.describe());
+                assertEquals("btrfs", cli.listed(wt, "w").path("strategy").asText());
+                Path tree = Repos.stateDir(main).resolve("snapshots")
+                        .resolve(cli.listed(wt, "w").path("snapshot").asText()).resolve("tree");
+                assertEquals("ro=true", Proc.hostOk(mnt, "btrfs", "property", "get", "-ts", tree.toString(), "ro")
+                        .stdout().strip(), "made read-only once its .git was composed");
+                assertTrue(Files.isDirectory(tree.resolve(".git"), LinkOption.NOFOLLOW_LINKS));
+
+                cli.runOk(wt, "commit", "w");
+                assertEquals("agent", Repos.git(wt, "-c", "safe.directory=*", "log", "-1", "--format=%s", "sandbox/w"));
+                assertEquals(head, Repos.git(wt, "-c", "safe.directory=*", "rev-parse", "sandbox/w~1"));
+                Repos.git(wt, "-c", "safe.directory=*", "fsck", "--strict", "--no-dangling");
+                cli.runOk(wt, "rm", "w");
+                cli.runOk(wt, "gc");
+            } finally {
+                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
             }
         }
     }
