@@ -137,8 +137,10 @@ public final class Harvester {
             Repository repo = h.repository();
             Ref existing = repo.exactRef(ref);
             ObjectId old = existing == null ? null : existing.getObjectId();
-            // Committing the same sandbox again builds on the branch it made last time.
-            ObjectId onTop = old != null && t.agentHead() == null && old.name().equals(target.record().committed())
+            // Committing the same sandbox again builds on the branch it made last time, unless
+            // the agent's own commits are to be kept (they are the branch's history).
+            boolean ownCommitsKept = t.agentHead() != null && t.linear();
+            ObjectId onTop = old != null && !ownCommitsKept && old.name().equals(target.record().committed())
                     ? old : null;
             Harvest.Commits c = commits(h, target, t, message, onTop);
             if (c.tip().equals(old)) {
