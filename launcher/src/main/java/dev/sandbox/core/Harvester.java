@@ -212,7 +212,7 @@ public final class Harvester {
     /** Whether the sandbox holds changes that were never committed, patched or applied as they are now. */
     boolean unharvested(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
         Trees t = h.trees(source(dir, snapshot), false, false);
-        return !t.unchanged() && !state(t).equals(record.harvested());
+        return (!t.unchanged() || t.keptCommits()) && !state(t).equals(record.harvested());
     }
 
     private Trees trees(Harvest h, Target target, boolean store, PrintWriter err) {
@@ -235,7 +235,7 @@ public final class Harvester {
 
     private Trees changed(Harvest h, Target target, String verb, PrintWriter err) {
         Trees t = trees(h, target, true, err);
-        if (t.unchanged()) {
+        if (t.unchanged() && !(verb.equals("commit") && t.keptCommits())) {
             throw SandboxException.nothing("nothing to " + verb.replace("make a patch of", "put in a patch")
                     + ": sandbox '" + target.name() + "' has no changes");
         }

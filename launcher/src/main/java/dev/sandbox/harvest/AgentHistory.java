@@ -389,7 +389,10 @@ final class AgentHistory {
         }
 
         private Checked walk(ObjectId head, ObjectId base) throws IOException, AgentRefs.Bad {
-            ObjectChecker checker = new ObjectChecker().setSafeForWindows(true).setSafeForMacOS(true);
+            // Not JGit's Windows rules: they refuse ':' and control characters in any name, which
+            // git fsck --strict accepts (a '10:30.log'); the .git spellings Windows resolves are
+            // refused without them, as git's protectNTFS does (see ntfsDotGit).
+            ObjectChecker checker = new ObjectChecker().setSafeForWindows(false).setSafeForMacOS(true);
             ObjectInserter.Formatter hash = new ObjectInserter.Formatter();
             Set<ObjectId> commits = new LinkedHashSet<>();
             List<Entry> copy = new ArrayList<>();
@@ -433,6 +436,10 @@ final class AgentHistory {
                     CanonicalTreeParser p = new CanonicalTreeParser();
                     p.reset(raw);
                     for (; !p.eof(); p.next()) {
+                        if (ntfsDotGit(p.getEntryPathBuffer(), p.getNameLength())) {
+                            throw new AgentRefs.Bad("tree " + abbrev(tree) + ": invalid name '"
+                                    + AgentRefs.printable(p.getEntryPathString()) + "' (git fsck: hasDotgit)");
+                        }
                         FileMode mode = p.getEntryFileMode();
                         ObjectId id = p.getEntryObjectId();
                         if (mode == FileMode.TREE) {
@@ -454,6 +461,24 @@ final class AgentHistory {
                 // JGit's LargeObjectException and the like, on objects it can't hold
                 throw new AgentRefs.Bad("an object can't be read: " + message(e));
             }
+        }
+
+        /**
+         * Whether a tree entry's name is {@code .git} as NTFS reads a name with an alternate
+         * data stream or a backslash ({@code .git::$INDEX_ALLOCATION}, {@code .GIT\\x}): git's
+         * {@code is_ntfs_dotgit} (path.c) refuses them on every system; JGit does only with its
+         * Windows rules, which refuse much more.
+         */
+        private static boolean ntfsDotGit(byte[] name, int length) {
+            if (length < 5 || name[0] != '.') {
+                return false;
+            }
+            for (int i = 1; i < 4; i++) {
+                if (Character.toLowerCase(name[i]) != ".git".charAt(i)) {
+                    return false;
+                }
+            }
+            return name[4] == ':' || name[4] == '\\';
         }
 
         /** Whether first parents from {@code head} reach {@code base} through {@code commits} alone, none a merge. */

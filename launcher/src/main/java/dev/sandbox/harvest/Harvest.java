@@ -37,6 +37,8 @@ import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 public final class Harvest implements AutoCloseable {
     /** What {@link #work} names, among the git work, when the agent's history can't be taken. */
     static final String HISTORY_LEFT_OUT = "history the harvest leaves out";
+    /** What {@link #work} names when the agent rewrote its history into commits that change no file. */
+    static final String REWRITE_WITHOUT_CHANGE = "commits of a rewritten history that change no file";
     /** Names the largest file, in bytes, that the harvest reads; larger ones are left out with a warning. */
     public static final String MAX_FILE_ENV = "SANDBOX_HARVEST_MAX_FILE";
     /** {@link #MAX_FILE_ENV}'s default: 1 GiB. */
@@ -211,6 +213,8 @@ public final class Harvest implements AutoCloseable {
             List<String> git = new ArrayList<>();
             if (history.problem() != null) {
                 git.add(HISTORY_LEFT_OUT); // its commits stay in the sandbox, where no harvest takes them
+            } else if (plain.unchanged() && !history.linear() && !commits.isEmpty()) {
+                git.add(REWRITE_WITHOUT_CHANGE); // an amended message: no commit of a tree could carry it
             }
             git.addAll(GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(),
                     history.head() == null ? null : history.ref(), commits, all.set().nestedGitDirs(), scratch));
@@ -257,10 +261,9 @@ public final class Harvest implements AutoCloseable {
      * Writes the commits that carry the sandbox's work on top of its base commit: the user's
      * uncommitted state at snapshot time first (when there was any), then the agent's
      * changes. The agent's commits are kept when they continue the base in a line: as they
-     * are when the snapshot was clean, else replayed onto the uncommitted state one by one as
-     * {@code git cherry-pick} would (JGit's in-core merge), and the uncommitted remainder on
-     * top. When the agent rewrote history, or a replay conflicts, its work is one commit whose
-     * message says so and lists its commits. The last commit's tree is always the merged tree.
+     * are when the snapshot was clean, else replayed onto the uncommitted state one by one
+     * ({@link #replay}), and the uncommitted remainder on top. When the agent rewrote history
+     * or merged, its work is one commit whose message says so and lists its commits. The last commit's tree is always the merged tree.
      * {@code scratch} is a directory it may fill; the caller removes it.
      */
     public Commits commits(Source src, Trees t, CommitInfo info, Path scratch) {
@@ -282,18 +285,13 @@ public final class Harvest implements AutoCloseable {
                     throw SandboxException.cant("take the agent's commits from", src.upper().resolve(".git"),
                             e.getMessage() + " (its history changed after it was read; run the command again)");
                 }
-                ObjectId replayed = replay(ins, t, start);
-                if (replayed != null) {
-                    tip = replayed;
-                } else {
-                    note = "The agent's commits could not be replayed onto the uncommitted changes the snapshot"
-                            + " took without a conflict, so its work is carried as this one commit.";
-                }
+                tip = replay(ins, t, start);
             } else if (t.agentHead() != null) {
-                note = "The agent rewrote history (a reset, rebase, amend or checkout): its HEAD, "
-                        + t.agentHead().abbreviate(12).name() + ", does not continue the snapshot's base"
+                note = "The agent's history does not continue the snapshot's base"
                         + (t.base() == null ? "" : " " + t.base().abbreviate(12).name())
-                        + " in a line, so its work is carried as this one commit.";
+                        + " in a line (it was rewritten by a reset, rebase, amend or checkout, or holds a merge):"
+                        + " its HEAD is " + t.agentHead().abbreviate(12).name()
+                        + ", so its work is carried as this one commit.";
             }
             if (!treeOf(tip, ins).equals(t.merged())) {
                 String message = info.message();
@@ -331,7 +329,7 @@ public final class Harvest implements AutoCloseable {
     /** The lines that list the agent's commits in a message, or say there were none. */
     private static String agentCommits(Trees t) {
         if (t.agentCommits().isEmpty()) {
-            return "It made no commit of its own: its HEAD is one the base already holds.\n";
+            return "Its HEAD is a commit the base already holds.\n";
         }
         StringBuilder b = new StringBuilder("Its commits:\n");
         t.agentCommits().forEach(c -> b.append("  ").append(c).append('\n'));
@@ -343,8 +341,11 @@ public final class Harvest implements AutoCloseable {
 
     /**
      * The agent's linear commits on top of {@code onto}: themselves when {@code onto} is the
-     * base, else each replayed as a cherry-pick (its parent's tree the merge base), with its
-     * author, committer and message; null when a replay conflicts.
+     * base, else each replayed onto the uncommitted-state commit, with its author, committer
+     * and message. The agent made them from the snapshot's working tree, so no line merge is
+     * needed: for each path the user's uncommitted state changed, a commit holds either the
+     * agent's version (it staged the path: that is kept) or still the base's (it did not:
+     * the user's version is put back). The merged tree, on top, is exact whatever this gives.
      */
     private ObjectId replay(ObjectInserter ins, Trees t, ObjectId onto) throws IOException {
         if (java.util.Objects.equals(onto, t.base())) {
@@ -357,21 +358,28 @@ public final class Harvest implements AutoCloseable {
                 line.add(c);
             }
         }
+        MutableTree baseTree = MutableTree.of(reader, treeOf(t.base(), ins));
+        MutableTree snapshot = MutableTree.of(reader, t.snapshot());
+        baseTree.writeRoot(ins);
+        snapshot.writeRoot(ins);
+        List<FileChange> uncommitted = MutableTree.diff(baseTree, snapshot);
         ObjectId tip = onto;
         for (int i = line.size() - 1; i >= 0; i--) {
             RevCommit c = line.get(i);
-            org.eclipse.jgit.merge.ResolveMerger merger =
-                    (org.eclipse.jgit.merge.ResolveMerger) org.eclipse.jgit.merge.MergeStrategy.RECURSIVE
-                            .newMerger(ins, repo.getConfig());
-            if (c.getParentCount() == 1) {
-                merger.setBase(commit(c.getParent(0)).getTree());
-            } else {
-                merger.setBase(null);
+            MutableTree tree = MutableTree.of(reader, c.getTree());
+            for (FileChange u : uncommitted) {
+                MutableTree.Entry e = tree.lookup(u.path());
+                boolean asInBase = e == null ? u.added() : !u.added() && e.mode == u.oldMode() && u.oldId().equals(e.id);
+                if (!asInBase) {
+                    continue; // the agent's own version of the path
+                }
+                if (u.deleted()) {
+                    tree.delete(u.path());
+                } else {
+                    tree.put(u.path(), u.newMode(), u.newId());
+                }
             }
-            if (!merger.merge(false, treeOf(tip, ins), c.getTree())) { // false: ins stays open, flushed by the caller
-                return null;
-            }
-            tip = write(ins, tip, merger.getResultTreeId(), c.getFullMessage(), null, c);
+            tip = write(ins, tip, tree.writeRoot(ins), c.getFullMessage(), null, c);
         }
         return tip;
     }

@@ -24,8 +24,17 @@ public record Trees(ObjectId base, ObjectId snapshot, ObjectId merged, List<File
         List<String> warnings, ObjectId agentHead, List<String> unnamed, boolean linear,
         List<String> agentCommits, int ignored) {
 
-    /** Whether the two trees are equal: nothing to hand over, whatever the agent's history. */
+    /** Whether the two trees are equal: nothing for {@code diff}, {@code patch} or {@code apply}. */
     public boolean unchanged() {
         return changes.isEmpty();
+    }
+
+    /**
+     * Whether the agent made commits that {@code commit} keeps as they are: commits of its
+     * own that continue the base in a line. With equal trees (work committed and reverted,
+     * a commit that changes no file) they are all {@code commit} hands over.
+     */
+    public boolean keptCommits() {
+        return agentHead != null && linear && !agentCommits.isEmpty();
     }
 }

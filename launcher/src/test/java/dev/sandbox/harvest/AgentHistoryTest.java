@@ -338,7 +338,8 @@ class AgentHistoryTest {
         String[][] cases = {{"..", "invalid name '..' (git fsck: hasDotdot)"},
             {".git", "invalid name '.git' (git fsck: hasDotgit)"},
             {".GIT", "invalid name '.GIT' (git fsck: hasDotgit)"},
-            {"git~1", "invalid name 'git~1' (git fsck: hasDotgit)"}};
+            {"git~1", "invalid name 'git~1' (git fsck: hasDotgit)"},
+            {".Git::$INDEX_ALLOCATION", "invalid name '.Git::$INDEX_ALLOCATION' (git fsck: hasDotgit)"}};
         for (String[] c : cases) {
             String tree = literalTree(c[0], blob);
             String commit = git(agent, "commit-tree", tree, "-p", base, "-m", "bad");

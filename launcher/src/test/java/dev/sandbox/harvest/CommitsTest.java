@@ -48,7 +48,7 @@ class CommitsTest {
 
         assertEquals(l.base, git(l.repo, "rev-parse", c.tip().name() + "~1"), "one commit, on the snapshot's base");
         String message = git(l.repo, "log", "-1", "--format=%B", c.tip().name());
-        assertTrue(message.contains("The agent rewrote history"), message);
+        assertTrue(message.contains("does not continue the snapshot's base"), message);
         assertTrue(message.contains(amended.substring(0, 12) + " base, amended"), message);
         assertEquals("amended", git(l.repo, "show", c.tip().name() + ":a.txt"));
         assertFsckClean(c);
@@ -70,7 +70,7 @@ class CommitsTest {
 
         assertEquals(second, git(l.repo, "rev-parse", c.tip().name() + "~1"), "on the snapshot's base, not the agent's HEAD");
         String message = git(l.repo, "log", "-1", "--format=%B", c.tip().name());
-        assertTrue(message.contains("It made no commit of its own"), message);
+        assertTrue(message.contains("Its HEAD is a commit the base already holds"), message);
         assertEquals("new", git(l.repo, "show", c.tip().name() + ":b.txt"));
         assertFsckClean(c);
     }
@@ -110,30 +110,62 @@ class CommitsTest {
     }
 
     @Test
-    void replayConflictsWithTheUncommittedState_oneCommitThatSaysSo() throws Exception {
-        Files.writeString(l.lower.resolve("a.txt"), "the user's edit\n");
-        l.agentCommit("a.txt", "the agent's edit\n");
+    void agentCommittedAFileTheUserHadEdited_replayedWithTheAgentsVersion() throws Exception {
+        Files.writeString(l.lower.resolve("a.txt"), "a\nthe user's edit\n");
+        Files.writeString(l.lower.resolve("u.txt"), "untracked, left alone by the agent\n");
+        l.agentCommit("a.txt", "a\nthe user's edit\nthe agent's line\n"); // as 'git commit -a' on the snapshot
         l.copyAgentGitDir();
-        Source src = new Source(l.upper, l.lower, l.base, List.of("a.txt"));
+        Source src = new Source(l.upper, l.lower, l.base, List.of("a.txt", "u.txt"));
 
         Harvest.Commits c = commits(src);
 
-        assertEquals(c.start().name(), git(l.repo, "rev-parse", c.tip().name() + "~1"));
-        String message = git(l.repo, "log", "-1", "--format=%B", c.tip().name());
-        assertTrue(message.contains("could not be replayed"), message);
-        assertEquals("the agent's edit", git(l.repo, "show", c.tip().name() + ":a.txt"));
+        assertEquals(c.start().name(), git(l.repo, "rev-parse", c.tip().name() + "~1"), "no commit on top");
+        assertEquals("agent a.txt", git(l.repo, "log", "-1", "--format=%s", c.tip().name()));
+        assertEquals("a\nthe user's edit\nthe agent's line", git(l.repo, "show", c.tip().name() + ":a.txt"));
+        assertEquals("untracked, left alone by the agent", git(l.repo, "show", c.tip().name() + ":u.txt"));
+        assertEquals("", git(l.repo, "diff", c.start().name(), c.tip().name(), "--", "u.txt"));
         assertFsckClean(c);
     }
 
     @Test
-    void commitsButEqualTrees_nothingToHandOver() throws Exception {
+    void colonAndNewlineInNames_acceptedAsGitFsckStrictDoes_commitsKept() throws Exception {
+        String agentCommit = l.agentCommit("report 10:30.txt", "x\n");
+        l.agentCommit("a\nb.txt", "y\n");
+        l.copyAgentGitDir();
+
+        Trees t = l.harvest(h -> h.trees(l.source(), false, false));
+        assertEquals(List.of(), t.warnings());
+        Harvest.Commits c = commits(l.source());
+
+        assertEquals(agentCommit, git(l.repo, "rev-parse", c.tip().name() + "~1"));
+        assertFsckClean(c);
+    }
+
+    @Test
+    void amendOfTheMessageAlone_nothingToHandOver_butWorkRmKeeps() throws Exception {
+        git(l.agent, "commit", "-q", "--amend", "-m", "a better message");
+        l.copyAgentGitDir();
+
+        Trees t = l.harvest(h -> h.trees(l.source(), false, false));
+        assertTrue(t.unchanged());
+        assertFalse(t.keptCommits());
+        Work w = l.harvest(h -> h.work(l.source(), l.upper.resolveSibling(".work")));
+        assertTrue(w.git().contains(Harvest.REWRITE_WITHOUT_CHANGE), w.toString());
+    }
+
+    @Test
+    void commitsButEqualTrees_nothingToDiff_theCommitsKeptByCommit() throws Exception {
         l.agentCommit("b.txt", "b\n");
         git(l.agent, "rm", "-q", "b.txt");
         git(l.agent, "commit", "-qm", "undo");
+        String undo = git(l.agent, "rev-parse", "HEAD");
         Files.delete(l.upper.resolve("b.txt"));
         l.copyAgentGitDir();
 
-        assertTrue(l.harvest(h -> h.trees(l.source(), false, false)).unchanged());
+        Trees t = l.harvest(h -> h.trees(l.source(), false, false));
+        assertTrue(t.unchanged());
+        assertTrue(t.keptCommits());
+        assertEquals(undo, commits(l.source()).tip().name(), "the agent's two commits, nothing on top");
     }
 
     private Harvest.Commits commits(Source src) throws Exception {
