@@ -215,7 +215,6 @@ class FidelityIT {
         final String name;
         final Path dir;
         final Map<Check, List<String>> problems = new LinkedHashMap<>();
-        String skipped;
         String error;
         /** What the user's tree was at snapshot time (walked before the run), and its ignore rules. */
         SortedMap<String, String> orig;
@@ -255,9 +254,6 @@ class FidelityIT {
         }
 
         String cell(Check k) {
-            if (skipped != null) {
-                return "SKIP";
-            }
             if (error != null && problems.get(k).isEmpty()) {
                 return "ERROR";
             }
@@ -302,7 +298,7 @@ class FidelityIT {
             ws.own();
             Cli cli = new Cli(ws);
             for (Row row : rows) {
-                if (row.skipped != null || row.error != null) {
+                if (row.error != null) {
                     continue;
                 }
                 long t = System.nanoTime();
@@ -768,12 +764,9 @@ class FidelityIT {
             for (Check k : Check.values()) {
                 out.append("  ").append(String.format("%-14s", r.cell(k)));
             }
-            out.append("  ").append(r.skipped != null ? "SKIP" : r.failed() ? "FAIL" : "PASS").append('\n');
+            out.append("  ").append(r.failed() ? "FAIL" : "PASS").append('\n');
         }
         for (Row r : rows) {
-            if (r.skipped != null) {
-                out.append("\n").append(r.label()).append(": skipped: ").append(r.skipped);
-            }
             if (r.error != null) {
                 out.append("\n").append(r.label()).append(": ERROR (the harness): ").append(oneLine(r.error));
             }
