@@ -73,23 +73,25 @@ final class Blobs {
             if (st == null) {
                 snapshot.delete(path);
                 merged.delete(path);
-                continue;
-            }
-            FileMode fileMode;
-            ObjectId id;
-            if (st.isSymlink()) {
-                fileMode = FileMode.SYMLINK;
-                id = mode == Mode.COUNT ? UNREAD : link(src.lower(), path, false);
-            } else if (st.isFile()) {
-                fileMode = st.executable() ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
-                id = mode == Mode.COUNT ? UNREAD : file(src.lower(), path, false);
             } else {
-                continue;
+                putSnapshotVersion(src, path, st, snapshot, merged);
             }
-            if (id != null) {
-                snapshot.put(path, fileMode, id);
-                merged.put(path, fileMode, id);
-            }
+        }
+    }
+
+    /** Puts the snapshot directory's file or symlink {@code path} ({@code st}) into both trees; nothing else. */
+    private void putSnapshotVersion(Source src, String path, SafeOpen.Stat st, MutableTree snapshot,
+            MutableTree merged) throws IOException {
+        if (!st.isFile() && !st.isSymlink()) {
+            return;
+        }
+        FileMode fileMode = st.isSymlink() ? FileMode.SYMLINK
+                : st.executable() ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
+        ObjectId id = mode == Mode.COUNT ? UNREAD
+                : st.isSymlink() ? link(src.lower(), path, false) : file(src.lower(), path, false);
+        if (id != null) {
+            snapshot.put(path, fileMode, id);
+            merged.put(path, fileMode, id);
         }
     }
 
@@ -121,16 +123,8 @@ final class Blobs {
                 }
                 continue;
             }
-            if (snapshot.lookup(path) != null || !(st.isFile() || st.isSymlink())) {
-                continue;
-            }
-            FileMode fileMode = st.isSymlink() ? FileMode.SYMLINK
-                    : st.executable() ? FileMode.EXECUTABLE_FILE : FileMode.REGULAR_FILE;
-            ObjectId id = mode == Mode.COUNT ? UNREAD
-                    : st.isSymlink() ? link(src.lower(), path, false) : file(src.lower(), path, false);
-            if (id != null) {
-                snapshot.put(path, fileMode, id);
-                merged.put(path, fileMode, id);
+            if (snapshot.lookup(path) == null) {
+                putSnapshotVersion(src, path, st, snapshot, merged);
             }
         }
     }
