@@ -86,7 +86,7 @@ public final class Harvester {
     public void patch(String name, Path output, boolean noBase, PrintWriter out, PrintWriter err) {
         Target target = target(name);
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = changed(h, target, "make a patch of", err);
+            Trees t = changed(h, target, "make a patch of", false, err);
             Harvest.Commits c = commits(h, target, t, null);
             List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
                     "--no-signature"));
@@ -133,7 +133,7 @@ public final class Harvester {
                     "it is checked out in a working tree (pick another with -b)");
         });
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = changed(h, target, "commit", err);
+            Trees t = changed(h, target, "commit", true, err);
             Repository repo = h.repository();
             Ref existing = repo.exactRef(ref);
             ObjectId old = existing == null ? null : existing.getObjectId();
@@ -175,7 +175,7 @@ public final class Harvester {
     public Apply.Outcome apply(String name, boolean refuseConflicts, PrintWriter err) {
         Target target = target(name);
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = changed(h, target, "apply", err);
+            Trees t = changed(h, target, "apply", false, err);
             Apply.Outcome o = Apply.run(h.reader(), t.changes(), target.repoRoot(), target.name(), refuseConflicts);
             if (o.written()) {
                 mark(h, target, t, null);
@@ -233,9 +233,13 @@ public final class Harvester {
         return t;
     }
 
-    private Trees changed(Harvest h, Target target, String verb, PrintWriter err) {
+    /**
+     * The trees, or "nothing to VERB" (exit 1) when they are equal; with {@code commits}, the
+     * agent's kept commits count too ({@link Trees#keptCommits}), which only commits carry.
+     */
+    private Trees changed(Harvest h, Target target, String verb, boolean commits, PrintWriter err) {
         Trees t = trees(h, target, true, err);
-        if (t.unchanged() && !(verb.equals("commit") && t.keptCommits())) {
+        if (t.unchanged() && !(commits && t.keptCommits())) {
             throw SandboxException.nothing("nothing to " + verb.replace("make a patch of", "put in a patch")
                     + ": sandbox '" + target.name() + "' has no changes");
         }

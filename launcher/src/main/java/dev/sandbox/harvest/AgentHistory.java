@@ -103,6 +103,11 @@ final class AgentHistory {
         static Found leftOut(String ref, String problem) {
             return new Found(null, ref, Set.of(), problem, false, List.of());
         }
+
+        /** No commit beyond the base: HEAD is the base, or there is no HEAD ({@code ref} null). */
+        static Found none(String ref) {
+            return new Found(null, ref, Set.of(), null, true, List.of());
+        }
     }
 
     /** Commits {@link Found#summary} names. */
@@ -131,7 +136,7 @@ final class AgentHistory {
             return Found.leftOut(null, e.getMessage());
         }
         if (head.id() == null || head.id().equals(base)) {
-            return new Found(null, head.ref(), Set.of(), null, true, List.of());
+            return Found.none(head.ref());
         }
         try (Scratch s = Scratch.make(user, upper, lower, scratch)) {
             Checked c = s.check(head.id(), base);

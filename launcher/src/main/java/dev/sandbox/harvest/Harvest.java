@@ -12,7 +12,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import org.eclipse.jgit.errors.MissingObjectException;
 import org.eclipse.jgit.internal.storage.file.ObjectDirectory;
@@ -150,7 +152,7 @@ public final class Harvest implements AutoCloseable {
             ObjectId mergedId = merged.writeRoot(ins);
             ins.flush();
             List<FileChange> changes = MutableTree.diff(snapshot, merged);
-            AgentHistory.Found found = new AgentHistory.Found(null, null, Set.of(), null, true, List.of());
+            AgentHistory.Found found = AgentHistory.Found.none(null);
             if (history) {
                 found = history(src, base, scratch(src, ".history-"));
                 if (found.problem() != null) {
@@ -218,7 +220,7 @@ public final class Harvest implements AutoCloseable {
             }
             git.addAll(GitDirWork.read(src.upper(), src.lower(), repo.getObjectDatabase(),
                     history.head() == null ? null : history.ref(), commits, all.set().nestedGitDirs(), scratch));
-            Set<String> taken = new java.util.HashSet<>();
+            Set<String> taken = new HashSet<>();
             plain.changes().forEach(c -> taken.add(c.path()));
             // an ignored file deleted (a 'make clean') is no work: nothing is lost with the sandbox
             int ignored = (int) all.trees().changes().stream().filter(c -> !c.deleted() && !taken.contains(c.path()))
@@ -263,15 +265,14 @@ public final class Harvest implements AutoCloseable {
      * changes. The agent's commits are kept when they continue the base in a line: as they
      * are when the snapshot was clean, else replayed onto the uncommitted state one by one
      * ({@link #replay}), and the uncommitted remainder on top. When the agent rewrote history
-     * or merged, its work is one commit whose message says so and lists its commits. The last commit's tree is always the merged tree.
+     * or merged, its work is one commit whose message says so and lists its commits. The
+     * last commit's tree is always the merged tree.
      * {@code scratch} is a directory it may fill; the caller removes it.
      */
     public Commits commits(Source src, Trees t, CommitInfo info, Path scratch) {
         try (ObjectInserter ins = new LooseInserter(repo)) {
             ObjectId start = t.base();
-            boolean dirty = t.base() == null ? !t.snapshot().equals(emptyTree(ins))
-                    : !commit(t.base()).getTree().equals(t.snapshot());
-            if (dirty) {
+            if (!treeOf(t.base(), ins).equals(t.snapshot())) { // the user's uncommitted state, first
                 start = write(ins, t.base(), t.snapshot(), "snapshot of uncommitted changes\n\n"
                         + "The working tree as the sandbox's snapshot took it, before the agent started.\n",
                         info.snapshotTime(), null);
@@ -348,7 +349,7 @@ public final class Harvest implements AutoCloseable {
      * the user's version is put back). The merged tree, on top, is exact whatever this gives.
      */
     private ObjectId replay(ObjectInserter ins, Trees t, ObjectId onto) throws IOException {
-        if (java.util.Objects.equals(onto, t.base())) {
+        if (Objects.equals(onto, t.base())) {
             return t.agentHead();
         }
         List<RevCommit> line = new ArrayList<>();
@@ -429,10 +430,6 @@ public final class Harvest implements AutoCloseable {
     /** The tree of {@code commit}, the empty tree for none. */
     private ObjectId treeOf(ObjectId commit, ObjectInserter ins) throws IOException {
         return commit == null ? ins.insert(Constants.OBJ_TREE, new byte[0]) : commit(commit).getTree();
-    }
-
-    private static ObjectId emptyTree(ObjectInserter ins) {
-        return ins.idFor(Constants.OBJ_TREE, new byte[0]);
     }
 
     private RevCommit commit(ObjectId id) throws IOException {
