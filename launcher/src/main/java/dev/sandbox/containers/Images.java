@@ -6,6 +6,7 @@ import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HostView;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -106,7 +107,7 @@ public final class Images {
                     podmanEnv.put("HOME", "/tmp"); // podman's client wants one; the user's may be out of sight
                     return pb.start().waitFor();
                 } finally {
-                    dev.sandbox.core.Tree.deleteQuietly(conf);
+                    deleteQuietly(conf);
                 }
             }
         } catch (IOException e) {
@@ -114,6 +115,24 @@ public final class Images {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw SandboxException.failure("interrupted");
+        }
+    }
+
+    /**
+     * Removes the engine's configuration: a flat directory of the files {@link Engine#addTo}
+     * wrote, which the engine sees read-only. core's {@code Tree} walks any tree an agent
+     * made, but containers sit below core (docs/ARCHITECTURE.md, section 2).
+     */
+    private static void deleteQuietly(Path conf) {
+        try {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(conf)) {
+                for (Path f : files) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(conf);
+        } catch (IOException ignored) {
+            // Best effort: a few kilobytes beside the store; the next run takes a fresh name.
         }
     }
 
