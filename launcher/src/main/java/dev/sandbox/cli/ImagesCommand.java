@@ -45,6 +45,7 @@ public final class ImagesCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), a == Images.Action.list ? "'list' takes no arguments"
                     : "'" + a + "' needs at least one " + (a == Images.Action.load ? "file" : "image"));
         }
-        return Images.run(Context.ofCurrentProcess(), a, args);
+        Context context = Context.ofCurrentProcess();
+        return Images.run(context.env(), context.home(), context.cwd(), context::helper, a, args);
     }
 }

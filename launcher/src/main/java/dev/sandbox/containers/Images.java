@@ -1,17 +1,19 @@
 package dev.sandbox.containers;
 
-import dev.sandbox.core.Context;
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HostView;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The shared image store ({@code sandbox images}): filled once on the host, seen read-only by
@@ -38,14 +40,25 @@ public final class Images {
     private Images() {
     }
 
-    /** Runs podman's own command for {@code action} against the store; returns its exit status. */
-    public static int run(Context context, Action action, List<String> args) {
-        Engine.Setup setup = Engine.check(context.env(), context.home());
+    /**
+     * Runs podman's own command for {@code action} against the store; returns its exit status.
+     *
+     * @param env    the launcher's environment: podman, the subordinate ids and the store's place
+     *               ({@link Engine#check}, {@link Engine#imageStore})
+     * @param home   the user's home, where the store is without {@code XDG_DATA_HOME}
+     * @param cwd    what the files of {@code load} are relative to
+     * @param helper the helper, asked for only once the engine and the files passed their checks
+     * @throws SandboxException when no engine can start, a file of {@code load} is not readable,
+     *     the store can't be locked or prepared, or the wait for podman is interrupted
+     */
+    public static int run(Map<String, String> env, Path home, Path cwd, Supplier<Helper> helper, Action action,
+            List<String> args) {
+        Engine.Setup setup = Engine.check(env, home);
         Path store = setup.imageStore();
         List<Path> inputs = new ArrayList<>();
         if (action == Action.load) {
             for (String a : args) {
-                Path p = context.cwd().resolve(a).normalize();
+                Path p = cwd.resolve(a).normalize();
                 if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
                     throw SandboxException.cantWithInput("load images from", a, "not a readable file");
                 }
@@ -54,7 +67,7 @@ public final class Images {
         }
         List<String> podman = new ArrayList<>(List.of(setup.podman().toString(), "--remote", "--url",
                 "unix://" + Engine.SOCKET));
-        HelperCommand cmd = HostView.addTo(new HelperCommand(context.helper().path())
+        HelperCommand cmd = HostView.addTo(new HelperCommand(helper.get().path())
                 .net(action.network ? "host" : "none").tty("never"));
         try {
             Files.createDirectories(store.getParent());
@@ -89,12 +102,12 @@ public final class Images {
                         }
                     }
                     ProcessBuilder pb = new ProcessBuilder(cmd.chdir(Path.of("/")).command(argv)).inheritIO();
-                    Map<String, String> env = pb.environment();
-                    env.keySet().retainAll(PASSED);
-                    env.put("HOME", "/tmp"); // podman's client wants one; the user's may be out of sight
+                    Map<String, String> podmanEnv = pb.environment();
+                    podmanEnv.keySet().retainAll(PASSED);
+                    podmanEnv.put("HOME", "/tmp"); // podman's client wants one; the user's may be out of sight
                     return pb.start().waitFor();
                 } finally {
-                    dev.sandbox.core.Tree.deleteQuietly(conf);
+                    deleteQuietly(conf);
                 }
             }
         } catch (IOException e) {
@@ -102,6 +115,24 @@ public final class Images {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw SandboxException.failure("interrupted");
+        }
+    }
+
+    /**
+     * Removes the engine's configuration: a flat directory of the files {@link Engine#addTo}
+     * wrote, which the engine sees read-only. core's {@code Tree} walks any tree an agent
+     * made, but containers sit below core (docs/ARCHITECTURE.md, section 2).
+     */
+    private static void deleteQuietly(Path conf) {
+        try {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(conf)) {
+                for (Path f : files) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(conf);
+        } catch (IOException ignored) {
+            // Best effort: a few kilobytes beside the store; the next run takes a fresh name.
         }
     }
 
