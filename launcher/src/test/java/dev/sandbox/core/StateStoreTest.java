@@ -1,14 +1,25 @@
 package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.sandbox.error.SandboxException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class StateStoreTest {
+    @TempDir
+    Path dir;
+
     @ParameterizedTest
     @ValueSource(strings = {"t", "calm-otter", "exp.1", "a_b", "0abc"})
     void validateName_acceptsBranchAndHostFriendlyNames(String name) {
@@ -28,5 +39,74 @@ class StateStoreTest {
         String other = Names.generate(n -> n.equals(first) || !n.contains("-"));
         assertEquals(other, StateStore.validateName(other));
         org.junit.jupiter.api.Assertions.assertNotEquals(first, other);
+    }
+
+    /** A sandbox.json as a version of the launcher wrote it, machine paths made neutral. */
+    static String fixture(String name) throws IOException {
+        try (InputStream in = StateStoreTest.class.getResourceAsStream("sandbox-json/" + name + ".json")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private Sandbox read(String json) throws IOException {
+        Path file = Files.writeString(dir.resolve("sandbox.json"), json);
+        return Json.read(file, Sandbox.class);
+    }
+
+    /** What writing {@code sb} puts in sandbox.json. */
+    private String written(Sandbox sb) throws IOException {
+        Path file = dir.resolve("rewritten.json");
+        Json.writeAtomically(file, sb);
+        return Files.readString(file);
+    }
+
+    /**
+     * stopped, committed and running are this version's own files ({@code run}, {@code run --net
+     * egress -p}, {@code commit}, and one read while its agent ran); before-net has the fields
+     * of the version before {@code --net} (no net, no ports), first those of the first version
+     * (nor harvested, committed). Rewriting any of them changes not a byte.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"stopped", "committed", "running", "before-net", "first"})
+    void sandboxJson_rewritten_isByteForByteTheSame(String name) throws IOException {
+        String json = fixture(name);
+        assertEquals(json, written(read(json)));
+    }
+
+    @Test
+    void sandboxJson_thisVersions_readsEveryField() throws IOException {
+        Sandbox sb = read(fixture("stopped"));
+        assertEquals("stopped", sb.status());
+        assertEquals(3, sb.exitCode());
+        assertNull(sb.pid());
+        assertEquals("2026-11-30T22:17:52.659475156Z", sb.createdAt());
+        assertEquals("2026-11-30T22:17:52.954034761Z", sb.finishedAt());
+        assertEquals("egress", sb.net());
+        assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports());
+
+        Sandbox running = read(fixture("running"));
+        assertEquals("running", running.status());
+        assertEquals(20040L, running.pid());
+        assertNull(running.finishedAt());
+        assertNull(running.exitCode());
+        assertEquals("none", running.net());
+    }
+
+    @Test
+    void sandboxJson_ofOlderVersions_readsWithTheLaterFieldsAbsent() throws IOException {
+        Sandbox beforeNet = read(fixture("before-net"));
+        assertEquals("stopped", beforeNet.status());
+        assertEquals("2026-11-23T04:01:02.123456Z", beforeNet.createdAt());
+        assertEquals("2026-11-23T04:31:00Z", beforeNet.finishedAt());
+        assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", beforeNet.committed());
+        assertNull(beforeNet.net());
+        assertNull(beforeNet.ports());
+
+        Sandbox first = read(fixture("first"));
+        assertEquals("2026-11-23T00:45:00.500Z", first.createdAt());
+        assertEquals(2, first.exitCode());
+        assertNull(first.harvested());
+        assertNull(first.committed());
+        assertNull(first.net());
     }
 }
