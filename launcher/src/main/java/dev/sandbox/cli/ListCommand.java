@@ -2,6 +2,7 @@ package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Json;
+import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.SandboxView;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
@@ -80,7 +81,7 @@ public final class ListCommand implements Callable<Integer> {
     }
 
     private static String status(SandboxView v) {
-        if (v.status().equals("running")) {
+        if (v.status() == Sandbox.Status.RUNNING) {
             return "running";
         }
         return v.exitCode() == null ? "stopped (killed)" : "stopped (exit " + v.exitCode() + ")";

@@ -1,14 +1,19 @@
 package dev.sandbox.core;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonValue;
 import dev.sandbox.net.PublishedPort;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One agent's sandbox as recorded in {@code sandboxes/<name>/sandbox.json}.
  *
- * @param status    {@code running} or {@code stopped} as last written; a launcher that was
- *                  killed never wrote {@code stopped}, so readers check the run lock
- *                  ({@link StateStore#isRunning}) rather than trusting this field
+ * <p>A field that a record of an older version lacks is null; so is a status this version does
+ * not know (a newer version's), rather than the whole record unreadable.
+ *
+ * @param status    as last written; a launcher that was killed never wrote {@code stopped}, so
+ *                  readers check the run lock ({@link StateStore#isRunning}) rather than trusting it
  * @param pid       the launcher's pid while it runs
  * @param exitCode  the agent's exit status once it has stopped, null if the launcher was killed
  * @param harvested the state of the changes (merged tree, agent's HEAD) when they were last
@@ -17,12 +22,20 @@ import java.util.List;
  * @param net       the network mode it runs with ({@code none}, {@code egress}, {@code allow}, {@code host})
  * @param ports     the ports it publishes on the host while it runs
  */
-public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command, String status,
+public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
+        @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
         Long pid, Integer exitCode, String createdAt, String finishedAt, String harvested, String committed,
         String net, List<PublishedPort> ports) {
 
-    public static final String RUNNING = "running";
-    public static final String STOPPED = "stopped";
+    /** Whether the agent runs, written {@code running} and {@code stopped}. */
+    public enum Status {
+        RUNNING, STOPPED;
+
+        @JsonValue
+        String text() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     public Sandbox onSnapshot(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
@@ -35,7 +48,7 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
     }
 
     public Sandbox finished(int code, String when) {
-        return new Sandbox(name, snapshot, repo, cwd, command, STOPPED, null, code, createdAt, when, harvested,
+        return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, code, createdAt, when, harvested,
                 committed, net, ports);
     }
 

@@ -378,7 +378,7 @@ public final class Sandboxes {
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
-                    List.copyOf(command), Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null,
+                    List.copyOf(command), Sandbox.Status.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null,
                     net.name(), List.of());
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
@@ -652,11 +652,12 @@ public final class Sandboxes {
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
         int changes = changedFiles(h, counter, dir, sb, snap);
         long disk = diskUsage.join();
+        Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;
         if (sb == null) {
-            return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
+            return new SandboxView(name, status, null, null, null, null,
                     changes, disk, List.of(), null, null, null, null, List.of());
         }
-        return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, running ? null : sb.exitCode(),
+        return new SandboxView(name, status, running ? null : sb.exitCode(),
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
                 changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null,
                 sb.net(), running && sb.ports() != null ? sb.ports() : List.of());

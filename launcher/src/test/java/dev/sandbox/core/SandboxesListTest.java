@@ -48,4 +48,17 @@ class SandboxesListTest {
         assertEquals(StateStoreTest.fixture("list").replace("\"diskBytes\" : 4096", "\"diskBytes\" : " + emptyDir),
                 Json.toString(sandboxes.list()));
     }
+
+    /** A newer version's values: the sandbox is listed all the same, as its run lock says. */
+    @Test
+    void list_ofValuesThisVersionDoesNotKnow_showsTheSandbox() throws IOException, InterruptedException {
+        Sandboxes sandboxes = sandboxes();
+        sandbox("exit3", StateStoreTest.fixture("stopped").replace("\"status\" : \"stopped\"", "\"status\" : \"paused\""));
+        List<SandboxView> views = sandboxes.list();
+        assertEquals(1, views.size());
+        SandboxView v = views.get(0);
+        assertEquals("exit3", v.name());
+        assertEquals(Sandbox.Status.STOPPED, v.status());
+        assertEquals(3, v.exitCode());
+    }
 }

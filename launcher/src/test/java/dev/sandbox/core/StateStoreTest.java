@@ -76,7 +76,7 @@ class StateStoreTest {
     @Test
     void sandboxJson_thisVersions_readsEveryField() throws IOException {
         Sandbox sb = read(fixture("stopped"));
-        assertEquals("stopped", sb.status());
+        assertEquals(Sandbox.Status.STOPPED, sb.status());
         assertEquals(3, sb.exitCode());
         assertNull(sb.pid());
         assertEquals("2026-11-30T22:17:52.659475156Z", sb.createdAt());
@@ -85,7 +85,7 @@ class StateStoreTest {
         assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports());
 
         Sandbox running = read(fixture("running"));
-        assertEquals("running", running.status());
+        assertEquals(Sandbox.Status.RUNNING, running.status());
         assertEquals(20040L, running.pid());
         assertNull(running.finishedAt());
         assertNull(running.exitCode());
@@ -95,7 +95,7 @@ class StateStoreTest {
     @Test
     void sandboxJson_ofOlderVersions_readsWithTheLaterFieldsAbsent() throws IOException {
         Sandbox beforeNet = read(fixture("before-net"));
-        assertEquals("stopped", beforeNet.status());
+        assertEquals(Sandbox.Status.STOPPED, beforeNet.status());
         assertEquals("2026-11-23T04:01:02.123456Z", beforeNet.createdAt());
         assertEquals("2026-11-23T04:31:00Z", beforeNet.finishedAt());
         assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", beforeNet.committed());
@@ -108,5 +108,28 @@ class StateStoreTest {
         assertNull(first.harvested());
         assertNull(first.committed());
         assertNull(first.net());
+    }
+
+    /**
+     * A value this version does not know, as a newer version may write, reads as absent: the
+     * record stays readable, and rewriting it leaves the field out.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"paused", "Running", ""})
+    void sandboxJson_unknownStatus_readsAsAbsent(String status) throws IOException {
+        String json = fixture("stopped");
+        Sandbox sb = read(json.replace("\"status\" : \"stopped\"", "\"status\" : \"" + status + "\""));
+        assertNull(sb.status());
+        assertEquals(3, sb.exitCode(), "the rest is read");
+        assertEquals(json.replace("  \"status\" : \"stopped\",\n", ""), written(sb));
+    }
+
+    @Test
+    void sandboxJson_nullOrMissingStatus_staysSo() throws IOException {
+        String json = fixture("stopped");
+        String without = json.replace("  \"status\" : \"stopped\",\n", "");
+        assertNull(read(without).status());
+        assertNull(read(json.replace("\"status\" : \"stopped\"", "\"status\" : null")).status());
+        assertEquals(without, written(read(without)));
     }
 }
