@@ -64,7 +64,7 @@ public final class ListCommand implements Callable<Integer> {
         Instant now = Instant.now();
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
-                v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net(),
+                v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net().name(),
                 Integer.toString(v.changes()), Sizes.human(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
                 oneLine(String.join(" ", v.command()))});
         }

@@ -2,6 +2,7 @@ package dev.sandbox.core;
 
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonValue;
+import dev.sandbox.net.NetMode;
 import dev.sandbox.net.PublishedPort;
 import java.util.List;
 import java.util.Locale;
@@ -9,8 +10,8 @@ import java.util.Locale;
 /**
  * One agent's sandbox as recorded in {@code sandboxes/<name>/sandbox.json}.
  *
- * <p>A field that a record of an older version lacks is null; so is a status this version does
- * not know (a newer version's), rather than the whole record unreadable.
+ * <p>A field that a record of an older version lacks is null; so is a status or network mode
+ * this version does not know (a newer version's), rather than the whole record unreadable.
  *
  * @param status    as last written; a launcher that was killed never wrote {@code stopped}, so
  *                  readers check the run lock ({@link StateStore#isRunning}) rather than trusting it
@@ -19,13 +20,14 @@ import java.util.Locale;
  * @param harvested the state of the changes (merged tree, agent's HEAD) when they were last
  *                  committed, patched or applied; {@code rm} keeps a sandbox whose changes moved on
  * @param committed the commit {@code sandbox commit} last put on a branch, to build on next time
- * @param net       the network mode it runs with ({@code none}, {@code egress}, {@code allow}, {@code host})
+ * @param net       the network mode it runs with, written as the constant's name
  * @param ports     the ports it publishes on the host while it runs
  */
 public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
         Long pid, Integer exitCode, String createdAt, String finishedAt, String harvested, String committed,
-        String net, List<PublishedPort> ports) {
+        @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) NetMode net,
+        List<PublishedPort> ports) {
 
     /** Whether the agent runs, written {@code running} and {@code stopped}. */
     public enum Status {

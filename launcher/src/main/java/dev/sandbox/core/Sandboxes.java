@@ -379,7 +379,7 @@ public final class Sandboxes {
         for (Path dir : dirs) {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
                     List.copyOf(command), Sandbox.Status.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null,
-                    net.name(), List.of());
+                    net, List.of());
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
             Files.createDirectories(StateStore.logDir(dir));

@@ -53,12 +53,14 @@ class SandboxesListTest {
     @Test
     void list_ofValuesThisVersionDoesNotKnow_showsTheSandbox() throws IOException, InterruptedException {
         Sandboxes sandboxes = sandboxes();
-        sandbox("exit3", StateStoreTest.fixture("stopped").replace("\"status\" : \"stopped\"", "\"status\" : \"paused\""));
+        sandbox("exit3", StateStoreTest.fixture("stopped").replace("\"status\" : \"stopped\"", "\"status\" : \"paused\"")
+                .replace("\"net\" : \"egress\"", "\"net\" : \"vpn\""));
         List<SandboxView> views = sandboxes.list();
         assertEquals(1, views.size());
         SandboxView v = views.get(0);
         assertEquals("exit3", v.name());
         assertEquals(Sandbox.Status.STOPPED, v.status());
         assertEquals(3, v.exitCode());
+        assertEquals(null, v.net(), "shown as for a sandbox older than --net");
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.net.NetMode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -81,7 +82,7 @@ class StateStoreTest {
         assertNull(sb.pid());
         assertEquals("2026-11-30T22:17:52.659475156Z", sb.createdAt());
         assertEquals("2026-11-30T22:17:52.954034761Z", sb.finishedAt());
-        assertEquals("egress", sb.net());
+        assertEquals(NetMode.egress, sb.net());
         assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports());
 
         Sandbox running = read(fixture("running"));
@@ -89,7 +90,7 @@ class StateStoreTest {
         assertEquals(20040L, running.pid());
         assertNull(running.finishedAt());
         assertNull(running.exitCode());
-        assertEquals("none", running.net());
+        assertEquals(NetMode.none, running.net());
     }
 
     @Test
@@ -131,5 +132,24 @@ class StateStoreTest {
         assertNull(read(without).status());
         assertNull(read(json.replace("\"status\" : \"stopped\"", "\"status\" : null")).status());
         assertEquals(without, written(read(without)));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"vpn", "EGRESS", ""})
+    void sandboxJson_unknownNet_readsAsAbsent(String net) throws IOException {
+        String json = fixture("committed");
+        Sandbox sb = read(json.replace("\"net\" : \"none\"", "\"net\" : \"" + net + "\""));
+        assertNull(sb.net());
+        assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", sb.committed(), "the rest is read");
+        assertEquals(json.replace("  \"net\" : \"none\",\n", ""), written(sb));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "egress", "allow", "host"})
+    void sandboxJson_eachNet_isWrittenByItsName(String net) throws IOException {
+        String json = fixture("committed").replace("\"net\" : \"none\"", "\"net\" : \"" + net + "\"");
+        Sandbox sb = read(json);
+        assertEquals(NetMode.valueOf(net), sb.net());
+        assertEquals(json, written(sb));
     }
 }
