@@ -93,11 +93,11 @@ public final class ListCommand implements Callable<Integer> {
         return s.length() <= 60 ? s : s.substring(0, 59) + "…";
     }
 
-    static String age(String createdAt, Instant now) {
+    static String age(Instant createdAt, Instant now) {
         if (createdAt == null) {
             return "-";
         }
-        Duration d = Duration.between(Instant.parse(createdAt), now);
+        Duration d = Duration.between(createdAt, now);
         if (d.toDays() > 0) {
             return d.toDays() + "d";
         } else if (d.toHours() > 0) {

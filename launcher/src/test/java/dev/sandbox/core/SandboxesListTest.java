@@ -54,13 +54,19 @@ class SandboxesListTest {
     void list_ofValuesThisVersionDoesNotKnow_showsTheSandbox() throws IOException, InterruptedException {
         Sandboxes sandboxes = sandboxes();
         sandbox("exit3", StateStoreTest.fixture("stopped").replace("\"status\" : \"stopped\"", "\"status\" : \"paused\"")
-                .replace("\"net\" : \"egress\"", "\"net\" : \"vpn\""));
+                .replace("\"net\" : \"egress\"", "\"net\" : \"vpn\"")
+                .replace("\"2026-11-30T22:17:52.659475156Z\"", "\"yesterday\""));
+        sandbox("plain", StateStoreTest.fixture("committed"));
         List<SandboxView> views = sandboxes.list();
-        assertEquals(1, views.size());
-        SandboxView v = views.get(0);
+        assertEquals(List.of("plain", "exit3"), views.stream().map(SandboxView::name).toList(),
+                "one without a time comes last");
+        assertEquals(List.of("plain", "exit3"), sandboxes.names());
+        SandboxView v = views.get(1);
         assertEquals("exit3", v.name());
         assertEquals(Sandbox.Status.STOPPED, v.status());
         assertEquals(3, v.exitCode());
         assertEquals(null, v.net(), "shown as for a sandbox older than --net");
+        assertEquals(null, v.createdAt());
+        assertEquals(java.time.Instant.parse("2026-11-30T22:17:52.954034761Z"), v.finishedAt());
     }
 }

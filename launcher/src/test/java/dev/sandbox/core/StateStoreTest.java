@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -62,13 +63,14 @@ class StateStoreTest {
     }
 
     /**
-     * stopped, committed and running are this version's own files ({@code run}, {@code run --net
-     * egress -p}, {@code commit}, and one read while its agent ran); before-net has the fields
+     * stopped, committed, running and running-finished are this version's own files ({@code run
+     * --net egress -p}, {@code run} and {@code commit}, one read while its agent ran and the same
+     * once it ended); before-net has the fields
      * of the version before {@code --net} (no net, no ports), first those of the first version
      * (nor harvested, committed). Rewriting any of them changes not a byte.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"stopped", "committed", "running", "before-net", "first"})
+    @ValueSource(strings = {"stopped", "committed", "running", "running-finished", "before-net", "first"})
     void sandboxJson_rewritten_isByteForByteTheSame(String name) throws IOException {
         String json = fixture(name);
         assertEquals(json, written(read(json)));
@@ -80,8 +82,8 @@ class StateStoreTest {
         assertEquals(Sandbox.Status.STOPPED, sb.status());
         assertEquals(3, sb.exitCode());
         assertNull(sb.pid());
-        assertEquals("2026-11-30T22:17:52.659475156Z", sb.createdAt());
-        assertEquals("2026-11-30T22:17:52.954034761Z", sb.finishedAt());
+        assertEquals(Instant.parse("2026-11-30T22:17:52.659475156Z"), sb.createdAt());
+        assertEquals(Instant.parse("2026-11-30T22:17:52.954034761Z"), sb.finishedAt());
         assertEquals(NetMode.egress, sb.net());
         assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports());
 
@@ -97,14 +99,14 @@ class StateStoreTest {
     void sandboxJson_ofOlderVersions_readsWithTheLaterFieldsAbsent() throws IOException {
         Sandbox beforeNet = read(fixture("before-net"));
         assertEquals(Sandbox.Status.STOPPED, beforeNet.status());
-        assertEquals("2026-11-23T04:01:02.123456Z", beforeNet.createdAt());
-        assertEquals("2026-11-23T04:31:00Z", beforeNet.finishedAt());
+        assertEquals(Instant.parse("2026-11-23T04:01:02.123456Z"), beforeNet.createdAt());
+        assertEquals(Instant.parse("2026-11-23T04:31:00Z"), beforeNet.finishedAt());
         assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", beforeNet.committed());
         assertNull(beforeNet.net());
         assertNull(beforeNet.ports());
 
         Sandbox first = read(fixture("first"));
-        assertEquals("2026-11-23T00:45:00.500Z", first.createdAt());
+        assertEquals(Instant.parse("2026-11-23T00:45:00.500Z"), first.createdAt());
         assertEquals(2, first.exitCode());
         assertNull(first.harvested());
         assertNull(first.committed());
@@ -151,5 +153,41 @@ class StateStoreTest {
         Sandbox sb = read(json);
         assertEquals(NetMode.valueOf(net), sb.net());
         assertEquals(json, written(sb));
+    }
+
+    /**
+     * Times are written as {@link Instant#toString} writes them: every precision it gives
+     * rewrites unchanged (tested above with 9, 6, 3 and no digits of fraction).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"2026-11-30T22:17:52Z", "2026-11-30T22:17:52.100Z", "2026-11-30T22:17:52.000001Z",
+        "2026-11-30T22:17:52.000000001Z", "1970-01-01T00:00:00Z"})
+    void sandboxJson_times_rewriteUnchanged(String time) throws IOException {
+        String json = fixture("stopped").replace("2026-11-30T22:17:52.659475156Z", time);
+        Sandbox sb = read(json);
+        assertEquals(Instant.parse(time), sb.createdAt());
+        assertEquals(time, sb.createdAt().toString());
+        assertEquals(json, written(sb));
+    }
+
+    /** A time that is not one reads as absent, as an unknown status does; the rest is read. */
+    @ParameterizedTest
+    @ValueSource(strings = {"\"yesterday\"", "\"\"", "\"2026-11-30 22:17:52\"", "\"2026-13-01T00:00:00Z\"", "1764541072",
+        "[ 1, 2 ]", "{ \"s\" : 1 }"})
+    void sandboxJson_unreadableTime_readsAsAbsent(String value) throws IOException {
+        String json = fixture("stopped");
+        Sandbox sb = read(json.replace("\"2026-11-30T22:17:52.659475156Z\"", value));
+        assertNull(sb.createdAt());
+        assertEquals(Instant.parse("2026-11-30T22:17:52.954034761Z"), sb.finishedAt(), "the rest is read");
+        assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports(), "and after it");
+        assertEquals(json.replace("  \"createdAt\" : \"2026-11-30T22:17:52.659475156Z\",\n", ""), written(sb));
+    }
+
+    /** The record of a running sandbox, finished, is what the launcher wrote when its agent ended. */
+    @Test
+    void finished_writesWhatTheLauncherWrote() throws IOException {
+        Sandbox running = read(fixture("running"));
+        assertEquals(fixture("running-finished"), written(running.finished(0,
+                Instant.parse("2026-11-30T22:18:04.050472343Z"))));
     }
 }
