@@ -2,6 +2,7 @@ package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Json;
+import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.SandboxView;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
@@ -63,7 +64,7 @@ public final class ListCommand implements Callable<Integer> {
         Instant now = Instant.now();
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
-                v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net(),
+                v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net().name(),
                 Integer.toString(v.changes()), Sizes.human(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
                 oneLine(String.join(" ", v.command()))});
         }
@@ -80,7 +81,7 @@ public final class ListCommand implements Callable<Integer> {
     }
 
     private static String status(SandboxView v) {
-        if (v.status().equals("running")) {
+        if (v.status() == Sandbox.Status.RUNNING) {
             return "running";
         }
         return v.exitCode() == null ? "stopped (killed)" : "stopped (exit " + v.exitCode() + ")";
@@ -92,11 +93,11 @@ public final class ListCommand implements Callable<Integer> {
         return s.length() <= 60 ? s : s.substring(0, 59) + "…";
     }
 
-    static String age(String createdAt, Instant now) {
+    static String age(Instant createdAt, Instant now) {
         if (createdAt == null) {
             return "-";
         }
-        Duration d = Duration.between(Instant.parse(createdAt), now);
+        Duration d = Duration.between(createdAt, now);
         if (d.toDays() > 0) {
             return d.toDays() + "d";
         } else if (d.toHours() > 0) {

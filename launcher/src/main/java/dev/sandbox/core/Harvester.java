@@ -253,7 +253,7 @@ public final class Harvester {
     private Harvest.Commits commits(Harvest h, Target target, Trees t, String message, ObjectId onTop) {
         Sandbox sb = target.record();
         Instant snapshotTime = Instant.parse(target.snapshot().createdAt());
-        Instant agentTime = sb.finishedAt() != null ? Instant.parse(sb.finishedAt()) : Instant.now();
+        Instant agentTime = sb.finishedAt() != null ? sb.finishedAt() : Instant.now();
         String msg = message != null ? message : defaultMessage(sb);
         Path scratch = target.dir().resolve(".import-" + ProcessHandle.current().pid());
         try {

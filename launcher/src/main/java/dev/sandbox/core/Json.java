@@ -1,20 +1,35 @@
 package dev.sandbox.core;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.deser.std.StdScalarDeserializer;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 
-/** Reads and writes the state files; every write is a temp file renamed over the old one. */
+/**
+ * Reads and writes the state files; every write is a temp file renamed over the old one. An
+ * {@link Instant} is written as {@link Instant#toString} writes it (UTC, {@code Z}, 0, 3, 6 or
+ * 9 digits of fraction), the text every version of the launcher wrote its times in.
+ */
 public final class Json {
     static final ObjectMapper MAPPER = new ObjectMapper()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .setSerializationInclusion(JsonInclude.Include.NON_NULL);
+            .setSerializationInclusion(JsonInclude.Include.NON_NULL)
+            .registerModule(new SimpleModule("instants")
+                    .addSerializer(Instant.class, ToStringSerializer.instance)
+                    .addDeserializer(Instant.class, new InstantText()));
 
     private Json() {
     }
@@ -36,5 +51,30 @@ public final class Json {
 
     public static String toString(Object value) throws IOException {
         return MAPPER.writeValueAsString(value);
+    }
+
+    /**
+     * Reads an {@link Instant} from ISO-8601 text ({@link Instant#parse}), so that a time this
+     * launcher wrote, read and written again, keeps its bytes. Anything else reads as absent
+     * (null), as an unknown enum value does: the record stays readable. Jackson's java.time
+     * module would be one more dependency, and it fails on such a value instead.
+     */
+    private static final class InstantText extends StdScalarDeserializer<Instant> {
+        InstantText() {
+            super(Instant.class);
+        }
+
+        @Override
+        public Instant deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            if (p.currentToken() != JsonToken.VALUE_STRING) {
+                p.skipChildren();
+                return null;
+            }
+            try {
+                return Instant.parse(p.getText());
+            } catch (DateTimeParseException e) {
+                return null;
+            }
+        }
     }
 }

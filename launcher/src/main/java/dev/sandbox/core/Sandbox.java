@@ -1,28 +1,47 @@
 package dev.sandbox.core;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonValue;
+import dev.sandbox.net.NetMode;
 import dev.sandbox.net.PublishedPort;
+import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One agent's sandbox as recorded in {@code sandboxes/<name>/sandbox.json}.
  *
- * @param status    {@code running} or {@code stopped} as last written; a launcher that was
- *                  killed never wrote {@code stopped}, so readers check the run lock
- *                  ({@link StateStore#isRunning}) rather than trusting this field
- * @param pid       the launcher's pid while it runs
- * @param exitCode  the agent's exit status once it has stopped, null if the launcher was killed
- * @param harvested the state of the changes (merged tree, agent's HEAD) when they were last
- *                  committed, patched or applied; {@code rm} keeps a sandbox whose changes moved on
- * @param committed the commit {@code sandbox commit} last put on a branch, to build on next time
- * @param net       the network mode it runs with ({@code none}, {@code egress}, {@code allow}, {@code host})
- * @param ports     the ports it publishes on the host while it runs
+ * <p>A field that a record of an older version lacks is null; so is a status or network mode
+ * this version does not know (a newer version's), and a time it can't read ({@link Json}),
+ * rather than the whole record unreadable.
+ *
+ * @param status     as last written; a launcher that was killed never wrote {@code stopped}, so
+ *                   readers check the run lock ({@link StateStore#isRunning}) rather than trusting it
+ * @param pid        the launcher's pid while it runs
+ * @param exitCode   the agent's exit status once it has stopped, null if the launcher was killed
+ * @param createdAt  when the sandbox was made, written as {@link Instant#toString} does
+ * @param finishedAt when the agent ended, null while it runs or if the launcher was killed
+ * @param harvested  the state of the changes (merged tree, agent's HEAD) when they were last
+ *                   committed, patched or applied; {@code rm} keeps a sandbox whose changes moved on
+ * @param committed  the commit {@code sandbox commit} last put on a branch, to build on next time
+ * @param net        the network mode it runs with, written as the constant's name
+ * @param ports      the ports it publishes on the host while it runs
  */
-public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command, String status,
-        Long pid, Integer exitCode, String createdAt, String finishedAt, String harvested, String committed,
-        String net, List<PublishedPort> ports) {
+public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
+        @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
+        Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
+        @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) NetMode net,
+        List<PublishedPort> ports) {
 
-    public static final String RUNNING = "running";
-    public static final String STOPPED = "stopped";
+    /** Whether the agent runs, written {@code running} and {@code stopped}. */
+    public enum Status {
+        RUNNING, STOPPED;
+
+        @JsonValue
+        String text() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     public Sandbox onSnapshot(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
@@ -34,8 +53,8 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
                 harvested, committed, net, List.copyOf(published));
     }
 
-    public Sandbox finished(int code, String when) {
-        return new Sandbox(name, snapshot, repo, cwd, command, STOPPED, null, code, createdAt, when, harvested,
+    public Sandbox finished(int code, Instant when) {
+        return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, code, createdAt, when, harvested,
                 committed, net, ports);
     }
 

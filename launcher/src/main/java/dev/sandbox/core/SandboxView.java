@@ -1,18 +1,22 @@
 package dev.sandbox.core;
 
+import dev.sandbox.net.NetMode;
 import dev.sandbox.net.PublishedPort;
+import java.time.Instant;
 import java.util.List;
 
 /**
  * What {@code sandbox list} shows of one sandbox: its record, with the status checked
  * against the run lock, and what it has changed so far.
  *
+ * @param status    whether its launcher holds the run lock now, whatever the record says
  * @param changes   number of paths in the upper layer (written, created or deleted)
  * @param diskBytes disk space the upper layer takes (sizes rounded up to 4 KiB blocks)
- * @param net       its network mode, null for sandboxes of older versions
+ * @param net       its network mode, null for sandboxes of older versions and modes this one
+ *                  does not know
  * @param ports     the ports it publishes on this machine, while it runs (empty once stopped)
  */
-public record SandboxView(String name, String status, Integer exitCode, String snapshot, String baseCommit,
-        String strategy, int changes, long diskBytes, List<String> command, String createdAt, String finishedAt, Long pid,
-        String net, List<PublishedPort> ports) {
+public record SandboxView(String name, Sandbox.Status status, Integer exitCode, String snapshot, String baseCommit,
+        String strategy, int changes, long diskBytes, List<String> command, Instant createdAt, Instant finishedAt,
+        Long pid, NetMode net, List<PublishedPort> ports) {
 }

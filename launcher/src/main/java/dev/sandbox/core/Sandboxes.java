@@ -179,7 +179,7 @@ public final class Sandboxes {
             }
             String snapshotId = snapshot.id();
             int[] statuses = AgentProcess.runAll(launches, (i, status) -> {
-                update(dirs.get(i), sb -> (sb != null ? sb : claimed[i]).finished(status, Instant.now().toString()));
+                update(dirs.get(i), sb -> (sb != null ? sb : claimed[i]).finished(status, Instant.now()));
                 if (count > 1) {
                     synchronized (err) {
                         err.println("sandbox: " + names.get(i) + " " + HelperExit.describe(status));
@@ -374,12 +374,12 @@ public final class Sandboxes {
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
             SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, Sandbox[] claimed, PrintWriter err)
             throws IOException {
-        String created = Instant.now().toString();
+        Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
-                    List.copyOf(command), Sandbox.RUNNING, ProcessHandle.current().pid(), null, created, null, null, null,
-                    net.name(), List.of());
+                    List.copyOf(command), Sandbox.Status.RUNNING, ProcessHandle.current().pid(), null, created, null,
+                    null, null, net, List.of());
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
             Files.createDirectories(StateStore.logDir(dir));
@@ -625,7 +625,7 @@ public final class Sandboxes {
         } finally {
             background.shutdownNow();
         }
-        views.sort((a, b) -> String.valueOf(a.createdAt()).compareTo(String.valueOf(b.createdAt())));
+        views.sort(Comparator.comparing(SandboxView::createdAt, Comparator.nullsLast(Comparator.naturalOrder())));
         return views;
     }
 
@@ -634,13 +634,14 @@ public final class Sandboxes {
      * alone without walking any layer: cheap enough for shell completion ({@code sandbox list -q}).
      */
     public List<String> names() {
-        Map<String, String> createdAt = new HashMap<>();
+        Map<String, Instant> createdAt = new HashMap<>();
         for (Path dir : sandboxDirs()) {
             Sandbox sb = readSandbox(dir);
             createdAt.put(dir.getFileName().toString(), sb == null ? null : sb.createdAt());
         }
         return createdAt.keySet().stream()
-                .sorted(Comparator.comparing((String n) -> String.valueOf(createdAt.get(n))).thenComparing(n -> n))
+                .sorted(Comparator.comparing((String n) -> createdAt.get(n), Comparator.nullsLast(Comparator.naturalOrder()))
+                        .thenComparing(n -> n))
                 .toList();
     }
 
@@ -652,11 +653,12 @@ public final class Sandboxes {
         Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
         int changes = changedFiles(h, counter, dir, sb, snap);
         long disk = diskUsage.join();
+        Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;
         if (sb == null) {
-            return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, null, null, null, null,
+            return new SandboxView(name, status, null, null, null, null,
                     changes, disk, List.of(), null, null, null, null, List.of());
         }
-        return new SandboxView(name, running ? Sandbox.RUNNING : Sandbox.STOPPED, running ? null : sb.exitCode(),
+        return new SandboxView(name, status, running ? null : sb.exitCode(),
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
                 changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null,
                 sb.net(), running && sb.ports() != null ? sb.ports() : List.of());

@@ -86,10 +86,10 @@ class SandboxCliTest {
     @Test
     void age_isShortAndCoarse() {
         java.time.Instant now = java.time.Instant.parse("2026-01-02T00:00:00Z");
-        assertEquals("5s", ListCommand.age("2026-01-01T23:59:55Z", now));
-        assertEquals("3m", ListCommand.age("2026-01-01T23:57:00Z", now));
-        assertEquals("2h", ListCommand.age("2026-01-01T22:00:00Z", now));
-        assertEquals("1d", ListCommand.age("2026-01-01T00:00:00Z", now));
+        assertEquals("5s", ListCommand.age(java.time.Instant.parse("2026-01-01T23:59:55Z"), now));
+        assertEquals("3m", ListCommand.age(java.time.Instant.parse("2026-01-01T23:57:00Z"), now));
+        assertEquals("2h", ListCommand.age(java.time.Instant.parse("2026-01-01T22:00:00Z"), now));
+        assertEquals("1d", ListCommand.age(java.time.Instant.parse("2026-01-01T00:00:00Z"), now));
         assertEquals("-", ListCommand.age(null, now));
     }
 

@@ -1,14 +1,27 @@
 package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.net.NetMode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class StateStoreTest {
+    @TempDir
+    Path dir;
+
     @ParameterizedTest
     @ValueSource(strings = {"t", "calm-otter", "exp.1", "a_b", "0abc"})
     void validateName_acceptsBranchAndHostFriendlyNames(String name) {
@@ -28,5 +41,153 @@ class StateStoreTest {
         String other = Names.generate(n -> n.equals(first) || !n.contains("-"));
         assertEquals(other, StateStore.validateName(other));
         org.junit.jupiter.api.Assertions.assertNotEquals(first, other);
+    }
+
+    /** A sandbox.json as a version of the launcher wrote it, machine paths made neutral. */
+    static String fixture(String name) throws IOException {
+        try (InputStream in = StateStoreTest.class.getResourceAsStream("sandbox-json/" + name + ".json")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private Sandbox read(String json) throws IOException {
+        Path file = Files.writeString(dir.resolve("sandbox.json"), json);
+        return Json.read(file, Sandbox.class);
+    }
+
+    /** What writing {@code sb} puts in sandbox.json. */
+    private String written(Sandbox sb) throws IOException {
+        Path file = dir.resolve("rewritten.json");
+        Json.writeAtomically(file, sb);
+        return Files.readString(file);
+    }
+
+    /**
+     * stopped, committed, running and running-finished are this version's own files ({@code run
+     * --net egress -p}, {@code run} and {@code commit}, one read while its agent ran and the same
+     * once it ended); before-net has the fields
+     * of the version before {@code --net} (no net, no ports), first those of the first version
+     * (nor harvested, committed). Rewriting any of them changes not a byte.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"stopped", "committed", "running", "running-finished", "before-net", "first"})
+    void sandboxJson_rewritten_isByteForByteTheSame(String name) throws IOException {
+        String json = fixture(name);
+        assertEquals(json, written(read(json)));
+    }
+
+    @Test
+    void sandboxJson_thisVersions_readsEveryField() throws IOException {
+        Sandbox sb = read(fixture("stopped"));
+        assertEquals(Sandbox.Status.STOPPED, sb.status());
+        assertEquals(3, sb.exitCode());
+        assertNull(sb.pid());
+        assertEquals(Instant.parse("2026-11-30T22:17:52.659475156Z"), sb.createdAt());
+        assertEquals(Instant.parse("2026-11-30T22:17:52.954034761Z"), sb.finishedAt());
+        assertEquals(NetMode.egress, sb.net());
+        assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports());
+
+        Sandbox running = read(fixture("running"));
+        assertEquals(Sandbox.Status.RUNNING, running.status());
+        assertEquals(20040L, running.pid());
+        assertNull(running.finishedAt());
+        assertNull(running.exitCode());
+        assertEquals(NetMode.none, running.net());
+    }
+
+    @Test
+    void sandboxJson_ofOlderVersions_readsWithTheLaterFieldsAbsent() throws IOException {
+        Sandbox beforeNet = read(fixture("before-net"));
+        assertEquals(Sandbox.Status.STOPPED, beforeNet.status());
+        assertEquals(Instant.parse("2026-11-23T04:01:02.123456Z"), beforeNet.createdAt());
+        assertEquals(Instant.parse("2026-11-23T04:31:00Z"), beforeNet.finishedAt());
+        assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", beforeNet.committed());
+        assertNull(beforeNet.net());
+        assertNull(beforeNet.ports());
+
+        Sandbox first = read(fixture("first"));
+        assertEquals(Instant.parse("2026-11-23T00:45:00.500Z"), first.createdAt());
+        assertEquals(2, first.exitCode());
+        assertNull(first.harvested());
+        assertNull(first.committed());
+        assertNull(first.net());
+    }
+
+    /**
+     * A value this version does not know, as a newer version may write, reads as absent: the
+     * record stays readable, and rewriting it leaves the field out.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"paused", "Running", ""})
+    void sandboxJson_unknownStatus_readsAsAbsent(String status) throws IOException {
+        String json = fixture("stopped");
+        Sandbox sb = read(json.replace("\"status\" : \"stopped\"", "\"status\" : \"" + status + "\""));
+        assertNull(sb.status());
+        assertEquals(3, sb.exitCode(), "the rest is read");
+        assertEquals(json.replace("  \"status\" : \"stopped\",\n", ""), written(sb));
+    }
+
+    @Test
+    void sandboxJson_nullOrMissingStatus_staysSo() throws IOException {
+        String json = fixture("stopped");
+        String without = json.replace("  \"status\" : \"stopped\",\n", "");
+        assertNull(read(without).status());
+        assertNull(read(json.replace("\"status\" : \"stopped\"", "\"status\" : null")).status());
+        assertEquals(without, written(read(without)));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"vpn", "EGRESS", ""})
+    void sandboxJson_unknownNet_readsAsAbsent(String net) throws IOException {
+        String json = fixture("committed");
+        Sandbox sb = read(json.replace("\"net\" : \"none\"", "\"net\" : \"" + net + "\""));
+        assertNull(sb.net());
+        assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", sb.committed(), "the rest is read");
+        assertEquals(json.replace("  \"net\" : \"none\",\n", ""), written(sb));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "egress", "allow", "host"})
+    void sandboxJson_eachNet_isWrittenByItsName(String net) throws IOException {
+        String json = fixture("committed").replace("\"net\" : \"none\"", "\"net\" : \"" + net + "\"");
+        Sandbox sb = read(json);
+        assertEquals(NetMode.valueOf(net), sb.net());
+        assertEquals(json, written(sb));
+    }
+
+    /**
+     * Times are written as {@link Instant#toString} writes them: every precision it gives
+     * rewrites unchanged (tested above with 9, 6, 3 and no digits of fraction).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"2026-11-30T22:17:52Z", "2026-11-30T22:17:52.100Z", "2026-11-30T22:17:52.000001Z",
+        "2026-11-30T22:17:52.000000001Z", "1970-01-01T00:00:00Z"})
+    void sandboxJson_times_rewriteUnchanged(String time) throws IOException {
+        String json = fixture("stopped").replace("2026-11-30T22:17:52.659475156Z", time);
+        Sandbox sb = read(json);
+        assertEquals(Instant.parse(time), sb.createdAt());
+        assertEquals(time, sb.createdAt().toString());
+        assertEquals(json, written(sb));
+    }
+
+    /** A time that is not one reads as absent, as an unknown status does; the rest is read. */
+    @ParameterizedTest
+    @ValueSource(strings = {"\"yesterday\"", "\"\"", "\"2026-11-30 22:17:52\"", "\"2026-13-01T00:00:00Z\"", "1764541072",
+        "[ 1, 2 ]", "{ \"s\" : 1 }"})
+    void sandboxJson_unreadableTime_readsAsAbsent(String value) throws IOException {
+        String json = fixture("stopped");
+        Sandbox sb = read(json.replace("\"2026-11-30T22:17:52.659475156Z\"", value));
+        assertNull(sb.createdAt());
+        assertEquals(Instant.parse("2026-11-30T22:17:52.954034761Z"), sb.finishedAt(), "the rest is read");
+        assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports(), "and after it");
+        assertEquals(json.replace("  \"createdAt\" : \"2026-11-30T22:17:52.659475156Z\",\n", ""), written(sb));
+    }
+
+    /** The record of a running sandbox, finished, is what the launcher wrote when its agent ended. */
+    @Test
+    void finished_writesWhatTheLauncherWrote() throws IOException {
+        Sandbox running = read(fixture("running"));
+        assertEquals(fixture("running-finished"), written(running.finished(0,
+                Instant.parse("2026-11-30T22:18:04.050472343Z"))));
     }
 }

@@ -67,6 +67,60 @@ class LifecycleIT {
         }
     }
 
+    /**
+     * A record of the first version (no net, ports, harvested or committed) and one with values
+     * only a newer version could write: both are listed, the unknown values as absent ("-").
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void list_ofOlderAndNewerRecords_showsEveryOne(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "old", "--", "sh", "-c", "echo x > old.txt");
+            Proc.Result failed = cli.run(repo, "run", "--name", "new", "--", "sh", "-c", "echo y > new.txt; exit 4");
+            assertEquals(4, failed.exitCode(), failed.describe());
+            rewriteRecord(repo, "old", r -> r.remove(List.of("net", "ports", "harvested", "committed")));
+            rewriteRecord(repo, "new", r -> r.put("status", "paused").put("net", "vpn").put("createdAt", "yesterday"));
+
+            Proc.Result table = cli.runOk(repo, "list");
+            List<String> lines = table.stdoutLines();
+            assertEquals(3, lines.size(), "a header and two rows" + table.describe());
+            String header = lines.get(0);
+            assertEquals("old", column(header, lines.get(1), "NAME"), "oldest first, no time last" + table.describe());
+            assertEquals("stopped (exit 0)", column(header, lines.get(1), "STATUS"), table.describe());
+            assertEquals("-", column(header, lines.get(1), "NET"), table.describe());
+            assertTrue(column(header, lines.get(1), "AGE").matches("[0-9]+[smhd]"), table.describe());
+            assertEquals("new", column(header, lines.get(2), "NAME"), table.describe());
+            assertEquals("stopped (exit 4)", column(header, lines.get(2), "STATUS"), table.describe());
+            assertEquals("-", column(header, lines.get(2), "NET"), table.describe());
+            assertEquals("-", column(header, lines.get(2), "AGE"), table.describe());
+            assertEquals("1", column(header, lines.get(2), "CHANGES"), table.describe());
+
+            JsonNode old = cli.listed(repo, "old");
+            assertFalse(old.has("net"), old.toString());
+            assertTrue(old.path("createdAt").isTextual() && old.path("finishedAt").isTextual(), old.toString());
+            JsonNode newer = cli.listed(repo, "new");
+            assertEquals("stopped", newer.path("status").asText(), newer.toString());
+            assertFalse(newer.has("net") || newer.has("createdAt"), newer.toString());
+            assertEquals(4, newer.path("exitCode").asInt(-1), newer.toString());
+            assertEquals(List.of("old", "new"), cli.runOk(repo, "list", "-q").stdoutLines());
+        }
+    }
+
+    /** Rewrites sandbox {@code name}'s record in place, as another version of the launcher would have. */
+    private static void rewriteRecord(Path repo, String name,
+            java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> change) throws IOException {
+        Path file = Repos.sandboxDir(repo, name).resolve("sandbox.json");
+        com.fasterxml.jackson.databind.ObjectMapper mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode record =
+                (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(Files.readString(file));
+        change.accept(record);
+        Files.writeString(file, mapper.writeValueAsString(record)); // in place: owner and mode kept
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void rm_refusesChangesWithoutForce_removesWithForceAndWithoutChanges(Runner runner) {
