@@ -31,9 +31,9 @@ class UpperWalkTest {
     Path tmp;
     Path upper;
     Path lower;
-    /** What the snapshot's tree holds: path to 't', 'f' or 'g'. */
-    final Map<String, Character> tree = new HashMap<>();
-    final UpperWalk.Tracked tracked = path -> tree.getOrDefault(path, (char) 0);
+    /** What the snapshot's tree holds, by path. */
+    final Map<String, UpperWalk.InTree> tree = new HashMap<>();
+    final UpperWalk.Tracked tracked = path -> tree.getOrDefault(path, UpperWalk.InTree.NONE);
 
     @BeforeEach
     void layers() throws IOException {
@@ -122,9 +122,9 @@ class UpperWalkTest {
 
     @Test
     void read_typeChangesAndTrackedPaths_deleteBeforeWrite_inWalkOrder() throws IOException {
-        tree.put("a", 't');
-        tree.put("a/x", 'f');
-        tree.put("f", 'f');
+        tree.put("a", UpperWalk.InTree.TREE);
+        tree.put("a/x", UpperWalk.InTree.FILE_OR_SYMLINK);
+        tree.put("f", UpperWalk.InTree.FILE_OR_SYMLINK);
         Files.createDirectories(lower.resolve("a"));
         lower("a/x", "x\n");
         lower("f", "file\n");
