@@ -3,6 +3,7 @@ package dev.sandbox.harvest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,6 +24,7 @@ import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * submodule, or turns one into something else or back, is left out and reported, and nothing
  * in or below the submodule's directory is written or deleted.
  */
+@ExtendWith(IsolatedGit.class)
 class ApplyTest {
     private static final ObjectId ELSEWHERE = ObjectId.fromString("0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c");
 

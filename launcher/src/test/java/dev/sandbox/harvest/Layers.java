@@ -2,6 +2,7 @@ package dev.sandbox.harvest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
@@ -147,28 +148,12 @@ final class Layers {
         }
     }
 
-    static String git(Path dir, String... args) throws Exception {
-        return gitIn(dir, null, args);
+    static String git(Path dir, String... args) {
+        return IsolatedGit.run(dir, args);
     }
 
-    static String gitIn(Path dir, String stdin, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
-        pb.environment().put("GIT_AUTHOR_NAME", "Agent");
-        pb.environment().put("GIT_AUTHOR_EMAIL", "agent@example.com");
-        pb.environment().put("GIT_COMMITTER_NAME", "Agent");
-        pb.environment().put("GIT_COMMITTER_EMAIL", "agent@example.com");
-        Process p = pb.start();
-        try (OutputStream in = p.getOutputStream()) {
-            in.write((stdin == null ? "" : stdin).getBytes(StandardCharsets.UTF_8));
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out + err);
-        return out;
+    static String gitIn(Path dir, String stdin, String... args) {
+        return IsolatedGit.runWithInput(dir, stdin, args);
     }
 
     static void run(Path dir, String... cmd) throws Exception {
@@ -177,8 +162,7 @@ final class Layers {
 
     static int runStatus(Path dir, String... cmd) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
+        IsolatedGit.isolate(pb.environment());
         Process p = pb.start();
         p.getInputStream().readAllBytes();
         return p.waitFor();
