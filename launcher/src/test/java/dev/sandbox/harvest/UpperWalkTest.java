@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sandbox.sys.DeepTrees;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -23,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The walk over real directories standing in for the layers: an "upper" and a "lower" with
- * plain files, symlinks, FIFOs, deep chains and wide directories (whiteouts need mknod, and
- * are left to the end-to-end tests).
+ * plain files, symlinks and FIFOs (whiteouts need mknod, and are left to the end-to-end
+ * tests); deep chains and wide directories are {@link UpperWalkScaleTest}'s.
  */
 class UpperWalkTest {
     @TempDir
@@ -159,25 +158,6 @@ class UpperWalkTest {
     }
 
     @Test
-    void read_chainsOf3000And20000Directories_walkedWithoutRecursionOrLongPaths() throws Exception {
-        for (int depth : new int[] {3000, 20_000}) {
-            Path top = Files.createDirectories(tmp.resolve("deep" + depth));
-            try {
-                upper = Files.createDirectories(top.resolve("upper"));
-                lower = Files.createDirectories(top.resolve("lower"));
-                DeepTrees.chain(upper, "d", depth, "f", "bottom\n");
-                ChangeSet set = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> walk(false));
-                assertEquals(List.of("WRITE_FILE " + "d/".repeat(depth) + "f"), shown(set));
-                UpperWalk.Tally t = UpperWalk.tally(upper);
-                assertEquals(1, t.entries());
-                assertTrue(t.diskBytes() >= depth * 4096L, "every directory's block counts: " + t);
-            } finally {
-                DeepTrees.remove(top);
-            }
-        }
-    }
-
-    @Test
     void read_deepTreeWithSiblingsAtEveryLevel_reopensClosedDirectories() throws Exception {
         // each level holds a file after the subdirectory, so the walk must come back to levels it closed
         Path chain = upper;
@@ -191,21 +171,6 @@ class UpperWalkTest {
 
         assertEquals(2 * 3 * OpenDirs.KEPT, set.changes().size(), shown(set).toString());
         assertTrue(set.changes().stream().anyMatch(c -> c.path().equals("d/e/f")), shown(set).toString());
-    }
-
-    @Test
-    void read_hundredThousandEntries_inOneDirectory() throws Exception {
-        Path wide = Files.createDirectories(upper.resolve("wide"));
-        for (int i = 0; i < 100_000; i++) {
-            Files.createFile(wide.resolve("f" + i));
-        }
-        try {
-            ChangeSet set = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> walk(true));
-            assertEquals(100_000, set.changes().size());
-            assertEquals(100_000, UpperWalk.tally(upper).entries());
-        } finally {
-            DeepTrees.remove(wide);
-        }
     }
 
     @Test
@@ -231,7 +196,7 @@ class UpperWalkTest {
         return UpperWalk.read(upper, lower, tracked, new UpperWalk.Options(false, null, metadataOnly, Long.MAX_VALUE));
     }
 
-    private static List<String> shown(ChangeSet set) {
+    static List<String> shown(ChangeSet set) {
         return set.changes().stream().map(c -> c.kind() + " " + c.path()).toList();
     }
 
