@@ -19,11 +19,13 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The walk over real directories standing in for the layers: an "upper" and a "lower" with
- * plain files, symlinks and FIFOs (whiteouts need mknod, and are left to the end-to-end
- * tests); deep chains and wide directories are {@link UpperWalkScaleTest}'s.
+ * plain files, symlinks, FIFOs, whiteouts and opaque directories, one case for each pair of
+ * entries ({@link LayerPairs}); deep chains and wide directories are {@link UpperWalkScaleTest}'s.
  */
 class UpperWalkTest {
     @TempDir
@@ -38,6 +40,21 @@ class UpperWalkTest {
     void layers() throws IOException {
         upper = Files.createDirectories(tmp.resolve("upper"));
         lower = Files.createDirectories(tmp.resolve("lower"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.sandbox.harvest.LayerPairs#all")
+    void read_upperOverLower_reportsWhatTheAgentChanged(LayerPairs.Pair pair) throws Exception {
+        LayerPairs.plant(lower, pair.lower());
+        LayerPairs.plant(upper, pair.upper());
+        UpperWalk.Tracked inTree = LayerPairs.tracked(pair.lower());
+
+        ChangeSet set = UpperWalk.read(upper, lower, inTree, new UpperWalk.Options(false, null, false, Long.MAX_VALUE));
+
+        assertEquals(pair.reported(), shown(set));
+        assertEquals(List.of(), set.warnings());
+        assertEquals(pair.reported(), shown(UpperWalk.read(upper, lower, inTree,
+                new UpperWalk.Options(false, null, true, Long.MAX_VALUE))), "what list counts, from metadata");
     }
 
     @Test
