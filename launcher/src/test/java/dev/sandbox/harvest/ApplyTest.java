@@ -26,11 +26,15 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link Apply} on a real repository with a real submodule checkout: a change that moves a
- * submodule, or turns one into something else or back, is left out and reported, and nothing
- * in or below the submodule's directory is written or deleted.
+ * {@link Apply} on a real repository: for each pair of upper and lower entries
+ * ({@link LayerPairs}), the user's tree the harvest leaves, judged by its files and by
+ * {@code git status}; and with a real submodule checkout, a change that moves a submodule,
+ * or turns one into something else or back, is left out and reported, and nothing in or
+ * below the submodule's directory is written or deleted.
  */
 @ExtendWith(IsolatedGit.class)
 class ApplyTest {
@@ -71,6 +75,22 @@ class ApplyTest {
         reader.close();
         ins.close();
         repo.close();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.sandbox.harvest.LayerPairs#all")
+    void run_upperOverLower_theUsersTreeAsTheSandboxLeftIt(LayerPairs.Pair pair) throws Exception {
+        Layers l = new Layers(tmp.resolve("pair"), r -> LayerPairs.plant(r, pair.lower()));
+        LayerPairs.plant(l.upper, pair.upper());
+
+        Apply.Outcome o = l.harvest(h -> Apply.run(h.reader(), h.trees(l.source(), false, true).changes(), l.repo,
+                "sb", false));
+
+        assertEquals(List.of(), o.conflicts());
+        assertEquals(pair.after(), LayerPairs.listing(l.repo), "the user's files");
+        IsolatedGit.Result status = IsolatedGit.exec(l.repo, null, "status", "--porcelain", "--untracked-files=all");
+        assertEquals(0, status.status(), status.err());
+        assertEquals(pair.status(), status.out().lines().toList(), "git status");
     }
 
     @Test

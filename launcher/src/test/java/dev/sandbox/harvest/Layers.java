@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * A sandbox's layers built by hand for tests that plant what an agent may leave: a real
  * repository ({@code repo}) with one commit, its snapshot copy ({@code lower}), an empty upper
  * layer beside where a sandbox's scratch directories go, and a copy of the repository for the
- * agent to commit in ({@code agent}), whose {@code .git} a test copies into the upper layer.
+ * agent to commit in ({@code agent}), whose {@code .git} a test copies into the upper layer
+ * (none for layers over a base of the test's own).
  */
 final class Layers {
     final Path repo;
@@ -28,20 +29,37 @@ final class Layers {
     private final Path tmp;
     private final List<Canary> canaries = new ArrayList<>();
 
+    /** What the repository's one commit holds. */
+    interface Base {
+        void plant(Path repo) throws Exception;
+    }
+
+    /** Layers over a repository whose commit holds {@code a.txt} alone, with a copy for the agent. */
     Layers(Path tmp) throws Exception {
+        this(tmp, repo -> Files.writeString(repo.resolve("a.txt"), "a\n"), true);
+    }
+
+    /** Layers over a repository whose one commit holds what {@code holds} plants, if anything; no agent copy. */
+    Layers(Path tmp, Base holds) throws Exception {
+        this(tmp, holds, false);
+    }
+
+    private Layers(Path tmp, Base holds, boolean agentCopy) throws Exception {
         this.tmp = tmp;
         repo = Files.createDirectories(tmp.resolve("repo"));
         git(repo, "init", "-q", "-b", "main");
-        Files.writeString(repo.resolve("a.txt"), "a\n");
+        holds.plant(repo);
         git(repo, "add", "-A");
-        git(repo, "commit", "-qm", "base");
+        git(repo, "commit", "-q", "--allow-empty", "-m", "base");
         base = git(repo, "rev-parse", "HEAD");
         lower = tmp.resolve("state/snapshots/s1/tree");
         Files.createDirectories(lower.getParent());
         run(tmp, "cp", "-a", repo.toString(), lower.toString());
         upper = Files.createDirectories(tmp.resolve("state/sandboxes/sb/upper"));
-        agent = tmp.resolve("agent");
-        run(tmp, "cp", "-a", repo.toString(), agent.toString());
+        agent = agentCopy ? tmp.resolve("agent") : null;
+        if (agentCopy) {
+            run(tmp, "cp", "-a", repo.toString(), agent.toString());
+        }
     }
 
     Source source() {
