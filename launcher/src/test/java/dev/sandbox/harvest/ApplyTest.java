@@ -22,7 +22,6 @@ import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,8 +47,8 @@ class ApplyTest {
     ObjectInserter ins;
     ObjectReader reader;
 
-    @BeforeEach
-    void repository() throws Exception {
+    /** A repository whose commit holds a few files and the submodule {@code sub}, checked out. */
+    private void withSubmodule() throws Exception {
         work = Files.createDirectories(tmp.resolve("work"));
         write("top.txt", "top\n");
         write("f.txt", "f\n");
@@ -72,9 +71,11 @@ class ApplyTest {
 
     @AfterEach
     void close() {
-        reader.close();
-        ins.close();
-        repo.close();
+        if (repo != null) {
+            reader.close();
+            ins.close();
+            repo.close();
+        }
     }
 
     @ParameterizedTest(name = "{0}")
@@ -94,7 +95,8 @@ class ApplyTest {
     }
 
     @Test
-    void run_submoduleMoved_leftOutAndReported_submoduleUntouched_restApplied() throws IOException {
+    void run_submoduleMoved_leftOutAndReported_submoduleUntouched_restApplied() throws Exception {
+        withSubmodule();
         Map<String, String> sub = files(work.resolve("sub"));
 
         Apply.Outcome o = Apply.run(reader, List.of(
@@ -115,7 +117,8 @@ class ApplyTest {
     }
 
     @Test
-    void run_gitlinkOnEitherSideOfATypeChange_leftOut_nothingWrittenOrDeleted() throws IOException {
+    void run_gitlinkOnEitherSideOfATypeChange_leftOut_nothingWrittenOrDeleted() throws Exception {
+        withSubmodule();
         String at = subHead.abbreviate(12).name();
         record Case(String what, List<FileChange> changes, Apply.Submodule reported) {
         }
