@@ -441,12 +441,13 @@ public final class Harvest implements AutoCloseable {
         }
     }
 
-    private static char tracked(MutableTree snapshot, String path) throws IOException {
+    private static UpperWalk.InTree tracked(MutableTree snapshot, String path) throws IOException {
         MutableTree.Entry e = snapshot.lookup(path);
         if (e == null) {
-            return 0;
+            return UpperWalk.InTree.NONE;
         }
-        return e.isTree() ? 't' : e.mode == FileMode.GITLINK ? 'g' : 'f';
+        return e.isTree() ? UpperWalk.InTree.TREE
+                : e.mode == FileMode.GITLINK ? UpperWalk.InTree.SUBMODULE : UpperWalk.InTree.FILE_OR_SYMLINK;
     }
 
     /** The user's {@code core.excludesFile}, or git's default {@code ~/.config/git/ignore}. */

@@ -28,10 +28,14 @@ import java.util.List;
  * opened; what it reads of a file is bounded by the size seen at the open.
  */
 public final class UpperWalk {
+    /** What the snapshot's git tree holds at a path. */
+    enum InTree {
+        NONE, TREE, FILE_OR_SYMLINK, SUBMODULE
+    }
+
     /** Which paths the snapshot's git tree holds: those are kept even if now ignored. */
-    public interface Tracked {
-        /** 't' for a tree, 'f' for a file or symlink, 'g' for a submodule, 0 for none. */
-        char at(String path) throws IOException;
+    interface Tracked {
+        InTree at(String path) throws IOException;
     }
 
     /**
@@ -76,7 +80,7 @@ public final class UpperWalk {
     }
 
     /** A subdirectory seen and still to be walked, and what the snapshot directory holds at its path. */
-    private record Pending(Dir parent, String name, char inTree, boolean lowerIsDir, boolean lowerExists) {
+    private record Pending(Dir parent, String name, InTree inTree, boolean lowerIsDir, boolean lowerExists) {
     }
 
     /** A warning and the path it is about, by which warnings are sorted. */
@@ -112,7 +116,7 @@ public final class UpperWalk {
      *
      * @throws IOException when a directory cannot be read (permission denied...)
      */
-    public static ChangeSet read(Path upper, Path lower, Tracked tracked, Options options) throws IOException {
+    static ChangeSet read(Path upper, Path lower, Tracked tracked, Options options) throws IOException {
         UpperWalk w = new UpperWalk(upper, lower, tracked, options);
         if (Files.isDirectory(upper, LinkOption.NOFOLLOW_LINKS)) {
             w.walk();
@@ -182,12 +186,12 @@ public final class UpperWalk {
             }
             boolean ignored = parent.ignored || parent.ignores.ignored(path, true);
             boolean leftOut = ignored && !options.includeIgnored();
-            if (p.inTree() != 0 && (p.inTree() != 't' || opaque)) {
+            if (p.inTree() != InTree.NONE && (p.inTree() != InTree.TREE || opaque)) {
                 changes.add(Change.delete(path)); // a file became a directory, or the directory was made anew
-                if (p.inTree() == 't' && options.includeIgnored()) {
+                if (p.inTree() == InTree.TREE && options.includeIgnored()) {
                     fromSnapshot.add(path); // the ignored files below it are deleted too
                 }
-            } else if (p.inTree() == 0 && p.lowerExists() && (!p.lowerIsDir() || opaque)) {
+            } else if (p.inTree() == InTree.NONE && p.lowerExists() && (!p.lowerIsDir() || opaque)) {
                 // what the snapshot held here, ignored then, is replaced
                 if (leftOut) {
                     this.ignored++;
@@ -196,15 +200,15 @@ public final class UpperWalk {
                 fromSnapshot.add(path);
                 changes.add(Change.delete(path));
             }
-            if (leftOut && p.inTree() != 't') {
-                if (p.inTree() != 0 || !p.lowerIsDir() || opaque) {
+            if (leftOut && p.inTree() != InTree.TREE) {
+                if (p.inTree() != InTree.NONE || !p.lowerIsDir() || opaque) {
                     this.ignored++; // new: counted as one path, and git would not look inside
                     return;
                 }
                 // the snapshot's own ignored directory: walked, to count what changed below
             }
             Ignores ignores = parent.ignores.child(path, rules(u, l, path));
-            level = new Dir(parent, p.name(), path, u, l, ignores, ignored, p.inTree() == 't');
+            level = new Dir(parent, p.name(), path, u, l, ignores, ignored, p.inTree() == InTree.TREE);
         } finally {
             if (level == null) {
                 u.close();
@@ -252,8 +256,8 @@ public final class UpperWalk {
             }
             return; // the agent's repository metadata is harvested as commits, never as files
         }
-        char inTree = level.tracked ? tracked.at(path) : 0;
-        if (inTree == 'g') {
+        InTree inTree = level.tracked ? tracked.at(path) : InTree.NONE;
+        if (inTree == InTree.SUBMODULE) {
             submodules.add(path); // said once for all, by the harvest
             return;
         }
@@ -264,7 +268,7 @@ public final class UpperWalk {
         SafeOpen.Stat l = level.lower() == null ? null : level.lower().stat(name);
         if (u.isCharDevice() && u.rdev() == 0) {
             // overlayfs records a deletion as a character device 0/0, with or without userxattr
-            if (inTree != 0) {
+            if (inTree != InTree.NONE) {
                 changes.add(Change.delete(path));
             } else if (l != null) {
                 if (keep(level, path, inTree, l.isDirectory())) {
@@ -295,23 +299,23 @@ public final class UpperWalk {
      * Whether the walk takes a change at {@code path}: always one the snapshot's tree holds;
      * one git ignores only with {@link Options#includeIgnored}.
      */
-    private boolean keep(Dir level, String path, char inTree, boolean directory) {
-        return inTree != 0 || options.includeIgnored() || !(level.ignored || level.ignores.ignored(path, directory));
+    private boolean keep(Dir level, String path, InTree inTree, boolean directory) {
+        return inTree != InTree.NONE || options.includeIgnored() || !(level.ignored || level.ignores.ignored(path, directory));
     }
 
     /**
      * A file or symlink the agent wrote at {@code path}, where the snapshot's tree holds
      * {@code inTree} and its directory {@code l}; counted as an ignored change when not taken.
      */
-    private void write(String path, char inTree, SafeOpen.Stat l, boolean keep, Change.Kind kind) {
+    private void write(String path, InTree inTree, SafeOpen.Stat l, boolean keep, Change.Kind kind) {
         if (!keep) {
             ignored++;
             return;
         }
-        if (inTree == 't' || inTree == 0 && l != null && l.isDirectory()) {
+        if (inTree == InTree.TREE || inTree == InTree.NONE && l != null && l.isDirectory()) {
             changes.add(Change.delete(path)); // a directory became a file
         }
-        if (inTree == 0 && l != null) {
+        if (inTree == InTree.NONE && l != null) {
             fromSnapshot.add(path); // ignored then: the snapshot's version is its base
         }
         changes.add(new Change(kind, path));

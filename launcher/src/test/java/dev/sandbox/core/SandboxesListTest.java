@@ -2,6 +2,7 @@ package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,11 +20,7 @@ class SandboxesListTest {
     Path repo;
 
     private Sandboxes sandboxes() throws IOException, InterruptedException {
-        List<String> cmd = List.of("git", "-c", "init.defaultBranch=main", "init", "-q", repo.toString());
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("GIT_CONFIG_GLOBAL", "/dev/null");
-        assertEquals(0, pb.start().waitFor(), String.join(" ", cmd));
+        IsolatedGit.run(repo, "-c", "init.defaultBranch=main", "init", "-q");
         return Sandboxes.open(new Context(repo, Map.of("HOME", repo.resolve("home").toString()), null));
     }
 

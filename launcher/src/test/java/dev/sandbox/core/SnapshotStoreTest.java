@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.git.IsolatedGit;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.CopySnapshotter;
 import dev.sandbox.snapshot.Snapshotter;
@@ -35,8 +36,7 @@ class SnapshotStoreTest {
     void repo() throws IOException, InterruptedException {
         Path root = Files.createDirectory(tmp.resolve("repo"));
         Files.writeString(root.resolve("a.txt"), "one\n");
-        Process git = new ProcessBuilder("git", "init", "-q", root.toString()).inheritIO().start();
-        assertEquals(0, git.waitFor());
+        IsolatedGit.run(tmp, "init", "-q", root.toString());
         repo = Repo.discover(root);
         snapshots = new SnapshotStore(StateStore.forRepo(repo, null));
     }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,16 +68,10 @@ class QuotePathTest {
         assertEquals("it's", QuotePath.quoted("it's"));
     }
 
-    private static String git(Path dir, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
-        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", cmd));
+    private static String git(Path dir, String... args) {
+        IsolatedGit.Result r = IsolatedGit.exec(dir, null, args);
+        assertEquals(0, r.status(), "git " + String.join(" ", args) + ": " + r.err());
+        String out = r.out();
         return out.endsWith("\n") ? out.substring(0, out.length() - 1) : out;
     }
 }

@@ -15,11 +15,8 @@ class RepoTest {
     @TempDir
     Path dir;
 
-    private void git(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new java.util.ArrayList<>(List.of("git", "-c", "user.name=t", "-c", "user.email=t@t", "-C",
-                dir.toString()));
-        cmd.addAll(List.of(args));
-        assertEquals(0, new ProcessBuilder(cmd).inheritIO().start().waitFor(), String.join(" ", cmd));
+    private void git(String... args) {
+        IsolatedGit.run(dir, args);
     }
 
     @Test
@@ -27,10 +24,7 @@ class RepoTest {
         git("init", "-q");
         Path deep = Files.createDirectories(dir.resolve("a/b/c"));
         Path link = Files.createSymbolicLink(dir.resolve("link"), deep);
-        Process p = new ProcessBuilder("git", "-C", deep.toString(), "rev-parse", "--path-format=absolute",
-                "--git-common-dir").start();
-        Path oracle = Path.of(new String(p.getInputStream().readAllBytes()).strip());
-        assertEquals(0, p.waitFor());
+        Path oracle = Path.of(IsolatedGit.run(deep, "rev-parse", "--path-format=absolute", "--git-common-dir"));
         for (Path from : List.of(dir, deep, link)) {
             Repo repo = Repo.discover(from);
             assertEquals(oracle.toRealPath(), repo.commonDir().toRealPath(), "from " + from);

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.IsolatedGit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,7 @@ import org.eclipse.jgit.lib.ObjectId;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,6 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the rest, and never open what the attack points at (a FIFO canary whose writer would wake).
  * git itself makes the objects and judges the user's repository ({@code git fsck --strict}).
  */
+@ExtendWith(IsolatedGit.class)
 class AgentHistoryTest {
     private static final Duration QUICK = Duration.ofSeconds(20);
     private static final String LEFT_OUT = "left out the agent's commits: ";

@@ -3,6 +3,7 @@ package dev.sandbox.harvest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,15 +22,20 @@ import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link Apply} on a real repository with a real submodule checkout: a change that moves a
- * submodule, or turns one into something else or back, is left out and reported, and nothing
- * in or below the submodule's directory is written or deleted.
+ * {@link Apply} on a real repository: for each pair of upper and lower entries
+ * ({@link LayerPairs}), the user's tree the harvest leaves, judged by its files and by
+ * {@code git status}; and with a real submodule checkout, a change that moves a submodule,
+ * or turns one into something else or back, is left out and reported, and nothing in or
+ * below the submodule's directory is written or deleted.
  */
+@ExtendWith(IsolatedGit.class)
 class ApplyTest {
     private static final ObjectId ELSEWHERE = ObjectId.fromString("0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c");
 
@@ -41,8 +47,8 @@ class ApplyTest {
     ObjectInserter ins;
     ObjectReader reader;
 
-    @BeforeEach
-    void repository() throws Exception {
+    /** A repository whose commit holds a few files and the submodule {@code sub}, checked out. */
+    private void withSubmodule() throws Exception {
         work = Files.createDirectories(tmp.resolve("work"));
         write("top.txt", "top\n");
         write("f.txt", "f\n");
@@ -65,13 +71,32 @@ class ApplyTest {
 
     @AfterEach
     void close() {
-        reader.close();
-        ins.close();
-        repo.close();
+        if (repo != null) {
+            reader.close();
+            ins.close();
+            repo.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.sandbox.harvest.LayerPairs#all")
+    void run_upperOverLower_theUsersTreeAsTheSandboxLeftIt(LayerPairs.Pair pair) throws Exception {
+        Layers l = new Layers(tmp.resolve("pair"), r -> LayerPairs.plant(r, pair.lower()));
+        LayerPairs.plant(l.upper, pair.upper());
+
+        Apply.Outcome o = l.harvest(h -> Apply.run(h.reader(), h.trees(l.source(), false, true).changes(), l.repo,
+                "sb", false));
+
+        assertEquals(List.of(), o.conflicts());
+        assertEquals(pair.after(), LayerPairs.listing(l.repo), "the user's files");
+        IsolatedGit.Result status = IsolatedGit.exec(l.repo, null, "status", "--porcelain", "--untracked-files=all");
+        assertEquals(0, status.status(), status.err());
+        assertEquals(pair.status(), status.out().lines().toList(), "git status");
     }
 
     @Test
-    void run_submoduleMoved_leftOutAndReported_submoduleUntouched_restApplied() throws IOException {
+    void run_submoduleMoved_leftOutAndReported_submoduleUntouched_restApplied() throws Exception {
+        withSubmodule();
         Map<String, String> sub = files(work.resolve("sub"));
 
         Apply.Outcome o = Apply.run(reader, List.of(
@@ -92,7 +117,8 @@ class ApplyTest {
     }
 
     @Test
-    void run_gitlinkOnEitherSideOfATypeChange_leftOut_nothingWrittenOrDeleted() throws IOException {
+    void run_gitlinkOnEitherSideOfATypeChange_leftOut_nothingWrittenOrDeleted() throws Exception {
+        withSubmodule();
         String at = subHead.abbreviate(12).name();
         record Case(String what, List<FileChange> changes, Apply.Submodule reported) {
         }

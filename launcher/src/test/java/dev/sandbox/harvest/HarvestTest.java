@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.IsolatedGit;
 import dev.sandbox.sys.DeepTrees;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.eclipse.jgit.lib.Constants;
@@ -23,12 +23,14 @@ import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.ObjectInserter;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The harvest's trees over a real repository, with plain directories standing in for the
  * layers: what is left out (too large, changing, not a file) and that counting reads nothing.
  */
+@ExtendWith(IsolatedGit.class)
 class HarvestTest {
     @TempDir
     Path tmp;
@@ -308,19 +310,7 @@ class HarvestTest {
         return Files.writeString(p, content, StandardCharsets.UTF_8);
     }
 
-    static String git(Path dir, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
-        pb.environment().put("GIT_AUTHOR_NAME", "T");
-        pb.environment().put("GIT_AUTHOR_EMAIL", "t@example.org");
-        pb.environment().put("GIT_COMMITTER_NAME", "T");
-        pb.environment().put("GIT_COMMITTER_EMAIL", "t@example.org");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
+    static String git(Path dir, String... args) {
+        return IsolatedGit.run(dir, args);
     }
 }

@@ -2,6 +2,7 @@ package dev.sandbox.harvest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
@@ -16,7 +17,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * A sandbox's layers built by hand for tests that plant what an agent may leave: a real
  * repository ({@code repo}) with one commit, its snapshot copy ({@code lower}), an empty upper
  * layer beside where a sandbox's scratch directories go, and a copy of the repository for the
- * agent to commit in ({@code agent}), whose {@code .git} a test copies into the upper layer.
+ * agent to commit in ({@code agent}), whose {@code .git} a test copies into the upper layer
+ * (none for layers over a base of the test's own).
  */
 final class Layers {
     final Path repo;
@@ -27,20 +29,37 @@ final class Layers {
     private final Path tmp;
     private final List<Canary> canaries = new ArrayList<>();
 
+    /** What the repository's one commit holds. */
+    interface Base {
+        void plant(Path repo) throws Exception;
+    }
+
+    /** Layers over a repository whose commit holds {@code a.txt} alone, with a copy for the agent. */
     Layers(Path tmp) throws Exception {
+        this(tmp, repo -> Files.writeString(repo.resolve("a.txt"), "a\n"), true);
+    }
+
+    /** Layers over a repository whose one commit holds what {@code holds} plants, if anything; no agent copy. */
+    Layers(Path tmp, Base holds) throws Exception {
+        this(tmp, holds, false);
+    }
+
+    private Layers(Path tmp, Base holds, boolean agentCopy) throws Exception {
         this.tmp = tmp;
         repo = Files.createDirectories(tmp.resolve("repo"));
         git(repo, "init", "-q", "-b", "main");
-        Files.writeString(repo.resolve("a.txt"), "a\n");
+        holds.plant(repo);
         git(repo, "add", "-A");
-        git(repo, "commit", "-qm", "base");
+        git(repo, "commit", "-q", "--allow-empty", "-m", "base");
         base = git(repo, "rev-parse", "HEAD");
         lower = tmp.resolve("state/snapshots/s1/tree");
         Files.createDirectories(lower.getParent());
         run(tmp, "cp", "-a", repo.toString(), lower.toString());
         upper = Files.createDirectories(tmp.resolve("state/sandboxes/sb/upper"));
-        agent = tmp.resolve("agent");
-        run(tmp, "cp", "-a", repo.toString(), agent.toString());
+        agent = agentCopy ? tmp.resolve("agent") : null;
+        if (agentCopy) {
+            run(tmp, "cp", "-a", repo.toString(), agent.toString());
+        }
     }
 
     Source source() {
@@ -147,28 +166,12 @@ final class Layers {
         }
     }
 
-    static String git(Path dir, String... args) throws Exception {
-        return gitIn(dir, null, args);
+    static String git(Path dir, String... args) {
+        return IsolatedGit.run(dir, args);
     }
 
-    static String gitIn(Path dir, String stdin, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
-        pb.environment().put("GIT_AUTHOR_NAME", "Agent");
-        pb.environment().put("GIT_AUTHOR_EMAIL", "agent@example.com");
-        pb.environment().put("GIT_COMMITTER_NAME", "Agent");
-        pb.environment().put("GIT_COMMITTER_EMAIL", "agent@example.com");
-        Process p = pb.start();
-        try (OutputStream in = p.getOutputStream()) {
-            in.write((stdin == null ? "" : stdin).getBytes(StandardCharsets.UTF_8));
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out + err);
-        return out;
+    static String gitIn(Path dir, String stdin, String... args) {
+        return IsolatedGit.runWithInput(dir, stdin, args);
     }
 
     static void run(Path dir, String... cmd) throws Exception {
@@ -177,8 +180,7 @@ final class Layers {
 
     static int runStatus(Path dir, String... cmd) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
+        IsolatedGit.isolate(pb.environment());
         Process p = pb.start();
         p.getInputStream().readAllBytes();
         return p.waitFor();

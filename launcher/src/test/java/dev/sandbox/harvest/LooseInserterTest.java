@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,9 +24,11 @@ import org.eclipse.jgit.lib.TreeFormatter;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Loose objects written through unnamed files: what git itself would write, and nothing half-written. */
+@ExtendWith(IsolatedGit.class)
 class LooseInserterTest {
     @TempDir
     Path tmp;
@@ -98,9 +101,11 @@ class LooseInserterTest {
 
     /** Starts {@link SlowWriter} in another JVM and kills it with SIGKILL once it writes. */
     private void killWhileWriting(String how) throws Exception {
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
-                System.getProperty("java.class.path"), SlowWriter.class.getName(), work.resolve(".git").toString(), how)
-                .redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Duser.home=" + IsolatedGit.home(), "-cp", System.getProperty("java.class.path"),
+                SlowWriter.class.getName(), work.resolve(".git").toString(), how).redirectErrorStream(true);
+        IsolatedGit.isolate(pb.environment()); // JGit there reads no configuration of the user's or the system's
+        Process p = pb.start();
         try {
             java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
                     StandardCharsets.UTF_8));

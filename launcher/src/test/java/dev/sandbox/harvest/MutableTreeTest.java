@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,9 +18,11 @@ import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Trees edited in memory must come out exactly as git itself would write them. */
+@ExtendWith(IsolatedGit.class)
 class MutableTreeTest {
     @TempDir
     Path dir;
@@ -131,15 +134,7 @@ class MutableTreeTest {
         Files.writeString(p, content, StandardCharsets.UTF_8);
     }
 
-    private static String git(Path dir, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
+    private static String git(Path dir, String... args) {
+        return IsolatedGit.run(dir, args);
     }
 }

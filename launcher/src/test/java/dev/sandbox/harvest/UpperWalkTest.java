@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sandbox.sys.DeepTrees;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -20,25 +19,42 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The walk over real directories standing in for the layers: an "upper" and a "lower" with
- * plain files, symlinks, FIFOs, deep chains and wide directories (whiteouts need mknod, and
- * are left to the end-to-end tests).
+ * plain files, symlinks, FIFOs, whiteouts and opaque directories, one case for each pair of
+ * entries ({@link LayerPairs}); deep chains and wide directories are {@link UpperWalkScaleTest}'s.
  */
 class UpperWalkTest {
     @TempDir
     Path tmp;
     Path upper;
     Path lower;
-    /** What the snapshot's tree holds: path to 't', 'f' or 'g'. */
-    final Map<String, Character> tree = new HashMap<>();
-    final UpperWalk.Tracked tracked = path -> tree.getOrDefault(path, (char) 0);
+    /** What the snapshot's tree holds, by path. */
+    final Map<String, UpperWalk.InTree> tree = new HashMap<>();
+    final UpperWalk.Tracked tracked = path -> tree.getOrDefault(path, UpperWalk.InTree.NONE);
 
     @BeforeEach
     void layers() throws IOException {
         upper = Files.createDirectories(tmp.resolve("upper"));
         lower = Files.createDirectories(tmp.resolve("lower"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.sandbox.harvest.LayerPairs#all")
+    void read_upperOverLower_reportsWhatTheAgentChanged(LayerPairs.Pair pair) throws Exception {
+        LayerPairs.plant(lower, pair.lower());
+        LayerPairs.plant(upper, pair.upper());
+        UpperWalk.Tracked inTree = LayerPairs.tracked(pair.lower());
+
+        ChangeSet set = UpperWalk.read(upper, lower, inTree, new UpperWalk.Options(false, null, false, Long.MAX_VALUE));
+
+        assertEquals(pair.reported(), shown(set));
+        assertEquals(List.of(), set.warnings());
+        assertEquals(pair.reported(), shown(UpperWalk.read(upper, lower, inTree,
+                new UpperWalk.Options(false, null, true, Long.MAX_VALUE))), "what list counts, from metadata");
     }
 
     @Test
@@ -122,9 +138,9 @@ class UpperWalkTest {
 
     @Test
     void read_typeChangesAndTrackedPaths_deleteBeforeWrite_inWalkOrder() throws IOException {
-        tree.put("a", 't');
-        tree.put("a/x", 'f');
-        tree.put("f", 'f');
+        tree.put("a", UpperWalk.InTree.TREE);
+        tree.put("a/x", UpperWalk.InTree.FILE_OR_SYMLINK);
+        tree.put("f", UpperWalk.InTree.FILE_OR_SYMLINK);
         Files.createDirectories(lower.resolve("a"));
         lower("a/x", "x\n");
         lower("f", "file\n");
@@ -159,25 +175,6 @@ class UpperWalkTest {
     }
 
     @Test
-    void read_chainsOf3000And20000Directories_walkedWithoutRecursionOrLongPaths() throws Exception {
-        for (int depth : new int[] {3000, 20_000}) {
-            Path top = Files.createDirectories(tmp.resolve("deep" + depth));
-            try {
-                upper = Files.createDirectories(top.resolve("upper"));
-                lower = Files.createDirectories(top.resolve("lower"));
-                DeepTrees.chain(upper, "d", depth, "f", "bottom\n");
-                ChangeSet set = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> walk(false));
-                assertEquals(List.of("WRITE_FILE " + "d/".repeat(depth) + "f"), shown(set));
-                UpperWalk.Tally t = UpperWalk.tally(upper);
-                assertEquals(1, t.entries());
-                assertTrue(t.diskBytes() >= depth * 4096L, "every directory's block counts: " + t);
-            } finally {
-                DeepTrees.remove(top);
-            }
-        }
-    }
-
-    @Test
     void read_deepTreeWithSiblingsAtEveryLevel_reopensClosedDirectories() throws Exception {
         // each level holds a file after the subdirectory, so the walk must come back to levels it closed
         Path chain = upper;
@@ -191,21 +188,6 @@ class UpperWalkTest {
 
         assertEquals(2 * 3 * OpenDirs.KEPT, set.changes().size(), shown(set).toString());
         assertTrue(set.changes().stream().anyMatch(c -> c.path().equals("d/e/f")), shown(set).toString());
-    }
-
-    @Test
-    void read_hundredThousandEntries_inOneDirectory() throws Exception {
-        Path wide = Files.createDirectories(upper.resolve("wide"));
-        for (int i = 0; i < 100_000; i++) {
-            Files.createFile(wide.resolve("f" + i));
-        }
-        try {
-            ChangeSet set = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> walk(true));
-            assertEquals(100_000, set.changes().size());
-            assertEquals(100_000, UpperWalk.tally(upper).entries());
-        } finally {
-            DeepTrees.remove(wide);
-        }
     }
 
     @Test
@@ -231,7 +213,7 @@ class UpperWalkTest {
         return UpperWalk.read(upper, lower, tracked, new UpperWalk.Options(false, null, metadataOnly, Long.MAX_VALUE));
     }
 
-    private static List<String> shown(ChangeSet set) {
+    static List<String> shown(ChangeSet set) {
         return set.changes().stream().map(c -> c.kind() + " " + c.path()).toList();
     }
 

@@ -3,11 +3,9 @@ package dev.sandbox.snapshot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
+import dev.sandbox.git.IsolatedGit;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -65,15 +63,7 @@ class IndexRefreshTest {
         assertEquals(-1, IndexRefresh.refresh(tree));
     }
 
-    private static String git(Path dir, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("GIT_CONFIG_NOSYSTEM", "1");
-        pb.environment().put("HOME", dir.toString());
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
+    private static String git(Path dir, String... args) {
+        return IsolatedGit.run(dir, args);
     }
 }

@@ -7,14 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,27 +23,10 @@ class LinkedGitDirTest {
     @TempDir
     Path tmp;
 
-    private String git(Path dir, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("git", "-c", "safe.directory=*"));
+    private String git(Path dir, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("-c", "safe.directory=*"));
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
-        Map<String, String> env = pb.environment();
-        env.put("HOME", tmp.toString());
-        env.put("GIT_CONFIG_NOSYSTEM", "1");
-        env.put("GIT_AUTHOR_NAME", "T");
-        env.put("GIT_AUTHOR_EMAIL", "t@example.invalid");
-        env.put("GIT_COMMITTER_NAME", "T");
-        env.put("GIT_COMMITTER_EMAIL", "t@example.invalid");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        try {
-            if (p.waitFor() != 0) {
-                throw new AssertionError("git " + String.join(" ", args) + " in " + dir + ": " + out);
-            }
-        } catch (InterruptedException e) {
-            throw new IOException(e);
-        }
-        return out;
+        return IsolatedGit.run(dir, cmd.toArray(String[]::new));
     }
 
     /** A main repository with a commit, its state directory, and a worktree {@code wt} on branch {@code feature}. */
