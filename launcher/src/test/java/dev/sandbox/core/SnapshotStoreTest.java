@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.git.IsolatedGit;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.CopySnapshotter;
@@ -62,7 +63,8 @@ class SnapshotStoreTest {
     }
 
     private Snapshot take(Snapshotter snapshotter) {
-        return snapshots.current(repo, snapshotter, false, new PrintWriter(errors, true), s -> { });
+        return snapshots.current(repo, snapshotter, false,
+                Console.of(new PrintWriter(new StringWriter(), true), new PrintWriter(errors, true)), s -> { });
     }
 
     @Test
