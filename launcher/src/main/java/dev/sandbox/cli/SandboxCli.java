@@ -45,7 +45,7 @@ public final class SandboxCli {
     public static int execute(String... args) {
         Console console = Console.system();
         if (VmBridge.wanted(args, System.getProperty("os.name"), System.getenv())) {
-            return VmBridge.execute(args, console.out(), console.err());
+            return VmBridge.execute(args, console);
         }
         return commandLine(console.out(), console.err(), wantsStacktrace(args), invoked(args)).execute(args);
     }
