@@ -1,6 +1,8 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.console.Console;
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Names;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.vm.VmBridge;
 import java.io.PrintWriter;
@@ -45,7 +47,9 @@ public final class SandboxCli {
     public static int execute(String... args) {
         Console console = Console.system();
         if (VmBridge.wanted(args, System.getProperty("os.name"), System.getenv())) {
-            return VmBridge.execute(args, console);
+            Context here = Context.ofCurrentProcess();
+            return VmBridge.execute(args, console, new VmBridge.Local(here.cwd(), here.home(), here.env(),
+                    here.sandboxHome(), () -> Names.generate(n -> false)));
         }
         return commandLine(console.out(), console.err(), wantsStacktrace(args), invoked(args)).execute(args);
     }

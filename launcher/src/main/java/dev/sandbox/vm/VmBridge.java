@@ -3,8 +3,6 @@ package dev.sandbox.vm;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandbox.console.Console;
-import dev.sandbox.core.Context;
-import dev.sandbox.core.Names;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.profile.Profile;
@@ -17,6 +15,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * {@code sandbox} on macOS (or with {@code --vm}): the same commands, carried out in the VM.
@@ -30,6 +29,15 @@ public final class VmBridge {
     public static final String VM_ENV = "SANDBOX_VM";
 
     private VmBridge() {
+    }
+
+    /**
+     * What the bridge needs of the machine it runs on, from the caller (the layer above knows
+     * the process): the working directory, the user's home, the environment, where the
+     * distribution lives (for the Vagrantfile of a source tree, may be null), and a maker of
+     * fresh sandbox names such as {@code calm-otter}.
+     */
+    public record Local(Path cwd, Path home, Map<String, String> env, String sandboxHome, Supplier<String> newName) {
     }
 
     /**
@@ -52,7 +60,7 @@ public final class VmBridge {
     }
 
     /** Carries out {@code rawArgs} in the VM, saying on {@code console} what it does; the exit status. */
-    public static int execute(String[] rawArgs, Console console) {
+    public static int execute(String[] rawArgs, Console console, Local local) {
         List<String> args = new ArrayList<>(List.of(rawArgs));
         int vmFlag = args.indexOf("--vm");
         if (vmFlag >= 0 && args.subList(0, vmFlag).stream().allMatch(a -> a.startsWith("-"))) {
@@ -60,7 +68,6 @@ public final class VmBridge {
         }
         String sub = args.stream().filter(a -> !a.startsWith("-")).findFirst().orElse(null);
         try {
-            Context local = Context.ofCurrentProcess();
             Vm vm = Vm.of(local.env(), local.sandboxHome());
             if (sub == null || List.of("doctor", "images").contains(sub)) {
                 vm.ensureUp(console);
@@ -82,14 +89,14 @@ public final class VmBridge {
         }
     }
 
-    private static int run(Vm vm, Context local, Path root, String remote, List<String> args, Console console) {
+    private static int run(Vm vm, Local local, Path root, String remote, List<String> args, Console console) {
         int end = args.indexOf("--");
         List<String> options = end < 0 ? args : args.subList(0, end);
         List<String> command = end < 0 ? List.of() : args.subList(end + 1, args.size());
         String name = value(options, "--name");
         List<String> remoteArgs = new ArrayList<>(args);
         if (name == null) {
-            name = Names.generate(n -> false);
+            name = local.newName().get();
             remoteArgs.add(remoteArgs.indexOf("run") + 1, "--name");
             remoteArgs.add(remoteArgs.indexOf("run") + 2, name);
         }
