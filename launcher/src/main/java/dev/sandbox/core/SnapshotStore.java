@@ -161,12 +161,14 @@ public final class SnapshotStore {
         return new LookAhead(null, inBackground(repo::status));
     }
 
-    private static <T> CompletableFuture<T> inBackground(StateStore.IoAction<T> work) {
+    /** {@code work} on a thread of its own; the future ends however the work does, by an Error too. */
+    static <T> CompletableFuture<T> inBackground(StateStore.IoAction<T> work) {
         CompletableFuture<T> result = new CompletableFuture<>();
         Thread worker = new Thread(() -> {
             try {
                 result.complete(work.run());
-            } catch (IOException | RuntimeException e) {
+            } catch (Exception | Error e) {
+                // an Error too: left incomplete, the future would keep the run waiting for ever
                 result.completeExceptionally(e);
             }
         }, "look-ahead");

@@ -2,6 +2,9 @@ package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.console.Console;
@@ -14,8 +17,11 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -87,5 +93,15 @@ class SnapshotStoreTest {
         assertEquals(List.of(), snapshots.leftovers());
         assertFalse(s.id().equals(take(new CopySnapshotter()).id()),
                 "the warned snapshot does not match the tree any more, so the next run copies again");
+    }
+
+    @Test
+    void lookAhead_endedByAnError_failsTheFuture_soTheRunDoesNotWaitForEver() {
+        CompletableFuture<String> f = SnapshotStore.inBackground(() -> {
+            throw new StackOverflowError();
+        });
+        CompletionException e = assertThrows(CompletionException.class,
+                () -> assertTimeoutPreemptively(Duration.ofSeconds(10), f::join));
+        assertInstanceOf(StackOverflowError.class, e.getCause());
     }
 }
