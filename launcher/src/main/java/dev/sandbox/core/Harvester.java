@@ -77,7 +77,7 @@ public final class Harvester {
             args.add(t.snapshot().name());
             args.add(t.merged().name());
             console.out().flush();
-            return GitCli.passThrough(target.repoRoot(), null, args.toArray(String[]::new));
+            return GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new));
         }
     }
 
@@ -101,7 +101,16 @@ public final class Harvester {
             }
             console.out().flush();
             Path tmp = output == null ? null : output.resolveSibling("." + output.getFileName() + ".sandbox-tmp");
-            int status = GitCli.passThrough(target.repoRoot(), tmp, args.toArray(String[]::new));
+            int status;
+            try {
+                status = tmp == null ? GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new))
+                        : GitCli.passThroughTo(target.repoRoot(), tmp, args.toArray(String[]::new));
+            } catch (IOException e) {
+                throw SandboxException.cant("write", output, e); // the temporary file, next to it
+            } catch (RuntimeException e) {
+                deleteQuietly(tmp); // made, but git did not start
+                throw e;
+            }
             if (status == 128 + 13) {
                 throw SandboxException.withStatus(status); // SIGPIPE: the reader (head, a pager) had enough
             }
