@@ -1,6 +1,7 @@
 package dev.sandbox.build;
 
 import dev.sandbox.cli.SandboxCli;
+import dev.sandbox.console.Console;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -77,7 +78,8 @@ public final class ManPages {
             if (!changed.isEmpty()) {
                 convert(changed, manDir.toFile());
             }
-            System.out.println("man pages: " + manDir + " (" + changed.size() + " of " + pages.size() + " written)");
+            Console.system().out().println("man pages: " + manDir + " (" + changed.size() + " of " + pages.size()
+                    + " written)");
         } catch (IOException e) {
             throw new UncheckedIOException("can't write the man pages to " + manDir, e);
         }

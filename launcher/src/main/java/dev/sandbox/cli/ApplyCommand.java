@@ -1,5 +1,6 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.QuotePath;
 import dev.sandbox.harvest.Apply;
@@ -30,12 +31,12 @@ public final class ApplyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
-        Apply.Outcome o = target.harvester().apply(target.name, noConflicts, err);
+        Console console = SandboxCli.console(spec);
+        PrintWriter out = console.out();
+        Apply.Outcome o = target.harvester().apply(target.name, noConflicts, console);
         // names as git prints them: one line each, whatever bytes the agent put in them
         for (Apply.Submodule s : o.leftOut()) {
-            err.println("sandbox: left out submodule '" + QuotePath.escaped(s.path()) + "' (" + s.from() + " -> "
+            console.say("left out submodule '" + QuotePath.escaped(s.path()) + "' (" + s.from() + " -> "
                     + s.to() + "): apply can't move a submodule's checkout; 'sandbox commit' carries it");
         }
         for (String path : o.updated()) {
@@ -49,7 +50,7 @@ public final class ApplyCommand implements Callable<Integer> {
                     + " file(s) would conflict; nothing was changed (drop --no-conflicts to merge with markers)");
         }
         if (!o.conflicts().isEmpty()) {
-            err.println("sandbox: applied '" + target.name + "' with " + o.conflicts().size()
+            console.say("applied '" + target.name + "' with " + o.conflicts().size()
                     + " conflict(s): resolve them, as after a git merge");
             return SandboxException.NOTHING;
         }

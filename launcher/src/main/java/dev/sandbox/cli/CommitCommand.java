@@ -1,5 +1,6 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.core.Harvester.Committed;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,11 +34,12 @@ public final class CommitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Committed c = target.harvester().commit(target.name, branch, message, force, spec.commandLine().getErr());
+        Console console = SandboxCli.console(spec);
+        Committed c = target.harvester().commit(target.name, branch, message, force, console);
         if (c.commits() == 0) {
-            spec.commandLine().getOut().println(c.branch() + " is already at " + c.tip() + " (nothing new)");
+            console.out().println(c.branch() + " is already at " + c.tip() + " (nothing new)");
         } else {
-            spec.commandLine().getOut().println((c.moved() ? "updated " : "created ") + c.branch() + " at " + c.tip()
+            console.out().println((c.moved() ? "updated " : "created ") + c.branch() + " at " + c.tip()
                     + " (" + c.commits() + " commit" + (c.commits() == 1 ? "" : "s") + ")");
         }
         return 0;

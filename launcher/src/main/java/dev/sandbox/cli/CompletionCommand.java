@@ -83,8 +83,9 @@ public final class CompletionCommand implements Callable<Integer> {
                     + "': the shells are " + String.join(" and ", Shells.ALL));
         }
         PrintWriter silent = new PrintWriter(new StringWriter());
-        spec.commandLine().getOut().print(script(SandboxCli.commandLine(silent, silent, false)));
-        spec.commandLine().getOut().flush();
+        PrintWriter out = SandboxCli.console(spec).out();
+        out.print(script(SandboxCli.commandLine(silent, silent, false)));
+        out.flush();
         return 0;
     }
 

@@ -35,6 +35,6 @@ public final class DiffCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DiffFormat f = format == null ? DiffFormat.PATCH : format.stat ? DiffFormat.STAT : DiffFormat.NAME_ONLY;
-        return target.harvester().diff(target.name, f, spec.commandLine().getOut(), spec.commandLine().getErr());
+        return target.harvester().diff(target.name, f, SandboxCli.console(spec));
     }
 }

@@ -36,7 +36,7 @@ public final class DoctorCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Doctor.Report report = Doctor.run(Context.ofCurrentProcess());
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = SandboxCli.console(spec).out();
         if (json) {
             out.println(Json.toString(report));
         } else {

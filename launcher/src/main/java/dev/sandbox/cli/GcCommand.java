@@ -17,7 +17,7 @@ public final class GcCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Sandboxes.GcResult r = Sandboxes.open(Context.ofCurrentProcess()).gc();
-        spec.commandLine().getOut().println("removed " + r.snapshots().size() + " unused snapshot"
+        SandboxCli.console(spec).out().println("removed " + r.snapshots().size() + " unused snapshot"
                 + (r.snapshots().size() == 1 ? "" : "s") + " and " + r.leftovers() + " leftover"
                 + (r.leftovers() == 1 ? "" : "s"));
         return 0;

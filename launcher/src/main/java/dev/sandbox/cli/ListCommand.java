@@ -43,7 +43,7 @@ public final class ListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = SandboxCli.console(spec).out();
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         if (format.quiet) {
             sandboxes.names().forEach(out::println);

@@ -32,7 +32,7 @@ public final class PatchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        target.harvester().patch(target.name, output, noBase, spec.commandLine().getOut(), spec.commandLine().getErr());
+        target.harvester().patch(target.name, output, noBase, SandboxCli.console(spec));
         return 0;
     }
 }

@@ -3,6 +3,7 @@ package dev.sandbox.cli;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -27,8 +28,9 @@ public final class PortsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<PublishedPort> ports = Sandboxes.open(Context.ofCurrentProcess()).ports(name);
+        PrintWriter out = SandboxCli.console(spec).out();
         for (PublishedPort p : ports) {
-            spec.commandLine().getOut().println(p.describe());
+            out.println(p.describe());
         }
         return 0;
     }

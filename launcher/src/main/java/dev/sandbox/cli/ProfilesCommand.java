@@ -46,7 +46,7 @@ public final class ProfilesCommand implements Callable<Integer> {
         Context context = Context.ofCurrentProcess();
         Profiles profiles = Profiles.of(context.repoRootOrNull(), context.home(),
                 TrustStore.forUser(context.env(), context.home()));
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = SandboxCli.console(spec).out();
         if (revoke && (args.isEmpty() || !args.get(0).equals("trust"))) {
             throw new ParameterException(spec.commandLine(), "--revoke goes with 'sandbox profiles trust NAME'");
         }

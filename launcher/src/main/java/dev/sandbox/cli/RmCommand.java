@@ -2,6 +2,7 @@ package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Sandboxes;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,9 +30,10 @@ public final class RmCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        PrintWriter out = SandboxCli.console(spec).out();
         for (String name : names) {
             sandboxes.remove(name, force);
-            spec.commandLine().getOut().println("removed sandbox '" + name + "'");
+            out.println("removed sandbox '" + name + "'");
         }
         return 0;
     }

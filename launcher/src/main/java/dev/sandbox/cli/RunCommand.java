@@ -141,7 +141,7 @@ public final class RunCommand implements Callable<Integer> {
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
         return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove),
-                new FileOutputStream(FileDescriptor.out), spec.commandLine().getErr());
+                new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
 
     /** Refuses, before anything happens, what contradicts itself on the command line alone. */

@@ -1,16 +1,18 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Names;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.vm.VmBridge;
-import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Builds the configured command line once, for {@code main} and for tests alike: controlled
@@ -43,12 +45,13 @@ public final class SandboxCli {
     }
 
     public static int execute(String... args) {
-        PrintWriter out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
-        PrintWriter err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+        Console console = Console.system();
         if (VmBridge.wanted(args, System.getProperty("os.name"), System.getenv())) {
-            return VmBridge.execute(args, out, err);
+            Context here = Context.ofCurrentProcess();
+            return VmBridge.execute(args, console, new VmBridge.Local(here.cwd(), here.home(), here.env(),
+                    here.sandboxHome(), () -> Names.generate(n -> false)));
         }
-        return commandLine(out, err, wantsStacktrace(args), invoked(args)).execute(args);
+        return commandLine(console.out(), console.err(), wantsStacktrace(args), invoked(args)).execute(args);
     }
 
     public static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean stacktrace) {
@@ -61,6 +64,7 @@ public final class SandboxCli {
      * anything else a short command does (100 ms of a 350 ms run).
      */
     static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean stacktrace, String only) {
+        Console console = Console.of(out, err);
         CommandLine cli = new CommandLine(new SandboxCommand());
         SUBCOMMANDS.forEach((name, command) -> {
             if (only == null || only.equals(name)) {
@@ -80,7 +84,7 @@ public final class SandboxCli {
         }
         cli.setParameterExceptionHandler((ex, args) -> {
             CommandLine cmd = ex.getCommandLine();
-            err.println("sandbox: " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            console.error(ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
             if (stacktrace) {
                 ex.printStackTrace(err);
             }
@@ -89,21 +93,28 @@ public final class SandboxCli {
         cli.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof SandboxException se) {
                 if (!se.getMessage().isEmpty()) {
-                    err.println("sandbox: " + se.getMessage());
+                    console.error(se.getMessage());
                 }
                 if (stacktrace) {
                     se.printStackTrace(err);
                 }
                 return se.exitCode();
             }
-            err.println("sandbox: internal error: " + ex
-                    + (stacktrace ? "" : " (run again with --stacktrace for details)"));
+            console.error("internal error: " + ex + (stacktrace ? "" : " (run again with --stacktrace for details)"));
             if (stacktrace) {
                 ex.printStackTrace(err);
             }
             return SandboxException.FAILURE;
         });
         return cli;
+    }
+
+    /**
+     * The console of the command line {@code spec} belongs to: its stdout and stderr, which
+     * {@link #commandLine} set on every subcommand. Every command prints through this.
+     */
+    static Console console(CommandSpec spec) {
+        return Console.of(spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 
     /**

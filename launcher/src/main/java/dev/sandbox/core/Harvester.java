@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.GitCli;
 import dev.sandbox.harvest.Apply;
@@ -9,7 +10,6 @@ import dev.sandbox.harvest.Trees;
 import dev.sandbox.harvest.Work;
 import dev.sandbox.profile.Profiles;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -60,11 +60,14 @@ public final class Harvester {
         }
     }
 
-    /** Prints the diff through git (colour and pager on a terminal); returns git's status. */
-    public int diff(String name, DiffFormat format, PrintWriter out, PrintWriter err) {
+    /**
+     * Prints the diff through git (colour and pager on a terminal), after the warnings on
+     * {@code console}; returns git's status.
+     */
+    public int diff(String name, DiffFormat format, Console console) {
         Target target = target(name);
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = trees(h, target, true, err);
+            Trees t = trees(h, target, true, console);
             List<String> args = new ArrayList<>(List.of("diff", "-M"));
             if (format == DiffFormat.STAT) {
                 args.add("--stat");
@@ -73,8 +76,8 @@ public final class Harvester {
             }
             args.add(t.snapshot().name());
             args.add(t.merged().name());
-            out.flush();
-            return GitCli.passThrough(target.repoRoot(), null, args.toArray(String[]::new));
+            console.out().flush();
+            return GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new));
         }
     }
 
@@ -82,11 +85,12 @@ public final class Harvester {
      * Writes the sandbox's work as a patch series ({@code git format-patch}) to stdout or
      * {@code output}: from the snapshot's base commit, so that it carries the user's
      * uncommitted state at snapshot time first when there was one, unless {@code noBase}.
+     * Warnings go to {@code console}.
      */
-    public void patch(String name, Path output, boolean noBase, PrintWriter out, PrintWriter err) {
+    public void patch(String name, Path output, boolean noBase, Console console) {
         Target target = target(name);
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = changed(h, target, "make a patch of", false, err);
+            Trees t = changed(h, target, "make a patch of", false, console);
             Harvest.Commits c = commits(h, target, t, null);
             List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
                     "--no-signature"));
@@ -95,9 +99,18 @@ public final class Harvester {
             if (from == null) {
                 args.add(c.tip().name());
             }
-            out.flush();
+            console.out().flush();
             Path tmp = output == null ? null : output.resolveSibling("." + output.getFileName() + ".sandbox-tmp");
-            int status = GitCli.passThrough(target.repoRoot(), tmp, args.toArray(String[]::new));
+            int status;
+            try {
+                status = tmp == null ? GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new))
+                        : GitCli.passThroughTo(target.repoRoot(), tmp, args.toArray(String[]::new));
+            } catch (IOException e) {
+                throw SandboxException.cant("write", output, e); // the temporary file, next to it
+            } catch (RuntimeException e) {
+                deleteQuietly(tmp); // made, but git did not start
+                throw e;
+            }
             if (status == 128 + 13) {
                 throw SandboxException.withStatus(status); // SIGPIPE: the reader (head, a pager) had enough
             }
@@ -119,9 +132,9 @@ public final class Harvester {
 
     /**
      * Commits the sandbox's work on {@code branch} (default {@code sandbox/<name>}), leaving
-     * the user's working tree, index and HEAD alone.
+     * the user's working tree, index and HEAD alone. Warnings go to {@code console}.
      */
-    public Committed commit(String name, String branch, String message, boolean force, PrintWriter err) {
+    public Committed commit(String name, String branch, String message, boolean force, Console console) {
         Target target = target(name);
         String ref = "refs/heads/" + (branch != null ? branch : "sandbox/" + target.name());
         if (!Repository.isValidRefName(ref)) {
@@ -133,7 +146,7 @@ public final class Harvester {
                     "it is checked out in a working tree (pick another with -b)");
         });
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = changed(h, target, "commit", true, err);
+            Trees t = changed(h, target, "commit", true, console);
             Repository repo = h.repository();
             Ref existing = repo.exactRef(ref);
             ObjectId old = existing == null ? null : existing.getObjectId();
@@ -171,11 +184,11 @@ public final class Harvester {
         }
     }
 
-    /** Merges the sandbox's changes into the user's working tree. */
-    public Apply.Outcome apply(String name, boolean refuseConflicts, PrintWriter err) {
+    /** Merges the sandbox's changes into the user's working tree; warnings go to {@code console}. */
+    public Apply.Outcome apply(String name, boolean refuseConflicts, Console console) {
         Target target = target(name);
         try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            Trees t = changed(h, target, "apply", false, err);
+            Trees t = changed(h, target, "apply", false, console);
             Apply.Outcome o = Apply.run(h.reader(), t.changes(), target.repoRoot(), target.name(), refuseConflicts);
             if (o.written()) {
                 mark(h, target, t, null);
@@ -215,20 +228,20 @@ public final class Harvester {
         return (!t.unchanged() || t.keptCommits()) && !state(t).equals(record.harvested());
     }
 
-    private Trees trees(Harvest h, Target target, boolean store, PrintWriter err) {
+    private Trees trees(Harvest h, Target target, boolean store, Console console) {
         Trees t = h.trees(target.source(), includeIgnored, store);
         for (String w : t.warnings()) {
-            err.println("sandbox: warning: " + w);
+            console.warn(w);
         }
         if (t.ignored() > 0) {
-            err.println("sandbox: " + t.ignored() + " ignored path" + (t.ignored() == 1 ? "" : "s")
+            console.say(t.ignored() + " ignored path" + (t.ignored() == 1 ? "" : "s")
                     + " changed (see --include-ignored)");
         }
         Map<String, String> changes = new LinkedHashMap<>();
         t.changes().forEach(c -> changes.put(c.path(), c.added() ? "added" : c.deleted() ? "deleted" : "modified"));
         String profiles = Profiles.changedWarning(changes);
         if (profiles != null) {
-            err.println("sandbox: warning: " + profiles);
+            console.warn(profiles);
         }
         return t;
     }
@@ -237,8 +250,8 @@ public final class Harvester {
      * The trees, or "nothing to VERB" (exit 1) when they are equal; with {@code commits}, the
      * agent's kept commits count too ({@link Trees#keptCommits}), which only commits carry.
      */
-    private Trees changed(Harvest h, Target target, String verb, boolean commits, PrintWriter err) {
-        Trees t = trees(h, target, true, err);
+    private Trees changed(Harvest h, Target target, String verb, boolean commits, Console console) {
+        Trees t = trees(h, target, true, console);
         if (t.unchanged() && !(commits && t.keptCommits())) {
             throw SandboxException.nothing("nothing to " + verb.replace("make a patch of", "put in a patch")
                     + ": sandbox '" + target.name() + "' has no changes");

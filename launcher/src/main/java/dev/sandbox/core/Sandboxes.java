@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.containers.Engine;
 import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
@@ -28,7 +29,6 @@ import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
@@ -97,9 +97,10 @@ public final class Sandboxes {
      * With {@code count} above 1, runs that many sandboxes {@code NAME-1..NAME-count} at once on
      * one snapshot, without a terminal (each one's output goes to its log), and returns 0 when
      * every agent exited 0, else the first other status. {@code out} gets, with {@code --rm} and
-     * {@code count} above 1, the output of each sandbox removed, which would go with it.
+     * {@code count} above 1, the output of each sandbox removed, which would go with it;
+     * {@code console} gets what the run says (the names, warnings, published ports).
      */
-    public int run(RunOptions options, OutputStream out, PrintWriter err) {
+    public int run(RunOptions options, OutputStream out, Console console) {
         String name = options.name();
         Strategies.Requested strategy = options.strategy();
         int count = options.count();
@@ -116,17 +117,17 @@ public final class Sandboxes {
         Ports.refuseTaken(net.ports(), count);
         SandboxNetwork.refuseUnavailable(net, context.env());
         if (net.mode() == NetMode.host) {
-            err.println("sandbox: warning: --net host: the agent shares this machine's network; it can reach every"
+            console.warn("--net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
         }
         if (options.containers() != null && options.containers().subIds().isEmpty()) {
-            err.println("sandbox: note: " + options.containers().describe());
+            console.note(options.containers().describe());
         }
         createPaths(profile, home);
         Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
         List<String> names = reserve(name, count);
         if (name == null) {
-            err.println("sandbox: starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");
+            console.say("starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");
         }
         List<Path> dirs = names.stream().map(store::sandboxDir).toList();
         List<FileChannel> runLocks = new ArrayList<>();
@@ -139,7 +140,7 @@ public final class Sandboxes {
             Snapshot snapshot;
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
-                        net.mode(), claimed, err);
+                        net.mode(), claimed, console);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -151,9 +152,8 @@ public final class Sandboxes {
                 // In a user namespace overlayfs refuses a lower layer with mounts below it
                 // (EINVAL): they would show what they cover. Read-only is the next best view.
                 homeLayer = false;
-                err.println("sandbox: warning: the home has a mount below it ('" + mountInHome.get() + "'), which"
+                console.warn("the home has a mount below it ('" + mountInHome.get() + "'), which"
                         + " overlayfs can't layer: the agent sees the home read-only");
-                err.flush();
             }
             Path runtime = net.needsControl() || net.mode() == NetMode.allow ? RuntimeDir.forUser(context.env()) : null;
             for (int i = 0; i < count; i++) {
@@ -169,30 +169,26 @@ public final class Sandboxes {
                 Map<String, String> agentEnv = new HashMap<>(AgentEnv.build(launcherEnv, profile, options.env()));
                 agentEnv.put("SANDBOX_NAME", sandboxName);
                 launches.add(new AgentProcess.Launch(argv, agentEnv, output,
-                        process -> attach(network, dir, sandboxName, process, err)));
+                        process -> attach(network, dir, sandboxName, process, console)));
             }
             if (count > 1) {
-                err.println("sandbox: running " + String.join(", ", names) + " on snapshot " + snapshot.id()
+                console.say("running " + String.join(", ", names) + " on snapshot " + snapshot.id()
                         + "; each one's output goes to " + store.sandboxesDir().resolve("NAME").resolve("log")
                                 .resolve(StateStore.OUTPUT_LOG));
-                err.flush();
             }
             String snapshotId = snapshot.id();
             int[] statuses = AgentProcess.runAll(launches, (i, status) -> {
                 update(dirs.get(i), sb -> (sb != null ? sb : claimed[i]).finished(status, Instant.now()));
                 if (count > 1) {
-                    synchronized (err) {
-                        err.println("sandbox: " + names.get(i) + " " + HelperExit.describe(status));
-                        err.flush();
-                    }
+                    console.say(names.get(i) + " " + HelperExit.describe(status));
                 }
                 if (options.remove()) {
                     // pasta still writes to the sandbox's log, and the run lock is in its directory
                     networks.get(i).close();
                     closeQuietly(runLocks.get(i));
-                    removeUnlessWork(names.get(i), dirs.get(i), snapshotId, count > 1 ? out : null, status, err);
+                    removeUnlessWork(names.get(i), dirs.get(i), snapshotId, count > 1 ? out : null, status, console);
                 }
-            });
+            }, console);
             return IntStream.of(statuses).filter(st -> st != 0).findFirst().orElse(0);
         } catch (IOException e) {
             throw SandboxException.cant("run sandbox", names.get(0), e);
@@ -205,22 +201,22 @@ public final class Sandboxes {
     /**
      * For {@code run --rm}: removes a sandbox whose agent has ended, and its snapshot when no
      * other sandbox uses it, unless it holds work ({@link Work}); then it stays, and one line on
-     * {@code err} says so and why. When {@code out} is not null, the sandbox's output log, the only
+     * {@code console} says so and why. When {@code out} is not null, the sandbox's output log, the only
      * copy of what its agent printed, is copied there first. Never throws: the agent's exit
      * status must reach the user.
      */
     private void removeUnlessWork(String name, Path dir, String snapshotId, OutputStream out, int status,
-            PrintWriter err) {
+            Console console) {
         Work work;
         try {
             work = new Harvester(this, false).work(name);
         } catch (RuntimeException e) {
-            say(err, "sandbox: kept '" + name + "': can't tell whether it holds work: " + reason(e));
+            console.say("kept '" + name + "': can't tell whether it holds work: " + reason(e));
             return;
         }
         if (work.any()) {
             // point at what shows the work: diff and patch show no commit that changes no file
-            say(err, "sandbox: kept '" + name + "': it holds changes (" + work.describe() + ") — "
+            console.say("kept '" + name + "': it holds changes (" + work.describe() + ") — "
                     + (work.files() > 0 ? "see 'sandbox diff " + name + "'"
                             : work.ignored() > 0 ? "see 'sandbox diff --include-ignored " + name + "'"
                                     : work.commits() > 0 ? "'sandbox commit " + name + "' puts it on a branch"
@@ -228,7 +224,7 @@ public final class Sandboxes {
                                                     + "' deletes it"));
             return;
         }
-        if (out != null && !copyOutput(name, dir, status, out, err)) {
+        if (out != null && !copyOutput(name, dir, status, out, console)) {
             return;
         }
         IOException leftover;
@@ -249,17 +245,17 @@ public final class Sandboxes {
                 }
             });
         } catch (RuntimeException e) {
-            say(err, "sandbox: kept '" + name + "': " + reason(e));
+            console.say("kept '" + name + "': " + reason(e));
             return;
         }
         if (leftover != null) {
-            say(err, "sandbox: removed '" + name + "', but " + leftover.getMessage()
+            console.say("removed '" + name + "', but " + leftover.getMessage()
                     + " ('sandbox gc' deletes the rest)");
         }
         try {
             dropUnused(snapshotId);
         } catch (RuntimeException e) {
-            say(err, "sandbox: removed '" + name + "', but not its snapshot '" + snapshotId + "': " + reason(e)
+            console.say("removed '" + name + "', but not its snapshot '" + snapshotId + "': " + reason(e)
                     + " ('sandbox gc' deletes it)");
         }
     }
@@ -269,7 +265,7 @@ public final class Sandboxes {
      * as {@code tail} frames several files, streaming it; ends it with a newline when it lacks
      * one, so that the next header starts a line. Returns false, having said why, when it can't.
      */
-    private static boolean copyOutput(String name, Path dir, int status, OutputStream out, PrintWriter err) {
+    private static boolean copyOutput(String name, Path dir, int status, OutputStream out, Console console) {
         Path log = StateStore.outputLog(dir);
         synchronized (out) {
             try {
@@ -283,7 +279,7 @@ public final class Sandboxes {
                 out.flush();
                 return true;
             } catch (IOException e) {
-                say(err, "sandbox: kept '" + name + "': can't copy its output to stdout: " + IoErrors.reason(e)
+                console.say("kept '" + name + "': can't copy its output to stdout: " + IoErrors.reason(e)
                         + " (it is in " + log + ")");
                 return false;
             }
@@ -301,13 +297,6 @@ public final class Sandboxes {
         }
     }
 
-    private static void say(PrintWriter err, String line) {
-        synchronized (err) {
-            err.println(line);
-            err.flush();
-        }
-    }
-
     private static String reason(RuntimeException e) {
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
@@ -317,23 +306,19 @@ public final class Sandboxes {
      * failure is said here in one line; the helper then ends the sandbox (status 125) before
      * its agent starts.
      */
-    private void attach(SandboxNetwork network, Path dir, String name, Process helper, PrintWriter err) {
+    private void attach(SandboxNetwork network, Path dir, String name, Process helper, Console console) {
         try {
             List<PublishedPort> ports = network.attach(helper);
             if (!ports.isEmpty()) {
                 update(dir, sb -> sb.publishing(ports));
-                synchronized (err) {
+                synchronized (console.err()) { // one sandbox's ports together, whatever the others print
                     for (PublishedPort p : ports) {
-                        err.println("sandbox: " + name + " publishes " + p.describe());
+                        console.say(name + " publishes " + p.describe());
                     }
-                    err.flush();
                 }
             }
         } catch (SandboxException e) {
-            synchronized (err) {
-                err.println("sandbox: " + e.getMessage());
-                err.flush();
-            }
+            console.error(e.getMessage());
         }
     }
 
@@ -372,8 +357,8 @@ public final class Sandboxes {
      * snapshot unused.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
-            SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, Sandbox[] claimed, PrintWriter err)
-            throws IOException {
+            SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, Sandbox[] claimed,
+            Console console) throws IOException {
         Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
@@ -386,7 +371,7 @@ public final class Sandboxes {
             Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
             records.add(sandbox);
         }
-        return snapshots.current(repo, snapshotter, sameStrategy, lookAhead, err, s -> {
+        return snapshots.current(repo, snapshotter, sameStrategy, lookAhead, console, s -> {
             for (int i = 0; i < dirs.size(); i++) {
                 claimed[i] = records.get(i).onSnapshot(s.id());
                 Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);

@@ -1,11 +1,11 @@
 package dev.sandbox.core;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.ZfsSnapshotter;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -83,23 +83,24 @@ public final class SnapshotStore {
      * changed (and, with {@code sameStrategy}, if it was made the same way), and lets
      * {@code claim} record its use before {@code gc} may see it. Takes the
      * snapshots lock, so concurrent runs on an unchanged tree wait for one copy and share it.
+     * Warnings (a copy taken while the tree kept changing, entries left out) go to {@code console}.
      */
-    public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, PrintWriter err, Claim claim) {
-        return current(repo, snapshotter, sameStrategy, null, err, claim);
+    public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Console console, Claim claim) {
+        return current(repo, snapshotter, sameStrategy, null, console, claim);
     }
 
     /**
-     * As {@link #current(Repo, Snapshotter, boolean, PrintWriter, Claim)}, with what
+     * As {@link #current(Repo, Snapshotter, boolean, Console, Claim)}, with what
      * {@code lookAhead} found out while the run was getting ready.
      */
     public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, LookAhead lookAhead,
-            PrintWriter err, Claim claim) {
+            Console console, Claim claim) {
         Set<Path> exclude = Set.of(store.root());
         return locked(() -> {
             Snapshot chosen;
             try {
                 chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude,
-                        lookAhead == null ? LookAhead.NONE : lookAhead, err);
+                        lookAhead == null ? LookAhead.NONE : lookAhead, console);
             } catch (FileSystemException e) {
                 throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
             }
@@ -109,9 +110,9 @@ public final class SnapshotStore {
     }
 
     private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
-            LookAhead lookAhead, PrintWriter err) throws IOException {
+            LookAhead lookAhead, Console console) throws IOException {
         if (!snapshotter.reusable()) {
-            return take(repo, snapshotter, exclude, lookAhead, err);
+            return take(repo, snapshotter, exclude, lookAhead, console);
         }
         List<Snapshot> existing = list();
         if (!existing.isEmpty() && existing.get(0).fingerprint() != null
@@ -119,7 +120,7 @@ public final class SnapshotStore {
                 && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead.fingerprint()))) {
             return existing.get(0);
         }
-        return take(repo, snapshotter, exclude, lookAhead, err);
+        return take(repo, snapshotter, exclude, lookAhead, console);
     }
 
     private static Repo.Status statusNow(Repo repo, CompletableFuture<Repo.Status> lookAhead) {
@@ -160,12 +161,14 @@ public final class SnapshotStore {
         return new LookAhead(null, inBackground(repo::status));
     }
 
-    private static <T> CompletableFuture<T> inBackground(StateStore.IoAction<T> work) {
+    /** {@code work} on a thread of its own; the future ends however the work does, by an Error too. */
+    static <T> CompletableFuture<T> inBackground(StateStore.IoAction<T> work) {
         CompletableFuture<T> result = new CompletableFuture<>();
         Thread worker = new Thread(() -> {
             try {
                 result.complete(work.run());
-            } catch (IOException | RuntimeException e) {
+            } catch (Exception | Error e) {
+                // an Error too: left incomplete, the future would keep the run waiting for ever
                 result.completeExceptionally(e);
             }
         }, "look-ahead");
@@ -191,7 +194,7 @@ public final class SnapshotStore {
      * build, git's own gc), so that a sandbox never starts on a torn file without notice.
      */
     private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, LookAhead lookAhead,
-            PrintWriter err) throws IOException {
+            Console console) throws IOException {
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
             String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
@@ -211,7 +214,7 @@ public final class SnapshotStore {
                     continue;
                 }
                 if (!heldStill) {
-                    err.println("sandbox: warning: the working tree kept changing while it was copied (" + COPY_ATTEMPTS
+                    console.warn("the working tree kept changing while it was copied (" + COPY_ATTEMPTS
                             + " tries); a file written meanwhile may be torn in this snapshot");
                 }
                 List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
@@ -220,7 +223,7 @@ public final class SnapshotStore {
                 Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
                 Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
                 for (String sk : skipped) {
-                    err.println("sandbox: warning: left '" + sk
+                    console.warn("left '" + sk
                             + "' out of the snapshot: not a regular file, directory or symlink");
                 }
                 return snapshot;

@@ -1,12 +1,15 @@
 package dev.sandbox.git;
 
+import dev.sandbox.error.SandboxException;
 import dev.sandbox.sys.ChildEnv;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -66,23 +69,40 @@ public final class GitCli {
     }
 
     /**
-     * Runs git on the user's terminal (or with its output going to {@code output} when that
-     * is not null) so that git chooses colour and pager as it always does; returns its status.
+     * Runs git on the user's terminal so that git chooses colour and pager as it always does;
+     * returns its status.
+     *
+     * @throws SandboxException (exit 125) when git can't be started
      */
-    public static int passThrough(Path dir, Path output, String... args) {
+    public static int passThrough(Path dir, String... args) {
+        return passThrough(dir, new ProcessBuilder().inheritIO(), args);
+    }
+
+    /**
+     * As {@link #passThrough(Path, String...)}, with git's stdout going to the file
+     * {@code output}, created or truncated.
+     *
+     * @throws IOException when {@code output} can't be created or truncated; git did not run
+     * @throws SandboxException (exit 125) when git can't be started
+     */
+    public static int passThroughTo(Path dir, Path output, String... args) throws IOException {
+        // Opened here first: a file ProcessBuilder can't open fails like a missing git, reason unsaid.
+        Files.newByteChannel(output, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING).close();
+        return passThrough(dir, new ProcessBuilder().inheritIO().redirectOutput(output.toFile()), args);
+    }
+
+    private static int passThrough(Path dir, ProcessBuilder pb, String... args) {
         List<String> cmd = new ArrayList<>(List.of("git", "--no-optional-locks", "-C", dir.toString()));
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        if (output != null) {
-            pb.redirectOutput(output.toFile());
-        }
+        pb.command(cmd);
         ChildEnv.restoreLocale(pb.environment());
         pb.environment().put("GIT_OPTIONAL_LOCKS", "0");
         Process p;
         try {
             p = pb.start();
         } catch (IOException e) {
-            throw new GitNotFoundException(e);
+            throw SandboxException.failure("can't run 'git': not installed or not on the PATH (install git)", e);
         }
         // Ctrl-C in the pager is for git and the pager; this JVM just waits for them.
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), sun.misc.SignalHandler.SIG_IGN);

@@ -1,5 +1,6 @@
 package dev.sandbox.launch;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.sys.Posix;
 import java.io.File;
@@ -48,9 +49,10 @@ public final class AgentProcess {
     /**
      * Starts every launch at once and waits for all of them; {@code ended} hears of each
      * agent's status as it ends. A helper that cannot be started fails the whole call only
-     * when it is the sole one; among several it counts as status 125.
+     * when it is the sole one; among several it counts as status 125. Among several, a failure
+     * of {@code ended} is one line on {@code console}, and the other agents go on.
      */
-    public static int[] runAll(List<Launch> launches, BiConsumer<Integer, Integer> ended) {
+    public static int[] runAll(List<Launch> launches, BiConsumer<Integer, Integer> ended, Console console) {
         Queue<Process> helpers = new ConcurrentLinkedQueue<>();
         Signal.handle(new Signal("INT"), SignalHandler.SIG_IGN);
         if (System.console() == null && Posix.hasControllingTerminal()) {
@@ -89,7 +91,7 @@ public final class AgentProcess {
                     try {
                         ended.accept(n, status);
                     } catch (RuntimeException e) {
-                        System.err.println("sandbox: " + e.getMessage());
+                        console.error(e.getMessage());
                     }
                 }
             }, "agent-" + n);

@@ -1,6 +1,7 @@
 package dev.sandbox.snapshot;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -65,7 +66,15 @@ final class TreeWalk {
         return Integer.getInteger("sandbox.walkThreads", Math.max(4, Math.min(32, 4 * cores)));
     }
 
-    /** Walks {@code root} and returns the fingerprint of what was visited. */
+    /**
+     * Walks {@code root} and returns the fingerprint of what was visited.
+     *
+     * @throws FileSystemException naming {@code root}, when its directories nest deeper than
+     *     a thread's stack can follow (each level waits for the one below: about a thousand
+     *     levels with a 1 MiB stack), rather than the {@link StackOverflowError} that ends
+     *     the JVM
+     * @throws IOException the first I/O error a task met
+     */
     static String walk(Path root, Set<Path> exclude, Visitor visitor) throws IOException {
         PosixFileAttributes attrs = posix(root);
         ForkJoinPool pool = new ForkJoinPool(threads());
@@ -73,6 +82,8 @@ final class TreeWalk {
             return pool.invoke(new DirTask(exclude, visitor, root, "", attrs)).value();
         } catch (RuntimeException e) {
             throw unwrap(e);
+        } catch (StackOverflowError e) {
+            throw new FileSystemException(root.toString(), null, "its directories nest too deep to walk (about a thousand levels)");
         } finally {
             // After a failure, tasks already running go on writing for a moment: the caller
             // removes what was written only once they have all stopped.

@@ -1,9 +1,10 @@
 package dev.sandbox.sys;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -29,15 +30,22 @@ public final class Command {
     }
 
     public static Result run(List<String> argv) {
-        return run(argv, Map.of(), false);
+        return run(argv, Map.of());
+    }
+
+    /** Like {@link #run(List)} with {@code extraEnv} added to the environment. */
+    public static Result run(List<String> argv, Map<String, String> extraEnv) {
+        return run(argv, extraEnv, null, null);
     }
 
     /**
-     * Like {@link #run(List)} with {@code extraEnv} added to the environment; with {@code echo},
-     * what the tool writes also goes to this process's stdout and stderr as it comes (for long
-     * runs the user watches, such as {@code vagrant up}).
+     * Like {@link #run(List, Map)}, and what the tool writes also goes to {@code echoOut} and
+     * {@code echoErr} (when not null) as it comes, read as UTF-8 and flushed at every read:
+     * for long runs the user watches, such as {@code vagrant up}. A writer that fails stops
+     * nothing (a {@link PrintWriter} keeps its errors to itself): the tool is still read to its end.
      */
-    public static Result run(List<String> argv, Map<String, String> extraEnv, boolean echo) {
+    public static Result run(List<String> argv, Map<String, String> extraEnv, PrintWriter echoOut,
+            PrintWriter echoErr) {
         ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.PIPE);
         pb.environment().put("LC_ALL", "C");
         pb.environment().putAll(extraEnv);
@@ -50,8 +58,8 @@ public final class Command {
         try {
             p.getOutputStream().close();
             CompletableFuture<String> err = CompletableFuture.supplyAsync(
-                    () -> read(p.getErrorStream(), echo ? System.err : null));
-            String out = read(p.getInputStream(), echo ? System.out : null);
+                    () -> read(p.getErrorStream(), echoErr));
+            String out = read(p.getInputStream(), echoOut);
             return new Result(p.waitFor(), out, err.join());
         } catch (IOException e) {
             return new Result(125, "", e.getMessage());
@@ -62,21 +70,21 @@ public final class Command {
         }
     }
 
-    private static String read(InputStream in, PrintStream echo) {
-        ByteArrayOutputStream all = new ByteArrayOutputStream();
-        byte[] buf = new byte[8192];
-        try (in) {
+    private static String read(InputStream in, PrintWriter echo) {
+        StringBuilder all = new StringBuilder();
+        char[] buf = new char[8192];
+        try (Reader r = new InputStreamReader(in, StandardCharsets.UTF_8)) {
             int n;
-            while ((n = in.read(buf)) > 0) {
-                all.write(buf, 0, n);
+            while ((n = r.read(buf)) > 0) {
+                all.append(buf, 0, n);
                 if (echo != null) {
                     echo.write(buf, 0, n);
                     echo.flush();
                 }
             }
         } catch (IOException e) {
-            // the tool is gone: what came is all there is
+            // the tool is gone: what came is all there is (a PrintWriter never throws)
         }
-        return all.toString(StandardCharsets.UTF_8);
+        return all.toString();
     }
 }

@@ -1,5 +1,6 @@
 package dev.sandbox.vm;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.Egress;
 import dev.sandbox.sys.Command;
@@ -76,15 +77,14 @@ public final class Vm {
         return p.getNameCount() >= 3 ? p.getParent().getParent().getParent() : null;
     }
 
-    /** Starts the VM unless it runs; the provider's own error when it cannot. */
-    public void ensureUp(java.io.PrintWriter err) {
-        Result status = vagrant(List.of("status", "--machine-readable"), false);
+    /** Starts the VM unless it runs, Vagrant's output on {@code console}; the provider's own error when it can't. */
+    public void ensureUp(Console console) {
+        Result status = vagrant(List.of("status", "--machine-readable"), null);
         if (status.ok() && status.stdout().lines().anyMatch(l -> l.matches("[^,]*,[^,]*,state,running"))) {
             return;
         }
-        err.println("sandbox: starting the VM (vagrant up)");
-        err.flush();
-        Result up = vagrant(List.of("up"), true);
+        console.say("starting the VM (vagrant up)");
+        Result up = vagrant(List.of("up"), console);
         if (!up.ok()) {
             throw SandboxException.failure("can't start the VM: " + up.why());
         }
@@ -93,7 +93,7 @@ public final class Vm {
     /** The ssh configuration of the running VM, from {@code vagrant ssh-config}. */
     Path sshConfig() {
         if (sshConfig == null) {
-            Result r = vagrant(List.of("ssh-config"), false);
+            Result r = vagrant(List.of("ssh-config"), null);
             if (!r.ok()) {
                 throw SandboxException.failure("can't reach the VM: vagrant ssh-config: " + r.why());
             }
@@ -187,14 +187,14 @@ public final class Vm {
     }
 
     /** Applies a patch series to the local working tree, as {@code sandbox apply} does (3-way). */
-    int applyLocally(Path root, String patch, java.io.PrintWriter err) {
+    int applyLocally(Path root, String patch, Console console) {
         try {
             Path file = Files.createTempFile("sandbox-vm-", ".patch");
             try {
                 Files.writeString(file, patch);
                 Result r = Command.run(List.of("git", "-C", root.toString(), "apply", "--3way", file.toString()));
                 if (!r.stderr().isBlank()) {
-                    err.println(r.stderr().strip());
+                    console.err().println(r.stderr().strip()); // git's own words
                 }
                 return r.exitCode();
             } finally {
@@ -209,17 +209,19 @@ public final class Vm {
     public void fetch(Path local, String remote, String branch) {
         Result r = Command.run(List.of("git", "-C", local.toString(), "fetch", "-q", "--no-tags", "--force",
                 HOST + ":" + remote, "refs/heads/" + branch + ":refs/heads/" + branch),
-                Map.of("GIT_SSH_COMMAND", sshCommand()), false);
+                Map.of("GIT_SSH_COMMAND", sshCommand()));
         if (!r.ok()) {
             throw SandboxException.failure("can't fetch " + branch + " from the VM: " + r.why());
         }
     }
 
-    Result vagrant(List<String> args, boolean echo) {
+    /** Runs {@code vagrant ARGS}; with an {@code echo} console, what it prints goes there too as it comes. */
+    Result vagrant(List<String> args, Console echo) {
         List<String> argv = new ArrayList<>();
         argv.add(vagrant);
         argv.addAll(args);
-        return Command.run(argv, Map.of("VAGRANT_CWD", vagrantDir.toString()), echo);
+        return Command.run(argv, Map.of("VAGRANT_CWD", vagrantDir.toString()), echo == null ? null : echo.out(),
+                echo == null ? null : echo.err());
     }
 
     static String quote(String s) {

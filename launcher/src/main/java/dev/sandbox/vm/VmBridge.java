@@ -2,14 +2,12 @@ package dev.sandbox.vm;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.sandbox.core.Context;
-import dev.sandbox.core.Names;
+import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.Profiles;
 import dev.sandbox.sys.Command;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +15,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * {@code sandbox} on macOS (or with {@code --vm}): the same commands, carried out in the VM.
@@ -30,6 +29,15 @@ public final class VmBridge {
     public static final String VM_ENV = "SANDBOX_VM";
 
     private VmBridge() {
+    }
+
+    /**
+     * What the bridge needs of the machine it runs on, from the caller (the layer above knows
+     * the process): the working directory, the user's home, the environment, where the
+     * distribution lives (for the Vagrantfile of a source tree, may be null), and a maker of
+     * fresh sandbox names such as {@code calm-otter}.
+     */
+    public record Local(Path cwd, Path home, Map<String, String> env, String sandboxHome, Supplier<String> newName) {
     }
 
     /**
@@ -51,7 +59,8 @@ public final class VmBridge {
         return vm || osName != null && osName.startsWith("Mac") && !"off".equals(env.get(VM_ENV));
     }
 
-    public static int execute(String[] rawArgs, PrintWriter out, PrintWriter err) {
+    /** Carries out {@code rawArgs} in the VM, saying on {@code console} what it does; the exit status. */
+    public static int execute(String[] rawArgs, Console console, Local local) {
         List<String> args = new ArrayList<>(List.of(rawArgs));
         int vmFlag = args.indexOf("--vm");
         if (vmFlag >= 0 && args.subList(0, vmFlag).stream().allMatch(a -> a.startsWith("-"))) {
@@ -59,36 +68,35 @@ public final class VmBridge {
         }
         String sub = args.stream().filter(a -> !a.startsWith("-")).findFirst().orElse(null);
         try {
-            Context context = Context.ofCurrentProcess();
-            Vm vm = Vm.of(context.env(), context.sandboxHome());
+            Vm vm = Vm.of(local.env(), local.sandboxHome());
             if (sub == null || List.of("doctor", "images").contains(sub)) {
-                vm.ensureUp(err);
+                vm.ensureUp(console);
                 return vm.sandbox(vm.remoteHome(), args, System.console() != null);
             }
-            Repo repo = Repo.discover(context.cwd());
+            Repo repo = Repo.discover(local.cwd());
             Path root = repo.root();
             String remote = vm.remoteDir(root);
-            vm.ensureUp(err);
+            vm.ensureUp(console);
             return switch (sub) {
-                case "run" -> run(vm, context, root, remote, args, err);
-                case "commit" -> commit(vm, root, remote, args, err);
-                case "apply" -> apply(vm, root, remote, args, err);
+                case "run" -> run(vm, local, root, remote, args, console);
+                case "commit" -> commit(vm, root, remote, args, console);
+                case "apply" -> apply(vm, root, remote, args, console);
                 default -> vm.sandbox(remote, args, System.console() != null);
             };
         } catch (SandboxException e) {
-            err.println("sandbox: " + e.getMessage());
+            console.error(e.getMessage());
             return e.exitCode();
         }
     }
 
-    private static int run(Vm vm, Context context, Path root, String remote, List<String> args, PrintWriter err) {
+    private static int run(Vm vm, Local local, Path root, String remote, List<String> args, Console console) {
         int end = args.indexOf("--");
         List<String> options = end < 0 ? args : args.subList(0, end);
         List<String> command = end < 0 ? List.of() : args.subList(end + 1, args.size());
         String name = value(options, "--name");
         List<String> remoteArgs = new ArrayList<>(args);
         if (name == null) {
-            name = Names.generate(n -> false);
+            name = local.newName().get();
             remoteArgs.add(remoteArgs.indexOf("run") + 1, "--name");
             remoteArgs.add(remoteArgs.indexOf("run") + 2, name);
         }
@@ -96,21 +104,20 @@ public final class VmBridge {
         int n = count == null ? 1 : Integer.parseInt(count.matches("\\d{1,3}") ? count : "1");
 
         long sent = vm.sync(root, remote, List.of());
-        err.println("sandbox: synced " + sent + " file" + (sent == 1 ? "" : "s") + " into the VM");
-        syncCredentials(vm, context, root, value(options, "--profile"), command, err);
-        err.flush();
+        console.say("synced " + sent + " file" + (sent == 1 ? "" : "s") + " into the VM");
+        syncCredentials(vm, local.home(), root, value(options, "--profile"), command, console);
 
-        Path cwd = context.cwd().toAbsolutePath().normalize();
+        Path cwd = local.cwd().toAbsolutePath().normalize();
         String where = cwd.startsWith(root) ? remote + ("/" + root.relativize(cwd)).replaceAll("/$", "") : remote;
         int status = vm.sandbox(where, remoteArgs, System.console() != null);
         Set<String> left = options.contains("--rm") ? remoteSandboxes(vm, remote) : null;
         for (int i = 1; i <= n; i++) {
             String each = n == 1 ? name : name + "-" + i;
             if (left != null && !left.contains(each)) {
-                err.println("sandbox: " + each + " changed nothing"); // --rm removed it in the VM
+                console.say(each + " changed nothing"); // --rm removed it in the VM
                 continue;
             }
-            bringBack(vm, root, remote, each, List.of("commit", each), "sandbox/" + each, err);
+            bringBack(vm, root, remote, each, List.of("commit", each), "sandbox/" + each, console);
         }
         return status;
     }
@@ -131,22 +138,21 @@ public final class VmBridge {
     }
 
     /** The profile's writable paths under the home (an agent's login) go into the VM's home; nothing else does. */
-    private static void syncCredentials(Vm vm, Context context, Path root, String profileName, List<String> command,
-            PrintWriter err) {
-        Path home = context.home();
+    private static void syncCredentials(Vm vm, Path home, Path root, String profileName, List<String> command,
+            Console console) {
         Profiles profiles = Profiles.of(root, home);
         Profile profile = profiles.resolve(profileName != null ? profileName
                 : command.isEmpty() ? "default" : profiles.forCommand(command));
         for (String p : profile.writable()) {
             if (p.startsWith("~/") && Files.exists(home.resolve(p.substring(2)))) {
                 vm.syncHomePath(home, p.substring(2));
-                err.println("sandbox: copied ~/" + p.substring(2) + " into the VM (profile '" + profile.name()
+                console.say("copied ~/" + p.substring(2) + " into the VM (profile '" + profile.name()
                         + "' writes there)");
             }
         }
     }
 
-    private static int commit(Vm vm, Path root, String remote, List<String> args, PrintWriter err) {
+    private static int commit(Vm vm, Path root, String remote, List<String> args, Console console) {
         int at = args.indexOf("commit");
         String name = args.stream().skip(at + 1).filter(a -> !a.startsWith("-")).findFirst().orElse(null);
         if (name == null) {
@@ -156,26 +162,25 @@ public final class VmBridge {
         if (branch == null) {
             branch = value(args, "--branch");
         }
-        return bringBack(vm, root, remote, name, args, branch != null ? branch : "sandbox/" + name, err);
+        return bringBack(vm, root, remote, name, args, branch != null ? branch : "sandbox/" + name, console);
     }
 
     /** Commits a sandbox's work in the VM and fetches the branch; the remote commit's status. */
     private static int bringBack(Vm vm, Path root, String remote, String name, List<String> commitArgs, String branch,
-            PrintWriter err) {
+            Console console) {
         Command.Result c = vm.sandboxOutput(remote, commitArgs);
         if (c.exitCode() == SandboxException.NOTHING) {
-            err.println("sandbox: " + name + " changed nothing");
+            console.say(name + " changed nothing");
         } else if (c.exitCode() != 0) {
-            err.println("sandbox: can't bring " + name + "'s work back: " + c.why().replaceFirst("^sandbox: ", ""));
+            console.error("can't bring " + name + "'s work back: " + c.why().replaceFirst("^sandbox: ", ""));
         } else {
             vm.fetch(root, remote, branch);
-            err.println("sandbox: " + name + "'s work is on branch " + branch);
+            console.say(name + "'s work is on branch " + branch);
         }
-        err.flush();
         return c.exitCode();
     }
 
-    private static int apply(Vm vm, Path root, String remote, List<String> args, PrintWriter err) {
+    private static int apply(Vm vm, Path root, String remote, List<String> args, Console console) {
         int at = args.indexOf("apply");
         String name = args.stream().skip(at + 1).filter(a -> !a.startsWith("-")).findFirst().orElse(null);
         if (name == null) {
@@ -183,10 +188,10 @@ public final class VmBridge {
         }
         Command.Result patch = vm.sandboxOutput(remote, List.of("patch", name));
         if (patch.exitCode() != 0) {
-            err.println(patch.stderr().strip());
+            console.err().println(patch.stderr().strip()); // the VM's own sandbox: lines
             return patch.exitCode();
         }
-        return vm.applyLocally(root, patch.stdout(), err);
+        return vm.applyLocally(root, patch.stdout(), console);
     }
 
     /** The value of option {@code name} ({@code --name N} or {@code --name=N}) among {@code args}, or null. */

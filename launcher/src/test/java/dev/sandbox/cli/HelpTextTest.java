@@ -3,10 +3,17 @@ package dev.sandbox.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -55,6 +62,36 @@ class HelpTextTest {
         String list = "Examples:\n  sandbox run -- claude -p '" + "word ".repeat(9) + "and so\n    on'\n"
                 + "  sandbox run --net egress -- npm run dev\n";
         assertEquals(List.of(), needlessBreaks(list, 80), "one example per line");
+    }
+
+    @Test
+    void everyCommandClass_isASubcommand_underItsOwnName() throws IOException {
+        Set<String> classes;
+        try (Stream<Path> files = Files.list(Path.of("src/main/java/dev/sandbox/cli"))) {
+            classes = files.map(f -> f.getFileName().toString().replaceFirst("\\.java$", ""))
+                    .filter(n -> n.endsWith("Command") && !n.equals("SandboxCommand"))
+                    .collect(Collectors.toCollection(TreeSet::new));
+        }
+        Set<String> registered = new TreeSet<>();
+        SandboxCli.SUBCOMMANDS.forEach((name, command) -> {
+            Object c = command.get();
+            registered.add(c.getClass().getSimpleName());
+            assertEquals(name, new CommandLine(c).getCommandName(), c.getClass().getSimpleName());
+        });
+        assertEquals(classes, registered, "SandboxCli.SUBCOMMANDS");
+    }
+
+    @Test
+    void sandboxAlone_andItsHelp_nameEverySubcommand() {
+        StringWriter err = new StringWriter();
+        assertEquals(2, SandboxCli.commandLine(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true),
+                false).execute());
+        String help = commands(80).get(0).getUsageMessage(CommandLine.Help.Ansi.OFF);
+        for (String name : SandboxCli.SUBCOMMANDS.keySet()) {
+            assertTrue(err.toString().matches("(?s)sandbox: missing command: one of .*\\b" + name + "\\b.*"),
+                    name + " in " + err);
+            assertTrue(help.contains("\n  " + name + " "), name + " in\n" + help);
+        }
     }
 
     /** The whole command tree from the one factory, its help rendered at {@code width} columns. */

@@ -2,8 +2,12 @@ package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.git.IsolatedGit;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.CopySnapshotter;
@@ -13,8 +17,11 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -62,7 +69,8 @@ class SnapshotStoreTest {
     }
 
     private Snapshot take(Snapshotter snapshotter) {
-        return snapshots.current(repo, snapshotter, false, new PrintWriter(errors, true), s -> { });
+        return snapshots.current(repo, snapshotter, false,
+                Console.of(new PrintWriter(new StringWriter(), true), new PrintWriter(errors, true)), s -> { });
     }
 
     @Test
@@ -85,5 +93,15 @@ class SnapshotStoreTest {
         assertEquals(List.of(), snapshots.leftovers());
         assertFalse(s.id().equals(take(new CopySnapshotter()).id()),
                 "the warned snapshot does not match the tree any more, so the next run copies again");
+    }
+
+    @Test
+    void lookAhead_endedByAnError_failsTheFuture_soTheRunDoesNotWaitForEver() {
+        CompletableFuture<String> f = SnapshotStore.inBackground(() -> {
+            throw new StackOverflowError();
+        });
+        CompletionException e = assertThrows(CompletionException.class,
+                () -> assertTimeoutPreemptively(Duration.ofSeconds(10), f::join));
+        assertInstanceOf(StackOverflowError.class, e.getCause());
     }
 }
