@@ -1,9 +1,9 @@
 package dev.sandbox.snapshot;
 
 import java.io.IOException;
-import java.nio.file.FileSystemException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
