@@ -6,6 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code sandbox patch}: a sandbox's work as a patch series. */
@@ -23,7 +24,9 @@ public final class PatchCommand implements Callable<Integer> {
     @Mixin
     HarvestMixin target;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write to FILE instead of stdout.")
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write to FILE instead of stdout"
+            + " ('-' is stdout). A regular file, or the one a symlink leads to, is replaced whole; a FIFO or"
+            + " a device is written into.")
     Path output;
 
     @Option(names = "--no-base", description = "Leave out the patch of the uncommitted changes the snapshot took,"
@@ -32,6 +35,9 @@ public final class PatchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (output != null && output.toString().isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "'--output' needs a file name ('-' for stdout)");
+        }
         target.harvester().patch(target.name, output, noBase, SandboxCli.console(spec));
         return 0;
     }

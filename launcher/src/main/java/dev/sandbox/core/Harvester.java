@@ -100,11 +100,13 @@ public final class Harvester {
                 args.add(c.tip().name());
             }
             console.out().flush();
-            Path tmp = output == null ? null : output.resolveSibling("." + output.getFileName() + ".sandbox-tmp");
+            Path file = output == null || output.toString().equals("-") ? null : writtenFile(output);
+            boolean into = file != null && Files.exists(file) && !Files.isRegularFile(file);
+            Path tmp = file == null || into ? null : file.resolveSibling("." + file.getFileName() + ".sandbox-tmp");
             int status;
             try {
-                status = tmp == null ? GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new))
-                        : GitCli.passThroughTo(target.repoRoot(), tmp, args.toArray(String[]::new));
+                status = file == null ? GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new))
+                        : GitCli.passThroughTo(target.repoRoot(), into ? file : tmp, args.toArray(String[]::new));
             } catch (IOException e) {
                 throw SandboxException.cant("write", output, e); // the temporary file, next to it
             } catch (RuntimeException e) {
@@ -120,13 +122,28 @@ public final class Harvester {
             }
             if (tmp != null) {
                 try {
-                    Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                 } catch (IOException e) {
                     deleteQuietly(tmp);
                     throw SandboxException.cant("write", output, e);
                 }
             }
             mark(h, target, t, null);
+        }
+    }
+
+    /**
+     * The file {@code patch -o} writes: {@code output} itself, or the file a symlink there leads
+     * to, so that the link stays a link as under a shell's {@code >}. The user named it; it is
+     * not the agent's. A regular file is replaced whole by a rename (a reader never sees half
+     * a patch); anything else that exists (a FIFO, a terminal, a device) is written into, never
+     * replaced: root replacing {@code /dev/null} by a file would break the machine.
+     */
+    private static Path writtenFile(Path output) {
+        try {
+            return Files.exists(output) ? output.toRealPath() : output;
+        } catch (IOException e) {
+            throw SandboxException.cant("write", output, e);
         }
     }
 

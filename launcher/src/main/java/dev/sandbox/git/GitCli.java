@@ -3,10 +3,12 @@ package dev.sandbox.git;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.sys.ChildEnv;
 import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -79,17 +81,30 @@ public final class GitCli {
     }
 
     /**
-     * As {@link #passThrough(Path, String...)}, with git's stdout going to the file
-     * {@code output}, created or truncated.
+     * As {@link #passThrough(Path, String...)}, with git's stdout going to {@code output}: a
+     * regular file, created or truncated, or something that exists and is written into as it
+     * is (a FIFO, a device), as a shell's {@code >} does.
      *
-     * @throws IOException when {@code output} can't be created or truncated; git did not run
+     * @throws IOException when {@code output} can't be created, truncated or opened for writing;
+     *     git did not run
      * @throws SandboxException (exit 125) when git can't be started
      */
     public static int passThroughTo(Path dir, Path output, String... args) throws IOException {
-        // Opened here first: a file ProcessBuilder can't open fails like a missing git, reason unsaid.
-        Files.newByteChannel(output, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING).close();
-        return passThrough(dir, new ProcessBuilder().inheritIO().redirectOutput(output.toFile()), args);
+        if (Files.exists(output) && !Files.isRegularFile(output)) {
+            // Not opened here first: a FIFO's reader would see the end of its input on close.
+            if (!Files.isWritable(output)) {
+                throw new AccessDeniedException(output.toString());
+            }
+        } else {
+            // Opened here first: a file ProcessBuilder can't open fails like a missing git, reason unsaid.
+            Files.newByteChannel(output, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING).close();
+        }
+        try {
+            return passThrough(dir, new ProcessBuilder().inheritIO().redirectOutput(output.toFile()), args);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 
     private static int passThrough(Path dir, ProcessBuilder pb, String... args) {
@@ -102,6 +117,9 @@ public final class GitCli {
         try {
             p = pb.start();
         } catch (IOException e) {
+            if (e.getCause() instanceof FileNotFoundException output) {
+                throw new UncheckedIOException(output); // where stdout goes, not git, failed
+            }
             throw SandboxException.failure("can't run 'git': not installed or not on the PATH (install git)", e);
         }
         // Ctrl-C in the pager is for git and the pager; this JVM just waits for them.

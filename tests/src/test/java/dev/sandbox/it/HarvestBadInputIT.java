@@ -150,6 +150,57 @@ class HarvestBadInputIT {
         }
     }
 
+    /**
+     * {@code patch -o} writes what it is pointed at as a shell's {@code >} would: a symlink
+     * stays a link, a FIFO and a device are written into, never replaced by a file (as root,
+     * the old code turned {@code /dev/full} into one), {@code -} is stdout.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void patch_output_dashIsStdout_linkKept_fifoAndDeviceWrittenInto(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "p", "--", "sh", "-c", "echo x >> f.txt");
+            String expected = cli.runOk(repo, "patch", "p").stdout();
+            assertTrue(expected.contains("\n+x\n"), expected);
+
+            assertEquals(expected, cli.runOk(repo, "patch", "p", "-o", "-").stdout());
+            assertFalse(Files.exists(repo.resolve("-")), "no file named '-'");
+
+            Path real = ws.dir().resolve("real.patch");
+            Path link = ws.dir().resolve("link.patch");
+            Path fifo = ws.dir().resolve("fifo");
+            Files.writeString(real, "old\n");
+            Files.createSymbolicLink(link, real.getFileName());
+            Proc.hostOk(ws.dir(), "mkfifo", fifo.toString());
+            // root gets a device of its own: the machine's /dev/null must survive a regression
+            Path device = runner == Runner.ROOT ? ws.dir().resolve("null") : Path.of("/dev/null");
+            if (runner == Runner.ROOT) {
+                Proc.hostOk(ws.dir(), "mknod", device.toString(), "c", "1", "3");
+            }
+            ws.own();
+
+            cli.runOk(repo, "patch", "p", "-o", link.toString());
+            assertTrue(Files.isSymbolicLink(link), "the link stays a link");
+            assertEquals(expected, Files.readString(real));
+
+            Proc.Running reader = Proc.start(List.of("cat", fifo.toString()), ws.dir(),
+                    Host.cleanEnv(Host.scratchHome()));
+            cli.runOk(repo, "patch", "p", "-o", fifo.toString());
+            assertEquals(expected, reader.await().stdout());
+            assertEquals("fifo", Proc.hostOk(ws.dir(), "stat", "-c", "%F", fifo.toString()).stdout().strip());
+
+            cli.runOk(repo, "patch", "p", "-o", device.toString());
+            assertEquals("character special file",
+                    Proc.hostOk(ws.dir(), "stat", "-c", "%F", device.toString()).stdout().strip());
+
+            Cli.assertOneErrorLine(cli.run(repo, "patch", "p", "-o", ""), 2);
+            cli.runOk(repo, "rm", "--force", "p");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void diff_whileTheAgentRuns_showsWhatItWroteSoFar(Runner runner) {
