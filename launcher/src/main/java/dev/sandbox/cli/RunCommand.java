@@ -116,7 +116,7 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (name != null) {
-            StateStore.validateName(name);
+            StateStore.validateNewName(name);
         }
         if (count < 1 || count > MAX_COUNT) {
             throw new ParameterException(spec.commandLine(), "--count must be between 1 and " + MAX_COUNT + ", not "

@@ -153,11 +153,15 @@ public final class Harvester {
      */
     public Committed commit(String name, String branch, String message, boolean force, Console console) {
         Target target = target(name);
-        String ref = "refs/heads/" + (branch != null ? branch : "sandbox/" + target.name());
-        if (!Repository.isValidRefName(ref)) {
-            throw SandboxException.cantWithInput("use the branch name", branch, "not a valid git branch name");
+        String shortName = branch != null ? branch : "sandbox/" + target.name();
+        String ref = "refs/heads/" + shortName;
+        // git branch refuses HEAD and a leading '-' too (git-check-ref-format(1), --branch);
+        // refs/... would make refs/heads/refs/..., which git takes for another ref's name
+        if (!Repository.isValidRefName(ref) || shortName.equals("HEAD") || shortName.startsWith("-")
+                || shortName.startsWith("refs/")) {
+            throw SandboxException.cantWithInput("use the branch name", shortName,
+                    "not a valid git branch name" + (branch == null ? " (pick one with -b)" : ""));
         }
-        String shortName = ref.substring("refs/heads/".length());
         checkedOutBranches(target).stream().filter(ref::equals).findAny().ifPresent(b -> {
             throw SandboxException.cantWithInput("commit to the branch", shortName,
                     "it is checked out in a working tree (pick another with -b)");

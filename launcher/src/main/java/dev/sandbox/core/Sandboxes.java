@@ -542,7 +542,7 @@ public final class Sandboxes {
             String base = name != null ? name : Names.generate(n -> !free(names(n, count)));
             List<String> chosen = names(base, count);
             for (String n : chosen) {
-                StateStore.validateName(n);
+                StateStore.validateNewName(n);
                 Path dir = store.sandboxDir(n);
                 if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
                     String why = StateStore.isRunning(dir)

@@ -155,6 +155,23 @@ public final class StateStore {
         return name;
     }
 
+    /**
+     * Checks the name of a sandbox about to be made: {@link #validateName}, and its branch
+     * {@code sandbox/NAME} must be one git accepts (git-check-ref-format(1): no {@code ..}, no
+     * {@code .} or {@code .lock} at the end). Sandboxes named before this rule keep working
+     * with every other command; {@code commit -b} gives theirs a branch.
+     *
+     * @throws SandboxException (exit 2) naming the rule the name breaks
+     */
+    public static String validateNewName(String name) {
+        validateName(name);
+        if (name.contains("..") || name.endsWith(".") || name.endsWith(".lock")) {
+            throw SandboxException.invalidInput("invalid sandbox name '" + name + "': its branch 'sandbox/" + name
+                    + "' would not be a valid git branch name (no '..', and no '.' or '.lock' at the end)");
+        }
+        return name;
+    }
+
     /** Runs {@code action} while holding the store-wide lock. */
     public <T> T locked(IoAction<T> action) {
         return withLock(root.resolve("lock"), action);

@@ -3,6 +3,7 @@ package dev.sandbox.core;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.NetMode;
@@ -33,6 +34,22 @@ class StateStoreTest {
     void validateName_rejectsOthersAsUsageError(String name) {
         SandboxException e = assertThrows(SandboxException.class, () -> StateStore.validateName(name));
         assertEquals(SandboxException.USAGE, e.exitCode());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"y.lock", "a..b", "z.", "x.lock"})
+    void validateNewName_refusesNamesWhoseBranchGitRefuses_oldOnesStillValid(String name) {
+        assertEquals(name, StateStore.validateName(name), "a sandbox made before the rule stays usable");
+        SandboxException e = assertThrows(SandboxException.class, () -> StateStore.validateNewName(name));
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        assertTrue(e.getMessage().contains("'sandbox/" + name + "' would not be a valid git branch name"),
+                e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"t", "calm-otter", "exp.1", "a.b.c", "lock", "x.locked", "v1.2-3"})
+    void validateNewName_acceptsNamesGitTakesAsBranches(String name) {
+        assertEquals(name, StateStore.validateNewName(name));
     }
 
     @Test

@@ -151,6 +151,36 @@ class HarvestBadInputIT {
     }
 
     /**
+     * Branch names git refuses are refused before anything is made: {@code run --name} whose
+     * {@code sandbox/NAME} git would not take, and {@code commit -b} with {@code HEAD} (which
+     * made every {@code git rev-parse HEAD} warn), a leading {@code -} or {@code refs/}.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void branchNamesGitRefuses_runAndCommitRefuseInOneLine_noRefMade(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = fiveLineRepo(ws);
+            Cli cli = new Cli(ws);
+            for (String name : List.of("y.lock", "a..b", "z.")) {
+                String line = Cli.assertOneErrorLine(cli.run(repo, "run", "--name", name, "--", "true"), 2);
+                assertTrue(line.contains("'sandbox/" + name + "' would not be a valid git branch name"), line);
+            }
+            assertEquals("", cli.runOk(repo, "list", "-q").stdout().strip(), "no sandbox made");
+
+            cli.runOk(repo, "run", "--name", "b", "--", "sh", "-c", "echo x >> f.txt");
+            String refs = HarvestIT.git(repo, "for-each-ref", "--format=%(refname)");
+            for (String branch : List.of("HEAD", "-x", "refs/heads/x", "a..b")) {
+                String line = Cli.assertOneErrorLine(cli.run(repo, "commit", "b", "-b", branch), 2);
+                assertTrue(line.contains("'" + branch + "'") && line.contains("not a valid git branch name"), line);
+            }
+            assertEquals(refs, HarvestIT.git(repo, "for-each-ref", "--format=%(refname)"), "no ref made");
+            cli.runOk(repo, "commit", "b");
+            cli.runOk(repo, "rm", "b");
+        }
+    }
+
+    /**
      * {@code patch -o} writes what it is pointed at as a shell's {@code >} would: a symlink
      * stays a link, a FIFO and a device are written into, never replaced by a file (as root,
      * the old code turned {@code /dev/full} into one), {@code -} is stdout.
