@@ -49,7 +49,7 @@ public final class ListCommand implements Callable<Integer> {
             sandboxes.names().forEach(out::println);
             return 0;
         }
-        List<SandboxView> views = sandboxes.list();
+        List<SandboxView> views = sandboxes.list(SandboxCli.console(spec));
         if (format.json) {
             out.println(Json.toString(views));
             return 0;

@@ -1,7 +1,9 @@
 package dev.sandbox.core;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -11,6 +13,7 @@ import com.fasterxml.jackson.databind.deser.std.StdScalarDeserializer;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -31,11 +34,34 @@ public final class Json {
                     .addSerializer(Instant.class, ToStringSerializer.instance)
                     .addDeserializer(Instant.class, new InstantText()));
 
+    /** The longest reason, in characters, {@link #read} quotes from Jackson (a value may be huge). */
+    static final int REASON_MAX = 120;
+
     private Json() {
     }
 
+    /**
+     * Reads a record.
+     *
+     * @throws java.nio.file.NoSuchFileException when {@code file} is missing
+     * @throws FileSystemException naming {@code file}, with a one-line reason (Jackson's first
+     *     line, at most {@value #REASON_MAX} characters, and where), when it is not a valid record
+     * @throws IOException when it can't be read
+     */
     public static <T> T read(Path file, Class<T> type) throws IOException {
-        return MAPPER.readValue(Files.readAllBytes(file), type); // NIO: a missing file is NoSuchFileException
+        byte[] bytes = Files.readAllBytes(file); // NIO: a missing file is NoSuchFileException
+        try {
+            return MAPPER.readValue(bytes, type);
+        } catch (JsonProcessingException e) {
+            String what = String.valueOf(e.getOriginalMessage()).lines().findFirst().orElse("");
+            if (what.length() > REASON_MAX) {
+                what = what.substring(0, REASON_MAX) + "…";
+            }
+            JsonLocation at = e.getLocation();
+            throw new FileSystemException(file.toString(), null, "not a valid record: " + what
+                    + (at == null || at.getLineNr() < 1 ? "" : " (line " + at.getLineNr() + ", column "
+                            + at.getColumnNr() + ")"));
+        }
     }
 
     /** Writes {@code value} so that readers see the old file or the new one, never a torn one. */

@@ -587,7 +587,7 @@ public final class Sandboxes {
      *
      * @throws SandboxException (exit 2) when {@code SANDBOX_HARVEST_MAX_FILE} is not a number of bytes
      */
-    public List<SandboxView> list() {
+    public List<SandboxView> list(Console console) {
         List<SandboxView> views = new ArrayList<>();
         Map<String, Optional<Snapshot>> snapshotCache = new HashMap<>();
         List<Path> dirs = sandboxDirs();
@@ -605,7 +605,7 @@ public final class Sandboxes {
             }
             for (Path dir : dirs) {
                 views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter,
-                        disk.get(dir)));
+                        disk.get(dir), console));
             }
         } finally {
             background.shutdownNow();
@@ -621,7 +621,12 @@ public final class Sandboxes {
     public List<String> names() {
         Map<String, Instant> createdAt = new HashMap<>();
         for (Path dir : sandboxDirs()) {
-            Sandbox sb = readSandbox(dir);
+            Sandbox sb;
+            try {
+                sb = readSandbox(dir);
+            } catch (SandboxException unreadable) {
+                sb = null; // still a name to complete; list says what is wrong with it
+            }
             createdAt.put(dir.getFileName().toString(), sb == null ? null : sb.createdAt());
         }
         return createdAt.keySet().stream()
@@ -631,11 +636,20 @@ public final class Sandboxes {
     }
 
     private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
-            Harvester counter, CompletableFuture<Long> diskUsage) {
+            Harvester counter, CompletableFuture<Long> diskUsage, Console console) {
         String name = dir.getFileName().toString();
         boolean running = StateStore.isRunning(dir);
-        Sandbox sb = readSandbox(dir);
-        Snapshot snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
+        Sandbox sb;
+        Snapshot snap;
+        try {
+            sb = readSandbox(dir);
+            snap = sb == null || sb.snapshot() == null ? null : snapshotById.apply(sb.snapshot()).orElse(null);
+        } catch (SandboxException unreadable) {
+            // one bad record hides no other sandbox; this one is listed with what is known
+            console.warn(unreadable.getMessage());
+            sb = null;
+            snap = null;
+        }
         int changes = changedFiles(h, counter, dir, sb, snap);
         long disk = diskUsage.join();
         Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;

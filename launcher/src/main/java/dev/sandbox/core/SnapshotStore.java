@@ -61,14 +61,22 @@ public final class SnapshotStore {
         }
     }
 
-    /** Complete snapshots, newest first. */
+    /**
+     * Complete snapshots, newest first. A snapshot whose record can't be read, names another
+     * id or has no time is left out: it is neither reused nor removed by {@code gc}, since
+     * what it holds and who uses it can't be told.
+     */
     public List<Snapshot> list() {
         List<Snapshot> all = new ArrayList<>();
         try (DirectoryStream<Path> ids = Files.newDirectoryStream(store.snapshotsDir())) {
             for (Path p : ids) {
                 String id = p.getFileName().toString();
                 if (!id.startsWith(".")) {
-                    find(id).ifPresent(all::add);
+                    try {
+                        find(id).filter(s -> id.equals(s.id()) && s.createdAt() != null).ifPresent(all::add);
+                    } catch (SandboxException unreadable) {
+                        // left out, as the Javadoc says
+                    }
                 }
             }
         } catch (IOException e) {

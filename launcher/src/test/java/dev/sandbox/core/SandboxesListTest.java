@@ -1,15 +1,21 @@
 package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code sandbox list} over records that versions of the launcher wrote, in a real
@@ -43,7 +49,39 @@ class SandboxesListTest {
         // an empty directory takes a block on ext4, none on tmpfs
         long emptyDir = Sandboxes.diskUsage(StateStore.upperDir(repo.resolve(".git/sandbox/sandboxes/first")));
         assertEquals(StateStoreTest.fixture("list").replace("\"diskBytes\" : 4096", "\"diskBytes\" : " + emptyDir),
-                Json.toString(sandboxes.list()));
+                Json.toString(sandboxes.list(silent())));
+    }
+
+    /**
+     * A record that is not a record (truncated, a number out of range, wrong types) hides no
+     * other sandbox: it is listed by name with one warning line naming the file, and a
+     * snapshot record as bad keeps no run from taking a new snapshot.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"{\"name\": \"bad\", \"exitCode\": 1e30}", "{\"name\": \"bad\", \"command\": \"x\"}",
+            "{\"name\": \"bad\",\n  \"sta", ""})
+    void list_unreadableRecord_listedByNameWithOneWarning_othersAsBefore(String bad) throws IOException,
+            InterruptedException {
+        Sandboxes sandboxes = sandboxes();
+        sandbox("plain", StateStoreTest.fixture("committed"));
+        sandbox("bad", bad);
+        Path snapshot = Files.createDirectories(repo.resolve(".git/sandbox/snapshots/20261130-000000-abcd/tree"));
+        Files.writeString(snapshot.resolveSibling("snapshot.json"), "{\"id\": ");
+        StringWriter err = new StringWriter();
+        List<SandboxView> views = sandboxes.list(Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err)));
+        assertEquals(List.of("plain", "bad"), views.stream().map(SandboxView::name).toList());
+        List<String> lines = err.toString().lines().toList();
+        assertEquals(1, lines.size(), err.toString());
+        assertTrue(lines.get(0).startsWith("sandbox: warning: can't read '" + StateStore.sandboxJson(
+                repo.resolve(".git/sandbox/sandboxes/bad")) + "': not a valid record: "), lines.get(0));
+        assertTrue(lines.get(0).length() < 400, lines.get(0));
+        assertEquals(List.of("plain", "bad"), sandboxes.names());
+        assertEquals(List.of(), sandboxes.snapshots().list(), "the bad snapshot is neither reused nor removed");
+        assertTrue(Files.exists(snapshot));
+    }
+
+    private static Console silent() {
+        return Console.of(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));
     }
 
     /** A newer version's values: the sandbox is listed all the same, as its run lock says. */
@@ -54,7 +92,7 @@ class SandboxesListTest {
                 .replace("\"net\" : \"egress\"", "\"net\" : \"vpn\"")
                 .replace("\"2026-11-30T22:17:52.659475156Z\"", "\"yesterday\""));
         sandbox("plain", StateStoreTest.fixture("committed"));
-        List<SandboxView> views = sandboxes.list();
+        List<SandboxView> views = sandboxes.list(silent());
         assertEquals(List.of("plain", "exit3"), views.stream().map(SandboxView::name).toList(),
                 "one without a time comes last");
         assertEquals(List.of("plain", "exit3"), sandboxes.names());
