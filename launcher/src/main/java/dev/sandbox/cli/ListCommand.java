@@ -66,7 +66,7 @@ public final class ListCommand implements Callable<Integer> {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
                 v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net().name(),
                 Integer.toString(v.changes()), Sizes.human(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
-                oneLine(String.join(" ", v.command()))});
+                oneLine(v.command() == null ? "" : String.join(" ", v.command()))});
         }
         Table.print(out, rows);
         return 0;

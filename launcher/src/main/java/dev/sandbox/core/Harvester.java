@@ -54,10 +54,7 @@ public final class Harvester {
     }
 
     /** One sandbox, read for harvesting. */
-    private record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source) {
-        Path repoRoot() {
-            return Path.of(record.repo());
-        }
+    private record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source, Path repoRoot) {
     }
 
     /**
@@ -301,12 +298,13 @@ public final class Harvester {
     }
 
     private static String defaultMessage(Sandbox sb) {
-        String cmd = String.join(" ", sb.command()).replaceAll("\\s+", " ").strip();
+        String full = sb.command() == null ? "" : String.join(" ", sb.command()); // null: a hand-edited record
+        String cmd = full.replaceAll("\\s+", " ").strip();
         if (cmd.length() > 50) {
             cmd = cmd.substring(0, 47) + "...";
         }
         return "sandbox " + sb.name() + ": " + cmd + "\n\nChanges made in sandbox '" + sb.name() + "' by: "
-                + String.join(" ", sb.command()) + "\n";
+                + full + "\n";
     }
 
     /** The commits on {@code tip} that {@code from} (null: none) lacks. */
@@ -359,7 +357,10 @@ public final class Harvester {
         }
         Snapshot snap = sandboxes.snapshots().find(sb.snapshot()).orElseThrow(() -> SandboxException.cant(
                 "read sandbox", name, "its snapshot '" + sb.snapshot() + "' is missing from the state directory"));
-        return new Target(name, dir, sb, snap, source(dir, snap));
+        // the working tree it ran in, where git diffs and patches; a record without one (hand-edited)
+        // gets the repository's
+        Path root = sb.repo() != null && sb.repo().startsWith("/") ? Path.of(sb.repo()) : sandboxes.repo().root();
+        return new Target(name, dir, sb, snap, source(dir, snap), root);
     }
 
     private Source source(Path dir, Snapshot snap) {
