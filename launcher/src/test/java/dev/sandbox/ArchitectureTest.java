@@ -72,7 +72,7 @@ class ArchitectureTest {
             files = walk.filter(p -> p.toString().endsWith(".java")).sorted().toList();
         }
         for (Path file : files) {
-            String code = codeOnly(Files.readString(file));
+            String code = JavaSources.codeOnly(Files.readString(file));
             String pkg = packageOf(code);
             if (pkg == null) {
                 fail(file + " is not in a package below dev.sandbox");
@@ -122,7 +122,7 @@ class ArchitectureTest {
                     dev.sandbox.g.Z \\\""" dev.sandbox.h.Z\""";
                 Object o = dev.sandbox.me.Z.h(dev.sandbox.i.Z.class);
                 """;
-        String code = codeOnly(source);
+        String code = JavaSources.codeOnly(source);
         assertEquals(source.split("\n", -1).length, code.split("\n", -1).length, "the lines stay where they are");
         assertEquals("me", packageOf(code));
         assertEquals(List.of("2 a dev.sandbox.a.X.y", "4 e dev.sandbox.e.Z.f", "7 i dev.sandbox.i.Z.class"),
@@ -286,55 +286,5 @@ class ArchitectureTest {
             }
         }
         throw new AssertionError("no cycle through " + start + " in " + component);
-    }
-
-    /**
-     * {@code source} with comments and the contents of string, text block and char literals
-     * blanked out, its line breaks kept so that line numbers still match.
-     */
-    static String codeOnly(String source) {
-        StringBuilder out = new StringBuilder(source.length());
-        int i = 0;
-        int n = source.length();
-        while (i < n) {
-            char c = source.charAt(i);
-            if (source.startsWith("//", i)) {
-                while (i < n && source.charAt(i) != '\n') {
-                    out.append(' ');
-                    i++;
-                }
-            } else if (source.startsWith("/*", i)) {
-                int end = source.indexOf("*/", i + 2);
-                end = end < 0 ? n : end + 2;
-                blank(source, i, end, out);
-                i = end;
-            } else if (source.startsWith("\"\"\"", i)) {
-                int end = i + 3;
-                while (end < n && !source.startsWith("\"\"\"", end)) {
-                    end += source.charAt(end) == '\\' ? 2 : 1;
-                }
-                end = Math.min(n, end + 3);
-                blank(source, i, end, out);
-                i = end;
-            } else if (c == '"' || c == '\'') {
-                int end = i + 1;
-                while (end < n && source.charAt(end) != c && source.charAt(end) != '\n') {
-                    end += source.charAt(end) == '\\' ? 2 : 1;
-                }
-                end = Math.min(n, end + 1);
-                blank(source, i, end, out);
-                i = end;
-            } else {
-                out.append(c);
-                i++;
-            }
-        }
-        return out.toString();
-    }
-
-    private static void blank(String source, int from, int to, StringBuilder out) {
-        for (int j = from; j < to; j++) {
-            out.append(source.charAt(j) == '\n' ? '\n' : ' ');
-        }
     }
 }

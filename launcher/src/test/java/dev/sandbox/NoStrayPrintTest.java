@@ -43,7 +43,7 @@ class NoStrayPrintTest {
             }
             String source = Files.readString(f, StandardCharsets.UTF_8);
             String[] lines = source.split("\n", -1);
-            String[] code = code(source).split("\n", -1);
+            String[] code = JavaSources.codeOnly(source).split("\n", -1);
             for (int i = 0; i < code.length; i++) {
                 if (STRAY.matcher(code[i]).find()) {
                     found.add(SOURCES.relativize(f) + ":" + (i + 1) + ": " + lines[i].strip());
@@ -59,61 +59,11 @@ class NoStrayPrintTest {
     void code_blanksCommentsStringsAndTextBlocks_keepingLineNumbers() {
         String source = "a(); // System.out\n/* System.err\n */ b(\"System.out\", '\"');\n"
                 + "String t = \"\"\"\n    System.err \\\"\"\" \"\n    \"\"\"; System.err.println();\n";
-        List<String> lines = Stream.of(code(source).split("\n", -1))
+        List<String> lines = Stream.of(JavaSources.codeOnly(source).split("\n", -1))
                 .map(l -> l.strip().replaceAll(" +", " ")).toList();
         assertEquals(List.of("a();", "", "b( , );", "String t =", "", "; System.err.println();", ""), lines);
-        assertTrue(STRAY.matcher(code(source)).find(), "the print after the text block is found");
+        assertTrue(STRAY.matcher(JavaSources.codeOnly(source)).find(), "the print after the text block is found");
         assertTrue(STRAY.matcher("e.printStackTrace();").find(), "printStackTrace() writes to System.err");
         assertFalse(STRAY.matcher("e.printStackTrace(err); new FileOutputStream(FileDescriptor.out)").find());
-    }
-
-    /**
-     * {@code source} with every comment, string, text block and character literal replaced by
-     * spaces, newlines kept, so that what is left is code and line numbers still match.
-     */
-    static String code(String source) {
-        StringBuilder out = new StringBuilder(source.length());
-        int i = 0;
-        int n = source.length();
-        while (i < n) {
-            char c = source.charAt(i);
-            if (source.startsWith("//", i)) {
-                while (i < n && source.charAt(i) != '\n') {
-                    out.append(' ');
-                    i++;
-                }
-            } else if (source.startsWith("/*", i)) {
-                int end = source.indexOf("*/", i + 2);
-                end = end < 0 ? n : end + 2;
-                blank(source, i, end, out);
-                i = end;
-            } else if (source.startsWith("\"\"\"", i)) {
-                int end = i + 3;
-                while (end < n && !source.startsWith("\"\"\"", end)) {
-                    end += source.charAt(end) == '\\' ? 2 : 1;
-                }
-                end = Math.min(n, end + 3);
-                blank(source, i, end, out);
-                i = end;
-            } else if (c == '"' || c == '\'') {
-                int end = i + 1;
-                while (end < n && source.charAt(end) != c && source.charAt(end) != '\n') {
-                    end += source.charAt(end) == '\\' ? 2 : 1;
-                }
-                end = Math.min(n, end + 1);
-                blank(source, i, end, out);
-                i = end;
-            } else {
-                out.append(c);
-                i++;
-            }
-        }
-        return out.toString();
-    }
-
-    private static void blank(String source, int from, int to, StringBuilder out) {
-        for (int j = from; j < to; j++) {
-            out.append(source.charAt(j) == '\n' ? '\n' : ' ');
-        }
     }
 }
