@@ -10,10 +10,14 @@ import dev.sandbox.harvest.Trees;
 import dev.sandbox.harvest.Work;
 import dev.sandbox.profile.Profiles;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -99,7 +103,7 @@ public final class Harvester {
             console.out().flush();
             Path file = output == null || output.toString().equals("-") ? null : writtenFile(output);
             boolean into = file != null && Files.exists(file) && !Files.isRegularFile(file);
-            Path tmp = file == null || into ? null : file.resolveSibling("." + file.getFileName() + ".sandbox-tmp");
+            Path tmp = file == null || into ? null : temporaryBeside(file, output);
             int status;
             try {
                 status = file == null ? GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new))
@@ -138,7 +142,44 @@ public final class Harvester {
      */
     private static Path writtenFile(Path output) {
         try {
-            return Files.exists(output) ? output.toRealPath() : output;
+            if (Files.exists(output)) {
+                return output.toRealPath();
+            }
+            // a dangling symlink: the file it names is made, as a shell's '>' makes it
+            Path p = output.toAbsolutePath();
+            for (int hops = 0; Files.isSymbolicLink(p); hops++) {
+                if (hops == MAX_SYMLINKS) {
+                    throw new FileSystemException(output.toString(), null, "Too many levels of symbolic links");
+                }
+                p = p.getParent().resolve(Files.readSymbolicLink(p)).normalize();
+            }
+            return p;
+        } catch (IOException e) {
+            throw SandboxException.cant("write", output, e);
+        }
+    }
+
+    /** Symlinks followed to the file {@code patch -o} writes, as Linux's own limit (path_resolution(7)). */
+    private static final int MAX_SYMLINKS = 40;
+
+    /**
+     * A new file, of a name no one else holds ({@code O_EXCL}, a random part: a link planted
+     * beside the output can't redirect the patch), in {@code file}'s directory so that a
+     * rename puts it in place; with the permissions of the file it replaces, which must be
+     * writable, as for a shell's {@code >}.
+     */
+    private static Path temporaryBeside(Path file, Path output) {
+        try {
+            PosixFileAttributes old = Files.exists(file) ? Files.readAttributes(file, PosixFileAttributes.class) : null;
+            if (old != null && !Files.isWritable(file)) {
+                throw new AccessDeniedException(output.toString());
+            }
+            Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".sandbox-patch-", ".tmp",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-rw-rw-"))); // less the umask
+            if (old != null) {
+                Files.setPosixFilePermissions(tmp, old.permissions());
+            }
+            return tmp;
         } catch (IOException e) {
             throw SandboxException.cant("write", output, e);
         }
@@ -155,7 +196,8 @@ public final class Harvester {
         // git branch refuses HEAD and a leading '-' too (git-check-ref-format(1), --branch);
         // refs/... would make refs/heads/refs/..., which git takes for another ref's name
         if (!Repository.isValidRefName(ref) || shortName.equals("HEAD") || shortName.startsWith("-")
-                || shortName.startsWith("refs/")) {
+                || shortName.startsWith("refs/") || List.of(shortName.split("/")).stream().anyMatch(
+                        c -> c.endsWith(".lock"))) { // git refuses '.lock' at any component's end; JGit only at the last
             throw SandboxException.cantWithInput("use the branch name", shortName,
                     "not a valid git branch name" + (branch == null ? " (pick one with -b)" : ""));
         }
@@ -167,6 +209,10 @@ public final class Harvester {
             Trees t = changed(h, target, "commit", true, console);
             Repository repo = h.repository();
             Ref existing = repo.exactRef(ref);
+            if (existing == null && repo.getRefDatabase().isNameConflicting(ref)) {
+                throw SandboxException.cantWithInput("commit to the branch", shortName,
+                        "another branch is in the way (git can't have both 'a' and 'a/b'; pick another with -b)");
+            }
             ObjectId old = existing == null ? null : existing.getObjectId();
             // Committing the same sandbox again builds on the branch it made last time, unless
             // the agent's own commits are to be kept (they are the branch's history).

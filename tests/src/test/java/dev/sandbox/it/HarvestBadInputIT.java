@@ -170,12 +170,15 @@ class HarvestBadInputIT {
 
             cli.runOk(repo, "run", "--name", "b", "--", "sh", "-c", "echo x >> f.txt");
             String refs = HarvestIT.git(repo, "for-each-ref", "--format=%(refname)");
-            for (String branch : List.of("HEAD", "-x", "refs/heads/x", "a..b")) {
+            for (String branch : List.of("HEAD", "-x", "refs/heads/x", "a..b", "a.lock/b")) {
                 String line = Cli.assertOneErrorLine(cli.run(repo, "commit", "b", "-b", branch), 2);
                 assertTrue(line.contains("'" + branch + "'") && line.contains("not a valid git branch name"), line);
             }
             assertEquals(refs, HarvestIT.git(repo, "for-each-ref", "--format=%(refname)"), "no ref made");
-            cli.runOk(repo, "commit", "b");
+            cli.runOk(repo, "commit", "b", "-b", "sandbox");
+            String line = Cli.assertOneErrorLine(cli.run(repo, "commit", "b"), 2);
+            assertTrue(line.contains("'sandbox/b'") && line.contains("another branch is in the way"), line);
+            cli.runOk(repo, "commit", "b", "-b", "other");
             cli.runOk(repo, "rm", "b");
         }
     }
@@ -227,6 +230,34 @@ class HarvestBadInputIT {
                     Proc.hostOk(ws.dir(), "stat", "-c", "%F", device.toString()).stdout().strip());
 
             Cli.assertOneErrorLine(cli.run(repo, "patch", "p", "-o", ""), 2);
+
+            // a dangling link: the file it names is made; a name of 255 bytes is written
+            Path dangling = ws.dir().resolve("dangling.patch");
+            Files.createSymbolicLink(dangling, Path.of("made.patch"));
+            Path longName = ws.dir().resolve("l".repeat(255));
+            Path mode750 = ws.dir().resolve("mode.patch");
+            Files.writeString(mode750, "old\n");
+            Path readOnly = ws.dir().resolve("read-only.patch");
+            Files.writeString(readOnly, "old\n");
+            ws.own();
+            Proc.hostOk(ws.dir(), "chmod", "750", mode750.toString());
+            Proc.hostOk(ws.dir(), "chmod", "444", readOnly.toString());
+            cli.runOk(repo, "patch", "p", "-o", dangling.toString());
+            assertTrue(Files.isSymbolicLink(dangling), "the link stays a link");
+            assertEquals(expected, Files.readString(ws.dir().resolve("made.patch")));
+            cli.runOk(repo, "patch", "p", "-o", longName.toString());
+            assertEquals(expected, Files.readString(longName));
+            cli.runOk(repo, "patch", "p", "-o", mode750.toString());
+            assertEquals("750", Proc.hostOk(ws.dir(), "stat", "-c", "%a", mode750.toString()).stdout().strip());
+            if (runner == Runner.USER) { // root may write a file of mode 444, as through '>'
+                String line = Cli.assertOneErrorLine(cli.run(repo, "patch", "p", "-o", readOnly.toString()), 125);
+                assertTrue(line.contains("Permission denied"), line);
+                assertEquals("old\n", Files.readString(readOnly));
+            }
+            try (var left = Files.list(ws.dir())) {
+                assertEquals(List.of(), left.map(f -> f.getFileName().toString())
+                        .filter(f -> f.startsWith(".sandbox-patch-")).toList(), "no temporary file left");
+            }
             cli.runOk(repo, "rm", "--force", "p");
         }
     }
