@@ -857,8 +857,24 @@ public final class Sandboxes {
             Sandbox sb = readSandbox(dir);
             if (sb != null && sb.snapshot() != null) {
                 used.add(sb.snapshot());
+            } else if (holdsEntries(StateStore.upperDir(dir))) {
+                // work with no snapshot named: a record edited by hand, since a run names its
+                // snapshot before the agent starts; the one it needs can't be told
+                throw SandboxException.failure("can't tell which snapshot sandbox '" + dir.getFileName()
+                        + "' uses: its upper layer holds files, but its record ('" + StateStore.sandboxJson(dir)
+                        + "') names none (fix the record, or remove the sandbox with 'sandbox rm --force')");
             }
         }
         return used;
+    }
+
+    private static boolean holdsEntries(Path dir) {
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            return entries.iterator().hasNext();
+        } catch (NoSuchFileException e) {
+            return false;
+        } catch (IOException e) {
+            return true; // can't tell: keep every snapshot
+        }
     }
 }

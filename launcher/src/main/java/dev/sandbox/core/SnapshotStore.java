@@ -43,7 +43,16 @@ public final class SnapshotStore {
         this.store = store;
     }
 
+    /**
+     * Snapshot {@code id}'s directory in the store.
+     *
+     * @throws SandboxException (exit 125) when {@code id} is not one name in the store's
+     *     directory: a record naming {@code ../..} must not make a lower layer of any other place
+     */
     public Path dir(String id) {
+        if (id.isEmpty() || id.equals(".") || id.equals("..") || id.contains("/") || id.contains("\0")) {
+            throw SandboxException.failure("can't use the snapshot '" + id + "': not a snapshot's name");
+        }
         return store.snapshotsDir().resolve(id);
     }
 

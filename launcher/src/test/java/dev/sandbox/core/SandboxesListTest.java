@@ -1,9 +1,11 @@
 package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.console.Console;
+import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.IsolatedGit;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -78,6 +80,25 @@ class SandboxesListTest {
         assertEquals(List.of("plain", "bad"), sandboxes.names());
         assertEquals(List.of(), sandboxes.snapshots().list(), "the bad snapshot is neither reused nor removed");
         assertTrue(Files.exists(snapshot));
+    }
+
+    /**
+     * A record edited to name no snapshot, over an upper layer with work: gc can't tell which
+     * snapshot that work needs, so it removes none; a snapshot name that leaves the store is
+     * refused before any path is made of it.
+     */
+    @Test
+    void gc_workWithoutANamedSnapshot_removesNothing_snapshotNamesStayInTheStore() throws Exception {
+        Sandboxes sandboxes = sandboxes();
+        String json = StateStoreTest.fixture("committed");
+        sandbox("edited", json.replaceFirst("\"snapshot\" : \"[^\"]*\"", "\"snapshot\" : null"));
+        Files.writeString(StateStore.upperDir(repo.resolve(".git/sandbox/sandboxes/edited")).resolve("work.txt"), "w");
+        SandboxException e = assertThrows(SandboxException.class, sandboxes::gc);
+        assertTrue(e.getMessage().startsWith("can't tell which snapshot sandbox 'edited' uses"), e.getMessage());
+
+        for (String id : List.of("..", "../../etc", ".", "")) {
+            assertThrows(SandboxException.class, () -> sandboxes.snapshots().dir(id), id);
+        }
     }
 
     private static Console silent() {
