@@ -109,12 +109,14 @@ public final class Harvester {
                 status = file == null ? GitCli.passThrough(target.repoRoot(), args.toArray(String[]::new))
                         : GitCli.passThroughTo(target.repoRoot(), into ? file : tmp, args.toArray(String[]::new));
             } catch (IOException e) {
-                throw SandboxException.cant("write", output, e); // the temporary file, next to it
-            } catch (RuntimeException e) {
                 deleteQuietly(tmp); // made, but git did not start
+                throw SandboxException.cant("write", output, e);
+            } catch (RuntimeException e) {
+                deleteQuietly(tmp);
                 throw e;
             }
             if (status == 128 + 13) {
+                deleteQuietly(tmp);
                 throw SandboxException.withStatus(status); // SIGPIPE: the reader (head, a pager) had enough
             }
             if (status != 0) {
