@@ -1,5 +1,6 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Json;
 import dev.sandbox.core.Sandbox;
@@ -43,13 +44,14 @@ public final class ListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PrintWriter out = SandboxCli.console(spec).out();
+        Console console = SandboxCli.console(spec);
+        PrintWriter out = console.out();
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         if (format.quiet) {
             sandboxes.names().forEach(out::println);
             return 0;
         }
-        List<SandboxView> views = sandboxes.list(SandboxCli.console(spec));
+        List<SandboxView> views = sandboxes.list(console);
         if (format.json) {
             out.println(Json.toString(views));
             return 0;
