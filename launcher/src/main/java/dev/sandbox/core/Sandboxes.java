@@ -195,7 +195,8 @@ public final class Sandboxes {
                     removeUnlessWork(names.get(i), dirs.get(i), snapshotId, count > 1 ? out : null, status, console);
                 }
             }, console);
-            if (IntStream.of(statuses).anyMatch(st -> st == HelperExit.NOT_FOUND.code())) {
+            if (!command.isEmpty() && IntStream.of(statuses).anyMatch(st -> st == HelperExit.NOT_FOUND.code())) {
+                // the helper's line sees only the sandbox; the host may have the command elsewhere
                 Map<String, String> agentEnv = launches.get(0).environment();
                 String why = NotFound.explain(command.get(0), agentEnv.get("PATH"), view);
                 if (why != null) {
