@@ -9,10 +9,12 @@ import dev.sandbox.harvest.Harvest;
 import dev.sandbox.harvest.UpperWalk;
 import dev.sandbox.harvest.Work;
 import dev.sandbox.launch.AgentProcess;
+import dev.sandbox.launch.EtcFiles;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
 import dev.sandbox.launch.HostView;
+import dev.sandbox.launch.NotFound;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.net.Ports;
 import dev.sandbox.net.PublishedPort;
@@ -156,13 +158,17 @@ public final class Sandboxes {
                         + " overlayfs can't layer: the agent sees the home read-only");
             }
             Path runtime = net.needsControl() || net.mode() == NetMode.allow ? RuntimeDir.forUser(context.env()) : null;
+            EtcFiles.Caller caller = new EtcFiles.Caller(RuntimeDir.uid(), RuntimeDir.gid(),
+                    System.getProperty("user.name"), home);
+            NotFound.View view = new NotFound.View(new ArrayList<>(), new ArrayList<>());
             for (int i = 0; i < count; i++) {
                 SandboxNetwork network = new SandboxNetwork(net, StateStore.logDir(dirs.get(i)), runtime,
                         ProcessHandle.current().pid() + "-" + i, context.env());
                 networks.add(network);
                 network.prepare(dirs.get(i));
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
-                        network, profile, home, homeLayer, options.containers());
+                        network, profile, home, homeLayer, options.containers(), caller,
+                        i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
                 Path dir = dirs.get(i);
                 String sandboxName = names.get(i);
@@ -189,6 +195,14 @@ public final class Sandboxes {
                     removeUnlessWork(names.get(i), dirs.get(i), snapshotId, count > 1 ? out : null, status, console);
                 }
             }, console);
+            if (!command.isEmpty() && IntStream.of(statuses).anyMatch(st -> st == HelperExit.NOT_FOUND.code())) {
+                // the helper's line sees only the sandbox; the host may have the command elsewhere
+                Map<String, String> agentEnv = launches.get(0).environment();
+                String why = NotFound.explain(command.get(0), agentEnv.get("PATH"), view);
+                if (why != null) {
+                    console.note(why);
+                }
+            }
             return IntStream.of(statuses).filter(st -> st != 0).findFirst().orElse(0);
         } catch (IOException e) {
             throw SandboxException.cant("run sandbox", names.get(0), e);
@@ -381,12 +395,17 @@ public final class Sandboxes {
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
             List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home,
-            boolean homeLayer, Engine.Setup containers) throws IOException {
+            boolean homeLayer, Engine.Setup containers, EtcFiles.Caller caller, NotFound.View view)
+            throws IOException {
         HelperCommand cmd = HostView.addTo(new HelperCommand(helper.path())
                 .hostname(name)
                 .tty(terminal ? "auto" : "never"));
+        view.shown().addAll(HostView.shown());
+        // Its name resolves, and the password database gives the agent's HOME (§5).
+        EtcFiles.addTo(cmd, dir, name, caller);
         // The home first, then the grants, then the repository (usually inside the home) over them.
         if (home != null && Files.isDirectory(home) && !home.equals(Path.of("/")) && !home.startsWith(repo.root())) {
+            view.shown().add(home);
             if (homeLayer) {
                 Path layers = dir.resolve("home");
                 Files.createDirectories(layers.resolve("upper"));
@@ -406,6 +425,7 @@ public final class Sandboxes {
             if (host != null && Files.exists(host)) {
                 cmd.bind(host, host);
                 writable.add(host);
+                view.shown().add(host);
             }
         }
         // Before the read-only grants and the hidden paths, which a bind of the host's
@@ -420,15 +440,29 @@ public final class Sandboxes {
             Path host = expand(p, home);
             if (host != null && Files.exists(host)) {
                 cmd.roOverlay(host, host);
+                view.shown().add(host);
             }
         }
         // After every grant: a grant of a directory that holds the repository (writable:
         // ["~"]) would otherwise cover the overlay and let the agent write the user's tree.
         cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
+        view.shown().add(repo.root());
+        // The secrets of the password database's home too, when HOME is elsewhere: nothing
+        // above shows that home, but a repository at or above it, or a grant, may (the
+        // helper skips a path the sandbox does not show).
+        Path passwdHome = EtcFiles.passwdHome(caller.uid());
+        boolean otherHome = passwdHome != null && home != null && !passwdHome.equals(home.normalize());
         for (String p : profile.hidden()) {
-            Path host = expand(p, home);
-            if (host != null) {
-                cmd.hide(host);
+            List<Path> hosts = new ArrayList<>();
+            hosts.add(expand(p, home));
+            if (otherHome && p.startsWith("~")) {
+                hosts.add(expand(p, passwdHome));
+            }
+            for (Path host : hosts) {
+                if (host != null) {
+                    cmd.hide(host);
+                    view.hidden().add(host);
+                }
             }
         }
         // After the profile's grants, which no grant can undo (writable: ["~"] included):
@@ -437,9 +471,11 @@ public final class Sandboxes {
         // and sandbox's own configuration, whose user profiles and list of trusted
         // repository profiles decide what the next run may do, is read-only.
         cmd.hide(store.root());
+        view.hidden().add(store.root());
         for (Path config : configs) {
             if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
                 cmd.roBind(config, config);
+                view.shown().add(config);
             }
         }
         network.addTo(cmd);

@@ -152,6 +152,14 @@ public final class HostView {
         return Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).permissions();
     }
 
+    /**
+     * The host's directories every sandbox shows as they are, read-only: {@link #systemPaths}
+     * (a top-level link among them, {@code /bin -> usr/bin}, reaches its target's bind).
+     */
+    public static List<Path> shown() {
+        return systemPaths(Path.of("/"));
+    }
+
     /** {@link #SYSTEM} and every top-level {@code lib*} ({@code lib32}, {@code lib64}, {@code libx32}) of the host. */
     static List<Path> systemPaths(Path root) {
         List<Path> paths = new ArrayList<>(SYSTEM);
