@@ -36,6 +36,9 @@ static void run_engine(const struct sandbox *sb, int sock)
         die_with_error("can't make '/' a slave mount");
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         die_with_error("can't mount a proc for the container engine");
+    /* /tmp and /var/tmp stay the sandbox's tmpfs, writable: a container's -v binds what the
+     * agent sees there, and podman unpacks an oci-archive under /var/tmp whatever its TMPDIR
+     * (its own /tmp/.containers/tmp, set by the engine's script) says. */
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
         die_with_error("can't create the container engine's user namespace");
     char c = 'u';

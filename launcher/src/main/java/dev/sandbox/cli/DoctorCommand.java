@@ -20,7 +20,9 @@ import picocli.CommandLine.Spec;
                 + " overlayfs) and what some runs need (pasta or slirp4netns for --net egress, podman for"
                 + " --containers, a filesystem for cheap snapshots), one line each: ✔ works, ⚠ an optional part"
                 + " is missing (with its fix and the features it turns off), ✘ a required part fails (with its"
-                + " fix)."},
+                + " fix).", "",
+            "Inside a sandbox it says so, and checks what the sandbox allows nested sandboxes (a nested user"
+                + " namespace, a fresh /proc in one) by trying them."},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:Every required check passed (⚠ lines allowed).", "1:A required check failed (✘).",
             "2:Bad usage."})
@@ -45,9 +47,16 @@ public final class DoctorCommand implements Callable<Integer> {
         return report.ok() ? 0 : 1;
     }
 
-    /** The report as text: the required checks, then the optional ones, then a verdict. */
+    /**
+     * The report as text: where it ran when that is inside a sandbox, the required checks, then
+     * the optional ones, then a verdict.
+     */
     static List<String> lines(Doctor.Report report) {
         List<String> lines = new ArrayList<>();
+        if (report.inside() != null) {
+            lines.add("Inside " + report.inside().describe() + ": these checks are of the sandbox and what it allows"
+                    + " nested sandboxes, not of the host (run 'sandbox doctor' there for the host).");
+        }
         Boolean section = null;
         int warnings = 0;
         int failures = 0;

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
 /** {@code sandbox list}: the repository's sandboxes, as a table or as JSON. */
 @Command(name = "list", mixinStandardHelpOptions = true,
         description = "List the sandboxes of the current repository: name, status, base commit, snapshot strategy, "
-                + "network mode, changed paths, disk used by the changes, published ports, age and command.")
+                + "profile, network mode, changed paths, disk used by the changes, published ports, age and command.")
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -61,12 +61,12 @@ public final class ListCommand implements Callable<Integer> {
             return 0;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "NET", "CHANGES", "DISK", "PORTS", "AGE",
-            "COMMAND"});
+        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "PROFILE", "NET", "CHANGES", "DISK", "PORTS",
+            "AGE", "COMMAND"});
         Instant now = Instant.now();
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
-                v.strategy() == null ? "-" : v.strategy(), v.net() == null ? "-" : v.net().name(),
+                orDash(v.strategy()), orDash(v.profile()), v.net() == null ? "-" : v.net().name(),
                 Integer.toString(v.changes()), Sizes.human(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
                 oneLine(v.command() == null ? "" : String.join(" ", v.command()))});
         }
@@ -80,6 +80,11 @@ public final class ListCommand implements Callable<Integer> {
             return "-";
         }
         return String.join(",", ports.stream().map(p -> p.hostPort() + "->" + p.port() + "/" + p.protocol()).toList());
+    }
+
+    /** A value as a cell: - where the record has none (an older version's, or not known yet). */
+    private static String orDash(String value) {
+        return value == null ? "-" : value;
     }
 
     private static String status(SandboxView v) {

@@ -20,8 +20,8 @@ import java.util.Optional;
  * namespace before the agent; this class checks the machine, writes the engine's
  * configuration into the sandbox's directory and adds the helper's options.
  *
- * <p>Inside, {@code /tmp/.containers} (on the sandbox's tmpfs) holds the engine's state and
- * socket, {@code /tmp/.sandbox/containers} its configuration (read-only) and
+ * <p>Inside, {@code /tmp/.containers} (on the sandbox's tmpfs) holds the engine's state,
+ * socket and temporary files ({@code tmp/}, its {@code TMPDIR}), {@code /tmp/.sandbox/containers} its configuration (read-only) and
  * {@code /tmp/.sandbox/images} the shared image store (read-only) that
  * {@code sandbox images} fills.
  */
@@ -253,6 +253,9 @@ public final class Engine {
                 # The agent's variables point at this engine; podman itself must not be a client.
                 unset CONTAINER_HOST DOCKER_HOST
                 export _CONTAINERS_USERNS_CONFIGURED=done _CONTAINERS_ROOTLESS_UID=%d _CONTAINERS_ROOTLESS_GID=%d
+                # Its temporary files are its own. podman 4.3 still unpacks an oci-archive's manifest
+                # under /var/tmp whatever TMPDIR says: the sandbox's tmpfs, shared with the agent so
+                # that -v binds the /var/tmp the agent sees.
                 export HOME="$state" XDG_RUNTIME_DIR="$state/run" XDG_CONFIG_HOME="$state/config" TMPDIR="$state/tmp"
                 export CONTAINERS_CONF=%s/containers.conf CONTAINERS_STORAGE_CONF=%s/storage.conf
                 exec %s system service --time=0 unix://%s >>%s 2>&1

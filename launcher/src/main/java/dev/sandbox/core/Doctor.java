@@ -76,16 +76,47 @@ public final class Doctor {
      * The whole answer.
      *
      * @param ok     true when every required check passed: sandboxes can run here
+     * @param inside where doctor ran when that is inside a sandbox, null on a host
      * @param checks the required checks first, then the optional ones
      */
-    @JsonPropertyOrder({"ok", "checks"})
-    public record Report(boolean ok, List<Check> checks) {
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    @JsonPropertyOrder({"ok", "inside", "checks"})
+    public record Report(boolean ok, Inside inside, List<Check> checks) {
         public static Report of(List<Check> checks) {
-            return new Report(checks.stream().noneMatch(c -> c.status() == Status.failed), List.copyOf(checks));
+            return of(null, checks);
+        }
+
+        public static Report of(Inside inside, List<Check> checks) {
+            return new Report(checks.stream().noneMatch(c -> c.status() == Status.failed), inside,
+                    List.copyOf(checks));
+        }
+    }
+
+    /**
+     * Doctor runs inside a sandbox: pid 1 of its PID namespace is the helper's init. An agent
+     * can't replace that init, and a process on a host has no such pid 1 unless it runs in a
+     * PID namespace of the helper's, i.e. in a sandbox. The agent can fake the name (its
+     * environment is its own) or hide the sign by running doctor in a PID namespace of its own;
+     * either only misleads itself, since nothing but this report reads the sign.
+     *
+     * @param sandbox  the sandbox's name as {@code SANDBOX_NAME} gives it, null when that is
+     *                 missing or not a sandbox name
+     * @param hostRoot whether doctor runs as this machine's root: uid 0 mapped to uid 0
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    @JsonPropertyOrder({"sandbox", "hostRoot"})
+    public record Inside(String sandbox, boolean hostRoot) {
+        /** {@code sandbox 'NAME'}, or {@code a sandbox} when the name is not known. */
+        public String describe() {
+            return sandbox == null ? "a sandbox" : "sandbox '" + sandbox + "'";
         }
     }
 
     private static final Pattern KERNEL = Pattern.compile("^(\\d+)\\.(\\d+)");
+    /** The name of pid 1 in a sandbox: the helper, which runs as the sandbox's init. */
+    static final String HELPER_INIT = "sandbox-helper";
+    static final String USER_NAMESPACES = "user namespaces";
+    static final String NESTED_PROC = "nested /proc";
     private static final String PROBE_DIR = "/tmp/sandbox-doctor";
     static final String EGRESS = "network (--net egress)";
     static final String CONTAINERS = "containers (run --containers)";
@@ -97,8 +128,17 @@ public final class Doctor {
     public static Report run(Context context) {
         List<Check> checks = new ArrayList<>();
         checks.add(kernel(System.getProperty("os.version")));
-        checks.add(userNamespaces(readSysctl("user/max_user_namespaces"), readSysctl("kernel/unprivileged_userns_clone"),
-                readSysctl("kernel/apparmor_restrict_unprivileged_userns"), Posix.isRoot()));
+        Inside inside = inside(readProc("/proc/1/comm"), context.env().get("SANDBOX_NAME"),
+                readProc("/proc/self/uid_map"), Posix.isRoot());
+        Optional<Path> unshare = Egress.find("unshare", context.env().get("PATH"));
+        if (inside == null) {
+            checks.add(userNamespaces(readSysctl("user/max_user_namespaces"),
+                    readSysctl("kernel/unprivileged_userns_clone"),
+                    readSysctl("kernel/apparmor_restrict_unprivileged_userns"), Posix.isRoot()));
+        } else {
+            // The host's sysctls are readable inside but say nothing of what the sandbox allows.
+            checks.add(nestedUserNamespaces(inside, attempt(unshare, "-Ur", "true")));
+        }
         checks.add(git());
         Helper helper = null;
         try {
@@ -125,7 +165,92 @@ public final class Doctor {
                 Files.isReadable(Egress.TUN) && Files.isWritable(Egress.TUN), Files.exists(Egress.TUN),
                 using(profiles, p -> p.net() == NetMode.egress)));
         checks.add(containers(context, using(profiles, Profile::containers)));
-        return Report.of(checks);
+        if (inside != null) {
+            checks.add(nestedProc(inside, attempt(unshare, "-Urmpf", "--mount-proc", "true")));
+        }
+        return Report.of(inside, checks);
+    }
+
+    /**
+     * Where doctor runs, from pid 1's name ({@code /proc/1/comm}), {@code SANDBOX_NAME} and
+     * this process's uid map; null on a host. Values are null where they can't be read.
+     */
+    static Inside inside(String pid1Name, String sandboxName, String uidMap, boolean root) {
+        if (pid1Name == null || !pid1Name.strip().equals(HELPER_INIT)) {
+            return null;
+        }
+        String name = sandboxName;
+        try {
+            StateStore.validateName(name == null ? "" : name);
+        } catch (SandboxException notAName) {
+            name = null; // anything else is the agent's to set: not printed
+        }
+        boolean hostRoot = false;
+        if (root && uidMap != null) {
+            for (String line : uidMap.strip().split("\n")) {
+                String[] f = line.strip().split("\\s+");
+                hostRoot |= f.length == 3 && f[0].equals("0") && f[1].equals("0");
+            }
+        }
+        return new Inside(name, hostRoot);
+    }
+
+    /** What a nesting probe did: {@code command} as typed, and how it came out. */
+    record Attempt(String command, Command.Result result) {
+        String reason() {
+            return result.why();
+        }
+    }
+
+    /** Runs {@code unshare ARGS}: a real attempt, whose refusal is the kernel's (or the sandbox's) word. */
+    private static Attempt attempt(Optional<Path> unshare, String... args) {
+        String typed = "unshare " + String.join(" ", args);
+        if (unshare.isEmpty()) {
+            return new Attempt(typed, new Command.Result(127, "", "unshare is not installed"
+                    + " (sudo apt-get install util-linux)"));
+        }
+        List<String> argv = new ArrayList<>(List.of(unshare.get().toString()));
+        argv.addAll(List.of(args));
+        return new Attempt(typed, Command.run(argv));
+    }
+
+    /**
+     * Inside a sandbox, the required {@code user namespaces} line: whether a nested one with
+     * root mapped works ({@code unshare -Ur}), which nested sandboxes (bwrap, Codex's own
+     * sandbox, this helper) need.
+     */
+    static Check nestedUserNamespaces(Inside inside, Attempt attempt) {
+        String where = "inside " + inside.describe() + ", ";
+        if (attempt.result().ok()) {
+            return Check.ok(USER_NAMESPACES, true, where + "nested ones allowed (" + attempt.command() + " works)");
+        }
+        return Check.failed(USER_NAMESPACES, where + "nested ones refused: " + attempt.command() + ": "
+                + attempt.reason(), "the sandbox outside decides: run 'sandbox doctor' on the host, and see README.md,"
+                        + " Inside a sandbox");
+    }
+
+    /**
+     * Inside a sandbox, whether a nested namespace may mount a fresh {@code /proc}
+     * ({@code unshare --mount-proc}, {@code bwrap --proc}). For the host's root it is refused
+     * on purpose: a fresh proc would let the agent write {@code /proc/sys} and
+     * {@code /proc/sysrq-trigger}, which the kernel lets any process of the host's root write,
+     * capabilities or not (docs/ARCHITECTURE.md §5).
+     */
+    static Check nestedProc(Inside inside, Attempt attempt) {
+        List<String> turnsOff = List.of("nested sandboxes that mount a fresh /proc (bwrap --proc, unshare"
+                + " --mount-proc)");
+        if (attempt.result().ok()) {
+            return Check.ok(NESTED_PROC, false, "allowed (" + attempt.command() + " works)");
+        }
+        if (inside.hostRoot()) {
+            return Check.missing(NESTED_PROC, "refused by design: the agent is this machine's root, and a fresh /proc"
+                    + " would let it write /proc/sys and /proc/sysrq-trigger (" + attempt.command() + ": "
+                    + attempt.reason() + ")", "run sandbox as a normal user, whose nested sandboxes may mount a fresh /proc",
+                    turnsOff, List.of());
+        }
+        return Check.missing(NESTED_PROC, "refused: " + attempt.command() + ": " + attempt.reason(),
+                "the sandbox outside decides: run 'sandbox doctor' on the host, and see README.md, Inside a sandbox",
+                turnsOff, List.of());
     }
 
     /**
@@ -432,6 +557,14 @@ public final class Doctor {
                     + " check that no seccomp or AppArmor policy (e.g. a container's) blocks unshare and mount";
         }
         return "the kernel refused the mount on " + fsName + ": 'dmesg | grep overlay' tells why";
+    }
+
+    private static String readProc(String path) {
+        try {
+            return Posix.readProcFile(path);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static String readSysctl(String name) {

@@ -26,12 +26,14 @@ import java.util.Locale;
  * @param committed  the commit {@code sandbox commit} last put on a branch, to build on next time
  * @param net        the network mode it runs with, written as the constant's name
  * @param ports      the ports it publishes on the host while it runs
+ * @param profile    the name of the profile it runs with ({@code sandbox profiles}), null in
+ *                   records of versions before it was recorded
  */
 public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
         Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) NetMode net,
-        List<PublishedPort> ports) {
+        List<PublishedPort> ports, String profile) {
 
     /** Whether the agent runs, written {@code running} and {@code stopped}. */
     public enum Status {
@@ -45,21 +47,21 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
 
     public Sandbox onSnapshot(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, ports);
+                harvested, committed, net, ports, profile);
     }
 
     public Sandbox publishing(List<PublishedPort> published) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, List.copyOf(published));
+                harvested, committed, net, List.copyOf(published), profile);
     }
 
     public Sandbox finished(int code, Instant when) {
         return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, code, createdAt, when, harvested,
-                committed, net, ports);
+                committed, net, ports, profile);
     }
 
     public Sandbox harvested(String state, String commit) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, state,
-                commit != null ? commit : committed, net, ports);
+                commit != null ? commit : committed, net, ports, profile);
     }
 }

@@ -15,8 +15,10 @@ import java.util.List;
  * @param net       its network mode, null for sandboxes of older versions and modes this one
  *                  does not know
  * @param ports     the ports it publishes on this machine, while it runs (empty once stopped)
+ * @param profile   the name of the profile it runs with, null for sandboxes of versions that
+ *                  did not record it
  */
 public record SandboxView(String name, Sandbox.Status status, Integer exitCode, String snapshot, String baseCommit,
         String strategy, int changes, long diskBytes, List<String> command, Instant createdAt, Instant finishedAt,
-        Long pid, NetMode net, List<PublishedPort> ports) {
+        Long pid, NetMode net, List<PublishedPort> ports, String profile) {
 }

@@ -142,7 +142,7 @@ public final class Sandboxes {
             Snapshot snapshot;
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
-                        net.mode(), claimed, console);
+                        net.mode(), profile.name(), claimed, console);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -371,14 +371,14 @@ public final class Sandboxes {
      * snapshot unused.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
-            SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, Sandbox[] claimed,
+            SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, String profile, Sandbox[] claimed,
             Console console) throws IOException {
         Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
                     List.copyOf(command), Sandbox.Status.RUNNING, ProcessHandle.current().pid(), null, created, null,
-                    null, null, net, List.of());
+                    null, null, net, List.of(), profile);
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
             Files.createDirectories(StateStore.logDir(dir));
@@ -691,12 +691,12 @@ public final class Sandboxes {
         Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;
         if (sb == null) {
             return new SandboxView(name, status, null, null, null, null,
-                    changes, disk, List.of(), null, null, null, null, List.of());
+                    changes, disk, List.of(), null, null, null, null, List.of(), null);
         }
         return new SandboxView(name, status, running ? null : sb.exitCode(),
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
                 changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null,
-                sb.net(), running && sb.ports() != null ? sb.ports() : List.of());
+                sb.net(), running && sb.ports() != null ? sb.ports() : List.of(), sb.profile());
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.sandbox.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.sandbox.core.Doctor;
 import dev.sandbox.core.Doctor.Check;
 import dev.sandbox.core.Doctor.Report;
 import dev.sandbox.core.Doctor.Status;
@@ -48,5 +49,16 @@ class DoctorCommandTest {
     void lines_allPassing_sayItPlainly() {
         List<String> lines = DoctorCommand.lines(Report.of(List.of(KERNEL)));
         assertEquals("Sandboxes can run here.", lines.get(lines.size() - 1));
+    }
+
+    @Test
+    void lines_insideASandbox_sayWhereFirst() {
+        List<String> lines = DoctorCommand.lines(Report.of(new Doctor.Inside("p1", false), List.of(KERNEL)));
+        assertEquals("Inside sandbox 'p1': these checks are of the sandbox and what it allows nested sandboxes, not"
+                + " of the host (run 'sandbox doctor' there for the host).", lines.get(0));
+        assertEquals("Every sandbox needs:", lines.get(1));
+        assertEquals("Inside a sandbox: these checks are of the sandbox and what it allows nested sandboxes, not"
+                + " of the host (run 'sandbox doctor' there for the host).",
+                DoctorCommand.lines(Report.of(new Doctor.Inside(null, false), List.of(KERNEL))).get(0));
     }
 }

@@ -41,6 +41,8 @@ class EngineTest {
         assertTrue(user.contains("exec '/opt/it'\\''s/podman' system service --time=0 unix:///tmp/.containers/docker.sock"),
                 "the podman path is quoted for the shell: " + user);
         assertTrue(user.contains("unset CONTAINER_HOST DOCKER_HOST"), "podman must serve, not be a client: " + user);
+        assertTrue(user.contains("mkdir -p \"$state/run\" \"$state/storage\" \"$state/tmp\"")
+                && user.contains("TMPDIR=\"$state/tmp\""), "the engine's temporary files are its own: " + user);
         String root = Engine.script(setup(0, Optional.of(IDS)));
         assertTrue(root.contains("_CONTAINERS_ROOTLESS_UID=165536 _CONTAINERS_ROOTLESS_GID=165536"), root);
         String conf = Engine.containersConf();

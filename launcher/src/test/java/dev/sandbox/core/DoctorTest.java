@@ -217,4 +217,38 @@ class DoctorTest {
         names.forEachRemaining(all::add);
         return all;
     }
+
+    @Test
+    void inside_pid1IsTheHelper_namesTheSandbox_andTellsTheHostsRoot() {
+        String rootMap = "         0          0          1\n";
+        assertEquals(new Doctor.Inside("p1", true), Doctor.inside("sandbox-helper\n", "p1", rootMap, true));
+        assertEquals(new Doctor.Inside("p1", false), Doctor.inside("sandbox-helper\n", "p1", "0 1000 1\n", false));
+        assertEquals(new Doctor.Inside("p1", false), Doctor.inside("sandbox-helper\n", "p1", "0 165536 65536\n",
+                true), "root of a namespace mapped elsewhere is not the host's root");
+        assertNull(Doctor.inside("systemd\n", "p1", rootMap, true), "SANDBOX_NAME alone says nothing");
+        assertNull(Doctor.inside(null, "p1", rootMap, true));
+        assertEquals(new Doctor.Inside(null, false), Doctor.inside("sandbox-helper\n", "x\u001b]0;pwned\u0007",
+                "0 1000 1\n", false), "a name that is not a sandbox's is not printed");
+        assertEquals(new Doctor.Inside(null, false), Doctor.inside("sandbox-helper\n", null, null, false));
+    }
+
+    @Test
+    void nesting_refusedProcForTheHostsRoot_isByDesign_forAUserItIsTheKernelsWord() {
+        Doctor.Attempt refused = new Doctor.Attempt("unshare -Urmpf --mount-proc true", new dev.sandbox.sys.Command
+                .Result(1, "", "unshare: mount /proc failed: Operation not permitted\n"));
+        Check root = Doctor.nestedProc(new Doctor.Inside("p1", true), refused);
+        assertEquals(Status.warning, root.status());
+        assertEquals("refused by design: the agent is this machine's root, and a fresh /proc would let it write"
+                + " /proc/sys and /proc/sysrq-trigger (unshare -Urmpf --mount-proc true: unshare: mount /proc failed:"
+                + " Operation not permitted)", root.detail());
+        Check user = Doctor.nestedProc(new Doctor.Inside("p1", false), refused);
+        assertEquals("refused: unshare -Urmpf --mount-proc true: unshare: mount /proc failed: Operation not"
+                + " permitted", user.detail());
+        Doctor.Attempt works = new Doctor.Attempt("unshare -Ur true", new dev.sandbox.sys.Command.Result(0, "", ""));
+        assertEquals(Status.ok, Doctor.nestedProc(new Doctor.Inside("p1", true), works).status());
+        Check userns = Doctor.nestedUserNamespaces(new Doctor.Inside("p1", true), works);
+        assertEquals("inside sandbox 'p1', nested ones allowed (unshare -Ur true works)", userns.detail());
+        assertEquals(Status.failed, Doctor.nestedUserNamespaces(new Doctor.Inside(null, true), refused).status(),
+                "a sandbox that refuses nested user namespaces can't run sandboxes inside");
+    }
 }

@@ -80,9 +80,10 @@ class StateStoreTest {
     }
 
     /**
-     * stopped, committed, running and running-finished are this version's own files ({@code run
-     * --net egress -p}, {@code run} and {@code commit}, one read while its agent ran and the same
-     * once it ended); before-net has the fields
+     * stopped, running and running-finished are this version's own files ({@code run --profile
+     * claude --net egress -p} and {@code run}, one read while its agent ran and the same once it
+     * ended); committed is the version's before the profile was recorded ({@code commit});
+     * before-net has the fields
      * of the version before {@code --net} (no net, no ports), first those of the first version
      * (nor harvested, committed). Rewriting any of them changes not a byte.
      */
@@ -103,6 +104,7 @@ class StateStoreTest {
         assertEquals(Instant.parse("2026-11-30T22:17:52.954034761Z"), sb.finishedAt());
         assertEquals(NetMode.egress, sb.net());
         assertEquals(List.of(new dev.sandbox.net.PublishedPort("tcp", 8080, 38661)), sb.ports());
+        assertEquals("claude", sb.profile());
 
         Sandbox running = read(fixture("running"));
         assertEquals(Sandbox.Status.RUNNING, running.status());
@@ -110,10 +112,15 @@ class StateStoreTest {
         assertNull(running.finishedAt());
         assertNull(running.exitCode());
         assertEquals(NetMode.none, running.net());
+        assertEquals("default", running.profile());
     }
 
     @Test
     void sandboxJson_ofOlderVersions_readsWithTheLaterFieldsAbsent() throws IOException {
+        Sandbox beforeProfile = read(fixture("committed"));
+        assertEquals(NetMode.none, beforeProfile.net());
+        assertNull(beforeProfile.profile());
+
         Sandbox beforeNet = read(fixture("before-net"));
         assertEquals(Sandbox.Status.STOPPED, beforeNet.status());
         assertEquals(Instant.parse("2026-11-23T04:01:02.123456Z"), beforeNet.createdAt());
@@ -121,6 +128,7 @@ class StateStoreTest {
         assertEquals("808bb2b55ddd07c2a89cbe103ed495bed8d2778b", beforeNet.committed());
         assertNull(beforeNet.net());
         assertNull(beforeNet.ports());
+        assertNull(beforeNet.profile());
 
         Sandbox first = read(fixture("first"));
         assertEquals(Instant.parse("2026-11-23T00:45:00.500Z"), first.createdAt());

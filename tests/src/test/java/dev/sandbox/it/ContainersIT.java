@@ -150,6 +150,49 @@ class ContainersIT {
                 "no container mount reached the host:\n" + mounts);
     }
 
+    /**
+     * Both archive formats load: {@code docker save}'s and {@code podman save --format
+     * oci-archive}'s, which podman 4.3 unpacks under {@code /var/tmp} whatever its TMPDIR says
+     * (it failed on a read-only {@code /var/tmp}). Into the store with {@code sandbox images load},
+     * and by the agent into its own engine with {@code docker load}; the sandbox runs each image.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void imagesLoad_ociAndDockerArchives_bothLoad_andASandboxRunsThem(Runner runner) throws IOException {
+        assumeContainers(runner);
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path docker = ImageArchive.write(ws.mkdir("docker-build"), "sandbox-test/docker:1",
+                    List.of("echo", "from docker-archive"), ws.dir().resolve("docker.tar"));
+            Path oci = ImageArchive.writeOci(ws.mkdir("oci-build"), "sandbox-test/oci:1",
+                    List.of("echo", "from oci-archive"), ws.dir().resolve("oci.tar"));
+            ImageArchive.writeOci(ws.mkdir("inside-build"), "sandbox-test/inside:1",
+                    List.of("echo", "from oci-archive loaded inside"), repo.resolve("inside.tar"));
+            ws.own();
+            Cli cli = new Cli(ws);
+
+            Proc.Result load = cli.run(repo, "images", "load", oci.toString(), docker.toString());
+            assertEquals(0, load.exitCode(), load.describe());
+            assertTrue(load.stdout().contains("Loaded image: localhost/sandbox-test/oci:1"), load.describe());
+            assertTrue(load.stdout().contains("Loaded image: localhost/sandbox-test/docker:1"), load.describe());
+
+            Proc.Result r = cli.run(repo, "run", "--containers", "--", "sh", "-c", String.join("\n",
+                    "docker run --rm localhost/sandbox-test/oci:1",
+                    "docker run --rm localhost/sandbox-test/docker:1",
+                    "docker load -i inside.tar 2>&1; echo", // the docker CLI ends it without a newline
+                    "docker run --rm localhost/sandbox-test/inside:1",
+                    ""));
+            assertEquals(0, r.exitCode(), r.describe());
+            List<String> out = r.stdoutLines();
+            assertTrue(out.contains("from oci-archive"), "the store's oci-archive image runs" + r.describe());
+            assertTrue(out.contains("from docker-archive"), "the store's docker-archive image runs" + r.describe());
+            assertTrue(out.contains("Loaded image: localhost/sandbox-test/inside:1"),
+                    "the sandbox's engine loads an oci-archive" + r.describe());
+            assertTrue(out.contains("from oci-archive loaded inside"), r.describe());
+            assertNoEngineLeft();
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void containersSwitchUsers_withSubordinateIds_andWithoutThemTheRunSaysWhy(Runner runner) throws Exception {

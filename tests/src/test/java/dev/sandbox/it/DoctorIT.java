@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,6 +107,66 @@ class DoctorIT {
         }
     }
 
+    /**
+     * Run inside a sandbox (the distribution in the user's home, as install.sh's link into a
+     * checkout under the home makes it visible there), doctor says it is inside, and each
+     * nesting line's mark is what the same attempt made directly in that sandbox gave. For the
+     * host's root a refused fresh /proc is refused by design, and the line says why.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void insideASandbox_saysSo_andEachNestingLineIsWhatADirectAttemptGives(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        Skip.unless(Host.has("unshare"), "the nesting probes are unshare's (util-linux)");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path dist = ws.home().resolve(".local/lib/sandbox");
+            Files.createDirectories(dist.getParent());
+            Proc.hostOk(Path.of("/"), "cp", "-a", Host.dist().toString(), dist.toString());
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result onHost = cli.run(repo, "doctor", "--json");
+            assertTrue(new ObjectMapper().readTree(onHost.stdout()).get("inside").isNull(),
+                    "on the host doctor is not inside" + onHost.describe());
+
+            String sandbox = dist.resolve("bin/sandbox").toString();
+            Proc.Result r = cli.run(repo, "run", "--name", "doc", "--", "sh", "-c", String.join("\n",
+                    "unshare -Ur true 2>/dev/null; echo \"USERNS=$?\"",
+                    "unshare -Urmpf --mount-proc true 2>/dev/null; echo \"PROC=$?\"",
+                    "'" + sandbox + "' doctor > doctor.txt; echo \"DOCTOR=$?\"",
+                    "'" + sandbox + "' doctor --json > doctor.json; echo \"JSON=$?\"",
+                    ""));
+
+            assertEquals(0, r.exitCode(), r.describe());
+            List<String> out = r.stdoutLines();
+            boolean userns = out.contains("USERNS=0");
+            boolean proc = out.contains("PROC=0");
+            String text = Files.readString(Repos.sandboxDir(repo, "doc").resolve("upper/doctor.txt"));
+            String json = Files.readString(Repos.sandboxDir(repo, "doc").resolve("upper/doctor.json"));
+            List<String> lines = text.lines().toList();
+            String context = r.describe() + "\n--- doctor inside ---\n" + text;
+            assertEquals("Inside sandbox 'doc': these checks are of the sandbox and what it allows nested sandboxes,"
+                    + " not of the host (run 'sandbox doctor' there for the host).", lines.get(0), context);
+            assertTrue(lines.contains(userns
+                    ? "✔ user namespaces: inside sandbox 'doc', nested ones allowed (unshare -Ur true works)"
+                    : "✘ user namespaces: inside sandbox 'doc', nested ones refused: unshare -Ur true: unshare:"
+                            + " write failed /proc/self/uid_map: Operation not permitted"),
+                    "the user namespaces line is what unshare -Ur gave (" + userns + ")" + context);
+            String procLine = lines.stream().filter(l -> l.contains(" nested /proc: ")).findFirst().orElse("");
+            if (proc) {
+                assertEquals("✔ nested /proc: allowed (unshare -Urmpf --mount-proc true works)", procLine, context);
+            } else {
+                assertTrue(procLine.startsWith("⚠ nested /proc: refused"), context);
+                assertEquals(runner == Runner.ROOT, procLine.startsWith("⚠ nested /proc: refused by design: the agent"
+                        + " is this machine's root, and a fresh /proc would let it write /proc/sys and"
+                        + " /proc/sysrq-trigger (unshare -Urmpf --mount-proc true: "), "by design for root only" + context);
+            }
+            JsonNode report = new ObjectMapper().readTree(json);
+            assertEquals("doc", report.path("inside").path("sandbox").asText(), json);
+            assertEquals(runner == Runner.ROOT, report.path("inside").path("hostRoot").asBoolean(), json);
+        }
+    }
+
     @Test
     void tunClosedToTheUser_isAWarning_andAnEgressRunIsRefusedInOneLineBeforeAnySandboxExists() throws IOException {
         Runner runner = Runner.USER;
@@ -144,6 +205,13 @@ class DoctorIT {
         JsonNode report = new ObjectMapper().readTree(json.stdout());
         assertEquals(text.exitCode() == 0, report.get("ok").asBoolean(), "ok is the exit status" + json.describe());
         List<String> expected = new ArrayList<>();
+        assertTrue(report.has("inside"), "inside is there, null on a host" + json.describe());
+        JsonNode inside = report.get("inside");
+        if (!inside.isNull()) {
+            expected.add("Inside " + (inside.get("sandbox").isNull() ? "a sandbox"
+                    : "sandbox '" + inside.get("sandbox").asText() + "'") + ": these checks are of the sandbox and"
+                    + " what it allows nested sandboxes, not of the host (run 'sandbox doctor' there for the host).");
+        }
         Boolean required = null;
         boolean anyFailed = false;
         for (JsonNode c : report.get("checks")) {

@@ -62,6 +62,8 @@ class LifecycleIT {
             assertEquals("0", column(header, lines.get(2), "CHANGES"), table.describe());
             assertTrue(column(header, lines.get(1), "DISK").matches("[0-9.]+[KM]"), "disk of two new files" + table.describe());
             assertEquals("none", column(header, lines.get(1), "NET"), table.describe());
+            assertEquals("default", column(header, lines.get(1), "PROFILE"), table.describe());
+            assertEquals("default", one.path("profile").asText(), one.toString());
             assertEquals("-", column(header, lines.get(1), "PORTS"), "a stopped sandbox publishes nothing" + table.describe());
             assertTrue(one.path("diskBytes").asLong() > 0, one.toString());
         }
@@ -82,7 +84,7 @@ class LifecycleIT {
             cli.runOk(repo, "run", "--name", "old", "--", "sh", "-c", "echo x > old.txt");
             Proc.Result failed = cli.run(repo, "run", "--name", "new", "--", "sh", "-c", "echo y > new.txt; exit 4");
             assertEquals(4, failed.exitCode(), failed.describe());
-            rewriteRecord(repo, "old", r -> r.remove(List.of("net", "ports", "harvested", "committed")));
+            rewriteRecord(repo, "old", r -> r.remove(List.of("net", "ports", "harvested", "committed", "profile")));
             rewriteRecord(repo, "new", r -> r.put("status", "paused").put("net", "vpn").put("createdAt", "yesterday"));
 
             Proc.Result table = cli.runOk(repo, "list");
@@ -92,6 +94,7 @@ class LifecycleIT {
             assertEquals("old", column(header, lines.get(1), "NAME"), "oldest first, no time last" + table.describe());
             assertEquals("stopped (exit 0)", column(header, lines.get(1), "STATUS"), table.describe());
             assertEquals("-", column(header, lines.get(1), "NET"), table.describe());
+            assertEquals("-", column(header, lines.get(1), "PROFILE"), table.describe());
             assertTrue(column(header, lines.get(1), "AGE").matches("[0-9]+[smhd]"), table.describe());
             assertEquals("new", column(header, lines.get(2), "NAME"), table.describe());
             assertEquals("stopped (exit 4)", column(header, lines.get(2), "STATUS"), table.describe());
@@ -100,7 +103,7 @@ class LifecycleIT {
             assertEquals("1", column(header, lines.get(2), "CHANGES"), table.describe());
 
             JsonNode old = cli.listed(repo, "old");
-            assertFalse(old.has("net"), old.toString());
+            assertFalse(old.has("net") || old.has("profile"), old.toString());
             assertTrue(old.path("createdAt").isTextual() && old.path("finishedAt").isTextual(), old.toString());
             JsonNode newer = cli.listed(repo, "new");
             assertEquals("stopped", newer.path("status").asText(), newer.toString());
@@ -256,8 +259,8 @@ class LifecycleIT {
     private static String column(String header, String row, String title) {
         int from = header.indexOf(title);
         int next = header.length();
-        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "NET", "CHANGES", "DISK", "PORTS", "AGE",
-            "COMMAND"}) {
+        for (String t : new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "PROFILE", "NET", "CHANGES", "DISK",
+            "PORTS", "AGE", "COMMAND"}) {
             int at = header.indexOf(t);
             if (at > from && at < next) {
                 next = at;

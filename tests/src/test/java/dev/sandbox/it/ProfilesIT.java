@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -119,7 +120,9 @@ class ProfilesIT {
                     "--version");
             assertEquals(0, version.exitCode(), version.describe());
             assertTrue(version.stdout().strip().matches("\\d+\\.\\d+\\.\\d+ \\(Claude Code\\)"), version.describe());
-            assertEquals("egress", cli.listed(repo, "ccv").path("net").asText(), "the claude profile was chosen");
+            JsonNode listed = cli.listed(repo, "ccv");
+            assertEquals("claude", listed.path("profile").asText(), "the claude profile was chosen" + listed);
+            assertEquals("egress", listed.path("net").asText(), "with its network" + listed);
 
             Map<String, String> before = snapshot(ws.home());
             String gitStatus = Repos.git(repo, "-c", "safe.directory=*", "status", "--porcelain");
