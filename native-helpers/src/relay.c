@@ -61,6 +61,7 @@ enum listener_kind { PUBLISH_TCP, PUBLISH_UDP, FORWARD, DNS };
 struct flow {
     struct sockaddr_in peer;
     int fd;
+    bool v6; /* fd goes to [::1]:PORT */
     time_t last;
 };
 
@@ -477,6 +478,22 @@ static void flow_drop(struct listener *l, size_t i)
     l->flows[i] = l->flows[--l->n_flows];
 }
 
+/* A UDP socket connected to the sandbox's 127.0.0.1:port or [::1]:port; -1 on failure. */
+static int udp_inside(unsigned port, bool v6)
+{
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = loopback(port);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
+    int rc = v6 ? connect(fd, (struct sockaddr *)&a6, sizeof a6) : connect(fd, (struct sockaddr *)&a, sizeof a);
+    if (rc < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static void udp_from_host(struct listener *l)
 {
     char buf[BUFFER_SIZE];
@@ -497,18 +514,14 @@ static void udp_from_host(struct listener *l)
                     oldest = i;
             flow_drop(l, oldest);
         }
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        struct sockaddr_in to = loopback(l->port);
+        int fd = udp_inside(l->port, false);
         if (fd < 0)
             return;
-        if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0) {
-            close(fd);
-            return;
-        }
         l->flows = xrealloc(l->flows, (l->n_flows + 1) * sizeof *l->flows);
         f = &l->flows[l->n_flows++];
         f->peer = peer;
         f->fd = fd;
+        f->v6 = false;
     }
     f->last = now();
     /* A datagram nobody receives is lost, as it would be without us. */
@@ -519,8 +532,19 @@ static void udp_from_sandbox(struct listener *l, struct flow *f)
 {
     char buf[BUFFER_SIZE];
     ssize_t got = recv(f->fd, buf, sizeof buf, 0);
+    if (got < 0 && errno == ECONNREFUSED) {
+        /* Nothing had the port at the last datagram's address (ICMP port unreachable): the
+         * flow's next datagrams go to the other loopback, as a client retries. */
+        int other = udp_inside(l->port, !f->v6);
+        if (other >= 0) {
+            close(f->fd);
+            f->fd = other;
+            f->v6 = !f->v6;
+        }
+        return;
+    }
     if (got < 0)
-        return; /* ECONNREFUSED: nothing listened inside when the last datagram came */
+        return;
     f->last = now();
     (void)sendto(l->fd, buf, (size_t)got, 0, (struct sockaddr *)&f->peer, sizeof f->peer);
 }
