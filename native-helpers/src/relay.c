@@ -70,7 +70,7 @@ struct listener {
     int fd;
     unsigned port;      /* the port inside: connected to (publish) or listened on (forward) */
     unsigned host_port; /* publish: the host port actually bound */
-    bool listening;     /* PUBLISH_TCP: on (see above); a port lost to another program is -1 */
+    bool listening;     /* PUBLISH_TCP: on (see above); fd is -1 once the port was lost */
     const char *socket; /* forward: the host's unix socket */
     struct flow *flows; /* PUBLISH_UDP */
     size_t n_flows;
@@ -309,7 +309,8 @@ static int connect_inside(unsigned port, bool v6, int *rc)
         return -1;
     set_nodelay(fd);
     if (v6) {
-        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
+        struct sockaddr_in6 a = {
+            .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
         *rc = connect(fd, (struct sockaddr *)&a, sizeof a);
     } else {
         struct sockaddr_in a = loopback(port);
@@ -485,7 +486,8 @@ static int udp_inside(unsigned port, bool v6)
     if (fd < 0)
         return -1;
     struct sockaddr_in a = loopback(port);
-    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
+    struct sockaddr_in6 a6 = {
+        .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
     int rc = v6 ? connect(fd, (struct sockaddr *)&a6, sizeof a6) : connect(fd, (struct sockaddr *)&a, sizeof a);
     if (rc < 0) {
         close(fd);

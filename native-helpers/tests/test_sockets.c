@@ -97,7 +97,8 @@ static void test_dns(void)
     is_int((long)dns_nxdomain(big, sizeof big, a, sizeof a), 0, "a name over 255 bytes is garbage");
     big[DNS_HEADER_BYTES + 3 * 64] = 61; /* 3 x 64 + 62 + 1: 255 bytes, the most there may be */
     big[DNS_HEADER_BYTES + 3 * 64 + 62] = 0;
-    is_int((long)dns_nxdomain(big, sizeof big - 2, a, sizeof a), (long)sizeof big - 2, "a name of 255 bytes is answered");
+    is_int((long)dns_nxdomain(big, sizeof big - 2, a, sizeof a), (long)sizeof big - 2,
+           "a name of 255 bytes is answered");
 }
 
 struct listener_msg {
