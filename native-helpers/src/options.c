@@ -38,6 +38,8 @@ const char usage_text[] =
     "  --publish [HOSTPORT:]PORT[/udp] relay the host's 127.0.0.1:HOSTPORT (default or 0: a\n"
     "                                  free port) to 127.0.0.1:PORT inside\n"
     "  --forward PORT SOCKET           relay 127.0.0.1:PORT inside to the host's unix SOCKET\n"
+    "  --dns-nxdomain                  answer every DNS query to 127.0.0.1:53 inside with\n"
+    "                                  'no such name', so lookups fail at once\n"
     "  --control SOCKET                connect to the unix SOCKET, report there once the\n"
     "                                  namespaces exist ('pid N', 'publish tcp|udp PORT\n"
     "                                  HOSTPORT', 'ready' lines), and start COMMAND only\n"
@@ -336,6 +338,11 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
             i += 2;
             continue;
         }
+        if (strcmp(arg, "--dns-nxdomain") == 0) {
+            out->dns_nxdomain = true;
+            i += 1;
+            continue;
+        }
         if (strcmp(arg, "--forward") == 0) {
             if (i + 2 >= argc)
                 return fail(error, xstrdup("option '--forward' needs 2 arguments: PORT SOCKET"));
@@ -379,6 +386,8 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
 
     if (out->net == NET_HOST && (out->n_publish > 0 || out->n_forward > 0))
         return fail(error, xstrdup("--publish and --forward need the sandbox's own network, not --net host"));
+    if (out->net == NET_HOST && out->dns_nxdomain)
+        return fail(error, xstrdup("--dns-nxdomain needs the sandbox's own network, not --net host"));
     if (i >= argc)
         return fail(error, xstrdup("no COMMAND given"));
     out->command = argv + i;

@@ -67,6 +67,7 @@ struct options {
     size_t n_publish;
     struct forward *forward;
     size_t n_forward;
+    bool dns_nxdomain; /* --dns-nxdomain: 127.0.0.1:53 inside answers every query "no such name" */
     const char *engine;       /* NULL, or a program started in a nested user namespace */
     const char *engine_ready; /* the socket whose appearance means the engine is ready */
     bool have_subids;

@@ -267,6 +267,11 @@ void run_outer(struct options *opts)
     /* A fresh network namespace has lo down; programs expect 127.0.0.1 to work. */
     if (opts->net == NET_NONE)
         bring_up_loopback();
+    /* Who holds what: the host's side of --publish was bound above, in the host's network
+     * namespace; the sandbox's side of --forward and, with --dns-nxdomain, the resolver's
+     * 127.0.0.1:53 are bound here, where we still have every capability in the sandbox's
+     * namespaces (port 53 needs CAP_NET_BIND_SERVICE). The relay gets all of them and drops
+     * every capability; we close our copies below, so init and the agent hold none. */
     relay_listen_inside(relays, opts);
     pid_t relay_pid = relays != NULL ? relay_start(relays) : -1;
 

@@ -4,6 +4,7 @@
 #ifndef SANDBOX_SOCKETS_H
 #define SANDBOX_SOCKETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct socket_paths {
@@ -27,5 +28,24 @@ void socket_paths_unique(struct socket_paths *out);
 void read_host_sockets(struct socket_paths *out);
 
 void socket_paths_free(struct socket_paths *s);
+
+/* The sandbox's resolver without network (RFC 1035 §4.1): the answer "no such name"
+ * (NXDOMAIN) to one DNS query over UDP, so that name lookups fail at once instead of timing
+ * out. The query is the agent's, hostile: it must be a standard query (QR 0, opcode 0) with
+ * exactly one question whose name is plain labels (no compression pointer, at most 255
+ * bytes); anything else gets no answer. The answer is the header (the query's id and RD,
+ * QR 1, RA 1, RCODE 3, one question, no records) and the question copied. Returns the
+ * answer's length, or 0 when there is none or it would not fit in cap bytes. Pure. */
+size_t dns_nxdomain(const unsigned char *query, size_t len, unsigned char *answer, size_t cap);
+
+/* A listening TCP socket of the sandbox's network namespace, as a NETLINK_SOCK_DIAG
+ * inet_diag dump reports it (sock_diag(7)). */
+enum diag_result { DIAG_MORE, DIAG_DONE, DIAG_ERROR };
+
+/* Reads one buffer of such a dump (asked for TCP_LISTEN sockets only) and sets found[i]
+ * when a listener on ports[i] can be reached through 127.0.0.1 or ::1: bound to one of
+ * those, or to 0.0.0.0 or ::. DIAG_DONE at NLMSG_DONE, DIAG_ERROR at NLMSG_ERROR or a
+ * message that does not fit its buffer, else DIAG_MORE. Pure. */
+enum diag_result parse_inet_listeners(const void *buf, size_t len, const unsigned *ports, bool *found, size_t n);
 
 #endif

@@ -63,6 +63,10 @@ void test_options(void)
     options_free(&o);
     PARSE(&o, &err, "--net", "host", "--tty", "always", "--", "x");
     ok(o.net == NET_HOST && o.tty == TTY_ALWAYS, "--net host, --tty always");
+    ok(!o.dns_nxdomain, "no resolver unless asked");
+    options_free(&o);
+    PARSE(&o, &err, "--dns-nxdomain", "--", "x");
+    ok(o.dns_nxdomain && o.command_argc == 1, "--dns-nxdomain takes no argument");
     options_free(&o);
 
     is_int(PARSE(&o, &err, "--help", "--bogus"), PARSE_HELP, "--help wins over what follows");
@@ -140,6 +144,8 @@ void test_options(void)
     expect_error("--control: 'c.sock' is not an absolute path shorter than 108 bytes", r, err, &o);
     r = PARSE(&o, &err, "--net", "host", "--publish", "80", "--", "x");
     expect_error("--publish and --forward need the sandbox's own network, not --net host", r, err, &o);
+    r = PARSE(&o, &err, "--dns-nxdomain", "--net", "host", "--", "x");
+    expect_error("--dns-nxdomain needs the sandbox's own network, not --net host", r, err, &o);
 
     is_int(PARSE(&o, &err, "--dev", "/dev/net/tun", "--engine", "/e/engine", "/tmp/e/docker.sock", "--subids",
                  "165536:65536:165536:65536", "--", "x"),

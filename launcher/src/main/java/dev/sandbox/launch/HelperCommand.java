@@ -86,6 +86,11 @@ public final class HelperCommand {
         return add("--forward", Integer.toString(port), socket.toString());
     }
 
+    /** The sandbox's resolver on 127.0.0.1:53 answers every query "no such name" (no network). */
+    public HelperCommand dnsNxdomain() {
+        return add("--dns-nxdomain");
+    }
+
     /** The launcher's unix socket: the helper reports there and waits for "go". */
     public HelperCommand control(Path socket) {
         return add("--control", socket.toString());

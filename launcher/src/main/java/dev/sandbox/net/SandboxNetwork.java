@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -20,6 +21,9 @@ import java.util.Map;
  * returns when the agent may start; {@link #close} after it ended.
  */
 public final class SandboxNetwork implements Closeable {
+    /** npm's fetch-retries setting, set to 0 without network unless the user set it. */
+    static final String NPM_RETRIES = "npm_config_fetch_retries";
+
     /** What the user asked for. */
     public record Settings(NetMode mode, boolean hostLoopback, Allowlist allowlist, List<PortSpec> ports) {
         public Settings {
@@ -40,6 +44,7 @@ public final class SandboxNetwork implements Closeable {
     private final String pathEnv;
     private final String javaToolOptions;
     private final String egressChoice;
+    private final boolean npmRetriesSet;
     private ControlChannel control;
     private Proxy proxy;
     private Egress egress;
@@ -58,6 +63,7 @@ public final class SandboxNetwork implements Closeable {
         this.pathEnv = env.get("PATH");
         this.javaToolOptions = env.get("JAVA_TOOL_OPTIONS");
         this.egressChoice = env.get(Egress.TOOL_ENV);
+        this.npmRetriesSet = env.containsKey(NPM_RETRIES) || env.containsKey(NPM_RETRIES.toUpperCase(Locale.ROOT));
     }
 
     public Settings settings() {
@@ -77,11 +83,27 @@ public final class SandboxNetwork implements Closeable {
         }
     }
 
+    /**
+     * Whether the sandbox has no route out, so that its resolver is the helper's
+     * {@code --dns-nxdomain} on 127.0.0.1: every lookup fails at once with "no such host"
+     * instead of waiting for a name server that cannot be reached (npm and pip retried for
+     * minutes). In {@code allow} mode the proxy resolves names on the host.
+     */
+    private boolean noRouteOut() {
+        return settings.mode() == NetMode.none || settings.mode() == NetMode.allow;
+    }
+
     /** Sets up what must exist before the helper starts ({@link #refuseUnavailable} passed). */
     public void prepare(Path sandboxDir) {
         if (settings.mode() == NetMode.egress) {
             resolvConf = sandboxDir.resolve("resolv.conf");
-            writeResolvConf(resolvConf);
+            writeResolvConf(resolvConf, Egress.NAMESERVER,
+                    "# written by sandbox: DNS goes through the sandbox's egress to the host's resolver");
+        }
+        if (noRouteOut()) {
+            resolvConf = sandboxDir.resolve("resolv.conf");
+            writeResolvConf(resolvConf, "127.0.0.1",
+                    "# written by sandbox: no network, every name but /etc/hosts' is \"no such host\"");
         }
         if (settings.mode() == NetMode.allow) {
             proxy = Proxy.start(runtime.resolve(socketPrefix + ".proxy"), settings.allowlist(), networkLog(logDir));
@@ -94,6 +116,14 @@ public final class SandboxNetwork implements Closeable {
     /** The helper's network options and the agent's proxy variables. */
     public void addTo(HelperCommand cmd) {
         cmd.net(settings.mode() == NetMode.host ? "host" : "none");
+        if (noRouteOut()) {
+            cmd.dnsNxdomain();
+        }
+        if (settings.mode() == NetMode.none && !npmRetriesSet) {
+            // npm retries even "no such host" twice, 10 s then 60 s apart (make-fetch-happen's
+            // remote.js); with no network at all a retry cannot succeed.
+            cmd.setenv(NPM_RETRIES, "0");
+        }
         for (PortSpec p : settings.ports()) {
             cmd.publish(p.helperSpec());
         }
@@ -168,11 +198,14 @@ public final class SandboxNetwork implements Closeable {
         }
     }
 
-    /** The host's resolv.conf with one name server: the one pasta or slirp4netns answers on. */
-    private static void writeResolvConf(Path file) {
+    /**
+     * The host's resolv.conf with one name server: the one pasta or slirp4netns answers on,
+     * or the helper's "no such name" resolver.
+     */
+    private static void writeResolvConf(Path file, String nameserver, String comment) {
         List<String> lines = new ArrayList<>();
-        lines.add("# written by sandbox: DNS goes through the sandbox's egress to the host's resolver");
-        lines.add("nameserver " + Egress.NAMESERVER);
+        lines.add(comment);
+        lines.add("nameserver " + nameserver);
         try {
             for (String line : Files.readAllLines(Path.of("/etc/resolv.conf"), StandardCharsets.UTF_8)) {
                 String l = line.strip();

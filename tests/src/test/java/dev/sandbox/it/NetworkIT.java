@@ -11,8 +11,10 @@ import java.io.UncheckedIOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -372,6 +374,109 @@ class NetworkIT {
         }
     }
 
+    /** A dev server as Node >= 17 and Vite start one for "localhost": on [::1]:8080 only. */
+    private static final String SERVE6 = String.join("\n",
+            "import http.server, socket, threading",
+            "class S(http.server.HTTPServer):",
+            "    address_family = socket.AF_INET6",
+            "class H(http.server.BaseHTTPRequestHandler):",
+            "    def do_GET(self):",
+            "        b = b'on-ipv6'",
+            "        self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers()",
+            "        self.wfile.write(b)",
+            "        if self.path == '/quit': threading.Thread(target=self.server.shutdown).start()",
+            "    def log_message(self, *a): pass",
+            "S(('::1', 8080), H).serve_forever()",
+            "");
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void publish_refusesWhileNothingListens_reachesAServerOnIpv6LoopbackStartedLater_andRefusesOnceItQuit(
+            Runner runner) throws Exception {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Repos.write(repo, "serve6.py", SERVE6);
+            ws.own();
+            Cli cli = new Cli(ws);
+            // The server comes 4 s after the agent starts and goes on /quit; the sandbox stays.
+            Proc.Running run = cli.start(repo, "run", "--name", "six", "-p", "8080", "--", "sh", "-c",
+                    "sleep 4; python3 serve6.py; echo SERVER-GONE; sleep 60");
+            try {
+                int port = awaitPublished(run);
+                String early = connectError(port);
+                assertTrue(early.contains("Connection refused"),
+                        "nothing listens inside yet: the host refuses, said " + early + "\n" + run.stderrSoFar());
+
+                assertEquals("on-ipv6", get(port, "/"), "a server on [::1]:8080 only, started later, is reached");
+                assertEquals("on-ipv6", get(port, "/quit"));
+                for (int i = 0; i < 100 && !run.stdoutSoFar().contains("SERVER-GONE"); i++) {
+                    Proc.pause(50);
+                }
+                // The first connection after the server left was accepted before anyone knew:
+                // it is reset; from then on the host refuses.
+                String after = "";
+                for (int i = 0; i < 3 && !after.contains("Connection refused"); i++) {
+                    after = connectError(port);
+                }
+                assertTrue(after.contains("Connection refused"), "the server quit: refused again, said " + after);
+            } finally {
+                run.kill();
+            }
+            run.await();
+        }
+    }
+
+    /** What connecting to the host's 127.0.0.1:port and reading one byte says. */
+    private static String connectError(int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 3000);
+            s.setSoTimeout(3000);
+            s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            int b = s.getInputStream().read();
+            return b < 0 ? "connected, then closed" : "connected, answered";
+        } catch (ConnectException e) {
+            return "ConnectException: " + e.getMessage();
+        } catch (IOException e) {
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void withoutARouteOut_nameLookupsFailAtOnce_andNpmGivesUpWithinFiveSeconds(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            String lookups = String.join("; ", "getent hosts registry.npmjs.org; echo getent=$?",
+                    "python3 -c 'import socket; socket.gethostbyname(\"registry.npmjs.org\")' 2>&1 | tail -1",
+                    "getent hosts localhost >/dev/null && echo hosts-first");
+            for (List<String> mode : List.of(List.of("--net", "none"), List.of("--allow-domain", "allowed.test"))) {
+                List<String> args = new ArrayList<>(List.of("run", "--rm"));
+                args.addAll(mode);
+                args.addAll(List.of("--", "sh", "-c", lookups));
+                long start = System.nanoTime();
+                Proc.Result r = cli.run(repo, args.toArray(String[]::new));
+                Duration took = Duration.ofNanos(System.nanoTime() - start);
+                assertEquals(0, r.exitCode(), r.describe());
+                assertTrue(r.stdout().contains("getent=2"), mode + ": getent says not found (2)\n" + r.describe());
+                assertTrue(r.stdout().contains("Name or service not known"), mode + ": " + r.describe());
+                assertTrue(r.stdout().contains("hosts-first"), mode + ": /etc/hosts still answers\n" + r.describe());
+                assertTrue(took.compareTo(Duration.ofSeconds(5)) < 0, mode + ": took " + took + ", not at once");
+            }
+
+            Skip.unless(Host.has("npm"), "npm is not installed (apt-get install npm)");
+            long start = System.nanoTime();
+            Proc.Result npm = cli.run(repo, "run", "--rm", "--net", "none", "--", "npm", "view", "is-number", "version");
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertNotEquals(0, npm.exitCode(), npm.describe());
+            assertTrue((npm.stdout() + npm.stderr()).contains("ENOTFOUND"), "npm's own error\n" + npm.describe());
+            assertTrue(took.compareTo(Duration.ofSeconds(5)) < 0, "npm took " + took + " to fail");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void badNetworkInput_isOneLineWithExit2_andCreatesNothing(Runner runner) {
@@ -435,7 +540,7 @@ class NetworkIT {
                 return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                         .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
             } catch (IOException e) {
-                // the server inside may still be starting: the relay then closes the connection
+                // the server inside may still be starting: the host refuses the connection
                 if (attempt >= 100) {
                     throw e;
                 }
