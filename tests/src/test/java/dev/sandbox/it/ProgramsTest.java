@@ -41,7 +41,9 @@ class ProgramsTest {
             Map.entry("sudo", "tests/run's command in the VM, run there"),
             Map.entry("claude", "ProfilesIT installs Claude Code with npm into its workspace"),
             Map.entry("no-such-cmd-xyz", "BadInputIT's command that must not exist"),
-            Map.entry("no-such-command", "RunRmIT's command that must not exist"));
+            Map.entry("no-such-command", "RunRmIT's command that must not exist"),
+            Map.entry("fakeagent", "InsideIT's script, written under /tmp or the repository by the test"),
+            Map.entry("no-such-command-anywhere", "InsideIT's command that must not exist"));
 
     @Test
     void everyProgramTheTestsAndBenchmarksRun_isInTestsPrograms() throws IOException {
