@@ -14,4 +14,11 @@ int install_tiocsti_filter(void);
  * cannot read, fail with ENOSYS. Same conditions and result as install_tiocsti_filter. */
 int install_setid_filter(void);
 
+/* Stops giving files capabilities (security.capability): setxattr, lsetxattr and
+ * fsetxattr fail with EPERM when the value's size is one a capability can have (20 or
+ * 24 bytes), whatever the attribute's name; setxattrat and io_uring_setup, whose
+ * arguments a filter cannot read, fail with ENOSYS. Same conditions and result as
+ * install_tiocsti_filter. */
+int install_filecaps_filter(void);
+
 #endif
