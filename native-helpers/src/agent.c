@@ -102,6 +102,20 @@ void run_agent(const struct sandbox *sb, int slave)
      * attributes of exactly 20 or 24 bytes. */
     if (install_filecaps_filter() < 0)
         die_with_error("can't install the seccomp filter");
+    /* Root alone may not make a cgroup namespace. The sandbox stays in the host's cgroup
+     * namespace, whose owner is the host's user namespace, so the agent can't mount
+     * cgroupfs (kernel/cgroup/cgroup.c, cgroup_init_fs_context: the fs_context's user
+     * namespace is the cgroup namespace's). A nested namespace of its own would be owned by
+     * the agent's user namespace, and then the mount works; cgroupfs files belong to the
+     * host's uid 0 with owner-write modes, and root's euid here is the host's uid 0, so it
+     * could write cgroup.kill or memory.max of every cgroup below the sandbox's (without
+     * nsdelegate, the whole machine where the sandbox sits at the root), no capability
+     * needed. A user's nested cgroup namespace gives them only their own files. The cost,
+     * as root: `bwrap --unshare-all` and `--unshare-cgroup(-try)` fail ("Creating new
+     * namespace failed: Operation not permitted"); the other --unshare-* flags and Codex's
+     * sandbox work (docs/ARCHITECTURE.md §11). */
+    if (getuid() == 0 && install_cgroupns_filter() < 0)
+        die_with_error("can't install the seccomp filter");
 
     char *const *command = sb->opts->command;
     execvp(command[0], command);

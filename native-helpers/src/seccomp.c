@@ -29,14 +29,19 @@
 #define NATIVE_SETXATTR 188
 #define NATIVE_LSETXATTR 189
 #define NATIVE_FSETXATTR 190
+#define NATIVE_CLONE 56
+#define NATIVE_UNSHARE 272
 #define COMPAT_ARCH AUDIT_ARCH_I386
 #define COMPAT_IOCTL 54
 #define COMPAT_FCHMOD 94
 #define COMPAT_OPENAT 295
 #define COMPAT_MKNODAT 297
 #define COMPAT_FCHMODAT 306
+#define COMPAT_CLONE 120
+#define COMPAT_UNSHARE 310
 /* x32 binaries run as AUDIT_ARCH_X86_64 with this bit set in the syscall number; their
- * ioctl is 514 | X32_SYSCALL_BIT, the other calls here share the native numbers. */
+ * ioctl is 514 | X32_SYSCALL_BIT, the other calls here (clone and unshare too) share the
+ * native numbers. */
 #define X32_SYSCALL_BIT 0x40000000u
 #define X32_IOCTL 514
 #elif defined(__aarch64__)
@@ -49,12 +54,16 @@
 #define NATIVE_SETXATTR 5
 #define NATIVE_LSETXATTR 6
 #define NATIVE_FSETXATTR 7
+#define NATIVE_UNSHARE 97
+#define NATIVE_CLONE 220
 #define COMPAT_ARCH AUDIT_ARCH_ARM
 #define COMPAT_IOCTL 54
 #define COMPAT_FCHMOD 94
 #define COMPAT_OPENAT 322
 #define COMPAT_MKNODAT 324
 #define COMPAT_FCHMODAT 333
+#define COMPAT_CLONE 120
+#define COMPAT_UNSHARE 337
 #else
 #error "sandbox-helper's seccomp filter knows x86_64 and aarch64 only: add this architecture"
 #endif
@@ -68,6 +77,7 @@
 #define COMPAT_FSETXATTR 228
 /* The same number on every architecture (the unified table since Linux 5.1). */
 #define ANY_IO_URING_SETUP 425
+#define ANY_CLONE3 435
 #define ANY_OPENAT2 437
 #define ANY_FCHMODAT2 452
 #define ANY_SETXATTRAT 463 /* Linux 6.13 */
@@ -82,6 +92,7 @@
  * refuses any other, the 12-byte v1 format too, with EINVAL). */
 #define CAPS_SIZE_V2 20u
 #define CAPS_SIZE_V3 24u
+#define NEWCGROUP 0x02000000u /* CLONE_NEWCGROUP, the same on every architecture */
 
 /* seccomp_data.args[n] holds each argument as 64 bits; the kernel uses only the low 32 of
  * an int or a mode, so compare only those or value | (1 << 32) slips through
@@ -97,6 +108,7 @@ enum label {
     L_NATIVE,
     L_COMPAT,
     L_ARGS,
+    L_FLAGS_ARG0,
     L_FLAGS_ARG1,
     L_FLAGS_ARG2,
     L_MODE_ARG1,
@@ -244,6 +256,40 @@ static const struct insn filecaps_program[] = {
     RETURN(L_NOSYS, ERRNO(ENOSYS)),
 };
 
+/* Where each call keeps its flags: unshare(flags), and clone(flags, stack, ...) on every
+ * ABI here; only the order of the later arguments differs (clone(2), "C library/kernel
+ * differences": x86_64 and x32 take child_tid before tls, i386, arm and aarch64 after it;
+ * s390's swap of the first two is not ours). Both use the low 32 bits alone: clone drops
+ * the rest (kernel/fork.c, lower_32_bits), unshare calls them invalid (EINVAL). clone3
+ * reads its flags from struct clone_args in memory: ENOSYS, as Docker's default profile
+ * does for callers without CAP_SYS_ADMIN (moby profiles/seccomp/default.json), and glibc,
+ * Go and Rust then fall back to clone. fork and vfork take no flags. */
+static const struct insn cgroupns_program[] = {
+    LOAD(L_NONE, offsetof(struct seccomp_data, arch)),
+    JEQ(NATIVE_ARCH, L_NATIVE, L_NONE),
+    JEQ(COMPAT_ARCH, L_COMPAT, L_ALLOW),
+
+    LOAD(L_NATIVE, offsetof(struct seccomp_data, nr)),
+#ifdef X32_SYSCALL_BIT
+    STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
+#endif
+    JEQ(NATIVE_CLONE, L_FLAGS_ARG0, L_NONE),
+    JEQ(NATIVE_UNSHARE, L_FLAGS_ARG0, L_NONE),
+    JEQ(ANY_CLONE3, L_NOSYS, L_ALLOW),
+
+    LOAD(L_COMPAT, offsetof(struct seccomp_data, nr)),
+    JEQ(COMPAT_CLONE, L_FLAGS_ARG0, L_NONE),
+    JEQ(COMPAT_UNSHARE, L_FLAGS_ARG0, L_NONE),
+    JEQ(ANY_CLONE3, L_NOSYS, L_ALLOW),
+
+    LOAD(L_FLAGS_ARG0, ARG_LOW(0)),
+    JSET(NEWCGROUP, L_DENY, L_ALLOW),
+
+    RETURN(L_ALLOW, SECCOMP_RET_ALLOW),
+    RETURN(L_DENY, ERRNO(EPERM)),
+    RETURN(L_NOSYS, ERRNO(ENOSYS)),
+};
+
 /* Turns the symbolic jump targets into BPF's forward offsets (L_NONE: next insn). */
 static void assemble(const struct insn *program, size_t len, struct sock_filter *out)
 {
@@ -266,6 +312,7 @@ static void assemble(const struct insn *program, size_t len, struct sock_filter 
 _Static_assert(sizeof tiocsti_program / sizeof tiocsti_program[0] <= MAX_PROGRAM, "tiocsti_program too long");
 _Static_assert(sizeof setid_program / sizeof setid_program[0] <= MAX_PROGRAM, "setid_program too long");
 _Static_assert(sizeof filecaps_program / sizeof filecaps_program[0] <= MAX_PROGRAM, "filecaps_program too long");
+_Static_assert(sizeof cgroupns_program / sizeof cgroupns_program[0] <= MAX_PROGRAM, "cgroupns_program too long");
 
 static int install(const struct insn *program, size_t len)
 {
@@ -288,4 +335,9 @@ int install_setid_filter(void)
 int install_filecaps_filter(void)
 {
     return install(filecaps_program, sizeof filecaps_program / sizeof filecaps_program[0]);
+}
+
+int install_cgroupns_filter(void)
+{
+    return install(cgroupns_program, sizeof cgroupns_program / sizeof cgroupns_program[0]);
 }

@@ -21,4 +21,9 @@ int install_setid_filter(void);
  * install_tiocsti_filter. */
 int install_filecaps_filter(void);
 
+/* Stops making cgroup namespaces: unshare and clone fail with EPERM when their flags hold
+ * CLONE_NEWCGROUP; clone3, whose flags a filter cannot read, fails with ENOSYS (libc then
+ * falls back to clone). Same conditions and result as install_tiocsti_filter. */
+int install_cgroupns_filter(void);
+
 #endif

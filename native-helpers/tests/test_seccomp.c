@@ -1,5 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -231,6 +235,7 @@ static int setid_in_child(enum setid_call call, int filtered)
 }
 
 static void test_seccomp_filecaps(void);
+static void test_seccomp_cgroupns(void);
 
 void test_seccomp_setid(void)
 {
@@ -270,6 +275,7 @@ void test_seccomp_setid(void)
     is_int(setid_in_child(X32_CHMOD_SUID, 1), EPERM, "setid: x32 chmod 4755 is EPERM (even without x32 support)");
 #endif
     test_seccomp_filecaps();
+    test_seccomp_cgroupns();
 }
 
 /* The filecaps filter's checks, as the setid ones: each runs in a child on a fresh file
@@ -410,5 +416,157 @@ static void test_seccomp_filecaps(void)
     }
     is_int(filecaps_in_child(X32_SETXATTR_24, 1), EPERM,
            "filecaps: x32 setxattr of 24 bytes is EPERM (even without x32 support)");
+#endif
+}
+
+/* The cgroupns filter's checks, as the others: each runs in a child and exits with the
+ * errno its call got, 0 for success. A user namespace comes along with each cgroup
+ * namespace, so they work unprivileged where the kernel allows user namespaces. */
+enum cgroupns_call {
+    UNSHARE_CGROUP,
+    UNSHARE_CGROUP_HIGH_BITS,
+    UNSHARE_USER_MOUNT,
+    CLONE_CGROUP,
+    CLONE_CGROUP_HIGH_BITS,
+    CLONE_PLAIN,
+    CLONE3_CALL,
+    THREAD_AND_SPAWN,
+    I386_UNSHARE_CGROUP,
+    I386_CLONE_CGROUP,
+    I386_CLONE3,
+    X32_UNSHARE_CGROUP,
+};
+
+#define NEW_USER_CGROUP (CLONE_NEWUSER | CLONE_NEWCGROUP)
+
+static void *thread_main(void *arg)
+{
+    return arg;
+}
+
+/* A raw clone that forks: the child exits at once, the parent reaps it. */
+static long raw_clone(unsigned long flags)
+{
+    long pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid((pid_t)pid, NULL, 0);
+    return pid < 0 ? -1 : 0;
+}
+
+#if defined(__x86_64__)
+static long int80_errno(long nr, long a, long b, long c)
+{
+    long rc = int80(nr, a, b, c);
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+static long cgroupns_syscall(enum cgroupns_call call)
+{
+    switch (call) {
+    case UNSHARE_CGROUP:
+        return unshare(NEW_USER_CGROUP);
+    case UNSHARE_CGROUP_HIGH_BITS:
+        return syscall(SYS_unshare, (1UL << 32) | NEW_USER_CGROUP);
+    case UNSHARE_USER_MOUNT:
+        return unshare(CLONE_NEWUSER | CLONE_NEWNS);
+    case CLONE_CGROUP:
+        return raw_clone(NEW_USER_CGROUP);
+    case CLONE_CGROUP_HIGH_BITS:
+        return raw_clone((1UL << 32) | NEW_USER_CGROUP);
+    case CLONE_PLAIN:
+        return raw_clone(0);
+    case CLONE3_CALL:
+        /* A null struct clone_args: EFAULT from the kernel, so nothing forks. */
+        return syscall(435, NULL, 88);
+    case THREAD_AND_SPAWN: {
+        /* glibc 2.34+ tries clone3 first for both, then falls back to clone. */
+        pthread_t t;
+        if ((errno = pthread_create(&t, NULL, thread_main, NULL)) != 0 || pthread_join(t, NULL) != 0)
+            return -1;
+        pid_t pid;
+        char *argv[] = {"true", NULL};
+        if ((errno = posix_spawnp(&pid, "true", NULL, NULL, argv, NULL)) != 0)
+            return -1;
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            errno = ECHILD;
+            return -1;
+        }
+        pid = fork();
+        if (pid == 0)
+            _exit(0);
+        return pid < 0 || waitpid(pid, NULL, 0) < 0 ? -1 : 0;
+    }
+#if defined(__x86_64__)
+    case I386_UNSHARE_CGROUP:
+        return int80_errno(310, NEW_USER_CGROUP, 0, 0);
+    case I386_CLONE_CGROUP:
+        /* CLONE_FS with CLONE_NEWUSER is EINVAL from the kernel, so nothing forks. */
+        return int80_errno(120, NEW_USER_CGROUP | CLONE_FS, 0, 0);
+    case I386_CLONE3:
+        return int80_errno(435, 0, 88, 0);
+    case X32_UNSHARE_CGROUP:
+        return syscall(0x40000000L | 272, NEW_USER_CGROUP);
+#endif
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static int cgroupns_in_child(enum cgroupns_call call, int filtered)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (filtered && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || install_cgroupns_filter() < 0))
+            _exit(255);
+        _exit(cgroupns_syscall(call) < 0 ? errno : 0);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void test_seccomp_cgroupns(void)
+{
+    is_int(cgroupns_in_child(CLONE3_CALL, 0), EFAULT, "without the cgroupns filter clone3 reaches the kernel");
+    is_int(cgroupns_in_child(CLONE3_CALL, 1), ENOSYS, "cgroupns: clone3 is ENOSYS");
+    is_int(cgroupns_in_child(CLONE_PLAIN, 1), 0, "cgroupns: clone without namespaces works");
+    is_int(cgroupns_in_child(THREAD_AND_SPAWN, 1), 0, "cgroupns: pthread_create, posix_spawn and fork work");
+    is_int(cgroupns_in_child(UNSHARE_CGROUP_HIGH_BITS, 0), EINVAL,
+           "without the filter unshare of CLONE_NEWCGROUP|1<<32 is EINVAL");
+    is_int(cgroupns_in_child(UNSHARE_CGROUP_HIGH_BITS, 1), EPERM, "cgroupns: unshare of CLONE_NEWCGROUP|1<<32 is EPERM");
+    is_int(cgroupns_in_child(X32_UNSHARE_CGROUP, 1), EPERM,
+           "cgroupns: x32 unshare of CLONE_NEWCGROUP is EPERM (even without x32 support)");
+    if (cgroupns_in_child(UNSHARE_CGROUP, 0) != 0) {
+        skip("cgroupns: unshare and clone of CLONE_NEWCGROUP are EPERM", "the kernel refuses user namespaces here");
+        return;
+    }
+    is_int(cgroupns_in_child(UNSHARE_CGROUP, 1), EPERM, "cgroupns: unshare of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(UNSHARE_USER_MOUNT, 1), 0, "cgroupns: unshare of other namespaces works");
+    is_int(cgroupns_in_child(CLONE_CGROUP, 0), 0, "without the filter clone of CLONE_NEWCGROUP works");
+    is_int(cgroupns_in_child(CLONE_CGROUP, 1), EPERM, "cgroupns: clone of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(CLONE_CGROUP_HIGH_BITS, 0), 0, "without the filter clone drops the high 32 bits");
+    is_int(cgroupns_in_child(CLONE_CGROUP_HIGH_BITS, 1), EPERM, "cgroupns: clone of CLONE_NEWCGROUP|1<<32 is EPERM");
+#if defined(__x86_64__)
+    int native = cgroupns_in_child(I386_UNSHARE_CGROUP, 0);
+    if (native == ENOSYS) {
+        skip("cgroupns: i386 unshare, clone and clone3 are refused", "the kernel has no 32-bit emulation");
+        return;
+    }
+    is_int(native, 0, "without the filter an i386 unshare (int 0x80) of CLONE_NEWCGROUP works");
+    is_int(cgroupns_in_child(I386_UNSHARE_CGROUP, 1), EPERM, "cgroupns: i386 unshare of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(I386_CLONE_CGROUP, 0), EINVAL, "without the filter an i386 clone reaches the kernel");
+    is_int(cgroupns_in_child(I386_CLONE_CGROUP, 1), EPERM, "cgroupns: i386 clone of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(I386_CLONE3, 0), EFAULT, "without the filter an i386 clone3 reaches the kernel");
+    is_int(cgroupns_in_child(I386_CLONE3, 1), ENOSYS, "cgroupns: i386 clone3 is ENOSYS");
 #endif
 }
