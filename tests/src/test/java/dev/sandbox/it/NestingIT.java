@@ -17,9 +17,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Agents that sandbox their own commands: a nested user namespace maps root (root keeps
- * CAP_SETFCAP alone), bubblewrap works (with a fresh /proc for users only), file
- * capabilities stay refused, and a nested namespace sees and reaches no more than the
- * agent. See docs/ARCHITECTURE.md §9 and §11.
+ * CAP_SETFCAP alone), bubblewrap works (with a fresh /proc and a cgroup namespace for
+ * users only), file capabilities stay refused, and a nested namespace sees and reaches no
+ * more than the agent. See docs/ARCHITECTURE.md §9 and §11.
  */
 class NestingIT {
     /** Codex as the issue tried it. */
@@ -40,28 +40,104 @@ class NestingIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void run_bubblewrap_works_withAFreshProcForUsersOnly(Runner runner) throws IOException {
+    void run_bubblewrap_works_withAFreshProcAndACgroupNamespaceForUsersOnly(Runner runner) throws IOException {
         runner.assumeAvailable();
         Skip.unless(Host.has("bwrap"), "needs bubblewrap (Debian package 'bubblewrap')");
         try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
             Path repo = Repos.committed(ws.mkdir("repo"));
             ws.own();
-            String script = "bwrap --unshare-all --ro-bind / / --dev /dev true; echo PLAIN=$?; "
-                    + "bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev sh -c 'ls /proc | grep -cx 1'; "
-                    + "echo PROC=$?";
+            // --unshare-all is these and --unshare-cgroup-try, which tries a cgroup namespace.
+            String each = "bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts";
+            String script = "bwrap --unshare-all --ro-bind / / --dev /dev true; echo ALL=$?; "
+                    + each + " --ro-bind / / --dev /dev true; echo EACH=$?; "
+                    + each + " --ro-bind / / --proc /proc --dev /dev sh -c 'ls /proc | grep -cx 1'; echo PROC=$?";
             Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--", "sh", "-c", script);
             assertEquals(0, r.exitCode(), r.describe());
-            assertTrue(r.stdoutLines().contains("PLAIN=0"), "bwrap without --proc works" + r.describe());
+            List<String> out = r.stdoutLines();
+            assertTrue(out.contains("EACH=0"), "bwrap without --proc and a cgroup namespace works" + r.describe());
             if (runner == Runner.ROOT) {
-                // The host's root would write /proc/sys and sysrq-trigger in a fresh proc.
-                assertTrue(r.stdoutLines().contains("PROC=1"), "as root a nested proc is refused" + r.describe());
+                // The host's root would write cgroupfs in a cgroup namespace of its own, and
+                // /proc/sys and sysrq-trigger in a fresh proc (docs/ARCHITECTURE.md §11).
+                assertTrue(out.contains("ALL=1"), "as root bwrap --unshare-all is refused" + r.describe());
+                // bwrap blames the kernel's user namespaces (Debian's wording differs from upstream's).
+                assertTrue(r.stderr().contains("new namespace"), r.describe());
+                assertTrue(out.contains("PROC=1"), "as root a nested proc is refused" + r.describe());
                 assertTrue(r.stderr().contains("bwrap: Can't mount proc on /newroot/proc: Operation not permitted"),
                         r.describe());
             } else {
+                assertTrue(out.contains("ALL=0"), "as a user bwrap --unshare-all works" + r.describe());
                 // The fresh proc is the nested PID namespace's: its init is PID 1.
-                assertTrue(r.stdoutLines().contains("1") && r.stdoutLines().contains("PROC=0"),
+                assertTrue(out.contains("1") && out.contains("PROC=0"),
                         "as a user bwrap mounts a proc of its own" + r.describe());
             }
+        }
+    }
+
+    /**
+     * Root's agent is the host's uid 0, which owns cgroupfs: it may not make a cgroup
+     * namespace, and in the host's it can't mount cgroupfs. A user's cgroup namespace gives
+     * them only their own cgroups.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void run_cgroupNamespace_refusedForRootOnly(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            // Only mounts, never a write to a cgroup file.
+            String script = String.join("\n",
+                    "unshare -Urm --cgroup true; echo CGNS=$?",
+                    "mkdir /tmp/c && unshare -Urm sh -c 'mount -t cgroup2 none /tmp/c'; echo MOUNT=$?",
+                    "unshare -Urm sh -c 'unshare --cgroup mount -t cgroup2 none /tmp/c'; echo NESTED=$?");
+            Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--", "sh", "-c", script);
+            assertEquals(0, r.exitCode(), r.describe());
+            List<String> out = r.stdoutLines();
+            assertFalse(out.contains("MOUNT=0"), "no cgroupfs in the host's cgroup namespace" + r.describe());
+            if (runner == Runner.ROOT) {
+                assertTrue(out.contains("CGNS=1") && out.contains("NESTED=1"), "as root no cgroup namespace" + r.describe());
+                assertTrue(r.stderr().contains("unshare: unshare failed: Operation not permitted"), r.describe());
+            } else {
+                assertTrue(out.contains("CGNS=0"), "as a user a cgroup namespace works" + r.describe());
+            }
+        }
+    }
+
+    /** clone3 is ENOSYS for root's agent: runtimes must fall back to clone for threads and processes. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void run_threadsAndSubprocesses_work(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        Skip.unless(Host.has("java") && Host.has("python3"), "needs java and python3 on the host");
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Files.writeString(repo.resolve("Spawn.java"), String.join("\n",
+                    "public class Spawn {",
+                    "    public static void main(String[] args) throws Exception {",
+                    "        Thread t = new Thread(() -> System.out.println(\"java-thread\"));",
+                    "        t.start();",
+                    "        t.join();",
+                    "        Process p = new ProcessBuilder(\"echo\", \"java-child\").inheritIO().start();",
+                    "        System.exit(p.waitFor());",
+                    "    }",
+                    "}", ""));
+            ws.own();
+            List<String> lines = new ArrayList<>(List.of(
+                    "set -e",
+                    "java -version 2>/dev/null && echo java-version",
+                    "java Spawn.java",
+                    "python3 -c 'import subprocess, threading; t = threading.Thread(target=print, args=(\"py-thread\",),"
+                            + " kwargs={\"flush\": True});"
+                            + " t.start(); t.join(); subprocess.run([\"echo\", \"py-child\"], check=True)'"));
+            List<String> expected = new ArrayList<>(List.of("java-version", "java-thread", "java-child", "py-thread",
+                    "py-child"));
+            if (Host.has("node")) {
+                lines.add("node -e 'process.stdout.write(require(\"child_process\").execFileSync(\"echo\", [\"node-child\"]))'");
+                expected.add("node-child");
+            }
+            Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--", "sh", "-c", String.join("\n", lines));
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals(expected, r.stdoutLines(), r.describe());
         }
     }
 
