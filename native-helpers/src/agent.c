@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,13 @@ void run_agent(const struct sandbox *sb, int slave)
     reset_signals();
     /* A JVM parent hands down jars, sockets and /dev/random: none is for the agent. */
     close_fds_above_stderr(-1);
-    drop_all_capabilities();
+    /* Root alone keeps CAP_SETFCAP: since Linux 5.12 a process may map uid 0 of its
+     * parent user namespace into a child only if it had CAP_SETFCAP when it unshared
+     * (kernel/user_namespace.c, verify_root_map), and the caller's root is uid 0 here, so
+     * `unshare -Ur` and bubblewrap need it. Anyone else maps their own uid, which needs
+     * nothing. What the capability also allows, giving files capabilities, the filecaps
+     * filter below takes away (docs/ARCHITECTURE.md §11). */
+    drop_capabilities_but(getuid() == 0 ? CAP_SETFCAP : -1);
     /* No setuid binary may give privileges back; also lets us install seccomp. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die_with_error("can't set no_new_privs");
@@ -87,6 +94,27 @@ void run_agent(const struct sandbox *sb, int slave)
     /* A setuid file in the upper layer would run as the user (as root: as root) for anyone
      * who reaches it on the host; the overlay's nosuid only holds inside. */
     if (install_setid_filter() < 0)
+        die_with_error("can't install the seccomp filter");
+    /* The same for file capabilities: a security.capability attribute written as root
+     * holds on the host (its rootid is the host's uid 0) for whoever runs the file. For
+     * everyone, not just root: a nested namespace of root's maps its root to the host's
+     * too, the filter is inherited by every descendant, and a user loses only user.*
+     * attributes of exactly 20 or 24 bytes. */
+    if (install_filecaps_filter() < 0)
+        die_with_error("can't install the seccomp filter");
+    /* Root alone may not make a cgroup namespace. The sandbox stays in the host's cgroup
+     * namespace, whose owner is the host's user namespace, so the agent can't mount
+     * cgroupfs (kernel/cgroup/cgroup.c, cgroup_init_fs_context: the fs_context's user
+     * namespace is the cgroup namespace's). A nested namespace of its own would be owned by
+     * the agent's user namespace, and then the mount works; cgroupfs files belong to the
+     * host's uid 0 with owner-write modes, and root's euid here is the host's uid 0, so it
+     * could write cgroup.kill or memory.max of every cgroup below the sandbox's (without
+     * nsdelegate, the whole machine where the sandbox sits at the root), no capability
+     * needed. A user's nested cgroup namespace gives them only their own files. The cost,
+     * as root: `bwrap --unshare-all` and `--unshare-cgroup(-try)` fail ("Creating new
+     * namespace failed: Operation not permitted"); the other --unshare-* flags and Codex's
+     * sandbox work (docs/ARCHITECTURE.md §11). */
+    if (getuid() == 0 && install_cgroupns_filter() < 0)
         die_with_error("can't install the seccomp filter");
 
     char *const *command = sb->opts->command;

@@ -338,8 +338,42 @@ static void cover_sockets(const struct socket_paths *sockets)
     }
 }
 
+/* Where the unmasked proc lies, on a tmpfs under the agent's /proc, which covers it. */
+#define FULL_PROC_HOLDER NEWROOT "/proc"
+#define FULL_PROC FULL_PROC_HOLDER "/full"
+
+/* Lets a nested namespace of the agent's mount a proc of its own (bubblewrap's --proc,
+ * Codex's sandbox), for callers other than root. In a user namespace the kernel mounts a
+ * new proc only if the mount namespace already has a proc that is "fully visible": none
+ * of its locked child mounts covers anything but a permanently empty directory (fs/
+ * namespace.c, mount_too_revealing and mnt_already_visible). The agent's own proc has
+ * read-only binds over sys, sysrq-trigger, irq and bus, which a nested namespace gets
+ * locked, so it never qualifies. The kernel looks at every proc mount of the namespace,
+ * reachable or not, so an unmasked one is mounted first on a tmpfs at /proc, and the
+ * agent's proc then goes on top of that tmpfs: nothing shows in `ls /` or under /proc,
+ * and a nested namespace can't unmount or move the agent's proc (locked, like the
+ * covers of hidden paths) to reach it. A non-root agent couldn't write its kernel knobs
+ * even there: /proc/sys and sysrq-trigger are writable by the host's root alone (owner
+ * checks on the global uid 0, proc_sys_permission/test_perm), with or without
+ * capabilities. Not for root, for that reason: root's euid is the host's root, so a
+ * fresh proc would let it set kernel.core_pattern or reboot the host; for root a nested
+ * proc stays refused (docs/ARCHITECTURE.md §9). Best effort: without it only nested
+ * procs fail. */
+static void mount_full_proc(void)
+{
+    if (geteuid() == 0)
+        return;
+    if (mount("tmpfs", FULL_PROC_HOLDER, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+        return;
+    if (mkdir(FULL_PROC, 0700) < 0 ||
+        mount("proc", FULL_PROC, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        warn("can't mount a second proc: nested namespaces can't mount their own /proc: %s",
+             strerror(errno));
+}
+
 static void mount_proc(void)
 {
+    mount_full_proc();
     /* A proc of the new PID namespace, so the agent sees only the sandbox's processes. */
     if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
         warn("can't mount proc on '/proc': %s; the host's /proc is shown read-only instead",

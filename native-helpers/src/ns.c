@@ -164,19 +164,28 @@ static int last_capability(void)
     return CAP_LAST_CAP;
 }
 
-void drop_all_capabilities(void)
+void drop_capabilities_but(int keep)
 {
     /* The agent holds every capability of the user namespace until now; as root there it
      * could remount the read-only host tree read-write or reconfigure the network. */
     int last = last_capability();
     for (int cap = 0; cap <= last; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        if (cap != keep && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             die_with_error("can't drop capability %d from the bounding set", cap);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         die_with_error("can't clear ambient capabilities");
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof data);
+    if (keep >= 0) {
+        data[CAP_TO_INDEX(keep)].permitted = CAP_TO_MASK(keep);
+        data[CAP_TO_INDEX(keep)].effective = CAP_TO_MASK(keep);
+    }
     if (syscall(SYS_capset, &header, data) < 0)
         die_with_error("can't drop capabilities");
+}
+
+void drop_all_capabilities(void)
+{
+    drop_capabilities_but(-1);
 }

@@ -20,5 +20,10 @@ void bring_up_loopback(void);
 /* Empties the bounding, ambient, permitted, effective and inheritable sets: root in the
  * user namespace could otherwise remount the read-only host or reconfigure the network. */
 void drop_all_capabilities(void);
+/* The same, except that keep (a CAP_* number, or -1 for none) stays in the bounding,
+ * permitted and effective sets. Under PR_SET_NO_NEW_PRIVS an exec by uid 0 then gets
+ * the bounding set meet the old permitted set, that is keep alone (security/
+ * commoncap.c, cap_bprm_creds_from_file); an exec by anyone else gets nothing. */
+void drop_capabilities_but(int keep);
 
 #endif

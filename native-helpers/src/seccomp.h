@@ -14,4 +14,16 @@ int install_tiocsti_filter(void);
  * cannot read, fail with ENOSYS. Same conditions and result as install_tiocsti_filter. */
 int install_setid_filter(void);
 
+/* Stops giving files capabilities (security.capability): setxattr, lsetxattr and
+ * fsetxattr fail with EPERM when the value's size is one a capability can have (20 or
+ * 24 bytes), whatever the attribute's name; setxattrat and io_uring_setup, whose
+ * arguments a filter cannot read, fail with ENOSYS. Same conditions and result as
+ * install_tiocsti_filter. */
+int install_filecaps_filter(void);
+
+/* Stops making cgroup namespaces: unshare and clone fail with EPERM when their flags hold
+ * CLONE_NEWCGROUP; clone3, whose flags a filter cannot read, fails with ENOSYS (libc then
+ * falls back to clone). Same conditions and result as install_tiocsti_filter. */
+int install_cgroupns_filter(void);
+
 #endif

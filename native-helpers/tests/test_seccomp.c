@@ -1,5 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -8,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "seccomp.h"
@@ -229,6 +234,9 @@ static int setid_in_child(enum setid_call call, int filtered)
     return WEXITSTATUS(status);
 }
 
+static void test_seccomp_filecaps(void);
+static void test_seccomp_cgroupns(void);
+
 void test_seccomp_setid(void)
 {
     is_int(setid_in_child(CHMOD_SUID, 0), 0, "without the setid filter chmod 4755 works");
@@ -265,5 +273,300 @@ void test_seccomp_setid(void)
         is_int(setid_in_child(I386_OPEN_CREAT_SUID, 1), EPERM, "setid: i386 open(O_CREAT, 04755) is EPERM");
     }
     is_int(setid_in_child(X32_CHMOD_SUID, 1), EPERM, "setid: x32 chmod 4755 is EPERM (even without x32 support)");
+#endif
+    test_seccomp_filecaps();
+    test_seccomp_cgroupns();
+}
+
+/* The filecaps filter's checks, as the setid ones: each runs in a child on a fresh file
+ * and exits with the errno its call got, 0 for success. user.* attributes stand in for
+ * security.capability, which only a privileged caller may set without the filter. */
+enum filecaps_call {
+    SETXATTR_20,
+    SETXATTR_24,
+    SETXATTR_16,
+    SETXATTR_20_HIGH_BITS,
+    LSETXATTR_24,
+    FSETXATTR_20,
+    FSETXATTR_12,
+    SETXATTRAT_CALL,
+    IO_URING_SETUP_FILECAPS,
+    I386_SETXATTR_20,
+    X32_SETXATTR_24,
+};
+
+static long filecaps_syscall(enum filecaps_call call, const char *f)
+{
+    static const char value[32] = "0123456789abcdefghijklmnopqrstu";
+    switch (call) {
+    case SETXATTR_20:
+        return setxattr(f, "user.t", value, 20, 0);
+    case SETXATTR_24:
+        return setxattr(f, "user.t", value, 24, 0);
+    case SETXATTR_16:
+        return setxattr(f, "user.t", value, 16, 0);
+    case SETXATTR_20_HIGH_BITS:
+        return syscall(SYS_setxattr, f, "user.t", value, (1UL << 32) | 20, 0);
+    case LSETXATTR_24:
+        return lsetxattr(f, "user.t", value, 24, 0);
+    case FSETXATTR_20:
+    case FSETXATTR_12: {
+        int fd = open(f, O_RDONLY);
+        return fd < 0 ? -1 : fsetxattr(fd, "user.t", value, call == FSETXATTR_20 ? 20 : 12, 0);
+    }
+    case SETXATTRAT_CALL: {
+        struct {
+            uint64_t value;
+            uint32_t size, flags;
+        } args = {(uint64_t)(uintptr_t)value, 20, 0};
+        return syscall(463, AT_FDCWD, f, 0, "user.t", &args, sizeof args);
+    }
+    case IO_URING_SETUP_FILECAPS: {
+        char params[120] = {0}; /* struct io_uring_params */
+        return syscall(425, 1, params);
+    }
+#if defined(__x86_64__)
+    case I386_SETXATTR_20: {
+        /* int 0x80 takes 32-bit pointers: path, name and value must live below 4 GiB. The
+         * size goes in esi, which int80() does not set: fsetxattr's fd, name, value and
+         * size are ebx, ecx, edx, esi. */
+        char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        if (low == MAP_FAILED)
+            return -1;
+        snprintf(low, 64, "user.t");
+        memcpy(low + 64, value, sizeof value);
+        int fd = open(f, O_RDONLY);
+        if (fd < 0)
+            return -1;
+        long rc;
+        __asm__ volatile("int $0x80"
+                         : "=a"(rc)
+                         : "a"(228L), "b"((long)fd), "c"((long)low), "d"((long)(low + 64)), "S"(20L), "D"(0L)
+                         : "memory", "r8", "r9", "r10", "r11");
+        if (rc < 0) {
+            errno = (int)-rc;
+            return -1;
+        }
+        return 0;
+    }
+    case X32_SETXATTR_24:
+        return syscall(0x40000000L | 188, f, "user.t", value, 24, 0);
+#endif
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static int filecaps_in_child(enum filecaps_call call, int filtered)
+{
+    char dir[] = "/tmp/test-seccomp-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    cleanup_free char *f = xasprintf("%s/f", dir);
+    int fd = open(f, O_CREAT | O_WRONLY, 0644);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (filtered && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || install_filecaps_filter() < 0))
+            _exit(255);
+        _exit(filecaps_syscall(call, f) < 0 ? errno : 0);
+    }
+    int status;
+    pid_t waited = waitpid(pid, &status, 0);
+    unlink(f);
+    rmdir(dir);
+    if (waited < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void test_seccomp_filecaps(void)
+{
+    if (filecaps_in_child(SETXATTR_20, 0) == ENOTSUP) {
+        skip("filecaps: the filter's checks", "/tmp has no user.* attributes");
+        return;
+    }
+    is_int(filecaps_in_child(SETXATTR_20, 0), 0, "without the filecaps filter a 20-byte attribute works");
+    is_int(filecaps_in_child(SETXATTR_20, 1), EPERM, "filecaps: setxattr of 20 bytes (v2 capability) is EPERM");
+    is_int(filecaps_in_child(SETXATTR_24, 1), EPERM, "filecaps: setxattr of 24 bytes (v3 capability) is EPERM");
+    is_int(filecaps_in_child(SETXATTR_16, 1), 0, "filecaps: setxattr of 16 bytes works");
+    is_int(filecaps_in_child(FSETXATTR_12, 1), 0, "filecaps: fsetxattr of 12 bytes (v1 size, refused by the kernel) works");
+    is_int(filecaps_in_child(SETXATTR_20_HIGH_BITS, 0), E2BIG, "without the filter a size of 20|1<<32 is E2BIG");
+    is_int(filecaps_in_child(SETXATTR_20_HIGH_BITS, 1), EPERM, "filecaps: setxattr of 20|1<<32 bytes is EPERM");
+    is_int(filecaps_in_child(LSETXATTR_24, 1), EPERM, "filecaps: lsetxattr of 24 bytes is EPERM");
+    is_int(filecaps_in_child(FSETXATTR_20, 1), EPERM, "filecaps: fsetxattr of 20 bytes is EPERM");
+    int at = filecaps_in_child(SETXATTRAT_CALL, 0);
+    if (at == ENOSYS)
+        skip("filecaps: setxattrat is ENOSYS", "the kernel has no setxattrat (Linux 6.13)");
+    else {
+        is_int(at, 0, "without the filter setxattrat of 20 bytes works");
+        is_int(filecaps_in_child(SETXATTRAT_CALL, 1), ENOSYS, "filecaps: setxattrat is ENOSYS");
+    }
+    is_int(filecaps_in_child(IO_URING_SETUP_FILECAPS, 1), ENOSYS, "filecaps: io_uring_setup is ENOSYS");
+#if defined(__x86_64__)
+    int native = filecaps_in_child(I386_SETXATTR_20, 0);
+    if (native == ENOSYS)
+        skip("filecaps: i386 fsetxattr of 20 bytes is EPERM", "the kernel has no 32-bit emulation");
+    else {
+        is_int(native, 0, "without the filter an i386 fsetxattr (int 0x80) of 20 bytes works");
+        is_int(filecaps_in_child(I386_SETXATTR_20, 1), EPERM, "filecaps: i386 fsetxattr of 20 bytes is EPERM");
+    }
+    is_int(filecaps_in_child(X32_SETXATTR_24, 1), EPERM,
+           "filecaps: x32 setxattr of 24 bytes is EPERM (even without x32 support)");
+#endif
+}
+
+/* The cgroupns filter's checks, as the others: each runs in a child and exits with the
+ * errno its call got, 0 for success. A user namespace comes along with each cgroup
+ * namespace, so they work unprivileged where the kernel allows user namespaces. */
+enum cgroupns_call {
+    UNSHARE_CGROUP,
+    UNSHARE_CGROUP_HIGH_BITS,
+    UNSHARE_USER_MOUNT,
+    CLONE_CGROUP,
+    CLONE_CGROUP_HIGH_BITS,
+    CLONE_PLAIN,
+    CLONE3_CALL,
+    THREAD_AND_SPAWN,
+    I386_UNSHARE_CGROUP,
+    I386_CLONE_CGROUP,
+    I386_CLONE3,
+    X32_UNSHARE_CGROUP,
+};
+
+#define NEW_USER_CGROUP (CLONE_NEWUSER | CLONE_NEWCGROUP)
+
+static void *thread_main(void *arg)
+{
+    return arg;
+}
+
+/* A raw clone that forks: the child exits at once, the parent reaps it. */
+static long raw_clone(unsigned long flags)
+{
+    long pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid((pid_t)pid, NULL, 0);
+    return pid < 0 ? -1 : 0;
+}
+
+#if defined(__x86_64__)
+static long int80_errno(long nr, long a, long b, long c)
+{
+    long rc = int80(nr, a, b, c);
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+static long cgroupns_syscall(enum cgroupns_call call)
+{
+    switch (call) {
+    case UNSHARE_CGROUP:
+        return unshare(NEW_USER_CGROUP);
+    case UNSHARE_CGROUP_HIGH_BITS:
+        return syscall(SYS_unshare, (1UL << 32) | NEW_USER_CGROUP);
+    case UNSHARE_USER_MOUNT:
+        return unshare(CLONE_NEWUSER | CLONE_NEWNS);
+    case CLONE_CGROUP:
+        return raw_clone(NEW_USER_CGROUP);
+    case CLONE_CGROUP_HIGH_BITS:
+        return raw_clone((1UL << 32) | NEW_USER_CGROUP);
+    case CLONE_PLAIN:
+        return raw_clone(0);
+    case CLONE3_CALL:
+        /* A null struct clone_args: EFAULT from the kernel, so nothing forks. */
+        return syscall(435, NULL, 88);
+    case THREAD_AND_SPAWN: {
+        /* glibc 2.34+ tries clone3 first for both, then falls back to clone. */
+        pthread_t t;
+        if ((errno = pthread_create(&t, NULL, thread_main, NULL)) != 0 || pthread_join(t, NULL) != 0)
+            return -1;
+        pid_t pid;
+        char *argv[] = {"true", NULL};
+        if ((errno = posix_spawnp(&pid, "true", NULL, NULL, argv, NULL)) != 0)
+            return -1;
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            errno = ECHILD;
+            return -1;
+        }
+        pid = fork();
+        if (pid == 0)
+            _exit(0);
+        return pid < 0 || waitpid(pid, NULL, 0) < 0 ? -1 : 0;
+    }
+#if defined(__x86_64__)
+    case I386_UNSHARE_CGROUP:
+        return int80_errno(310, NEW_USER_CGROUP, 0, 0);
+    case I386_CLONE_CGROUP:
+        /* CLONE_FS with CLONE_NEWUSER is EINVAL from the kernel, so nothing forks. */
+        return int80_errno(120, NEW_USER_CGROUP | CLONE_FS, 0, 0);
+    case I386_CLONE3:
+        return int80_errno(435, 0, 88, 0);
+    case X32_UNSHARE_CGROUP:
+        return syscall(0x40000000L | 272, NEW_USER_CGROUP);
+#endif
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static int cgroupns_in_child(enum cgroupns_call call, int filtered)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (filtered && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || install_cgroupns_filter() < 0))
+            _exit(255);
+        _exit(cgroupns_syscall(call) < 0 ? errno : 0);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void test_seccomp_cgroupns(void)
+{
+    is_int(cgroupns_in_child(CLONE3_CALL, 0), EFAULT, "without the cgroupns filter clone3 reaches the kernel");
+    is_int(cgroupns_in_child(CLONE3_CALL, 1), ENOSYS, "cgroupns: clone3 is ENOSYS");
+    is_int(cgroupns_in_child(CLONE_PLAIN, 1), 0, "cgroupns: clone without namespaces works");
+    is_int(cgroupns_in_child(THREAD_AND_SPAWN, 1), 0, "cgroupns: pthread_create, posix_spawn and fork work");
+    is_int(cgroupns_in_child(UNSHARE_CGROUP_HIGH_BITS, 0), EINVAL,
+           "without the filter unshare of CLONE_NEWCGROUP|1<<32 is EINVAL");
+    is_int(cgroupns_in_child(UNSHARE_CGROUP_HIGH_BITS, 1), EPERM, "cgroupns: unshare of CLONE_NEWCGROUP|1<<32 is EPERM");
+    is_int(cgroupns_in_child(X32_UNSHARE_CGROUP, 1), EPERM,
+           "cgroupns: x32 unshare of CLONE_NEWCGROUP is EPERM (even without x32 support)");
+    if (cgroupns_in_child(UNSHARE_CGROUP, 0) != 0) {
+        skip("cgroupns: unshare and clone of CLONE_NEWCGROUP are EPERM", "the kernel refuses user namespaces here");
+        return;
+    }
+    is_int(cgroupns_in_child(UNSHARE_CGROUP, 1), EPERM, "cgroupns: unshare of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(UNSHARE_USER_MOUNT, 1), 0, "cgroupns: unshare of other namespaces works");
+    is_int(cgroupns_in_child(CLONE_CGROUP, 0), 0, "without the filter clone of CLONE_NEWCGROUP works");
+    is_int(cgroupns_in_child(CLONE_CGROUP, 1), EPERM, "cgroupns: clone of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(CLONE_CGROUP_HIGH_BITS, 0), 0, "without the filter clone drops the high 32 bits");
+    is_int(cgroupns_in_child(CLONE_CGROUP_HIGH_BITS, 1), EPERM, "cgroupns: clone of CLONE_NEWCGROUP|1<<32 is EPERM");
+#if defined(__x86_64__)
+    int native = cgroupns_in_child(I386_UNSHARE_CGROUP, 0);
+    if (native == ENOSYS) {
+        skip("cgroupns: i386 unshare, clone and clone3 are refused", "the kernel has no 32-bit emulation");
+        return;
+    }
+    is_int(native, 0, "without the filter an i386 unshare (int 0x80) of CLONE_NEWCGROUP works");
+    is_int(cgroupns_in_child(I386_UNSHARE_CGROUP, 1), EPERM, "cgroupns: i386 unshare of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(I386_CLONE_CGROUP, 0), EINVAL, "without the filter an i386 clone reaches the kernel");
+    is_int(cgroupns_in_child(I386_CLONE_CGROUP, 1), EPERM, "cgroupns: i386 clone of CLONE_NEWCGROUP is EPERM");
+    is_int(cgroupns_in_child(I386_CLONE3, 0), EFAULT, "without the filter an i386 clone3 reaches the kernel");
+    is_int(cgroupns_in_child(I386_CLONE3, 1), ENOSYS, "cgroupns: i386 clone3 is ENOSYS");
 #endif
 }
