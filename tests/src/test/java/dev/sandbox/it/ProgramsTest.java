@@ -43,7 +43,9 @@ class ProgramsTest {
             Map.entry("no-such-cmd-xyz", "BadInputIT's command that must not exist"),
             Map.entry("no-such-command", "RunRmIT's command that must not exist"),
             Map.entry("fakeagent", "InsideIT's script, written under /tmp or the repository by the test"),
-            Map.entry("no-such-command-anywhere", "InsideIT's command that must not exist"));
+            Map.entry("no-such-command-anywhere", "InsideIT's command that must not exist"),
+            Map.entry("codex", "NestingIT installs Codex with npm into its workspace"),
+            Map.entry("public", "a word of the Java source NestingIT writes, not a command"));
 
     @Test
     void everyProgramTheTestsAndBenchmarksRun_isInTestsPrograms() throws IOException {
