@@ -112,6 +112,7 @@ public final class Sandboxes {
         Map<String, String> launcherEnv = new HashMap<>(context.env());
         ChildEnv.restoreLocale(launcherEnv);
         Path home = context.home();
+        Path homeShown = homeShown(home, console);
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
@@ -125,7 +126,7 @@ public final class Sandboxes {
         if (options.containers() != null && options.containers().subIds().isEmpty()) {
             console.note(options.containers().describe());
         }
-        createPaths(profile, home);
+        createPaths(profile, homeShown);
         Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
         List<String> names = reserve(name, count);
         if (name == null) {
@@ -149,7 +150,8 @@ public final class Sandboxes {
             }
             List<AgentProcess.Launch> launches = new ArrayList<>();
             boolean homeLayer = profile.home().equals("overlay");
-            Optional<Path> mountInHome = homeLayer && home != null ? MountInfo.firstBelow(home) : Optional.empty();
+            Optional<Path> mountInHome = homeLayer && homeShown != null ? MountInfo.firstBelow(homeShown)
+                    : Optional.empty();
             if (mountInHome.isPresent()) {
                 // In a user namespace overlayfs refuses a lower layer with mounts below it
                 // (EINVAL): they would show what they cover. Read-only is the next best view.
@@ -167,7 +169,7 @@ public final class Sandboxes {
                 networks.add(network);
                 network.prepare(dirs.get(i));
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
-                        network, profile, home, homeLayer, options.containers(), caller,
+                        network, profile, home, homeShown, homeLayer, options.containers(), caller,
                         i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
                 Path dir = dirs.get(i);
@@ -395,7 +397,7 @@ public final class Sandboxes {
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
             List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home,
-            boolean homeLayer, Engine.Setup containers, EtcFiles.Caller caller, NotFound.View view)
+            Path homeShown, boolean homeLayer, Engine.Setup containers, EtcFiles.Caller caller, NotFound.View view)
             throws IOException {
         HelperCommand cmd = HostView.addTo(new HelperCommand(helper.path())
                 .hostname(name)
@@ -404,7 +406,8 @@ public final class Sandboxes {
         // Its name resolves, and the password database gives the agent's HOME (§5).
         EtcFiles.addTo(cmd, dir, name, caller);
         // The home first, then the grants, then the repository (usually inside the home) over them.
-        if (home != null && Files.isDirectory(home) && !home.equals(Path.of("/")) && !home.startsWith(repo.root())) {
+        if (homeShown != null && Files.isDirectory(home) && !home.equals(Path.of("/"))
+                && !home.startsWith(repo.root())) {
             view.shown().add(home);
             if (homeLayer) {
                 Path layers = dir.resolve("home");
@@ -421,7 +424,7 @@ public final class Sandboxes {
         // /proc/net/unix lists are covered in it (see README, "What the agent can see").
         List<Path> writable = new ArrayList<>();
         for (String p : profile.writable()) {
-            Path host = expand(p, home);
+            Path host = expand(p, homeShown);
             if (host != null && Files.exists(host)) {
                 cmd.bind(host, host);
                 writable.add(host);
@@ -430,14 +433,14 @@ public final class Sandboxes {
         }
         // Before the read-only grants and the hidden paths, which a bind of the host's
         // directory would cover again.
-        List<Path> configs = configDirs(home);
+        List<Path> configs = configDirs(home, homeShown != null);
         List<Path> kept = new ArrayList<>(configs);
         kept.add(store.root());
         for (Path k : kept) {
             pinParents(cmd, k, writable, repo.root());
         }
         for (String p : profile.readonly()) {
-            Path host = expand(p, home);
+            Path host = expand(p, homeShown);
             if (host != null && Files.exists(host)) {
                 cmd.roOverlay(host, host);
                 view.shown().add(host);
@@ -514,14 +517,18 @@ public final class Sandboxes {
         }
     }
 
-    /** Where sandbox's configuration is: {@code ~/.config/sandbox} and {@code $XDG_CONFIG_HOME/sandbox}. */
-    private List<Path> configDirs(Path home) {
+    /**
+     * Where sandbox's configuration is: {@code ~/.config/sandbox} and
+     * {@code $XDG_CONFIG_HOME/sandbox}; made when missing only when the sandbox shows the home
+     * ({@code create}): a home it does not show may be a system directory ({@code HOME=/etc}).
+     */
+    private List<Path> configDirs(Path home, boolean create) {
         Set<Path> dirs = new LinkedHashSet<>();
         if (home != null) {
             dirs.add(home.resolve(".config").resolve("sandbox"));
         }
         dirs.add(TrustStore.forUser(context.env(), home == null ? Path.of("/") : home).file().getParent());
-        for (Path dir : dirs) {
+        for (Path dir : create ? dirs : Set.<Path>of()) {
             try {
                 // Made now if missing, or a writable home would let the agent make it.
                 Files.createDirectories(dir);
@@ -530,6 +537,52 @@ public final class Sandboxes {
             }
         }
         return List.copyOf(dirs);
+    }
+
+    /**
+     * The home the sandbox may show as the agent's ({@code home} itself), or null when it
+     * must show none, with one warning saying why and what to do: a home that is or holds a
+     * system directory ({@link HostView#unfitHome}), or one this user can't read and enter.
+     * The run goes on either way, as with {@code HOME=/}: the agent can work without a home,
+     * as a service's user does, and refusing would leave a user who can't change the
+     * launcher's environment (a CI runner's {@code HOME=/root} for another user) no way to
+     * run. Also warns, once, when {@code HOME} is relative (the password database's home is
+     * used instead) or can't be written into the sandbox's {@code /etc/passwd}.
+     */
+    private Path homeShown(Path home, Console console) {
+        String env = context.env().get("HOME");
+        if (env != null && !env.isEmpty() && !env.startsWith("/")) {
+            console.warn("HOME '" + oneLine(env) + "' is not an absolute path: the sandbox shows the password"
+                    + " database's home, '" + oneLine(home.toString()) + "', instead");
+        }
+        if (!EtcFiles.fieldSafe(home.toString())) {
+            Path passwdHome = EtcFiles.passwdHome(RuntimeDir.uid());
+            console.warn("HOME '" + oneLine(home.toString()) + "' holds ':' or a line break, which /etc/passwd"
+                    + " can't: programs that ask the password database (Java's user.home, ssh) get "
+                    + (passwdHome == null ? "no home" : "'" + passwdHome + "'") + ", which the sandbox does not show");
+        }
+        Path normal = home.normalize();
+        String unfit = HostView.unfitHome(normal);
+        if (unfit == null && Files.isDirectory(normal) && normal.getParent() != null) {
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(normal)) {
+                if (!Files.isExecutable(normal)) {
+                    unfit = "you can't enter it (Permission denied)";
+                }
+            } catch (IOException e) {
+                unfit = "you can't read it (" + IoErrors.reason(e) + ")";
+            }
+        }
+        if (unfit == null) {
+            return home;
+        }
+        console.warn("HOME '" + oneLine(home.toString()) + "' is not shown in the sandbox: " + unfit
+                + "; set HOME to a directory of your own to give the agent a home");
+        return null;
+    }
+
+    /** {@code s} with its line breaks written as {@code \n} and {@code \r}, for a one-line message. */
+    private static String oneLine(String s) {
+        return s.replace("\n", "\\n").replace("\r", "\\r");
     }
 
     /** A profile path on the host: {@code ~} is {@code home}, {@code $UID} this user's uid. */

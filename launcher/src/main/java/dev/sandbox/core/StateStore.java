@@ -32,6 +32,16 @@ public final class StateStore {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
 
+    /**
+     * What inet_aton(3) may read as an IPv4 address: 1 to 4 parts joined by '.', each a
+     * number (decimal, octal with a leading 0, hexadecimal after 0x). glibc's getaddrinfo
+     * parses such a name as an address before it looks in /etc/hosts, so a sandbox named
+     * {@code 123} would resolve to 0.0.0.123, not to loopback (docs/ARCHITECTURE.md §5). A
+     * little wider than inet_aton (an out-of-range or bad octal part): the rule stays one line.
+     */
+    private static final Pattern NUMERIC = Pattern.compile(
+            "(?:[0-9]+|0x[0-9a-f]*)(?:\\.(?:[0-9]+|0x[0-9a-f]*)){0,3}");
+
     private final Path root;
 
     private StateStore(Path root) {
@@ -158,7 +168,8 @@ public final class StateStore {
     /**
      * Checks the name of a sandbox about to be made: {@link #validateName}, and its branch
      * {@code sandbox/NAME} must be one git accepts (git-check-ref-format(1): no {@code ..}, no
-     * {@code .} or {@code .lock} at the end). Sandboxes named before this rule keep working
+     * {@code .} or {@code .lock} at the end), and its host name must not read as an IPv4
+     * address ({@link #NUMERIC}). Sandboxes named before these rules keep working
      * with every other command; {@code commit -b} gives theirs a branch.
      *
      * @throws SandboxException (exit 2) naming the rule the name breaks
@@ -168,6 +179,10 @@ public final class StateStore {
         if (name.contains("..") || name.endsWith(".") || name.endsWith(".lock")) {
             throw SandboxException.invalidInput("invalid sandbox name '" + name + "': its branch 'sandbox/" + name
                     + "' would not be a valid git branch name (no '..', and no '.' or '.lock' at the end)");
+        }
+        if (NUMERIC.matcher(name).matches()) {
+            throw SandboxException.invalidInput("invalid sandbox name '" + name + "': it would be read as an IPv4"
+                    + " address, not a host name (1 to 4 numbers joined by '.'; give it a letter)");
         }
         return name;
     }

@@ -167,7 +167,8 @@ public final class EtcFiles {
         return new String(s.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
     }
 
-    private static boolean fieldSafe(String s) {
+    /** Whether {@code s} can be a field of an {@code /etc/passwd} line: no ':', no line break. */
+    public static boolean fieldSafe(String s) {
         return s.indexOf(':') < 0 && s.indexOf('\n') < 0 && s.indexOf('\r') < 0;
     }
 

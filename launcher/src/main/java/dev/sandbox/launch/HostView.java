@@ -177,6 +177,58 @@ public final class HostView {
     }
 
     /**
+     * The directories the sandbox makes its own ({@link #addTo} replaces them, the helper
+     * mounts the kernel's) or leaves out as the host's state (README, "What the agent can
+     * see"): a home that is one of them or holds one would show or cover it.
+     */
+    static final List<Path> REPLACED = List.of(Path.of("/tmp"), Path.of("/run"), Path.of("/var"),
+            Path.of("/var/tmp"), Path.of("/var/run"), Path.of("/var/lock"), Path.of("/proc"), Path.of("/sys"),
+            Path.of("/dev"), Path.of("/boot"), Path.of("/srv"), Path.of("/mnt"), Path.of("/media"),
+            Path.of("/home"));
+
+    /**
+     * Directories whose every descendant is the sandbox's own or the host's system: a home
+     * below one would be a second view of the kernel's files, or, below {@code /etc}, cover
+     * the root-only entries {@link #addTo} hides and the generated {@link EtcFiles}.
+     */
+    static final List<Path> NOT_BELOW = List.of(Path.of("/proc"), Path.of("/sys"), Path.of("/dev"), Path.of("/etc"));
+
+    /**
+     * Why {@code home} (absolute, normalized) can't be shown as the agent's home, or null
+     * when it can: it is, or holds, a directory this class shows from the host or the
+     * sandbox replaces or leaves out ({@code HOME=/etc} would show {@code /etc/shadow} and
+     * the SSH host keys to a root caller's agent and cover the generated {@code /etc/hosts};
+     * {@code HOME=/var} would show {@code /var/lib}), or it lies below {@code /proc},
+     * {@code /sys}, {@code /dev} or {@code /etc}. {@code /} is not judged here: the caller
+     * shows no home there, silently, as before. The reason reads after "HOME 'X' is not
+     * shown: ".
+     */
+    public static String unfitHome(Path home) {
+        return unfitHome(Path.of("/"), home);
+    }
+
+    /** As {@link #unfitHome(Path)} for a host whose root is {@code root} (tests). */
+    static String unfitHome(Path root, Path home) {
+        if (home.getParent() == null) {
+            return null;
+        }
+        for (Path p : NOT_BELOW) {
+            if (home.startsWith(p) && !home.equals(p)) {
+                return "it is in " + p + ", which the sandbox shows or makes itself";
+            }
+        }
+        List<Path> all = new ArrayList<>(systemPaths(root));
+        all.addAll(REPLACED);
+        for (Path p : all) {
+            if (p.startsWith(home)) {
+                return (p.equals(home) ? "it is " : "it holds ") + p
+                        + ", a system directory the sandbox shows or replaces on its own";
+            }
+        }
+        return null;
+    }
+
+    /**
      * Where the host's {@code /etc/resolv.conf} really is when that is under {@code /run}
      * (a path as the sandbox sees it), else null: the sandbox's {@code /run} is empty.
      * Follows up to 8 links, each relative to the link's directory as the kernel does.

@@ -52,6 +52,23 @@ class StateStoreTest {
         assertEquals(name, StateStore.validateNewName(name));
     }
 
+    /** inet_aton(3) forms: glibc's getaddrinfo would take these for addresses, not the hosts file's name. */
+    @ParameterizedTest
+    @ValueSource(strings = {"123", "0", "017", "0x7f", "0x", "1.2", "1.2.3", "1.2.3.4", "127.0.0.1", "0x7f.1", "4294967295"})
+    void validateNewName_refusesNamesReadAsAnAddress_oldOnesStillValid(String name) {
+        assertEquals(name, StateStore.validateName(name), "a sandbox made before the rule stays usable");
+        SandboxException e = assertThrows(SandboxException.class, () -> StateStore.validateNewName(name));
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        assertEquals("invalid sandbox name '" + name + "': it would be read as an IPv4 address, not a host name"
+                + " (1 to 4 numbers joined by '.'; give it a letter)", e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"1a", "123-1", "1.2.3.4.5", "0x1g", "1_2", "v1.2.3.4", "1.2.3.x", "0xbad-1"})
+    void validateNewName_acceptsNamesWithSomethingButNumbers(String name) {
+        assertEquals(name, StateStore.validateNewName(name));
+    }
+
     @Test
     void generatedNames_avoidTakenOnes() {
         String first = Names.generate(n -> false);

@@ -105,4 +105,25 @@ class HostViewTest {
         assertTrue(argv.indexOf("--hide") > argv.indexOf("/etc"), "hidden after /etc is shown: " + line);
         assertFalse(String.join(" ", argv()).contains("--hide"), "a user's caller hides nothing: " + argv());
     }
+
+    @Test
+    void unfitHome_systemDirectoriesAndTheirAncestors_orBelowTheKernelsAndEtc() throws IOException {
+        Files.createDirectories(root.resolve("usr/lib"));
+        Files.createDirectories(root.resolve("lib64"));
+        assertEquals("it is /etc, a system directory the sandbox shows or replaces on its own",
+                HostView.unfitHome(root, Path.of("/etc")));
+        assertEquals("it is /lib64, a system directory the sandbox shows or replaces on its own",
+                HostView.unfitHome(root, Path.of("/lib64")), "the host's lib* directories too");
+        for (String home : List.of("/usr", "/tmp", "/run", "/var/tmp", "/boot", "/srv", "/mnt", "/media", "/home",
+                "/proc", "/sys", "/dev")) {
+            assertTrue(HostView.unfitHome(root, Path.of(home)).startsWith("it is " + home + ", "), home);
+        }
+        for (String home : List.of("/etc/ssh", "/proc/1/root", "/sys/fs", "/dev/shm")) {
+            assertTrue(HostView.unfitHome(root, Path.of(home)).startsWith("it is in /"), home);
+        }
+        for (String home : List.of("/root", "/home/me", "/var/lib/jenkins", "/var/tmp/me", "/tmp/me", "/opt/app",
+                "/run/user/1000", "/srv/www", "/")) {
+            assertNull(HostView.unfitHome(root, Path.of(home)), home);
+        }
+    }
 }

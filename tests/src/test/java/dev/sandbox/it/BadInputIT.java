@@ -84,6 +84,64 @@ class BadInputIT {
                     "echo ran");
             assertEquals(0, r.exitCode(), r.describe());
             assertEquals("ran\n", r.stdout(), r.describe());
+            assertTrue(r.stderr().startsWith("sandbox: warning: HOME 'relative/home' is not an absolute path: the"
+                    + " sandbox shows the password database's home, '"), r.describe());
+            assertFalse(r.stderr().contains("sandbox-helper:"), r.describe());
+        }
+    }
+
+    /** A HOME the caller can't read ({@code /root} for a user) is not shown: one warning, no helper error. */
+    @Test
+    void run_homeTheUserCantRead_showsNoHomeWithOneWarning() throws IOException {
+        Runner.USER.assumeAvailable();
+        Skip.unless(Files.isDirectory(Path.of("/root")) && !Files.getPosixFilePermissions(Path.of("/root"))
+                .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ), "needs a /root others can't read");
+        try (Workspace ws = Workspace.create(Runner.USER)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Proc.Result r = new Cli(ws).run(repo, Map.of("HOME", "/root"), "run", "--rm", "--", "sh", "-c",
+                    "test -e /root || echo no-root");
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals("no-root\n", r.stdout(), r.describe());
+            assertTrue(r.stderr().contains("sandbox: warning: HOME '/root' is not shown in the sandbox: you can't read"
+                    + " it (Permission denied); set HOME to a directory of your own to give the agent a home\n"),
+                    r.describe());
+            assertFalse(r.stderr().contains("sandbox-helper:"), r.describe());
+        }
+    }
+
+    /** /etc/passwd can't hold a home with ':': said, since Java's user.home is then another home. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void run_homeWithAColon_warnsThatThePasswordDatabaseKeepsItsHome(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path home = ws.mkdir("home:colon");
+            ws.own();
+            Proc.Result r = new Cli(ws).run(repo, Map.of("HOME", home.toString()), "run", "--rm", "--", "sh", "-c",
+                    "test -d \"$HOME\" && echo shown");
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals("shown\n", r.stdout(), r.describe());
+            assertTrue(r.stderr().startsWith("sandbox: warning: HOME '" + home + "' holds ':' or a line break, which"
+                    + " /etc/passwd can't: programs that ask the password database (Java's user.home, ssh) get '"),
+                    r.describe());
+        }
+    }
+
+    /** glibc's getaddrinfo reads '123' as 0.0.0.123: such a host name would not be the sandbox's loopback. */
+    @Test
+    void run_nameReadAsAnAddress_isRefused() throws IOException {
+        Runner.ROOT.assumeAvailable();
+        try (Workspace ws = Workspace.create(Runner.ROOT)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Cli cli = new Cli(ws);
+            for (String name : List.of("123", "1.2.3.4", "0x7f")) {
+                Proc.Result r = cli.run(repo, "run", "--name", name, "--", "true");
+                assertEquals("sandbox: invalid sandbox name '" + name + "': it would be read as an IPv4 address, not a"
+                        + " host name (1 to 4 numbers joined by '.'; give it a letter)", Cli.assertOneErrorLine(r, 2));
+            }
+            assertNoSandboxes(repo);
         }
     }
 

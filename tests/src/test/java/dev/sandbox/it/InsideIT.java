@@ -138,6 +138,48 @@ class InsideIT {
         }
     }
 
+    /**
+     * A HOME that is a system directory shows no home: {@code HOME=/etc} would show a root
+     * caller's agent {@code /etc/shadow} and the SSH host keys, make {@code /etc} writable
+     * and cover the generated {@code /etc/hosts}; {@code HOME=/var} would show {@code /var/lib}.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void homeASystemDirectory_showsNoHome_etcAndVarStayTheSandboxes(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        Skip.unless(Files.isDirectory(Path.of("/var/lib")), "needs a /var/lib on the host");
+        boolean configBefore = Files.exists(Path.of("/etc/.config"), LinkOption.NOFOLLOW_LINKS);
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result etc = cli.run(repo, Map.of("HOME", "/etc"), "run", "--rm", "--", "sh", "-c",
+                    "echo shadow=$(cat /etc/shadow 2>/dev/null | wc -c);"
+                            + " (echo x > /etc/passwd) 2>/dev/null || echo read-only;"
+                            + " getent ahosts \"$(hostname)\" | awk '{print $1}' | sort -u");
+            assertEquals(0, etc.exitCode(), etc.describe());
+            assertEquals(List.of("shadow=0", "read-only", "127.0.0.1", "::1"), etc.stdoutLines(),
+                    "/etc/shadow stays unreadable or hidden, the generated /etc/hosts stays" + etc.describe());
+            assertTrue(etc.stderr().contains("sandbox: warning: HOME '/etc' is not shown in the sandbox: it is /etc,"
+                    + " a system directory the sandbox shows or replaces on its own; set HOME to a directory of your"
+                    + " own to give the agent a home\n"), etc.describe());
+            assertEquals(configBefore, Files.exists(Path.of("/etc/.config"), LinkOption.NOFOLLOW_LINKS),
+                    "nothing made in the host's /etc");
+
+            Proc.Result var = cli.run(repo, Map.of("HOME", "/var"), "run", "--rm", "--", "sh", "-c",
+                    "ls -A /var; test -e /var/lib || echo no-lib");
+            assertEquals(0, var.exitCode(), var.describe());
+            List<String> shown = new ArrayList<>(var.stdoutLines());
+            if (Files.isDirectory(Path.of("/var/.config/sandbox"), LinkOption.NOFOLLOW_LINKS)) {
+                // sandbox's configuration under HOME is bound read-only wherever it is (none is made)
+                shown.remove(".config");
+            }
+            assertEquals(List.of("lock", "run", "tmp", "no-lib"), shown, var.describe());
+            assertTrue(var.stderr().contains("sandbox: warning: HOME '/var' is not shown in the sandbox: it is /var,"),
+                    var.describe());
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void commandUnderTmp_notFound_saysWhereItIsAndWhy(Runner runner) throws IOException {
