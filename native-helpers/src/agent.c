@@ -116,6 +116,11 @@ void run_agent(const struct sandbox *sb, int slave)
      * sandbox work (docs/ARCHITECTURE.md §11). */
     if (getuid() == 0 && install_cgroupns_filter() < 0)
         die_with_error("can't install the seccomp filter");
+    /* Keyrings are not namespaced: the caller's user keyring (_uid.N in /proc/keys) is the
+     * host's, readable after KEYCTL_LINK into the session keyring. As in Docker's default
+     * profile, the keyring calls fail with EPERM, for everyone (docs/ARCHITECTURE.md §11). */
+    if (install_keyring_filter() < 0)
+        die_with_error("can't install the seccomp filter");
 
     char *const *command = sb->opts->command;
     execvp(command[0], command);
