@@ -78,13 +78,17 @@ void run_agent(const struct sandbox *sb, int slave)
     reset_signals();
     /* A JVM parent hands down jars, sockets and /dev/random: none is for the agent. */
     close_fds_above_stderr(-1);
-    /* Root alone keeps CAP_SETFCAP: since Linux 5.12 a process may map uid 0 of its
+    /* Root alone may keep CAP_SETFCAP: since Linux 5.12 a process may map uid 0 of its
      * parent user namespace into a child only if it had CAP_SETFCAP when it unshared
      * (kernel/user_namespace.c, verify_root_map), and the caller's root is uid 0 here, so
      * `unshare -Ur` and bubblewrap need it. Anyone else maps their own uid, which needs
      * nothing. What the capability also allows, giving files capabilities, the filecaps
-     * filter below takes away (docs/ARCHITECTURE.md §11). */
-    drop_capabilities_but(getuid() == 0 ? CAP_SETFCAP : -1);
+     * filter below takes away. But a nested root is the host's uid 0 with every capability
+     * there: an overlay whose upper is a writable host directory copies a setuid-root file
+     * up (kernel-internal, no syscall to filter) and a shared mmap rewrites it, so root
+     * keeps it only with --nest-root, which the launcher passes when no other user can
+     * reach a path the agent may write (docs/ARCHITECTURE.md §11). */
+    drop_capabilities_but(getuid() == 0 && sb->opts->nest_root ? CAP_SETFCAP : -1);
     /* No setuid binary may give privileges back; also lets us install seccomp. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die_with_error("can't set no_new_privs");
@@ -115,6 +119,11 @@ void run_agent(const struct sandbox *sb, int slave)
      * namespace failed: Operation not permitted"); the other --unshare-* flags and Codex's
      * sandbox work (docs/ARCHITECTURE.md §11). */
     if (getuid() == 0 && install_cgroupns_filter() < 0)
+        die_with_error("can't install the seccomp filter");
+    /* Keyrings are not namespaced: the caller's user keyring (_uid.N in /proc/keys) is the
+     * host's, readable after KEYCTL_LINK into the session keyring. As in Docker's default
+     * profile, the keyring calls fail with EPERM, for everyone (docs/ARCHITECTURE.md §11). */
+    if (install_keyring_filter() < 0)
         die_with_error("can't install the seccomp filter");
 
     char *const *command = sb->opts->command;

@@ -51,6 +51,10 @@ const char usage_text[] =
     "  --subids UID:COUNT:GID:COUNT    also map these subordinate ids of the caller (from\n"
     "                                  /etc/subuid and /etc/subgid) into the sandbox, and\n"
     "                                  as 1..COUNT into the engine's namespace\n"
+    "  --nest-root                     for a root caller, let COMMAND keep CAP_SETFCAP so\n"
+    "                                  it can map uid 0 into nested user namespaces; only\n"
+    "                                  when no other user can reach a path COMMAND may\n"
+    "                                  write (ignored for other callers)\n"
     "\n"
     "Exit status: COMMAND's own, 128+n if it was killed by signal n, 125 if the helper\n"
     "failed, 126 if COMMAND could not be executed, 127 if it was not found.\n";
@@ -336,6 +340,11 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
                 return fail(error, problem);
             out->have_subids = true;
             i += 2;
+            continue;
+        }
+        if (strcmp(arg, "--nest-root") == 0) {
+            out->nest_root = true;
+            i += 1;
             continue;
         }
         if (strcmp(arg, "--dns-nxdomain") == 0) {

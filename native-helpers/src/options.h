@@ -72,6 +72,7 @@ struct options {
     const char *engine_ready; /* the socket whose appearance means the engine is ready */
     bool have_subids;
     struct subids subids;
+    bool nest_root; /* --nest-root: a root caller's agent keeps CAP_SETFCAP (nested user namespaces) */
     char *const *command; /* NULL-terminated, points into argv */
     int command_argc;
 };

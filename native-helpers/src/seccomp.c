@@ -31,6 +31,9 @@
 #define NATIVE_FSETXATTR 190
 #define NATIVE_CLONE 56
 #define NATIVE_UNSHARE 272
+#define NATIVE_ADD_KEY 248
+#define NATIVE_REQUEST_KEY 249
+#define NATIVE_KEYCTL 250
 #define COMPAT_ARCH AUDIT_ARCH_I386
 #define COMPAT_IOCTL 54
 #define COMPAT_FCHMOD 94
@@ -39,9 +42,12 @@
 #define COMPAT_FCHMODAT 306
 #define COMPAT_CLONE 120
 #define COMPAT_UNSHARE 310
+#define COMPAT_ADD_KEY 286
+#define COMPAT_REQUEST_KEY 287
+#define COMPAT_KEYCTL 288
 /* x32 binaries run as AUDIT_ARCH_X86_64 with this bit set in the syscall number; their
- * ioctl is 514 | X32_SYSCALL_BIT, the other calls here (clone and unshare too) share the
- * native numbers. */
+ * ioctl is 514 | X32_SYSCALL_BIT, the other calls here (clone, unshare and the keyring
+ * calls too) share the native numbers. */
 #define X32_SYSCALL_BIT 0x40000000u
 #define X32_IOCTL 514
 #elif defined(__aarch64__)
@@ -56,6 +62,9 @@
 #define NATIVE_FSETXATTR 7
 #define NATIVE_UNSHARE 97
 #define NATIVE_CLONE 220
+#define NATIVE_ADD_KEY 217
+#define NATIVE_REQUEST_KEY 218
+#define NATIVE_KEYCTL 219
 #define COMPAT_ARCH AUDIT_ARCH_ARM
 #define COMPAT_IOCTL 54
 #define COMPAT_FCHMOD 94
@@ -64,6 +73,9 @@
 #define COMPAT_FCHMODAT 333
 #define COMPAT_CLONE 120
 #define COMPAT_UNSHARE 337
+#define COMPAT_ADD_KEY 309
+#define COMPAT_REQUEST_KEY 310
+#define COMPAT_KEYCTL 311
 #else
 #error "sandbox-helper's seccomp filter knows x86_64 and aarch64 only: add this architecture"
 #endif
@@ -290,6 +302,32 @@ static const struct insn cgroupns_program[] = {
     RETURN(L_NOSYS, ERRNO(ENOSYS)),
 };
 
+/* Keyrings are not namespaced: the caller's user keyring (_uid.N) is the host's, and
+ * KEYCTL_LINK then KEYCTL_READ read it from inside. add_key, request_key and keyctl fail
+ * whatever their arguments, with EPERM, as in Docker's default profile, which leaves them
+ * out of its allow-list (moby profiles/seccomp/default.json, defaultErrnoRet 1). */
+static const struct insn keyring_program[] = {
+    LOAD(L_NONE, offsetof(struct seccomp_data, arch)),
+    JEQ(NATIVE_ARCH, L_NATIVE, L_NONE),
+    JEQ(COMPAT_ARCH, L_COMPAT, L_ALLOW),
+
+    LOAD(L_NATIVE, offsetof(struct seccomp_data, nr)),
+#ifdef X32_SYSCALL_BIT
+    STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
+#endif
+    JEQ(NATIVE_ADD_KEY, L_DENY, L_NONE),
+    JEQ(NATIVE_REQUEST_KEY, L_DENY, L_NONE),
+    JEQ(NATIVE_KEYCTL, L_DENY, L_ALLOW),
+
+    LOAD(L_COMPAT, offsetof(struct seccomp_data, nr)),
+    JEQ(COMPAT_ADD_KEY, L_DENY, L_NONE),
+    JEQ(COMPAT_REQUEST_KEY, L_DENY, L_NONE),
+    JEQ(COMPAT_KEYCTL, L_DENY, L_ALLOW),
+
+    RETURN(L_ALLOW, SECCOMP_RET_ALLOW),
+    RETURN(L_DENY, ERRNO(EPERM)),
+};
+
 /* Turns the symbolic jump targets into BPF's forward offsets (L_NONE: next insn). */
 static void assemble(const struct insn *program, size_t len, struct sock_filter *out)
 {
@@ -313,6 +351,7 @@ _Static_assert(sizeof tiocsti_program / sizeof tiocsti_program[0] <= MAX_PROGRAM
 _Static_assert(sizeof setid_program / sizeof setid_program[0] <= MAX_PROGRAM, "setid_program too long");
 _Static_assert(sizeof filecaps_program / sizeof filecaps_program[0] <= MAX_PROGRAM, "filecaps_program too long");
 _Static_assert(sizeof cgroupns_program / sizeof cgroupns_program[0] <= MAX_PROGRAM, "cgroupns_program too long");
+_Static_assert(sizeof keyring_program / sizeof keyring_program[0] <= MAX_PROGRAM, "keyring_program too long");
 
 static int install(const struct insn *program, size_t len)
 {
@@ -340,4 +379,9 @@ int install_filecaps_filter(void)
 int install_cgroupns_filter(void)
 {
     return install(cgroupns_program, sizeof cgroupns_program / sizeof cgroupns_program[0]);
+}
+
+int install_keyring_filter(void)
+{
+    return install(keyring_program, sizeof keyring_program / sizeof keyring_program[0]);
 }

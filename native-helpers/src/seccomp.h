@@ -26,4 +26,9 @@ int install_filecaps_filter(void);
  * falls back to clone). Same conditions and result as install_tiocsti_filter. */
 int install_cgroupns_filter(void);
 
+/* Stops reaching the kernel's keyrings, which are not namespaced (the caller's user
+ * keyring is the host's): add_key, request_key and keyctl fail with EPERM. Same conditions
+ * and result as install_tiocsti_filter. */
+int install_keyring_filter(void);
+
 #endif

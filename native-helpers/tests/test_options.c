@@ -64,9 +64,13 @@ void test_options(void)
     PARSE(&o, &err, "--net", "host", "--tty", "always", "--", "x");
     ok(o.net == NET_HOST && o.tty == TTY_ALWAYS, "--net host, --tty always");
     ok(!o.dns_nxdomain, "no resolver unless asked");
+    ok(!o.nest_root, "no CAP_SETFCAP for root unless asked");
     options_free(&o);
     PARSE(&o, &err, "--dns-nxdomain", "--", "x");
     ok(o.dns_nxdomain && o.command_argc == 1, "--dns-nxdomain takes no argument");
+    options_free(&o);
+    PARSE(&o, &err, "--nest-root", "--", "x");
+    ok(o.nest_root && o.command_argc == 1, "--nest-root takes no argument");
     options_free(&o);
 
     is_int(PARSE(&o, &err, "--help", "--bogus"), PARSE_HELP, "--help wins over what follows");

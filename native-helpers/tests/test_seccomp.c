@@ -236,6 +236,7 @@ static int setid_in_child(enum setid_call call, int filtered)
 
 static void test_seccomp_filecaps(void);
 static void test_seccomp_cgroupns(void);
+static void test_seccomp_keyring(void);
 
 void test_seccomp_setid(void)
 {
@@ -276,6 +277,7 @@ void test_seccomp_setid(void)
 #endif
     test_seccomp_filecaps();
     test_seccomp_cgroupns();
+    test_seccomp_keyring();
 }
 
 /* The filecaps filter's checks, as the setid ones: each runs in a child on a fresh file
@@ -568,5 +570,77 @@ static void test_seccomp_cgroupns(void)
     is_int(cgroupns_in_child(I386_CLONE_CGROUP, 1), EPERM, "cgroupns: i386 clone of CLONE_NEWCGROUP is EPERM");
     is_int(cgroupns_in_child(I386_CLONE3, 0), EFAULT, "without the filter an i386 clone3 reaches the kernel");
     is_int(cgroupns_in_child(I386_CLONE3, 1), ENOSYS, "cgroupns: i386 clone3 is ENOSYS");
+#endif
+}
+
+/* The keyring filter's checks, as the others. Each call is made with arguments the kernel
+ * refuses without side effects (an unknown keyctl operation: EOPNOTSUPP; a null key type:
+ * EFAULT), so "reaches the kernel" and "refused by the filter" differ. */
+enum keyring_call { KEYCTL_CALL, KEYCTL_READ_USER, ADD_KEY_CALL, REQUEST_KEY_CALL, I386_KEYCTL, X32_KEYCTL };
+
+#define KEYCTL_UNKNOWN_OP 9999
+
+static long keyring_syscall(enum keyring_call call)
+{
+    switch (call) {
+    case KEYCTL_CALL:
+        return syscall(SYS_keyctl, KEYCTL_UNKNOWN_OP, 0, 0, 0, 0);
+    case KEYCTL_READ_USER:
+        /* KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_USER_KEYRING (-4), not created: the
+         * host's _uid.N, which the agent must not reach. */
+        return syscall(SYS_keyctl, 0, -4L, 0, 0, 0);
+    case ADD_KEY_CALL:
+        return syscall(SYS_add_key, NULL, "d", "x", 1, -3L);
+    case REQUEST_KEY_CALL:
+        return syscall(SYS_request_key, NULL, "d", NULL, 0);
+#if defined(__x86_64__)
+    case I386_KEYCTL:
+        return int80_errno(288, KEYCTL_UNKNOWN_OP, 0, 0);
+    case X32_KEYCTL:
+        return syscall(0x40000000L | 250, KEYCTL_UNKNOWN_OP, 0, 0, 0, 0);
+#endif
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static int keyring_in_child(enum keyring_call call, int filtered)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (filtered && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || install_keyring_filter() < 0))
+            _exit(255);
+        _exit(keyring_syscall(call) < 0 ? errno : 0);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void test_seccomp_keyring(void)
+{
+    int native = keyring_in_child(KEYCTL_CALL, 0);
+    if (native == ENOSYS) {
+        skip("keyring: keyctl, add_key and request_key are EPERM", "the kernel has no keyrings (CONFIG_KEYS)");
+        return;
+    }
+    is_int(native, EOPNOTSUPP, "without the keyring filter keyctl reaches the kernel");
+    is_int(keyring_in_child(KEYCTL_CALL, 1), EPERM, "keyring: keyctl is EPERM");
+    is_int(keyring_in_child(KEYCTL_READ_USER, 1), EPERM, "keyring: keyctl of the user keyring is EPERM");
+    is_int(keyring_in_child(ADD_KEY_CALL, 0), EFAULT, "without the keyring filter add_key reaches the kernel");
+    is_int(keyring_in_child(ADD_KEY_CALL, 1), EPERM, "keyring: add_key is EPERM");
+    is_int(keyring_in_child(REQUEST_KEY_CALL, 0), EFAULT, "without the keyring filter request_key reaches the kernel");
+    is_int(keyring_in_child(REQUEST_KEY_CALL, 1), EPERM, "keyring: request_key is EPERM");
+#if defined(__x86_64__)
+    is_int(keyring_in_child(X32_KEYCTL, 1), EPERM, "keyring: x32 keyctl is EPERM (even without x32 support)");
+    int i386 = keyring_in_child(I386_KEYCTL, 0);
+    if (i386 == ENOSYS) {
+        skip("keyring: i386 keyctl is EPERM", "the kernel has no 32-bit emulation");
+        return;
+    }
+    is_int(i386, EOPNOTSUPP, "without the keyring filter an i386 keyctl (int 0x80) reaches the kernel");
+    is_int(keyring_in_child(I386_KEYCTL, 1), EPERM, "keyring: i386 keyctl is EPERM");
 #endif
 }

@@ -179,6 +179,12 @@ public final class Sandboxes {
                 launches.add(new AgentProcess.Launch(argv, agentEnv, output,
                         process -> attach(network, dir, sandboxName, process, console)));
             }
+            if (caller.uid() == 0) {
+                HelperCommand.reachableBindSource(launches.get(0).argv()).ifPresent(p -> console.note(
+                        "nested user namespaces are off in this sandbox: " + p + ", which it may write, is"
+                        + " reachable by other users, where a nested namespace could leave a setuid file;"
+                        + " keep writable paths under a directory only root can enter (like /root)"));
+            }
             if (count > 1) {
                 console.say("running " + String.join(", ", names) + " on snapshot " + snapshot.id()
                         + "; each one's output goes to " + store.sandboxesDir().resolve("NAME").resolve("log")
@@ -485,6 +491,11 @@ public final class Sandboxes {
         if (containers != null) {
             Engine.addTo(containers, cmd, dir.resolve("containers"), StateStore.logDir(dir).resolve("containers"),
                     false);
+        }
+        if (caller.uid() == 0) {
+            // Nested user namespaces for root only where a setuid file they leave is out of
+            // other users' reach (docs/ARCHITECTURE.md §11); run() says why when not.
+            cmd.nestRootUnlessReachable();
         }
         return cmd.chdir(cwd).command(command);
     }

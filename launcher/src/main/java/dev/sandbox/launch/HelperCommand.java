@@ -1,8 +1,13 @@
 package dev.sandbox.launch;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * Builds a {@code sandbox-helper} argv. The options mirror the helper's own (see
@@ -109,6 +114,73 @@ public final class HelperCommand {
     /** The subordinate id ranges, {@code UID:COUNT:GID:COUNT}, mapped into the sandbox and the engine. */
     public HelperCommand subids(String spec) {
         return add("--subids", spec);
+    }
+
+    /**
+     * Lets a root caller's agent keep {@code CAP_SETFCAP} for nested user namespaces, unless
+     * another user can reach a host path it may write ({@link #reachableBindSource}): there a
+     * nested root, the host's uid 0, could leave a setuid-root file (docs/ARCHITECTURE.md §11).
+     * The helper ignores the option for other callers.
+     *
+     * @return the first such path, when the option was left out
+     */
+    public Optional<Path> nestRootUnlessReachable() {
+        Optional<Path> reachable = reachableBindSource(argv);
+        if (reachable.isEmpty()) {
+            add("--nest-root");
+        }
+        return reachable;
+    }
+
+    /**
+     * The first {@code --bind} source of a helper argv (options before {@code --}) that a user
+     * other than root may reach: no directory above it that the agent can't write (above every
+     * bind source) is owned by uid 0 with no search permission for group and others ({@code
+     * mode & 011 == 0}). A POSIX ACL's named entries are bounded by the group-class bits of
+     * the mode (its mask), so such a directory shuts them out too. The source itself does not
+     * count, nor any directory inside a bind: the agent, whose euid is the host's 0, owns them
+     * and may chmod them. Links are resolved first, as the helper does; a source that can't be
+     * resolved or read counts as reachable.
+     */
+    public static Optional<Path> reachableBindSource(List<String> argv) {
+        List<Path> sources = new ArrayList<>();
+        List<Path> real = new ArrayList<>();
+        for (int i = 0; i < argv.size() && !argv.get(i).equals("--"); i++) {
+            if (argv.get(i).equals("--bind") && i + 2 < argv.size()) {
+                Path source = Path.of(argv.get(i + 1));
+                sources.add(source);
+                try {
+                    real.add(source.toRealPath());
+                } catch (IOException e) {
+                    return Optional.of(source);
+                }
+                i += 2;
+            }
+        }
+        for (int i = 0; i < real.size(); i++) {
+            if (!shutAway(real.get(i), real)) {
+                return Optional.of(sources.get(i));
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static boolean shutAway(Path source, List<Path> writable) {
+        for (Path dir = source.getParent(); dir != null; dir = dir.getParent()) {
+            Path d = dir;
+            if (writable.stream().anyMatch(d::startsWith)) {
+                continue;
+            }
+            try {
+                Map<String, Object> attrs = Files.readAttributes(dir, "unix:uid,mode", LinkOption.NOFOLLOW_LINKS);
+                if ((Integer) attrs.get("uid") == 0 && ((Integer) attrs.get("mode") & 0011) == 0) {
+                    return true;
+                }
+            } catch (IOException e) {
+                return false;
+            }
+        }
+        return false;
     }
 
     public HelperCommand chdir(Path dir) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +18,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Agents that sandbox their own commands: a nested user namespace maps root (root keeps
- * CAP_SETFCAP alone), bubblewrap works (with a fresh /proc and a cgroup namespace for
+ * CAP_SETFCAP alone, and only where no other user reaches a path the agent may write),
+ * kernel keyrings stay out of reach, bubblewrap works (with a fresh /proc and a cgroup namespace for
  * users only), file capabilities stay refused, and a nested namespace sees and reaches no
  * more than the agent. See docs/ARCHITECTURE.md §9 and §11.
  */
@@ -35,6 +37,85 @@ class NestingIT {
             Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--", "unshare", "-Ur", "id", "-u");
             assertEquals(0, r.exitCode(), r.describe());
             assertEquals(List.of("0"), r.stdoutLines(), r.describe());
+        }
+    }
+
+    /**
+     * Root nests only where a nested root, the host's uid 0 with every capability there,
+     * can leave nothing another user reaches: an overlay with its upper in a writable grant
+     * would copy a setuid-root file up, and a shared mmap rewrite it.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rootNesting_onlyWhereWritablePathsAreOutOfOtherUsersReach(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            // The claude profile binds ~/.claude read-write; this home (0755, under /var/tmp) is
+            // open to every user.
+            String script = "unshare -Ur id -u; echo NEST=$?";
+            Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--profile", "claude", "--net", "none", "--",
+                    "sh", "-c", script);
+            assertEquals(0, r.exitCode(), r.describe());
+            String note = "sandbox: note: nested user namespaces are off in this sandbox: "
+                    + ws.home().resolve(".claude") + ", which it may write, is reachable by other users, where a"
+                    + " nested namespace could leave a setuid file; keep writable paths under a directory only"
+                    + " root can enter (like /root)";
+            if (runner == Runner.ROOT) {
+                // No nested root, so no overlay mount and no setuid file in ~/.claude.
+                assertEquals(List.of("NEST=1"), r.stdoutLines(), "root may not nest here" + r.describe());
+                assertTrue(r.stderr().contains("unshare: write failed /proc/self/uid_map: Operation not permitted"),
+                        r.describe());
+                assertTrue(r.stderr().contains(note), r.describe());
+            } else {
+                assertEquals(List.of("0", "NEST=0"), r.stdoutLines(), "a user nests as before" + r.describe());
+                assertFalse(r.stderr().contains("nested user namespaces are off"), r.describe());
+            }
+        }
+        if (runner != Runner.ROOT) {
+            return;
+        }
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            // A home in a directory only root can enter, as /root is. A setuid-root file that a
+            // nested root left in ~/.claude is then harmless: no other user can reach it to run it.
+            Path locked = ws.mkdir("locked");
+            Path home = Files.createDirectories(locked.resolve("home"));
+            Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("rwx------"));
+            Proc.Result r = new Cli(ws).run(repo, Map.of("HOME", home.toString()), "run", "--rm", "--profile",
+                    "claude", "--net", "none", "--", "sh", "-c", "unshare -Ur id -u; echo NEST=$?");
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals(List.of("0", "NEST=0"), r.stdoutLines(), "root nests here" + r.describe());
+            assertFalse(r.stderr().contains("nested user namespaces are off"), r.describe());
+            assertTrue(Files.isDirectory(home.resolve(".claude")), "the grant was made and bound");
+        }
+    }
+
+    /** Keyrings are not namespaced: the caller's user keyring would be the host's. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void keyrings_areRefused(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            // KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_USER_KEYRING (-4), then add_key: the
+            // result and errno of each, through libc's syscall().
+            String py = String.join("\n",
+                    "import ctypes, os",
+                    "nrs = {'x86_64': (250, 248), 'aarch64': (219, 217)}[os.uname().machine]",
+                    "libc = ctypes.CDLL(None, use_errno=True)",
+                    "r = libc.syscall(nrs[0], 0, ctypes.c_long(-4), 0)",
+                    "print('KEYCTL', r, ctypes.get_errno() if r < 0 else 0)",
+                    "r = libc.syscall(nrs[1], b'user', b'sandbox-test', b'x', 1, ctypes.c_long(-3))",
+                    "print('ADD_KEY', r < 0, ctypes.get_errno() if r < 0 else 0)");
+            Proc.Result host = Proc.host(repo, "python3", "-c", py);
+            assertFalse(host.stdout().contains("KEYCTL -1 1"), "the host's keyctl works (control)" + host.describe());
+            Proc.Result r = new Cli(ws).run(repo, "run", "--rm", "--", "python3", "-c", py);
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals(List.of("KEYCTL -1 1", "ADD_KEY True 1"), r.stdoutLines(),
+                    "keyctl and add_key fail with EPERM inside" + r.describe());
         }
     }
 
