@@ -29,7 +29,7 @@
  * and which the engine's root maps to anyway: the agent owns nothing of the engine then,
  * can't open its /proc/PID/ns files (ptrace access) nor setns into them. Root's
  * supplementary groups go too. Capabilities and the parent-death signal are cleared by
- * the change; the latter is armed after the maps. */
+ * the change; the latter is armed after the maps (docs/ARCHITECTURE.md §11). */
 static void become_first_subordinate_id(const struct options *opts)
 {
     const struct subids *ids = &opts->subids;
