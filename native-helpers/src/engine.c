@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,24 @@
 
 #define READY_TIMEOUT_MS 60000
 
+/* A user namespace's owner (the euid of its creator) holds every capability in it, from
+ * the parent namespace on (user_namespaces(7)). Created by a root caller's uid 0, the
+ * engine's would be owned by the agent, whose euid is the same host's root: capability-less
+ * in the sandbox's namespace, the agent could still join the engine's namespaces and reach
+ * its unmasked proc, whose /proc/sys checks only the global uid 0 (core_pattern). So the
+ * engine first becomes the first subordinate id, which the sandbox's maps hold as itself
+ * and which the engine's root maps to anyway: the agent owns nothing of the engine then,
+ * can't open its /proc/PID/ns files (ptrace access) nor setns into them. Root's
+ * supplementary groups go too. Capabilities and the parent-death signal are cleared by
+ * the change; the latter is armed after the maps (docs/ARCHITECTURE.md §11). */
+static void become_first_subordinate_id(const struct options *opts)
+{
+    const struct subids *ids = &opts->subids;
+    if (setgroups(0, NULL) < 0 || setresgid((gid_t)ids->gid, (gid_t)ids->gid, (gid_t)ids->gid) < 0 ||
+        setresuid((uid_t)ids->uid, (uid_t)ids->uid, (uid_t)ids->uid) < 0)
+        die_with_error("can't become the subordinate id %lu:%lu for the container engine", ids->uid, ids->gid);
+}
+
 static void run_engine(const struct sandbox *sb, int sock) NORETURN;
 static void run_engine(const struct sandbox *sb, int sock)
 {
@@ -27,9 +46,12 @@ static void run_engine(const struct sandbox *sb, int sock)
         die_with_error("can't create a session for the container engine");
     /* The OCI runtime mounts a proc for each container, which the kernel allows only where
      * a proc is fully visible; the agent's has read-only covers. A fresh one, seen by the
-     * engine alone, is safe: the engine's root is never the host's (it is the user, or a
-     * subordinate id when the caller is root), so the kernel's knobs stay out of reach,
-     * and /proc/sys/net is the networks' own. */
+     * engine and whoever joins its namespaces, is safe: the engine's root is never the
+     * host's (it is the user, or a subordinate id when the caller is root) and /proc/sys
+     * checks the global uid 0, so only a root caller's agent could write the kernel's
+     * knobs there, and it can't join (become_first_subordinate_id). A user's agent may
+     * join, as the user could make such a namespace alone; /proc/sys/net is the networks'
+     * own. */
     if (unshare(CLONE_NEWNS) < 0)
         die_with_error("can't create the container engine's mount namespace");
     if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -39,6 +61,8 @@ static void run_engine(const struct sandbox *sb, int sock)
     /* /tmp and /var/tmp stay the sandbox's tmpfs, writable: a container's -v binds what the
      * agent sees there, and podman unpacks an oci-archive under /var/tmp whatever its TMPDIR
      * (its own /tmp/.containers/tmp, set by the engine's script) says. */
+    if (getuid() == 0)
+        become_first_subordinate_id(sb->opts);
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
         die_with_error("can't create the container engine's user namespace");
     char c = 'u';

@@ -284,6 +284,61 @@ class ContainersIT {
         }
     }
 
+    /** Joins the engine's user, then mount namespace (ctypes: os.setns is Python 3.12's), and says what came of it. */
+    private static final String JOIN_ENGINE = String.join("\n",
+            "import ctypes, errno, os",
+            "libc = ctypes.CDLL(None, use_errno=True)",
+            "def args(pid):",
+            "    try:",
+            "        with open('/proc/%s/cmdline' % pid, 'rb') as f:",
+            "            return f.read().split(b'\\0')",
+            "    except OSError:",
+            "        return []",
+            "engines = [p for p in os.listdir('/proc') if p.isdigit()",
+            "           and any(a.endswith(b'podman') for a in args(p)) and b'service' in args(p)]",
+            "print('ENGINES=%d' % len(engines))",
+            "try:",
+            "    for ns, flag in (('user', 0x10000000), ('mnt', 0x00020000)):",
+            "        fd = os.open('/proc/%s/ns/%s' % (engines[0], ns), os.O_RDONLY)",
+            "        if libc.setns(fd, flag) != 0:",
+            "            raise OSError(ctypes.get_errno(), 'setns ' + ns)",
+            "    print('JOINED')",
+            "except OSError as e:",
+            "    print('REFUSED=' + errno.errorcode[e.errno] + ' ' + str(e))",
+            "print('CORE_PATTERN=' + ('writable' if os.access('/proc/sys/kernel/core_pattern', os.W_OK) else 'not-writable'))",
+            "");
+
+    /**
+     * The engine's namespaces are no way out: a root caller's agent (the host's root, without
+     * capabilities) can't join them, since their owner is a subordinate id, and a user's agent,
+     * who may, can't write the kernel's knobs in the engine's unmasked proc. Only {@code access()}
+     * is asked, nothing is written.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void engineNamespaces_rootsAgentCantJoinThem_andNoAgentWritesKernelKnobsThere(Runner runner) throws Exception {
+        assumeContainers(runner);
+        Skip.unless(Host.has("python3"), "needs python3 on the host");
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Repos.write(repo, "join.py", JOIN_ENGINE);
+            ws.own();
+            Cli cli = new Cli(ws);
+
+            Proc.Result r = cli.run(repo, "run", "--containers", "--", "sh", "-c",
+                    "docker info >/dev/null && python3 join.py");
+
+            assertEquals(0, r.exitCode(), r.describe());
+            assertTrue(r.stdoutLines().contains("ENGINES=1"), "the agent sees its engine" + r.describe());
+            assertTrue(r.stdoutLines().contains("CORE_PATTERN=not-writable"), "core_pattern stays out of reach"
+                    + r.describe());
+            if (runner == Runner.ROOT) {
+                assertTrue(r.stdoutLines().stream().anyMatch(l -> l.startsWith("REFUSED=EACCES")
+                        || l.startsWith("REFUSED=EPERM")), "root's agent can't join the engine" + r.describe());
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Runner.class)
     void badInput_noPodman_noImage_badImagesUsage_eachOneLine(Runner runner) throws Exception {
