@@ -44,7 +44,9 @@
  *    listening, so SYNs get RST. SO_REUSEADDR is on for that bind (the connections we
  *    accepted may leave TIME_WAIT sockets on the port) and off after it: while it is off,
  *    no other socket may bind the port, SO_REUSEADDR or not (while it is on, another
- *    SO_REUSEADDR socket could, as neither listens). Measured on Linux 6.18.
+ *    SO_REUSEADDR socket could, as neither listens). Measured on Linux 6.18. The listener
+ *    is not always freed: see hold_host_port. If another socket took the port all the same,
+ *    the relay binds again every WATCH_MS: the port is in sandbox.json, never given up.
  *  - on: SO_REUSEADDR back on (the accepted sockets inherit it), listen().
  * A listener appearing inside cannot be waited for (sock_diag(7) multicasts only socket
  * destruction), so while a port is off the relay asks for the sandbox's TCP listeners
