@@ -44,8 +44,8 @@
  *    listening, so SYNs get RST. SO_REUSEADDR is on for that bind (the connections we
  *    accepted may leave TIME_WAIT sockets on the port) and off after it: while it is off,
  *    no other socket may bind the port, SO_REUSEADDR or not (while it is on, another
- *    SO_REUSEADDR socket could, as neither listens). Measured on Linux 6.18. The listener
- *    is not always freed: see hold_host_port. If another socket took the port all the same,
+ *    SO_REUSEADDR socket could, as neither listens). Measured on Linux 6.18. The port is
+ *    not always freed: see hold_host_port. If another socket took the port all the same,
  *    the relay binds again every WATCH_MS: the port is in sandbox.json, never given up.
  *  - on: SO_REUSEADDR back on (the accepted sockets inherit it), listen().
  * A listener appearing inside cannot be waited for (sock_diag(7) multicasts only socket
@@ -284,10 +284,11 @@ static void host_on(struct listener *l)
 #define REBIND_PAUSE_NS 2000000
 
 /* Holds the host port again, not listening; false with errno when another socket has it.
- * connect(AF_UNSPEC) on a listener does not always free its port: measured on Linux 6.18,
- * with connections arriving, the socket often stays bound to it, and bind() then fails with
- * EINVAL ("already bound", bind(2)) while no other socket could take the port. That is the
- * state we want, so EINVAL with our own address still on the socket counts as held. */
+ * connect(AF_UNSPEC) frees the port only of a socket that was bound to port 0: one bound to
+ * a port by number keeps it (the kernel's SOCK_BINDPORT_LOCK), and bind() then fails with
+ * EINVAL, "already bound" (bind(2)), while no other socket can take the port. Measured on
+ * Linux 6.18: so the second turn off of a port the kernel chose, and the first of a port the
+ * user chose, find it still bound. That is the state we want: EINVAL counts as held. */
 static bool hold_host_port(struct listener *l, int tries)
 {
     struct sockaddr_in a = loopback(l->host_port);
