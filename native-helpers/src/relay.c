@@ -44,7 +44,9 @@
  *    listening, so SYNs get RST. SO_REUSEADDR is on for that bind (the connections we
  *    accepted may leave TIME_WAIT sockets on the port) and off after it: while it is off,
  *    no other socket may bind the port, SO_REUSEADDR or not (while it is on, another
- *    SO_REUSEADDR socket could, as neither listens). Measured on Linux 6.18.
+ *    SO_REUSEADDR socket could, as neither listens). Measured on Linux 6.18. The port is
+ *    not always freed: see hold_host_port. If another socket took the port all the same,
+ *    the relay binds again every WATCH_MS: the port is in sandbox.json, never given up.
  *  - on: SO_REUSEADDR back on (the accepted sockets inherit it), listen().
  * A listener appearing inside cannot be waited for (sock_diag(7) multicasts only socket
  * destruction), so while a port is off the relay asks for the sandbox's TCP listeners
@@ -63,6 +65,10 @@ struct flow {
     int fd;
     bool v6; /* fd goes to [::1]:PORT */
     time_t last;
+    /* The last datagram sent while the sandbox has not answered yet (NULL once it has): on
+     * ICMP port unreachable from 127.0.0.1 it goes again to [::1]:PORT. */
+    char *unanswered;
+    size_t unanswered_len;
 };
 
 struct listener {
@@ -70,7 +76,8 @@ struct listener {
     int fd;
     unsigned port;      /* the port inside: connected to (publish) or listened on (forward) */
     unsigned host_port; /* publish: the host port actually bound */
-    bool listening;     /* PUBLISH_TCP: on (see above); fd is -1 once the port was lost */
+    bool listening;     /* PUBLISH_TCP: on (see above); fd is -1 once it can't listen again */
+    bool lost;          /* PUBLISH_TCP, off: another socket took the port; we bind again */
     const char *socket; /* forward: the host's unix socket */
     struct flow *flows; /* PUBLISH_UDP */
     size_t n_flows;
@@ -271,21 +278,45 @@ static void host_on(struct listener *l)
     l->listening = true;
 }
 
+/* How often, and how long apart, host_off tries to bind the port again before it waits for
+ * the next WATCH_MS. */
+#define REBIND_TRIES 5
+#define REBIND_PAUSE_NS 2000000
+
+/* Holds the host port again, not listening; false with errno when another socket has it.
+ * connect(AF_UNSPEC) frees the port only of a socket that was bound to port 0: one bound to
+ * a port by number keeps it (the kernel's SOCK_BINDPORT_LOCK), and bind() then fails with
+ * EINVAL, "already bound" (bind(2)), while no other socket can take the port. Measured on
+ * Linux 6.18: so the second turn off of a port the kernel chose, and the first of a port the
+ * user chose, find it still bound. That is the state we want: EINVAL counts as held. */
+static bool hold_host_port(struct listener *l, int tries)
+{
+    struct sockaddr_in a = loopback(l->host_port);
+    for (int i = 0; i < tries; i++) {
+        if (i > 0)
+            nanosleep(&(struct timespec){.tv_nsec = REBIND_PAUSE_NS}, NULL);
+        if (bind(l->fd, (struct sockaddr *)&a, sizeof a) == 0 ||
+            (errno == EINVAL && bound_port(l->fd) == l->host_port))
+            return set_reuse(l->fd, 0) == 0;
+        if (errno != EADDRINUSE)
+            return false;
+    }
+    return false;
+}
+
 /* Turns it off: connections are refused by the host kernel until host_on(). */
 static void host_off(struct listener *l)
 {
     if (l->fd < 0 || !l->listening)
         return;
     struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-    struct sockaddr_in a = loopback(l->host_port);
     l->listening = false;
-    if (connect(l->fd, &unspec, sizeof unspec) < 0 || bind(l->fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        set_reuse(l->fd, 0) < 0) {
-        warn("port %u/tcp: the host's 127.0.0.1:%u was taken by another program while nothing listened in the "
-             "sandbox; the port is closed",
-             l->port, l->host_port);
-        close(l->fd);
-        l->fd = -1;
+    if (connect(l->fd, &unspec, sizeof unspec) < 0 || !hold_host_port(l, REBIND_TRIES)) {
+        /* The port stays ours in sandbox.json: watch_inside tries again every WATCH_MS. */
+        warn("port %u/tcp: can't hold the host's 127.0.0.1:%u while nothing listens in the sandbox (%s); "
+             "trying again",
+             l->port, l->host_port, strerror(errno));
+        l->lost = true;
     }
 }
 
@@ -473,8 +504,16 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void flow_forget_sent(struct flow *f)
+{
+    free(f->unanswered);
+    f->unanswered = NULL;
+    f->unanswered_len = 0;
+}
+
 static void flow_drop(struct listener *l, size_t i)
 {
+    flow_forget_sent(&l->flows[i]);
     close(l->flows[i].fd);
     l->flows[i] = l->flows[--l->n_flows];
 }
@@ -524,8 +563,14 @@ static void udp_from_host(struct listener *l)
         f->peer = peer;
         f->fd = fd;
         f->v6 = false;
+        f->unanswered = xmalloc(BUFFER_SIZE);
+        f->unanswered_len = 0;
     }
     f->last = now();
+    if (f->unanswered != NULL) {
+        memcpy(f->unanswered, buf, (size_t)got);
+        f->unanswered_len = (size_t)got;
+    }
     /* A datagram nobody receives is lost, as it would be without us. */
     (void)send(f->fd, buf, (size_t)got, 0);
 }
@@ -536,18 +581,23 @@ static void udp_from_sandbox(struct listener *l, struct flow *f)
     ssize_t got = recv(f->fd, buf, sizeof buf, 0);
     if (got < 0 && errno == ECONNREFUSED) {
         /* Nothing had the port at the last datagram's address (ICMP port unreachable): the
-         * flow's next datagrams go to the other loopback, as a client retries. */
+         * flow goes to the other loopback. Before the sandbox's first answer, the datagram
+         * refused goes again, so that a server on ::1 only (Node >= 17) gets a new client's
+         * first one; the ICMP error comes back at once over loopback, so it is the last one. */
         int other = udp_inside(l->port, !f->v6);
         if (other >= 0) {
             close(f->fd);
             f->fd = other;
             f->v6 = !f->v6;
+            if (f->v6 && f->unanswered != NULL && f->unanswered_len > 0)
+                (void)send(f->fd, f->unanswered, f->unanswered_len, 0);
         }
         return;
     }
     if (got < 0)
         return;
     f->last = now();
+    flow_forget_sent(f);
     (void)sendto(l->fd, buf, (size_t)got, 0, (struct sockaddr *)&f->peer, sizeof f->peer);
 }
 
@@ -600,8 +650,12 @@ static void watch_inside(struct relay *r)
     size_t n = 0;
     for (size_t i = 0; i < r->n_publish; i++) {
         struct listener *l = &r->listeners[i];
+        if (l->kind == PUBLISH_TCP && l->fd >= 0 && l->lost && hold_host_port(l, 1)) {
+            warn("port %u/tcp: the host's 127.0.0.1:%u is held again", l->port, l->host_port);
+            l->lost = false;
+        }
         found[i] = false;
-        ports[i] = l->kind == PUBLISH_TCP && l->fd >= 0 && !l->listening ? l->port : 0;
+        ports[i] = l->kind == PUBLISH_TCP && l->fd >= 0 && !l->listening && !l->lost ? l->port : 0;
         n += ports[i] != 0;
     }
     if (n == 0)

@@ -427,6 +427,66 @@ class NetworkIT {
         }
     }
 
+    /** A UDP echo server on [::1]:5353 only, as Node >= 17 binds "localhost". */
+    private static final String ECHO6 = String.join("\n",
+            "import socket",
+            "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(('::1', 5353))",
+            "while True:",
+            "    d, a = s.recvfrom(512); s.sendto(b'echo6:' + d, a)",
+            "");
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void publish_survivesTwentyServerRestartsUnderSteadyRequests_andUdpOnIpv6GetsTheFirstDatagram(Runner runner)
+            throws Exception {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Repos.write(repo, "a.txt", "served\n");
+            Repos.write(repo, "echo6.py", ECHO6);
+            ws.own();
+            Cli cli = new Cli(ws);
+            // Each server lives 0.4 s; the host asks every 50 ms meanwhile, so the relay turns
+            // the host port off and on about twenty times with connections in flight.
+            Proc.Running run = cli.start(repo, "run", "--name", "restarts", "-p", "8080", "-p", "5353/udp", "--",
+                    "sh", "-c", "python3 echo6.py & for i in $(seq 1 20); do timeout 0.4 python3 -m http.server"
+                            + " --bind 127.0.0.1 8080 >/dev/null 2>&1; done; echo RESTARTS-DONE;"
+                            + " exec python3 -m http.server --bind 127.0.0.1 8080 >/dev/null 2>&1");
+            try {
+                int port = awaitPublished(run);
+                int probes = 0;
+                for (long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+                        !run.stdoutSoFar().contains("RESTARTS-DONE") && System.nanoTime() < end; probes++) {
+                    connectError(port);
+                    Proc.pause(50);
+                }
+                assertTrue(run.stdoutSoFar().contains("RESTARTS-DONE"), "the restarts did not end\n" + run.stderrSoFar());
+                assertTrue(probes > 20, "the host asked during the restarts: " + probes + " probes");
+                assertEquals("served", get(port, "/a.txt").strip(), "the port answers after 20 restarts");
+                assertFalse(run.stderrSoFar().contains("can't hold the host's"), run.stderrSoFar());
+                assertFalse(run.stderrSoFar().contains("taken by another program"), run.stderrSoFar());
+
+                JsonNode listed = cli.listed(repo, "restarts").path("ports");
+                int udpPort = listed.get(1).path("hostPort").asInt();
+                for (String word : List.of("first", "second")) {
+                    // A fresh client socket each time, one datagram each: no retry may hide a loss.
+                    try (DatagramSocket s = new DatagramSocket()) {
+                        s.setSoTimeout(3000);
+                        byte[] data = word.getBytes(StandardCharsets.UTF_8);
+                        s.send(new DatagramPacket(data, data.length, InetAddress.getLoopbackAddress(), udpPort));
+                        DatagramPacket reply = new DatagramPacket(new byte[512], 512);
+                        s.receive(reply);
+                        assertEquals("echo6:" + word,
+                                new String(reply.getData(), 0, reply.getLength(), StandardCharsets.UTF_8));
+                    }
+                }
+            } finally {
+                run.kill();
+            }
+            run.await();
+        }
+    }
+
     /** What connecting to the host's 127.0.0.1:port and reading one byte says. */
     private static String connectError(int port) {
         try (Socket s = new Socket()) {
