@@ -4,11 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sandbox.error.SandboxException;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,5 +58,63 @@ class HelperCommandTest {
                 () -> Helper.locate(plain, "1", false)).getMessage();
         assertTrue(notExecutable.contains("not executable") && notExecutable.contains("./install.sh")
                 && !notExecutable.contains("SANDBOX_HELPER"), notExecutable);
+    }
+
+    private static Path dir(Path p, String mode) throws IOException {
+        Files.createDirectories(p);
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(mode));
+        return p;
+    }
+
+    private static List<String> binds(Path... sources) {
+        HelperCommand cmd = new HelperCommand(Path.of("helper"));
+        for (Path s : sources) {
+            cmd.bind(s, s);
+        }
+        return cmd.command(List.of("sh"));
+    }
+
+    private static boolean root(Path probe) throws IOException {
+        return (Integer) Files.getAttribute(probe, "unix:uid") == 0;
+    }
+
+    @Test
+    void reachableBindSource_aGrantUnderOpenDirectories_isReachable(@TempDir Path tmp) throws IOException {
+        dir(tmp, "rwxr-xr-x");
+        Path grant = dir(dir(tmp.resolve("home"), "rwxr-xr-x").resolve(".claude"), "rwx------");
+        // Above it, the temporary directory's parents (/tmp is 1777, / 755) let anyone in.
+        assertEquals(Optional.of(grant), HelperCommand.reachableBindSource(binds(grant)));
+    }
+
+    @Test
+    void reachableBindSource_aGrantUnderARootOnlyDirectory_isNot(@TempDir Path tmp) throws IOException {
+        assumeTrue(root(tmp), "needs root: only a directory owned by uid 0 shuts other users out");
+        Path shut = dir(tmp.resolve("root"), "rwx------");
+        Path grant = dir(dir(shut.resolve("home"), "rwxr-xr-x").resolve(".claude"), "rwxr-xr-x");
+        assertEquals(Optional.empty(), HelperCommand.reachableBindSource(binds(grant)));
+    }
+
+    @Test
+    void reachableBindSource_aGrantsOwnModeAndDirectoriesInsideGrants_doNotCount(@TempDir Path tmp) throws IOException {
+        assumeTrue(root(tmp), "needs root: only a directory owned by uid 0 shuts other users out");
+        // The agent, the host's root inside, owns both grants and could open them again.
+        dir(tmp, "rwxr-xr-x");
+        Path outer = dir(tmp.resolve("outer"), "rwx------");
+        Path inner = dir(outer.resolve("inner"), "rwxr-xr-x");
+        assertEquals(Optional.of(outer), HelperCommand.reachableBindSource(binds(outer)));
+        assertEquals(Optional.of(inner), HelperCommand.reachableBindSource(binds(inner, outer)));
+    }
+
+    @Test
+    void reachableBindSource_aSourceThatCannotBeResolved_countsAsReachable(@TempDir Path tmp) {
+        Path missing = tmp.resolve("gone");
+        assertEquals(Optional.of(missing), HelperCommand.reachableBindSource(binds(missing)));
+    }
+
+    @Test
+    void reachableBindSource_onlyBindsBeforeTheCommandCount() {
+        List<String> argv = new HelperCommand(Path.of("helper")).roBind(Path.of("/nonexistent-ro"), Path.of("/x"))
+                .command(List.of("sh", "--bind", "/nonexistent", "/y"));
+        assertEquals(Optional.empty(), HelperCommand.reachableBindSource(argv));
     }
 }
