@@ -177,6 +177,14 @@ public final class HostView {
     }
 
     /**
+     * The host's directories {@link #addTo} replaces with empty ones of the sandbox's own
+     * ({@code /var/run} is a link into {@code /run} there): a command under one of them on
+     * the host is not inside ({@link NotFound}).
+     */
+    static final List<Path> PRIVATE = List.of(Path.of("/tmp"), Path.of("/var/tmp"), Path.of("/run"),
+            Path.of("/var/run"));
+
+    /**
      * The directories the sandbox makes its own ({@link #addTo} replaces them, the helper
      * mounts the kernel's) or leaves out as the host's state (README, "What the agent can
      * see"): a home that is one of them or holds one would show or cover it.

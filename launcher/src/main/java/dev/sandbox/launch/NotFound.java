@@ -17,10 +17,6 @@ import java.util.List;
  * was found inside and the 127 is the agent's own, so nothing is said.
  */
 public final class NotFound {
-    /** The host's directories the sandbox replaces with empty ones of its own. */
-    static final List<Path> PRIVATE = List.of(Path.of("/tmp"), Path.of("/var/tmp"), Path.of("/run"),
-            Path.of("/var/run"));
-
     /** execvp's search path when PATH is unset (glibc's confstr(_CS_PATH)). */
     private static final String DEFAULT_PATH = "/bin:/usr/bin";
 
@@ -34,9 +30,9 @@ public final class NotFound {
      * part of it again.
      */
     public record View(List<Path> shown, List<Path> hidden, List<Path> own) {
-        /** A view whose own directories are {@link #PRIVATE}. */
+        /** A view whose own directories are {@link HostView#PRIVATE}. */
         public View(List<Path> shown, List<Path> hidden) {
-            this(shown, hidden, PRIVATE);
+            this(shown, hidden, HostView.PRIVATE);
         }
     }
 
