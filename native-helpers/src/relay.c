@@ -123,6 +123,18 @@ static struct sockaddr_in loopback(unsigned port)
     return a;
 }
 
+/* connect() of fd to the sandbox's 127.0.0.1:port, or [::1]:port when v6. */
+static int connect_loopback(int fd, unsigned port, bool v6)
+{
+    if (v6) {
+        struct sockaddr_in6 a = {
+            .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
+        return connect(fd, (struct sockaddr *)&a, sizeof a);
+    }
+    struct sockaddr_in a = loopback(port);
+    return connect(fd, (struct sockaddr *)&a, sizeof a);
+}
+
 static int set_reuse(int fd, int on)
 {
     return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -339,14 +351,7 @@ static int connect_inside(unsigned port, bool v6, int *rc)
     if (fd < 0)
         return -1;
     set_nodelay(fd);
-    if (v6) {
-        struct sockaddr_in6 a = {
-            .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
-        *rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-    } else {
-        struct sockaddr_in a = loopback(port);
-        *rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-    }
+    *rc = connect_loopback(fd, port, v6);
     if (*rc < 0 && errno != EINPROGRESS) {
         close_preserving_errno(fd);
         return -1;
@@ -524,11 +529,7 @@ static int udp_inside(unsigned port, bool v6)
     int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    struct sockaddr_in a = loopback(port);
-    struct sockaddr_in6 a6 = {
-        .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
-    int rc = v6 ? connect(fd, (struct sockaddr *)&a6, sizeof a6) : connect(fd, (struct sockaddr *)&a, sizeof a);
-    if (rc < 0) {
+    if (connect_loopback(fd, port, v6) < 0) {
         close(fd);
         return -1;
     }
