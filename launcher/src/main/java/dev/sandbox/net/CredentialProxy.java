@@ -14,6 +14,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -68,6 +70,7 @@ public final class CredentialProxy implements Closeable {
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final int BUFFER = 64 * 1024;
+    private static final int LINGER_MS = 2000;
 
     /** Not forwarded either way: hop-by-hop (RFC 9110 §7.6.1), or set by HttpClient itself. */
     private static final Set<String> DROPPED = Set.of("connection", "content-length", "expect", "host", "upgrade",
@@ -229,10 +232,44 @@ public final class CredentialProxy implements Closeable {
             while (serveOne(client, in)) {
                 // keep-alive: the next request on the same connection
             }
+            lingeringClose(client);
         } catch (IOException e) {
             // the agent went away: nothing to tell
         } finally {
             open.remove(client);
+        }
+    }
+
+    /**
+     * Ends our side, then reads what the agent still sends (a body after a refusal) for up to
+     * {@value #LINGER_MS} ms or 1 MiB: closing with unread data would send a TCP reset, which
+     * may destroy the answer before the agent reads it (RFC 9112 §9.6, "tear-down").
+     */
+    private static void lingeringClose(SocketChannel client) {
+        try {
+            client.shutdownOutput();
+            client.configureBlocking(false);
+            try (Selector selector = Selector.open()) {
+                client.register(selector, SelectionKey.OP_READ);
+                ByteBuffer sink = ByteBuffer.allocate(BUFFER);
+                long deadline = System.nanoTime() + LINGER_MS * 1_000_000L;
+                long total = 0;
+                long left;
+                while (total < 1 << 20 && (left = (deadline - System.nanoTime()) / 1_000_000L) > 0) {
+                    if (selector.select(left) == 0) {
+                        return;
+                    }
+                    selector.selectedKeys().clear();
+                    sink.clear();
+                    int n = client.read(sink);
+                    if (n < 0) {
+                        return;
+                    }
+                    total += n;
+                }
+            }
+        } catch (IOException e) {
+            // gone already
         }
     }
 
