@@ -54,9 +54,12 @@ import javax.net.ssl.X509TrustManager;
  * to {@value #MAX_BODY} bytes by Content-Length or chunked (RFC 9112 §7.1, de-chunked here),
  * {@code Expect: 100-continue} answered here (RFC 9110 §10.1.1). It forwards through the
  * JDK's {@link HttpClient} (TLS, HTTP/2), without the hop-by-hop fields (RFC 9110 §7.6.1) and
- * those the client sets itself (the "restricted headers" of {@link HttpRequest.Builder#header}).
+ * those the client sets itself (the restricted headers of {@link HttpRequest.Builder#header},
+ * listed with {@code jdk.httpclient.allowRestrictedHeaders} in the java.net.http module's
+ * documentation). It follows no redirect: the key goes to the upstream and nowhere else.
  * Responses stream back as they arrive, each read written to the agent at once, so
- * server-sent events are not held back.
+ * server-sent events are not held back; when the agent goes away, the upstream response is
+ * closed, which cancels it.
  *
  * <p>Answers of its own: 400 for a request it can't read, 401 when the key header is not the
  * placeholder (the request goes nowhere), 413 for a body over the limit, 431 for a head over
