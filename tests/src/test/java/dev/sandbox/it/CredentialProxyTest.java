@@ -234,6 +234,21 @@ class CredentialProxyTest {
     }
 
     @Test
+    void agentGoneMidStream_upstreamStreamIsCancelled() throws IOException, InterruptedException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-m"))) {
+            try (Client c = Client.connect(proxy.address())) {
+                c.write("GET /events?n=100&gapMs=20 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+                assertEquals(200, c.readHead().status());
+                assertEquals("data: 1\n\n", new String(c.readChunk(), StandardCharsets.UTF_8));
+            }
+            Thread.sleep(100 * 20 + 1000); // the whole stream's time, and then some
+            long[] sentAt = api.sentAt();
+            long sent = java.util.Arrays.stream(sentAt).filter(t -> t != 0).count();
+            assertTrue(sent < 50, "the fake API went on sending " + sent + " of 100 events to nobody");
+        }
+    }
+
+    @Test
     void log_oneLinePerRequest_withoutKeyQueryOrHeaderValues() throws IOException {
         Path log = dir.resolve("log-g");
         try (CredentialProxy proxy = unixProxy(log)) {
