@@ -321,6 +321,10 @@ public final class CredentialProxy implements Closeable {
             } catch (IllegalArgumentException e) {
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
+            if (!injection.upstream().getRawAuthority().equals(target.getRawAuthority())) {
+                // Defence in depth: whatever the target holds, the key goes to the upstream only.
+                throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
+            }
             checkFields(head);
             authorize(head);
             byte[] body = readBody(client, head, in);
