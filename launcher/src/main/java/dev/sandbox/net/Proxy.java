@@ -22,7 +22,6 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The {@code --net allow} proxy: an HTTP proxy that runs in the launcher, outside the sandbox,
@@ -40,7 +39,6 @@ public final class Proxy implements Closeable {
     /** The proxy's port inside the sandbox. */
     public static final int PORT = 3128;
 
-    private static final int MAX_HEAD = 64 * 1024;
     private static final int CONNECT_TIMEOUT_MS = 10_000;
     private static final int BUFFER = 64 * 1024;
 
@@ -88,26 +86,28 @@ public final class Proxy implements Closeable {
         }
     }
 
-    /** A request's head (up to the blank line) and whatever came after it in the same reads. */
-    private record Head(String text, ByteBuffer rest) {
-    }
-
     private void serve(SocketChannel client) {
         try (client) {
-            Head head = readHead(client);
+            HttpHead.Reader in = new HttpHead.Reader(client);
+            HttpHead head;
+            try {
+                head = in.readHead();
+            } catch (HttpHead.TooLarge e) {
+                reply(client, 431, "Request Header Fields Too Large", e.getMessage());
+                return;
+            }
             if (head == null) {
                 return;
             }
-            String[] lines = head.text().split("\r\n");
-            String[] request = lines[0].split(" ");
+            String[] request = head.requestLine().split(" ");
             if (request.length != 3 || !request[2].startsWith("HTTP/")) {
-                reply(client, 400, "Bad Request", "not an HTTP request: " + lines[0]);
+                reply(client, 400, "Bad Request", "not an HTTP request: " + head.requestLine());
                 return;
             }
             if (request[0].equals("CONNECT")) {
-                connect(client, request[1], head.rest());
+                connect(client, request[1], in.rest());
             } else {
-                forward(client, request, lines, head.rest());
+                forward(client, request, head.fieldLines(), in.rest());
             }
         } catch (IOException e) {
             // the client or the server went away: nothing to tell
@@ -132,7 +132,7 @@ public final class Proxy implements Closeable {
         }
     }
 
-    private void forward(SocketChannel client, String[] request, String[] lines, ByteBuffer rest) throws IOException {
+    private void forward(SocketChannel client, String[] request, List<String> fields, ByteBuffer rest) throws IOException {
         URI uri;
         try {
             uri = new URI(request[1]);
@@ -153,11 +153,10 @@ public final class Proxy implements Closeable {
             String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
             StringBuilder out = new StringBuilder(request[0] + " " + path
                     + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()) + " " + request[2] + "\r\n");
-            for (int i = 1; i < lines.length; i++) {
-                String name = lines[i].contains(":") ? lines[i].substring(0, lines[i].indexOf(':')).strip()
-                        .toLowerCase(Locale.ROOT) : "";
+            for (String line : fields) {
+                String name = HttpHead.name(line);
                 if (!name.startsWith("proxy-") && !name.equals("connection") && !name.equals("keep-alive")) {
-                    out.append(lines[i]).append("\r\n");
+                    out.append(line).append("\r\n");
                 }
             }
             // One request per connection: the next one is checked afresh.
@@ -226,23 +225,6 @@ public final class Proxy implements Closeable {
         } catch (IOException e) {
             // the log is for the user; a full disk must not stop the traffic it describes
         }
-    }
-
-    private static Head readHead(SocketChannel client) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate(MAX_HEAD);
-        while (buf.hasRemaining()) {
-            if (client.read(buf) < 0) {
-                return null;
-            }
-            String text = new String(buf.array(), 0, buf.position(), StandardCharsets.ISO_8859_1);
-            int end = text.indexOf("\r\n\r\n");
-            if (end >= 0) {
-                ByteBuffer rest = ByteBuffer.wrap(buf.array(), end + 4, buf.position() - end - 4);
-                return new Head(text.substring(0, end), rest);
-            }
-        }
-        reply(client, 431, "Request Header Fields Too Large", "the request's head is over 64 KiB");
-        return null;
     }
 
     private static void reply(SocketChannel client, int code, String reason, String body) throws IOException {

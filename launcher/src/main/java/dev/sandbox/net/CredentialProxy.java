@@ -1,0 +1,644 @@
+package dev.sandbox.net;
+
+import dev.sandbox.error.SandboxException;
+import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.net.UnixDomainSocketAddress;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
+/**
+ * A reverse proxy, run by the launcher outside the sandbox, through which the agent reaches
+ * its model API: the agent holds only a placeholder key, and the proxy puts the real key in
+ * its place on the way to one upstream, so the key never enters the sandbox (issue 26; see
+ * docs/ARCHITECTURE.md). Like Docker Sandboxes' credential injection, on the launcher's side.
+ *
+ * <p>From the agent it takes HTTP/1.1 (RFC 9112), several requests per connection one after
+ * another, with origin-form targets only ({@code /path?query}); heads up to 64 KiB, bodies up
+ * to {@value #MAX_BODY} bytes by Content-Length or chunked (RFC 9112 §7.1, de-chunked here),
+ * {@code Expect: 100-continue} answered here (RFC 9110 §10.1.1). It forwards through the
+ * JDK's {@link HttpClient} (TLS, HTTP/2), without the hop-by-hop fields (RFC 9110 §7.6.1) and
+ * those the client sets itself (the restricted headers of {@link HttpRequest.Builder#header},
+ * listed with {@code jdk.httpclient.allowRestrictedHeaders} in the java.net.http module's
+ * documentation). It follows no redirect: the key goes to the upstream and nowhere else.
+ * Responses stream back as they arrive, each read written to the agent at once, so
+ * server-sent events are not held back; when the agent goes away, the upstream response is
+ * closed, which cancels it.
+ *
+ * <p>Answers of its own: 400 for a request it can't read, 401 when the key header is not the
+ * placeholder (the request goes nowhere), 413 for a body over the limit, 431 for a head over
+ * 64 KiB, 502 when the upstream can't be reached; each with a one-line text body. Every
+ * request is one line of {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
+ * PATH without its query (clients may carry keys there), never a header value.
+ */
+public final class CredentialProxy implements Closeable {
+    /** The largest request body forwarded, in bytes (the model APIs take up to 32 MB). */
+    public static final int MAX_BODY = 64 * 1024 * 1024;
+
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final int BUFFER = 64 * 1024;
+    private static final int LINGER_MS = 2000;
+
+    /** Not forwarded either way: hop-by-hop (RFC 9110 §7.6.1), or set by HttpClient itself. */
+    private static final Set<String> DROPPED = Set.of("connection", "content-length", "expect", "host", "upgrade",
+            "keep-alive", "te", "trailer", "transfer-encoding", "proxy-connection", "proxy-authenticate",
+            "proxy-authorization");
+
+    /**
+     * What one proxy does: forward to {@code upstream} (scheme, host and port used; the
+     * request's own target follows), swapping {@code placeholder} in the request field
+     * {@code header} for {@code key}, both after {@code scheme} and a space when the scheme
+     * is not empty (e.g. {@code Bearer}). {@code provider} names it in the log.
+     */
+    public record Injection(String provider, URI upstream, String header, String scheme, String placeholder,
+            String key) {
+        @Override
+        public String toString() {
+            return "Injection[" + provider + " -> " + upstream + ", header " + header + "]";
+        }
+    }
+
+    private final ServerSocketChannel server;
+    private final SocketAddress address;
+    private final Injection injection;
+    private final Path logFile;
+    private final HttpClient http;
+    private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
+
+    private CredentialProxy(ServerSocketChannel server, SocketAddress address, Injection injection, Path logFile,
+            HttpClient http) {
+        this.server = server;
+        this.address = address;
+        this.injection = injection;
+        this.logFile = logFile;
+        this.http = http;
+    }
+
+    /**
+     * Starts a proxy on {@code listen} and returns once it accepts connections.
+     *
+     * @param listen a {@link UnixDomainSocketAddress} (a file left at its path is replaced) or
+     *     an {@link InetSocketAddress} such as 127.0.0.1 port 0
+     * @param logFile appended to, one line per request
+     * @param extraCa null, or a PEM file of CA certificates trusted for the upstream besides the
+     *     JDK's default trust
+     * @throws SandboxException (one line) when {@code extraCa} can't be read or holds no
+     *     certificate, or when it can't bind {@code listen}
+     */
+    public static CredentialProxy start(SocketAddress listen, Injection injection, Path logFile, Path extraCa) {
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (extraCa != null) {
+            builder.sslContext(trusting(extraCa));
+        }
+        ServerSocketChannel server = null;
+        try {
+            if (listen instanceof UnixDomainSocketAddress unix) {
+                Files.deleteIfExists(unix.getPath());
+                server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            } else {
+                server = ServerSocketChannel.open();
+            }
+            server.bind(listen);
+            CredentialProxy proxy = new CredentialProxy(server, server.getLocalAddress(), injection, logFile,
+                    builder.build());
+            Thread t = new Thread(proxy::acceptLoop, "credential-proxy-" + injection.provider());
+            t.setDaemon(true);
+            t.start();
+            return proxy;
+        } catch (IOException e) {
+            if (server != null) {
+                try {
+                    server.close();
+                } catch (IOException ignored) {
+                    // it never served
+                }
+            }
+            throw SandboxException.cant("start the credential proxy for " + injection.provider() + " on", listen, e);
+        }
+    }
+
+    /** The bound address: the socket's path, or 127.0.0.1 with the port the kernel chose. */
+    public SocketAddress address() {
+        return address;
+    }
+
+    /** Stops accepting and ends the connections still open (their upstream requests too). */
+    @Override
+    public void close() {
+        try {
+            server.close();
+            if (address instanceof UnixDomainSocketAddress unix) {
+                Files.deleteIfExists(unix.getPath());
+            }
+        } catch (IOException e) {
+            // nothing left to do
+        }
+        for (SocketChannel c : open) {
+            closeQuietly(c);
+        }
+    }
+
+    /** The JDK's default trust plus every certificate of the PEM file {@code pem}. */
+    private static SSLContext trusting(Path pem) {
+        Collection<? extends Certificate> extra;
+        try (InputStream in = Files.newInputStream(pem)) {
+            extra = CertificateFactory.getInstance("X.509").generateCertificates(in);
+        } catch (IOException e) {
+            throw SandboxException.cant("read the upstream CA certificates in", pem, e);
+        } catch (GeneralSecurityException e) {
+            throw SandboxException.cant("read the upstream CA certificates in", pem,
+                    "not PEM certificates (" + e.getMessage() + ")");
+        }
+        if (extra.isEmpty()) {
+            throw SandboxException.cant("read the upstream CA certificates in", pem, "no certificate in it");
+        }
+        try {
+            TrustManagerFactory defaults = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            defaults.init((KeyStore) null);
+            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+            store.load(null, null);
+            int i = 0;
+            for (TrustManager tm : defaults.getTrustManagers()) {
+                if (tm instanceof X509TrustManager x509) {
+                    for (X509Certificate c : x509.getAcceptedIssuers()) {
+                        store.setCertificateEntry("default-" + i++, c);
+                    }
+                }
+            }
+            for (Certificate c : extra) {
+                store.setCertificateEntry("extra-" + i++, c);
+            }
+            TrustManagerFactory both = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            both.init(store);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, both.getTrustManagers(), null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw SandboxException.cant("trust the upstream CA certificates in", pem, e.getMessage());
+        }
+    }
+
+    private void acceptLoop() {
+        while (server.isOpen()) {
+            try {
+                SocketChannel client = server.accept();
+                open.add(client);
+                Thread t = new Thread(() -> serve(client), "credential-proxy-client");
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return; // closed
+            }
+        }
+    }
+
+    private void serve(SocketChannel client) {
+        try (client) {
+            HttpHead.Reader in = new HttpHead.Reader(client);
+            while (serveOne(client, in)) {
+                // keep-alive: the next request on the same connection
+            }
+            lingeringClose(client);
+        } catch (IOException e) {
+            // the agent went away: nothing to tell
+        } finally {
+            open.remove(client);
+        }
+    }
+
+    /**
+     * Ends our side, then reads what the agent still sends (a body after a refusal) for up to
+     * {@value #LINGER_MS} ms or 1 MiB: closing with unread data would send a TCP reset, which
+     * may destroy the answer before the agent reads it (RFC 9112 §9.6, "tear-down").
+     */
+    private static void lingeringClose(SocketChannel client) {
+        try {
+            client.shutdownOutput();
+            client.configureBlocking(false);
+            try (Selector selector = Selector.open()) {
+                client.register(selector, SelectionKey.OP_READ);
+                ByteBuffer sink = ByteBuffer.allocate(BUFFER);
+                long deadline = System.nanoTime() + LINGER_MS * 1_000_000L;
+                long total = 0;
+                long left;
+                while (total < 1 << 20 && (left = (deadline - System.nanoTime()) / 1_000_000L) > 0) {
+                    if (selector.select(left) == 0) {
+                        return;
+                    }
+                    selector.selectedKeys().clear();
+                    sink.clear();
+                    int n = client.read(sink);
+                    if (n < 0) {
+                        return;
+                    }
+                    total += n;
+                }
+            }
+        } catch (IOException e) {
+            // gone already
+        }
+    }
+
+    /** An answer of the proxy's own, ending the connection. */
+    private static final class Refusal extends Exception {
+        private static final long serialVersionUID = 1L;
+        final int status;
+        final String body;
+
+        Refusal(int status, String body) {
+            super(body, null, false, false);
+            this.status = status;
+            this.body = body;
+        }
+    }
+
+    /** Serves one request; true when the connection may carry another. */
+    private boolean serveOne(SocketChannel client, HttpHead.Reader in) throws IOException {
+        HttpHead head;
+        try {
+            head = in.readHead();
+        } catch (HttpHead.TooLarge e) {
+            log("-", "-", "431 refused: the request's head is over 64 KiB");
+            reply(client, 431, "sandbox: " + e.getMessage());
+            return false;
+        }
+        if (head == null) {
+            return false;
+        }
+        String[] request = head.requestLine().split(" ", -1);
+        String method = request.length == 3 && request[0].matches("[A-Z]+") ? request[0] : "-";
+        String path = request.length == 3 ? logged(request[1]) : "-";
+        try {
+            if (request.length != 3 || method.equals("-") || !request[2].matches("HTTP/1\\.[01]")) {
+                throw new Refusal(400, "sandbox: not an HTTP/1.1 request line");
+            }
+            if (!request[1].startsWith("/")) {
+                path = "-";
+                throw new Refusal(400, "sandbox: send requests here as /path?query, not as an absolute URL or '*'");
+            }
+            boolean http10 = request[2].equals("HTTP/1.0");
+            URI target;
+            try {
+                target = URI.create(injection.upstream().getScheme() + "://" + injection.upstream().getRawAuthority()
+                        + request[1]);
+            } catch (IllegalArgumentException e) {
+                throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
+            }
+            if (!injection.upstream().getRawAuthority().equals(target.getRawAuthority())) {
+                // Defence in depth: whatever the target holds, the key goes to the upstream only.
+                throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
+            }
+            checkFields(head);
+            authorize(head);
+            byte[] body = readBody(client, head, in);
+            boolean close = http10 || head.values("connection").stream()
+                    .anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("close"));
+            int status = forward(client, method, target, head, body, http10);
+            log(method, path, Integer.toString(status));
+            return status > 0 && !close;
+        } catch (Refusal r) {
+            log(method, path, r.status + " refused: " + r.body.replaceFirst("^sandbox: ", ""));
+            reply(client, r.status, r.body);
+            return false;
+        } catch (Upstream e) {
+            log(method, path, "502 failed: " + e.getMessage());
+            reply(client, 502, "sandbox: can't reach " + injection.upstream() + " for " + injection.provider() + ": "
+                    + e.getMessage());
+            return false;
+        }
+    }
+
+    /** Field lines this proxy will not guess at (RFC 9112 §5.2 obsolete folding, no colon). */
+    private static void checkFields(HttpHead head) throws Refusal {
+        for (String line : head.fieldLines()) {
+            if (line.isEmpty() || line.startsWith(" ") || line.startsWith("\t") || HttpHead.name(line).isEmpty()
+                    || !HttpHead.name(line).matches("[!#$%&'*+.^_`|~0-9a-z-]+")) {
+                throw new Refusal(400, "sandbox: a header line of the request is malformed");
+            }
+        }
+    }
+
+    private void authorize(HttpHead head) throws Refusal {
+        String expected = injection.scheme().isEmpty() ? injection.placeholder()
+                : injection.scheme() + " " + injection.placeholder();
+        List<String> values = head.values(injection.header());
+        boolean ok = values.size() == 1 && MessageDigest.isEqual(values.get(0).getBytes(StandardCharsets.UTF_8),
+                expected.getBytes(StandardCharsets.UTF_8));
+        if (!ok) {
+            throw new Refusal(401, "sandbox: this request lacks the sandbox's placeholder key in header "
+                    + injection.header());
+        }
+    }
+
+    /** The body by Content-Length or chunked, whole; after answering {@code Expect: 100-continue}. */
+    private static byte[] readBody(SocketChannel client, HttpHead head, InputStream in) throws IOException, Refusal {
+        List<String> te = head.values("transfer-encoding");
+        List<String> cl = head.values("content-length");
+        if (!te.isEmpty() && !cl.isEmpty()) {
+            // RFC 9112 §6.3: both at once is how requests are smuggled; refuse rather than pick one.
+            throw new Refusal(400, "sandbox: the request has both Transfer-Encoding and Content-Length");
+        }
+        boolean chunked = false;
+        long length = 0;
+        if (!te.isEmpty()) {
+            if (te.size() != 1 || !te.get(0).equalsIgnoreCase("chunked")) {
+                throw new Refusal(400, "sandbox: the only request Transfer-Encoding taken is chunked");
+            }
+            chunked = true;
+        } else if (!cl.isEmpty()) {
+            if (new HashSet<>(cl).size() != 1 || !cl.get(0).matches("\\d{1,18}")) {
+                throw new Refusal(400, "sandbox: the request's Content-Length is not a number");
+            }
+            length = Long.parseLong(cl.get(0));
+            if (length > MAX_BODY) {
+                throw new Refusal(413, "sandbox: the request's body is over " + MAX_BODY + " bytes");
+            }
+        }
+        if ((chunked || length > 0) && head.values("expect").stream().anyMatch(v -> v.equalsIgnoreCase("100-continue"))) {
+            write(client, "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        }
+        if (!chunked) {
+            byte[] body = in.readNBytes((int) length);
+            if (body.length < length) {
+                throw new IOException("the request's body ended early");
+            }
+            return body;
+        }
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        while (true) {
+            String size = line(in).split(";", 2)[0].strip();
+            if (!size.matches("[0-9a-fA-F]{1,8}")) {
+                throw new Refusal(400, "sandbox: the request's chunked body is malformed");
+            }
+            long n = Long.parseLong(size, 16);
+            if (body.size() + n > MAX_BODY) {
+                throw new Refusal(413, "sandbox: the request's body is over " + MAX_BODY + " bytes");
+            }
+            if (n == 0) {
+                while (!line(in).isEmpty()) {
+                    // trailer fields (RFC 9112 §7.1.2): not forwarded
+                }
+                return body.toByteArray();
+            }
+            byte[] chunk = in.readNBytes((int) n);
+            if (chunk.length < n || !line(in).isEmpty()) {
+                throw new Refusal(400, "sandbox: the request's chunked body is malformed");
+            }
+            body.write(chunk);
+        }
+    }
+
+    /** One CRLF-ended line of at most 4 KiB (chunk sizes and trailers). */
+    private static String line(InputStream in) throws IOException, Refusal {
+        StringBuilder s = new StringBuilder();
+        int c;
+        while ((c = in.read()) != '\n') {
+            if (c < 0) {
+                throw new IOException("the request ended early");
+            }
+            if (s.length() > 4096) {
+                throw new Refusal(400, "sandbox: the request's chunked body is malformed");
+            }
+            s.append((char) c);
+        }
+        int end = s.length() - (s.length() > 0 && s.charAt(s.length() - 1) == '\r' ? 1 : 0);
+        return s.substring(0, end);
+    }
+
+    /** The upstream could not be reached; the message names the error's class, never a value sent. */
+    private static final class Upstream extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Upstream(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Sends the request upstream and streams the answer back.
+     *
+     * @return the upstream's status, or its negation when the connection can't carry another
+     *     request (the answer ended early)
+     */
+    private int forward(SocketChannel client, String method, URI target, HttpHead head, byte[] body, boolean http10)
+            throws IOException, Upstream {
+        HttpRequest.Builder b = HttpRequest.newBuilder(target)
+                .method(method, body.length == 0 && !method.equals("POST") && !method.equals("PUT")
+                        && !method.equals("PATCH") ? HttpRequest.BodyPublishers.noBody()
+                                : HttpRequest.BodyPublishers.ofByteArray(body));
+        if (!"https".equalsIgnoreCase(target.getScheme())) {
+            b.version(HttpClient.Version.HTTP_1_1); // no h2c upgrade attempts on plain HTTP
+        }
+        Set<String> hop = hopByHop(head.values("connection"));
+        for (String line : head.fieldLines()) {
+            String name = HttpHead.name(line);
+            if (hop.contains(name) || name.equals(injection.header().toLowerCase(Locale.ROOT))) {
+                continue;
+            }
+            try {
+                b.header(name, HttpHead.value(line));
+            } catch (IllegalArgumentException e) {
+                // a header HttpClient refuses to set (restricted, or a value it won't send)
+            }
+        }
+        b.header(injection.header(), injection.scheme().isEmpty() ? injection.key()
+                : injection.scheme() + " " + injection.key());
+        HttpResponse<InputStream> response;
+        try {
+            response = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            throw new Upstream(errorName(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        try (InputStream up = response.body()) {
+            return answer(client, method, response, up, http10);
+        }
+    }
+
+    /** The hop-by-hop names: the fixed ones and those the Connection field names (RFC 9110 §7.6.1). */
+    private static Set<String> hopByHop(List<String> connection) {
+        Set<String> hop = new HashSet<>(DROPPED);
+        for (String v : connection) {
+            for (String token : v.split(",")) {
+                hop.add(token.strip().toLowerCase(Locale.ROOT));
+            }
+        }
+        return hop;
+    }
+
+    private static String errorName(Throwable e) {
+        String name = e.getClass().getName();
+        Throwable cause = e.getCause();
+        if (cause != null && !cause.getClass().equals(e.getClass())) {
+            name += " (" + cause.getClass().getName() + ")";
+        }
+        return name;
+    }
+
+    private int answer(SocketChannel client, String method, HttpResponse<InputStream> response, InputStream up,
+            boolean http10) throws IOException {
+        int status = response.statusCode();
+        Map<String, List<String>> fields = response.headers().map();
+        Set<String> hop = hopByHop(fields.getOrDefault("connection", List.of()));
+        String length = response.headers().firstValue("content-length").orElse(null);
+        boolean noBody = method.equals("HEAD") || status == 204 || status == 304 || status < 200;
+        boolean chunked = !noBody && length == null && !http10;
+        StringBuilder out = new StringBuilder(http10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(status).append(' ')
+                .append(reason(status)).append("\r\n");
+        for (Map.Entry<String, List<String>> f : fields.entrySet()) {
+            String name = f.getKey().toLowerCase(Locale.ROOT);
+            if (name.startsWith(":") || hop.contains(name)) {
+                continue;
+            }
+            for (String v : f.getValue()) {
+                out.append(f.getKey()).append(": ").append(v).append("\r\n");
+            }
+        }
+        if (length != null) {
+            out.append("Content-Length: ").append(length).append("\r\n");
+        }
+        if (chunked) {
+            out.append("Transfer-Encoding: chunked\r\n");
+        }
+        boolean closeAfter = http10 && length == null && !noBody;
+        if (closeAfter) {
+            out.append("Connection: close\r\n");
+        }
+        write(client, out.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
+        if (noBody) {
+            return status;
+        }
+        long expected = length == null ? -1 : Long.parseLong(length);
+        long sent = 0;
+        byte[] buf = new byte[BUFFER];
+        int n;
+        // Each read goes out at once: an SSE event must reach the agent as the upstream sends it.
+        while ((n = up.read(buf)) >= 0) {
+            if (n == 0) {
+                continue;
+            }
+            if (chunked) {
+                byte[] size = (Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+                ByteBuffer frame = ByteBuffer.allocate(size.length + n + 2).put(size).put(buf, 0, n).put((byte) '\r')
+                        .put((byte) '\n').flip();
+                write(client, frame);
+            } else {
+                write(client, ByteBuffer.wrap(buf, 0, n));
+            }
+            sent += n;
+        }
+        if (chunked) {
+            write(client, "0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        }
+        return closeAfter || (expected >= 0 && sent != expected) ? -status : status;
+    }
+
+    private static String reason(int status) {
+        return switch (status) {
+            case 200 -> "OK";
+            case 201 -> "Created";
+            case 204 -> "No Content";
+            case 304 -> "Not Modified";
+            case 400 -> "Bad Request";
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
+            case 404 -> "Not Found";
+            case 413 -> "Content Too Large";
+            case 429 -> "Too Many Requests";
+            case 431 -> "Request Header Fields Too Large";
+            case 500 -> "Internal Server Error";
+            case 502 -> "Bad Gateway";
+            case 503 -> "Service Unavailable";
+            case 529 -> "Overloaded";
+            default -> "";
+        };
+    }
+
+    /** The target as logged: no query (it may hold a key), no control characters. */
+    private static String logged(String target) {
+        int cut = target.length();
+        for (char c : new char[] {'?', '#'}) {
+            int i = target.indexOf(c);
+            if (i >= 0) {
+                cut = Math.min(cut, i);
+            }
+        }
+        return target.substring(0, cut).replaceAll("[^\\x21-\\x7e]", "?");
+    }
+
+    private static void reply(SocketChannel client, int status, String body) throws IOException {
+        byte[] text = (body + "\n").getBytes(StandardCharsets.UTF_8);
+        write(client, ("HTTP/1.1 " + status + " " + reason(status) + "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                + "Content-Length: " + text.length + "\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+        write(client, text);
+    }
+
+    private static void write(SocketChannel ch, byte[] bytes) throws IOException {
+        write(ch, ByteBuffer.wrap(bytes));
+    }
+
+    private static void write(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+    }
+
+    private synchronized void log(String method, String path, String outcome) {
+        String line = Instant.now().truncatedTo(ChronoUnit.MILLIS) + " " + injection.provider() + " " + method + " "
+                + path + " " + outcome + "\n";
+        try {
+            Files.writeString(logFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            // the log is for the user; a full disk must not stop the traffic it describes
+        }
+    }
+
+    private static void closeQuietly(Closeable c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            // already gone
+        }
+    }
+}

@@ -1,0 +1,476 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.net.CredentialProxy;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.URI;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The credential proxy over real sockets (a unix socket, as the sandbox reaches it, and TCP on
+ * 127.0.0.1, as with --net host) in front of {@link FakeApi} over real TLS, trusted only
+ * through the proxy's extra CA file. The agent's side is spoken byte by byte here, so the
+ * framing (chunked, keep-alive, 100-continue) is what a client really sees.
+ */
+class CredentialProxyTest {
+    private static final String KEY = "sk-real-key-0123456789abcdef";
+    private static final String PLACEHOLDER = "sandbox-placeholder-0123456789abcdef0123456789abcdef";
+
+    @TempDir
+    static Path dir;
+
+    private static TestCa ca;
+    private static FakeApi api;
+
+    @BeforeAll
+    static void startApi() throws IOException {
+        Path caDir = Files.createDirectories(dir.resolve("ca"));
+        ca = TestCa.create(caDir);
+        api = FakeApi.start(ca);
+    }
+
+    @AfterAll
+    static void stopApi() {
+        if (api != null) {
+            api.close();
+        }
+    }
+
+    private static int sockets;
+
+    /** A proxy for provider "test" on a fresh unix socket, header x-api-key, no scheme. */
+    private static CredentialProxy unixProxy(Path log) {
+        Path socket = dir.resolve("cred-" + sockets++ + ".sock");
+        return CredentialProxy.start(UnixDomainSocketAddress.of(socket), injection(api.url(), "x-api-key", ""), log,
+                ca.caPem());
+    }
+
+    private static CredentialProxy.Injection injection(URI upstream, String header, String scheme) {
+        return new CredentialProxy.Injection("test", upstream, header, scheme, PLACEHOLDER, KEY);
+    }
+
+    @Test
+    void xApiKey_placeholder_arrivesAsRealKeyWithPathQueryAndUpstreamHost() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-a"));
+                Client c = Client.connect(proxy.address())) {
+            Response r = c.send("GET /v1/models?beta=true&x=%2F HTTP/1.1\r\nHost: 127.0.0.1:3180\r\nx-api-key: "
+                    + PLACEHOLDER + "\r\n\r\n");
+            assertEquals(200, r.status());
+            assertEquals("{\"ok\":true}", r.text());
+            FakeApi.Recorded up = last();
+            assertEquals("GET", up.method());
+            assertEquals("/v1/models?beta=true&x=%2F", up.path());
+            assertEquals(List.of(KEY), up.headers().get("x-api-key"));
+            assertEquals(List.of("127.0.0.1:" + api.url().getPort()), up.headers().get("host"));
+        }
+    }
+
+    @Test
+    void bearer_overTcp_arrivesAsBearerRealKey() throws IOException {
+        try (CredentialProxy proxy = CredentialProxy.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                injection(api.url(), "Authorization", "Bearer"), dir.resolve("log-b"), ca.caPem());
+                Client c = Client.connect(proxy.address())) {
+            InetSocketAddress bound = (InetSocketAddress) proxy.address();
+            assertEquals("127.0.0.1", bound.getAddress().getHostAddress());
+            assertNotEquals(0, bound.getPort());
+            Response r = c.send("GET /v1/responses HTTP/1.1\r\nHost: x\r\nauthorization: Bearer " + PLACEHOLDER
+                    + "\r\n\r\n");
+            assertEquals(200, r.status());
+            assertEquals(List.of("Bearer " + KEY), last().headers().get("authorization"));
+        }
+    }
+
+    @Test
+    void missingOrWrongPlaceholder_is401_andNeverReachesUpstream() throws IOException {
+        Path log = dir.resolve("log-c");
+        String bearerLess = "Authorization: " + PLACEHOLDER + "\r\n"; // the placeholder without its scheme
+        try (CredentialProxy proxy = CredentialProxy.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                injection(api.url(), "Authorization", "Bearer"), log, ca.caPem())) {
+            int before = api.requests().size();
+            for (String field : List.of("", "Authorization: Bearer wrong\r\n", bearerLess,
+                    "Authorization: Bearer " + KEY + "\r\n",
+                    "Authorization: Bearer " + PLACEHOLDER + "\r\nAuthorization: Bearer " + PLACEHOLDER + "\r\n")) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("POST /v1/responses HTTP/1.1\r\nHost: x\r\n" + field
+                            + "Content-Length: 2\r\n\r\n{}");
+                    assertEquals(401, r.status(), field);
+                    assertEquals("sandbox: this request lacks the sandbox's placeholder key in header Authorization\n",
+                            r.text());
+                }
+            }
+            assertEquals(before, api.requests().size());
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(5, lines.size());
+        for (String line : lines) {
+            assertTrue(line.matches("\\S+Z test POST /v1/responses 401 refused: this request lacks the sandbox's "
+                    + "placeholder key in header Authorization"), line);
+        }
+    }
+
+    @Test
+    void postBodies_byContentLengthChunkedAnd100Continue_arriveWhole() throws IOException {
+        String json = "{\"model\":\"claude-x\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-d"))) {
+            try (Client c = Client.connect(proxy.address())) {
+                byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+                Response r = c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                        + "\r\nContent-Type: application/json\r\nContent-Length: " + bytes.length + "\r\n\r\n" + json);
+                assertEquals(200, r.status());
+                assertTrue(r.text().contains("\"text\":\"hello from fake\""), r.text());
+                assertEquals(json, new String(last().body(), StandardCharsets.UTF_8));
+                assertEquals(List.of("application/json"), last().headers().get("content-type"));
+            }
+            try (Client c = Client.connect(proxy.address())) {
+                Response r = c.send("POST /v1/messages?beta=1 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                        + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "7;ext=1\r\n{\"model\r\n" + Integer.toHexString(json.length() - 7) + "\r\n"
+                        + json.substring(7) + "\r\n0\r\nX-Trailer: t\r\n\r\n");
+                assertEquals(200, r.status());
+                assertEquals(json, new String(last().body(), StandardCharsets.UTF_8));
+                assertEquals("/v1/messages?beta=1", last().path());
+                assertEquals(null, last().headers().get("transfer-encoding"));
+            }
+            byte[] big = new byte[300_000];
+            for (int i = 0; i < big.length; i++) {
+                big[i] = (byte) i;
+            }
+            try (Client c = Client.connect(proxy.address())) {
+                c.write("PUT /upload HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\nExpect: 100-continue\r\n"
+                        + "Content-Length: " + big.length + "\r\n\r\n");
+                Response interim = c.read();
+                assertEquals(100, interim.status());
+                c.write(big);
+                Response r = c.read();
+                assertEquals(200, r.status());
+                assertArrayEquals(big, last().body());
+                assertEquals("PUT", last().method());
+                assertEquals(null, last().headers().get("expect"));
+            }
+        }
+    }
+
+    @Test
+    void keepAlive_twoRequestsOnOneConnection_bothForwarded() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-e"));
+                Client c = Client.connect(proxy.address())) {
+            Response first = c.send("GET /first HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+            assertEquals(200, first.status());
+            assertEquals("/first", last().path());
+            assertFalse(first.headers().getOrDefault("connection", List.of()).contains("close"));
+            Response second = c.send("POST /second HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                    + "\r\nContent-Length: 3\r\n\r\nabc");
+            assertEquals(200, second.status());
+            assertEquals("/second", last().path());
+            assertEquals("abc", new String(last().body(), StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
+    void sse_100Events_arriveInOrderAsSent() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-f"));
+                Client c = Client.connect(proxy.address())) {
+            c.write("GET /events?n=100&gapMs=5 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nx-api-key: "
+                    + PLACEHOLDER + "\r\n\r\n");
+            Response head = c.readHead();
+            assertEquals(200, head.status());
+            assertEquals(List.of("text/event-stream"), head.headers().get("content-type"));
+            assertEquals(List.of("chunked"), head.headers().get("transfer-encoding"));
+            List<String> events = new ArrayList<>();
+            long[] readAt = new long[100];
+            StringBuilder pending = new StringBuilder();
+            byte[] chunk;
+            while ((chunk = c.readChunk()) != null) {
+                pending.append(new String(chunk, StandardCharsets.UTF_8));
+                int end;
+                while ((end = pending.indexOf("\n\n")) >= 0) {
+                    if (events.size() < readAt.length) {
+                        readAt[events.size()] = System.currentTimeMillis();
+                    }
+                    events.add(pending.substring(0, end));
+                    pending.delete(0, end + 2);
+                }
+            }
+            List<String> expected = new ArrayList<>();
+            for (int i = 1; i <= 100; i++) {
+                expected.add("data: " + i);
+            }
+            assertEquals(expected, events);
+            long[] sentAt = api.sentAt();
+            assertEquals(100, sentAt.length);
+            assertTrue(readAt[0] - sentAt[0] <= 50, "event 1 read " + (readAt[0] - sentAt[0]) + " ms after it was sent");
+            assertTrue(readAt[0] < sentAt[99], "event 1 read at " + readAt[0] + ", event 100 sent at " + sentAt[99]);
+        }
+    }
+
+    @Test
+    void agentGoneMidStream_upstreamStreamIsCancelled() throws IOException, InterruptedException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-m"))) {
+            try (Client c = Client.connect(proxy.address())) {
+                c.write("GET /events?n=100&gapMs=20 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+                assertEquals(200, c.readHead().status());
+                assertEquals("data: 1\n\n", new String(c.readChunk(), StandardCharsets.UTF_8));
+            }
+            Thread.sleep(100 * 20 + 1000); // the whole stream's time, and then some
+            long[] sentAt = api.sentAt();
+            long sent = java.util.Arrays.stream(sentAt).filter(t -> t != 0).count();
+            assertTrue(sent < 50, "the fake API went on sending " + sent + " of 100 events to nobody");
+        }
+    }
+
+    @Test
+    void log_oneLinePerRequest_withoutKeyQueryOrHeaderValues() throws IOException {
+        Path log = dir.resolve("log-g");
+        try (CredentialProxy proxy = unixProxy(log)) {
+            try (Client c = Client.connect(proxy.address())) {
+                assertEquals(200, c.send("GET /v1beta/models/m:generate?key=query-secret-123 HTTP/1.1\r\nHost: x\r\n"
+                        + "User-Agent: header-value-xyz\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n").status());
+                assertEquals(200, c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                        + "\r\nContent-Length: 2\r\n\r\n{}").status());
+            }
+            try (Client c = Client.connect(proxy.address())) {
+                assertEquals(401, c.send("GET /v1/models?key=query-secret-123 HTTP/1.1\r\nHost: x\r\n"
+                        + "x-api-key: header-value-xyz\r\n\r\n").status());
+            }
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(3, lines.size(), String.join("\n", lines));
+        assertTrue(lines.get(0).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z test GET "
+                + "/v1beta/models/m:generate 200"), lines.get(0));
+        assertTrue(lines.get(1).matches("\\S+Z test POST /v1/messages 200"), lines.get(1));
+        assertTrue(lines.get(2).matches("\\S+Z test GET /v1/models 401 refused: .*"), lines.get(2));
+        String all = Files.readString(log);
+        for (String secret : List.of(KEY, PLACEHOLDER, "query-secret-123", "header-value-xyz", "?")) {
+            assertFalse(all.contains(secret), secret);
+        }
+    }
+
+    @Test
+    void absoluteFormTarget_is400_andNeverReachesUpstream() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-h"));
+                Client c = Client.connect(proxy.address())) {
+            int before = api.requests().size();
+            Response r = c.send("GET " + api.url() + "/v1/models HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                    + "\r\n\r\n");
+            assertEquals(400, r.status());
+            assertEquals("sandbox: send requests here as /path?query, not as an absolute URL or '*'\n", r.text());
+            assertEquals(before, api.requests().size());
+        }
+    }
+
+    @Test
+    void unreachableUpstream_is502_namingItWithoutTheKey() throws IOException {
+        int closed;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closed = s.getLocalPort();
+        }
+        URI upstream = URI.create("https://127.0.0.1:" + closed);
+        Path log = dir.resolve("log-i");
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-502.sock")),
+                injection(upstream, "x-api-key", ""), log, ca.caPem());
+                Client c = Client.connect(proxy.address())) {
+            Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+            assertEquals(502, r.status());
+            assertTrue(r.text().startsWith("sandbox: can't reach " + upstream + " for test: java.net.ConnectException"),
+                    r.text());
+            assertEquals(1, r.text().lines().count());
+            assertFalse(r.text().contains(KEY));
+            assertFalse(r.text().contains(PLACEHOLDER));
+        }
+        assertTrue(Files.readString(log).matches("\\S+Z test GET /v1/models 502 failed: java\\.net\\.ConnectException.*\n"),
+                Files.readString(log));
+    }
+
+    @Test
+    void withoutExtraCa_upstreamTlsFails_is502() throws IOException {
+        int before = api.requests().size();
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-noca.sock")),
+                injection(api.url(), "x-api-key", ""), dir.resolve("log-j"), null);
+                Client c = Client.connect(proxy.address())) {
+            Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+            assertEquals(502, r.status());
+            assertTrue(r.text().startsWith("sandbox: can't reach " + api.url() + " for test: javax.net.ssl.SSLHandshakeException"),
+                    r.text());
+            assertFalse(r.text().contains(KEY));
+        }
+        assertEquals(before, api.requests().size());
+    }
+
+    @Test
+    void badExtraCa_isOneLineError() throws IOException {
+        Path bad = Files.writeString(dir.resolve("bad.pem"), "not a certificate\n");
+        SandboxException e = assertThrows(SandboxException.class, () -> CredentialProxy.start(
+                UnixDomainSocketAddress.of(dir.resolve("cred-bad.sock")), injection(api.url(), "x-api-key", ""),
+                dir.resolve("log-k"), bad));
+        assertTrue(e.getMessage().startsWith("can't read the upstream CA certificates in '" + bad + "'"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        SandboxException missing = assertThrows(SandboxException.class, () -> CredentialProxy.start(
+                UnixDomainSocketAddress.of(dir.resolve("cred-bad.sock")), injection(api.url(), "x-api-key", ""),
+                dir.resolve("log-k"), dir.resolve("missing.pem")));
+        assertFalse(missing.getMessage().contains("\n"), missing.getMessage());
+    }
+
+    @Test
+    void close_endsOpenConnections_andRemovesTheSocket() throws IOException {
+        CredentialProxy proxy = unixProxy(dir.resolve("log-l"));
+        Path socket = ((UnixDomainSocketAddress) proxy.address()).getPath();
+        try (Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET / HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n").status());
+            proxy.close();
+            assertEquals(-1, c.in.read(), "the open connection ended");
+        }
+        assertFalse(Files.exists(socket));
+    }
+
+    private static FakeApi.Recorded last() {
+        List<FakeApi.Recorded> all = api.requests();
+        assertFalse(all.isEmpty(), "no request reached the fake API");
+        return all.get(all.size() - 1);
+    }
+
+    /** A response as the agent reads it: status, fields (names lower-case) and the body. */
+    record Response(int status, Map<String, List<String>> headers, byte[] body) {
+        String text() {
+            return new String(body, StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The agent's side of one connection, spoken byte by byte. */
+    private static final class Client implements AutoCloseable {
+        private final SocketChannel channel;
+        final InputStream in;
+        private boolean chunked;
+        private boolean chunksDone;
+
+        private Client(SocketChannel channel) {
+            this.channel = channel;
+            this.in = new BufferedInputStream(Channels.newInputStream(channel));
+        }
+
+        static Client connect(SocketAddress address) throws IOException {
+            SocketChannel ch = address instanceof UnixDomainSocketAddress
+                    ? SocketChannel.open(StandardProtocolFamily.UNIX) : SocketChannel.open();
+            ch.connect(address);
+            return new Client(ch);
+        }
+
+        void write(String text) throws IOException {
+            write(text.getBytes(StandardCharsets.UTF_8));
+        }
+
+        void write(byte[] bytes) throws IOException {
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+        }
+
+        Response send(String request) throws IOException {
+            write(request);
+            return read();
+        }
+
+        /** A whole response: the head, then the body by its framing. */
+        Response read() throws IOException {
+            Response head = readHead();
+            if (head.status() < 200) {
+                return head;
+            }
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
+            if (chunked) {
+                byte[] chunk;
+                while ((chunk = readChunk()) != null) {
+                    body.write(chunk);
+                }
+            } else if (head.headers().containsKey("content-length")) {
+                int n = Integer.parseInt(head.headers().get("content-length").get(0));
+                byte[] b = in.readNBytes(n);
+                assertEquals(n, b.length, "the body ended early");
+                body.write(b);
+            } else {
+                body.write(in.readAllBytes());
+            }
+            return new Response(head.status(), head.headers(), body.toByteArray());
+        }
+
+        Response readHead() throws IOException {
+            String status = line();
+            assertTrue(status.startsWith("HTTP/1.1 "), "status line: " + status);
+            Map<String, List<String>> headers = new LinkedHashMap<>();
+            String l;
+            while (!(l = line()).isEmpty()) {
+                int colon = l.indexOf(':');
+                headers.computeIfAbsent(l.substring(0, colon).toLowerCase(Locale.ROOT), k -> new ArrayList<>())
+                        .add(l.substring(colon + 1).strip());
+            }
+            chunked = headers.getOrDefault("transfer-encoding", List.of()).contains("chunked");
+            chunksDone = false;
+            return new Response(Integer.parseInt(status.substring(9, 12)), headers, new byte[0]);
+        }
+
+        /** The next chunk's data, or null after the last chunk. */
+        byte[] readChunk() throws IOException {
+            if (chunksDone) {
+                return null;
+            }
+            int size = Integer.parseInt(line().split(";")[0].strip(), 16);
+            if (size == 0) {
+                while (!line().isEmpty()) {
+                    // trailers
+                }
+                chunksDone = true;
+                return null;
+            }
+            byte[] data = in.readNBytes(size);
+            assertEquals(size, data.length, "a chunk ended early");
+            assertEquals("", line(), "a chunk's data ends with CRLF");
+            return data;
+        }
+
+        private String line() throws IOException {
+            StringBuilder s = new StringBuilder();
+            int c;
+            while ((c = in.read()) != '\n') {
+                assertNotEquals(-1, c, "the connection ended in a line: " + s);
+                s.append((char) c);
+            }
+            assertTrue(s.length() > 0 && s.charAt(s.length() - 1) == '\r', "a line ends with CRLF: " + s);
+            return s.substring(0, s.length() - 1);
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+        }
+    }
+}
