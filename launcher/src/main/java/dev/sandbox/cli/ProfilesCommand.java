@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
+import dev.sandbox.profile.Credential;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.Profiles;
 import dev.sandbox.profile.TrustStore;
@@ -119,6 +120,18 @@ public final class ProfilesCommand implements Callable<Integer> {
         out.println("  host-loopback: " + p.hostLoopback());
         out.println("ports: " + list(p.ports()));
         out.println("containers: " + p.containers());
+        out.println("credentials:" + (p.credentials().isEmpty() ? " {}" : ""));
+        for (Credential c : p.credentials()) {
+            out.println("  " + c.provider() + ":");
+            out.println("    variable: " + c.variable());
+            if (c.keyFile() != null) {
+                out.println("    key-file: " + quote(c.keyFile()));
+            }
+            out.println("    header: " + c.header());
+            out.println("    scheme: " + (c.scheme().isEmpty() ? "''" : quote(c.scheme())));
+            out.println("    upstream: " + quote(c.upstream().toString()));
+            out.println("    base-url: " + c.baseUrl());
+        }
     }
 
     private static String list(List<String> items) {

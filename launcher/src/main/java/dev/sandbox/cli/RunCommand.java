@@ -109,6 +109,13 @@ public final class RunCommand implements Callable<Integer> {
                     + " why. With --count, a removed sandbox's output is first copied to stdout.")
     boolean remove;
 
+    @Option(names = "--pass-keys",
+            description = "Pass API keys into the sandbox as before; no credential proxy. Without it, the key of each"
+                    + " provider in the profile's credentials (ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY for"
+                    + " the built-ins) stays outside: the agent gets a placeholder and a base URL on a proxy that"
+                    + " puts the key in (see README, Credentials). --env NAME passes one key as given.")
+    boolean passKeys;
+
     @Parameters(arity = "0..*", paramLabel = "CMD",
             description = "The command and its arguments; put them after '--' (default: the profile's command).")
     List<String> command = new ArrayList<>();
@@ -140,7 +147,8 @@ public final class RunCommand implements Callable<Integer> {
         SandboxNetwork.Settings network = network(chosen);
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
-        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove),
+        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove,
+                passKeys),
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
 

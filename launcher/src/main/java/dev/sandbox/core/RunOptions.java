@@ -14,7 +14,10 @@ import java.util.List;
  * @param env     {@code --env NAME} and {@code --env NAME=VALUE}, on top of the profile's
  * @param containers the engine's setup when each sandbox gets a container engine, else null
  * @param remove  whether each sandbox goes when its agent ends, unless it holds work ({@code --rm})
+ * @param passKeys whether the profile's API keys pass into the sandbox as the environment has them,
+ *                with no credential proxy ({@code --pass-keys})
  */
 public record RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
-        Profile profile, List<String> env, Engine.Setup containers, List<String> command, boolean remove) {
+        Profile profile, List<String> env, Engine.Setup containers, List<String> command, boolean remove,
+        boolean passKeys) {
 }

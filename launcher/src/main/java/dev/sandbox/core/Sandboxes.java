@@ -15,12 +15,14 @@ import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
 import dev.sandbox.launch.HostView;
 import dev.sandbox.launch.NotFound;
+import dev.sandbox.net.CredentialProxy;
 import dev.sandbox.net.NetMode;
 import dev.sandbox.net.Ports;
 import dev.sandbox.net.PublishedPort;
 import dev.sandbox.net.RuntimeDir;
 import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.AgentEnv;
+import dev.sandbox.profile.Credential;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.TrustStore;
 import dev.sandbox.sys.ChildEnv;
@@ -119,6 +121,10 @@ public final class Sandboxes {
         refuseUnfitStateFilesystem();
         Ports.refuseTaken(net.ports(), count);
         SandboxNetwork.refuseUnavailable(net, context.env());
+        // The API keys read once, before anything is copied; a proxy per sandbox, each with its own placeholder.
+        List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, options.env(), options.passKeys(),
+                home);
+        Path extraCa = keptOut.isEmpty() ? null : upstreamCa(context.env());
         if (net.mode() == NetMode.host) {
             console.warn("--net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
@@ -159,7 +165,9 @@ public final class Sandboxes {
                 console.warn("the home has a mount below it ('" + mountInHome.get() + "'), which"
                         + " overlayfs can't layer: the agent sees the home read-only");
             }
-            Path runtime = net.needsControl() || net.mode() == NetMode.allow ? RuntimeDir.forUser(context.env()) : null;
+            Path runtime = net.needsControl() || net.mode() == NetMode.allow
+                    || (!keptOut.isEmpty() && net.mode() != NetMode.host) ? RuntimeDir.forUser(context.env()) : null;
+            Set<String> warnings = new LinkedHashSet<>();
             EtcFiles.Caller caller = new EtcFiles.Caller(RuntimeDir.uid(), RuntimeDir.gid(),
                     System.getProperty("user.name"), home);
             NotFound.View view = new NotFound.View(new ArrayList<>(), new ArrayList<>());
@@ -168,17 +176,27 @@ public final class Sandboxes {
                         ProcessHandle.current().pid() + "-" + i, context.env());
                 networks.add(network);
                 network.prepare(dirs.get(i));
+                List<AgentEnv.Substitute> substitutes = new ArrayList<>();
+                for (Credential.Active a : keptOut) {
+                    Credential c = a.credential();
+                    String placeholder = Credential.placeholder();
+                    String baseUrl = network.proxyCredential(new CredentialProxy.Injection(c.provider(), a.upstream(),
+                            c.header(), c.scheme(), placeholder, a.key()), a.index(), extraCa);
+                    substitutes.add(new AgentEnv.Substitute(a, placeholder, baseUrl));
+                }
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
                         network, profile, home, homeShown, homeLayer, options.containers(), caller,
                         i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));
                 Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
                 Path dir = dirs.get(i);
                 String sandboxName = names.get(i);
-                Map<String, String> agentEnv = new HashMap<>(AgentEnv.build(launcherEnv, profile, options.env()));
+                Map<String, String> agentEnv = new HashMap<>(AgentEnv.substitute(
+                        AgentEnv.build(launcherEnv, profile, options.env()), substitutes, warnings::add));
                 agentEnv.put("SANDBOX_NAME", sandboxName);
                 launches.add(new AgentProcess.Launch(argv, agentEnv, output,
                         process -> attach(network, dir, sandboxName, process, console)));
             }
+            warnings.forEach(console::warn);
             if (caller.uid() == 0) {
                 HelperCommand.reachableBindSource(launches.get(0).argv()).ifPresent(p -> console.note(
                         "nested user namespaces are off in this sandbox: " + p + ", which it may write, is"
@@ -399,6 +417,23 @@ public final class Sandboxes {
                 Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);
             }
         });
+    }
+
+    /**
+     * {@code SANDBOX_UPSTREAM_CA}: a PEM file of CA certificates the credential proxies trust
+     * for the upstream besides the JDK's (for tests and private gateways), or null.
+     */
+    static Path upstreamCa(Map<String, String> env) {
+        String ca = env.get("SANDBOX_UPSTREAM_CA");
+        if (ca == null || ca.isEmpty()) {
+            return null;
+        }
+        Path file = Path.of(ca).toAbsolutePath();
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+            throw SandboxException.cantWithInput("use the CA certificates of SANDBOX_UPSTREAM_CA", ca,
+                    "no such readable file (a PEM file of CA certificates, or unset it)");
+        }
+        return file;
     }
 
     private List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,

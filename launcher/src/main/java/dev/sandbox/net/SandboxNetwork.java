@@ -4,6 +4,9 @@ import dev.sandbox.error.SandboxException;
 import dev.sandbox.launch.HelperCommand;
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,14 +18,18 @@ import java.util.Map;
 /**
  * One sandbox's network for one run: what the helper is told ({@code --net}, {@code --publish},
  * {@code --forward}, {@code --control}, a resolv.conf, the proxy variables) and what the
- * launcher does while the sandbox starts (attach pasta, run the proxy) and after it ends.
+ * launcher does while the sandbox starts (attach pasta, run the proxy and the credential
+ * proxies) and after it ends.
  *
- * <p>Order: {@link #prepare} before the helper starts; {@link #attach} once it runs, which
- * returns when the agent may start; {@link #close} after it ended.
+ * <p>Order: {@link #prepare}, then {@link #proxyCredential} for each API key kept out, before
+ * the helper starts; {@link #attach} once it runs, which returns when the agent may start;
+ * {@link #close} after it ended.
  */
 public final class SandboxNetwork implements Closeable {
     /** npm's fetch-retries setting, set to 0 without network unless the user set it. */
     static final String NPM_RETRIES = "npm_config_fetch_retries";
+    /** The port inside of the first credential proxy; the next ones follow (docs/ARCHITECTURE.md §7). */
+    public static final int CREDENTIAL_PORT = 3180;
 
     /** What the user asked for. */
     public record Settings(NetMode mode, boolean hostLoopback, Allowlist allowlist, List<PortSpec> ports) {
@@ -49,6 +56,9 @@ public final class SandboxNetwork implements Closeable {
     private Proxy proxy;
     private Egress egress;
     private Path resolvConf;
+    private final List<CredentialProxy> credentialProxies = new ArrayList<>();
+    /** Each credential proxy's port inside and socket, for the helper's {@code --forward}. */
+    private final Map<Integer, Path> credentialForwards = new java.util.TreeMap<>();
 
     /**
      * @param logDir        the sandbox's log directory (network log, pasta's words)
@@ -113,6 +123,41 @@ public final class SandboxNetwork implements Closeable {
         }
     }
 
+    /** The file where the credential proxies log each request (never a header, a query or a key). */
+    public static Path credentialsLog(Path logDir) {
+        return logDir.resolve("credentials");
+    }
+
+    /**
+     * Starts the proxy that puts one API key in the sandbox's requests to its API: on the
+     * unix socket {@code RUNTIME/PREFIX.cred-PROVIDER}, which the helper's {@code --forward}
+     * makes 127.0.0.1:{@value #CREDENTIAL_PORT}+{@code index} inside; under {@code --net host}
+     * on this machine's 127.0.0.1 at a port the kernel chooses (the sandbox shares that
+     * loopback, so only the random placeholder keeps other local processes from using it).
+     * Call after {@link #prepare}, before {@link #addTo}.
+     *
+     * @param extraCa a PEM file of CA certificates trusted for the upstream besides the JDK's, or null
+     * @return the base URL the agent gets: {@code http://127.0.0.1:PORT} and the upstream's path
+     * @throws SandboxException one line, when the proxy can't listen or the CA file can't be read
+     */
+    public String proxyCredential(CredentialProxy.Injection injection, int index, Path extraCa) {
+        Path log = credentialsLog(logDir);
+        int port;
+        if (settings.mode() == NetMode.host) {
+            CredentialProxy p = CredentialProxy.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                    injection, log, extraCa);
+            credentialProxies.add(p);
+            port = ((InetSocketAddress) p.address()).getPort();
+        } else {
+            port = CREDENTIAL_PORT + index;
+            Path socket = runtime.resolve(socketPrefix + ".cred-" + injection.provider());
+            credentialProxies.add(CredentialProxy.start(UnixDomainSocketAddress.of(socket), injection, log, extraCa));
+            credentialForwards.put(port, socket);
+        }
+        String path = injection.upstream().getRawPath();
+        return "http://127.0.0.1:" + port + (path == null ? "" : path);
+    }
+
     /** The helper's network options and the agent's proxy variables. */
     public void addTo(HelperCommand cmd) {
         cmd.net(settings.mode() == NetMode.host ? "host" : "none");
@@ -137,6 +182,7 @@ public final class SandboxNetwork implements Closeable {
             cmd.setenv("no_proxy", noProxy).setenv("NO_PROXY", noProxy);
             cmd.setenv("JAVA_TOOL_OPTIONS", javaToolOptions(javaToolOptions));
         }
+        credentialForwards.forEach(cmd::forward);
         if (resolvConf != null) {
             cmd.roBind(resolvConf, Path.of("/etc/resolv.conf"));
         }
@@ -187,6 +233,8 @@ public final class SandboxNetwork implements Closeable {
 
     @Override
     public void close() {
+        credentialProxies.forEach(CredentialProxy::close);
+        credentialProxies.clear();
         if (control != null) {
             control.close();
         }

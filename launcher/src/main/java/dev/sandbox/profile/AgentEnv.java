@@ -1,15 +1,23 @@
 package dev.sandbox.profile;
 
 import dev.sandbox.error.SandboxException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
  * The agent's environment: only what the profile passes by name or {@code PREFIX*} glob from
  * the launcher's, then what it sets, then {@code --env}. Nothing else gets through, so no
  * {@code AWS_SECRET_ACCESS_KEY}, {@code GITHUB_TOKEN} or {@code SSH_AUTH_SOCK} by accident.
+ * The API keys of the profile's {@code credentials} are then swapped for placeholders
+ * ({@link #keptOut}, {@link #substitute}; docs/ARCHITECTURE.md §8).
  */
 public final class AgentEnv {
     private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
@@ -39,6 +47,78 @@ public final class AgentEnv {
             }
         }
         return env;
+    }
+
+    /** What the agent gets for one provider instead of its key. */
+    public record Substitute(Credential.Active active, String placeholder, String baseUrl) {
+    }
+
+    /**
+     * The profile's credentials whose key stays on the launcher's side this run, in provider
+     * name order: each one whose key is found ({@link Credential#key}), unless {@code passKeys}
+     * ({@code run --pass-keys}), or unless {@code extra} names its variable ({@code --env
+     * VARIABLE[=VALUE]}: the user's own choice then passes as given).
+     *
+     * @param home the user's home, for key files written {@code ~/...}
+     * @throws SandboxException as {@link Credential#key} does, for a key file that can't be read
+     */
+    public static List<Credential.Active> keptOut(Map<String, String> launcher, Profile profile, List<String> extra,
+            boolean passKeys, Path home) {
+        List<Credential.Active> active = new ArrayList<>();
+        if (passKeys) {
+            return active;
+        }
+        Set<String> named = new HashSet<>();
+        for (String e : extra) {
+            int eq = e.indexOf('=');
+            named.add(eq < 0 ? e : e.substring(0, eq));
+        }
+        List<Credential> all = profile.credentials();
+        for (int i = 0; i < all.size(); i++) {
+            Credential c = all.get(i);
+            if (named.contains(c.variable())) {
+                continue;
+            }
+            Optional<String> key = c.key(launcher, home);
+            if (key.isPresent()) {
+                active.add(new Credential.Active(c, i, key.get(), c.upstream(launcher)));
+            }
+        }
+        return active;
+    }
+
+    /**
+     * {@code env} with each provider's variable set to its placeholder and its base-URL
+     * variable to its proxy, and without any other variable whose value holds one of the real
+     * keys: {@code warn} gets one line for each, naming it, never its value.
+     */
+    public static Map<String, String> substitute(Map<String, String> env, List<Substitute> substitutes,
+            Consumer<String> warn) {
+        Map<String, String> out = new TreeMap<>(env);
+        Set<String> ours = new HashSet<>();
+        for (Substitute s : substitutes) {
+            ours.add(s.active().credential().variable());
+            ours.add(s.active().credential().baseUrl());
+        }
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            if (ours.contains(e.getKey())) {
+                continue;
+            }
+            for (Substitute s : substitutes) {
+                if (e.getValue().contains(s.active().key())) {
+                    out.remove(e.getKey());
+                    warn.accept("not passing " + e.getKey() + " into the sandbox: it holds the "
+                            + s.active().credential().provider() + " API key, which stays outside (run with"
+                            + " --pass-keys to pass keys in)");
+                    break;
+                }
+            }
+        }
+        for (Substitute s : substitutes) {
+            out.put(s.active().credential().variable(), s.placeholder());
+            out.put(s.active().credential().baseUrl(), s.baseUrl());
+        }
+        return out;
     }
 
     /** Fails with one line for an {@code --env} that names no variable. */

@@ -21,9 +21,11 @@ import java.util.Map;
  * @param net         the network mode, null for the default ({@code none})
  * @param allow       allowed domains for {@code --net allow}
  * @param containers  whether the sandbox gets a container engine of its own
+ * @param credentials the API keys kept out of the sandbox, one per provider, by provider name
+ *                    (along {@code extends} a child's entry replaces its parent's whole)
  */
 public record Profile(String name, String source, List<String> chain, String description, List<String> command,
         List<String> envPass, Map<String, String> envSet, List<String> writable, List<String> readonly,
         List<String> hidden, List<String> create, String home, NetMode net, List<String> allow,
-        boolean hostLoopback, List<String> ports, boolean containers) {
+        boolean hostLoopback, List<String> ports, boolean containers, List<Credential> credentials) {
 }

@@ -24,7 +24,8 @@ record ProfileFile(
         Home home,
         Network network,
         List<Port> ports,
-        Boolean containers) {
+        Boolean containers,
+        Map<Provider, CredentialEntry> credentials) {
 
     /** The environment: names or globs ({@code ANTHROPIC_*}) passed from the launcher's, and values set. */
     record Env(List<EnvName> pass, Map<String, String> set) {
@@ -44,6 +45,85 @@ record ProfileFile(
         overlay,
         /** The host's home, read-only. */
         readonly;
+    }
+
+    /**
+     * One provider's API key, which stays on the launcher's side: the agent gets a placeholder
+     * and a base URL on a proxy that puts the key in (docs/ARCHITECTURE.md §8).
+     */
+    record CredentialEntry(Variable variable, @JsonProperty("key-file") HostPath keyFile, Header header,
+            Scheme scheme, Upstream upstream, @JsonProperty("base-url") Variable baseUrl) {
+        CredentialEntry {
+            for (Object[] required : new Object[][] {{"variable", variable}, {"header", header},
+                    {"upstream", upstream}, {"base-url", baseUrl}}) {
+                if (required[1] == null) {
+                    throw new IllegalArgumentException("missing '" + required[0] + "' (a credential needs variable,"
+                            + " header, upstream and base-url)");
+                }
+            }
+        }
+    }
+
+    /** A provider's name in {@code credentials}: short, for the socket's name ({@code PID-N.cred-NAME}). */
+    record Provider(@JsonValue String value) {
+        static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,15}");
+
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        Provider {
+            if (!NAME.matcher(value).matches()) {
+                throw new IllegalArgumentException(problem(value));
+            }
+        }
+
+        static String problem(String value) {
+            return "expected a provider name (a-z, 0-9, '-', at most 16), not '" + value + "'";
+        }
+    }
+
+    /** One environment variable's name, no glob. */
+    record Variable(@JsonValue String value) {
+        private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        Variable {
+            if (!NAME.matcher(value).matches()) {
+                throw new IllegalArgumentException("expected a variable name, not '" + value + "'");
+            }
+        }
+    }
+
+    /** An HTTP header's name (RFC 9110's token). */
+    record Header(@JsonValue String value) {
+        static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        Header {
+            if (!TOKEN.matcher(value).matches()) {
+                throw new IllegalArgumentException("expected an HTTP header name, not '" + value + "'");
+            }
+        }
+    }
+
+    /** What precedes the key in its header ({@code Bearer}), or empty for the key alone. */
+    record Scheme(@JsonValue String value) {
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        Scheme {
+            if (!value.isEmpty() && !Header.TOKEN.matcher(value).matches()) {
+                throw new IllegalArgumentException("expected an authorization scheme such as Bearer, or \"\", not '"
+                        + value + "'");
+            }
+        }
+    }
+
+    /** The API's own base URL: https (or http, for a gateway on this machine) with a host. */
+    record Upstream(@JsonValue String value) {
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        Upstream {
+            if (Credential.httpUrl(value) == null) {
+                throw new IllegalArgumentException("expected an https:// or http:// URL with a host and no query,"
+                        + " not '" + value + "'");
+            }
+        }
     }
 
     /** An environment variable name, or a prefix glob ending in {@code *}. */

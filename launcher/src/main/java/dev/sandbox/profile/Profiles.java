@@ -379,6 +379,7 @@ public final class Profiles {
         boolean hostLoopback = false;
         Set<String> ports = new LinkedHashSet<>();
         boolean containers = false;
+        Map<String, Credential> credentials = new TreeMap<>();
         for (ProfileFile f : files) {
             description = f.description() != null ? f.description() : description;
             command = f.command() != null ? List.copyOf(f.command()) : command;
@@ -403,12 +404,21 @@ public final class Profiles {
             }
             addAll(ports, f.ports(), ProfileFile.Port::value);
             containers = f.containers() != null ? f.containers() : containers;
+            if (f.credentials() != null) {
+                f.credentials().forEach((p, c) -> credentials.put(p.value(), credential(p.value(), c)));
+            }
         }
         hidden.removeAll(reveal);
         hidden.removeAll(writable); // what a profile makes writable it means to be seen
         return new Profile(name, source, List.copyOf(chain), description, command, List.copyOf(pass), Map.copyOf(set),
                 List.copyOf(writable), List.copyOf(readonly), List.copyOf(hidden), List.copyOf(create), home, net,
-                List.copyOf(allow), hostLoopback, List.copyOf(ports), containers);
+                List.copyOf(allow), hostLoopback, List.copyOf(ports), containers, List.copyOf(credentials.values()));
+    }
+
+    private static Credential credential(String provider, ProfileFile.CredentialEntry c) {
+        return new Credential(provider, c.variable().value(), c.keyFile() == null ? null : c.keyFile().value(),
+                c.header().value(), c.scheme() == null ? "" : c.scheme().value(), Credential.httpUrl(c.upstream().value()),
+                c.baseUrl().value());
     }
 
     private static <T> void addAll(Set<String> to, List<T> from, java.util.function.Function<T, String> value) {
@@ -519,7 +529,7 @@ public final class Profiles {
             text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             ProfileFile file = mapper.readValue(text, ProfileFile.class);
             if (file == null) {
-                return new ProfileFile(null, null, null, null, null, null, null, null, null);
+                return new ProfileFile(null, null, null, null, null, null, null, null, null, null);
             }
             return file;
         } catch (JsonMappingException e) {
@@ -601,6 +611,10 @@ public final class Profiles {
         }
         if (e instanceof ValueInstantiationException && e.getCause() != null) {
             return e.getCause().getMessage();
+        }
+        if (e instanceof InvalidFormatException f && f.getTargetType() == ProfileFile.Provider.class) {
+            // A map key's own check: Jackson keeps only its message's text, not the exception.
+            return ProfileFile.Provider.problem(String.valueOf(f.getValue()));
         }
         if (e instanceof InvalidFormatException f && f.getTargetType() != null && f.getTargetType().isEnum()) {
             return "expected one of " + Arrays.stream(f.getTargetType().getEnumConstants()).map(Object::toString)

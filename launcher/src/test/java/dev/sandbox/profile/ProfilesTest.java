@@ -210,7 +210,7 @@ class ProfilesTest {
         }
         assertEquals(Profiles.ALWAYS_HIDDEN.size(), Set.copyOf(Profiles.ALWAYS_HIDDEN).size(), "no path twice");
         ProfileFile f = Profiles.read(Profiles.HIDDEN_RESOURCE, Profiles.BUILT_IN_SOURCE, null);
-        assertEquals(new ProfileFile(null, null, null, null, f.paths(), null, null, null, null), f,
+        assertEquals(new ProfileFile(null, null, null, null, f.paths(), null, null, null, null, null), f,
                 "hidden.yaml holds the list and nothing a profile would");
         assertEquals(new ProfileFile.Paths(null, null, f.paths().hidden(), null, null), f.paths());
     }

@@ -1,0 +1,122 @@
+package dev.sandbox.profile;
+
+import dev.sandbox.error.SandboxException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One provider's API key as a profile's {@code credentials:} names it: where the launcher
+ * finds the key, and how a request carries it to which API. The key itself never enters the
+ * sandbox: the agent gets a placeholder in {@code variable} and a proxy's address in
+ * {@code baseUrl}, and the proxy puts the key in (docs/ARCHITECTURE.md §8, after Docker
+ * Sandboxes, which inject credentials in a proxy on the host).
+ *
+ * @param provider the entry's name ({@code anthropic}): a-z, 0-9 and '-', at most 16 characters
+ * @param variable the variable of the user's environment that holds the key, set to the placeholder inside
+ * @param keyFile  where the key is when {@code variable} is unset or empty ({@code ~/} is the home), or null
+ * @param header   the request header that carries the key ({@code x-api-key})
+ * @param scheme   what precedes the key in it ({@code Bearer}), or empty for the key alone
+ * @param upstream the API's base URL, https (or http) with a host
+ * @param baseUrl  the variable the agent reads the API's base URL from, set to the proxy inside
+ */
+public record Credential(String provider, String variable, String keyFile, String header, String scheme,
+        URI upstream, String baseUrl) {
+    /** The largest key file read: a key is a line, and the file is read whole. */
+    public static final int MAX_KEY_FILE = 64 * 1024;
+    /** The start of every placeholder, so that it says what it is where it shows up. */
+    public static final String PLACEHOLDER_PREFIX = "sandbox-placeholder-";
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /**
+     * A credential whose key was found for this run: it stays on the launcher's side.
+     *
+     * @param index    its place among the profile's credentials, by provider name (the port inside is
+     *                 3180 + index)
+     * @param key      the real key; never printed ({@link #toString} leaves it out)
+     * @param upstream where its proxy sends requests ({@link Credential#upstream(Map)})
+     */
+    public record Active(Credential credential, int index, String key, URI upstream) {
+        @Override
+        public String toString() {
+            return "Active[" + credential.provider() + " -> " + upstream + "]";
+        }
+    }
+
+    /** A new placeholder: {@link #PLACEHOLDER_PREFIX} and 128 random bits in hex. */
+    public static String placeholder() {
+        byte[] bits = new byte[16];
+        RANDOM.nextBytes(bits);
+        return PLACEHOLDER_PREFIX + HexFormat.of().formatHex(bits);
+    }
+
+    /** {@code value} as an http or https URL with a host and no query, fragment or user, else null. */
+    public static URI httpUrl(String value) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            URI u = new URI(value);
+            String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+            boolean ok = (scheme.equals("https") || scheme.equals("http")) && u.getHost() != null
+                    && u.getRawQuery() == null && u.getRawFragment() == null && u.getRawUserInfo() == null;
+            return ok ? u : null;
+        } catch (URISyntaxException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The real key: the launcher's {@code variable} when set and not empty, else the key
+     * file's content, trimmed, when it exists and is not blank; empty when neither.
+     *
+     * @param home the user's home, for a key file written {@code ~/...}
+     * @throws SandboxException exit 2 for a key file larger than {@value #MAX_KEY_FILE} bytes,
+     *                          exit 125 when it exists but can't be read
+     */
+    public Optional<String> key(Map<String, String> env, Path home) {
+        String value = env.get(variable);
+        if (value != null && !value.isEmpty()) {
+            return Optional.of(value);
+        }
+        if (keyFile == null) {
+            return Optional.empty();
+        }
+        Path file = keyFile.equals("~") ? home : keyFile.startsWith("~/") ? home.resolve(keyFile.substring(2))
+                : Path.of(keyFile);
+        byte[] bytes;
+        try (InputStream in = Files.newInputStream(file)) {
+            bytes = in.readNBytes(MAX_KEY_FILE + 1);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw SandboxException.cant("read the " + provider + " key file", file, e);
+        }
+        if (bytes.length > MAX_KEY_FILE) {
+            throw SandboxException.cantWithInput("read the " + provider + " key file", file,
+                    "larger than 64 KiB (a key file holds the key alone)");
+        }
+        String key = new String(bytes, StandardCharsets.UTF_8).strip();
+        return key.isEmpty() ? Optional.empty() : Optional.of(key);
+    }
+
+    /**
+     * Where the proxy sends requests: the user's own {@code baseUrl} variable when it is an
+     * http(s) URL with a host (a gateway, or a test's fake API), else {@link #upstream}.
+     */
+    public URI upstream(Map<String, String> env) {
+        URI own = httpUrl(env.get(baseUrl));
+        return own != null ? own : upstream;
+    }
+}

@@ -1,0 +1,34 @@
+package dev.sandbox.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.sandbox.error.SandboxException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code SANDBOX_UPSTREAM_CA}: the credential proxies' extra CA certificates. */
+class UpstreamCaTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void unsetOrEmpty_isNone_aFileIsItsAbsolutePath_aMissingOneIsOneLine() throws IOException {
+        assertNull(Sandboxes.upstreamCa(Map.of()));
+        assertNull(Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", "")));
+        Path pem = Files.writeString(dir.resolve("ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+        assertEquals(pem, Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", pem.toString())));
+        SandboxException e = assertThrows(SandboxException.class,
+                () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.resolve("none.pem").toString())));
+        assertEquals("can't use the CA certificates of SANDBOX_UPSTREAM_CA '" + dir.resolve("none.pem") + "': no such"
+                + " readable file (a PEM file of CA certificates, or unset it)", e.getMessage());
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        assertThrows(SandboxException.class, () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.toString())),
+                "a directory is no PEM file");
+    }
+}

@@ -1,0 +1,159 @@
+package dev.sandbox.profile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sandbox.error.SandboxException;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The profiles' {@code credentials:} key: built-ins, merging along {@code extends}, errors, finding the key. */
+class ProfileCredentialsTest {
+    @TempDir
+    Path tmp;
+
+    private Profiles profiles() {
+        return Profiles.of(null, tmp.resolve("home"), TrustStore.at(tmp.resolve("trusted")));
+    }
+
+    private Path write(String file, String text) throws IOException {
+        Path dir = tmp.resolve("home/.config/sandbox/profiles");
+        Files.createDirectories(dir);
+        return Files.writeString(dir.resolve(file), text);
+    }
+
+    @Test
+    void builtIns_keepTheirAgentsKeyOut_andDefaultHasNone() {
+        assertEquals(List.of(new Credential("anthropic", "ANTHROPIC_API_KEY", "~/.config/sandbox/keys/anthropic",
+                "x-api-key", "", URI.create("https://api.anthropic.com"), "ANTHROPIC_BASE_URL")),
+                profiles().resolve("claude").credentials());
+        assertEquals(List.of(new Credential("openai", "OPENAI_API_KEY", "~/.config/sandbox/keys/openai",
+                "Authorization", "Bearer", URI.create("https://api.openai.com/v1"), "OPENAI_BASE_URL")),
+                profiles().resolve("codex").credentials());
+        assertEquals(List.of(new Credential("gemini", "GEMINI_API_KEY", "~/.config/sandbox/keys/gemini",
+                "x-goog-api-key", "", URI.create("https://generativelanguage.googleapis.com"),
+                "GOOGLE_GEMINI_BASE_URL")), profiles().resolve("gemini").credentials());
+        assertEquals(List.of(), profiles().resolve("default").credentials());
+        assertEquals(List.of(), profiles().resolve("aider").credentials());
+    }
+
+    @Test
+    void alongExtends_aChildsEntryReplacesItsParentsWhole_andProvidersSortByName() throws IOException {
+        write("mine.yaml", """
+                extends: claude
+                credentials:
+                  openai:
+                    variable: OPENAI_API_KEY
+                    header: Authorization
+                    scheme: Bearer
+                    upstream: https://api.openai.com/v1
+                    base-url: OPENAI_BASE_URL
+                  anthropic:
+                    variable: MY_GATEWAY_KEY
+                    header: authorization
+                    scheme: Bearer
+                    upstream: http://gateway.example:4000/anthropic
+                    base-url: ANTHROPIC_BASE_URL
+                """);
+        List<Credential> c = profiles().resolve("mine").credentials();
+        assertEquals(List.of("anthropic", "openai"), c.stream().map(Credential::provider).toList());
+        assertEquals(new Credential("anthropic", "MY_GATEWAY_KEY", null, "authorization", "Bearer",
+                URI.create("http://gateway.example:4000/anthropic"), "ANTHROPIC_BASE_URL"), c.get(0),
+                "nothing of the parent's entry is kept, its key-file included");
+        write("child.yaml", "extends: mine\ndescription: adds nothing\n");
+        assertEquals(c, profiles().resolve("child").credentials(), "a child without the key inherits every entry");
+    }
+
+    @Test
+    void badEntries_areOneLineNamingTheFileTheLineAndTheKey() throws IOException {
+        String good = "    variable: K\n    header: x-api-key\n    upstream: https://api.example\n    base-url: B\n";
+        Path f = write("bad.yaml", "credentials:\n  api:\n    headr: x\n" + good);
+        assertError("can't load profile '" + f + "': line 3, key 'credentials.api.headr': unknown key 'headr'"
+                + " (expected one of: base-url, header, key-file, scheme, upstream, variable)");
+        write("bad.yaml", "credentials:\n  Anthropic:\n" + good);
+        assertError("line 2, key 'credentials': expected a provider name (a-z, 0-9, '-', at most 16),"
+                + " not 'Anthropic'");
+        write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: x-api-key\n"
+                + "    upstream: ftp://api.example\n    base-url: B\n");
+        assertError("line 5, key 'credentials.api.upstream': expected an https:// or http:// URL with a host and no"
+                + " query, not 'ftp://api.example'");
+        write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: x-api-key\n"
+                + "    upstream: https:///nohost\n    base-url: B\n");
+        assertError("key 'credentials.api.upstream': expected an https:// or http:// URL with a host");
+        write("bad.yaml", "credentials:\n  api:\n    variable: MY-KEY\n    header: x-api-key\n"
+                + "    upstream: https://api.example\n    base-url: B\n");
+        assertError("line 3, key 'credentials.api.variable': expected a variable name, not 'MY-KEY'");
+        write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: x-api-key\n"
+                + "    upstream: https://api.example\n    base-url: BASE_URL*\n");
+        assertError("line 6, key 'credentials.api.base-url': expected a variable name, not 'BASE_URL*'");
+        write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: 'x api key'\n"
+                + "    upstream: https://api.example\n    base-url: B\n");
+        assertError("key 'credentials.api.header': expected an HTTP header name, not 'x api key'");
+        write("bad.yaml", "credentials:\n  api:\n    variable: K\n    upstream: https://api.example\n"
+                + "    base-url: B\n");
+        assertError("key 'credentials.api': missing 'header' (a credential needs variable, header, upstream and"
+                + " base-url)");
+        write("bad.yaml", "credentials:\n  api:\n" + good + "    key-file: keys/api\n");
+        assertError("key 'credentials.api.key-file': expected an absolute path or ~/path, not 'keys/api'");
+    }
+
+    private void assertError(String part) {
+        SandboxException e = assertThrows(SandboxException.class, () -> profiles().resolve("bad"));
+        assertEquals(SandboxException.USAGE, e.exitCode(), e.getMessage());
+        assertTrue(e.getMessage().contains(part), "'" + e.getMessage() + "' should contain '" + part + "'");
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    }
+
+    @Test
+    void theKey_isTheVariableElseTheKeyFileUnderTheHome_trimmed() throws IOException {
+        Path home = tmp.resolve("home");
+        Credential c = profiles().resolve("claude").credentials().get(0);
+        assertEquals(Optional.empty(), c.key(Map.of(), home), "neither: the provider is off");
+        Path file = home.resolve(".config/sandbox/keys/anthropic");
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, "  sk-from-file\n");
+        assertEquals(Optional.of("sk-from-file"), c.key(Map.of(), home));
+        assertEquals(Optional.of("sk-from-file"), c.key(Map.of("ANTHROPIC_API_KEY", ""), home),
+                "an empty variable is no key");
+        assertEquals(Optional.of("sk-from-env"), c.key(Map.of("ANTHROPIC_API_KEY", "sk-from-env"), home));
+        Files.writeString(file, " \n");
+        assertEquals(Optional.empty(), c.key(Map.of(), home), "a blank file is no key");
+        Files.writeString(file, " ".repeat(Credential.MAX_KEY_FILE));
+        assertEquals(Optional.empty(), c.key(Map.of(), home), "64 KiB of blank is still read, and still no key");
+        Files.writeString(file, " ".repeat(Credential.MAX_KEY_FILE + 1));
+        SandboxException e = assertThrows(SandboxException.class, () -> c.key(Map.of(), home));
+        assertEquals("can't read the anthropic key file '" + file + "': larger than 64 KiB (a key file holds the"
+                + " key alone)", e.getMessage());
+        assertEquals(SandboxException.USAGE, e.exitCode());
+    }
+
+    @Test
+    void theUpstream_isTheUsersOwnBaseUrlWhenItIsAnHttpUrlWithAHost() {
+        Credential c = profiles().resolve("claude").credentials().get(0);
+        assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of()));
+        assertEquals(URI.create("https://127.0.0.1:8443/gw"),
+                c.upstream(Map.of("ANTHROPIC_BASE_URL", "https://127.0.0.1:8443/gw")));
+        assertEquals(URI.create("http://localhost:4000"), c.upstream(Map.of("ANTHROPIC_BASE_URL", "http://localhost:4000")));
+        for (String notOne : List.of("", "api.anthropic.com", "file:///etc/passwd", "https://", "http://h/?q=1",
+                "https://user:pw@h/", "not a url")) {
+            assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of("ANTHROPIC_BASE_URL", notOne)),
+                    notOne);
+        }
+    }
+
+    @Test
+    void placeholders_sayWhatTheyAre_andDifferEachTime() {
+        String p = Credential.placeholder();
+        assertTrue(p.matches("sandbox-placeholder-[0-9a-f]{32}"), p);
+        assertNotEquals(p, Credential.placeholder());
+    }
+}
