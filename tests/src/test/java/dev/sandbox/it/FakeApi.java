@@ -50,6 +50,13 @@ final class FakeApi implements AutoCloseable {
     private final List<Recorded> requests = Collections.synchronizedList(new ArrayList<>());
     private volatile long[] sentAt = new long[0];
 
+    static {
+        // Each event leaves at once, as a real API's does: the JDK's server otherwise keeps
+        // Nagle's algorithm, and an event written right after the response head waited for
+        // the head's delayed ACK (40 ms) before it left (sun.net.httpserver.ServerConfig).
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+
     private FakeApi(HttpsServer server, ExecutorService threads) {
         this.server = server;
         this.threads = threads;
