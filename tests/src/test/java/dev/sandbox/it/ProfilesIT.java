@@ -55,6 +55,7 @@ class ProfilesIT {
                     "echo \"AWSENV=$(env | grep -c '^AWS_')\"",
                     "echo \"TOKENS=$(env | grep -c -E '^(GITHUB_TOKEN|SSH_AUTH_SOCK)=')\"",
                     "echo \"ANTHROPIC=$ANTHROPIC_API_KEY\"",
+                    "echo \"MODEL=$ANTHROPIC_MODEL\"",
                     "echo \"SETTINGS=$(cat ~/.claude/settings.json)\"",
                     "echo '{\"written\": true}' > ~/.claude/from-sandbox.json && echo CLAUDE=ok",
                     "echo 'alias ll=ls' >> ~/.bashrc && echo BASHRC=ok",
@@ -62,7 +63,8 @@ class ProfilesIT {
                     "mkdir -p ~/.cache/tool && echo x > ~/.cache/tool/f && echo CACHE=ok",
                     "");
             Map<String, String> env = Map.of("AWS_SECRET_ACCESS_KEY", "hunter2", "GITHUB_TOKEN", "ghp_x",
-                    "SSH_AUTH_SOCK", "/run/user/1/ssh", "ANTHROPIC_API_KEY", "sk-ant-test");
+                    "SSH_AUTH_SOCK", "/run/user/1/ssh", "ANTHROPIC_API_KEY", "sk-ant-test",
+                    "ANTHROPIC_MODEL", "claude-test");
 
             Proc.Result r = new Cli(ws).run(repo, env, "run", "--profile", "claude", "--net", "none", "--", "sh", "-c",
                     script);
@@ -73,7 +75,9 @@ class ProfilesIT {
             assertTrue(out.contains("AWS=1"), "the aws credentials can't be read" + r.describe());
             assertTrue(out.contains("GITCRED=1"), "~/.git-credentials is empty inside" + r.describe());
             assertTrue(out.contains("AWSENV=0") && out.contains("TOKENS=0"), "no secret variable" + r.describe());
-            assertTrue(out.contains("ANTHROPIC=sk-ant-test"), "the profile's own variables pass" + r.describe());
+            assertTrue(out.contains("MODEL=claude-test"), "the profile's own variables pass" + r.describe());
+            assertTrue(out.stream().anyMatch(l -> l.matches("ANTHROPIC=sandbox-placeholder-[0-9a-f]{32}")),
+                    "the API key stays outside: the agent has a placeholder (CredentialsIT)" + r.describe());
             assertTrue(out.contains("SETTINGS={\"theme\": \"dark\"}"), r.describe());
             assertTrue(out.contains("CLAUDE=ok") && out.contains("BASHRC=ok") && out.contains("CACHE=ok"), r.describe());
             assertTrue(out.contains("BASHRC_INSIDE=alias ll=ls"), "the write to ~/.bashrc worked inside" + r.describe());
@@ -90,26 +94,12 @@ class ProfilesIT {
     void realClaudeCode_printsItsVersion_andRendersItsFirstScreen_changingNothingButClaudesOwnFiles(Runner runner)
             throws IOException {
         runner.assumeAvailable();
-        Skip.unless(Host.has("npm") && Host.has("tmux"), "needs npm (to install Claude Code) and tmux");
+        Skip.unless(Host.has("tmux"), "needs tmux");
         NetworkIT.assumeEgress(runner); // the claude profile's network is egress
         // In the home, as a user's npm prefix often is: it must be visible inside, and /tmp and
         // /var/tmp are the sandbox's own.
         try (Workspace ws = Workspace.create(runner); Tmux tmux = new Tmux(ws)) {
-            Path prefix = ws.mkdir("home/npm");
-            Map<String, String> npmEnv = new TreeMap<>(Map.of("PATH", Host.MINIMAL_PATH, "HOME",
-                    Host.scratchHome().toString()));
-            // How this machine reaches the registry (a proxy, its own CA), as the test run was given it.
-            System.getenv().forEach((k, v) -> {
-                if (k.equals("NODE_EXTRA_CA_CERTS") || k.toLowerCase().endsWith("_proxy") || k.startsWith("npm_config_")) {
-                    npmEnv.put(k, v);
-                }
-            });
-            Proc.Result install = Proc.start(List.of("npm", "install", "--prefix", prefix.toString(), "--no-audit",
-                    "--no-fund", "--loglevel=error", "@anthropic-ai/claude-code"), prefix, npmEnv)
-                    .await(Duration.ofMinutes(4));
-            Skip.unless(install.exitCode() == 0, "could not install @anthropic-ai/claude-code from the npm registry"
-                    + " (unreachable?): " + install.stderr().lines().reduce((a, b) -> b).orElse(""));
-            Path bin = prefix.resolve("node_modules/.bin");
+            Path bin = ClaudeCode.install(ws.mkdir("home/npm"));
             Path repo = Repos.committed(ws.mkdir("repo"));
             fakeHome(ws.home());
             ws.own();
