@@ -21,6 +21,11 @@ import java.util.regex.Pattern;
  */
 public final class AgentEnv {
     private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    /**
+     * The shortest key looked for in other variables' values: a shorter one (real keys have
+     * dozens of characters) would match ordinary text and drop unrelated variables.
+     */
+    static final int MIN_SEARCHED_KEY = 8;
 
     private AgentEnv() {
     }
@@ -90,7 +95,8 @@ public final class AgentEnv {
     /**
      * {@code env} with each provider's variable set to its placeholder and its base-URL
      * variable to its proxy, and without any other variable whose value holds one of the real
-     * keys: {@code warn} gets one line for each, naming it, never its value.
+     * keys (of at least {@value #MIN_SEARCHED_KEY} characters): {@code warn} gets one line for
+     * each, naming it, never its value.
      */
     public static Map<String, String> substitute(Map<String, String> env, List<Substitute> substitutes,
             Consumer<String> warn) {
@@ -105,7 +111,7 @@ public final class AgentEnv {
                 continue;
             }
             for (Substitute s : substitutes) {
-                if (e.getValue().contains(s.active().key())) {
+                if (s.active().key().length() >= MIN_SEARCHED_KEY && e.getValue().contains(s.active().key())) {
                     out.remove(e.getKey());
                     warn.accept("not passing " + e.getKey() + " into the sandbox: it holds the "
                             + s.active().credential().provider() + " API key, which stays outside (run with"

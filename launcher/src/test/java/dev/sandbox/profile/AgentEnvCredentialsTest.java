@@ -78,6 +78,16 @@ class AgentEnvCredentialsTest {
     }
 
     @Test
+    void aKeyTooShortToTellFromText_staysOut_butDropsNoOtherVariable() {
+        List<String> warnings = new ArrayList<>();
+        Map<String, String> env = agentEnv(Map.of("ANTHROPIC_API_KEY", "k", "ANTHROPIC_MODEL", "sk-opus"),
+                profile("claude"), List.of(), false, warnings);
+        assertTrue(env.get("ANTHROPIC_API_KEY").startsWith("sandbox-placeholder-"), env.toString());
+        assertEquals("sk-opus", env.get("ANTHROPIC_MODEL"), "a 1-character key matches ordinary text: not searched");
+        assertEquals(List.of(), warnings);
+    }
+
+    @Test
     void passKeys_keepsTodaysEnvironment() {
         List<String> warnings = new ArrayList<>();
         Map<String, String> launcher = Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_AUTH_TOKEN", KEY);
