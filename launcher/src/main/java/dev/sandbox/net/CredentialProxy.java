@@ -46,8 +46,8 @@ import javax.net.ssl.X509TrustManager;
 /**
  * A reverse proxy, run by the launcher outside the sandbox, through which the agent reaches
  * its model API: the agent holds only a placeholder key, and the proxy puts the real key in
- * its place on the way to one upstream, so the key never enters the sandbox (issue 26; see
- * docs/ARCHITECTURE.md). Like Docker Sandboxes' credential injection, on the launcher's side.
+ * its place on the way to one upstream, so the key never enters the sandbox
+ * (docs/ARCHITECTURE.md §7). Like Docker Sandboxes' credential injection, on the launcher's side.
  *
  * <p>From the agent it takes HTTP/1.1 (RFC 9112), several requests per connection one after
  * another, with origin-form targets only ({@code /path?query}); heads up to 64 KiB, bodies up
@@ -63,13 +63,20 @@ import javax.net.ssl.X509TrustManager;
  *
  * <p>Answers of its own: 400 for a request it can't read, 401 when the key header is not the
  * placeholder (the request goes nowhere), 413 for a body over the limit, 431 for a head over
- * 64 KiB, 502 when the upstream can't be reached; each with a one-line text body. Every
+ * 64 KiB, 502 when the upstream can't be reached, 503 to a connection past
+ * {@value #MAX_CONNECTIONS} open at once; each with a one-line text body. Every
  * request is one line of {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
  * PATH without its query (clients may carry keys there), never a header value.
  */
 public final class CredentialProxy implements Closeable {
     /** The largest request body forwarded, in bytes (the model APIs take up to 32 MB). */
-    public static final int MAX_BODY = 64 * 1024 * 1024;
+    public static final int MAX_BODY = 32 * 1024 * 1024;
+    /**
+     * Connections served at once; one more is answered 503 and closed. Each has a thread and
+     * may buffer a body of {@link #MAX_BODY}: without a bound, a sandbox could exhaust the
+     * launcher's memory, which runs every other part of the sandbox.
+     */
+    public static final int MAX_CONNECTIONS = 32;
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final int BUFFER = 64 * 1024;
@@ -219,6 +226,10 @@ public final class CredentialProxy implements Closeable {
         while (server.isOpen()) {
             try {
                 SocketChannel client = server.accept();
+                if (open.size() >= MAX_CONNECTIONS) {
+                    refuseBusy(client);
+                    continue;
+                }
                 open.add(client);
                 Thread t = new Thread(() -> serve(client), "credential-proxy-client");
                 t.setDaemon(true);
@@ -226,6 +237,16 @@ public final class CredentialProxy implements Closeable {
             } catch (IOException e) {
                 return; // closed
             }
+        }
+    }
+
+    private void refuseBusy(SocketChannel client) {
+        log("-", "-", "503 refused: more than " + MAX_CONNECTIONS + " connections at once");
+        try (client) {
+            reply(client, 503, "sandbox: the credential proxy serves at most " + MAX_CONNECTIONS
+                    + " connections at once");
+        } catch (IOException e) {
+            // gone already
         }
     }
 

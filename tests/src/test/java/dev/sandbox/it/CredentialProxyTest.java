@@ -352,6 +352,49 @@ class CredentialProxyTest {
         assertFalse(Files.exists(socket));
     }
 
+    @Test
+    void connectionsPastTheLimit_get503_andAreServedAgainOnceOneCloses() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-m"))) {
+            List<Client> idle = new ArrayList<>();
+            try {
+                for (int i = 0; i < CredentialProxy.MAX_CONNECTIONS; i++) {
+                    idle.add(Client.connect(proxy.address()));
+                }
+                try (Client over = Client.connect(proxy.address())) {
+                    Response r = over.read();
+                    assertEquals(503, r.status());
+                    assertEquals("sandbox: the credential proxy serves at most " + CredentialProxy.MAX_CONNECTIONS
+                            + " connections at once\n", r.text());
+                }
+                idle.remove(0).close();
+                int status = 0;
+                for (int i = 0; i < 100 && status != 200; i++) {
+                    try (Client again = Client.connect(proxy.address())) {
+                        status = again.send("GET / HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                                + "\r\n\r\n").status();
+                    }
+                    if (status != 200) {
+                        sleep(20);
+                    }
+                }
+                assertEquals(200, status, "a connection is served again once one of the others closed");
+            } finally {
+                for (Client c : idle) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
     private static FakeApi.Recorded last() {
         List<FakeApi.Recorded> all = api.requests();
         assertFalse(all.isEmpty(), "no request reached the fake API");
