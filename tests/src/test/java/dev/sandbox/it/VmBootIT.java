@@ -12,6 +12,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -21,7 +23,11 @@ import org.junit.jupiter.params.provider.EnumSource;
  * software emulation: this machine's KVM cannot boot a stock kernel), {@code sandbox doctor}
  * and one round trip through {@code sandbox --vm} inside it, then {@code vagrant destroy -f}.
  * Root only; about 15 minutes. {@code SANDBOX_TEST_BOOT=off} skips it.
+ *
+ * <p>It runs beside the other classes (which run one after another): no other class uses
+ * libvirt, QEMU or a real Vagrant, and its files are in a workspace of its own.
  */
+@Execution(ExecutionMode.CONCURRENT)
 class VmBootIT {
     private static final Duration BUILD = Duration.ofMinutes(20);
     private static final Duration UP = Duration.ofMinutes(45);
