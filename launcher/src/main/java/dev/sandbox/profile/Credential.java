@@ -93,8 +93,7 @@ public record Credential(String provider, String variable, String keyFile, Strin
         if (keyFile == null) {
             return Optional.empty();
         }
-        Path file = keyFile.equals("~") ? home : keyFile.startsWith("~/") ? home.resolve(keyFile.substring(2))
-                : Path.of(keyFile);
+        Path file = keyFile(home);
         byte[] bytes;
         try (InputStream in = Files.newInputStream(file)) {
             bytes = in.readNBytes(MAX_KEY_FILE + 1);
@@ -109,6 +108,15 @@ public record Credential(String provider, String variable, String keyFile, Strin
         }
         String key = new String(bytes, StandardCharsets.UTF_8).strip();
         return key.isEmpty() ? Optional.empty() : Optional.of(key);
+    }
+
+    /** Where {@code keyFile} is, {@code ~/} under {@code home}; null when the entry has none. */
+    public Path keyFile(Path home) {
+        if (keyFile == null || (home == null && (keyFile.equals("~") || keyFile.startsWith("~/")))) {
+            return null;
+        }
+        return keyFile.equals("~") ? home : keyFile.startsWith("~/") ? home.resolve(keyFile.substring(2))
+                : Path.of(keyFile);
     }
 
     /**
