@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Locale;
@@ -82,8 +83,9 @@ public record Credential(String provider, String variable, String keyFile, Strin
      * file's content, trimmed, when it exists and is not blank; empty when neither.
      *
      * @param home the user's home, for a key file written {@code ~/...}
-     * @throws SandboxException exit 2 for a key file larger than {@value #MAX_KEY_FILE} bytes,
-     *                          exit 125 when it exists but can't be read
+     * @throws SandboxException exit 2 for a key file larger than {@value #MAX_KEY_FILE} bytes or
+     *                          not a regular file (a FIFO would block the read); exit 125 when
+     *                          it exists but can't be read
      */
     public Optional<String> key(Map<String, String> env, Path home) {
         String value = env.get(variable);
@@ -94,6 +96,19 @@ public record Credential(String provider, String variable, String keyFile, Strin
             return Optional.empty();
         }
         Path file = keyFile(home);
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(file, BasicFileAttributes.class); // the link the user wrote is followed
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw SandboxException.cant("read the " + provider + " key file", file, e);
+        }
+        if (!attrs.isRegularFile()) {
+            // Checked before the open: opening a FIFO blocks until a writer comes.
+            throw SandboxException.cantWithInput("read the " + provider + " key file", file,
+                    "not a regular file (a key file holds the key alone)");
+        }
         byte[] bytes;
         try (InputStream in = Files.newInputStream(file)) {
             bytes = in.readNBytes(MAX_KEY_FILE + 1);

@@ -3,6 +3,7 @@ package dev.sandbox.profile;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
@@ -148,6 +149,28 @@ class ProfileCredentialsTest {
             assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of("ANTHROPIC_BASE_URL", notOne)),
                     notOne);
         }
+    }
+
+    @Test
+    void aKeyFileThatIsNoRegularFile_isOneLineExit2_aFifoDoesNotBlock() throws Exception {
+        Path home = tmp.resolve("home");
+        Credential c = profiles().resolve("claude").credentials().get(0);
+        Path file = home.resolve(".config/sandbox/keys/anthropic");
+        Files.createDirectories(file);
+        SandboxException e = assertThrows(SandboxException.class, () -> c.key(Map.of(), home));
+        assertEquals("can't read the anthropic key file '" + file + "': not a regular file (a key file holds the key"
+                + " alone)", e.getMessage());
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        Files.delete(file);
+        assertEquals(0, new ProcessBuilder("mkfifo", file.toString()).start().waitFor());
+        e = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> assertThrows(SandboxException.class, () -> c.key(Map.of(), home)));
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        assertTrue(e.getMessage().endsWith("not a regular file (a key file holds the key alone)"), e.getMessage());
+        Files.delete(file);
+        Path real = Files.writeString(home.resolve("real-key"), "sk-linked\n");
+        Files.createSymbolicLink(file, real);
+        assertEquals(Optional.of("sk-linked"), c.key(Map.of(), home), "the link the user made is followed");
     }
 
     @Test
