@@ -80,17 +80,19 @@ public record Credential(String provider, String variable, String keyFile, Strin
 
     /**
      * The real key: the launcher's {@code variable} when set and not empty, else the key
-     * file's content, trimmed, when it exists and is not blank; empty when neither.
+     * file's content, trimmed, when it exists and is not blank; empty when neither. A key must
+     * be visible ASCII (0x21 to 0x7e), all an HTTP header can carry as it is.
      *
      * @param home the user's home, for a key file written {@code ~/...}
      * @throws SandboxException exit 2 for a key file larger than {@value #MAX_KEY_FILE} bytes or
-     *                          not a regular file (a FIFO would block the read); exit 125 when
-     *                          it exists but can't be read
+     *                          not a regular file (a FIFO would block the read), or a key with
+     *                          other characters (the message names where it came from, never
+     *                          the key); exit 125 when the file exists but can't be read
      */
     public Optional<String> key(Map<String, String> env, Path home) {
         String value = env.get(variable);
         if (value != null && !value.isEmpty()) {
-            return Optional.of(value);
+            return Optional.of(headerSafe(value, variable));
         }
         if (keyFile == null) {
             return Optional.empty();
@@ -122,7 +124,7 @@ public record Credential(String provider, String variable, String keyFile, Strin
                     "larger than 64 KiB (a key file holds the key alone)");
         }
         String key = new String(bytes, StandardCharsets.UTF_8).strip();
-        return key.isEmpty() ? Optional.empty() : Optional.of(key);
+        return key.isEmpty() ? Optional.empty() : Optional.of(headerSafe(key, "'" + file + "'"));
     }
 
     /** Where {@code keyFile} is, {@code ~/} under {@code home}; null when the entry has none. */
@@ -132,6 +134,22 @@ public record Credential(String provider, String variable, String keyFile, Strin
         }
         return keyFile.equals("~") ? home : keyFile.startsWith("~/") ? home.resolve(keyFile.substring(2))
                 : Path.of(keyFile);
+    }
+
+    /**
+     * {@code key} when every character is visible ASCII: a CR or LF would end the header
+     * early and split the request, and the HTTP client refuses the rest, with the key in the
+     * exception's message.
+     */
+    private String headerSafe(String key, String from) {
+        for (int i = 0; i < key.length(); i++) {
+            char ch = key.charAt(i);
+            if (ch < 0x21 || ch > 0x7e) {
+                throw SandboxException.invalidInput("can't use the " + provider + " key from " + from + ": it has"
+                        + " characters an HTTP header can't carry (control characters, spaces or non-ASCII)");
+            }
+        }
+        return key;
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.sandbox.profile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -149,6 +150,28 @@ class ProfileCredentialsTest {
             assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of("ANTHROPIC_BASE_URL", notOne)),
                     notOne);
         }
+    }
+
+    @Test
+    void aKeyAHeaderCantCarry_isRefused_namingWhereItCameFrom_neverTheKey() throws IOException {
+        Path home = tmp.resolve("home");
+        Credential c = profiles().resolve("claude").credentials().get(0);
+        for (String bad : List.of("sk-secret\r\nX-Evil: 1", "sk-secret\n", "sk-se cret", "sk-secret\u00e9",
+                "sk-secret\u0000", "sk-secret\u007f", " sk-secret", "sk-secret\t")) {
+            SandboxException e = assertThrows(SandboxException.class,
+                    () -> c.key(Map.of("ANTHROPIC_API_KEY", bad), home), bad);
+            assertEquals("can't use the anthropic key from ANTHROPIC_API_KEY: it has characters an HTTP header can't"
+                    + " carry (control characters, spaces or non-ASCII)", e.getMessage());
+            assertEquals(SandboxException.USAGE, e.exitCode());
+        }
+        assertEquals(Optional.of("!~sk-ant_0123/+=.:"), c.key(Map.of("ANTHROPIC_API_KEY", "!~sk-ant_0123/+=.:"), home));
+        Path file = home.resolve(".config/sandbox/keys/anthropic");
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, "sk-secret\r\nX-Evil: 1\n");
+        SandboxException e = assertThrows(SandboxException.class, () -> c.key(Map.of(), home));
+        assertEquals("can't use the anthropic key from '" + file + "': it has characters an HTTP header can't carry"
+                + " (control characters, spaces or non-ASCII)", e.getMessage());
+        assertFalse(e.getMessage().contains("secret"));
     }
 
     @Test
