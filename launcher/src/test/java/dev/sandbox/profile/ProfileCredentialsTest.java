@@ -139,17 +139,52 @@ class ProfileCredentialsTest {
     }
 
     @Test
-    void theUpstream_isTheUsersOwnBaseUrlWhenItIsAnHttpUrlWithAHost() {
+    void theUpstream_isTheUsersOwnBaseUrlWhenSet_elseTheProfiles() {
         Credential c = profiles().resolve("claude").credentials().get(0);
         assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of()));
+        assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of("ANTHROPIC_BASE_URL", "")),
+                "empty is unset");
         assertEquals(URI.create("https://127.0.0.1:8443/gw"),
                 c.upstream(Map.of("ANTHROPIC_BASE_URL", "https://127.0.0.1:8443/gw")));
         assertEquals(URI.create("http://localhost:4000"), c.upstream(Map.of("ANTHROPIC_BASE_URL", "http://localhost:4000")));
-        for (String notOne : List.of("", "api.anthropic.com", "file:///etc/passwd", "https://", "http://h/?q=1",
-                "https://user:pw@h/", "not a url")) {
-            assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of("ANTHROPIC_BASE_URL", notOne)),
-                    notOne);
-        }
+        assertEquals(URI.create("http://[::1]:4000/a%20b"),
+                c.upstream(Map.of("ANTHROPIC_BASE_URL", "http://[::1]:4000/a%20b")));
+    }
+
+    /** A gateway's URL that can't be used is refused, never replaced by the API's own (with the gateway's key). */
+    @Test
+    void aBaseUrlSetButNotUsable_isOneLineNamingTheVariableAndWhy_neverTheValue() {
+        Credential c = profiles().resolve("claude").credentials().get(0);
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("http://user:secret-pw@gw.example/x", "it has a user name or password (give the key through"
+                + " ANTHROPIC_API_KEY; or run with --pass-keys)");
+        cases.put("https://secret-pw@gw.example/x", "it has a user name or password");
+        cases.put("https://gw.example/x?token=secret-pw", "it has a query ('?...')");
+        cases.put("https://gw.example/x#secret-pw", "it has a fragment ('#...')");
+        cases.put(" https://gw.example/secret-pw", "it has spaces at its start or end");
+        cases.put("https://gw.example/secret-pw ", "it has spaces at its start or end");
+        cases.put("http://[::1", "it is not a URL");
+        cases.put("https://", "it is not a URL");
+        cases.put("https:///secret-pw", "it has no host");
+        cases.put("https://b\u00fccher.example/secret-pw", "non-ASCII");
+        cases.put("https://gw.example/secret-pw%zz", "it has a '%' not followed by two hex digits");
+        cases.put("https://gw.example:0/secret-pw", "its port is not 1 to 65535");
+        cases.put("https://gw.example:65536/secret-pw", "its port is not 1 to 65535");
+        cases.put("https://gw.example:99999999999/secret-pw", "its host or port can't be read");
+        cases.put("https://gw.example:/secret-pw", "its port is not 1 to 65535");
+        cases.put("ftp://gw.example/secret-pw", "it is not an http:// or https:// URL");
+        cases.put("gw.example/secret-pw", "it is not an http:// or https:// URL");
+        cases.put("https://gw_x.example/secret-pw", "its host or port can't be read");
+        cases.forEach((value, why) -> {
+            SandboxException e = assertThrows(SandboxException.class,
+                    () -> c.upstream(Map.of("ANTHROPIC_BASE_URL", value)), value);
+            assertEquals(SandboxException.USAGE, e.exitCode(), value);
+            assertTrue(e.getMessage().startsWith("can't use ANTHROPIC_BASE_URL as the anthropic upstream: "),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains(why), value + ": " + e.getMessage());
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            assertFalse(e.getMessage().contains("secret-pw"), "the value is never printed: " + e.getMessage());
+        });
     }
 
     @Test
