@@ -125,6 +125,7 @@ public final class Sandboxes {
         List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, options.env(), options.passKeys(),
                 home);
         Path extraCa = keptOut.isEmpty() ? null : upstreamCa(context.env());
+        AgentEnv.commandWarnings(command, keptOut).forEach(console::warn);
         if (net.mode() == NetMode.host) {
             console.warn("--net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");

@@ -108,6 +108,23 @@ public final class AgentEnv {
     }
 
     /**
+     * One warning for each provider whose real key (of at least {@value #MIN_SEARCHED_KEY}
+     * characters) is in {@code command}, as when the user's shell expanded {@code
+     * $ANTHROPIC_API_KEY} into it: the command is the agent's argv and is kept in the
+     * sandbox's record. Names the provider, never the key.
+     */
+    public static List<String> commandWarnings(List<String> command, List<Credential.Active> active) {
+        List<String> warnings = new ArrayList<>();
+        for (Credential.Active a : active) {
+            if (a.key().length() >= MIN_SEARCHED_KEY && command.stream().anyMatch(w -> w.contains(a.key()))) {
+                warnings.add("the command line holds the " + a.credential().provider() + " API key: it is visible"
+                        + " inside the sandbox and kept in its record");
+            }
+        }
+        return warnings;
+    }
+
+    /**
      * {@code env} with each provider's variable set to its placeholder and its base-URL
      * variable to its proxy, and without any other variable whose value holds one of the real
      * keys (of at least {@value #MIN_SEARCHED_KEY} characters): {@code warn} gets one line for

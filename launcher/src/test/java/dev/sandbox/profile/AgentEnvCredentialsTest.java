@@ -107,6 +107,19 @@ class AgentEnvCredentialsTest {
     }
 
     @Test
+    void aCommandLineHoldingAKey_warnsOncePerProvider_namingItNotTheKey() {
+        Map<String, String> launcher = Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_AUTH_TOKEN", "tok-0123456789");
+        List<Credential.Active> active = AgentEnv.keptOut(launcher, profile("claude"), List.of(), false, home);
+        List<String> warnings = AgentEnv.commandWarnings(List.of("sh", "-c", "echo " + KEY, "x" + KEY), active);
+        assertEquals(List.of("the command line holds the anthropic API key: it is visible inside the sandbox and"
+                + " kept in its record"), warnings);
+        assertEquals(List.of(), AgentEnv.commandWarnings(List.of("sh", "-c", "echo $ANTHROPIC_API_KEY"), active));
+        List<Credential.Active> shortKey = AgentEnv.keptOut(Map.of("ANTHROPIC_API_KEY", "k"), profile("claude"),
+                List.of(), false, home);
+        assertEquals(List.of(), AgentEnv.commandWarnings(List.of("make"), shortKey), "a 1-character key is not looked for");
+    }
+
+    @Test
     void aKeyTooShortToTellFromText_staysOut_butDropsNoOtherVariable() {
         List<String> warnings = new ArrayList<>();
         Map<String, String> env = agentEnv(Map.of("ANTHROPIC_API_KEY", "k", "ANTHROPIC_MODEL", "sk-opus"),
