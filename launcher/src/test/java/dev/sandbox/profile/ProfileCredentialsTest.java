@@ -108,6 +108,53 @@ class ProfileCredentialsTest {
         assertError("key 'credentials.api.key-file': expected an absolute path or ~/path, not 'keys/api'");
     }
 
+    @Test
+    void entriesTheProxyOrTheSandboxCantHonour_areOneLineNamingTheFileTheLineAndTheKey() throws IOException {
+        for (String header : List.of("Host", "connection", "Content-Length", "expect", "upgrade", "te", "trailer",
+                "transfer-encoding", "keep-alive", "Proxy-Authorization")) {
+            Path f = write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: " + header + "\n"
+                    + "    upstream: https://api.example\n    base-url: B\n");
+            assertError("can't load profile '" + f + "': line 4, key 'credentials.api.header': expected a header the"
+                    + " proxy can set, not '" + header + "' (it sets or drops host, connection, content-length,"
+                    + " expect, upgrade, te, trailer, transfer-encoding, keep-alive and proxy-* itself)");
+        }
+        for (String name : List.of("PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "SANDBOX_NAME")) {
+            write("bad.yaml", "credentials:\n  api:\n    variable: " + name + "\n    header: x-api-key\n"
+                    + "    upstream: https://api.example\n    base-url: B\n");
+            assertError("line 3, key 'credentials.api.variable': expected a variable of the agent's API, not " + name
+                    + " (PATH, HOME, LD_* and SANDBOX_* the sandbox needs as they are)");
+            write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: x-api-key\n"
+                    + "    upstream: https://api.example\n    base-url: " + name + "\n");
+            assertError("line 6, key 'credentials.api.base-url': expected a variable of the agent's API, not " + name);
+        }
+        write("bad.yaml", "credentials:\n  api:\n    variable: K\n    header: x-api-key\n"
+                + "    upstream: https://api.example\n    base-url: K\n");
+        assertError("key 'credentials.api': 'variable' and 'base-url' both name K (the key's placeholder and the"
+                + " proxy's address need a variable each)");
+    }
+
+    @Test
+    void twoEntriesShareABaseUrl_onlyWithOneUpstreamAndTwoVariables() throws IOException {
+        String a = "  a:\n    variable: KA\n    header: x-api-key\n    upstream: https://api.example/v1\n"
+                + "    base-url: B\n";
+        write("bad.yaml", "credentials:\n" + a + "  b:\n    variable: KB\n    header: authorization\n"
+                + "    scheme: Bearer\n    upstream: https://api.example/v1\n    base-url: B\n");
+        assertEquals(List.of("a", "b"), profiles().resolve("bad").credentials().stream().map(Credential::provider)
+                .toList());
+        write("bad.yaml", "credentials:\n" + a + "  b:\n    variable: KB\n    header: authorization\n"
+                + "    upstream: https://other.example/v1\n    base-url: B\n");
+        assertError("can't use the profile 'bad': credentials 'a' and 'b' have one base-url, B, but different"
+                + " upstreams (entries sharing a base-url share its proxy: give them one upstream, overriding both"
+                + " in a profile that extends)");
+        write("bad.yaml", "credentials:\n" + a + "  b:\n    variable: KA\n    header: authorization\n"
+                + "    upstream: https://api.example/v1\n    base-url: B\n");
+        assertError("can't use the profile 'bad': credentials 'a' and 'b' have one variable, KA (a variable holds"
+                + " one key)");
+        write("bad.yaml", "credentials:\n" + a + "  b:\n    variable: B\n    header: authorization\n"
+                + "    upstream: https://api.example/v1\n    base-url: C\n");
+        assertError("can't use the profile 'bad': credentials 'a' and 'b': one's variable is the other's base-url");
+    }
+
     private void assertError(String part) {
         SandboxException e = assertThrows(SandboxException.class, () -> profiles().resolve("bad"));
         assertEquals(SandboxException.USAGE, e.exitCode(), e.getMessage());
