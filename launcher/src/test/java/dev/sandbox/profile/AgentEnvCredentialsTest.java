@@ -64,13 +64,13 @@ class AgentEnvCredentialsTest {
     @Test
     void anotherVariableHoldingTheKey_isDropped_withOneWarningNamingItNotItsValue() {
         List<String> warnings = new ArrayList<>();
-        Map<String, String> env = agentEnv(Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_AUTH_TOKEN", KEY,
+        Map<String, String> env = agentEnv(Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_CUSTOM_HEADERS", KEY,
                 "ANTHROPIC_MODEL", "opus"), profile("claude"), List.of("COPY=Bearer " + KEY), false, warnings);
-        assertFalse(env.containsKey("ANTHROPIC_AUTH_TOKEN"), env.toString());
+        assertFalse(env.containsKey("ANTHROPIC_CUSTOM_HEADERS"), env.toString());
         assertFalse(env.containsKey("COPY"), env.toString());
         assertEquals("opus", env.get("ANTHROPIC_MODEL"));
         assertEquals(List.of(
-                "not passing ANTHROPIC_AUTH_TOKEN into the sandbox: it holds the anthropic API key, which stays"
+                "not passing ANTHROPIC_CUSTOM_HEADERS into the sandbox: it holds the anthropic API key, which stays"
                         + " outside (run with --pass-keys to pass keys in)",
                 "not passing COPY into the sandbox: it holds the anthropic API key, which stays outside (run with"
                         + " --pass-keys to pass keys in)"), warnings);

@@ -36,14 +36,18 @@ class ProfileCredentialsTest {
     @Test
     void builtIns_keepTheirAgentsKeyOut_andDefaultHasNone() {
         assertEquals(List.of(new Credential("anthropic", "ANTHROPIC_API_KEY", "~/.config/sandbox/keys/anthropic",
-                "x-api-key", "", URI.create("https://api.anthropic.com"), "ANTHROPIC_BASE_URL")),
+                "x-api-key", "", URI.create("https://api.anthropic.com"), "ANTHROPIC_BASE_URL"),
+                new Credential("anthropic-token", "ANTHROPIC_AUTH_TOKEN", null, "Authorization", "Bearer",
+                        URI.create("https://api.anthropic.com"), "ANTHROPIC_BASE_URL")),
                 profiles().resolve("claude").credentials());
         assertEquals(List.of(new Credential("openai", "OPENAI_API_KEY", "~/.config/sandbox/keys/openai",
                 "Authorization", "Bearer", URI.create("https://api.openai.com/v1"), "OPENAI_BASE_URL")),
                 profiles().resolve("codex").credentials());
         assertEquals(List.of(new Credential("gemini", "GEMINI_API_KEY", "~/.config/sandbox/keys/gemini",
                 "x-goog-api-key", "", URI.create("https://generativelanguage.googleapis.com"),
-                "GOOGLE_GEMINI_BASE_URL")), profiles().resolve("gemini").credentials());
+                "GOOGLE_GEMINI_BASE_URL"), new Credential("google", "GOOGLE_API_KEY", null, "x-goog-api-key", "",
+                URI.create("https://generativelanguage.googleapis.com"), "GOOGLE_GEMINI_BASE_URL")),
+                profiles().resolve("gemini").credentials());
         assertEquals(List.of(), profiles().resolve("default").credentials());
         assertEquals(List.of(), profiles().resolve("aider").credentials());
     }
@@ -65,9 +69,15 @@ class ProfileCredentialsTest {
                     scheme: Bearer
                     upstream: http://gateway.example:4000/anthropic
                     base-url: ANTHROPIC_BASE_URL
+                  anthropic-token:
+                    variable: ANTHROPIC_AUTH_TOKEN
+                    header: authorization
+                    scheme: Bearer
+                    upstream: http://gateway.example:4000/anthropic
+                    base-url: ANTHROPIC_BASE_URL
                 """);
         List<Credential> c = profiles().resolve("mine").credentials();
-        assertEquals(List.of("anthropic", "openai"), c.stream().map(Credential::provider).toList());
+        assertEquals(List.of("anthropic", "anthropic-token", "openai"), c.stream().map(Credential::provider).toList());
         assertEquals(new Credential("anthropic", "MY_GATEWAY_KEY", null, "authorization", "Bearer",
                 URI.create("http://gateway.example:4000/anthropic"), "ANTHROPIC_BASE_URL"), c.get(0),
                 "nothing of the parent's entry is kept, its key-file included");
