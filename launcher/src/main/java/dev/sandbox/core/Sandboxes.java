@@ -125,6 +125,7 @@ public final class Sandboxes {
         List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, options.env(), options.passKeys(),
                 home);
         Path extraCa = keptOut.isEmpty() ? null : upstreamCa(context.env());
+        AgentEnv.commandWarnings(command, keptOut).forEach(console::warn);
         if (net.mode() == NetMode.host) {
             console.warn("--net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
@@ -516,12 +517,7 @@ public final class Sandboxes {
         // repository profiles decide what the next run may do, is read-only.
         cmd.hide(store.root());
         view.hidden().add(store.root());
-        for (Path config : configs) {
-            if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
-                cmd.roBind(config, config);
-                view.shown().add(config);
-            }
-        }
+        keepConfig(cmd, configs, profile, home, otherHome ? passwdHome : null, view);
         network.addTo(cmd);
         if (containers != null) {
             Engine.addTo(containers, cmd, dir.resolve("containers"), StateStore.logDir(dir).resolve("containers"),
@@ -533,6 +529,41 @@ public final class Sandboxes {
             cmd.nestRootUnlessReachable();
         }
         return cmd.chdir(cwd).command(command);
+    }
+
+    /**
+     * Shows sandbox's configuration directories read-only, then hides the API keys in them
+     * and elsewhere: each {@code configs} directory's {@code keys/}, and every key file of the
+     * profile's credentials (active this run or not, with {@code --pass-keys} too), under
+     * {@code home} and, for {@code ~/} paths, {@code passwdHome} (null when the same). The
+     * hides come after the binds, as the helper applies its options in order and a later
+     * mount covers an earlier one: a profile's {@code hidden} path under a configuration
+     * directory would be shown again by its bind (docs/ARCHITECTURE.md §8).
+     */
+    static void keepConfig(HelperCommand cmd, List<Path> configs, Profile profile, Path home, Path passwdHome,
+            NotFound.View view) {
+        for (Path config : configs) {
+            if (Files.isDirectory(config, LinkOption.NOFOLLOW_LINKS)) {
+                cmd.roBind(config, config);
+                view.shown().add(config);
+            }
+        }
+        Set<Path> keys = new LinkedHashSet<>();
+        for (Path config : configs) {
+            keys.add(config.resolve("keys"));
+        }
+        for (Credential c : profile.credentials()) {
+            for (Path h : java.util.Arrays.asList(home, passwdHome)) {
+                Path file = c.keyFile(h);
+                if (file != null) {
+                    keys.add(file);
+                }
+            }
+        }
+        for (Path k : keys) {
+            cmd.hide(k);
+            view.hidden().add(k);
+        }
     }
 
     /**

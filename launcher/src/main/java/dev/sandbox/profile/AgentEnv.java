@@ -1,6 +1,7 @@
 package dev.sandbox.profile;
 
 import dev.sandbox.error.SandboxException;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -62,10 +63,15 @@ public final class AgentEnv {
      * The profile's credentials whose key stays on the launcher's side this run, in provider
      * name order: each one whose key is found ({@link Credential#key}), unless {@code passKeys}
      * ({@code run --pass-keys}), or unless {@code extra} names its variable ({@code --env
-     * VARIABLE[=VALUE]}: the user's own choice then passes as given).
+     * VARIABLE[=VALUE]}: the user's own choice then passes as given). The upstream is the
+     * base-URL variable's value when given ({@code --env BASE_URL=URL} first, else the
+     * launcher's, which {@code --env BASE_URL} also passes), else the profile's.
      *
      * @param home the user's home, for key files written {@code ~/...}
-     * @throws SandboxException as {@link Credential#key} does, for a key file that can't be read
+     * @throws SandboxException as {@link Credential#key} does, for a key file that can't be
+     *                          read or a key a header can't carry, and as {@link
+     *                          Credential#upstream(Map, String)} does, for a base URL given but
+     *                          not usable
      */
     public static List<Credential.Active> keptOut(Map<String, String> launcher, Profile profile, List<String> extra,
             boolean passKeys, Path home) {
@@ -74,9 +80,15 @@ public final class AgentEnv {
             return active;
         }
         Set<String> named = new HashSet<>();
+        Map<String, String> given = new TreeMap<>(); // --env NAME=VALUE, the last one of a name
         for (String e : extra) {
             int eq = e.indexOf('=');
             named.add(eq < 0 ? e : e.substring(0, eq));
+            if (eq >= 0) {
+                given.put(e.substring(0, eq), e.substring(eq + 1));
+            } else {
+                given.remove(e);
+            }
         }
         List<Credential> all = profile.credentials();
         for (int i = 0; i < all.size(); i++) {
@@ -86,10 +98,30 @@ public final class AgentEnv {
             }
             Optional<String> key = c.key(launcher, home);
             if (key.isPresent()) {
-                active.add(new Credential.Active(c, i, key.get(), c.upstream(launcher)));
+                URI upstream = given.containsKey(c.baseUrl())
+                        ? c.upstream(Map.of(c.baseUrl(), given.get(c.baseUrl())), "--env " + c.baseUrl())
+                        : c.upstream(launcher);
+                active.add(new Credential.Active(c, i, key.get(), upstream));
             }
         }
         return active;
+    }
+
+    /**
+     * One warning for each provider whose real key (of at least {@value #MIN_SEARCHED_KEY}
+     * characters) is in {@code command}, as when the user's shell expanded {@code
+     * $ANTHROPIC_API_KEY} into it: the command is the agent's argv and is kept in the
+     * sandbox's record. Names the provider, never the key.
+     */
+    public static List<String> commandWarnings(List<String> command, List<Credential.Active> active) {
+        List<String> warnings = new ArrayList<>();
+        for (Credential.Active a : active) {
+            if (a.key().length() >= MIN_SEARCHED_KEY && command.stream().anyMatch(w -> w.contains(a.key()))) {
+                warnings.add("the command line holds the " + a.credential().provider() + " API key: it is visible"
+                        + " inside the sandbox and kept in its record");
+            }
+        }
+        return warnings;
     }
 
     /**

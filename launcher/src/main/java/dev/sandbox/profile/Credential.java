@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Locale;
@@ -63,38 +64,97 @@ public record Credential(String provider, String variable, String keyFile, Strin
 
     /** {@code value} as an http or https URL with a host and no query, fragment or user, else null. */
     public static URI httpUrl(String value) {
-        if (value == null) {
-            return null;
+        return value == null || urlProblem(value) != null ? null : URI.create(value);
+    }
+
+    /**
+     * Why {@code value} is not a usable upstream, or null when it is: an http or https URL
+     * with an ASCII host, no user name or password, no query or fragment, a port (when given)
+     * of 1 to 65535, valid %-escapes and no spaces. The reason never quotes the value, which
+     * may hold a token.
+     */
+    public static String urlProblem(String value) {
+        if (!value.equals(value.strip())) {
+            return "it has spaces at its start or end";
         }
+        for (int i = 0; i < value.length(); i++) {
+            char ch = value.charAt(i);
+            if (ch <= 0x20 || ch >= 0x7f) {
+                return "it has a space, a control character or a non-ASCII character (write a host name in"
+                        + " punycode, xn--...)";
+            }
+        }
+        for (int i = value.indexOf('%'); i >= 0; i = value.indexOf('%', i + 1)) {
+            if (i + 2 >= value.length() || Character.digit(value.charAt(i + 1), 16) < 0
+                    || Character.digit(value.charAt(i + 2), 16) < 0) {
+                return "it has a '%' not followed by two hex digits";
+            }
+        }
+        URI u;
         try {
-            URI u = new URI(value);
-            String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
-            boolean ok = (scheme.equals("https") || scheme.equals("http")) && u.getHost() != null
-                    && u.getRawQuery() == null && u.getRawFragment() == null && u.getRawUserInfo() == null;
-            return ok ? u : null;
+            u = new URI(value);
         } catch (URISyntaxException e) {
-            return null;
+            String reason = e.getReason();
+            return "it is not a URL (" + Character.toLowerCase(reason.charAt(0)) + reason.substring(1) + ")";
         }
+        String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("https") && !scheme.equals("http")) {
+            return "it is not an http:// or https:// URL";
+        }
+        if (u.getRawUserInfo() != null || (u.getRawAuthority() != null && u.getRawAuthority().contains("@"))) {
+            return "it has a user name or password";
+        }
+        if (u.getRawQuery() != null) {
+            return "it has a query ('?...')";
+        }
+        if (u.getRawFragment() != null) {
+            return "it has a fragment ('#...')";
+        }
+        if (u.getRawAuthority() == null || u.getRawAuthority().isEmpty()) {
+            return "it has no host";
+        }
+        if (u.getHost() == null) {
+            return "its host or port can't be read (a host name is letters, digits, '-' and '.'; a port 1 to 65535)";
+        }
+        if (u.getPort() == 0 || u.getPort() > 65535 || (u.getPort() < 0 && u.getRawAuthority().endsWith(":"))) {
+            return "its port is not 1 to 65535";
+        }
+        return null;
     }
 
     /**
      * The real key: the launcher's {@code variable} when set and not empty, else the key
-     * file's content, trimmed, when it exists and is not blank; empty when neither.
+     * file's content, trimmed, when it exists and is not blank; empty when neither. A key must
+     * be visible ASCII (0x21 to 0x7e), all an HTTP header can carry as it is.
      *
      * @param home the user's home, for a key file written {@code ~/...}
-     * @throws SandboxException exit 2 for a key file larger than {@value #MAX_KEY_FILE} bytes,
-     *                          exit 125 when it exists but can't be read
+     * @throws SandboxException exit 2 for a key file larger than {@value #MAX_KEY_FILE} bytes or
+     *                          not a regular file (a FIFO would block the read), or a key with
+     *                          other characters (the message names where it came from, never
+     *                          the key); exit 125 when the file exists but can't be read
      */
     public Optional<String> key(Map<String, String> env, Path home) {
         String value = env.get(variable);
         if (value != null && !value.isEmpty()) {
-            return Optional.of(value);
+            return Optional.of(headerSafe(value, variable));
         }
         if (keyFile == null) {
             return Optional.empty();
         }
-        Path file = keyFile.equals("~") ? home : keyFile.startsWith("~/") ? home.resolve(keyFile.substring(2))
-                : Path.of(keyFile);
+        Path file = keyFile(home);
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(file, BasicFileAttributes.class); // the link the user wrote is followed
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw SandboxException.cant("read the " + provider + " key file", file, e);
+        }
+        if (!attrs.isRegularFile()) {
+            // Checked before the open: opening a FIFO blocks until a writer comes.
+            throw SandboxException.cantWithInput("read the " + provider + " key file", file,
+                    "not a regular file (a key file holds the key alone)");
+        }
         byte[] bytes;
         try (InputStream in = Files.newInputStream(file)) {
             bytes = in.readNBytes(MAX_KEY_FILE + 1);
@@ -108,15 +168,62 @@ public record Credential(String provider, String variable, String keyFile, Strin
                     "larger than 64 KiB (a key file holds the key alone)");
         }
         String key = new String(bytes, StandardCharsets.UTF_8).strip();
-        return key.isEmpty() ? Optional.empty() : Optional.of(key);
+        return key.isEmpty() ? Optional.empty() : Optional.of(headerSafe(key, "'" + file + "'"));
+    }
+
+    /** Where {@code keyFile} is, {@code ~/} under {@code home}; null when the entry has none. */
+    public Path keyFile(Path home) {
+        if (keyFile == null || (home == null && (keyFile.equals("~") || keyFile.startsWith("~/")))) {
+            return null;
+        }
+        return keyFile.equals("~") ? home : keyFile.startsWith("~/") ? home.resolve(keyFile.substring(2))
+                : Path.of(keyFile);
     }
 
     /**
-     * Where the proxy sends requests: the user's own {@code baseUrl} variable when it is an
-     * http(s) URL with a host (a gateway, or a test's fake API), else {@link #upstream}.
+     * {@code key} when every character is visible ASCII: a CR or LF would end the header
+     * early and split the request, and the HTTP client refuses the rest, with the key in the
+     * exception's message.
      */
+    private String headerSafe(String key, String from) {
+        for (int i = 0; i < key.length(); i++) {
+            char ch = key.charAt(i);
+            if (ch < 0x21 || ch > 0x7e) {
+                throw SandboxException.invalidInput("can't use the " + provider + " key from " + from + ": it has"
+                        + " characters an HTTP header can't carry (control characters, spaces or non-ASCII)");
+            }
+        }
+        return key;
+    }
+
+    /**
+     * Where the proxy sends requests: the user's own {@code baseUrl} variable in {@code env}
+     * when it is set and not empty (a gateway, or a test's fake API), else {@link #upstream}.
+     *
+     * @param from what {@code env}'s value is called in an error ({@code ANTHROPIC_BASE_URL},
+     *             {@code --env ANTHROPIC_BASE_URL})
+     * @throws SandboxException exit 2 when it is set but not a usable http(s) URL
+     *                          ({@link #urlProblem}): falling back to the profile's upstream
+     *                          would send a gateway's key to the API's owner. The value is not
+     *                          printed: it may hold a token.
+     */
+    public URI upstream(Map<String, String> env, String from) {
+        String own = env.get(baseUrl);
+        if (own == null || own.isEmpty()) {
+            return upstream;
+        }
+        String problem = urlProblem(own);
+        if (problem != null) {
+            throw SandboxException.invalidInput("can't use " + from + " as the " + provider + " upstream: " + problem
+                    + (problem.contains("user name") ? " (give the key through " + variable + "; or run with"
+                            + " --pass-keys)" : " (set it to an http:// or https:// URL, or unset it to use "
+                            + upstream + "; or run with --pass-keys)"));
+        }
+        return URI.create(own);
+    }
+
+    /** {@link #upstream(Map, String)} with the variable's own name in an error. */
     public URI upstream(Map<String, String> env) {
-        URI own = httpUrl(env.get(baseUrl));
-        return own != null ? own : upstream;
+        return upstream(env, baseUrl);
     }
 }

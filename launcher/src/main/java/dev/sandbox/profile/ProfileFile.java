@@ -61,6 +61,10 @@ record ProfileFile(
                             + " header, upstream and base-url)");
                 }
             }
+            if (variable.value().equals(baseUrl.value())) {
+                throw new IllegalArgumentException("'variable' and 'base-url' both name " + variable.value()
+                        + " (the key's placeholder and the proxy's address need a variable each)");
+            }
         }
     }
 
@@ -80,7 +84,11 @@ record ProfileFile(
         }
     }
 
-    /** One environment variable's name, no glob. */
+    /**
+     * A credential's variable: one environment variable's name, no glob, and none the sandbox
+     * itself needs as it is (PATH, HOME, the dynamic loader's LD_*, the launcher's SANDBOX_*),
+     * which a placeholder or the proxy's address would replace.
+     */
     record Variable(@JsonValue String value) {
         private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
@@ -89,17 +97,34 @@ record ProfileFile(
             if (!NAME.matcher(value).matches()) {
                 throw new IllegalArgumentException("expected a variable name, not '" + value + "'");
             }
+            if (value.equals("PATH") || value.equals("HOME") || value.startsWith("LD_")
+                    || value.startsWith("SANDBOX_")) {
+                throw new IllegalArgumentException("expected a variable of the agent's API, not " + value
+                        + " (PATH, HOME, LD_* and SANDBOX_* the sandbox needs as they are)");
+            }
         }
     }
 
-    /** An HTTP header's name (RFC 9110's token). */
+    /**
+     * The header that carries a key: an HTTP header's name (RFC 9110's token), and none the
+     * credential proxy sets or drops itself (the hop-by-hop headers and those
+     * java.net.http.HttpClient refuses to send; see net/CredentialProxy).
+     */
     record Header(@JsonValue String value) {
         static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+        static final java.util.Set<String> PROXYS_OWN = java.util.Set.of("host", "connection", "content-length",
+                "expect", "upgrade", "te", "trailer", "transfer-encoding", "keep-alive");
 
         @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
         Header {
             if (!TOKEN.matcher(value).matches()) {
                 throw new IllegalArgumentException("expected an HTTP header name, not '" + value + "'");
+            }
+            String lower = value.toLowerCase(java.util.Locale.ROOT);
+            if (PROXYS_OWN.contains(lower) || lower.startsWith("proxy-")) {
+                throw new IllegalArgumentException("expected a header the proxy can set, not '" + value + "' (it"
+                        + " sets or drops host, connection, content-length, expect, upgrade, te, trailer,"
+                        + " transfer-encoding, keep-alive and proxy-* itself)");
             }
         }
     }

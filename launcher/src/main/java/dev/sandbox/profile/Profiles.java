@@ -408,11 +408,43 @@ public final class Profiles {
                 f.credentials().forEach((p, c) -> credentials.put(p.value(), credential(p.value(), c)));
             }
         }
+        checkShared(name, List.copyOf(credentials.values()));
         hidden.removeAll(reveal);
         hidden.removeAll(writable); // what a profile makes writable it means to be seen
         return new Profile(name, source, List.copyOf(chain), description, command, List.copyOf(pass), Map.copyOf(set),
                 List.copyOf(writable), List.copyOf(readonly), List.copyOf(hidden), List.copyOf(create), home, net,
                 List.copyOf(allow), hostLoopback, List.copyOf(ports), containers, List.copyOf(credentials.values()));
+    }
+
+    /**
+     * Two credentials may share a {@code base-url} (one proxy for two ways of giving a key to
+     * one API, such as Claude Code's ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN) only with one
+     * {@code upstream}; no two may have one {@code variable}, and none's variable may be
+     * another's base URL.
+     *
+     * @throws SandboxException exit 2 naming the profile and both providers
+     */
+    private static void checkShared(String name, List<Credential> all) {
+        for (int i = 0; i < all.size(); i++) {
+            for (int j = i + 1; j < all.size(); j++) {
+                Credential a = all.get(i);
+                Credential b = all.get(j);
+                String both = "credentials '" + a.provider() + "' and '" + b.provider() + "'";
+                if (a.variable().equals(b.variable())) {
+                    throw SandboxException.cantWithInput("use the profile", name, both + " have one variable, "
+                            + a.variable() + " (a variable holds one key)");
+                }
+                if (a.variable().equals(b.baseUrl()) || b.variable().equals(a.baseUrl())) {
+                    throw SandboxException.cantWithInput("use the profile", name, both + ": one's variable is the"
+                            + " other's base-url");
+                }
+                if (a.baseUrl().equals(b.baseUrl()) && !a.upstream().equals(b.upstream())) {
+                    throw SandboxException.cantWithInput("use the profile", name, both + " have one base-url, "
+                            + a.baseUrl() + ", but different upstreams (entries sharing a base-url share its proxy: give"
+                            + " them one upstream, overriding both in a profile that extends)");
+                }
+            }
+        }
     }
 
     private static Credential credential(String provider, ProfileFile.CredentialEntry c) {

@@ -64,17 +64,59 @@ class AgentEnvCredentialsTest {
     @Test
     void anotherVariableHoldingTheKey_isDropped_withOneWarningNamingItNotItsValue() {
         List<String> warnings = new ArrayList<>();
-        Map<String, String> env = agentEnv(Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_AUTH_TOKEN", KEY,
+        Map<String, String> env = agentEnv(Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_CUSTOM_HEADERS", KEY,
                 "ANTHROPIC_MODEL", "opus"), profile("claude"), List.of("COPY=Bearer " + KEY), false, warnings);
-        assertFalse(env.containsKey("ANTHROPIC_AUTH_TOKEN"), env.toString());
+        assertFalse(env.containsKey("ANTHROPIC_CUSTOM_HEADERS"), env.toString());
         assertFalse(env.containsKey("COPY"), env.toString());
         assertEquals("opus", env.get("ANTHROPIC_MODEL"));
         assertEquals(List.of(
-                "not passing ANTHROPIC_AUTH_TOKEN into the sandbox: it holds the anthropic API key, which stays"
+                "not passing ANTHROPIC_CUSTOM_HEADERS into the sandbox: it holds the anthropic API key, which stays"
                         + " outside (run with --pass-keys to pass keys in)",
                 "not passing COPY into the sandbox: it holds the anthropic API key, which stays outside (run with"
                         + " --pass-keys to pass keys in)"), warnings);
         assertFalse(String.join("\n", warnings).contains(KEY));
+    }
+
+    @Test
+    void envSettingTheBaseUrl_isTheUpstream_validatedAsTheLaunchersWouldBe() {
+        Map<String, String> launcher = Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_BASE_URL", "https://outer.example");
+        List<Credential.Active> active = AgentEnv.keptOut(launcher, profile("claude"),
+                List.of("ANTHROPIC_BASE_URL=https://gw.example:8443/anthropic"), false, home);
+        assertEquals(URI.create("https://gw.example:8443/anthropic"), active.get(0).upstream());
+        Map<String, String> env = agentEnv(launcher, profile("claude"),
+                List.of("ANTHROPIC_BASE_URL=https://gw.example:8443/anthropic"), false, new ArrayList<>());
+        assertEquals("http://127.0.0.1:3180/anthropic", env.get("ANTHROPIC_BASE_URL"), "inside, the proxy");
+        assertEquals(URI.create("https://outer.example"), AgentEnv.keptOut(launcher, profile("claude"),
+                List.of("ANTHROPIC_BASE_URL"), false, home).get(0).upstream(), "--env NAME passes the launcher's");
+        assertEquals(URI.create("https://api.anthropic.com"), AgentEnv.keptOut(launcher, profile("claude"),
+                List.of("ANTHROPIC_BASE_URL="), false, home).get(0).upstream(), "empty is unset");
+        SandboxException e = org.junit.jupiter.api.Assertions.assertThrows(SandboxException.class,
+                () -> AgentEnv.keptOut(launcher, profile("claude"),
+                        List.of("ANTHROPIC_BASE_URL=https://u:secret-pw@gw.example"), false, home));
+        assertEquals("can't use --env ANTHROPIC_BASE_URL as the anthropic upstream: it has a user name or password"
+                + " (give the key through ANTHROPIC_API_KEY; or run with --pass-keys)", e.getMessage());
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        e = org.junit.jupiter.api.Assertions.assertThrows(SandboxException.class,
+                () -> AgentEnv.keptOut(Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_BASE_URL", "https://gw?k=secret-pw"),
+                        profile("claude"), List.of(), false, home));
+        assertEquals(SandboxException.USAGE, e.exitCode());
+        assertTrue(e.getMessage().startsWith("can't use ANTHROPIC_BASE_URL as the anthropic upstream: it has a query"),
+                e.getMessage());
+        assertEquals(List.of(), AgentEnv.keptOut(Map.of("ANTHROPIC_BASE_URL", "https://gw?k=1"), profile("claude"),
+                List.of(), false, home), "no key, no proxy: the variable passes as it is, unchecked");
+    }
+
+    @Test
+    void aCommandLineHoldingAKey_warnsOncePerProvider_namingItNotTheKey() {
+        Map<String, String> launcher = Map.of("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_AUTH_TOKEN", "tok-0123456789");
+        List<Credential.Active> active = AgentEnv.keptOut(launcher, profile("claude"), List.of(), false, home);
+        List<String> warnings = AgentEnv.commandWarnings(List.of("sh", "-c", "echo " + KEY, "x" + KEY), active);
+        assertEquals(List.of("the command line holds the anthropic API key: it is visible inside the sandbox and"
+                + " kept in its record"), warnings);
+        assertEquals(List.of(), AgentEnv.commandWarnings(List.of("sh", "-c", "echo $ANTHROPIC_API_KEY"), active));
+        List<Credential.Active> shortKey = AgentEnv.keptOut(Map.of("ANTHROPIC_API_KEY", "k"), profile("claude"),
+                List.of(), false, home);
+        assertEquals(List.of(), AgentEnv.commandWarnings(List.of("make"), shortKey), "a 1-character key is not looked for");
     }
 
     @Test
