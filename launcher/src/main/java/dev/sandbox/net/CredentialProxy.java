@@ -62,9 +62,10 @@ import javax.net.ssl.X509TrustManager;
  * closed, which cancels it.
  *
  * <p>Answers of its own: 400 for a request it can't read, 401 when the key header is not the
- * placeholder (the request goes nowhere), 413 for a body over the limit, 431 for a head over
- * 64 KiB, 502 when the upstream can't be reached, 503 to a connection past
- * {@value #MAX_CONNECTIONS} open at once; each with a one-line text body. Every
+ * placeholder (the request goes nowhere), 405 for a method {@link HttpClient} won't send
+ * (CONNECT), 413 for a body over the limit, 431 for a head over 64 KiB, 500 (and the
+ * connection closed) for a fault of its own, 502 when the upstream can't be reached, 503 to a
+ * connection past {@value #MAX_CONNECTIONS} open at once; each with a one-line text body. Every
  * request is one line of {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
  * PATH without its query (clients may carry keys there), never a header value.
  */
@@ -259,6 +260,14 @@ public final class CredentialProxy implements Closeable {
             lingeringClose(client);
         } catch (IOException e) {
             // the agent went away: nothing to tell
+        } catch (RuntimeException e) {
+            // A fault outside any one request (serveOne catches its own): one line, no trace.
+            log("-", "-", "500 failed: " + e.getClass().getName());
+            try {
+                reply(client, 500, "sandbox: the credential proxy failed on this request: " + e.getClass().getName());
+            } catch (IOException gone) {
+                // nothing more to tell
+            }
         } finally {
             open.remove(client);
         }
@@ -310,6 +319,12 @@ public final class CredentialProxy implements Closeable {
         }
     }
 
+    /** What the agent has been sent in answer to the request being served. */
+    private static final class Progress {
+        /** A final status line went out: a reply of our own can't follow it. */
+        boolean answered;
+    }
+
     /** Serves one request; true when the connection may carry another. */
     private boolean serveOne(SocketChannel client, HttpHead.Reader in) throws IOException {
         HttpHead head;
@@ -326,6 +341,7 @@ public final class CredentialProxy implements Closeable {
         String[] request = head.requestLine().split(" ", -1);
         String method = request.length == 3 && request[0].matches("[A-Z]+") ? request[0] : "-";
         String path = request.length == 3 ? logged(request[1]) : "-";
+        Progress progress = new Progress();
         try {
             if (request.length != 3 || method.equals("-") || !request[2].matches("HTTP/1\\.[01]")) {
                 throw new Refusal(400, "sandbox: not an HTTP/1.1 request line");
@@ -347,11 +363,14 @@ public final class CredentialProxy implements Closeable {
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
             checkFields(head);
+            if (!forwardable(method)) {
+                throw new Refusal(405, "sandbox: method " + method + " is not forwarded");
+            }
             authorize(head);
             byte[] body = readBody(client, head, in);
             boolean close = http10 || head.values("connection").stream()
                     .anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("close"));
-            int status = forward(client, method, target, head, body, http10);
+            int status = forward(client, method, target, head, body, http10, progress);
             log(method, path, Integer.toString(status));
             return status > 0 && !close;
         } catch (Refusal r) {
@@ -362,6 +381,28 @@ public final class CredentialProxy implements Closeable {
             log(method, path, "502 failed: " + e.getMessage());
             reply(client, 502, "sandbox: can't reach " + injection.upstream() + " for " + injection.provider() + ": "
                     + e.getMessage());
+            return false;
+        } catch (RuntimeException e) {
+            // A fault of ours or of a library, on input from the sandbox: one line in the log
+            // (the class only: a message may quote a header, and so the key), never a trace on
+            // the user's terminal, and the connection ends since its state is unknown.
+            log(method, path, "500 failed: " + e.getClass().getName());
+            if (!progress.answered) {
+                reply(client, 500, "sandbox: the credential proxy failed on this request: " + e.getClass().getName());
+            }
+            return false;
+        }
+    }
+
+    /**
+     * Whether {@link HttpClient} sends {@code method}: it refuses some (CONNECT) by throwing,
+     * so this asks it rather than keep a list of its own.
+     */
+    private static boolean forwardable(String method) {
+        try {
+            HttpRequest.newBuilder().method(method, HttpRequest.BodyPublishers.noBody());
+            return true;
+        } catch (IllegalArgumentException e) {
             return false;
         }
     }
@@ -478,8 +519,8 @@ public final class CredentialProxy implements Closeable {
      * @return the upstream's status, or its negation when the connection can't carry another
      *     request (the answer ended early)
      */
-    private int forward(SocketChannel client, String method, URI target, HttpHead head, byte[] body, boolean http10)
-            throws IOException, Upstream {
+    private int forward(SocketChannel client, String method, URI target, HttpHead head, byte[] body, boolean http10,
+            Progress progress) throws IOException, Upstream {
         HttpRequest.Builder b = HttpRequest.newBuilder(target)
                 .method(method, body.length == 0 && !method.equals("POST") && !method.equals("PUT")
                         && !method.equals("PATCH") ? HttpRequest.BodyPublishers.noBody()
@@ -511,7 +552,7 @@ public final class CredentialProxy implements Closeable {
             throw new IOException("interrupted", e);
         }
         try (InputStream up = response.body()) {
-            return answer(client, method, response, up, http10);
+            return answer(client, method, response, up, http10, progress);
         }
     }
 
@@ -536,7 +577,7 @@ public final class CredentialProxy implements Closeable {
     }
 
     private int answer(SocketChannel client, String method, HttpResponse<InputStream> response, InputStream up,
-            boolean http10) throws IOException {
+            boolean http10, Progress progress) throws IOException {
         int status = response.statusCode();
         Map<String, List<String>> fields = response.headers().map();
         Set<String> hop = hopByHop(fields.getOrDefault("connection", List.of()));
@@ -564,6 +605,7 @@ public final class CredentialProxy implements Closeable {
         if (closeAfter) {
             out.append("Connection: close\r\n");
         }
+        progress.answered = true;
         write(client, out.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
         if (noBody) {
             return status;
@@ -603,6 +645,7 @@ public final class CredentialProxy implements Closeable {
             case 401 -> "Unauthorized";
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
+            case 405 -> "Method Not Allowed";
             case 413 -> "Content Too Large";
             case 429 -> "Too Many Requests";
             case 431 -> "Request Header Fields Too Large";

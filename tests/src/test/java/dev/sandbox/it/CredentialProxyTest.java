@@ -386,6 +386,36 @@ class CredentialProxyTest {
         }
     }
 
+    @Test
+    void connectMethod_is405OneLine_withoutATraceOnStderr() throws IOException {
+        Path log = dir.resolve("log-n");
+        java.io.PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        try (CredentialProxy proxy = unixProxy(log)) {
+            int before = api.requests().size();
+            System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+            try {
+                for (int i = 0; i < 2; i++) {
+                    try (Client c = Client.connect(proxy.address())) {
+                        Response r = c.send("CONNECT /x HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+                        assertEquals(405, r.status());
+                        assertEquals("sandbox: method CONNECT is not forwarded\n", r.text());
+                    }
+                }
+                sleep(200);
+            } finally {
+                System.setErr(err);
+            }
+            assertEquals("", captured.toString(StandardCharsets.UTF_8), "nothing on stderr");
+            assertEquals(before, api.requests().size());
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(2, lines.size(), String.join("\n", lines));
+        for (String line : lines) {
+            assertTrue(line.matches("\\S+Z test CONNECT /x 405 refused: method CONNECT is not forwarded"), line);
+        }
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
