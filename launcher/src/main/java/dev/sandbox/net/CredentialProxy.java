@@ -350,6 +350,11 @@ public final class CredentialProxy implements Closeable {
                 path = "-";
                 throw new Refusal(400, "sandbox: send requests here as /path?query, not as an absolute URL or '*'");
             }
+            if (!request[1].matches("[\\x21-\\x7e]+")) {
+                // RFC 9112 §3.2: the target is ASCII. URI would take other characters and
+                // encode them as UTF-8 once more (raw UTF-8 /café became /caf%C3%83%C2%A9).
+                throw new Refusal(400, "sandbox: the request's target must be ASCII (percent-encode other bytes)");
+            }
             boolean http10 = request[2].equals("HTTP/1.0");
             URI target;
             try {

@@ -416,6 +416,24 @@ class CredentialProxyTest {
         }
     }
 
+    @Test
+    void nonAsciiTarget_is400_andNeverReachesUpstream() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-o"));
+                Client c = Client.connect(proxy.address())) {
+            int before = api.requests().size();
+            Response r = c.send("GET /caf\u00e9 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+            assertEquals(400, r.status());
+            assertEquals("sandbox: the request's target must be ASCII (percent-encode other bytes)\n", r.text());
+            assertEquals(before, api.requests().size());
+        }
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-o2"));
+                Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET /caf%C3%A9 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                    + "\r\n\r\n").status());
+            assertEquals("/caf%C3%A9", last().path(), "a percent-encoded target passes unchanged");
+        }
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
