@@ -434,6 +434,21 @@ class CredentialProxyTest {
         }
     }
 
+    @Test
+    void whitespaceBeforeTheColon_is400_andNeverReachesUpstream() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-p"))) {
+            int before = api.requests().size();
+            for (String field : List.of("x-api-key : ", "x-api-key\t: ")) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\n" + field + PLACEHOLDER + "\r\n\r\n");
+                    assertEquals(400, r.status(), field);
+                    assertEquals("sandbox: a header line of the request has whitespace before its colon\n", r.text());
+                }
+            }
+            assertEquals(before, api.requests().size());
+        }
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
