@@ -431,15 +431,31 @@ public final class CredentialProxy implements Closeable {
     }
 
     private void authorize(HttpHead head) throws Refusal {
-        String expected = injection.scheme().isEmpty() ? injection.placeholder()
-                : injection.scheme() + " " + injection.placeholder();
         List<String> values = head.values(injection.header());
-        boolean ok = values.size() == 1 && MessageDigest.isEqual(values.get(0).getBytes(StandardCharsets.UTF_8),
-                expected.getBytes(StandardCharsets.UTF_8));
-        if (!ok) {
+        if (values.size() != 1 || !carries(values.get(0), injection)) {
             throw new Refusal(401, "sandbox: this request lacks the sandbox's placeholder key in header "
                     + injection.header());
         }
+    }
+
+    /**
+     * Whether a field value is the injection's placeholder, after its scheme and spaces when
+     * it has one. The scheme in any case: auth schemes are case-insensitive (RFC 9110 §11.1,
+     * {@code credentials = auth-scheme [ 1*SP ... ]}); the placeholder exactly, compared in
+     * constant time.
+     */
+    private static boolean carries(String value, Injection injection) {
+        String rest = value;
+        if (!injection.scheme().isEmpty()) {
+            int n = injection.scheme().length();
+            if (value.length() <= n || !value.regionMatches(true, 0, injection.scheme(), 0, n)
+                    || value.charAt(n) != ' ') {
+                return false;
+            }
+            rest = value.substring(n).replaceFirst("^ +", "");
+        }
+        return MessageDigest.isEqual(rest.getBytes(StandardCharsets.UTF_8),
+                injection.placeholder().getBytes(StandardCharsets.UTF_8));
     }
 
     /** The body by Content-Length or chunked, whole; after answering {@code Expect: 100-continue}. */

@@ -449,6 +449,28 @@ class CredentialProxyTest {
         }
     }
 
+    @Test
+    void authScheme_anyCase_isAccepted_butThePlaceholderIsExact() throws IOException {
+        try (CredentialProxy proxy = CredentialProxy.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                injection(api.url(), "Authorization", "Bearer"), dir.resolve("log-q"), ca.caPem())) {
+            for (String scheme : List.of("bearer", "BEARER", "bEaReR")) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\nauthorization: " + scheme + " "
+                            + PLACEHOLDER + "\r\n\r\n");
+                    assertEquals(200, r.status(), scheme);
+                    assertEquals(List.of("Bearer " + KEY), last().headers().get("authorization"));
+                }
+            }
+            int before = api.requests().size();
+            try (Client c = Client.connect(proxy.address())) {
+                Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\nauthorization: bearer "
+                        + PLACEHOLDER.toUpperCase(Locale.ROOT) + "\r\n\r\n");
+                assertEquals(401, r.status());
+            }
+            assertEquals(before, api.requests().size());
+        }
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
