@@ -31,6 +31,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -38,6 +39,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -51,26 +53,29 @@ import javax.net.ssl.X509TrustManager;
  *
  * <p>From the agent it takes HTTP/1.1 (RFC 9112), several requests per connection one after
  * another, with origin-form targets only ({@code /path?query}); heads up to 64 KiB, bodies up
- * to {@value #MAX_BODY} bytes by Content-Length or chunked (RFC 9112 §7.1, de-chunked here),
- * {@code Expect: 100-continue} answered here (RFC 9110 §10.1.1). It forwards through the
- * JDK's {@link HttpClient} (TLS, HTTP/2), without the hop-by-hop fields (RFC 9110 §7.6.1) and
- * those the client sets itself (the restricted headers of {@link HttpRequest.Builder#header},
- * listed with {@code jdk.httpclient.allowRestrictedHeaders} in the java.net.http module's
- * documentation). It follows no redirect: the key goes to the upstream and nowhere else.
+ * to {@value #MAX_BODY} bytes (32 MiB) by Content-Length or chunked (RFC 9112 §7.1, de-chunked
+ * here), held whole until sent and at most {@value #MAX_BUFFERED} bytes (128 MiB) of them at
+ * once across all connections; {@code Expect: 100-continue} answered here (RFC 9110
+ * §10.1.1). It forwards through the JDK's {@link HttpClient} (TLS, HTTP/2), without the
+ * hop-by-hop fields (RFC 9110 §7.6.1) and those the client sets itself (the restricted headers
+ * of {@link HttpRequest.Builder#header}, listed with {@code jdk.httpclient.allowRestrictedHeaders}
+ * in the java.net.http module's documentation). It follows no redirect: the key goes to the
+ * upstream and nowhere else.
  * Responses stream back as they arrive, each read written to the agent at once, so
  * server-sent events are not held back; when the agent goes away, the upstream response is
  * closed, which cancels it.
  *
  * <p>Answers of its own: 400 for a request it can't read, 401 when the key header is not the
  * placeholder (the request goes nowhere), 405 for a method {@link HttpClient} won't send
- * (CONNECT), 413 for a body over the limit, 431 for a head over 64 KiB, 500 (and the
+ * (CONNECT), 413 for a body over {@link #MAX_BODY}, 431 for a head over 64 KiB, 500 (and the
  * connection closed) for a fault of its own, 502 when the upstream can't be reached, 503 to a
- * connection past {@value #MAX_CONNECTIONS} open at once; each with a one-line text body. Every
- * request is one line of {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
+ * connection past {@value #MAX_CONNECTIONS} open at once and to a body past the
+ * {@link #MAX_BUFFERED} budget; each with a one-line text body. Every request is one line of
+ * {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
  * PATH without its query (clients may carry keys there), never a header value.
  */
 public final class CredentialProxy implements Closeable {
-    /** The largest request body forwarded, in bytes (the model APIs take up to 32 MB). */
+    /** The largest request body forwarded, in bytes: 32 MiB (the model APIs take up to 32 MB). */
     public static final int MAX_BODY = 32 * 1024 * 1024;
     /**
      * Connections served at once; one more is answered 503 and closed. Each has a thread and
@@ -78,6 +83,14 @@ public final class CredentialProxy implements Closeable {
      * launcher's memory, which runs every other part of the sandbox.
      */
     public static final int MAX_CONNECTIONS = 32;
+    /**
+     * Request-body bytes held at once by all the connections of one proxy, 128 MiB: a body
+     * with a Content-Length reserves it before it is read, a chunked body as each chunk comes;
+     * what can't be had is answered 503, and a request gives its share back once its answer is
+     * done or it is refused (the JDK's response keeps the request, and so its body, until
+     * then). {@link #MAX_CONNECTIONS} bodies of {@link #MAX_BODY} would be 1 GiB.
+     */
+    public static final int MAX_BUFFERED = 128 * 1024 * 1024;
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final int BUFFER = 64 * 1024;
@@ -108,6 +121,7 @@ public final class CredentialProxy implements Closeable {
     private final Path logFile;
     private final HttpClient http;
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
+    private final Semaphore buffered = new Semaphore(MAX_BUFFERED);
 
     private CredentialProxy(ServerSocketChannel server, SocketAddress address, Injection injection, Path logFile,
             HttpClient http) {
@@ -323,6 +337,8 @@ public final class CredentialProxy implements Closeable {
     private static final class Progress {
         /** A final status line went out: a reply of our own can't follow it. */
         boolean answered;
+        /** Bytes of {@link #MAX_BUFFERED} this request holds, given back when it is done. */
+        int reserved;
     }
 
     /** Serves one request; true when the connection may carry another. */
@@ -372,7 +388,7 @@ public final class CredentialProxy implements Closeable {
                 throw new Refusal(405, "sandbox: method " + method + " is not forwarded");
             }
             authorize(head);
-            byte[] body = readBody(client, head, in);
+            List<byte[]> body = readBody(client, head, in, progress);
             boolean close = http10 || head.values("connection").stream()
                     .anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("close"));
             int status = forward(client, method, target, head, body, http10, progress);
@@ -396,7 +412,17 @@ public final class CredentialProxy implements Closeable {
                 reply(client, 500, "sandbox: the credential proxy failed on this request: " + e.getClass().getName());
             }
             return false;
+        } finally {
+            buffered.release(progress.reserved);
         }
+    }
+
+    /** Takes {@code n} bytes of the shared budget for the request, or refuses it with 503. */
+    private void reserve(long n, Progress progress) throws Refusal {
+        if (n > 0 && !buffered.tryAcquire((int) n)) {
+            throw new Refusal(503, "sandbox: the credential proxy is busy; try again");
+        }
+        progress.reserved += (int) n;
     }
 
     /**
@@ -458,8 +484,13 @@ public final class CredentialProxy implements Closeable {
                 injection.placeholder().getBytes(StandardCharsets.UTF_8));
     }
 
-    /** The body by Content-Length or chunked, whole; after answering {@code Expect: 100-continue}. */
-    private static byte[] readBody(SocketChannel client, HttpHead head, InputStream in) throws IOException, Refusal {
+    /**
+     * The body by Content-Length or chunked, whole, in parts of about {@value #BUFFER} bytes
+     * (a chunked body may come in many tiny chunks; copying them into blocks keeps the memory
+     * close to what {@link #reserve} counted); after answering {@code Expect: 100-continue}.
+     */
+    private List<byte[]> readBody(SocketChannel client, HttpHead head, InputStream in, Progress progress)
+            throws IOException, Refusal {
         List<String> te = head.values("transfer-encoding");
         List<String> cl = head.values("content-length");
         if (!te.isEmpty() && !cl.isEmpty()) {
@@ -481,6 +512,7 @@ public final class CredentialProxy implements Closeable {
             if (length > MAX_BODY) {
                 throw new Refusal(413, "sandbox: the request's body is over " + MAX_BODY + " bytes");
             }
+            reserve(length, progress);
         }
         if ((chunked || length > 0) && head.values("expect").stream().anyMatch(v -> v.equalsIgnoreCase("100-continue"))) {
             write(client, "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
@@ -490,29 +522,47 @@ public final class CredentialProxy implements Closeable {
             if (body.length < length) {
                 throw new IOException("the request's body ended early");
             }
-            return body;
+            return List.of(body);
         }
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        List<byte[]> body = new ArrayList<>();
+        ByteArrayOutputStream block = new ByteArrayOutputStream(BUFFER);
+        byte[] buf = new byte[BUFFER];
+        long total = 0;
         while (true) {
             String size = line(in).split(";", 2)[0].strip();
             if (!size.matches("[0-9a-fA-F]{1,8}")) {
                 throw new Refusal(400, "sandbox: the request's chunked body is malformed");
             }
             long n = Long.parseLong(size, 16);
-            if (body.size() + n > MAX_BODY) {
+            if (total + n > MAX_BODY) {
                 throw new Refusal(413, "sandbox: the request's body is over " + MAX_BODY + " bytes");
             }
             if (n == 0) {
                 while (!line(in).isEmpty()) {
                     // trailer fields (RFC 9112 §7.1.2): not forwarded
                 }
-                return body.toByteArray();
+                if (block.size() > 0) {
+                    body.add(block.toByteArray());
+                }
+                return body;
             }
-            byte[] chunk = in.readNBytes((int) n);
-            if (chunk.length < n || !line(in).isEmpty()) {
+            reserve(n, progress);
+            total += n;
+            for (long left = n; left > 0;) {
+                int r = in.read(buf, 0, (int) Math.min(left, buf.length));
+                if (r < 0) {
+                    throw new IOException("the request's body ended early");
+                }
+                block.write(buf, 0, r);
+                left -= r;
+                if (block.size() >= BUFFER) {
+                    body.add(block.toByteArray());
+                    block.reset();
+                }
+            }
+            if (!line(in).isEmpty()) {
                 throw new Refusal(400, "sandbox: the request's chunked body is malformed");
             }
-            body.write(chunk);
         }
     }
 
@@ -548,12 +598,15 @@ public final class CredentialProxy implements Closeable {
      * @return the upstream's status, or its negation when the connection can't carry another
      *     request (the answer ended early)
      */
-    private int forward(SocketChannel client, String method, URI target, HttpHead head, byte[] body, boolean http10,
-            Progress progress) throws IOException, Upstream {
+    private int forward(SocketChannel client, String method, URI target, HttpHead head, List<byte[]> body,
+            boolean http10, Progress progress) throws IOException, Upstream {
+        long length = body.stream().mapToLong(part -> part.length).sum();
         HttpRequest.Builder b = HttpRequest.newBuilder(target)
-                .method(method, body.length == 0 && !method.equals("POST") && !method.equals("PUT")
+                .method(method, length == 0 && !method.equals("POST") && !method.equals("PUT")
                         && !method.equals("PATCH") ? HttpRequest.BodyPublishers.noBody()
-                                : HttpRequest.BodyPublishers.ofByteArray(body));
+                                // with its length: a Content-Length upstream, not chunked
+                                : HttpRequest.BodyPublishers.fromPublisher(
+                                        HttpRequest.BodyPublishers.ofByteArrays(body), length));
         if (!"https".equalsIgnoreCase(target.getScheme())) {
             b.version(HttpClient.Version.HTTP_1_1); // no h2c upgrade attempts on plain HTTP
         }

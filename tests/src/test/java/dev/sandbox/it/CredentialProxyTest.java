@@ -471,6 +471,53 @@ class CredentialProxyTest {
         }
     }
 
+    @Test
+    void bodiesPastTheSharedBudget_get503_andAreServedOnceOneIsReleased() throws IOException {
+        Path log = dir.resolve("log-r");
+        int holders = (int) (CredentialProxy.MAX_BUFFERED / CredentialProxy.MAX_BODY);
+        try (CredentialProxy proxy = unixProxy(log)) {
+            List<Client> held = new ArrayList<>();
+            try {
+                for (int i = 0; i < holders; i++) {
+                    Client c = Client.connect(proxy.address());
+                    held.add(c);
+                    // The 100 Continue comes once the body's length is reserved; the body never does.
+                    c.write("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                            + "\r\nExpect: 100-continue\r\nContent-Length: " + CredentialProxy.MAX_BODY + "\r\n\r\n");
+                    assertEquals(100, c.read().status());
+                }
+                int before = api.requests().size();
+                for (String body : List.of("Content-Length: 2\r\n\r\n{}", "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")) {
+                    try (Client over = Client.connect(proxy.address())) {
+                        Response r = over.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                                + "\r\n" + body);
+                        assertEquals(503, r.status(), body);
+                        assertEquals("sandbox: the credential proxy is busy; try again\n", r.text());
+                    }
+                }
+                assertEquals(before, api.requests().size());
+                held.remove(0).close();
+                int status = 0;
+                for (int i = 0; i < 100 && status != 200; i++) {
+                    try (Client again = Client.connect(proxy.address())) {
+                        status = again.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                                + "\r\nContent-Length: 2\r\n\r\n{}").status();
+                    }
+                    if (status != 200) {
+                        sleep(20);
+                    }
+                }
+                assertEquals(200, status, "the budget is given back when a connection ends mid-body");
+            } finally {
+                for (Client c : held) {
+                    c.close();
+                }
+            }
+        }
+        assertTrue(Files.readString(log).contains(" test POST /v1/messages 503 refused: the credential proxy is busy; "
+                + "try again\n"), Files.readString(log));
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
