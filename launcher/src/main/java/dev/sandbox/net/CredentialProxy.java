@@ -33,7 +33,9 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -117,17 +119,23 @@ public final class CredentialProxy implements Closeable {
 
     private final ServerSocketChannel server;
     private final SocketAddress address;
-    private final Injection injection;
+    private final List<Injection> injections;
+    /** The upstream of every injection. */
+    private final URI upstream;
+    /** The first injection's provider: the log's name for what no injection matched. */
+    private final String provider;
     private final Path logFile;
     private final HttpClient http;
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
     private final Semaphore buffered = new Semaphore(MAX_BUFFERED);
 
-    private CredentialProxy(ServerSocketChannel server, SocketAddress address, Injection injection, Path logFile,
-            HttpClient http) {
+    private CredentialProxy(ServerSocketChannel server, SocketAddress address, List<Injection> injections,
+            Path logFile, HttpClient http) {
         this.server = server;
         this.address = address;
-        this.injection = injection;
+        this.injections = injections;
+        this.upstream = injections.get(0).upstream();
+        this.provider = injections.get(0).provider();
         this.logFile = logFile;
         this.http = http;
     }
@@ -144,6 +152,40 @@ public final class CredentialProxy implements Closeable {
      *     certificate, or when it can't bind {@code listen}
      */
     public static CredentialProxy start(SocketAddress listen, Injection injection, Path logFile, Path extraCa) {
+        return start(listen, List.of(injection), logFile, extraCa);
+    }
+
+    /**
+     * Starts a proxy for several keys of one upstream, e.g. Claude Code's API key in
+     * {@code x-api-key} and its auth token in {@code Authorization: Bearer}, or two
+     * placeholders in the same header. For each distinct header (case-insensitive) of the
+     * injections that a request carries, its one value must be one injection's placeholder
+     * (after its scheme) and becomes that injection's key; at least one such header must be
+     * there, else 401. The log names the provider of the first injection, in list order, that
+     * matched.
+     *
+     * @param injections one or more, all with the same {@code upstream}
+     * @throws IllegalArgumentException when {@code injections} is empty, their upstreams
+     *     differ, or two have the same header and placeholder
+     * @throws SandboxException as {@link #start(SocketAddress, Injection, Path, Path)}
+     */
+    public static CredentialProxy start(SocketAddress listen, List<Injection> injections, Path logFile,
+            Path extraCa) {
+        injections = List.copyOf(injections);
+        if (injections.isEmpty()) {
+            throw new IllegalArgumentException("a credential proxy needs at least one injection");
+        }
+        Set<String> seen = new HashSet<>();
+        for (Injection i : injections) {
+            if (!i.upstream().equals(injections.get(0).upstream())) {
+                throw new IllegalArgumentException("the injections of one credential proxy have different upstreams: "
+                        + injections.get(0).upstream() + " and " + i.upstream());
+            }
+            if (!seen.add(i.header().toLowerCase(Locale.ROOT) + "\n" + i.placeholder())) {
+                throw new IllegalArgumentException("two injections with header " + i.header() + " share a placeholder");
+            }
+        }
+        String provider = injections.get(0).provider();
         HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
                 .followRedirects(HttpClient.Redirect.NEVER);
         if (extraCa != null) {
@@ -158,9 +200,9 @@ public final class CredentialProxy implements Closeable {
                 server = ServerSocketChannel.open();
             }
             server.bind(listen);
-            CredentialProxy proxy = new CredentialProxy(server, server.getLocalAddress(), injection, logFile,
+            CredentialProxy proxy = new CredentialProxy(server, server.getLocalAddress(), injections, logFile,
                     builder.build());
-            Thread t = new Thread(proxy::acceptLoop, "credential-proxy-" + injection.provider());
+            Thread t = new Thread(proxy::acceptLoop, "credential-proxy-" + provider);
             t.setDaemon(true);
             t.start();
             return proxy;
@@ -172,7 +214,7 @@ public final class CredentialProxy implements Closeable {
                     // it never served
                 }
             }
-            throw SandboxException.cant("start the credential proxy for " + injection.provider() + " on", listen, e);
+            throw SandboxException.cant("start the credential proxy for " + provider + " on", listen, e);
         }
     }
 
@@ -333,12 +375,18 @@ public final class CredentialProxy implements Closeable {
         }
     }
 
-    /** What the agent has been sent in answer to the request being served. */
+    /** Where the request being served stands. */
     private static final class Progress {
+        /** The provider the log names: the matched injection's, once one matched. */
+        String provider;
         /** A final status line went out: a reply of our own can't follow it. */
         boolean answered;
         /** Bytes of {@link #MAX_BUFFERED} this request holds, given back when it is done. */
         int reserved;
+
+        Progress(String provider) {
+            this.provider = provider;
+        }
     }
 
     /** Serves one request; true when the connection may carry another. */
@@ -357,7 +405,7 @@ public final class CredentialProxy implements Closeable {
         String[] request = head.requestLine().split(" ", -1);
         String method = request.length == 3 && request[0].matches("[A-Z]+") ? request[0] : "-";
         String path = request.length == 3 ? logged(request[1]) : "-";
-        Progress progress = new Progress();
+        Progress progress = new Progress(provider);
         try {
             if (request.length != 3 || method.equals("-") || !request[2].matches("HTTP/1\\.[01]")) {
                 throw new Refusal(400, "sandbox: not an HTTP/1.1 request line");
@@ -374,12 +422,12 @@ public final class CredentialProxy implements Closeable {
             boolean http10 = request[2].equals("HTTP/1.0");
             URI target;
             try {
-                target = URI.create(injection.upstream().getScheme() + "://" + injection.upstream().getRawAuthority()
+                target = URI.create(upstream.getScheme() + "://" + upstream.getRawAuthority()
                         + request[1]);
             } catch (IllegalArgumentException e) {
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
-            if (!injection.upstream().getRawAuthority().equals(target.getRawAuthority())) {
+            if (!upstream.getRawAuthority().equals(target.getRawAuthority())) {
                 // Defence in depth: whatever the target holds, the key goes to the upstream only.
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
@@ -387,27 +435,28 @@ public final class CredentialProxy implements Closeable {
             if (!forwardable(method)) {
                 throw new Refusal(405, "sandbox: method " + method + " is not forwarded");
             }
-            authorize(head);
+            List<Injection> matched = authorize(head);
+            progress.provider = matched.get(0).provider();
             List<byte[]> body = readBody(client, head, in, progress);
             boolean close = http10 || head.values("connection").stream()
                     .anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("close"));
-            int status = forward(client, method, target, head, body, http10, progress);
-            log(method, path, Integer.toString(status));
+            int status = forward(client, method, target, head, body, http10, matched, progress);
+            log(progress.provider, method, path, Integer.toString(status));
             return status > 0 && !close;
         } catch (Refusal r) {
-            log(method, path, r.status + " refused: " + r.body.replaceFirst("^sandbox: ", ""));
+            log(progress.provider, method, path, r.status + " refused: " + r.body.replaceFirst("^sandbox: ", ""));
             reply(client, r.status, r.body);
             return false;
         } catch (Upstream e) {
-            log(method, path, "502 failed: " + e.getMessage());
-            reply(client, 502, "sandbox: can't reach " + injection.upstream() + " for " + injection.provider() + ": "
+            log(progress.provider, method, path, "502 failed: " + e.getMessage());
+            reply(client, 502, "sandbox: can't reach " + upstream + " for " + progress.provider + ": "
                     + e.getMessage());
             return false;
         } catch (RuntimeException e) {
             // A fault of ours or of a library, on input from the sandbox: one line in the log
             // (the class only: a message may quote a header, and so the key), never a trace on
             // the user's terminal, and the connection ends since its state is unknown.
-            log(method, path, "500 failed: " + e.getClass().getName());
+            log(progress.provider, method, path, "500 failed: " + e.getClass().getName());
             if (!progress.answered) {
                 reply(client, 500, "sandbox: the credential proxy failed on this request: " + e.getClass().getName());
             }
@@ -456,12 +505,40 @@ public final class CredentialProxy implements Closeable {
         }
     }
 
-    private void authorize(HttpHead head) throws Refusal {
-        List<String> values = head.values(injection.header());
-        if (values.size() != 1 || !carries(values.get(0), injection)) {
-            throw new Refusal(401, "sandbox: this request lacks the sandbox's placeholder key in header "
-                    + injection.header());
+    /**
+     * The injections whose placeholders the request carries, in list order: per distinct
+     * header, the one whose placeholder is that header's only value.
+     *
+     * @throws Refusal 401 when a header of the injections is there but not a placeholder (or
+     *     there twice), or when none is there
+     */
+    private List<Injection> authorize(HttpHead head) throws Refusal {
+        Map<String, List<Injection>> byHeader = new LinkedHashMap<>();
+        for (Injection i : injections) {
+            byHeader.computeIfAbsent(i.header().toLowerCase(Locale.ROOT), h -> new ArrayList<>()).add(i);
         }
+        List<Injection> matched = new ArrayList<>();
+        for (List<Injection> same : byHeader.values()) {
+            List<String> values = head.values(same.get(0).header());
+            if (values.isEmpty()) {
+                continue;
+            }
+            Injection hit = values.size() != 1 ? null
+                    : same.stream().filter(i -> carries(values.get(0), i)).findFirst().orElse(null);
+            if (hit == null) {
+                throw lacking(same.get(0).header());
+            }
+            matched.add(hit);
+        }
+        if (matched.isEmpty()) {
+            throw lacking(String.join(" or ", byHeader.values().stream().map(same -> same.get(0).header()).toList()));
+        }
+        matched.sort(Comparator.comparingInt(injections::indexOf));
+        return matched;
+    }
+
+    private static Refusal lacking(String headers) {
+        return new Refusal(401, "sandbox: this request lacks the sandbox's placeholder key in header " + headers);
     }
 
     /**
@@ -599,7 +676,7 @@ public final class CredentialProxy implements Closeable {
      *     request (the answer ended early)
      */
     private int forward(SocketChannel client, String method, URI target, HttpHead head, List<byte[]> body,
-            boolean http10, Progress progress) throws IOException, Upstream {
+            boolean http10, List<Injection> matched, Progress progress) throws IOException, Upstream {
         long length = body.stream().mapToLong(part -> part.length).sum();
         HttpRequest.Builder b = HttpRequest.newBuilder(target)
                 .method(method, length == 0 && !method.equals("POST") && !method.equals("PUT")
@@ -611,9 +688,13 @@ public final class CredentialProxy implements Closeable {
             b.version(HttpClient.Version.HTTP_1_1); // no h2c upgrade attempts on plain HTTP
         }
         Set<String> hop = hopByHop(head.values("connection"));
+        Set<String> keyed = new HashSet<>();
+        for (Injection i : matched) {
+            keyed.add(i.header().toLowerCase(Locale.ROOT));
+        }
         for (String line : head.fieldLines()) {
             String name = HttpHead.name(line);
-            if (hop.contains(name) || name.equals(injection.header().toLowerCase(Locale.ROOT))) {
+            if (hop.contains(name) || keyed.contains(name)) {
                 continue;
             }
             try {
@@ -622,8 +703,9 @@ public final class CredentialProxy implements Closeable {
                 // a header HttpClient refuses to set (restricted, or a value it won't send)
             }
         }
-        b.header(injection.header(), injection.scheme().isEmpty() ? injection.key()
-                : injection.scheme() + " " + injection.key());
+        for (Injection i : matched) {
+            b.header(i.header(), i.scheme().isEmpty() ? i.key() : i.scheme() + " " + i.key());
+        }
         HttpResponse<InputStream> response;
         try {
             response = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
@@ -769,8 +851,12 @@ public final class CredentialProxy implements Closeable {
         }
     }
 
-    private synchronized void log(String method, String path, String outcome) {
-        String line = Instant.now().truncatedTo(ChronoUnit.MILLIS) + " " + injection.provider() + " " + method + " "
+    private void log(String method, String path, String outcome) {
+        log(provider, method, path, outcome);
+    }
+
+    private synchronized void log(String provider, String method, String path, String outcome) {
+        String line = Instant.now().truncatedTo(ChronoUnit.MILLIS) + " " + provider + " " + method + " "
                 + path + " " + outcome + "\n";
         try {
             Files.writeString(logFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,

@@ -518,6 +518,98 @@ class CredentialProxyTest {
                 + "try again\n"), Files.readString(log));
     }
 
+    private static final String PLACEHOLDER2 = "sandbox-placeholder-fedcba9876543210fedcba9876543210";
+    private static final String KEY2 = "sk-second-key-fedcba9876543210";
+
+    @Test
+    void twoInjections_differentHeaders_eachPlaceholderGetsItsKey() throws IOException {
+        Path log = dir.resolve("log-s");
+        List<CredentialProxy.Injection> both = List.of(
+                new CredentialProxy.Injection("anthropic", api.url(), "x-api-key", "", PLACEHOLDER, KEY),
+                new CredentialProxy.Injection("anthropic-token", api.url(), "Authorization", "Bearer", PLACEHOLDER2,
+                        KEY2));
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-two.sock")),
+                both, log, ca.caPem());
+                Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET /one HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n")
+                    .status());
+            assertEquals(List.of(KEY), last().headers().get("x-api-key"));
+            assertEquals(null, last().headers().get("authorization"));
+            assertEquals(200, c.send("GET /two HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + PLACEHOLDER2
+                    + "\r\n\r\n").status());
+            assertEquals(List.of("Bearer " + KEY2), last().headers().get("authorization"));
+            assertEquals(null, last().headers().get("x-api-key"));
+            assertEquals(200, c.send("GET /both HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + PLACEHOLDER2
+                    + "\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n").status());
+            assertEquals(List.of(KEY), last().headers().get("x-api-key"));
+            assertEquals(List.of("Bearer " + KEY2), last().headers().get("authorization"));
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(3, lines.size(), String.join("\n", lines));
+        assertTrue(lines.get(0).matches("\\S+Z anthropic GET /one 200"), lines.get(0));
+        assertTrue(lines.get(1).matches("\\S+Z anthropic-token GET /two 200"), lines.get(1));
+        assertTrue(lines.get(2).matches("\\S+Z anthropic GET /both 200"), lines.get(2));
+    }
+
+    @Test
+    void twoInjections_sameHeader_eachPlaceholderGetsItsOwnKey() throws IOException {
+        Path log = dir.resolve("log-t");
+        List<CredentialProxy.Injection> both = List.of(
+                new CredentialProxy.Injection("gemini", api.url(), "x-goog-api-key", "", PLACEHOLDER, KEY),
+                new CredentialProxy.Injection("google", api.url(), "X-Goog-Api-Key", "", PLACEHOLDER2, KEY2));
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-same.sock")),
+                both, log, ca.caPem());
+                Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET /a HTTP/1.1\r\nHost: x\r\nx-goog-api-key: " + PLACEHOLDER + "\r\n\r\n")
+                    .status());
+            assertEquals(List.of(KEY), last().headers().get("x-goog-api-key"));
+            assertEquals(200, c.send("GET /b HTTP/1.1\r\nHost: x\r\nx-goog-api-key: " + PLACEHOLDER2 + "\r\n\r\n")
+                    .status());
+            assertEquals(List.of(KEY2), last().headers().get("x-goog-api-key"));
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertTrue(lines.get(0).matches("\\S+Z gemini GET /a 200"), lines.get(0));
+        assertTrue(lines.get(1).matches("\\S+Z google GET /b 200"), lines.get(1));
+    }
+
+    @Test
+    void twoInjections_aWrongPlaceholderInEitherHeader_is401() throws IOException {
+        List<CredentialProxy.Injection> both = List.of(
+                new CredentialProxy.Injection("anthropic", api.url(), "x-api-key", "", PLACEHOLDER, KEY),
+                new CredentialProxy.Injection("anthropic", api.url(), "Authorization", "Bearer", PLACEHOLDER2, KEY2));
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("x-api-key: " + PLACEHOLDER + "\r\nAuthorization: Bearer wrong\r\n", "Authorization");
+        cases.put("x-api-key: wrong\r\nAuthorization: Bearer " + PLACEHOLDER2 + "\r\n", "x-api-key");
+        cases.put("x-api-key: " + PLACEHOLDER2 + "\r\n", "x-api-key"); // the other header's placeholder
+        cases.put("", "x-api-key or Authorization");
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-wrong.sock")),
+                both, dir.resolve("log-u"), ca.caPem())) {
+            int before = api.requests().size();
+            for (Map.Entry<String, String> e : cases.entrySet()) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\n" + e.getKey() + "\r\n");
+                    assertEquals(401, r.status(), e.getKey());
+                    assertEquals("sandbox: this request lacks the sandbox's placeholder key in header " + e.getValue()
+                            + "\n", r.text());
+                }
+            }
+            assertEquals(before, api.requests().size());
+        }
+    }
+
+    @Test
+    void injections_emptyOrWithDifferentUpstreams_areRefused() {
+        SocketAddress where = UnixDomainSocketAddress.of(dir.resolve("cred-none.sock"));
+        assertThrows(IllegalArgumentException.class, () -> CredentialProxy.start(where, List.of(), dir.resolve("log-v"),
+                ca.caPem()));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CredentialProxy.start(where,
+                List.of(injection(api.url(), "x-api-key", ""),
+                        new CredentialProxy.Injection("other", URI.create("https://example.invalid"), "Authorization",
+                                "Bearer", PLACEHOLDER2, KEY2)),
+                dir.resolve("log-v"), ca.caPem()));
+        assertFalse(e.getMessage().contains(KEY) || e.getMessage().contains(KEY2), e.getMessage());
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
