@@ -97,6 +97,7 @@ public final class CredentialProxy implements Closeable {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final int BUFFER = 64 * 1024;
     private static final int LINGER_MS = 2000;
+    private static final int CLOSE_WAIT_MS = 2000;
 
     /** Not forwarded either way: hop-by-hop (RFC 9110 §7.6.1), or set by HttpClient itself. */
     private static final Set<String> DROPPED = Set.of("connection", "content-length", "expect", "host", "upgrade",
@@ -128,6 +129,7 @@ public final class CredentialProxy implements Closeable {
     private final HttpClient http;
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
     private final Semaphore buffered = new Semaphore(MAX_BUFFERED);
+    private final Set<Thread> serving = ConcurrentHashMap.newKeySet();
 
     private CredentialProxy(ServerSocketChannel server, SocketAddress address, List<Injection> injections,
             Path logFile, HttpClient http) {
@@ -223,7 +225,11 @@ public final class CredentialProxy implements Closeable {
         return address;
     }
 
-    /** Stops accepting and ends the connections still open (their upstream requests too). */
+    /**
+     * Stops accepting and ends the connections still open (their upstream requests too), then
+     * waits up to {@value #CLOSE_WAIT_MS} ms for their threads, so that the log is complete
+     * when this returns: a request's line is written after its answer went out.
+     */
     @Override
     public void close() {
         try {
@@ -236,6 +242,18 @@ public final class CredentialProxy implements Closeable {
         }
         for (SocketChannel c : open) {
             closeQuietly(c);
+        }
+        long deadline = System.nanoTime() + CLOSE_WAIT_MS * 1_000_000L;
+        try {
+            for (Thread t : serving) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    break;
+                }
+                t.join(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -290,6 +308,7 @@ public final class CredentialProxy implements Closeable {
                 open.add(client);
                 Thread t = new Thread(() -> serve(client), "credential-proxy-client");
                 t.setDaemon(true);
+                serving.add(t);
                 t.start();
             } catch (IOException e) {
                 return; // closed
@@ -326,6 +345,7 @@ public final class CredentialProxy implements Closeable {
             }
         } finally {
             open.remove(client);
+            serving.remove(Thread.currentThread());
         }
     }
 
