@@ -105,10 +105,11 @@ public final class CredentialProxy implements Closeable {
             "proxy-authorization");
 
     /**
-     * What one proxy does: forward to {@code upstream} (scheme, host and port used; the
+     * One key a proxy puts in: forward to {@code upstream} (scheme, host and port used; the
      * request's own target follows), swapping {@code placeholder} in the request field
      * {@code header} for {@code key}, both after {@code scheme} and a space when the scheme
-     * is not empty (e.g. {@code Bearer}). {@code provider} names it in the log.
+     * is not empty (e.g. {@code Bearer}). {@code provider} names it in the log. A proxy may
+     * have several, all with the same upstream.
      */
     public record Injection(String provider, URI upstream, String header, String scheme, String placeholder,
             String key) {
