@@ -31,13 +31,17 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -51,25 +55,29 @@ import javax.net.ssl.X509TrustManager;
  *
  * <p>From the agent it takes HTTP/1.1 (RFC 9112), several requests per connection one after
  * another, with origin-form targets only ({@code /path?query}); heads up to 64 KiB, bodies up
- * to {@value #MAX_BODY} bytes by Content-Length or chunked (RFC 9112 §7.1, de-chunked here),
- * {@code Expect: 100-continue} answered here (RFC 9110 §10.1.1). It forwards through the
- * JDK's {@link HttpClient} (TLS, HTTP/2), without the hop-by-hop fields (RFC 9110 §7.6.1) and
- * those the client sets itself (the restricted headers of {@link HttpRequest.Builder#header},
- * listed with {@code jdk.httpclient.allowRestrictedHeaders} in the java.net.http module's
- * documentation). It follows no redirect: the key goes to the upstream and nowhere else.
+ * to {@value #MAX_BODY} bytes (32 MiB) by Content-Length or chunked (RFC 9112 §7.1, de-chunked
+ * here), held whole until sent and at most {@value #MAX_BUFFERED} bytes (128 MiB) of them at
+ * once across all connections; {@code Expect: 100-continue} answered here (RFC 9110
+ * §10.1.1). It forwards through the JDK's {@link HttpClient} (TLS, HTTP/2), without the
+ * hop-by-hop fields (RFC 9110 §7.6.1) and those the client sets itself (the restricted headers
+ * of {@link HttpRequest.Builder#header}, listed with {@code jdk.httpclient.allowRestrictedHeaders}
+ * in the java.net.http module's documentation). It follows no redirect: the key goes to the
+ * upstream and nowhere else.
  * Responses stream back as they arrive, each read written to the agent at once, so
  * server-sent events are not held back; when the agent goes away, the upstream response is
  * closed, which cancels it.
  *
  * <p>Answers of its own: 400 for a request it can't read, 401 when the key header is not the
- * placeholder (the request goes nowhere), 413 for a body over the limit, 431 for a head over
- * 64 KiB, 502 when the upstream can't be reached, 503 to a connection past
- * {@value #MAX_CONNECTIONS} open at once; each with a one-line text body. Every
- * request is one line of {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
+ * placeholder (the request goes nowhere), 405 for a method {@link HttpClient} won't send
+ * (CONNECT), 413 for a body over {@link #MAX_BODY}, 431 for a head over 64 KiB, 500 (and the
+ * connection closed) for a fault of its own, 502 when the upstream can't be reached, 503 to a
+ * connection past {@value #MAX_CONNECTIONS} open at once and to a body past the
+ * {@link #MAX_BUFFERED} budget; each with a one-line text body. Every request is one line of
+ * {@code logFile}: {@code ISO-INSTANT PROVIDER METHOD PATH STATUS},
  * PATH without its query (clients may carry keys there), never a header value.
  */
 public final class CredentialProxy implements Closeable {
-    /** The largest request body forwarded, in bytes (the model APIs take up to 32 MB). */
+    /** The largest request body forwarded, in bytes: 32 MiB (the model APIs take up to 32 MB). */
     public static final int MAX_BODY = 32 * 1024 * 1024;
     /**
      * Connections served at once; one more is answered 503 and closed. Each has a thread and
@@ -77,10 +85,19 @@ public final class CredentialProxy implements Closeable {
      * launcher's memory, which runs every other part of the sandbox.
      */
     public static final int MAX_CONNECTIONS = 32;
+    /**
+     * Request-body bytes held at once by all the connections of one proxy, 128 MiB: a body
+     * with a Content-Length reserves it before it is read, a chunked body as each chunk comes;
+     * what can't be had is answered 503, and a request gives its share back once its answer is
+     * done or it is refused (the JDK's response keeps the request, and so its body, until
+     * then). {@link #MAX_CONNECTIONS} bodies of {@link #MAX_BODY} would be 1 GiB.
+     */
+    public static final int MAX_BUFFERED = 128 * 1024 * 1024;
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final int BUFFER = 64 * 1024;
     private static final int LINGER_MS = 2000;
+    private static final int CLOSE_WAIT_MS = 2000;
 
     /** Not forwarded either way: hop-by-hop (RFC 9110 §7.6.1), or set by HttpClient itself. */
     private static final Set<String> DROPPED = Set.of("connection", "content-length", "expect", "host", "upgrade",
@@ -88,10 +105,11 @@ public final class CredentialProxy implements Closeable {
             "proxy-authorization");
 
     /**
-     * What one proxy does: forward to {@code upstream} (scheme, host and port used; the
+     * One key a proxy puts in: forward to {@code upstream} (scheme, host and port used; the
      * request's own target follows), swapping {@code placeholder} in the request field
      * {@code header} for {@code key}, both after {@code scheme} and a space when the scheme
-     * is not empty (e.g. {@code Bearer}). {@code provider} names it in the log.
+     * is not empty (e.g. {@code Bearer}). {@code provider} names it in the log. A proxy may
+     * have several, all with the same upstream.
      */
     public record Injection(String provider, URI upstream, String header, String scheme, String placeholder,
             String key) {
@@ -103,16 +121,24 @@ public final class CredentialProxy implements Closeable {
 
     private final ServerSocketChannel server;
     private final SocketAddress address;
-    private final Injection injection;
+    private final List<Injection> injections;
+    /** The upstream of every injection. */
+    private final URI upstream;
+    /** The first injection's provider: the log's name for what no injection matched. */
+    private final String provider;
     private final Path logFile;
     private final HttpClient http;
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
+    private final Semaphore buffered = new Semaphore(MAX_BUFFERED);
+    private final Set<Thread> serving = ConcurrentHashMap.newKeySet();
 
-    private CredentialProxy(ServerSocketChannel server, SocketAddress address, Injection injection, Path logFile,
-            HttpClient http) {
+    private CredentialProxy(ServerSocketChannel server, SocketAddress address, List<Injection> injections,
+            Path logFile, HttpClient http) {
         this.server = server;
         this.address = address;
-        this.injection = injection;
+        this.injections = injections;
+        this.upstream = injections.get(0).upstream();
+        this.provider = injections.get(0).provider();
         this.logFile = logFile;
         this.http = http;
     }
@@ -129,6 +155,40 @@ public final class CredentialProxy implements Closeable {
      *     certificate, or when it can't bind {@code listen}
      */
     public static CredentialProxy start(SocketAddress listen, Injection injection, Path logFile, Path extraCa) {
+        return start(listen, List.of(injection), logFile, extraCa);
+    }
+
+    /**
+     * Starts a proxy for several keys of one upstream, e.g. Claude Code's API key in
+     * {@code x-api-key} and its auth token in {@code Authorization: Bearer}, or two
+     * placeholders in the same header. For each distinct header (case-insensitive) of the
+     * injections that a request carries, its one value must be one injection's placeholder
+     * (after its scheme) and becomes that injection's key; at least one such header must be
+     * there, else 401. The log names the provider of the first injection, in list order, that
+     * matched.
+     *
+     * @param injections one or more, all with the same {@code upstream}
+     * @throws IllegalArgumentException when {@code injections} is empty, their upstreams
+     *     differ, or two have the same header and placeholder
+     * @throws SandboxException as {@link #start(SocketAddress, Injection, Path, Path)}
+     */
+    public static CredentialProxy start(SocketAddress listen, List<Injection> injections, Path logFile,
+            Path extraCa) {
+        injections = List.copyOf(injections);
+        if (injections.isEmpty()) {
+            throw new IllegalArgumentException("a credential proxy needs at least one injection");
+        }
+        Set<String> seen = new HashSet<>();
+        for (Injection i : injections) {
+            if (!i.upstream().equals(injections.get(0).upstream())) {
+                throw new IllegalArgumentException("the injections of one credential proxy have different upstreams: "
+                        + injections.get(0).upstream() + " and " + i.upstream());
+            }
+            if (!seen.add(i.header().toLowerCase(Locale.ROOT) + "\n" + i.placeholder())) {
+                throw new IllegalArgumentException("two injections with header " + i.header() + " share a placeholder");
+            }
+        }
+        String provider = injections.get(0).provider();
         HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
                 .followRedirects(HttpClient.Redirect.NEVER);
         if (extraCa != null) {
@@ -143,9 +203,9 @@ public final class CredentialProxy implements Closeable {
                 server = ServerSocketChannel.open();
             }
             server.bind(listen);
-            CredentialProxy proxy = new CredentialProxy(server, server.getLocalAddress(), injection, logFile,
+            CredentialProxy proxy = new CredentialProxy(server, server.getLocalAddress(), injections, logFile,
                     builder.build());
-            Thread t = new Thread(proxy::acceptLoop, "credential-proxy-" + injection.provider());
+            Thread t = new Thread(proxy::acceptLoop, "credential-proxy-" + provider);
             t.setDaemon(true);
             t.start();
             return proxy;
@@ -157,7 +217,7 @@ public final class CredentialProxy implements Closeable {
                     // it never served
                 }
             }
-            throw SandboxException.cant("start the credential proxy for " + injection.provider() + " on", listen, e);
+            throw SandboxException.cant("start the credential proxy for " + provider + " on", listen, e);
         }
     }
 
@@ -166,7 +226,11 @@ public final class CredentialProxy implements Closeable {
         return address;
     }
 
-    /** Stops accepting and ends the connections still open (their upstream requests too). */
+    /**
+     * Stops accepting and ends the connections still open (their upstream requests too), then
+     * waits up to {@value #CLOSE_WAIT_MS} ms for their threads, so that the log is complete
+     * when this returns: a request's line is written after its answer went out.
+     */
     @Override
     public void close() {
         try {
@@ -179,6 +243,18 @@ public final class CredentialProxy implements Closeable {
         }
         for (SocketChannel c : open) {
             closeQuietly(c);
+        }
+        long deadline = System.nanoTime() + CLOSE_WAIT_MS * 1_000_000L;
+        try {
+            for (Thread t : serving) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    break;
+                }
+                t.join(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -233,6 +309,7 @@ public final class CredentialProxy implements Closeable {
                 open.add(client);
                 Thread t = new Thread(() -> serve(client), "credential-proxy-client");
                 t.setDaemon(true);
+                serving.add(t);
                 t.start();
             } catch (IOException e) {
                 return; // closed
@@ -259,8 +336,17 @@ public final class CredentialProxy implements Closeable {
             lingeringClose(client);
         } catch (IOException e) {
             // the agent went away: nothing to tell
+        } catch (RuntimeException e) {
+            // A fault outside any one request (serveOne catches its own): one line, no trace.
+            log("-", "-", "500 failed: " + e.getClass().getName());
+            try {
+                reply(client, 500, "sandbox: the credential proxy failed on this request: " + e.getClass().getName());
+            } catch (IOException gone) {
+                // nothing more to tell
+            }
         } finally {
             open.remove(client);
+            serving.remove(Thread.currentThread());
         }
     }
 
@@ -310,6 +396,20 @@ public final class CredentialProxy implements Closeable {
         }
     }
 
+    /** Where the request being served stands. */
+    private static final class Progress {
+        /** The provider the log names: the matched injection's, once one matched. */
+        String provider;
+        /** A final status line went out: a reply of our own can't follow it. */
+        boolean answered;
+        /** Bytes of {@link #MAX_BUFFERED} this request holds, given back when it is done. */
+        int reserved;
+
+        Progress(String provider) {
+            this.provider = provider;
+        }
+    }
+
     /** Serves one request; true when the connection may carry another. */
     private boolean serveOne(SocketChannel client, HttpHead.Reader in) throws IOException {
         HttpHead head;
@@ -326,6 +426,7 @@ public final class CredentialProxy implements Closeable {
         String[] request = head.requestLine().split(" ", -1);
         String method = request.length == 3 && request[0].matches("[A-Z]+") ? request[0] : "-";
         String path = request.length == 3 ? logged(request[1]) : "-";
+        Progress progress = new Progress(provider);
         try {
             if (request.length != 3 || method.equals("-") || !request[2].matches("HTTP/1\\.[01]")) {
                 throw new Refusal(400, "sandbox: not an HTTP/1.1 request line");
@@ -334,62 +435,160 @@ public final class CredentialProxy implements Closeable {
                 path = "-";
                 throw new Refusal(400, "sandbox: send requests here as /path?query, not as an absolute URL or '*'");
             }
+            if (!request[1].matches("[\\x21-\\x7e]+")) {
+                // RFC 9112 §3.2: the target is ASCII. URI would take other characters and
+                // encode them as UTF-8 once more (raw UTF-8 /café became /caf%C3%83%C2%A9).
+                throw new Refusal(400, "sandbox: the request's target must be ASCII (percent-encode other bytes)");
+            }
             boolean http10 = request[2].equals("HTTP/1.0");
             URI target;
             try {
-                target = URI.create(injection.upstream().getScheme() + "://" + injection.upstream().getRawAuthority()
+                target = URI.create(upstream.getScheme() + "://" + upstream.getRawAuthority()
                         + request[1]);
             } catch (IllegalArgumentException e) {
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
-            if (!injection.upstream().getRawAuthority().equals(target.getRawAuthority())) {
+            if (!upstream.getRawAuthority().equals(target.getRawAuthority())) {
                 // Defence in depth: whatever the target holds, the key goes to the upstream only.
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
             checkFields(head);
-            authorize(head);
-            byte[] body = readBody(client, head, in);
+            if (!forwardable(method)) {
+                throw new Refusal(405, "sandbox: method " + method + " is not forwarded");
+            }
+            List<Injection> matched = authorize(head);
+            progress.provider = matched.get(0).provider();
+            List<byte[]> body = readBody(client, head, in, progress);
             boolean close = http10 || head.values("connection").stream()
                     .anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("close"));
-            int status = forward(client, method, target, head, body, http10);
-            log(method, path, Integer.toString(status));
+            int status = forward(client, method, target, head, body, http10, matched, progress);
+            log(progress.provider, method, path, Integer.toString(status));
             return status > 0 && !close;
         } catch (Refusal r) {
-            log(method, path, r.status + " refused: " + r.body.replaceFirst("^sandbox: ", ""));
+            log(progress.provider, method, path, r.status + " refused: " + r.body.replaceFirst("^sandbox: ", ""));
             reply(client, r.status, r.body);
             return false;
         } catch (Upstream e) {
-            log(method, path, "502 failed: " + e.getMessage());
-            reply(client, 502, "sandbox: can't reach " + injection.upstream() + " for " + injection.provider() + ": "
+            log(progress.provider, method, path, "502 failed: " + e.getMessage());
+            reply(client, 502, "sandbox: can't reach " + upstream + " for " + progress.provider + ": "
                     + e.getMessage());
+            return false;
+        } catch (RuntimeException e) {
+            // A fault of ours or of a library, on input from the sandbox: one line in the log
+            // (the class only: a message may quote a header, and so the key), never a trace on
+            // the user's terminal, and the connection ends since its state is unknown.
+            log(progress.provider, method, path, "500 failed: " + e.getClass().getName());
+            if (!progress.answered) {
+                reply(client, 500, "sandbox: the credential proxy failed on this request: " + e.getClass().getName());
+            }
+            return false;
+        } finally {
+            buffered.release(progress.reserved);
+        }
+    }
+
+    /** Takes {@code n} bytes of the shared budget for the request, or refuses it with 503. */
+    private void reserve(long n, Progress progress) throws Refusal {
+        if (n > 0 && !buffered.tryAcquire((int) n)) {
+            throw new Refusal(503, "sandbox: the credential proxy is busy; try again");
+        }
+        progress.reserved += (int) n;
+    }
+
+    /**
+     * Whether {@link HttpClient} sends {@code method}: it refuses some (CONNECT) by throwing,
+     * so this asks it rather than keep a list of its own.
+     */
+    private static boolean forwardable(String method) {
+        try {
+            HttpRequest.newBuilder().method(method, HttpRequest.BodyPublishers.noBody());
+            return true;
+        } catch (IllegalArgumentException e) {
             return false;
         }
     }
 
-    /** Field lines this proxy will not guess at (RFC 9112 §5.2 obsolete folding, no colon). */
+    /**
+     * Field lines this proxy will not guess at: RFC 9112 §5.2 obsolete folding, no colon, a
+     * name that is not a token, and whitespace between the name and the colon, which §5.1 says
+     * a server must reject (proxies have disagreed on what such a name is: request smuggling).
+     */
     private static void checkFields(HttpHead head) throws Refusal {
         for (String line : head.fieldLines()) {
-            if (line.isEmpty() || line.startsWith(" ") || line.startsWith("\t") || HttpHead.name(line).isEmpty()
-                    || !HttpHead.name(line).matches("[!#$%&'*+.^_`|~0-9a-z-]+")) {
+            int colon = line.indexOf(':');
+            String name = colon < 0 ? "" : line.substring(0, colon);
+            if (!name.isEmpty() && name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]+")) {
+                throw new Refusal(400, "sandbox: a header line of the request has whitespace before its colon");
+            }
+            if (!name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
                 throw new Refusal(400, "sandbox: a header line of the request is malformed");
             }
         }
     }
 
-    private void authorize(HttpHead head) throws Refusal {
-        String expected = injection.scheme().isEmpty() ? injection.placeholder()
-                : injection.scheme() + " " + injection.placeholder();
-        List<String> values = head.values(injection.header());
-        boolean ok = values.size() == 1 && MessageDigest.isEqual(values.get(0).getBytes(StandardCharsets.UTF_8),
-                expected.getBytes(StandardCharsets.UTF_8));
-        if (!ok) {
-            throw new Refusal(401, "sandbox: this request lacks the sandbox's placeholder key in header "
-                    + injection.header());
+    /**
+     * The injections whose placeholders the request carries, in list order: per distinct
+     * header, the one whose placeholder is that header's only value.
+     *
+     * @throws Refusal 401 when a header of the injections is there but not a placeholder (or
+     *     there twice), or when none is there
+     */
+    private List<Injection> authorize(HttpHead head) throws Refusal {
+        Map<String, List<Injection>> byHeader = new LinkedHashMap<>();
+        for (Injection i : injections) {
+            byHeader.computeIfAbsent(i.header().toLowerCase(Locale.ROOT), h -> new ArrayList<>()).add(i);
         }
+        List<Injection> matched = new ArrayList<>();
+        for (List<Injection> same : byHeader.values()) {
+            List<String> values = head.values(same.get(0).header());
+            if (values.isEmpty()) {
+                continue;
+            }
+            Injection hit = values.size() != 1 ? null
+                    : same.stream().filter(i -> carries(values.get(0), i)).findFirst().orElse(null);
+            if (hit == null) {
+                throw lacking(same.get(0).header());
+            }
+            matched.add(hit);
+        }
+        if (matched.isEmpty()) {
+            throw lacking(String.join(" or ", byHeader.values().stream().map(same -> same.get(0).header()).toList()));
+        }
+        matched.sort(Comparator.comparingInt(injections::indexOf));
+        return matched;
     }
 
-    /** The body by Content-Length or chunked, whole; after answering {@code Expect: 100-continue}. */
-    private static byte[] readBody(SocketChannel client, HttpHead head, InputStream in) throws IOException, Refusal {
+    private static Refusal lacking(String headers) {
+        return new Refusal(401, "sandbox: this request lacks the sandbox's placeholder key in header " + headers);
+    }
+
+    /**
+     * Whether a field value is the injection's placeholder, after its scheme and spaces when
+     * it has one. The scheme in any case: auth schemes are case-insensitive (RFC 9110 §11.1,
+     * {@code credentials = auth-scheme [ 1*SP ... ]}); the placeholder exactly, compared in
+     * constant time.
+     */
+    private static boolean carries(String value, Injection injection) {
+        String rest = value;
+        if (!injection.scheme().isEmpty()) {
+            int n = injection.scheme().length();
+            if (value.length() <= n || !value.regionMatches(true, 0, injection.scheme(), 0, n)
+                    || value.charAt(n) != ' ') {
+                return false;
+            }
+            rest = value.substring(n).replaceFirst("^ +", "");
+        }
+        return MessageDigest.isEqual(rest.getBytes(StandardCharsets.UTF_8),
+                injection.placeholder().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The body by Content-Length or chunked, whole, in parts of about {@value #BUFFER} bytes
+     * (a chunked body may come in many tiny chunks; copying them into blocks keeps the memory
+     * close to what {@link #reserve} counted); after answering {@code Expect: 100-continue}.
+     */
+    private List<byte[]> readBody(SocketChannel client, HttpHead head, InputStream in, Progress progress)
+            throws IOException, Refusal {
         List<String> te = head.values("transfer-encoding");
         List<String> cl = head.values("content-length");
         if (!te.isEmpty() && !cl.isEmpty()) {
@@ -411,6 +610,7 @@ public final class CredentialProxy implements Closeable {
             if (length > MAX_BODY) {
                 throw new Refusal(413, "sandbox: the request's body is over " + MAX_BODY + " bytes");
             }
+            reserve(length, progress);
         }
         if ((chunked || length > 0) && head.values("expect").stream().anyMatch(v -> v.equalsIgnoreCase("100-continue"))) {
             write(client, "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
@@ -420,29 +620,47 @@ public final class CredentialProxy implements Closeable {
             if (body.length < length) {
                 throw new IOException("the request's body ended early");
             }
-            return body;
+            return List.of(body);
         }
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        List<byte[]> body = new ArrayList<>();
+        ByteArrayOutputStream block = new ByteArrayOutputStream(BUFFER);
+        byte[] buf = new byte[BUFFER];
+        long total = 0;
         while (true) {
             String size = line(in).split(";", 2)[0].strip();
             if (!size.matches("[0-9a-fA-F]{1,8}")) {
                 throw new Refusal(400, "sandbox: the request's chunked body is malformed");
             }
             long n = Long.parseLong(size, 16);
-            if (body.size() + n > MAX_BODY) {
+            if (total + n > MAX_BODY) {
                 throw new Refusal(413, "sandbox: the request's body is over " + MAX_BODY + " bytes");
             }
             if (n == 0) {
                 while (!line(in).isEmpty()) {
                     // trailer fields (RFC 9112 §7.1.2): not forwarded
                 }
-                return body.toByteArray();
+                if (block.size() > 0) {
+                    body.add(block.toByteArray());
+                }
+                return body;
             }
-            byte[] chunk = in.readNBytes((int) n);
-            if (chunk.length < n || !line(in).isEmpty()) {
+            reserve(n, progress);
+            total += n;
+            for (long left = n; left > 0;) {
+                int r = in.read(buf, 0, (int) Math.min(left, buf.length));
+                if (r < 0) {
+                    throw new IOException("the request's body ended early");
+                }
+                block.write(buf, 0, r);
+                left -= r;
+                if (block.size() >= BUFFER) {
+                    body.add(block.toByteArray());
+                    block.reset();
+                }
+            }
+            if (!line(in).isEmpty()) {
                 throw new Refusal(400, "sandbox: the request's chunked body is malformed");
             }
-            body.write(chunk);
         }
     }
 
@@ -478,19 +696,26 @@ public final class CredentialProxy implements Closeable {
      * @return the upstream's status, or its negation when the connection can't carry another
      *     request (the answer ended early)
      */
-    private int forward(SocketChannel client, String method, URI target, HttpHead head, byte[] body, boolean http10)
-            throws IOException, Upstream {
+    private int forward(SocketChannel client, String method, URI target, HttpHead head, List<byte[]> body,
+            boolean http10, List<Injection> matched, Progress progress) throws IOException, Upstream {
+        long length = body.stream().mapToLong(part -> part.length).sum();
         HttpRequest.Builder b = HttpRequest.newBuilder(target)
-                .method(method, body.length == 0 && !method.equals("POST") && !method.equals("PUT")
+                .method(method, length == 0 && !method.equals("POST") && !method.equals("PUT")
                         && !method.equals("PATCH") ? HttpRequest.BodyPublishers.noBody()
-                                : HttpRequest.BodyPublishers.ofByteArray(body));
+                                // with its length: a Content-Length upstream, not chunked
+                                : HttpRequest.BodyPublishers.fromPublisher(
+                                        HttpRequest.BodyPublishers.ofByteArrays(body), length));
         if (!"https".equalsIgnoreCase(target.getScheme())) {
             b.version(HttpClient.Version.HTTP_1_1); // no h2c upgrade attempts on plain HTTP
         }
         Set<String> hop = hopByHop(head.values("connection"));
+        Set<String> keyed = new HashSet<>();
+        for (Injection i : matched) {
+            keyed.add(i.header().toLowerCase(Locale.ROOT));
+        }
         for (String line : head.fieldLines()) {
             String name = HttpHead.name(line);
-            if (hop.contains(name) || name.equals(injection.header().toLowerCase(Locale.ROOT))) {
+            if (hop.contains(name) || keyed.contains(name)) {
                 continue;
             }
             try {
@@ -499,8 +724,9 @@ public final class CredentialProxy implements Closeable {
                 // a header HttpClient refuses to set (restricted, or a value it won't send)
             }
         }
-        b.header(injection.header(), injection.scheme().isEmpty() ? injection.key()
-                : injection.scheme() + " " + injection.key());
+        for (Injection i : matched) {
+            b.header(i.header(), i.scheme().isEmpty() ? i.key() : i.scheme() + " " + i.key());
+        }
         HttpResponse<InputStream> response;
         try {
             response = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
@@ -511,7 +737,7 @@ public final class CredentialProxy implements Closeable {
             throw new IOException("interrupted", e);
         }
         try (InputStream up = response.body()) {
-            return answer(client, method, response, up, http10);
+            return answer(client, method, response, up, http10, progress);
         }
     }
 
@@ -536,7 +762,7 @@ public final class CredentialProxy implements Closeable {
     }
 
     private int answer(SocketChannel client, String method, HttpResponse<InputStream> response, InputStream up,
-            boolean http10) throws IOException {
+            boolean http10, Progress progress) throws IOException {
         int status = response.statusCode();
         Map<String, List<String>> fields = response.headers().map();
         Set<String> hop = hopByHop(fields.getOrDefault("connection", List.of()));
@@ -564,6 +790,7 @@ public final class CredentialProxy implements Closeable {
         if (closeAfter) {
             out.append("Connection: close\r\n");
         }
+        progress.answered = true;
         write(client, out.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
         if (noBody) {
             return status;
@@ -603,6 +830,7 @@ public final class CredentialProxy implements Closeable {
             case 401 -> "Unauthorized";
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
+            case 405 -> "Method Not Allowed";
             case 413 -> "Content Too Large";
             case 429 -> "Too Many Requests";
             case 431 -> "Request Header Fields Too Large";
@@ -644,8 +872,12 @@ public final class CredentialProxy implements Closeable {
         }
     }
 
-    private synchronized void log(String method, String path, String outcome) {
-        String line = Instant.now().truncatedTo(ChronoUnit.MILLIS) + " " + injection.provider() + " " + method + " "
+    private void log(String method, String path, String outcome) {
+        log(provider, method, path, outcome);
+    }
+
+    private synchronized void log(String provider, String method, String path, String outcome) {
+        String line = Instant.now().truncatedTo(ChronoUnit.MILLIS) + " " + provider + " " + method + " "
                 + path + " " + outcome + "\n";
         try {
             Files.writeString(logFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,

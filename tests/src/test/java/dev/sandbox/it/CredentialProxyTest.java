@@ -386,6 +386,230 @@ class CredentialProxyTest {
         }
     }
 
+    @Test
+    void connectMethod_is405OneLine_withoutATraceOnStderr() throws IOException {
+        Path log = dir.resolve("log-n");
+        java.io.PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        try (CredentialProxy proxy = unixProxy(log)) {
+            int before = api.requests().size();
+            System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+            try {
+                for (int i = 0; i < 2; i++) {
+                    try (Client c = Client.connect(proxy.address())) {
+                        Response r = c.send("CONNECT /x HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+                        assertEquals(405, r.status());
+                        assertEquals("sandbox: method CONNECT is not forwarded\n", r.text());
+                    }
+                }
+                sleep(200);
+            } finally {
+                System.setErr(err);
+            }
+            assertEquals("", captured.toString(StandardCharsets.UTF_8), "nothing on stderr");
+            assertEquals(before, api.requests().size());
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(2, lines.size(), String.join("\n", lines));
+        for (String line : lines) {
+            assertTrue(line.matches("\\S+Z test CONNECT /x 405 refused: method CONNECT is not forwarded"), line);
+        }
+    }
+
+    @Test
+    void nonAsciiTarget_is400_andNeverReachesUpstream() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-o"));
+                Client c = Client.connect(proxy.address())) {
+            int before = api.requests().size();
+            Response r = c.send("GET /caf\u00e9 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n");
+            assertEquals(400, r.status());
+            assertEquals("sandbox: the request's target must be ASCII (percent-encode other bytes)\n", r.text());
+            assertEquals(before, api.requests().size());
+        }
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-o2"));
+                Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET /caf%C3%A9 HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                    + "\r\n\r\n").status());
+            assertEquals("/caf%C3%A9", last().path(), "a percent-encoded target passes unchanged");
+        }
+    }
+
+    @Test
+    void whitespaceBeforeTheColon_is400_andNeverReachesUpstream() throws IOException {
+        try (CredentialProxy proxy = unixProxy(dir.resolve("log-p"))) {
+            int before = api.requests().size();
+            for (String field : List.of("x-api-key : ", "x-api-key\t: ")) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\n" + field + PLACEHOLDER + "\r\n\r\n");
+                    assertEquals(400, r.status(), field);
+                    assertEquals("sandbox: a header line of the request has whitespace before its colon\n", r.text());
+                }
+            }
+            assertEquals(before, api.requests().size());
+        }
+    }
+
+    @Test
+    void authScheme_anyCase_isAccepted_butThePlaceholderIsExact() throws IOException {
+        try (CredentialProxy proxy = CredentialProxy.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                injection(api.url(), "Authorization", "Bearer"), dir.resolve("log-q"), ca.caPem())) {
+            for (String scheme : List.of("bearer", "BEARER", "bEaReR")) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\nauthorization: " + scheme + " "
+                            + PLACEHOLDER + "\r\n\r\n");
+                    assertEquals(200, r.status(), scheme);
+                    assertEquals(List.of("Bearer " + KEY), last().headers().get("authorization"));
+                }
+            }
+            int before = api.requests().size();
+            try (Client c = Client.connect(proxy.address())) {
+                Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\nauthorization: bearer "
+                        + PLACEHOLDER.toUpperCase(Locale.ROOT) + "\r\n\r\n");
+                assertEquals(401, r.status());
+            }
+            assertEquals(before, api.requests().size());
+        }
+    }
+
+    @Test
+    void bodiesPastTheSharedBudget_get503_andAreServedOnceOneIsReleased() throws IOException {
+        Path log = dir.resolve("log-r");
+        int holders = (int) (CredentialProxy.MAX_BUFFERED / CredentialProxy.MAX_BODY);
+        try (CredentialProxy proxy = unixProxy(log)) {
+            List<Client> held = new ArrayList<>();
+            try {
+                for (int i = 0; i < holders; i++) {
+                    Client c = Client.connect(proxy.address());
+                    held.add(c);
+                    // The 100 Continue comes once the body's length is reserved; the body never does.
+                    c.write("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                            + "\r\nExpect: 100-continue\r\nContent-Length: " + CredentialProxy.MAX_BODY + "\r\n\r\n");
+                    assertEquals(100, c.read().status());
+                }
+                int before = api.requests().size();
+                for (String body : List.of("Content-Length: 2\r\n\r\n{}", "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")) {
+                    try (Client over = Client.connect(proxy.address())) {
+                        Response r = over.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                                + "\r\n" + body);
+                        assertEquals(503, r.status(), body);
+                        assertEquals("sandbox: the credential proxy is busy; try again\n", r.text());
+                    }
+                }
+                assertEquals(before, api.requests().size());
+                held.remove(0).close();
+                int status = 0;
+                for (int i = 0; i < 100 && status != 200; i++) {
+                    try (Client again = Client.connect(proxy.address())) {
+                        status = again.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
+                                + "\r\nContent-Length: 2\r\n\r\n{}").status();
+                    }
+                    if (status != 200) {
+                        sleep(20);
+                    }
+                }
+                assertEquals(200, status, "the budget is given back when a connection ends mid-body");
+            } finally {
+                for (Client c : held) {
+                    c.close();
+                }
+            }
+        }
+        assertTrue(Files.readString(log).contains(" test POST /v1/messages 503 refused: the credential proxy is busy; "
+                + "try again\n"), Files.readString(log));
+    }
+
+    private static final String PLACEHOLDER2 = "sandbox-placeholder-fedcba9876543210fedcba9876543210";
+    private static final String KEY2 = "sk-second-key-fedcba9876543210";
+
+    @Test
+    void twoInjections_differentHeaders_eachPlaceholderGetsItsKey() throws IOException {
+        Path log = dir.resolve("log-s");
+        List<CredentialProxy.Injection> both = List.of(
+                new CredentialProxy.Injection("anthropic", api.url(), "x-api-key", "", PLACEHOLDER, KEY),
+                new CredentialProxy.Injection("anthropic-token", api.url(), "Authorization", "Bearer", PLACEHOLDER2,
+                        KEY2));
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-two.sock")),
+                both, log, ca.caPem());
+                Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET /one HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n")
+                    .status());
+            assertEquals(List.of(KEY), last().headers().get("x-api-key"));
+            assertEquals(null, last().headers().get("authorization"));
+            assertEquals(200, c.send("GET /two HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + PLACEHOLDER2
+                    + "\r\n\r\n").status());
+            assertEquals(List.of("Bearer " + KEY2), last().headers().get("authorization"));
+            assertEquals(null, last().headers().get("x-api-key"));
+            assertEquals(200, c.send("GET /both HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + PLACEHOLDER2
+                    + "\r\nx-api-key: " + PLACEHOLDER + "\r\n\r\n").status());
+            assertEquals(List.of(KEY), last().headers().get("x-api-key"));
+            assertEquals(List.of("Bearer " + KEY2), last().headers().get("authorization"));
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(3, lines.size(), String.join("\n", lines));
+        assertTrue(lines.get(0).matches("\\S+Z anthropic GET /one 200"), lines.get(0));
+        assertTrue(lines.get(1).matches("\\S+Z anthropic-token GET /two 200"), lines.get(1));
+        assertTrue(lines.get(2).matches("\\S+Z anthropic GET /both 200"), lines.get(2));
+    }
+
+    @Test
+    void twoInjections_sameHeader_eachPlaceholderGetsItsOwnKey() throws IOException {
+        Path log = dir.resolve("log-t");
+        List<CredentialProxy.Injection> both = List.of(
+                new CredentialProxy.Injection("gemini", api.url(), "x-goog-api-key", "", PLACEHOLDER, KEY),
+                new CredentialProxy.Injection("google", api.url(), "X-Goog-Api-Key", "", PLACEHOLDER2, KEY2));
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-same.sock")),
+                both, log, ca.caPem());
+                Client c = Client.connect(proxy.address())) {
+            assertEquals(200, c.send("GET /a HTTP/1.1\r\nHost: x\r\nx-goog-api-key: " + PLACEHOLDER + "\r\n\r\n")
+                    .status());
+            assertEquals(List.of(KEY), last().headers().get("x-goog-api-key"));
+            assertEquals(200, c.send("GET /b HTTP/1.1\r\nHost: x\r\nx-goog-api-key: " + PLACEHOLDER2 + "\r\n\r\n")
+                    .status());
+            assertEquals(List.of(KEY2), last().headers().get("x-goog-api-key"));
+        }
+        List<String> lines = Files.readAllLines(log);
+        assertTrue(lines.get(0).matches("\\S+Z gemini GET /a 200"), lines.get(0));
+        assertTrue(lines.get(1).matches("\\S+Z google GET /b 200"), lines.get(1));
+    }
+
+    @Test
+    void twoInjections_aWrongPlaceholderInEitherHeader_is401() throws IOException {
+        List<CredentialProxy.Injection> both = List.of(
+                new CredentialProxy.Injection("anthropic", api.url(), "x-api-key", "", PLACEHOLDER, KEY),
+                new CredentialProxy.Injection("anthropic", api.url(), "Authorization", "Bearer", PLACEHOLDER2, KEY2));
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("x-api-key: " + PLACEHOLDER + "\r\nAuthorization: Bearer wrong\r\n", "Authorization");
+        cases.put("x-api-key: wrong\r\nAuthorization: Bearer " + PLACEHOLDER2 + "\r\n", "x-api-key");
+        cases.put("x-api-key: " + PLACEHOLDER2 + "\r\n", "x-api-key"); // the other header's placeholder
+        cases.put("", "x-api-key or Authorization");
+        try (CredentialProxy proxy = CredentialProxy.start(UnixDomainSocketAddress.of(dir.resolve("cred-wrong.sock")),
+                both, dir.resolve("log-u"), ca.caPem())) {
+            int before = api.requests().size();
+            for (Map.Entry<String, String> e : cases.entrySet()) {
+                try (Client c = Client.connect(proxy.address())) {
+                    Response r = c.send("GET /v1/models HTTP/1.1\r\nHost: x\r\n" + e.getKey() + "\r\n");
+                    assertEquals(401, r.status(), e.getKey());
+                    assertEquals("sandbox: this request lacks the sandbox's placeholder key in header " + e.getValue()
+                            + "\n", r.text());
+                }
+            }
+            assertEquals(before, api.requests().size());
+        }
+    }
+
+    @Test
+    void injections_emptyOrWithDifferentUpstreams_areRefused() {
+        SocketAddress where = UnixDomainSocketAddress.of(dir.resolve("cred-none.sock"));
+        assertThrows(IllegalArgumentException.class, () -> CredentialProxy.start(where, List.of(), dir.resolve("log-v"),
+                ca.caPem()));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CredentialProxy.start(where,
+                List.of(injection(api.url(), "x-api-key", ""),
+                        new CredentialProxy.Injection("other", URI.create("https://example.invalid"), "Authorization",
+                                "Bearer", PLACEHOLDER2, KEY2)),
+                dir.resolve("log-v"), ca.caPem()));
+        assertFalse(e.getMessage().contains(KEY) || e.getMessage().contains(KEY2), e.getMessage());
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
