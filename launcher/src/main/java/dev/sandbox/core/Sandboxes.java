@@ -48,6 +48,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -177,14 +178,7 @@ public final class Sandboxes {
                         ProcessHandle.current().pid() + "-" + i, context.env());
                 networks.add(network);
                 network.prepare(dirs.get(i));
-                List<AgentEnv.Substitute> substitutes = new ArrayList<>();
-                for (Credential.Active a : keptOut) {
-                    Credential c = a.credential();
-                    String placeholder = Credential.placeholder();
-                    String baseUrl = network.proxyCredential(new CredentialProxy.Injection(c.provider(), a.upstream(),
-                            c.header(), c.scheme(), placeholder, a.key()), a.index(), extraCa);
-                    substitutes.add(new AgentEnv.Substitute(a, placeholder, baseUrl));
-                }
+                List<AgentEnv.Substitute> substitutes = credentialProxies(network, keptOut, extraCa);
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
                         network, profile, home, homeShown, homeLayer, options.containers(), caller,
                         i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));
@@ -418,6 +412,36 @@ public final class Sandboxes {
                 Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);
             }
         });
+    }
+
+    /**
+     * Starts one sandbox's credential proxies: one per base-URL variable, carrying the keys of
+     * every kept-out credential that shares it (Claude Code's x-api-key and bearer token go
+     * through one ANTHROPIC_BASE_URL), each key with a placeholder of its own.
+     */
+    private static List<AgentEnv.Substitute> credentialProxies(SandboxNetwork network, List<Credential.Active> keptOut,
+            Path extraCa) {
+        Map<String, List<Credential.Active>> byBaseUrl = new LinkedHashMap<>();
+        for (Credential.Active a : keptOut) {
+            byBaseUrl.computeIfAbsent(a.credential().baseUrl(), k -> new ArrayList<>()).add(a);
+        }
+        List<AgentEnv.Substitute> substitutes = new ArrayList<>();
+        for (List<Credential.Active> shared : byBaseUrl.values()) {
+            List<CredentialProxy.Injection> injections = new ArrayList<>();
+            List<String> placeholders = new ArrayList<>();
+            for (Credential.Active a : shared) {
+                Credential c = a.credential();
+                String placeholder = Credential.placeholder();
+                placeholders.add(placeholder);
+                injections.add(new CredentialProxy.Injection(c.provider(), a.upstream(), c.header(), c.scheme(),
+                        placeholder, a.key()));
+            }
+            String baseUrl = network.proxyCredential(injections, shared.get(0).index(), extraCa);
+            for (int k = 0; k < shared.size(); k++) {
+                substitutes.add(new AgentEnv.Substitute(shared.get(k), placeholders.get(k), baseUrl));
+            }
+        }
+        return substitutes;
     }
 
     /**

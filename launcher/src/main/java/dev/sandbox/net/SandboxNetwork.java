@@ -129,32 +129,35 @@ public final class SandboxNetwork implements Closeable {
     }
 
     /**
-     * Starts the proxy that puts one API key in the sandbox's requests to its API: on the
-     * unix socket {@code RUNTIME/PREFIX.cred-PROVIDER}, which the helper's {@code --forward}
-     * makes 127.0.0.1:{@value #CREDENTIAL_PORT}+{@code index} inside; under {@code --net host}
-     * on this machine's 127.0.0.1 at a port the kernel chooses (the sandbox shares that
-     * loopback, so only the random placeholder keeps other local processes from using it).
-     * Call after {@link #prepare}, before {@link #addTo}.
+     * Starts the proxy that puts API keys in the sandbox's requests to one API: the keys of
+     * {@code injections}, which share one upstream and one base-URL variable. It listens on
+     * the unix socket {@code RUNTIME/PREFIX.cred-PROVIDER} (the first injection's provider),
+     * which the helper's {@code --forward} makes 127.0.0.1:{@value #CREDENTIAL_PORT}+{@code
+     * index} inside; under {@code --net host} on this machine's 127.0.0.1 at a port the kernel
+     * chooses (the sandbox shares that loopback, so only the random placeholders keep other
+     * local processes from using it). Call after {@link #prepare}, before {@link #addTo}.
      *
+     * @param index   the first injection's place among the profile's credentials
      * @param extraCa a PEM file of CA certificates trusted for the upstream besides the JDK's, or null
      * @return the base URL the agent gets: {@code http://127.0.0.1:PORT} and the upstream's path
      * @throws SandboxException one line, when the proxy can't listen or the CA file can't be read
      */
-    public String proxyCredential(CredentialProxy.Injection injection, int index, Path extraCa) {
+    public String proxyCredential(List<CredentialProxy.Injection> injections, int index, Path extraCa) {
         Path log = credentialsLog(logDir);
+        CredentialProxy.Injection first = injections.get(0);
         int port;
         if (settings.mode() == NetMode.host) {
             CredentialProxy p = CredentialProxy.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                    injection, log, extraCa);
+                    injections, log, extraCa);
             credentialProxies.add(p);
             port = ((InetSocketAddress) p.address()).getPort();
         } else {
             port = CREDENTIAL_PORT + index;
-            Path socket = runtime.resolve(socketPrefix + ".cred-" + injection.provider());
-            credentialProxies.add(CredentialProxy.start(UnixDomainSocketAddress.of(socket), injection, log, extraCa));
+            Path socket = runtime.resolve(socketPrefix + ".cred-" + first.provider());
+            credentialProxies.add(CredentialProxy.start(UnixDomainSocketAddress.of(socket), injections, log, extraCa));
             credentialForwards.put(port, socket);
         }
-        String path = injection.upstream().getRawPath();
+        String path = first.upstream().getRawPath();
         return "http://127.0.0.1:" + port + (path == null ? "" : path);
     }
 

@@ -67,10 +67,10 @@ class SandboxNetworkTest {
                 Files.createDirectories(dir.resolve("log")), runtime, "7-0", Map.of());
         net.prepare(dir);
         try {
-            assertEquals("http://127.0.0.1:3180", net.proxyCredential(injection("anthropic",
-                    "https://api.anthropic.com"), 0, null));
-            assertEquals("http://127.0.0.1:3181/v1", net.proxyCredential(injection("openai",
-                    "https://api.openai.com/v1"), 1, null));
+            assertEquals("http://127.0.0.1:3180", net.proxyCredential(List.of(injection("anthropic",
+                    "https://api.anthropic.com")), 0, null));
+            assertEquals("http://127.0.0.1:3181/v1", net.proxyCredential(List.of(injection("openai",
+                    "https://api.openai.com/v1")), 1, null));
             assertTrue(Files.exists(runtime.resolve("7-0.cred-anthropic")), "the proxy listens on its socket");
             HelperCommand cmd = new HelperCommand(Path.of("/h"));
             net.addTo(cmd);
@@ -89,7 +89,8 @@ class SandboxNetworkTest {
                 Files.createDirectories(dir.resolve("log")), null, "7-0", Map.of());
         net.prepare(dir);
         try {
-            URI base = URI.create(net.proxyCredential(injection("anthropic", "https://api.anthropic.com"), 0, null));
+            URI base = URI.create(net.proxyCredential(List.of(injection("anthropic", "https://api.anthropic.com")), 0,
+                    null));
             assertEquals("127.0.0.1", base.getHost());
             assertTrue(base.getPort() > 0, base.toString());
             try (Socket s = new Socket()) {
