@@ -185,6 +185,50 @@ class CredentialsIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void apiKeyAndAuthToken_shareOneBaseUrl_eachPlaceholderGetsItsOwnKey(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            TestCa ca = TestCa.create(ws.mkdir("ca"));
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            try (FakeApi api = FakeApi.start(ca)) {
+                String key = realKey();
+                String token = realKey().replace("sk-ant-real-", "sk-ant-token-");
+                Map<String, String> env = Map.of("ANTHROPIC_API_KEY", key, "ANTHROPIC_AUTH_TOKEN", token,
+                        "ANTHROPIC_BASE_URL", api.url().toString(), "SANDBOX_UPSTREAM_CA", ca.caPem().toString());
+                String script = String.join("\n",
+                        "import os, urllib.request",
+                        "base = os.environ['ANTHROPIC_BASE_URL']",
+                        "print('BASE=' + base)",
+                        "print('KEY=' + os.environ['ANTHROPIC_API_KEY']); print('TOKEN=' + os.environ['ANTHROPIC_AUTH_TOKEN'])",
+                        "for path, h, v in [('/with-key', 'x-api-key', os.environ['ANTHROPIC_API_KEY']),",
+                        "                   ('/with-token', 'Authorization', 'Bearer ' + os.environ['ANTHROPIC_AUTH_TOKEN'])]:",
+                        "    print('GOT=' + urllib.request.urlopen(urllib.request.Request(base + path, headers={h: v}),"
+                                + " timeout=20).read().decode())",
+                        "");
+
+                Proc.Result r = new Cli(ws).run(repo, env, "run", "--profile", "claude", "--net", "none", "--",
+                        "python3", "-c", script);
+
+                assertEquals(0, r.exitCode(), r.describe());
+                List<String> out = r.stdoutLines();
+                assertTrue(out.contains("BASE=http://127.0.0.1:3180"), "one base URL, one proxy" + r.describe());
+                assertTrue(out.stream().anyMatch(l -> l.matches("KEY=" + PLACEHOLDER)), r.describe());
+                assertTrue(out.stream().anyMatch(l -> l.matches("TOKEN=" + PLACEHOLDER)), r.describe());
+                assertEquals(2, out.stream().filter("GOT={\"ok\":true}"::equals).count(), r.describe());
+                FakeApi.Recorded withKey = api.requests().stream().filter(q -> q.path().equals("/with-key"))
+                        .findFirst().orElseThrow();
+                FakeApi.Recorded withToken = api.requests().stream().filter(q -> q.path().equals("/with-token"))
+                        .findFirst().orElseThrow();
+                assertEquals(List.of(key), withKey.headers().get("x-api-key"), "the API key in x-api-key");
+                assertEquals(List.of("Bearer " + token), withToken.headers().get("authorization"),
+                        "the token as a bearer");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void passKeys_keepsTheOldWay_andWithoutAKeyNothingIsSet(Runner runner) throws IOException {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
