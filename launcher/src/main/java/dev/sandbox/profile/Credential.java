@@ -148,6 +148,9 @@ public record Credential(String provider, String variable, String keyFile, Strin
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException e) {
+            if (underAFile(file)) {
+                return Optional.empty(); // ENOTDIR: a file where a directory of the path would be
+            }
             throw SandboxException.cant("read the " + provider + " key file", file, e);
         }
         if (!attrs.isRegularFile()) {
@@ -169,6 +172,16 @@ public record Credential(String provider, String variable, String keyFile, Strin
         }
         String key = new String(bytes, StandardCharsets.UTF_8).strip();
         return key.isEmpty() ? Optional.empty() : Optional.of(headerSafe(key, "'" + file + "'"));
+    }
+
+    /** Whether the nearest existing parent of {@code file} is not a directory, so that {@code file} can't exist. */
+    private static boolean underAFile(Path file) {
+        for (Path p = file.getParent(); p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                return !Files.isDirectory(p);
+            }
+        }
+        return false;
     }
 
     /** Where {@code keyFile} is, {@code ~/} under {@code home}; null when the entry has none. */

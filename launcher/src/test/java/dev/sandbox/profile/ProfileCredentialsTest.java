@@ -196,6 +196,15 @@ class ProfileCredentialsTest {
     }
 
     @Test
+    void aFileWhereTheKeyFilesDirectoryWouldBe_meansNoKey() throws IOException {
+        Path home = tmp.resolve("home-file-keys");
+        Credential c = profiles().resolve("claude").credentials().get(0);
+        Files.createDirectories(home.resolve(".config/sandbox"));
+        Files.writeString(home.resolve(".config/sandbox/keys"), "not a directory\n");
+        assertEquals(Optional.empty(), c.key(Map.of(), home), "keys/anthropic can't exist under a file");
+    }
+
+    @Test
     void theUpstream_isTheUsersOwnBaseUrlWhenSet_elseTheProfiles() {
         Credential c = profiles().resolve("claude").credentials().get(0);
         assertEquals(URI.create("https://api.anthropic.com"), c.upstream(Map.of()));
