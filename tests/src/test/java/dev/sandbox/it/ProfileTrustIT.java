@@ -34,8 +34,8 @@ class ProfileTrustIT {
             + " profiles trust default')";
 
     /** Hidden paths made directories (holding a file) in the scratch home; the others are files. */
-    private static final Set<String> DIRS = Set.of("~/.ssh", "~/.gnupg", "~/.config/gh", "~/.aws", "~/.azure",
-            "~/.config/gcloud", "~/.kube", "~/.config/doctl", "~/.oci", "~/.password-store",
+    private static final Set<String> DIRS = Set.of("~/.ssh", "~/.config/sandbox/keys", "~/.gnupg", "~/.config/gh",
+            "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube", "~/.config/doctl", "~/.oci", "~/.password-store",
             "~/.local/share/keyrings", "~/.mozilla", "~/.config/google-chrome", "~/.config/chromium",
             "~/.config/BraveSoftware", "~/.config/github-copilot", "~/.config/ngrok", "~/.config/op", "~/.pki/nssdb",
             "~/.thunderbird", "~/.config/google-chrome-beta", "~/.config/google-chrome-unstable", "~/.config/vivaldi",
