@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -63,6 +64,16 @@ class CredentialsIT {
             "print('DUMPED', flush=True)",
             "");
 
+    /** The launcher's environment that makes {@code api} the upstream (as the user's own base URL), and {@code more}. */
+    private static Map<String, String> toFake(FakeApi api, TestCa ca, String... more) {
+        Map<String, String> env = new HashMap<>(Map.of("ANTHROPIC_BASE_URL", api.url().toString(),
+                "SANDBOX_UPSTREAM_CA", ca.caPem().toString()));
+        for (int i = 0; i < more.length; i += 2) {
+            env.put(more[i], more[i + 1]);
+        }
+        return env;
+    }
+
     private static String realKey() {
         byte[] b = new byte[16];
         new SecureRandom().nextBytes(b);
@@ -80,8 +91,8 @@ class CredentialsIT {
             ws.own();
             try (FakeApi api = FakeApi.start(ca)) {
                 String key = realKey();
-                Map<String, String> env = Map.of("ANTHROPIC_API_KEY", key, "ANTHROPIC_BASE_URL", api.url().toString(),
-                        "SANDBOX_UPSTREAM_CA", ca.caPem().toString(), "FAKE_PORT", String.valueOf(api.url().getPort()));
+                Map<String, String> env = toFake(api, ca, "ANTHROPIC_API_KEY", key, "FAKE_PORT",
+                        String.valueOf(api.url().getPort()));
 
                 Proc.Result r = new Cli(ws).run(repo, env, "run", "--name", "cred", "--profile", "claude",
                         "--net", "none", "--env", "FAKE_PORT", "--", "python3", "-c", INSIDE);
@@ -158,8 +169,7 @@ class CredentialsIT {
             ws.own();
             try (FakeApi api = FakeApi.start(ca)) {
                 String key = realKey();
-                Map<String, String> env = Map.of("ANTHROPIC_API_KEY", key, "ANTHROPIC_BASE_URL", api.url().toString(),
-                        "SANDBOX_UPSTREAM_CA", ca.caPem().toString());
+                Map<String, String> env = toFake(api, ca, "ANTHROPIC_API_KEY", key);
                 String script = String.join("\n",
                         "import os, urllib.request",
                         "base = os.environ['ANTHROPIC_BASE_URL']; key = os.environ['ANTHROPIC_API_KEY']",
@@ -194,8 +204,7 @@ class CredentialsIT {
             try (FakeApi api = FakeApi.start(ca)) {
                 String key = realKey();
                 String token = realKey().replace("sk-ant-real-", "sk-ant-token-");
-                Map<String, String> env = Map.of("ANTHROPIC_API_KEY", key, "ANTHROPIC_AUTH_TOKEN", token,
-                        "ANTHROPIC_BASE_URL", api.url().toString(), "SANDBOX_UPSTREAM_CA", ca.caPem().toString());
+                Map<String, String> env = toFake(api, ca, "ANTHROPIC_API_KEY", key, "ANTHROPIC_AUTH_TOKEN", token);
                 String script = String.join("\n",
                         "import os, urllib.request",
                         "base = os.environ['ANTHROPIC_BASE_URL']",
@@ -263,9 +272,8 @@ class CredentialsIT {
             ws.own();
             try (FakeApi api = FakeApi.start(ca)) {
                 String key = realKey();
-                Map<String, String> env = Map.of("PATH", bin + ":" + Host.MINIMAL_PATH, "ANTHROPIC_API_KEY", key,
-                        "ANTHROPIC_BASE_URL", api.url().toString(), "SANDBOX_UPSTREAM_CA", ca.caPem().toString(),
-                        "DISABLE_TELEMETRY", "1", "DISABLE_ERROR_REPORTING", "1",
+                Map<String, String> env = toFake(api, ca, "PATH", bin + ":" + Host.MINIMAL_PATH, "ANTHROPIC_API_KEY",
+                        key, "DISABLE_TELEMETRY", "1", "DISABLE_ERROR_REPORTING", "1",
                         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
 
                 Proc.Timed t = new Cli(ws).runTimed(repo, env, Duration.ofSeconds(150), "run", "--name", "cc",
