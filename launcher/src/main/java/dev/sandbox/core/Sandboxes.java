@@ -584,10 +584,48 @@ public final class Sandboxes {
                 }
             }
         }
+        // A key file may be a link the user made to the key where it lives (~/.secrets/x):
+        // the launcher reads through it, so its target is hidden too, and so are the targets
+        // of the links in the keys directories (other profiles' key files).
+        Set<Path> targets = new LinkedHashSet<>();
+        for (Path k : keys) {
+            targets.addAll(linkTargets(k));
+        }
+        keys.addAll(targets);
         for (Path k : keys) {
             cmd.hide(k);
             view.hidden().add(k);
         }
+    }
+
+    /** The most entries of a keys directory looked at for links. */
+    private static final int MAX_KEY_LINKS = 1024;
+
+    /**
+     * Where {@code key} leads when it or a link in it (a directory's entries, at most
+     * {@value #MAX_KEY_LINKS}) is a symbolic link: the real paths that differ from it.
+     */
+    static Set<Path> linkTargets(Path key) {
+        Set<Path> out = new LinkedHashSet<>();
+        List<Path> candidates = new ArrayList<>(List.of(key));
+        if (Files.isDirectory(key)) {
+            try (java.util.stream.Stream<Path> entries = Files.list(key)) {
+                entries.limit(MAX_KEY_LINKS).filter(Files::isSymbolicLink).forEach(candidates::add);
+            } catch (IOException e) {
+                // unreadable: the directory itself is hidden all the same
+            }
+        }
+        for (Path c : candidates) {
+            try {
+                Path real = c.toRealPath();
+                if (!real.equals(c.toAbsolutePath().normalize())) {
+                    out.add(real);
+                }
+            } catch (IOException e) {
+                // no such file, or a dangling link: nothing to read through it
+            }
+        }
+        return out;
     }
 
     /**

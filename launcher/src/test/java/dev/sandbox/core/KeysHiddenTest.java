@@ -71,6 +71,27 @@ class KeysHiddenTest {
     }
 
     @Test
+    void aKeyFileThatIsALink_andLinksInTheKeysDirectory_haveTheirTargetsHiddenToo() throws IOException {
+        Path home = tmp.resolve("home-links");
+        Path config = Files.createDirectories(home.resolve(".config/sandbox"));
+        Path keys = Files.createDirectories(config.resolve("keys"));
+        Path secrets = Files.createDirectories(home.resolve(".secrets"));
+        Files.writeString(secrets.resolve("anthropic"), "sk-ant-x\n");
+        Files.writeString(secrets.resolve("other"), "sk-other\n");
+        Files.createSymbolicLink(keys.resolve("anthropic"), secrets.resolve("anthropic"));
+        Files.createSymbolicLink(keys.resolve("other"), secrets.resolve("other"));
+        Files.createSymbolicLink(keys.resolve("dangling"), secrets.resolve("gone"));
+        Profile claude = Profiles.of(null, home, TrustStore.at(tmp.resolve("trusted"))).resolve("claude");
+        List<String> argv = argv(claude, home, null, List.of(config));
+        int bound = indexOf(argv, "--ro-bind", config);
+        for (Path hidden : List.of(keys, keys.resolve("anthropic"), secrets.resolve("anthropic").toRealPath(),
+                secrets.resolve("other").toRealPath())) {
+            assertTrue(indexOf(argv, "--hide", hidden) > bound, hidden + " hidden after the binds: " + argv);
+        }
+        assertEquals(-1, indexOf(argv, "--hide", secrets.resolve("gone")), "a dangling link leads nowhere");
+    }
+
+    @Test
     void withoutAHome_absoluteKeyFilesAreStillHidden_andNothingElseIsBound() {
         Profile claude = Profiles.of(null, tmp, TrustStore.at(tmp.resolve("trusted"))).resolve("claude");
         List<String> argv = argv(claude, null, null, List.of(tmp.resolve("gone")));
