@@ -1,5 +1,6 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.core.Context;
 import dev.sandbox.profile.Credential;
 import dev.sandbox.profile.Profile;
@@ -95,43 +96,48 @@ public final class ProfilesCommand implements Callable<Integer> {
 
     /** The resolved profile in the files' own YAML shape, with where it came from as comments. */
     static void print(PrintWriter out, Profile p) {
-        out.println("# profile " + p.name() + " from " + p.source()
+        line(out, "# profile " + p.name() + " from " + p.source()
                 + (p.chain().size() > 1 ? ", extending " + String.join(" -> ", p.chain().subList(1, p.chain().size())) : ""));
-        out.println("# hidden includes the list every profile hides (profiles/hidden.yaml), less 'reveal'");
+        line(out, "# hidden includes the list every profile hides (profiles/hidden.yaml), less 'reveal'");
         if (p.description() != null) {
-            out.println("description: " + p.description());
+            line(out, "description: " + p.description());
         }
         if (!p.command().isEmpty()) {
-            out.println("command: " + list(p.command()));
+            line(out, "command: " + list(p.command()));
         }
-        out.println("env:");
-        out.println("  pass: " + list(p.envPass()));
-        out.println("  set:" + (p.envSet().isEmpty() ? " {}" : ""));
-        new java.util.TreeMap<>(p.envSet()).forEach((k, v) -> out.println("    " + k + ": " + quote(v)));
-        out.println("paths:");
-        out.println("  writable: " + list(p.writable()));
-        out.println("  readonly: " + list(p.readonly()));
-        out.println("  hidden: " + list(p.hidden()));
-        out.println("  create: " + list(p.create()));
-        out.println("home: " + p.home());
-        out.println("network:");
-        out.println("  mode: " + (p.net() == null ? "none" : p.net()));
-        out.println("  allow: " + list(p.allow()));
-        out.println("  host-loopback: " + p.hostLoopback());
-        out.println("ports: " + list(p.ports()));
-        out.println("containers: " + p.containers());
-        out.println("credentials:" + (p.credentials().isEmpty() ? " {}" : ""));
+        line(out, "env:");
+        line(out, "  pass: " + list(p.envPass()));
+        line(out, "  set:" + (p.envSet().isEmpty() ? " {}" : ""));
+        new java.util.TreeMap<>(p.envSet()).forEach((k, v) -> line(out, "    " + k + ": " + quote(v)));
+        line(out, "paths:");
+        line(out, "  writable: " + list(p.writable()));
+        line(out, "  readonly: " + list(p.readonly()));
+        line(out, "  hidden: " + list(p.hidden()));
+        line(out, "  create: " + list(p.create()));
+        line(out, "home: " + p.home());
+        line(out, "network:");
+        line(out, "  mode: " + (p.net() == null ? "none" : p.net()));
+        line(out, "  allow: " + list(p.allow()));
+        line(out, "  host-loopback: " + p.hostLoopback());
+        line(out, "ports: " + list(p.ports()));
+        line(out, "containers: " + p.containers());
+        line(out, "credentials:" + (p.credentials().isEmpty() ? " {}" : ""));
         for (Credential c : p.credentials()) {
-            out.println("  " + c.provider() + ":");
-            out.println("    variable: " + c.variable());
+            line(out, "  " + c.provider() + ":");
+            line(out, "    variable: " + c.variable());
             if (c.keyFile() != null) {
-                out.println("    key-file: " + quote(c.keyFile()));
+                line(out, "    key-file: " + quote(c.keyFile()));
             }
-            out.println("    header: " + c.header());
-            out.println("    scheme: " + (c.scheme().isEmpty() ? "''" : quote(c.scheme())));
-            out.println("    upstream: " + quote(c.upstream().toString()));
-            out.println("    base-url: " + c.baseUrl());
+            line(out, "    header: " + c.header());
+            line(out, "    scheme: " + (c.scheme().isEmpty() ? "''" : quote(c.scheme())));
+            line(out, "    upstream: " + quote(c.upstream().toString()));
+            line(out, "    base-url: " + c.baseUrl());
         }
+    }
+
+    /** One line of the profile's YAML; a value with control characters is shown escaped, never raw. */
+    private static void line(PrintWriter out, String text) {
+        out.println(Console.oneLine(text));
     }
 
     private static String list(List<String> items) {

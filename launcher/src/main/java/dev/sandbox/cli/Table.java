@@ -1,5 +1,7 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
+
 import java.io.PrintWriter;
 import java.util.List;
 
@@ -9,6 +11,10 @@ final class Table {
     }
 
     static void print(PrintWriter out, List<String[]> rows) {
+        // Cells quote what users and agents wrote (a command, a profile's error): one line each,
+        // no escape sequence reaches the terminal.
+        rows = rows.stream().map(r -> java.util.Arrays.stream(r).map(Console::oneLine).toArray(String[]::new))
+                .toList();
         int cols = rows.get(0).length;
         int[] width = new int[cols];
         for (String[] row : rows) {

@@ -82,8 +82,32 @@ public final class Console {
 
     private void line(String line) {
         synchronized (err) {
-            err.println(line);
+            err.println(oneLine(line));
             err.flush();
         }
+    }
+
+    /**
+     * {@code line} with its control characters (C0 but tab, DEL, C1) written as {@code \xNN}:
+     * messages quote what users and agents wrote (a profile's value, a file name), and a
+     * newline there would make two lines of one, an escape sequence would drive the terminal.
+     */
+    public static String oneLine(String line) {
+        StringBuilder out = null;
+        for (int i = 0; i < line.length(); i++) {
+            char c = line.charAt(i);
+            boolean control = (c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f);
+            if (control && out == null) {
+                out = new StringBuilder(line.length() + 8).append(line, 0, i);
+            }
+            if (out != null) {
+                if (control) {
+                    out.append(String.format("\\x%02x", (int) c));
+                } else {
+                    out.append(c);
+                }
+            }
+        }
+        return out == null ? line : out.toString();
     }
 }

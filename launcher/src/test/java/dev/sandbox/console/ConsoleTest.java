@@ -28,6 +28,13 @@ class ConsoleTest {
     }
 
     @Test
+    void controlCharactersInALine_areWrittenAsEscapes_soItStaysOneLineAndCantDriveTheTerminal() {
+        console.error("can't load profile 'p.yaml': not 'x-a\u001b]0;PWNED\u0007\r\nInjected\u009b'\tok");
+        assertEquals("sandbox: can't load profile 'p.yaml': not 'x-a\\x1b]0;PWNED\\x07\\x0d\\x0aInjected\\x9b'\tok\n",
+                err.toString());
+    }
+
+    @Test
     void out_isTheCommandsStdout_leftToTheCallerToFlush() {
         console.out().println("removed sandbox 'x'");
         assertEquals("", out.toString());
