@@ -95,6 +95,10 @@ public final class CredentialProxy implements Closeable {
     public static final int MAX_BUFFERED = 128 * 1024 * 1024;
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** How long the upstream may take to start its answer (a long completion that does not stream). */
+    static final Duration ANSWER_TIMEOUT = Duration.ofMinutes(10);
+    /** How long a connection may wait idle for its next request before it is closed, in ms. */
+    static final long IDLE_MS = 60_000;
     private static final int BUFFER = 64 * 1024;
     private static final int LINGER_MS = 2000;
     private static final int CLOSE_WAIT_MS = 2000;
@@ -131,6 +135,9 @@ public final class CredentialProxy implements Closeable {
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
     private final Semaphore buffered = new Semaphore(MAX_BUFFERED);
     private final Set<Thread> serving = ConcurrentHashMap.newKeySet();
+    /** The connections waiting for a request's head, and since when ({@link System#nanoTime}). */
+    private final Map<SocketChannel, Long> waiting = new ConcurrentHashMap<>();
+    private volatile long idleMs = IDLE_MS;
 
     private CredentialProxy(ServerSocketChannel server, SocketAddress address, List<Injection> injections,
             Path logFile, HttpClient http) {
@@ -208,6 +215,9 @@ public final class CredentialProxy implements Closeable {
             Thread t = new Thread(proxy::acceptLoop, "credential-proxy-" + provider);
             t.setDaemon(true);
             t.start();
+            Thread reaper = new Thread(proxy::closeIdle, "credential-proxy-idle-" + provider);
+            reaper.setDaemon(true);
+            reaper.start();
             return proxy;
         } catch (IOException e) {
             if (server != null) {
@@ -259,6 +269,16 @@ public final class CredentialProxy implements Closeable {
     }
 
     /** The JDK's default trust plus every certificate of the PEM file {@code pem}. */
+    /**
+     * Checks that {@code pem} holds CA certificates the proxies can trust, so that a run
+     * refuses a bad {@code SANDBOX_UPSTREAM_CA} before it makes anything.
+     *
+     * @throws SandboxException one line: exit 2 when it holds no certificate, 125 when unreadable
+     */
+    public static void checkUpstreamCa(Path pem) {
+        trusting(pem);
+    }
+
     private static SSLContext trusting(Path pem) {
         Collection<? extends Certificate> extra;
         try (InputStream in = Files.newInputStream(pem)) {
@@ -266,11 +286,12 @@ public final class CredentialProxy implements Closeable {
         } catch (IOException e) {
             throw SandboxException.cant("read the upstream CA certificates in", pem, e);
         } catch (GeneralSecurityException e) {
-            throw SandboxException.cant("read the upstream CA certificates in", pem,
-                    "not PEM certificates (" + e.getMessage() + ")");
+            // The parser's own words name its internals ("Invalid lenByte"): say what is wanted.
+            throw SandboxException.cantWithInput("read the upstream CA certificates in", pem,
+                    "not PEM certificates (-----BEGIN CERTIFICATE----- blocks)");
         }
         if (extra.isEmpty()) {
-            throw SandboxException.cant("read the upstream CA certificates in", pem, "no certificate in it");
+            throw SandboxException.cantWithInput("read the upstream CA certificates in", pem, "no certificate in it");
         }
         try {
             TrustManagerFactory defaults = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -315,6 +336,34 @@ public final class CredentialProxy implements Closeable {
                 return; // closed
             }
         }
+    }
+
+    /**
+     * Closes every connection that has waited more than {@link #IDLE_MS} for a request's head
+     * (idle between requests, or sending one slowly), so that connections no one uses can't
+     * hold the {@value #MAX_CONNECTIONS} places: under {@code --net host} any local process may
+     * connect, placeholder or not. Looks every second.
+     */
+    private void closeIdle() {
+        while (server.isOpen()) {
+            try {
+                Thread.sleep(Math.min(1000, idleMs));
+            } catch (InterruptedException e) {
+                return;
+            }
+            long now = System.nanoTime();
+            waiting.forEach((c, since) -> {
+                if (now - since > idleMs * 1_000_000L) {
+                    waiting.remove(c);
+                    closeQuietly(c);
+                }
+            });
+        }
+    }
+
+    /** For tests: closes idle connections after {@code ms} instead of {@link #IDLE_MS}. */
+    void idleAfter(long ms) {
+        idleMs = ms;
     }
 
     private void refuseBusy(SocketChannel client) {
@@ -413,12 +462,15 @@ public final class CredentialProxy implements Closeable {
     /** Serves one request; true when the connection may carry another. */
     private boolean serveOne(SocketChannel client, HttpHead.Reader in) throws IOException {
         HttpHead head;
+        waiting.put(client, System.nanoTime());
         try {
             head = in.readHead();
         } catch (HttpHead.TooLarge e) {
             log("-", "-", "431 refused: the request's head is over 64 KiB");
             reply(client, 431, "sandbox: " + e.getMessage());
             return false;
+        } finally {
+            waiting.remove(client);
         }
         if (head == null) {
             return false;
@@ -452,6 +504,7 @@ public final class CredentialProxy implements Closeable {
                 // Defence in depth: whatever the target holds, the key goes to the upstream only.
                 throw new Refusal(400, "sandbox: the request's target is not a valid path and query");
             }
+            checkPath(target.getRawPath());
             checkFields(head);
             if (!forwardable(method)) {
                 throw new Refusal(405, "sandbox: method " + method + " is not forwarded");
@@ -484,6 +537,25 @@ public final class CredentialProxy implements Closeable {
             return false;
         } finally {
             buffered.release(progress.reserved);
+        }
+    }
+
+    /**
+     * Refuses a path that leaves the upstream's base path (the key is for that API, not for
+     * others a gateway serves beside it), or has dot-segments or empty ones, which a server
+     * may resolve to another path than the one checked here (RFC 3986 §5.2.4; %2E is a dot).
+     */
+    private void checkPath(String rawPath) throws Refusal {
+        String[] segments = rawPath.split("/", -1);
+        for (int i = 1; i < segments.length; i++) {
+            String seg = segments[i].replaceAll("(?i)%2e", ".");
+            if (seg.equals(".") || seg.equals("..") || (seg.isEmpty() && i < segments.length - 1)) {
+                throw new Refusal(400, "sandbox: the request's path has '.', '..' or empty segments");
+            }
+        }
+        String base = upstream.getRawPath() == null ? "" : upstream.getRawPath().replaceAll("/+$", "");
+        if (!base.isEmpty() && !rawPath.equals(base) && !rawPath.startsWith(base + "/")) {
+            throw new Refusal(403, "sandbox: the key goes only to paths under " + base);
         }
     }
 
@@ -699,7 +771,7 @@ public final class CredentialProxy implements Closeable {
     private int forward(SocketChannel client, String method, URI target, HttpHead head, List<byte[]> body,
             boolean http10, List<Injection> matched, Progress progress) throws IOException, Upstream {
         long length = body.stream().mapToLong(part -> part.length).sum();
-        HttpRequest.Builder b = HttpRequest.newBuilder(target)
+        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(ANSWER_TIMEOUT)
                 .method(method, length == 0 && !method.equals("POST") && !method.equals("PUT")
                         && !method.equals("PATCH") ? HttpRequest.BodyPublishers.noBody()
                                 // with its length: a Content-Length upstream, not chunked
@@ -731,7 +803,7 @@ public final class CredentialProxy implements Closeable {
         try {
             response = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
-            throw new Upstream(errorName(e));
+            throw new Upstream(reason(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
@@ -750,6 +822,27 @@ public final class CredentialProxy implements Closeable {
             }
         }
         return hop;
+    }
+
+    /** Why the upstream could not be had, in words (never a value sent: no header, no key). */
+    static String reason(IOException e) {
+        if (e instanceof java.net.http.HttpConnectTimeoutException) {
+            return "no connection within " + CONNECT_TIMEOUT.toSeconds() + " s";
+        }
+        if (e instanceof java.net.http.HttpTimeoutException) {
+            return "no answer within " + ANSWER_TIMEOUT.toMinutes() + " minutes";
+        }
+        if (e instanceof java.net.ConnectException) {
+            return e.getCause() instanceof java.nio.channels.UnresolvedAddressException ? "unknown host"
+                    : "connection refused";
+        }
+        if (e instanceof javax.net.ssl.SSLHandshakeException) {
+            return "TLS handshake failed (a certificate not trusted here? SANDBOX_UPSTREAM_CA adds CAs)";
+        }
+        if (e instanceof javax.net.ssl.SSLException) {
+            return "TLS failed";
+        }
+        return errorName(e);
     }
 
     private static String errorName(Throwable e) {
