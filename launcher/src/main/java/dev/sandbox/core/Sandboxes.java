@@ -178,7 +178,8 @@ public final class Sandboxes {
                         ProcessHandle.current().pid() + "-" + i, context.env());
                 networks.add(network);
                 network.prepare(dirs.get(i));
-                List<AgentEnv.Substitute> substitutes = credentialProxies(network, keptOut, extraCa);
+                List<AgentEnv.Substitute> substitutes = credentialProxies(network, profile.credentials(), keptOut,
+                        extraCa);
                 List<String> argv = helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
                         network, profile, home, homeShown, homeLayer, options.containers(), caller,
                         i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));
@@ -417,10 +418,12 @@ public final class Sandboxes {
     /**
      * Starts one sandbox's credential proxies: one per base-URL variable, carrying the keys of
      * every kept-out credential that shares it (Claude Code's x-api-key and bearer token go
-     * through one ANTHROPIC_BASE_URL), each key with a placeholder of its own.
+     * through one ANTHROPIC_BASE_URL), each key with a placeholder of its own. A proxy's port
+     * comes from the first of the profile's entries with its base URL, whichever of them are
+     * active, so that it stays the same from run to run.
      */
-    private static List<AgentEnv.Substitute> credentialProxies(SandboxNetwork network, List<Credential.Active> keptOut,
-            Path extraCa) {
+    private static List<AgentEnv.Substitute> credentialProxies(SandboxNetwork network, List<Credential> all,
+            List<Credential.Active> keptOut, Path extraCa) {
         Map<String, List<Credential.Active>> byBaseUrl = new LinkedHashMap<>();
         for (Credential.Active a : keptOut) {
             byBaseUrl.computeIfAbsent(a.credential().baseUrl(), k -> new ArrayList<>()).add(a);
@@ -436,7 +439,12 @@ public final class Sandboxes {
                 injections.add(new CredentialProxy.Injection(c.provider(), a.upstream(), c.header(), c.scheme(),
                         placeholder, a.key()));
             }
-            String baseUrl = network.proxyCredential(injections, shared.get(0).index(), extraCa);
+            String variable = shared.get(0).credential().baseUrl();
+            int index = 0;
+            while (!all.get(index).baseUrl().equals(variable)) {
+                index++;
+            }
+            String baseUrl = network.proxyCredential(injections, index, extraCa);
             for (int k = 0; k < shared.size(); k++) {
                 substitutes.add(new AgentEnv.Substitute(shared.get(k), placeholders.get(k), baseUrl));
             }
@@ -458,6 +466,7 @@ public final class Sandboxes {
             throw SandboxException.cantWithInput("use the CA certificates of SANDBOX_UPSTREAM_CA", ca,
                     "no such readable file (a PEM file of CA certificates, or unset it)");
         }
+        CredentialProxy.checkUpstreamCa(file);
         return file;
     }
 

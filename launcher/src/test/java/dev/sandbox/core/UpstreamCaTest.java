@@ -8,6 +8,7 @@ import dev.sandbox.error.SandboxException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,7 +22,11 @@ class UpstreamCaTest {
     void unsetOrEmpty_isNone_aFileIsItsAbsolutePath_aMissingOneIsOneLine() throws IOException {
         assertNull(Sandboxes.upstreamCa(Map.of()));
         assertNull(Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", "")));
-        Path pem = Files.writeString(dir.resolve("ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+        // A self-signed CA certificate made once with keytool (its key was thrown away).
+        Path pem = dir.resolve("ca.pem");
+        try (var in = UpstreamCaTest.class.getResourceAsStream("upstream-ca.pem")) {
+            Files.write(pem, in.readAllBytes());
+        }
         assertEquals(pem, Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", pem.toString())));
         SandboxException e = assertThrows(SandboxException.class,
                 () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.resolve("none.pem").toString())));
@@ -30,5 +35,18 @@ class UpstreamCaTest {
         assertEquals(SandboxException.USAGE, e.exitCode());
         assertThrows(SandboxException.class, () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.toString())),
                 "a directory is no PEM file");
+    }
+
+    @Test
+    void aFileWithoutCertificates_isRefusedBeforeTheRun_inOneLineWithoutTheParsersWords() throws IOException {
+        for (String content : List.of("root:x:0:0:root:/root:/bin/bash\n",
+                "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n")) {
+            Path bad = Files.writeString(dir.resolve("bad.pem"), content);
+            SandboxException e = assertThrows(SandboxException.class,
+                    () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", bad.toString())));
+            assertEquals("can't read the upstream CA certificates in '" + bad + "': not PEM certificates"
+                    + " (-----BEGIN CERTIFICATE----- blocks)", e.getMessage());
+            assertEquals(SandboxException.USAGE, e.exitCode());
+        }
     }
 }
