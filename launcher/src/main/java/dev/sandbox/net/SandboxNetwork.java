@@ -157,8 +157,10 @@ public final class SandboxNetwork implements Closeable {
             credentialProxies.add(CredentialProxy.start(UnixDomainSocketAddress.of(socket), injections, log, extraCa));
             credentialForwards.put(port, socket);
         }
-        String path = first.upstream().getRawPath();
-        return "http://127.0.0.1:" + port + (path == null ? "" : path);
+        // Without a trailing '/': clients append "/v1/..." to the base URL, and a '//' they
+        // would make is an empty segment, which the proxy refuses.
+        String path = first.upstream().getRawPath() == null ? "" : first.upstream().getRawPath().replaceAll("/+$", "");
+        return "http://127.0.0.1:" + port + path;
     }
 
     /** The helper's network options and the agent's proxy variables. */

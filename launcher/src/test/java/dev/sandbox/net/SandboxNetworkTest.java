@@ -71,6 +71,8 @@ class SandboxNetworkTest {
                     "https://api.anthropic.com")), 0, null));
             assertEquals("http://127.0.0.1:3181/v1", net.proxyCredential(List.of(injection("openai",
                     "https://api.openai.com/v1")), 1, null));
+            assertEquals("http://127.0.0.1:3182/gw/anthropic", net.proxyCredential(List.of(injection("gw",
+                    "https://gateway.example/gw/anthropic/")), 2, null), "no trailing '/' to double");
             assertTrue(Files.exists(runtime.resolve("7-0.cred-anthropic")), "the proxy listens on its socket");
             HelperCommand cmd = new HelperCommand(Path.of("/h"));
             net.addTo(cmd);
