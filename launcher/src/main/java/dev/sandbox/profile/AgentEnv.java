@@ -45,7 +45,7 @@ public final class AgentEnv {
         env.putAll(profile.envSet());
         for (String e : extra) {
             int eq = e.indexOf('=');
-            String name = eq < 0 ? e : e.substring(0, eq);
+            String name = envName(e);
             if (eq < 0 && launcher.containsKey(name)) {
                 env.put(name, launcher.get(name));
             } else if (eq >= 0) {
@@ -83,9 +83,9 @@ public final class AgentEnv {
         Map<String, String> given = new TreeMap<>(); // --env NAME=VALUE, the last one of a name
         for (String e : extra) {
             int eq = e.indexOf('=');
-            named.add(eq < 0 ? e : e.substring(0, eq));
+            named.add(envName(e));
             if (eq >= 0) {
-                given.put(e.substring(0, eq), e.substring(eq + 1));
+                given.put(envName(e), e.substring(eq + 1));
             } else {
                 given.remove(e);
             }
@@ -159,11 +159,16 @@ public final class AgentEnv {
         return out;
     }
 
+    /** The variable an {@code --env} entry names: {@code NAME} or {@code NAME=VALUE}. */
+    private static String envName(String entry) {
+        int eq = entry.indexOf('=');
+        return eq < 0 ? entry : entry.substring(0, eq);
+    }
+
     /** Fails with one line for an {@code --env} that names no variable. */
     public static void check(List<String> extra) {
         for (String e : extra) {
-            int eq = e.indexOf('=');
-            String name = eq < 0 ? e : e.substring(0, eq);
+            String name = envName(e);
             if (!NAME.matcher(name).matches()) {
                 throw SandboxException.cantWithInput("pass the variable", e,
                         "expected NAME (passed from your environment) or NAME=VALUE");
