@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
+import dev.sandbox.core.Removal;
 import dev.sandbox.core.Sandboxes;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -16,7 +17,7 @@ public final class GcCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Sandboxes.GcResult r = Sandboxes.open(Context.ofCurrentProcess()).gc();
+        Removal.GcResult r = new Removal(Sandboxes.open(Context.ofCurrentProcess())).gc();
         SandboxCli.console(spec).out().println("removed " + r.snapshots().size() + " unused snapshot"
                 + (r.snapshots().size() == 1 ? "" : "s") + " and " + r.leftovers() + " leftover"
                 + (r.leftovers() == 1 ? "" : "s"));

@@ -5,6 +5,7 @@ import dev.sandbox.core.Context;
 import dev.sandbox.core.Json;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.SandboxView;
+import dev.sandbox.core.Listing;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
 import dev.sandbox.sys.Sizes;
@@ -51,7 +52,7 @@ public final class ListCommand implements Callable<Integer> {
             sandboxes.names().forEach(out::println);
             return 0;
         }
-        List<SandboxView> views = sandboxes.list(console);
+        List<SandboxView> views = new Listing(sandboxes).list(console);
         if (format.json) {
             out.println(Json.toString(views));
             return 0;

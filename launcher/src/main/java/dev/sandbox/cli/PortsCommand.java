@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
+import dev.sandbox.core.Listing;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
 import java.io.PrintWriter;
@@ -27,7 +28,7 @@ public final class PortsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<PublishedPort> ports = Sandboxes.open(Context.ofCurrentProcess()).ports(name);
+        List<PublishedPort> ports = new Listing(Sandboxes.open(Context.ofCurrentProcess())).ports(name);
         PrintWriter out = SandboxCli.console(spec).out();
         for (PublishedPort p : ports) {
             out.println(p.describe());

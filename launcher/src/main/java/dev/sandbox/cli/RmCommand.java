@@ -1,6 +1,7 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
+import dev.sandbox.core.Removal;
 import dev.sandbox.core.Sandboxes;
 import java.io.PrintWriter;
 import java.util.List;
@@ -32,7 +33,7 @@ public final class RmCommand implements Callable<Integer> {
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         PrintWriter out = SandboxCli.console(spec).out();
         for (String name : names) {
-            sandboxes.remove(name, force);
+            new Removal(sandboxes).remove(name, force);
             out.println("removed sandbox '" + name + "'");
         }
         return 0;

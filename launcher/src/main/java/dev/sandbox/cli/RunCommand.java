@@ -7,6 +7,7 @@ import dev.sandbox.git.Repo;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.profile.Profiles;
+import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
 import dev.sandbox.snapshot.Strategies;
@@ -147,7 +148,7 @@ public final class RunCommand implements Callable<Integer> {
         SandboxNetwork.Settings network = network(chosen);
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
-        return sandboxes.run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove,
+        return new Runs(sandboxes).run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove,
                 passKeys),
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }

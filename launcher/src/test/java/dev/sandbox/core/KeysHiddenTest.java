@@ -27,7 +27,7 @@ class KeysHiddenTest {
 
     private List<String> argv(Profile profile, Path home, Path passwdHome, List<Path> configs) {
         HelperCommand cmd = new HelperCommand(Path.of("sandbox-helper"));
-        Sandboxes.keepConfig(cmd, configs, profile, home, passwdHome,
+        HelperArgs.keepConfig(cmd, configs, profile, home, passwdHome,
                 new NotFound.View(new ArrayList<>(), new ArrayList<>()));
         return cmd.command(List.of("true"));
     }

@@ -49,9 +49,9 @@ class SandboxesListTest {
         }
         assertEquals(List.of("first", "before-net", "plain", "exit3", "live"), sandboxes.names(), "oldest first");
         // an empty directory takes a block on ext4, none on tmpfs
-        long emptyDir = Sandboxes.diskUsage(StateStore.upperDir(repo.resolve(".git/sandbox/sandboxes/first")));
+        long emptyDir = Listing.diskUsage(StateStore.upperDir(repo.resolve(".git/sandbox/sandboxes/first")));
         assertEquals(StateStoreTest.fixture("list").replace("\"diskBytes\" : 4096", "\"diskBytes\" : " + emptyDir),
-                Json.toString(sandboxes.list(silent())));
+                Json.toString(new Listing(sandboxes).list(silent())));
     }
 
     /**
@@ -70,7 +70,7 @@ class SandboxesListTest {
         Path snapshot = Files.createDirectories(repo.resolve(".git/sandbox/snapshots/20261130-000000-abcd/tree"));
         Files.writeString(snapshot.resolveSibling("snapshot.json"), "{\"id\": ");
         StringWriter err = new StringWriter();
-        List<SandboxView> views = sandboxes.list(Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err)));
+        List<SandboxView> views = new Listing(sandboxes).list(Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err)));
         assertEquals(List.of("plain", "bad"), views.stream().map(SandboxView::name).toList());
         List<String> lines = err.toString().lines().toList();
         assertEquals(1, lines.size(), err.toString());
@@ -93,7 +93,7 @@ class SandboxesListTest {
         String json = StateStoreTest.fixture("committed");
         sandbox("edited", json.replaceFirst("\"snapshot\" : \"[^\"]*\"", "\"snapshot\" : null"));
         Files.writeString(StateStore.upperDir(repo.resolve(".git/sandbox/sandboxes/edited")).resolve("work.txt"), "w");
-        SandboxException e = assertThrows(SandboxException.class, sandboxes::gc);
+        SandboxException e = assertThrows(SandboxException.class, new Removal(sandboxes)::gc);
         assertTrue(e.getMessage().startsWith("can't tell which snapshot sandbox 'edited' uses"), e.getMessage());
 
         for (String id : List.of("..", "../../etc", ".", "")) {
@@ -113,7 +113,7 @@ class SandboxesListTest {
                 .replace("\"net\" : \"egress\"", "\"net\" : \"vpn\"")
                 .replace("\"2026-11-30T22:17:52.659475156Z\"", "\"yesterday\""));
         sandbox("plain", StateStoreTest.fixture("committed"));
-        List<SandboxView> views = sandboxes.list(silent());
+        List<SandboxView> views = new Listing(sandboxes).list(silent());
         assertEquals(List.of("plain", "exit3"), views.stream().map(SandboxView::name).toList(),
                 "one without a time comes last");
         assertEquals(List.of("plain", "exit3"), sandboxes.names());

@@ -20,20 +20,20 @@ class UpstreamCaTest {
 
     @Test
     void unsetOrEmpty_isNone_aFileIsItsAbsolutePath_aMissingOneIsOneLine() throws IOException {
-        assertNull(Sandboxes.upstreamCa(Map.of()));
-        assertNull(Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", "")));
+        assertNull(HelperArgs.upstreamCa(Map.of()));
+        assertNull(HelperArgs.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", "")));
         // A self-signed CA certificate made once with keytool (its key was thrown away).
         Path pem = dir.resolve("ca.pem");
         try (var in = UpstreamCaTest.class.getResourceAsStream("upstream-ca.pem")) {
             Files.write(pem, in.readAllBytes());
         }
-        assertEquals(pem, Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", pem.toString())));
+        assertEquals(pem, HelperArgs.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", pem.toString())));
         SandboxException e = assertThrows(SandboxException.class,
-                () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.resolve("none.pem").toString())));
+                () -> HelperArgs.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.resolve("none.pem").toString())));
         assertEquals("can't use the CA certificates of SANDBOX_UPSTREAM_CA '" + dir.resolve("none.pem") + "': no such"
                 + " readable file (a PEM file of CA certificates, or unset it)", e.getMessage());
         assertEquals(SandboxException.USAGE, e.exitCode());
-        assertThrows(SandboxException.class, () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.toString())),
+        assertThrows(SandboxException.class, () -> HelperArgs.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", dir.toString())),
                 "a directory is no PEM file");
     }
 
@@ -43,7 +43,7 @@ class UpstreamCaTest {
                 "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n")) {
             Path bad = Files.writeString(dir.resolve("bad.pem"), content);
             SandboxException e = assertThrows(SandboxException.class,
-                    () -> Sandboxes.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", bad.toString())));
+                    () -> HelperArgs.upstreamCa(Map.of("SANDBOX_UPSTREAM_CA", bad.toString())));
             assertEquals("can't read the upstream CA certificates in '" + bad + "': not PEM certificates"
                     + " (-----BEGIN CERTIFICATE----- blocks)", e.getMessage());
             assertEquals(SandboxException.USAGE, e.exitCode());
