@@ -35,14 +35,12 @@ import java.util.Set;
  * first (the home shown, the profile's paths, the credential proxies).
  */
 public final class HelperArgs {
-    private final Sandboxes sandboxes;
     private final Context context;
     private final Repo repo;
     private final StateStore store;
     private final SnapshotStore snapshots;
 
     public HelperArgs(Sandboxes sandboxes) {
-        this.sandboxes = sandboxes;
         this.context = sandboxes.context();
         this.repo = sandboxes.repo();
         this.store = sandboxes.store();
