@@ -374,8 +374,9 @@ void run_outer(struct options *opts)
      * every capability; we close our copies below, so init and the agent hold none. */
     relay_listen_inside(relays, opts);
     pid_t relay_pid = relays != NULL ? relay_start(relays, lock) : -1;
-    /* Made after the relay's fork, so that only we hold it. */
+    /* Made after the relay's fork, so that only we hold them (init closes its copies). */
     struct server *server = opts->socket != NULL ? server_listen(opts->socket) : NULL;
+    struct output_log *log = opts->log != NULL ? log_open(opts->log, opts->log_max) : NULL;
     /* Without a pty, the agent's output reaches the log through a pipe of ours. */
     int output[2] = {-1, -1};
     if (opts->log != NULL && !sb.tty && pipe2(output, O_CLOEXEC) < 0)
@@ -426,7 +427,7 @@ void run_outer(struct options *opts)
     o->control = control;
     o->master = -1;
     o->output = output[0];
-    o->log = opts->log != NULL ? log_open(opts->log, opts->log_max) : NULL;
+    o->log = log;
     o->server = server;
     o->announce = opts->detach;
     o->terminal = terminal;
