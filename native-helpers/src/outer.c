@@ -69,13 +69,28 @@ static void drain(struct outer *o, int fd)
         pass_output(o, buf, (size_t)got);
 }
 
+/* The one whose exit_at_exit() runs (set once init is forked: init inherits no handler). */
+static struct outer *exiting;
+static bool exit_written;
+
 static void write_exit_file(const struct outer *o, int code)
 {
     const char *path = o->sb->opts->exit_file;
+    exit_written = true;
     char text[16];
     snprintf(text, sizeof text, "%d\n", code);
     if (path != NULL && write_file_atomically(path, text) < 0)
         warn("can't write the exit file '%s': %s", path, strerror(errno));
+}
+
+/* die() on an unexpected error once the sandbox exists: the helper's own failure, 125, and
+ * no stale socket. */
+static void exit_at_exit(void)
+{
+    if (exiting == NULL || exit_written)
+        return;
+    write_exit_file(exiting, EXIT_SETUP_FAILED);
+    server_close(exiting->server);
 }
 
 static void finish(struct outer *o, int status) NORETURN;
@@ -432,6 +447,8 @@ void run_outer(struct options *opts)
     o->announce = opts->detach;
     o->terminal = terminal;
     o->sigfd = open_signalfd(&set);
+    exiting = o;
+    atexit(exit_at_exit);
     /* A closed stdout must not kill us before we report init's status. */
     signal(SIGPIPE, SIG_IGN);
     if (sb.tty) {
