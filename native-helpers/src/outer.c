@@ -40,11 +40,12 @@ struct outer {
     bool announce;   /* --detach: "started" is still to be said */
 };
 
-/* Where the agent's output goes: our stdout (a terminal or the launcher's pipe; /dev/null
- * once detached), the log, the attached client. */
+/* Where the agent's output goes: our stdout (a terminal, or the launcher's pipe or file;
+ * detached: nowhere, it is /dev/null), the log, the attached client. */
 static void pass_output(struct outer *o, const char *buf, size_t n)
 {
-    (void)write_all(STDOUT_FILENO, buf, n);
+    if (!o->sb->opts->detach)
+        (void)write_all(STDOUT_FILENO, buf, n);
     log_append(o->log, buf, n);
     if (o->server != NULL)
         server_output(o->server, buf, n);
