@@ -330,7 +330,7 @@ struct server *server_listen(const char *path)
     a.sun_family = AF_UNIX;
     strncpy(a.sun_path, path, sizeof a.sun_path - 1);
     /* 0600 from the start: no instant in which another user could connect. */
-    mode_t old = umask(0077);
+    mode_t old = umask(0177);
     int rc = bind(s->listen_fd, (struct sockaddr *)&a, sizeof a);
     umask(old);
     if (rc < 0)

@@ -5,7 +5,12 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -259,6 +264,134 @@ static void test_run_options(void)
     expect_error(want, r, err, &o);
 }
 
+/* Runs the server's share of a poll loop for about ms milliseconds. */
+static void pump(struct server *s, struct bytes *to_pty, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        struct pollfd fds[SERVER_MAX_FDS];
+        nfds_t n = 0;
+        (void)server_poll_add(s, fds, &n);
+        if (poll(fds, n, 10) >= 0)
+            server_poll_done(s, fds, to_pty, 16384);
+    }
+}
+
+static int client(const char *path, const void *request, size_t len)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 || write_all(fd, request, len) < 0)
+        return -1;
+    return fd;
+}
+
+/* What the server sent fd so far (NUL-terminated); "<EOF>" appended when it closed. */
+static void answer(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    while (len + 6 < size) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            break;
+        ssize_t n = read(fd, buf + len, size - len - 6);
+        if (n <= 0) {
+            strcpy(buf + len, "<EOF>");
+            return;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+}
+
+static void test_server(void)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char dir[] = "/tmp/test-server-XXXXXX";
+    if (master < 0 || unlockpt(master) < 0 || mkdtemp(dir) == NULL) {
+        skip("the supervisor socket", "no pty or no temporary directory");
+        return;
+    }
+    cleanup_free char *path = xasprintf("%s/sock", dir);
+    struct server *s = server_listen(path);
+    struct stat st;
+    ok(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600, "the socket is made 0600");
+    server_set_master(s, master);
+    struct bytes to_pty = {0};
+    char buf[256];
+
+    int st1 = client(path, "s", 1);
+    pump(s, &to_pty, 50);
+    answer(st1, buf, sizeof buf);
+    ok(str_has_prefix(buf, "attached=0 waiting=0 idle-ms=") && strstr(buf, "\n<EOF>") != NULL,
+       "s: one status line, then the connection closes");
+    close(st1);
+
+    int a1 = client(path, "a\x00\x28\x00\x78", 5);
+    pump(s, &to_pty, 50);
+    answer(a1, buf, sizeof buf);
+    is_str(buf, "ok\n", "a: ok");
+    struct winsize ws = {0};
+    ok(ioctl(master, TIOCGWINSZ, &ws) == 0 && ws.ws_row == 40 && ws.ws_col == 120, "a: the pty gets the client's size");
+
+    int a2 = client(path, "a\x00\x18\x00\x50", 5);
+    pump(s, &to_pty, 50);
+    answer(a2, buf, sizeof buf);
+    is_str(buf, "busy\n<EOF>", "a second attach is refused: busy");
+    close(a2);
+
+    int st2 = client(path, "s", 1);
+    pump(s, &to_pty, 50);
+    answer(st2, buf, sizeof buf);
+    ok(str_has_prefix(buf, "attached=1 waiting=0 idle-ms="), "s: attached=1 while a client is attached");
+    close(st2);
+
+    server_output(s, "hello", 5);
+    pump(s, &to_pty, 50);
+    answer(a1, buf, sizeof buf);
+    is_str(buf, "hello", "the agent's output reaches the client");
+
+    (void)write_all(a1, "d\x00\x02xyw\x00\x32\x00\x84", 10);
+    pump(s, &to_pty, 50);
+    ok(bytes_pending(&to_pty) == 2 && memcmp(to_pty.buf + to_pty.off, "xy", 2) == 0, "a d frame's bytes go to the pty");
+    ok(ioctl(master, TIOCGWINSZ, &ws) == 0 && ws.ws_row == 50 && ws.ws_col == 132, "a w frame sets the pty's size");
+
+    (void)write_all(a1, "q", 1);
+    pump(s, &to_pty, 50);
+    answer(a1, buf, sizeof buf);
+    is_str(buf, "<EOF>", "an unknown frame ends the connection");
+    close(a1);
+
+    int a3 = client(path, "a\x00\x18\x00\x50", 5);
+    pump(s, &to_pty, 50);
+    answer(a3, buf, sizeof buf);
+    is_str(buf, "ok\n", "attach again once the first one is gone");
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < 48; i++) /* 3 MiB, never read */
+        server_output(s, chunk, sizeof chunk);
+    pump(s, &to_pty, 50);
+    int st3 = client(path, "s", 1);
+    pump(s, &to_pty, 50);
+    answer(st3, buf, sizeof buf);
+    ok(str_has_prefix(buf, "attached=0 "), "a client that does not read is disconnected");
+    close(st3);
+    close(a3);
+
+    int quiet = client(path, "", 0);
+    pump(s, &to_pty, 2300);
+    answer(quiet, buf, sizeof buf);
+    is_str(buf, "<EOF>", "a connection that asks nothing within 2 s is closed");
+    close(quiet);
+
+    server_close(s);
+    ok(access(path, F_OK) < 0, "server_close removes the socket");
+    bytes_free(&to_pty);
+    close(master);
+    (void)rmdir(dir);
+}
+
 void test_supervise(void)
 {
     test_log();
@@ -266,4 +399,5 @@ void test_supervise(void)
     test_frames();
     test_waiting();
     test_run_options();
+    test_server();
 }
