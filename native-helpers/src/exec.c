@@ -144,13 +144,21 @@ static bool same_file(const char *a, const char *b)
 static void check_running(const struct exec_args *args)
 {
     size_t len;
-    cleanup_free char *stat = read_proc(args->init, "stat", 4096, &len);
+    cleanup_free char *init_stat = read_proc(args->init, "stat", 4096, &len);
     cleanup_free char *exe = xasprintf("/proc/%d/exe", (int)args->outer);
     cleanup_free char *init_pid_ns = xasprintf("/proc/%d/ns/pid", (int)args->init);
     cleanup_free char *outer_pid_ns = xasprintf("/proc/%d/ns/pid", (int)args->outer);
-    if (stat_ppid(stat) != args->outer || !same_file(exe, "/proc/self/exe") ||
+    if (stat_ppid(init_stat) != args->outer || !same_file(exe, "/proc/self/exe") ||
         same_file(init_pid_ns, outer_pid_ns))
         die(NOT_RUNNING);
+    /* Root could enter a user's sandbox, but only as an unmapped uid (nobody) that no file
+     * there fits: refused, as a user can't enter root's. */
+    cleanup_free char *dir = xasprintf("/proc/%d", (int)args->outer);
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        die(NOT_RUNNING);
+    if (st.st_uid != getuid())
+        die("can't exec in the sandbox: it belongs to another user");
 }
 
 /* The namespaces to enter, the user namespace first: it gives the capabilities that
