@@ -54,6 +54,7 @@ void test_seccomp(void);
 void test_seccomp_setid(void);
 void test_utils(void);
 void test_sockets(void);
+void test_attach(void);
 void test_supervise(void);
 
 #endif

@@ -17,6 +17,7 @@ int main(void)
     test_seccomp();
     test_seccomp_setid();
     test_sockets();
+    test_attach();
     test_supervise();
     printf("1..%d\n", tap_count);
     if (tap_failed > 0)
