@@ -138,14 +138,27 @@ static bool same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* INIT is OUTER's child and OUTER runs this very helper: then the pids are a sandbox's. */
+/* INIT is OUTER's child and OUTER runs this very helper: then the pids are a sandbox's.
+ * INIT's pid namespace must not be OUTER's: the relay is OUTER's child too, but lives in the
+ * host's mount and pid namespaces. */
 static void check_running(const struct exec_args *args)
 {
     size_t len;
-    cleanup_free char *stat = read_proc(args->init, "stat", 4096, &len);
+    cleanup_free char *init_stat = read_proc(args->init, "stat", 4096, &len);
     cleanup_free char *exe = xasprintf("/proc/%d/exe", (int)args->outer);
-    if (stat_ppid(stat) != args->outer || !same_file(exe, "/proc/self/exe"))
+    cleanup_free char *init_pid_ns = xasprintf("/proc/%d/ns/pid", (int)args->init);
+    cleanup_free char *outer_pid_ns = xasprintf("/proc/%d/ns/pid", (int)args->outer);
+    if (stat_ppid(init_stat) != args->outer || !same_file(exe, "/proc/self/exe") ||
+        same_file(init_pid_ns, outer_pid_ns))
         die(NOT_RUNNING);
+    /* Root could enter a user's sandbox, but only as an unmapped uid (nobody) that no file
+     * there fits: refused, as a user can't enter root's. */
+    cleanup_free char *dir = xasprintf("/proc/%d", (int)args->outer);
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        die(NOT_RUNNING);
+    if (st.st_uid != getuid())
+        die("can't exec in the sandbox: it belongs to another user");
 }
 
 /* The namespaces to enter, the user namespace first: it gives the capabilities that
@@ -439,13 +452,14 @@ void run_exec(int argc, char *const argv[])
         plain_stdio(&args, r, fds);
     }
 
-    pid_t parent = getpid();
     r->child = fork();
     if (r->child < 0)
         die_with_error("can't fork");
     if (r->child == 0) {
-        /* Killed with us, like the agent with the outer: nothing of ours outlives exec. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+        /* Killed with us, like the agent with the outer: nothing of ours outlives exec. Our
+         * parent is outside the pid namespace, so its pid reads 0 here; once it is gone we
+         * are the sandbox's init's. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0)
             _exit(EXIT_SETUP_FAILED);
         /* A session of its own: it can't reach the caller's controlling terminal (/dev/tty
          * is a host device in the sandbox), and only the pty, if any, is its terminal. */
