@@ -2,8 +2,8 @@ package dev.sandbox.core;
 
 import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
-import dev.sandbox.git.Repo;
 import dev.sandbox.error.IoErrors;
+import dev.sandbox.git.Repo;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Background;
 import dev.sandbox.launch.EtcFiles;
@@ -96,6 +96,7 @@ public final class Runs {
         }
         Path homeShown = args.homeShown(home, console);
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
+        Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
         Ports.refuseTaken(net.ports(), count);
@@ -130,8 +131,8 @@ public final class Runs {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
             }
-            return launch(options, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut, extraCa,
-                    homeShown, out, console);
+            return launch(options, helper, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut,
+                    extraCa, homeShown, out, console);
         } catch (IOException e) {
             throw SandboxException.cant("run sandbox", names.get(0), e);
         } finally {
@@ -187,6 +188,7 @@ public final class Runs {
             return Background.relaunch(sandboxBin(), again, context.env(), out);
         }
         Path homeShown = args.homeShown(home, console);
+        Helper helper = context.helper();
         Ports.refuseTaken(net.ports(), 1);
         SandboxNetwork.refuseUnavailable(net, context.env());
         Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
@@ -212,8 +214,8 @@ public final class Runs {
                 return null;
             });
             Path cwd = Path.of(record.cwd() != null ? record.cwd() : repo.root().toString());
-            return launch(options, List.of(name), List.of(dir), List.of(runLock), snapshot, records, cwd, launcherEnv,
-                    keptOut, extraCa, homeShown, out, console);
+            return launch(options, helper, List.of(name), List.of(dir), List.of(runLock), snapshot, records, cwd,
+                    launcherEnv, keptOut, extraCa, homeShown, out, console);
         } catch (IOException e) {
             throw SandboxException.cant("start", name, e);
         } finally {
@@ -302,7 +304,8 @@ public final class Runs {
      * sandbox.json. Otherwise it returns at once, and whoever reads the record next takes the
      * exit file ({@link #recordExit}).
      */
-    private int launch(RunOptions options, List<String> names, List<Path> dirs, List<FileChannel> runLocks,
+    private int launch(RunOptions options, Helper helper, List<String> names, List<Path> dirs,
+            List<FileChannel> runLocks,
             Snapshot snapshot, Sandbox[] claimed, Path cwd, Map<String, String> launcherEnv,
             List<Credential.Active> keptOut, Path extraCa, Path homeShown, OutputStream out, Console console)
             throws IOException {
@@ -312,7 +315,6 @@ public final class Runs {
         List<String> command = options.command();
         Profile profile = options.profile();
         Path home = context.home();
-        Helper helper = context.helper();
         List<SandboxNetwork> networks = new ArrayList<>();
         try {
             List<AgentProcess.Launch> launches = new ArrayList<>();
@@ -477,6 +479,8 @@ public final class Runs {
                 console.err().print(said);
                 console.err().flush();
             }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // the helper never ran: the failure to start it was said already
         } catch (IOException e) {
             console.error("can't read '" + file + "': " + IoErrors.reason(e));
         }
