@@ -83,6 +83,14 @@ public final class Stopping {
             throw SandboxException.cant("stop", name, "it still runs after SIGKILL (see 'sandbox list')");
         }
         boolean wasKilled = killed;
+        Sandbox last = Sandboxes.readSandbox(dir);
+        if (last != null && last.socket() != null) {
+            try { // a supervisor killed leaves its socket behind
+                Files.deleteIfExists(Path.of(last.socket()));
+            } catch (IOException e) {
+                // the next start of this sandbox replaces it
+            }
+        }
         sandboxes.update(dir, sb -> {
             Sandbox recorded = Runs.recordExit(dir, sb);
             if (wasKilled && recorded.status() == Sandbox.Status.STOPPED && recorded.exitCode() == null) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -82,6 +83,10 @@ class DetachIT {
                 assertTrue(tree.stream().anyMatch(p -> p.info().command().orElse("").endsWith("/sleep")),
                         "the agent's sleep runs below the supervisor: " + describe(tree));
 
+                Path socket = Path.of(new ObjectMapper().readTree(Repos.sandboxDir(repo, "t").resolve("sandbox.json")
+                        .toFile()).path("socket").asText());
+                assertTrue(Files.exists(socket), "the supervisor serves " + socket);
+
                 long t0 = System.nanoTime();
                 Proc.Result stop = cli.run(repo, "stop", "-t", "2", "t");
                 long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -94,6 +99,7 @@ class DetachIT {
                 String record = Repos.read(Repos.sandboxDir(repo, "t").resolve("sandbox.json"));
                 assertTrue(record.contains("\"exitCode\" : 137"), "the kill is recorded as 137:\n" + record);
                 assertFalse(record.contains("\"socket\""), "a stopped one has no socket:\n" + record);
+                assertFalse(Files.exists(socket), "the killed supervisor's socket is gone");
             } finally {
                 stopQuietly(cli, repo, "t");
             }
