@@ -66,8 +66,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- the output log ---- */
-
 static int open_log_file(const char *path, int extra)
 {
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | extra, 0600);
@@ -147,8 +145,6 @@ int write_file_atomically(const char *path, const char *text)
     return 0;
 }
 
-/* ---- frames ---- */
-
 static unsigned be16(const unsigned char *p)
 {
     return (unsigned)p[0] << 8 | p[1];
@@ -183,8 +179,6 @@ enum frame_kind parse_frame(const unsigned char *buf, size_t len, struct frame *
     }
     return out->kind = FRAME_BAD;
 }
-
-/* ---- waiting ---- */
 
 bool is_input_wait_syscall(long nr)
 {
@@ -291,8 +285,6 @@ bool group_waits_for_input(pid_t pgrp)
     return waits;
 }
 
-/* ---- the server ---- */
-
 struct pending {
     int fd;
     unsigned char req[5]; /* 's', or 'a' + rows + cols */
@@ -330,7 +322,7 @@ struct server *server_listen(const char *path)
     a.sun_family = AF_UNIX;
     strncpy(a.sun_path, path, sizeof a.sun_path - 1);
     /* 0600 from the start: no instant in which another user could connect. */
-    mode_t old = umask(0077);
+    mode_t old = umask(0177);
     int rc = bind(s->listen_fd, (struct sockaddr *)&a, sizeof a);
     umask(old);
     if (rc < 0)

@@ -90,8 +90,8 @@ struct server *server_listen(const char *path);
 void server_set_master(struct server *s, int master);
 /* Called for every byte the agent writes to its pty. */
 void server_output(struct server *s, const void *data, size_t n);
-/* Adds the server's fds to fds[*n...] (at most SERVER_MAX_FDS); to_pty_room says whether
- * the attached client's input may be read now. Returns the poll timeout it needs (ms, -1). */
+/* Adds the server's fds to fds[*n...] (at most SERVER_MAX_FDS); returns the poll timeout
+ * it needs (ms; -1: none), for connections that have not said what they want yet. */
 #define SERVER_MAX_FDS 10
 int server_poll_add(struct server *s, struct pollfd *fds, nfds_t *n);
 /* Handles what poll() said of those fds; bytes for the pty go to to_pty (at most limit pending). */
