@@ -123,7 +123,8 @@ public final class Runs {
             Snapshot snapshot;
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
-                        net, profile.name(), claimed, console);
+                        net, profile.name(), options.detach() ? RuntimeDir.forUser(context.env()) : null,
+                        launcherPid(options.detach(), launcherStays(net, keptOut)), claimed, console);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -206,7 +207,8 @@ public final class Runs {
             Sandbox[] records = new Sandbox[1];
             store.locked(() -> {
                 Sandbox last = recordExit(dir, Sandboxes.readSandbox(dir));
-                records[0] = last.restarted(cmd, ProcessHandle.current().pid(), null);
+                records[0] = last.restarted(cmd, launcherPid(detach, launcherStays(net, keptOut)),
+                        detach ? socketPath(RuntimeDir.forUser(context.env()), dir).toString() : null);
                 Json.writeAtomically(StateStore.sandboxJson(dir), records[0]);
                 return null;
             });
@@ -276,7 +278,7 @@ public final class Runs {
     /**
      * The supervisor socket of the sandbox in {@code dir}: in the user's runtime directory
      * (a socket's path must fit in 107 bytes, which the state directory's need not), named by
-     * a 64-bit FNV-1a hash of {@code dir}'s path, so that it stays the same from run to run
+     * a 64-bit FNV-1a hash of {@code dir}'s path (then MurmurHash3's final mix), so that it stays the same from run to run
      * and a stale one is found and replaced. Not SHA-256: its provider costs 20 ms of a cold
      * JVM, a tenth of a detached run's start, and the names of one user's sandboxes are no
      * adversary's.
@@ -286,6 +288,10 @@ public final class Runs {
         for (byte b : dir.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)) {
             hash = (hash ^ (b & 0xff)) * 0x100000001b3L;
         }
+        // MurmurHash3's fmix64: the last bytes' difference reaches every bit, not the low ones first.
+        hash = (hash ^ (hash >>> 33)) * 0xff51afd7ed558ccdL;
+        hash = (hash ^ (hash >>> 33)) * 0xc4ceb9fe1a85ec53L;
+        hash ^= hash >>> 33;
         String hex = Long.toHexString(hash);
         return runtime.resolve("0".repeat(16 - hex.length()) + hex + ".sock");
     }
@@ -332,7 +338,6 @@ public final class Runs {
             EtcFiles.Caller caller = new EtcFiles.Caller(RuntimeDir.uid(), RuntimeDir.gid(),
                     System.getProperty("user.name"), home);
             NotFound.View view = new NotFound.View(new ArrayList<>(), new ArrayList<>());
-            List<Path> sockets = new ArrayList<>();
             for (int i = 0; i < count; i++) {
                 Path dir = dirs.get(i);
                 // What the helper of the run before wrote is no longer true.
@@ -342,7 +347,6 @@ public final class Runs {
                 if (socket != null) {
                     Files.deleteIfExists(socket); // a stale one of a supervisor killed
                 }
-                sockets.add(socket);
                 SandboxNetwork network = new SandboxNetwork(net, StateStore.logDir(dir), runtime,
                         ProcessHandle.current().pid() + "-" + i, context.env());
                 networks.add(network);
@@ -372,7 +376,7 @@ public final class Runs {
                         + " keep writable paths under a directory only root can enter (like /root)"));
             }
             if (detach) {
-                return detached(names, dirs, sockets, launches, launcherStays(net, keptOut), console);
+                return detached(names, dirs, launches, launcherStays(net, keptOut), console);
             }
             if (count > 1) {
                 console.say("running " + String.join(", ", names) + " on snapshot " + snapshot.id()
@@ -406,6 +410,14 @@ public final class Runs {
         }
     }
 
+    /**
+     * The launcher pid a record names: this JVM's, but for a detached sandbox whose launcher
+     * does not stay, which only its helper holds (null).
+     */
+    static Long launcherPid(boolean detach, boolean stays) {
+        return detach && !stays ? null : ProcessHandle.current().pid();
+    }
+
     /** What a detached helper says of itself: its setup failures, before the agent starts. */
     static Path helperLog(Path dir) {
         return StateStore.logDir(dir).resolve("helper");
@@ -417,7 +429,7 @@ public final class Runs {
      * {@code stays}, this JVM is the background launcher: it then lets go of the user's
      * terminal and waits for the agents, holding their network, and records each end.
      */
-    private int detached(List<String> names, List<Path> dirs, List<Path> sockets, List<AgentProcess.Launch> launches,
+    private int detached(List<String> names, List<Path> dirs, List<AgentProcess.Launch> launches,
             boolean stays, Console console) {
         List<Long> logStart = new ArrayList<>();
         for (Path dir : dirs) {
@@ -439,10 +451,7 @@ public final class Runs {
                 status = status == 0 ? failed : status;
                 continue;
             }
-            running.add(i);
-            String socket = sockets.get(i).toString();
-            Long launcher = stays ? ProcessHandle.current().pid() : null;
-            sandboxes.update(dir, sb -> sb.status() == Sandbox.Status.RUNNING ? sb.detached(socket, launcher) : sb);
+            running.add(i); // its record names its socket already (prepare)
             console.out().println(names.get(i));
         }
         console.out().flush();
@@ -541,17 +550,20 @@ public final class Runs {
     /**
      * Lays out the sandboxes' directories and picks their one snapshot; {@code claimed} gets
      * their records, written under the snapshots lock so that {@code gc} never sees the
-     * snapshot unused.
+     * snapshot unused. A detached one's record names its socket ({@code runtime} non-null)
+     * and, as the launcher, this JVM only when it stays ({@link #launcherPid}): written now,
+     * the record needs no second write once the agent started.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
             SnapshotStore.LookAhead lookAhead, List<String> command, SandboxNetwork.Settings net, String profile,
-            Sandbox[] claimed, Console console) throws IOException {
+            Path runtime, Long launcherPid, Sandbox[] claimed, Console console) throws IOException {
         Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
+            String socket = runtime == null ? null : socketPath(runtime, dir).toString();
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
-                    List.copyOf(command), Sandbox.Status.RUNNING, ProcessHandle.current().pid(), null, created, null,
-                    null, null, net.mode(), List.of(), profile, null, net.allowlist().entries(),
+                    List.copyOf(command), Sandbox.Status.RUNNING, launcherPid, null, created, null,
+                    null, null, net.mode(), List.of(), profile, socket, net.allowlist().entries(),
                     net.ports().stream().map(PortSpec::toString).toList(), net.hostLoopback());
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));

@@ -77,16 +77,10 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
     }
 
     /** Running again ({@code start}): {@code command} by launcher {@code pid}, with its supervisor at {@code socket} (null: none). */
-    public Sandbox restarted(List<String> newCommand, long launcherPid, String newSocket) {
+    public Sandbox restarted(List<String> newCommand, Long launcherPid, String newSocket) {
         return new Sandbox(name, snapshot, repo, cwd, List.copyOf(newCommand), Status.RUNNING, launcherPid, null,
                 createdAt, null, harvested, committed, net, List.of(), profile, newSocket, allowDomains, publish,
                 hostLoopback);
-    }
-
-    /** Running detached, its supervisor at {@code newSocket}, held by launcher {@code launcherPid} (null: none). */
-    public Sandbox detached(String newSocket, Long launcherPid) {
-        return new Sandbox(name, snapshot, repo, cwd, command, status, launcherPid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, ports, profile, newSocket, allowDomains, publish, hostLoopback);
     }
 
     public Sandbox harvested(String state, String commit) {
