@@ -207,6 +207,7 @@ public final class Runs {
             Sandbox[] records = new Sandbox[1];
             store.locked(() -> {
                 Sandbox last = recordExit(dir, Sandboxes.readSandbox(dir));
+                deleteStaleSocket(Sandboxes.readSandbox(dir));
                 records[0] = last.restarted(cmd, launcherPid(detach, launcherStays(net, keptOut)),
                         detach ? socketPath(RuntimeDir.forUser(context.env()), dir).toString() : null);
                 Json.writeAtomically(StateStore.sandboxJson(dir), records[0]);
@@ -243,6 +244,21 @@ public final class Runs {
             when = null;
         }
         return status == null ? last.stoppedWithoutStatus() : last.finished(status, when);
+    }
+
+    /**
+     * Deletes the socket {@code record} names, once nothing runs: a supervisor killed by
+     * SIGKILL leaves it (the state directory is out of every sandbox's reach, so the record's
+     * path is the launcher's own).
+     */
+    static void deleteStaleSocket(Sandbox record) {
+        if (record != null && record.socket() != null) {
+            try {
+                Files.deleteIfExists(Path.of(record.socket()));
+            } catch (IOException e) {
+                // the next detached start of this sandbox replaces it
+            }
+        }
     }
 
     /** The network a sandbox ran with, from its record; what an older record lacks is none. */

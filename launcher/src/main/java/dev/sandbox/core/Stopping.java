@@ -46,6 +46,7 @@ public final class Stopping {
             throw SandboxException.cantWithInput("stop", name, "no such sandbox (see 'sandbox list')");
         }
         if (!StateStore.isRunning(dir)) {
+            Runs.deleteStaleSocket(Sandboxes.readSandbox(dir));
             sandboxes.update(dir, sb -> Runs.recordExit(dir, sb));
             console.note("'" + name + "' is not running");
             return;
@@ -83,14 +84,7 @@ public final class Stopping {
             throw SandboxException.cant("stop", name, "it still runs after SIGKILL (see 'sandbox list')");
         }
         boolean wasKilled = killed;
-        Sandbox last = Sandboxes.readSandbox(dir);
-        if (last != null && last.socket() != null) {
-            try { // a supervisor killed leaves its socket behind
-                Files.deleteIfExists(Path.of(last.socket()));
-            } catch (IOException e) {
-                // the next start of this sandbox replaces it
-            }
-        }
+        Runs.deleteStaleSocket(Sandboxes.readSandbox(dir));
         sandboxes.update(dir, sb -> {
             Sandbox recorded = Runs.recordExit(dir, sb);
             if (wasKilled && recorded.status() == Sandbox.Status.STOPPED && recorded.exitCode() == null) {

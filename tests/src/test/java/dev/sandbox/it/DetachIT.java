@@ -83,8 +83,7 @@ class DetachIT {
                 assertTrue(tree.stream().anyMatch(p -> p.info().command().orElse("").endsWith("/sleep")),
                         "the agent's sleep runs below the supervisor: " + describe(tree));
 
-                Path socket = Path.of(new ObjectMapper().readTree(Repos.sandboxDir(repo, "t").resolve("sandbox.json")
-                        .toFile()).path("socket").asText());
+                Path socket = socketOf(repo, "t");
                 assertTrue(Files.exists(socket), "the supervisor serves " + socket);
 
                 long t0 = System.nanoTime();
@@ -120,6 +119,7 @@ class DetachIT {
                 awaitFile(Repos.upper(repo, "k").resolve("first.txt"));
                 long[] pids = pids(repo, "k");
                 List<ProcessHandle> tree = tree(pids[0]);
+                Path socket = socketOf(repo, "k");
 
                 assertTrue(ProcessHandle.of(pids[0]).orElseThrow().destroyForcibly(), "SIGKILL to the supervisor");
                 assertNothingLeft(tree, Repos.upper(repo, "k"));
@@ -128,6 +128,7 @@ class DetachIT {
                 Proc.Result again = cli.run(repo, "start", "k", "--", "cat", "first.txt");
                 assertEquals(0, again.exitCode(), again.describe());
                 assertEquals("first\n", again.stdout(), "start sees the first run's file" + again.describe());
+                assertFalse(Files.exists(socket), "the killed supervisor's stale socket is gone");
                 Proc.Result third = cli.run(repo, "start", "k", "--", "sh", "-c", "echo second > second.txt; exit 4");
                 assertEquals(4, third.exitCode(), "start passes the agent's status on" + third.describe());
 
@@ -302,6 +303,14 @@ class DetachIT {
         String[] w = Repos.read(file).strip().split(" ");
         assertEquals(2, w.length, "OUTER INIT in " + file);
         return new long[] {Long.parseLong(w[0]), Long.parseLong(w[1])};
+    }
+
+    /** The supervisor socket sandbox.json names. */
+    private static Path socketOf(Path repo, String name) throws IOException {
+        String socket = new ObjectMapper().readTree(Repos.sandboxDir(repo, name).resolve("sandbox.json").toFile())
+                .path("socket").asText();
+        assertFalse(socket.isEmpty(), name + "'s record names its socket");
+        return Path.of(socket);
     }
 
     /** {@code pid} and every process below it. */
