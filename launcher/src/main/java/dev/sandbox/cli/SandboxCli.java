@@ -29,6 +29,8 @@ public final class SandboxCli {
     private static Map<String, Supplier<Object>> subcommands() {
         Map<String, Supplier<Object>> all = new LinkedHashMap<>();
         all.put("run", RunCommand::new);
+        all.put("start", StartCommand::new);
+        all.put("stop", StopCommand::new);
         all.put("list", ListCommand::new);
         all.put("diff", DiffCommand::new);
         all.put("patch", PatchCommand::new);

@@ -4,6 +4,7 @@ import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
+import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -236,9 +237,30 @@ public final class StateStore {
         return ch;
     }
 
-    /** Whether a launcher holds this sandbox's run lock right now. */
+    /**
+     * Whether the sandbox runs right now: a launcher holds its run lock, or a helper its
+     * agent lock ({@code --lock}, held by the helper's outer process for its whole life: a
+     * detached sandbox runs with no launcher, and a helper may outlive a launcher killed).
+     */
     public static boolean isRunning(Path sandboxDir) {
-        Path lock = runLock(sandboxDir);
+        return isLocked(runLock(sandboxDir)) || helperRunning(sandboxDir);
+    }
+
+    /**
+     * Whether a helper holds the sandbox's agent lock right now ({@link RunState#agentLock}):
+     * a {@code flock(2)} lock, which Java's own locks do not see. Without JNA's native part,
+     * whether the outer process the pid file names is alive and the helper.
+     */
+    public static boolean helperRunning(Path sandboxDir) {
+        try {
+            return Posix.flockHeld(RunState.agentLock(sandboxDir).toString());
+        } catch (IOException e) {
+            RunState.Pids pids = RunState.pids(sandboxDir);
+            return pids != null && Files.exists(Path.of("/proc", Long.toString(pids.outer()), "exe"));
+        }
+    }
+
+    private static boolean isLocked(Path lock) {
         if (!Files.exists(lock)) {
             return false;
         }

@@ -51,6 +51,12 @@ public final class Posix {
         int chmod(String path, int mode);
 
         int futimens(int fd, long[] times);
+
+        int setsid();
+
+        int flock(int fd, int operation);
+
+        int dup2(int oldfd, int newfd);
     }
 
     private static final class Holder {
@@ -199,6 +205,85 @@ public final class Posix {
             return err;
         } catch (LinkageError e) {
             return ENOSYS;
+        }
+    }
+
+    /**
+     * Makes this process a session of its own, with no controlling terminal: the terminal's
+     * hangup and Ctrl-C no longer reach it (the launcher that stays behind a detached sandbox).
+     * Fails quietly when this process leads a process group already or JNA's native part is missing.
+     */
+    public static void setsid() {
+        try {
+            Holder.LIBC.setsid();
+        } catch (LinkageError e) {
+            // then it keeps the session; a hangup of the terminal reaches it
+        }
+    }
+
+    private static final int O_APPEND = 02000;
+    private static final int ENOENT = 2;
+    private static final int EWOULDBLOCK = 11;
+
+    /**
+     * Points this process's stdin at /dev/null and its stdout and stderr at {@code log}
+     * (appended, made 0600), so that whoever reads the pipes it had sees them end.
+     *
+     * @throws IOException when either can't be opened, or JNA's native part is missing
+     */
+    public static void redirectStdio(String log) throws java.io.IOException {
+        try {
+            LibC c = Holder.LIBC;
+            int in = c.open("/dev/null", O_RDONLY, 0);
+            int out = c.open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (in < 0 || out < 0) {
+                throw new java.io.IOException("can't open " + (in < 0 ? "/dev/null" : log) + ": errno "
+                        + Native.getLastError());
+            }
+            c.dup2(in, 0);
+            c.dup2(out, 1);
+            c.dup2(out, 2);
+            c.close(in);
+            c.close(out);
+        } catch (LinkageError e) {
+            throw new java.io.IOException("JNA's native part is missing", e);
+        }
+    }
+
+    private static final int LOCK_SH = 1;
+    private static final int LOCK_NB = 4;
+    private static final int LOCK_UN = 8;
+
+    /**
+     * Whether another open file description holds a {@code flock(2)} lock on {@code path}:
+     * tries a shared lock without waiting and lets go of it at once. Java's {@code FileLock}
+     * is {@code fcntl}'s kind, which Linux keeps apart from {@code flock}'s.
+     *
+     * @return false too when there is no such file
+     * @throws IOException when it can't be opened (but missing) or JNA's native part is missing
+     */
+    public static boolean flockHeld(String path) throws java.io.IOException {
+        try {
+            LibC c = Holder.LIBC;
+            int fd = c.open(path, O_RDONLY | O_CLOEXEC, 0);
+            if (fd < 0) {
+                int err = Native.getLastError();
+                if (err == ENOENT) {
+                    return false;
+                }
+                throw new java.io.IOException("can't open " + path + ": errno " + err);
+            }
+            try {
+                if (c.flock(fd, LOCK_SH | LOCK_NB) == 0) {
+                    c.flock(fd, LOCK_UN);
+                    return false;
+                }
+                return Native.getLastError() == EWOULDBLOCK;
+            } finally {
+                c.close(fd);
+            }
+        } catch (LinkageError e) {
+            throw new java.io.IOException("JNA's native part is missing", e);
         }
     }
 
