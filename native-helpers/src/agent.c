@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "ns.h"
 #include "sandbox.h"
 #include "seccomp.h"
@@ -69,11 +70,9 @@ static bool found_on_path(const char *command)
     }
 }
 
-void run_agent(const struct sandbox *sb, int slave)
+void become_agent(const struct options *opts, char *const command[])
 {
-    if (slave >= 0)
-        take_pty(slave);
-    apply_environment(sb->opts);
+    apply_environment(opts);
     /* init blocked the forwarded signals; COMMAND must start like any fresh process. */
     reset_signals();
     /* A JVM parent hands down jars, sockets and /dev/random: none is for the agent. */
@@ -88,7 +87,7 @@ void run_agent(const struct sandbox *sb, int slave)
      * up (kernel-internal, no syscall to filter) and a shared mmap rewrites it, so root
      * keeps it only with --nest-root, which the launcher passes when no other user can
      * reach a path the agent may write (docs/ARCHITECTURE.md §11). */
-    drop_capabilities_but(getuid() == 0 && sb->opts->nest_root ? CAP_SETFCAP : -1);
+    drop_capabilities_but(getuid() == 0 && opts->nest_root ? CAP_SETFCAP : -1);
     /* No setuid binary may give privileges back; also lets us install seccomp. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die_with_error("can't set no_new_privs");
@@ -126,7 +125,6 @@ void run_agent(const struct sandbox *sb, int slave)
     if (install_keyring_filter() < 0)
         die_with_error("can't install the seccomp filter");
 
-    char *const *command = sb->opts->command;
     execvp(command[0], command);
     int err = errno;
     /* execvp says EACCES when any PATH directory is unreadable, even if COMMAND is
@@ -134,4 +132,11 @@ void run_agent(const struct sandbox *sb, int slave)
     if (err == EACCES && strchr(command[0], '/') == NULL && !found_on_path(command[0]))
         err = ENOENT;
     die_with_code(exit_code_for_exec_errno(err), "can't execute '%s': %s", command[0], strerror(err));
+}
+
+void run_agent(const struct sandbox *sb, int slave)
+{
+    if (slave >= 0)
+        take_pty(slave);
+    become_agent(sb->opts, sb->opts->command);
 }

@@ -55,6 +55,21 @@ const char usage_text[] =
     "                                  it can map uid 0 into nested user namespaces; only\n"
     "                                  when no other user can reach a path COMMAND may\n"
     "                                  write (ignored for other callers)\n"
+    "  --lock FILE                     hold an exclusive flock on FILE while the sandbox\n"
+    "                                  runs; fail at once when another process holds it\n"
+    "  --pid-file FILE                 write 'OUTER INIT' (host pids) to FILE once the\n"
+    "                                  sandbox's init exists\n"
+    "  --exit-file FILE                write the exit status to FILE just before exiting\n"
+    "  --log FILE                      append COMMAND's output (its terminal's, or its\n"
+    "                                  stdout and stderr) to FILE, moved to FILE.1 when it\n"
+    "                                  would pass --log-max bytes\n"
+    "  --log-max BYTES                 the size limit of --log (default 4194304)\n"
+    "  --detach                        run in a session of our own, outliving the caller,\n"
+    "                                  with a pty (--tty always) served on --socket; print\n"
+    "                                  'started' once COMMAND runs, then close stdin and\n"
+    "                                  stdout\n"
+    "  --socket SOCKET                 with --detach: serve the pty on the unix SOCKET\n"
+    "                                  (requests 's' status and 'a' attach, see README.md)\n"
     "\n"
     "Exit status: COMMAND's own, 128+n if it was killed by signal n, 125 if the helper\n"
     "failed, 126 if COMMAND could not be executed, 127 if it was not found.\n";
@@ -246,6 +261,7 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
     out->hostname = "sandbox";
     out->net = NET_NONE;
     out->tty = TTY_AUTO;
+    out->log_max = DEFAULT_LOG_MAX;
     *error = NULL;
 
     size_t cap = 0;
@@ -347,6 +363,43 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
             i += 1;
             continue;
         }
+        if (strcmp(arg, "--detach") == 0) {
+            out->detach = true;
+            i += 1;
+            continue;
+        }
+        const char **file = NULL;
+        if (strcmp(arg, "--lock") == 0)
+            file = &out->lock;
+        else if (strcmp(arg, "--pid-file") == 0)
+            file = &out->pid_file;
+        else if (strcmp(arg, "--exit-file") == 0)
+            file = &out->exit_file;
+        else if (strcmp(arg, "--log") == 0)
+            file = &out->log;
+        else if (strcmp(arg, "--socket") == 0)
+            file = &out->socket;
+        if (file != NULL || strcmp(arg, "--log-max") == 0) {
+            if (i + 1 >= argc)
+                return fail(error, xasprintf("option '%s' needs an argument", arg));
+            const char *value = argv[i + 1];
+            if (file == NULL) {
+                const char *p = value;
+                unsigned long n = 0;
+                if (!parse_number(&p, 2147483647UL, &n) || *p != '\0' || n == 0)
+                    return fail(error, xasprintf("--log-max: '%s' is not a number of bytes from 1 to 2147483647", value));
+                out->log_max = n;
+            } else if (value[0] != '/' || (file == &out->socket && strlen(value) >= UNIX_PATH_MAX)) {
+                return fail(error, file == &out->socket
+                                       ? xasprintf("--socket: '%s' is not an absolute path shorter than %d bytes",
+                                                   value, UNIX_PATH_MAX)
+                                       : xasprintf("%s: '%s' is not an absolute path", arg, value));
+            } else {
+                *file = value;
+            }
+            i += 2;
+            continue;
+        }
         if (strcmp(arg, "--dns-nxdomain") == 0) {
             out->dns_nxdomain = true;
             i += 1;
@@ -397,6 +450,14 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
         return fail(error, xstrdup("--publish and --forward need the sandbox's own network, not --net host"));
     if (out->net == NET_HOST && out->dns_nxdomain)
         return fail(error, xstrdup("--dns-nxdomain needs the sandbox's own network, not --net host"));
+    if (out->detach && out->socket == NULL)
+        return fail(error, xstrdup("--detach needs --socket"));
+    if (out->socket != NULL && !out->detach)
+        return fail(error, xstrdup("--socket needs --detach"));
+    if (out->detach && out->tty == TTY_NEVER)
+        return fail(error, xstrdup("--detach needs a pty, not --tty never"));
+    if (out->detach)
+        out->tty = TTY_ALWAYS;
     if (i >= argc)
         return fail(error, xstrdup("no COMMAND given"));
     out->command = argv + i;

@@ -51,6 +51,9 @@ struct subids {
     unsigned long uid, uid_count, gid, gid_count;
 };
 
+/* --log-max's default: 4 MiB. */
+#define DEFAULT_LOG_MAX 4194304ULL
+
 enum tty_mode { TTY_AUTO, TTY_ALWAYS, TTY_NEVER };
 
 enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION, PARSE_ERROR };
@@ -73,6 +76,14 @@ struct options {
     bool have_subids;
     struct subids subids;
     bool nest_root; /* --nest-root: a root caller's agent keeps CAP_SETFCAP (nested user namespaces) */
+    /* The sandbox's lifecycle (docs/ARCHITECTURE.md §5, "The supervisor"); each NULL when not given. */
+    const char *lock;      /* --lock: flock()ed by the outer process for its whole life */
+    const char *pid_file;  /* --pid-file: "OUTER INIT\n", host pids */
+    const char *exit_file; /* --exit-file: "STATUS\n", written just before the outer exits */
+    const char *log;       /* --log: the agent's output, rotated to LOG.1 at log_max bytes */
+    unsigned long long log_max;
+    bool detach;        /* --detach: a session of its own, no parent-death signal, a pty */
+    const char *socket; /* --socket: the supervisor's unix socket (needs --detach) */
     char *const *command; /* NULL-terminated, points into argv */
     int command_argc;
 };

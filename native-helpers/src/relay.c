@@ -780,7 +780,7 @@ static void relay_loop(struct relay *r)
     }
 }
 
-pid_t relay_start(struct relay *r)
+pid_t relay_start(struct relay *r, int inherited)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -791,6 +791,8 @@ pid_t relay_start(struct relay *r)
     /* It lives exactly as long as the outer process. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
         _exit(EXIT_SETUP_FAILED);
+    if (inherited >= 0)
+        close(inherited);
     /* It only carries bytes: no privilege in the sandbox's namespaces either. */
     drop_all_capabilities();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

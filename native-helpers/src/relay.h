@@ -27,8 +27,9 @@ struct relay *relay_bind_host(const struct options *opts);
 void relay_listen_inside(struct relay *relay, const struct options *opts);
 /* The host port --publish number i got (the chosen one when it asked for 0). */
 unsigned relay_host_port(const struct relay *relay, size_t i);
-/* Forks the relay process; the caller closes its copies with relay_close(). */
-pid_t relay_start(struct relay *relay);
+/* Forks the relay process, which closes inherited (the outer's --lock; -1: none); the
+ * caller closes its copies with relay_close(). */
+pid_t relay_start(struct relay *relay, int inherited);
 void relay_close(struct relay *relay);
 
 #endif

@@ -54,5 +54,6 @@ void test_seccomp(void);
 void test_seccomp_setid(void);
 void test_utils(void);
 void test_sockets(void);
+void test_attach(void);
 
 #endif

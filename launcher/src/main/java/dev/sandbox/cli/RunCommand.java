@@ -40,6 +40,7 @@ import picocli.CommandLine.Spec;
         footerHeading = "%nExamples:%n",
         footer = {"  sandbox run --name fix-tests -- claude",
             "  sandbox run --count 3 --name exp -- claude -p 'make the tests pass'",
+            "  sandbox run -d --name fix -- claude",
             "  sandbox run --net egress -p 8080 -- npm run dev",
             "  sandbox run --allow-domain github.com --allow-domain '*.npmjs.org' -- claude"})
 public final class RunCommand implements Callable<Integer> {
@@ -110,6 +111,12 @@ public final class RunCommand implements Callable<Integer> {
                     + " why. With --count, a removed sandbox's output is first copied to stdout.")
     boolean remove;
 
+    @Option(names = {"-d", "--detach"},
+            description = "Return once CMD started, printing the sandbox's name: it runs in the background on a"
+                    + " terminal of its own. 'sandbox attach NAME' connects to it, 'sandbox logs NAME' shows its"
+                    + " output, 'sandbox stop NAME' ends it.")
+    boolean detach;
+
     @Option(names = "--pass-keys",
             description = "Pass API keys into the sandbox as before; no credential proxy. Without it, the key of each"
                     + " provider in the profile's credentials (ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY for"
@@ -130,6 +137,10 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--count must be between 1 and " + MAX_COUNT + ", not "
                     + count);
         }
+        if (detach && remove) {
+            throw new ParameterException(spec.commandLine(), "--rm can't go with --detach: a detached sandbox is"
+                    + " there to be attached, stopped and started again ('sandbox rm NAME' removes it)");
+        }
         checkNetwork();
         AgentEnv.check(env);
         Context context = Context.ofCurrentProcess();
@@ -149,7 +160,7 @@ public final class RunCommand implements Callable<Integer> {
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
         return new Runs(sandboxes).run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove,
-                passKeys),
+                passKeys, detach, spec.root().commandLine().getParseResult().originalArgs()),
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
 

@@ -102,13 +102,38 @@ public final class HelperArgs {
         return file;
     }
 
+    /** The most bytes of the agent's output a log file takes before it rotates ({@code --log-max}). */
+    static final long LOG_MAX = 4L << 20;
+
+    /**
+     * How the helper holds the agent: with the user's terminal ({@code terminal}), or without
+     * one, its output appended to {@code log}; with a {@code socket}, detached, its pty served
+     * there by the helper's outer process (the supervisor).
+     */
+    record Mode(boolean terminal, Path log, Path socket) {
+        static Mode foreground(boolean terminal, Path log) {
+            return new Mode(terminal, log, null);
+        }
+    }
+
     List<String> helperArgv(Helper helper, String name, Snapshot snapshot, Path dir, Path cwd,
-            List<String> command, boolean terminal, SandboxNetwork network, Profile profile, Path home,
+            List<String> command, Mode mode, SandboxNetwork network, Profile profile, Path home,
             Path homeShown, boolean homeLayer, Engine.Setup containers, EtcFiles.Caller caller, NotFound.View view)
             throws IOException {
-        HelperCommand cmd = HostView.addTo(new HelperCommand(helper.path())
+        HelperCommand first = new HelperCommand(helper.path())
                 .hostname(name)
-                .tty(terminal ? "auto" : "never"));
+                .tty(mode.socket() != null ? "always" : mode.terminal() ? "auto" : "never")
+                // Every run, so that stop and exec reach a foreground one too (docs/ARCHITECTURE.md §3).
+                .lock(RunState.agentLock(dir))
+                .pidFile(RunState.pidFile(dir))
+                .exitFile(RunState.exitFile(dir));
+        if (mode.log() != null) {
+            first.log(mode.log(), LOG_MAX);
+        }
+        if (mode.socket() != null) {
+            first.detach(mode.socket());
+        }
+        HelperCommand cmd = HostView.addTo(first);
         view.shown().addAll(HostView.shown());
         // Its name resolves, and the password database gives the agent's HOME (§5).
         EtcFiles.addTo(cmd, dir, name, caller);

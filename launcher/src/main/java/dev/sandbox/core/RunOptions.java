@@ -16,8 +16,11 @@ import java.util.List;
  * @param remove  whether each sandbox goes when its agent ends, unless it holds work ({@code --rm})
  * @param passKeys whether the profile's API keys pass into the sandbox as the environment has them,
  *                with no credential proxy ({@code --pass-keys})
+ * @param detach  whether the launcher returns once the agents started ({@code run -d})
+ * @param args    the launcher's arguments as given, for a background launcher to run again
+ *                ({@link dev.sandbox.launch.Background}); null when never needed
  */
 public record RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
         Profile profile, List<String> env, Engine.Setup containers, List<String> command, boolean remove,
-        boolean passKeys) {
+        boolean passKeys, boolean detach, List<String> args) {
 }

@@ -3,13 +3,17 @@ package dev.sandbox.core;
 import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
+import dev.sandbox.error.IoErrors;
 import dev.sandbox.launch.AgentProcess;
+import dev.sandbox.launch.Background;
 import dev.sandbox.launch.EtcFiles;
 import dev.sandbox.launch.Helper;
 import dev.sandbox.launch.HelperCommand;
 import dev.sandbox.launch.HelperExit;
 import dev.sandbox.launch.NotFound;
+import dev.sandbox.net.Allowlist;
 import dev.sandbox.net.NetMode;
+import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.Ports;
 import dev.sandbox.net.PublishedPort;
 import dev.sandbox.net.RuntimeDir;
@@ -17,6 +21,7 @@ import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Credential;
 import dev.sandbox.profile.Profile;
+import dev.sandbox.profile.Profiles;
 import dev.sandbox.sys.ChildEnv;
 import dev.sandbox.sys.MountInfo;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
@@ -25,6 +30,9 @@ import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -32,6 +40,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -66,6 +75,8 @@ public final class Runs {
      * every agent exited 0, else the first other status. {@code out} gets, with {@code --rm} and
      * {@code count} above 1, the output of each sandbox removed, which would go with it;
      * {@code console} gets what the run says (the names, warnings, published ports).
+     * With {@code detach}, returns once the agents started (0, or the status of the first
+     * that failed to), each one's name on {@code console}'s stdout ({@link #launch}).
      */
     public int run(RunOptions options, OutputStream out, Console console) {
         String name = options.name();
@@ -77,16 +88,18 @@ public final class Runs {
         Map<String, String> launcherEnv = new HashMap<>(context.env());
         ChildEnv.restoreLocale(launcherEnv);
         Path home = context.home();
+        // The API keys read once, before anything is copied; a proxy per sandbox, each with its own placeholder.
+        List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, options.env(), options.passKeys(),
+                home);
+        if (options.detach() && launcherStays(net, keptOut) && !Background.isBackground(context.env())) {
+            return Background.relaunch(sandboxBin(), options.args(), context.env(), out); // before it says anything
+        }
         Path homeShown = args.homeShown(home, console);
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
-        Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
         Ports.refuseTaken(net.ports(), count);
         SandboxNetwork.refuseUnavailable(net, context.env());
-        // The API keys read once, before anything is copied; a proxy per sandbox, each with its own placeholder.
-        List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, options.env(), options.passKeys(),
-                home);
         Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
         AgentEnv.commandWarnings(command, keptOut).forEach(console::warn);
         if (net.mode() == NetMode.host) {
@@ -99,12 +112,11 @@ public final class Runs {
         HelperArgs.createPaths(profile, homeShown);
         Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
         List<String> names = reserve(name, count);
-        if (name == null) {
+        if (name == null && !options.detach()) { // detached, the names are printed once it runs
             console.say("starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");
         }
         List<Path> dirs = names.stream().map(store::sandboxDir).toList();
         List<FileChannel> runLocks = new ArrayList<>();
-        List<SandboxNetwork> networks = new ArrayList<>();
         try {
             for (Path dir : dirs) {
                 runLocks.add(StateStore.lockRun(dir));
@@ -113,11 +125,196 @@ public final class Runs {
             Snapshot snapshot;
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
-                        net.mode(), profile.name(), claimed, console);
+                        net, profile.name(), claimed, console);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
             }
+            return launch(options, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut, extraCa,
+                    homeShown, out, console);
+        } catch (IOException e) {
+            throw SandboxException.cant("run sandbox", names.get(0), e);
+        } finally {
+            runLocks.forEach(Runs::closeQuietly);
+        }
+    }
+
+    /**
+     * Runs {@code command} again in the stopped sandbox {@code name}: its snapshot, its upper
+     * layer (what the agents before changed is there, and what this one changes adds to it),
+     * its profile (by name) and its network; {@code command} empty runs its last command.
+     * Returns the agent's exit status or, with {@code detach}, 0 once it started (else the
+     * status it ended with). The environment's {@code --env} entries, {@code --pass-keys} and
+     * {@code --containers} of the first run are not recorded, so not repeated.
+     *
+     * @throws SandboxException 2 when there is no such sandbox, 1 when it runs,
+     *     125 when its record or snapshot is gone or unreadable
+     */
+    public int start(String name, List<String> command, boolean detach, OutputStream out, Console console) {
+        StateStore.validateName(name);
+        Path dir = store.sandboxDir(name);
+        Sandbox record = Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) ? Sandboxes.readSandbox(dir) : null;
+        if (record == null) {
+            throw SandboxException.cantWithInput("start", name, "no such sandbox (see 'sandbox list')");
+        }
+        if (StateStore.isRunning(dir)) {
+            throw alreadyRunning(name);
+        }
+        List<String> cmd = command.isEmpty() ? (record.command() == null ? List.of() : record.command()) : command;
+        if (cmd.isEmpty()) {
+            throw SandboxException.cantWithInput("start", name, "it has no command of its own (give one after '--')");
+        }
+        Snapshot snapshot = record.snapshot() == null ? null : snapshots.find(record.snapshot()).orElse(null);
+        if (snapshot == null) {
+            throw SandboxException.cant("start", name, "its snapshot '" + record.snapshot() + "' is gone");
+        }
+        Profiles profiles = Profiles.of(repo.root(), context.home());
+        Profile profile = profiles.resolve(record.profile() != null ? record.profile() : profiles.forCommand(cmd));
+        SandboxNetwork.Settings net = settingsOf(record);
+        List<String> again = new ArrayList<>(List.of("start", name));
+        if (detach) {
+            again.add("-d");
+        }
+        again.add("--");
+        again.addAll(cmd);
+        RunOptions options = new RunOptions(name, Strategies.Requested.auto, 1, net, profile, List.of(), null, cmd,
+                false, false, detach, again);
+        Map<String, String> launcherEnv = new HashMap<>(context.env());
+        ChildEnv.restoreLocale(launcherEnv);
+        Path home = context.home();
+        List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, List.of(), false, home);
+        if (detach && launcherStays(net, keptOut) && !Background.isBackground(context.env())) {
+            return Background.relaunch(sandboxBin(), again, context.env(), out);
+        }
+        Path homeShown = args.homeShown(home, console);
+        Ports.refuseTaken(net.ports(), 1);
+        SandboxNetwork.refuseUnavailable(net, context.env());
+        Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
+        AgentEnv.commandWarnings(cmd, keptOut).forEach(console::warn);
+        HelperArgs.createPaths(profile, homeShown);
+        FileChannel runLock;
+        try {
+            runLock = StateStore.lockRun(dir);
+        } catch (SandboxException e) {
+            throw alreadyRunning(name);
+        } catch (IOException e) {
+            throw SandboxException.cant("start", name, e);
+        }
+        try {
+            if (StateStore.helperRunning(dir)) { // a detached one, or the helper of a launcher killed
+                throw alreadyRunning(name);
+            }
+            Sandbox[] records = new Sandbox[1];
+            store.locked(() -> {
+                Sandbox last = recordExit(dir, Sandboxes.readSandbox(dir));
+                records[0] = last.restarted(cmd, ProcessHandle.current().pid(), null);
+                Json.writeAtomically(StateStore.sandboxJson(dir), records[0]);
+                return null;
+            });
+            Path cwd = Path.of(record.cwd() != null ? record.cwd() : repo.root().toString());
+            return launch(options, List.of(name), List.of(dir), List.of(runLock), snapshot, records, cwd, launcherEnv,
+                    keptOut, extraCa, homeShown, out, console);
+        } catch (IOException e) {
+            throw SandboxException.cant("start", name, e);
+        } finally {
+            closeQuietly(runLock);
+        }
+    }
+
+    static SandboxException alreadyRunning(String name) {
+        return SandboxException.nothing("can't start '" + name + "': it is already running ('sandbox attach " + name
+                + "' connects to it)");
+    }
+
+    /**
+     * {@code last} with the exit status its helper wrote, when nothing recorded it (a detached
+     * sandbox whose launcher did not stay); as it is otherwise.
+     */
+    static Sandbox recordExit(Path dir, Sandbox last) {
+        if (last == null || last.status() != Sandbox.Status.RUNNING) {
+            return last;
+        }
+        Integer status = RunState.exitStatus(dir);
+        Instant when;
+        try {
+            when = Files.getLastModifiedTime(RunState.exitFile(dir)).toInstant();
+        } catch (IOException e) {
+            when = null;
+        }
+        return status == null ? last.stoppedWithoutStatus() : last.finished(status, when);
+    }
+
+    /** The network a sandbox ran with, from its record; what an older record lacks is none. */
+    static SandboxNetwork.Settings settingsOf(Sandbox record) {
+        NetMode mode = record.net() != null ? record.net() : NetMode.none;
+        List<String> allow = record.allowDomains() != null ? record.allowDomains() : List.of();
+        List<PortSpec> ports = record.publish() != null ? record.publish().stream().map(PortSpec::parse).toList()
+                : List.of();
+        return new SandboxNetwork.Settings(mode, Boolean.TRUE.equals(record.hostLoopback()), Allowlist.parse(allow),
+                ports);
+    }
+
+    /**
+     * Whether a detached run's network needs a JVM after its agents started, which then stays
+     * as the background launcher ({@link Background}): pasta (a child of the JVM that attached
+     * it), the allowlist proxy and the credential proxies (its threads). Published ports do
+     * not: the helper's relay holds them. Without one, the helper's outer process alone holds
+     * the sandbox: its pty, its supervisor socket, its published ports.
+     */
+    static boolean launcherStays(SandboxNetwork.Settings net, List<Credential.Active> keptOut) {
+        return net.mode() == NetMode.egress || net.mode() == NetMode.allow || !keptOut.isEmpty();
+    }
+
+    /** The distribution's {@code bin/sandbox}, which a background launcher runs again. */
+    private Path sandboxBin() {
+        if (context.sandboxHome() == null || context.sandboxHome().isEmpty()) {
+            throw SandboxException.failure("can't start a background launcher: this one was started without"
+                    + " -Dsandbox.home (start it with bin/sandbox)");
+        }
+        return Path.of(context.sandboxHome(), "bin", "sandbox");
+    }
+
+    /**
+     * The supervisor socket of the sandbox in {@code dir}: in the user's runtime directory
+     * (a socket's path must fit in 107 bytes, which the state directory's need not), named by
+     * a digest of {@code dir}, so that it stays the same from run to run and a stale one is
+     * found and replaced.
+     */
+    static Path socketPath(Path runtime, Path dir) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256")
+                    .digest(dir.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8));
+            return runtime.resolve(HexFormat.of().formatHex(digest, 0, 10) + ".sock");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
+    /**
+     * Starts the helpers of sandboxes laid out already ({@code records} are theirs, as
+     * written), and waits for their agents, or with {@code options.detach()} for their start.
+     *
+     * <p>Which process holds what, detached: the helper's outer process (the supervisor)
+     * holds the agent's pty, serves it on the sandbox's socket, relays published ports (its
+     * relay child) and writes the pid and exit files; it outlives this JVM. Where the network
+     * needs a JVM ({@link #launcherStays}), this JVM is the background launcher: it holds
+     * pasta, the proxies and the run lock until the agent ends, then records the exit in
+     * sandbox.json. Otherwise it returns at once, and whoever reads the record next takes the
+     * exit file ({@link #recordExit}).
+     */
+    private int launch(RunOptions options, List<String> names, List<Path> dirs, List<FileChannel> runLocks,
+            Snapshot snapshot, Sandbox[] claimed, Path cwd, Map<String, String> launcherEnv,
+            List<Credential.Active> keptOut, Path extraCa, Path homeShown, OutputStream out, Console console)
+            throws IOException {
+        int count = names.size();
+        boolean detach = options.detach();
+        SandboxNetwork.Settings net = options.net();
+        List<String> command = options.command();
+        Profile profile = options.profile();
+        Path home = context.home();
+        Helper helper = context.helper();
+        List<SandboxNetwork> networks = new ArrayList<>();
+        try {
             List<AgentProcess.Launch> launches = new ArrayList<>();
             boolean homeLayer = profile.home().equals("overlay");
             Optional<Path> mountInHome = homeLayer && homeShown != null ? MountInfo.firstBelow(homeShown)
@@ -129,29 +326,42 @@ public final class Runs {
                 console.warn("the home has a mount below it ('" + mountInHome.get() + "'), which"
                         + " overlayfs can't layer: the agent sees the home read-only");
             }
-            Path runtime = net.needsControl() || net.mode() == NetMode.allow
+            Path runtime = detach || net.needsControl() || net.mode() == NetMode.allow
                     || (!keptOut.isEmpty() && net.mode() != NetMode.host) ? RuntimeDir.forUser(context.env()) : null;
             Set<String> warnings = new LinkedHashSet<>();
             EtcFiles.Caller caller = new EtcFiles.Caller(RuntimeDir.uid(), RuntimeDir.gid(),
                     System.getProperty("user.name"), home);
             NotFound.View view = new NotFound.View(new ArrayList<>(), new ArrayList<>());
+            List<Path> sockets = new ArrayList<>();
             for (int i = 0; i < count; i++) {
-                SandboxNetwork network = new SandboxNetwork(net, StateStore.logDir(dirs.get(i)), runtime,
+                Path dir = dirs.get(i);
+                // What the helper of the run before wrote is no longer true.
+                Files.deleteIfExists(RunState.pidFile(dir));
+                Files.deleteIfExists(RunState.exitFile(dir));
+                Path socket = detach ? socketPath(runtime, dir) : null;
+                if (socket != null) {
+                    Files.deleteIfExists(socket); // a stale one of a supervisor killed
+                }
+                sockets.add(socket);
+                SandboxNetwork network = new SandboxNetwork(net, StateStore.logDir(dir), runtime,
                         ProcessHandle.current().pid() + "-" + i, context.env());
                 networks.add(network);
-                network.prepare(dirs.get(i));
-                List<AgentEnv.Substitute> substitutes = HelperArgs.credentialProxies(network, profile.credentials(), keptOut,
-                        extraCa);
-                List<String> argv = args.helperArgv(helper, names.get(i), snapshot, dirs.get(i), cwd, command, count == 1,
-                        network, profile, home, homeShown, homeLayer, options.containers(), caller,
+                network.prepare(dir);
+                List<AgentEnv.Substitute> substitutes = HelperArgs.credentialProxies(network, profile.credentials(),
+                        keptOut, extraCa);
+                Path output = count == 1 && !detach ? null : StateStore.outputLog(dir);
+                HelperArgs.Mode mode = new HelperArgs.Mode(count == 1 && !detach, output, socket);
+                List<String> argv = args.helperArgv(helper, names.get(i), snapshot, dir, cwd, command, mode, network,
+                        profile, home, homeShown, homeLayer, options.containers(), caller,
                         i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));
-                Path output = count == 1 ? null : StateStore.outputLog(dirs.get(i));
-                Path dir = dirs.get(i);
                 String sandboxName = names.get(i);
                 Map<String, String> agentEnv = new HashMap<>(AgentEnv.substitute(
                         AgentEnv.build(launcherEnv, profile, options.env()), substitutes, warnings::add));
                 agentEnv.put("SANDBOX_NAME", sandboxName);
-                launches.add(new AgentProcess.Launch(argv, agentEnv, output,
+                // --count: what the helper says itself goes with the agent's output, as before
+                // --log; detached, to a log of its own, copied to stderr when it fails to start.
+                Path helperLog = detach ? helperLog(dir) : output;
+                launches.add(new AgentProcess.Launch(argv, agentEnv, helperLog, detach,
                         process -> attach(network, dir, sandboxName, process, console)));
             }
             warnings.forEach(console::warn);
@@ -160,6 +370,9 @@ public final class Runs {
                         "nested user namespaces are off in this sandbox: " + p + ", which it may write, is"
                         + " reachable by other users, where a nested namespace could leave a setuid file;"
                         + " keep writable paths under a directory only root can enter (like /root)"));
+            }
+            if (detach) {
+                return detached(names, dirs, sockets, launches, launcherStays(net, keptOut), console);
             }
             if (count > 1) {
                 console.say("running " + String.join(", ", names) + " on snapshot " + snapshot.id()
@@ -188,11 +401,84 @@ public final class Runs {
                 }
             }
             return IntStream.of(statuses).filter(st -> st != 0).findFirst().orElse(0);
-        } catch (IOException e) {
-            throw SandboxException.cant("run sandbox", names.get(0), e);
         } finally {
             networks.forEach(SandboxNetwork::close);
-            runLocks.forEach(Runs::closeQuietly);
+        }
+    }
+
+    /** What a detached helper says of itself: its setup failures, before the agent starts. */
+    static Path helperLog(Path dir) {
+        return StateStore.logDir(dir).resolve("helper");
+    }
+
+    /**
+     * Starts detached helpers and returns once each agent started or its helper failed: the
+     * names of the started ones on stdout, one a line, and a failed one's log on stderr. When
+     * {@code stays}, this JVM is the background launcher: it then lets go of the user's
+     * terminal and waits for the agents, holding their network, and records each end.
+     */
+    private int detached(List<String> names, List<Path> dirs, List<Path> sockets, List<AgentProcess.Launch> launches,
+            boolean stays, Console console) {
+        List<Long> logStart = new ArrayList<>();
+        for (Path dir : dirs) {
+            logStart.add(sizeOf(helperLog(dir)));
+        }
+        List<AgentProcess.Detached> started = AgentProcess.startDetached(launches);
+        int status = 0;
+        List<Integer> running = new ArrayList<>();
+        for (int i = 0; i < started.size(); i++) {
+            AgentProcess.Detached d = started.get(i);
+            Path dir = dirs.get(i);
+            if (d.failed() != null) {
+                copyTail(helperLog(dir), logStart.get(i), console);
+                int failed = d.failed();
+                sandboxes.update(dir, sb -> sb.finished(failed, Instant.now()));
+                status = status == 0 ? failed : status;
+                continue;
+            }
+            running.add(i);
+            String socket = sockets.get(i).toString();
+            Long launcher = stays ? ProcessHandle.current().pid() : null;
+            sandboxes.update(dir, sb -> sb.detached(socket, launcher));
+            console.out().println(names.get(i));
+        }
+        console.out().flush();
+        if (running.size() == 1) {
+            String n = names.get(running.get(0));
+            console.say("'sandbox attach " + n + "' connects to it; 'sandbox logs " + n + "' shows its output");
+        } else if (running.size() > 1) {
+            console.say("'sandbox attach NAME' connects to one; 'sandbox logs NAME' shows its output");
+        }
+        if (!stays || running.isEmpty()) {
+            return status;
+        }
+        console.err().flush();
+        Background.detachStdio(StateStore.logDir(dirs.get(running.get(0))).resolve("launcher"));
+        List<Process> helpers = running.stream().map(i -> started.get(i).helper()).toList();
+        AgentProcess.awaitAll(helpers, (k, st) -> sandboxes.update(dirs.get(running.get(k)),
+                sb -> sb.finished(st, Instant.now())), console);
+        return status;
+    }
+
+    private static long sizeOf(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** Copies {@code file} from byte {@code from} on to stderr: what a helper said this time. */
+    private static void copyTail(Path file, long from, Console console) {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            in.skipNBytes(from);
+            String said = new String(in.readNBytes(64 * 1024), StandardCharsets.UTF_8);
+            synchronized (console.err()) {
+                console.err().print(said);
+                console.err().flush();
+            }
+        } catch (IOException e) {
+            console.error("can't read '" + file + "': " + IoErrors.reason(e));
         }
     }
 
@@ -256,14 +542,15 @@ public final class Runs {
      * snapshot unused.
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
-            SnapshotStore.LookAhead lookAhead, List<String> command, NetMode net, String profile, Sandbox[] claimed,
-            Console console) throws IOException {
+            SnapshotStore.LookAhead lookAhead, List<String> command, SandboxNetwork.Settings net, String profile,
+            Sandbox[] claimed, Console console) throws IOException {
         Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
                     List.copyOf(command), Sandbox.Status.RUNNING, ProcessHandle.current().pid(), null, created, null,
-                    null, null, net, List.of(), profile);
+                    null, null, net.mode(), List.of(), profile, null, net.allowlist().entries(),
+                    net.ports().stream().map(PortSpec::toString).toList(), net.hostLoopback());
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
             Files.createDirectories(StateStore.logDir(dir));

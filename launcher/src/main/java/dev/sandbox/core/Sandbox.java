@@ -28,12 +28,19 @@ import java.util.Locale;
  * @param ports      the ports it publishes on the host while it runs
  * @param profile    the name of the profile it runs with ({@code sandbox profiles}), null in
  *                   records of versions before it was recorded
+ * @param socket     its supervisor's socket while it runs detached ({@code run -d}), else null
+ * @param allowDomains the hosts {@code --net allow} lets through, as given (profile's and
+ *                   command line's), for {@code start}; null in older records
+ * @param publish    the port specs it publishes, as given ({@code [HOSTPORT:]PORT[/udp]}), for
+ *                   {@code start}; null in older records
+ * @param hostLoopback whether {@code --net egress} reaches this machine's loopback; null in older records
  */
 public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
         Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) NetMode net,
-        List<PublishedPort> ports, String profile) {
+        List<PublishedPort> ports, String profile, String socket, List<String> allowDomains, List<String> publish,
+        Boolean hostLoopback) {
 
     /** Whether the agent runs, written {@code running} and {@code stopped}. */
     public enum Status {
@@ -47,21 +54,42 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
 
     public Sandbox onSnapshot(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, ports, profile);
+                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback);
     }
 
     public Sandbox publishing(List<PublishedPort> published) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, List.copyOf(published), profile);
+                harvested, committed, net, List.copyOf(published), profile, socket, allowDomains, publish,
+                hostLoopback);
     }
 
+    /** Stopped with {@code code}; the supervisor's socket is gone with it. */
     public Sandbox finished(int code, Instant when) {
         return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, code, createdAt, when, harvested,
-                committed, net, ports, profile);
+                committed, net, ports, profile, null, allowDomains, publish, hostLoopback);
+    }
+
+    /** Stopped with no status known: its helper was killed before it wrote one. */
+    public Sandbox stoppedWithoutStatus() {
+        return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, null, createdAt, null, harvested,
+                committed, net, ports, profile, null, allowDomains, publish, hostLoopback);
+    }
+
+    /** Running again ({@code start}): {@code command} by launcher {@code pid}, with its supervisor at {@code socket} (null: none). */
+    public Sandbox restarted(List<String> newCommand, long launcherPid, String newSocket) {
+        return new Sandbox(name, snapshot, repo, cwd, List.copyOf(newCommand), Status.RUNNING, launcherPid, null,
+                createdAt, null, harvested, committed, net, List.of(), profile, newSocket, allowDomains, publish,
+                hostLoopback);
+    }
+
+    /** Running detached, its supervisor at {@code newSocket}, held by launcher {@code launcherPid} (null: none). */
+    public Sandbox detached(String newSocket, Long launcherPid) {
+        return new Sandbox(name, snapshot, repo, cwd, command, status, launcherPid, exitCode, createdAt, finishedAt,
+                harvested, committed, net, ports, profile, newSocket, allowDomains, publish, hostLoopback);
     }
 
     public Sandbox harvested(String state, String commit) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, state,
-                commit != null ? commit : committed, net, ports, profile);
+                commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback);
     }
 }

@@ -236,9 +236,21 @@ public final class StateStore {
         return ch;
     }
 
-    /** Whether a launcher holds this sandbox's run lock right now. */
+    /**
+     * Whether the sandbox runs right now: a launcher holds its run lock, or a helper its
+     * agent lock ({@code --lock}, held by the helper's outer process for its whole life: a
+     * detached sandbox runs with no launcher, and a helper may outlive a launcher killed).
+     */
     public static boolean isRunning(Path sandboxDir) {
-        Path lock = runLock(sandboxDir);
+        return isLocked(runLock(sandboxDir)) || helperRunning(sandboxDir);
+    }
+
+    /** Whether a helper holds the sandbox's agent lock right now ({@link RunState#agentLock}). */
+    public static boolean helperRunning(Path sandboxDir) {
+        return isLocked(RunState.agentLock(sandboxDir));
+    }
+
+    private static boolean isLocked(Path lock) {
         if (!Files.exists(lock)) {
             return false;
         }

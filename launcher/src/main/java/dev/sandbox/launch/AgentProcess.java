@@ -5,6 +5,8 @@ import dev.sandbox.error.SandboxException;
 import dev.sandbox.sys.Posix;
 import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -32,16 +34,34 @@ import sun.misc.SignalHandler;
  *
  * <p>Several agents ({@code run --count}) run the same way at once, without a terminal: each
  * reads /dev/null and writes to its own output file.
+ *
+ * <p>A detached helper ({@link #startDetached}) is another matter: its outer process makes a
+ * session of its own and arms no parent-death signal, so it, the sandbox's init and the agent
+ * outlive this JVM; the outer holds the agent's pty and serves it on its socket.
  */
 public final class AgentProcess {
     /**
      * One helper to start, with exactly {@code environment} (which the agent inherits); with
-     * an {@code output} file it gets no terminal of ours.
+     * a {@code helperLog} file it gets no terminal of ours: it reads /dev/null and what it
+     * says itself is appended there (the agent's output goes where its argv's {@code --log}
+     * says). {@code detached}: the helper's argv has {@code --detach}, and its stdout is a
+     * pipe on which it says "started" ({@link #startDetached}).
      * {@code started} runs on the thread that then waits for the helper, as soon as it runs
      * (the network is attached there); it must not throw.
      */
-    public record Launch(List<String> argv, Map<String, String> environment, Path output, Consumer<Process> started) {
+    public record Launch(List<String> argv, Map<String, String> environment, Path helperLog, boolean detached,
+            Consumer<Process> started) {
     }
+
+    /**
+     * A detached helper: {@code failed} is null when it said "started" (its agent runs, held
+     * by the helper's outer process), else the status it ended with before.
+     */
+    public record Detached(Process helper, Integer failed) {
+    }
+
+    /** The most bytes read of a detached helper's stdout before its "started" line. */
+    private static final int MAX_STARTED_LINE = 64;
 
     private AgentProcess() {
     }
@@ -97,15 +117,7 @@ public final class AgentProcess {
             }, "agent-" + n);
             threads[i].start();
         }
-        for (Thread t : threads) {
-            while (t.isAlive()) {
-                try {
-                    t.join();
-                } catch (InterruptedException e) {
-                    // keep waiting: the sandboxes end when their agents do
-                }
-            }
-        }
+        joinAll(threads);
         return statuses;
     }
 
@@ -117,10 +129,95 @@ public final class AgentProcess {
         }
     }
 
+    /**
+     * Starts detached helpers (their argv has {@code --detach}) at once and returns, for each,
+     * once it said "started" or ended. Their outer processes leave this JVM's session and
+     * outlive it: a JVM that waits for them afterwards ({@link #awaitAll}) does so only to hold
+     * their network and record their end. A helper that cannot be started counts as status 125.
+     */
+    public static List<Detached> startDetached(List<Launch> launches) {
+        Detached[] out = new Detached[launches.size()];
+        Thread[] threads = new Thread[launches.size()];
+        for (int i = 0; i < threads.length; i++) {
+            int n = i;
+            threads[i] = new Thread(() -> out[n] = startOneDetached(launches.get(n)), "detach-" + n);
+            threads[i].start();
+        }
+        joinAll(threads);
+        return List.of(out);
+    }
+
+    private static Detached startOneDetached(Launch launch) {
+        Process helper;
+        try {
+            helper = start(launch);
+        } catch (SandboxException e) {
+            return new Detached(null, HelperExit.SETUP_FAILED.code());
+        }
+        launch.started().accept(helper);
+        try (InputStream said = helper.getInputStream()) {
+            // "started\n", then the outer points its stdout at /dev/null; the pipe closing
+            // before that is a setup failure, said in the helper's log.
+            byte[] line = new byte[MAX_STARTED_LINE];
+            int n = 0;
+            int b;
+            while (n < line.length && (b = said.read()) >= 0 && b != '\n') {
+                line[n++] = (byte) b;
+            }
+            if (new String(line, 0, n, StandardCharsets.US_ASCII).equals("started")) {
+                return new Detached(helper, null);
+            }
+        } catch (IOException e) {
+            // as if it had said nothing: its status tells
+        }
+        return new Detached(helper, waitFor(helper));
+    }
+
+    /**
+     * Waits for helpers that run already (detached ones, in the launcher that stays for their
+     * network), forwarding SIGTERM and SIGHUP to them as {@link #runAll} does; {@code ended}
+     * hears of each one's status as it ends, a failure of it is one line on {@code console}.
+     */
+    public static void awaitAll(List<Process> running, BiConsumer<Integer, Integer> ended, Console console) {
+        Queue<Process> helpers = new ConcurrentLinkedQueue<>(running);
+        Signal.handle(new Signal("TERM"), sig -> helpers.forEach(Process::destroy));
+        Signal.handle(new Signal("HUP"), sig -> helpers.forEach(h -> Posix.kill(h.pid(), sig.getNumber())));
+        Thread[] threads = new Thread[running.size()];
+        for (int i = 0; i < threads.length; i++) {
+            int n = i;
+            threads[i] = new Thread(() -> {
+                int status = waitFor(running.get(n));
+                synchronized (ended) {
+                    try {
+                        ended.accept(n, status);
+                    } catch (RuntimeException e) {
+                        console.error(e.getMessage());
+                    }
+                }
+            }, "await-" + n);
+            threads[i].start();
+        }
+        joinAll(threads);
+    }
+
+    private static void joinAll(Thread[] threads) {
+        for (Thread t : threads) {
+            while (t.isAlive()) {
+                try {
+                    t.join();
+                } catch (InterruptedException e) {
+                    // keep waiting: the sandboxes end when their agents do
+                }
+            }
+        }
+    }
+
     private static Process start(Launch launch) {
         ProcessBuilder pb = new ProcessBuilder(launch.argv()).inheritIO();
-        if (launch.output() != null) {
-            pb.redirectInput(new File("/dev/null")).redirectOutput(launch.output().toFile()).redirectErrorStream(true);
+        if (launch.helperLog() != null) {
+            ProcessBuilder.Redirect log = ProcessBuilder.Redirect.appendTo(launch.helperLog().toFile());
+            pb.redirectInput(new File("/dev/null")).redirectError(log)
+                    .redirectOutput(launch.detached() ? ProcessBuilder.Redirect.PIPE : log);
         }
         pb.environment().clear();
         pb.environment().putAll(launch.environment());

@@ -33,6 +33,40 @@ public final class HelperCommand {
         return add("--tty", mode);
     }
 
+    /**
+     * The lock the helper's outer process holds for its whole life ({@code flock}): while it is
+     * held the sandbox runs, however the launcher fared (docs/ARCHITECTURE.md §3).
+     */
+    public HelperCommand lock(Path file) {
+        return add("--lock", file.toString());
+    }
+
+    /** Where the helper writes "OUTER INIT\n", its host pids, once the sandbox's init exists. */
+    public HelperCommand pidFile(Path file) {
+        return add("--pid-file", file.toString());
+    }
+
+    /** Where the helper writes "STATUS\n" just before it exits. */
+    public HelperCommand exitFile(Path file) {
+        return add("--exit-file", file.toString());
+    }
+
+    /**
+     * Every byte the agent writes appended to {@code file}, which is renamed to
+     * {@code file.1} when it would pass {@code maxBytes} (so at most twice that is kept).
+     */
+    public HelperCommand log(Path file, long maxBytes) {
+        return add("--log", file.toString(), "--log-max", Long.toString(maxBytes));
+    }
+
+    /**
+     * The outer process leaves the launcher's session and serves the agent's pty on the unix
+     * socket {@code socket} (the supervisor); it says "started" on stdout once the agent runs.
+     */
+    public HelperCommand detach(Path socket) {
+        return add("--detach", "--socket", socket.toString());
+    }
+
     public HelperCommand tmpfs(Path dest) {
         return add("--tmpfs", dest.toString());
     }

@@ -51,6 +51,10 @@ public final class Posix {
         int chmod(String path, int mode);
 
         int futimens(int fd, long[] times);
+
+        int setsid();
+
+        int dup2(int oldfd, int newfd);
     }
 
     private static final class Holder {
@@ -199,6 +203,48 @@ public final class Posix {
             return err;
         } catch (LinkageError e) {
             return ENOSYS;
+        }
+    }
+
+    /**
+     * Makes this process a session of its own, with no controlling terminal: the terminal's
+     * hangup and Ctrl-C no longer reach it (the launcher that stays behind a detached sandbox).
+     * Fails quietly when this process leads a process group already or JNA's native part is missing.
+     */
+    public static void setsid() {
+        try {
+            Holder.LIBC.setsid();
+        } catch (LinkageError e) {
+            // then it keeps the session; a hangup of the terminal reaches it
+        }
+    }
+
+    private static final int O_RDONLY = 0;
+    private static final int O_WRONLY = 01;
+    private static final int O_APPEND = 02000;
+
+    /**
+     * Points this process's stdin at /dev/null and its stdout and stderr at {@code log}
+     * (appended, made 0600), so that whoever reads the pipes it had sees them end.
+     *
+     * @throws IOException when either can't be opened, or JNA's native part is missing
+     */
+    public static void redirectStdio(String log) throws java.io.IOException {
+        try {
+            LibC c = Holder.LIBC;
+            int in = c.open("/dev/null", O_RDONLY, 0);
+            int out = c.open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (in < 0 || out < 0) {
+                throw new java.io.IOException("can't open " + (in < 0 ? "/dev/null" : log) + ": errno "
+                        + Native.getLastError());
+            }
+            c.dup2(in, 0);
+            c.dup2(out, 1);
+            c.dup2(out, 2);
+            c.close(in);
+            c.close(out);
+        } catch (LinkageError e) {
+            throw new java.io.IOException("JNA's native part is missing", e);
         }
     }
 
