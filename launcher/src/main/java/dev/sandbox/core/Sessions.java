@@ -259,7 +259,7 @@ public final class Sessions {
 
     private int runHelper(List<String> argv, Console console) {
         console.err().flush();
-        return AgentProcess.runAll(List.of(new AgentProcess.Launch(argv, context.env(), null, p -> { })),
+        return AgentProcess.runAll(List.of(new AgentProcess.Launch(argv, context.env(), null, false, p -> { })),
                 (i, s) -> { }, console)[0];
     }
 
