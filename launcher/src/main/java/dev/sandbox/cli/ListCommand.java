@@ -108,6 +108,7 @@ public final class ListCommand implements Callable<Integer> {
             return 0;
         }
         out.print(table(views, Instant.now()));
+        out.flush(); // print() does not flush as println() does
         return 0;
     }
 
