@@ -29,6 +29,8 @@ public final class SandboxCli {
     private static Map<String, Supplier<Object>> subcommands() {
         Map<String, Supplier<Object>> all = new LinkedHashMap<>();
         all.put("run", RunCommand::new);
+        all.put("start", StartCommand::new);
+        all.put("stop", StopCommand::new);
         all.put("list", ListCommand::new);
         all.put("attach", AttachCommand::new);
         all.put("logs", LogsCommand::new);

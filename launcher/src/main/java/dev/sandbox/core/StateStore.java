@@ -4,6 +4,7 @@ import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.BtrfsSnapshotter;
+import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -245,9 +246,18 @@ public final class StateStore {
         return isLocked(runLock(sandboxDir)) || helperRunning(sandboxDir);
     }
 
-    /** Whether a helper holds the sandbox's agent lock right now ({@link RunState#agentLock}). */
+    /**
+     * Whether a helper holds the sandbox's agent lock right now ({@link RunState#agentLock}):
+     * a {@code flock(2)} lock, which Java's own locks do not see. Without JNA's native part,
+     * whether the outer process the pid file names is alive and the helper.
+     */
     public static boolean helperRunning(Path sandboxDir) {
-        return isLocked(RunState.agentLock(sandboxDir));
+        try {
+            return Posix.flockHeld(RunState.agentLock(sandboxDir).toString());
+        } catch (IOException e) {
+            RunState.Pids pids = RunState.pids(sandboxDir);
+            return pids != null && Files.exists(Path.of("/proc", Long.toString(pids.outer()), "exe"));
+        }
     }
 
     private static boolean isLocked(Path lock) {

@@ -54,6 +54,8 @@ public final class Posix {
 
         int setsid();
 
+        int flock(int fd, int operation);
+
         int dup2(int oldfd, int newfd);
     }
 
@@ -219,9 +221,9 @@ public final class Posix {
         }
     }
 
-    private static final int O_RDONLY = 0;
-    private static final int O_WRONLY = 01;
     private static final int O_APPEND = 02000;
+    private static final int ENOENT = 2;
+    private static final int EWOULDBLOCK = 11;
 
     /**
      * Points this process's stdin at /dev/null and its stdout and stderr at {@code log}
@@ -243,6 +245,43 @@ public final class Posix {
             c.dup2(out, 2);
             c.close(in);
             c.close(out);
+        } catch (LinkageError e) {
+            throw new java.io.IOException("JNA's native part is missing", e);
+        }
+    }
+
+    private static final int LOCK_SH = 1;
+    private static final int LOCK_NB = 4;
+    private static final int LOCK_UN = 8;
+
+    /**
+     * Whether another open file description holds a {@code flock(2)} lock on {@code path}:
+     * tries a shared lock without waiting and lets go of it at once. Java's {@code FileLock}
+     * is {@code fcntl}'s kind, which Linux keeps apart from {@code flock}'s.
+     *
+     * @return false too when there is no such file
+     * @throws IOException when it can't be opened (but missing) or JNA's native part is missing
+     */
+    public static boolean flockHeld(String path) throws java.io.IOException {
+        try {
+            LibC c = Holder.LIBC;
+            int fd = c.open(path, O_RDONLY | O_CLOEXEC, 0);
+            if (fd < 0) {
+                int err = Native.getLastError();
+                if (err == ENOENT) {
+                    return false;
+                }
+                throw new java.io.IOException("can't open " + path + ": errno " + err);
+            }
+            try {
+                if (c.flock(fd, LOCK_SH | LOCK_NB) == 0) {
+                    c.flock(fd, LOCK_UN);
+                    return false;
+                }
+                return Native.getLastError() == EWOULDBLOCK;
+            } finally {
+                c.close(fd);
+            }
         } catch (LinkageError e) {
             throw new java.io.IOException("JNA's native part is missing", e);
         }
