@@ -1,6 +1,7 @@
 package dev.sandbox.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -177,6 +178,70 @@ class AttachIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void shell_entersARunningSandbox_andStartsAStoppedOneAgain(Runner runner) {
+        runner.assumeAvailable();
+        Skip.unless(Host.has("tmux"), "needs tmux");
+        try (Workspace ws = Workspace.create(runner); Tmux tmux = new Tmux(ws)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            try {
+                Proc.Result started = cli.run(repo, "run", "-d", "--name", "sh", "--", "sleep", "1000");
+                assertEquals(0, started.exitCode(), started.describe());
+                Path status = ws.dir().resolve("shell1");
+                tmux.newSession("one", 100, 30, repo, Host.sandboxBin() + " shell sh; echo SHELL=$? > " + status);
+                tmux.awaitScreen("one", WAIT, AttachIT::showsPrompt, "the shell's prompt");
+                tmux.sendLine("one", "ps -o comm= -p 1; echo made in the shell > shelled.txt; exit 5");
+                assertEquals("SHELL=5\n", awaitFile(status, tmux, "one"), "shell exits with the shell's status");
+                assertTrue(tmux.screen("one").contains("sandbox-helper"), "the shell ran beside the agent:\n"
+                        + String.join("\n", tmux.screen("one")));
+                assertEquals("running", cli.listed(repo, "sh").path("status").asText(), "the agent still runs");
+
+                kill(repo, "sh");
+                Path status2 = ws.dir().resolve("shell2");
+                tmux.newSession("two", 100, 30, repo, Host.sandboxBin() + " shell sh; echo SHELL=$? > " + status2);
+                tmux.awaitScreen("two", WAIT, AttachIT::showsPrompt, "the shell's prompt in the stopped sandbox");
+                tmux.sendLine("two", "cat shelled.txt; exit 6");
+                assertEquals("SHELL=6\n", awaitFile(status2, tmux, "two"));
+                assertTrue(tmux.screen("two").contains("made in the shell"), "the stopped sandbox's layer:\n"
+                        + String.join("\n", tmux.screen("two")));
+                assertEquals("stopped (exit 6)", statusCell(cli, repo, "sh"));
+            } finally {
+                kill(repo, "sh");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void listWatch_redrawsInPlace(Runner runner) {
+        runner.assumeAvailable();
+        Skip.unless(Host.has("tmux"), "needs tmux");
+        try (Workspace ws = Workspace.create(runner); Tmux tmux = new Tmux(ws)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            tmux.newSession("w", 160, 20, repo, Host.sandboxBin() + " list --watch -n 0.5");
+            tmux.awaitScreen("w", WAIT, s -> s.contains("no sandboxes (start one with 'sandbox run -- CMD')"),
+                    "the empty list");
+            Proc.Result started = cli.run(repo, "run", "-d", "--name", "w1", "--", "sleep", "3");
+            assertEquals(0, started.exitCode(), started.describe());
+            tmux.awaitScreen("w", WAIT, s -> s.stream().anyMatch(l -> l.startsWith("w1 ") && l.contains(" running ")),
+                    "w1 running");
+            List<String> screen = tmux.awaitScreen("w", WAIT,
+                    s -> s.stream().anyMatch(l -> l.startsWith("w1 ") && l.contains(" stopped (exit 0) ")),
+                    "w1 stopped");
+            assertEquals(1, screen.stream().filter(l -> l.startsWith("Every 0.5s: sandbox list ")).count(),
+                    "one header, redrawn in place, none scrolled into the history:\n" + String.join("\n", screen));
+            assertEquals(1, screen.stream().filter(l -> l.startsWith("NAME ")).count(), String.join("\n", screen));
+            assertFalse(screen.stream().anyMatch(l -> l.startsWith("no sandboxes")), "the old frame is erased:\n"
+                    + String.join("\n", screen));
+            tmux.tmux("send-keys", "-t", "w", "C-c");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void badInput_isOneLineWithItsExitCode(Runner runner) {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
@@ -207,6 +272,14 @@ class AttachIT {
             assertTrue(Cli.assertOneErrorLine(cli.run(repo, "attach", "fg"), 1)
                     .startsWith("sandbox: can't attach to 'fg': it is not running"));
         }
+    }
+
+    private static boolean showsPrompt(List<String> screen) {
+        if (screen.isEmpty()) {
+            return false;
+        }
+        String last = screen.get(screen.size() - 1).strip();
+        return last.endsWith("$") || last.endsWith("#");
     }
 
     /** The STATUS cell of sandbox {@code name} in {@code sandbox list}'s table. */
