@@ -91,7 +91,13 @@ public final class ListCommand implements Callable<Integer> {
         if (watch) {
             long millis = Math.round(interval * 1000);
             while (true) {
-                String table = table(listing.list(console), Instant.now());
+                String table;
+                try {
+                    table = table(listing.list(console), Instant.now());
+                } catch (SandboxException e) {
+                    // a sandbox removed or rewritten mid-read: say so in this frame, try again in the next
+                    table = "sandbox: " + Console.oneLine(e.getMessage()) + "\n";
+                }
                 out.print(frame(header(interval, ZonedDateTime.now()), table));
                 out.flush();
                 try {
