@@ -8,8 +8,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        // A background launcher gets its arguments on stdin, never on its command line.
-        System.exit(SandboxCli.execute(Background.isBackground(System.getenv()) ? Background.readArgs(System.in)
-                : args));
+        if (Background.isBackground(System.getenv())) {
+            // Out of the user's session first; its arguments come on stdin, never on its command line.
+            Background.leaveSession();
+            System.exit(SandboxCli.execute(Background.readArgs(System.in)));
+        }
+        System.exit(SandboxCli.execute(args));
     }
 }

@@ -423,7 +423,10 @@ public final class Runs {
         for (Path dir : dirs) {
             logStart.add(sizeOf(helperLog(dir)));
         }
-        List<AgentProcess.Detached> started = AgentProcess.startDetached(launches);
+        // Each launch's thread stays while its helper runs when this JVM holds the network.
+        AgentProcess.Detachment detachment = AgentProcess.startDetached(launches, stays, (k, st) ->
+                sandboxes.update(dirs.get(k), sb -> sb.finished(st, Instant.now())), console);
+        List<AgentProcess.Detached> started = detachment.results();
         int status = 0;
         List<Integer> running = new ArrayList<>();
         for (int i = 0; i < started.size(); i++) {
@@ -439,7 +442,7 @@ public final class Runs {
             running.add(i);
             String socket = sockets.get(i).toString();
             Long launcher = stays ? ProcessHandle.current().pid() : null;
-            sandboxes.update(dir, sb -> sb.detached(socket, launcher));
+            sandboxes.update(dir, sb -> sb.status() == Sandbox.Status.RUNNING ? sb.detached(socket, launcher) : sb);
             console.out().println(names.get(i));
         }
         console.out().flush();
@@ -449,14 +452,11 @@ public final class Runs {
         } else if (running.size() > 1) {
             console.say("'sandbox attach NAME' connects to one; 'sandbox logs NAME' shows its output");
         }
-        if (!stays || running.isEmpty()) {
-            return status;
+        if (stays && !running.isEmpty()) {
+            console.err().flush();
+            Background.detachStdio(StateStore.logDir(dirs.get(running.get(0))).resolve("launcher"));
         }
-        console.err().flush();
-        Background.detachStdio(StateStore.logDir(dirs.get(running.get(0))).resolve("launcher"));
-        List<Process> helpers = running.stream().map(i -> started.get(i).helper()).toList();
-        AgentProcess.awaitAll(helpers, (k, st) -> sandboxes.update(dirs.get(running.get(k)),
-                sb -> sb.finished(st, Instant.now())), console);
+        detachment.awaitEnds();
         return status;
     }
 

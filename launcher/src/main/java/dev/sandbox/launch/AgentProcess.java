@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -130,21 +131,83 @@ public final class AgentProcess {
     }
 
     /**
-     * Starts detached helpers (their argv has {@code --detach}) at once and returns, for each,
-     * once it said "started" or ended. Their outer processes leave this JVM's session and
-     * outlive it: a JVM that waits for them afterwards ({@link #awaitAll}) does so only to hold
-     * their network and record their end. A helper that cannot be started counts as status 125.
+     * Detached helpers being started ({@link #startDetached}): {@link #results} once each said
+     * "started" or ended, {@link #awaitEnds} for a launcher that holds them.
      */
-    public static List<Detached> startDetached(List<Launch> launches) {
-        Detached[] out = new Detached[launches.size()];
-        Thread[] threads = new Thread[launches.size()];
-        for (int i = 0; i < threads.length; i++) {
-            int n = i;
-            threads[i] = new Thread(() -> out[n] = startOneDetached(launches.get(n)), "detach-" + n);
-            threads[i].start();
+    public static final class Detachment {
+        private final Detached[] results;
+        private final Thread[] threads;
+        private final CountDownLatch said;
+
+        private Detachment(int n) {
+            results = new Detached[n];
+            threads = new Thread[n];
+            said = new CountDownLatch(n);
         }
-        joinAll(threads);
-        return List.of(out);
+
+        /** Each helper's outcome, in the launches' order, once every one said "started" or ended. */
+        public List<Detached> results() {
+            while (true) {
+                try {
+                    said.await();
+                    return List.of(results);
+                } catch (InterruptedException e) {
+                    // keep waiting: each helper says "started" or ends
+                }
+            }
+        }
+
+        /** Waits until every helper that started has ended and its end was heard. */
+        public void awaitEnds() {
+            joinAll(threads);
+        }
+    }
+
+    /**
+     * Starts detached helpers (their argv has {@code --detach}) at once. Their outer
+     * processes leave this JVM's session and outlive it. With {@code hold}, the thread that
+     * started each one (and, attaching its network, pasta under a parent-death signal, which
+     * fires when that thread ends) stays until the helper ends, forwards SIGTERM and SIGHUP as
+     * {@link #runAll} does, and then tells {@code ended} its status (a failure of it is one
+     * line on {@code console}); else it ends once the helper said "started". A helper that
+     * cannot be started counts as status 125.
+     */
+    public static Detachment startDetached(List<Launch> launches, boolean hold, BiConsumer<Integer, Integer> ended,
+            Console console) {
+        Detachment d = new Detachment(launches.size());
+        Queue<Process> helpers = new ConcurrentLinkedQueue<>();
+        if (hold) {
+            Signal.handle(new Signal("TERM"), sig -> helpers.forEach(Process::destroy));
+            Signal.handle(new Signal("HUP"), sig -> helpers.forEach(h -> Posix.kill(h.pid(), sig.getNumber())));
+        }
+        for (int i = 0; i < d.threads.length; i++) {
+            int n = i;
+            d.threads[i] = new Thread(() -> {
+                try {
+                    d.results[n] = startOneDetached(launches.get(n));
+                } finally {
+                    if (d.results[n] == null) { // it threw: a bug, said by the thread's handler
+                        d.results[n] = new Detached(null, HelperExit.SETUP_FAILED.code());
+                    }
+                    d.said.countDown();
+                }
+                Detached result = d.results[n];
+                if (!hold || result.failed() != null) {
+                    return;
+                }
+                helpers.add(result.helper());
+                int status = waitFor(result.helper());
+                synchronized (ended) {
+                    try {
+                        ended.accept(n, status);
+                    } catch (RuntimeException e) {
+                        console.error(e.getMessage());
+                    }
+                }
+            }, "detach-" + n);
+            d.threads[i].start();
+        }
+        return d;
     }
 
     private static Detached startOneDetached(Launch launch) {
@@ -171,33 +234,6 @@ public final class AgentProcess {
             // as if it had said nothing: its status tells
         }
         return new Detached(helper, waitFor(helper));
-    }
-
-    /**
-     * Waits for helpers that run already (detached ones, in the launcher that stays for their
-     * network), forwarding SIGTERM and SIGHUP to them as {@link #runAll} does; {@code ended}
-     * hears of each one's status as it ends, a failure of it is one line on {@code console}.
-     */
-    public static void awaitAll(List<Process> running, BiConsumer<Integer, Integer> ended, Console console) {
-        Queue<Process> helpers = new ConcurrentLinkedQueue<>(running);
-        Signal.handle(new Signal("TERM"), sig -> helpers.forEach(Process::destroy));
-        Signal.handle(new Signal("HUP"), sig -> helpers.forEach(h -> Posix.kill(h.pid(), sig.getNumber())));
-        Thread[] threads = new Thread[running.size()];
-        for (int i = 0; i < threads.length; i++) {
-            int n = i;
-            threads[i] = new Thread(() -> {
-                int status = waitFor(running.get(n));
-                synchronized (ended) {
-                    try {
-                        ended.accept(n, status);
-                    } catch (RuntimeException e) {
-                        console.error(e.getMessage());
-                    }
-                }
-            }, "await-" + n);
-            threads[i].start();
-        }
-        joinAll(threads);
     }
 
     private static void joinAll(Thread[] threads) {

@@ -1,12 +1,14 @@
 package dev.sandbox.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.NetMode;
+import dev.sandbox.net.SandboxNetwork;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -97,7 +99,8 @@ class StateStoreTest {
     }
 
     /**
-     * stopped, running and running-finished are this version's own files ({@code run --profile
+     * detached is this version's own file ({@code run -d --profile claude --allow-domain … -p});
+     * stopped, running and running-finished are the files of the version before it ({@code run --profile
      * claude --net egress -p} and {@code run}, one read while its agent ran and the same once it
      * ended); committed is the version's before the profile was recorded ({@code commit});
      * before-net has the fields
@@ -105,7 +108,8 @@ class StateStoreTest {
      * (nor harvested, committed). Rewriting any of them changes not a byte.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"stopped", "committed", "running", "running-finished", "before-net", "first"})
+    @ValueSource(strings = {"detached", "stopped", "committed", "running", "running-finished", "before-net",
+        "first"})
     void sandboxJson_rewritten_isByteForByteTheSame(String name) throws IOException {
         String json = fixture(name);
         assertEquals(json, written(read(json)));
@@ -130,6 +134,32 @@ class StateStoreTest {
         assertNull(running.exitCode());
         assertEquals(NetMode.none, running.net());
         assertEquals("default", running.profile());
+    }
+
+    @Test
+    void sandboxJson_detached_readsWhatStartNeeds() throws IOException {
+        Sandbox sb = read(fixture("detached"));
+        assertEquals("/run/user/1000/sandbox/ca595fec81377e21c67b.sock", sb.socket());
+        assertEquals(List.of("github.com", "*.npmjs.org"), sb.allowDomains());
+        assertEquals(List.of("38661:8080/tcp"), sb.publish());
+        assertEquals(Boolean.FALSE, sb.hostLoopback());
+        assertEquals(NetMode.allow, sb.net());
+    }
+
+    /** The version before detach wrote no socket nor the network as given: read as null, and start runs with none. */
+    @ParameterizedTest
+    @ValueSource(strings = {"stopped", "running", "running-finished", "committed", "before-net", "first"})
+    void sandboxJson_beforeDetach_readsTheNewFieldsAsNull(String name) throws IOException {
+        Sandbox sb = read(fixture(name));
+        assertNull(sb.socket());
+        assertNull(sb.allowDomains());
+        assertNull(sb.publish());
+        assertNull(sb.hostLoopback());
+        SandboxNetwork.Settings net = Runs.settingsOf(sb);
+        assertEquals(sb.net() == null ? NetMode.none : sb.net(), net.mode());
+        assertTrue(net.allowlist().isEmpty());
+        assertTrue(net.ports().isEmpty());
+        assertFalse(net.hostLoopback());
     }
 
     @Test
