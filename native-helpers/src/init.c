@@ -160,6 +160,12 @@ void run_init(struct sandbox *sb)
     if (agent == 0) {
         if (sb->ctl >= 0)
             close(sb->ctl);
+        /* Detached, the launcher's /dev/null and pipes are no one's: the pty is all of the
+         * agent's stdin, stdout and stderr. */
+        if (sb->opts->detach)
+            for (int std = 0; std <= 2; std++)
+                if (dup2(slave, std) < 0)
+                    die_with_error("can't redirect fd %d to the pty", std);
         run_agent(sb, slave);
     }
     /* The slave stays open here until we exit, so the outer reads the master until the

@@ -337,7 +337,7 @@ void run_outer(struct options *opts)
     struct sandbox sb = {.opts = opts, .ctl = -1};
     /* Detached, we are the sandbox's supervisor: a session of our own (no terminal's
      * hangup reaches us) and no parent-death signal, so the launcher may exit. */
-    if (opts->detach && setsid() < 0)
+    if (opts->detach && getsid(0) != getpid() && setsid() < 0)
         die_with_error("can't start a session of our own");
     int lock = take_lock(opts->lock);
     int terminal = find_terminal();
