@@ -28,7 +28,12 @@ import java.util.function.BooleanSupplier;
  * sequences and carriage returns.
  */
 public final class Logs {
-    /** How often {@link #follow} looks for new bytes, in milliseconds. */
+    /**
+     * How often a follower looks for new bytes, in milliseconds. Polled rather than watched:
+     * the JDK's WatchService is inotify behind a thread of its own and would say no more than
+     * a size check does; commons-io's Tailer, on a rotation, reopens the path and loses what
+     * the old file got after its last look, which holding the old file open keeps.
+     */
     static final long POLL_MS = 100;
     private static final int CHUNK = 64 * 1024;
 
