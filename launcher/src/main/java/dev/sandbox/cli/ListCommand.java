@@ -58,8 +58,7 @@ public final class ListCommand implements Callable<Integer> {
     boolean watch;
 
     @Option(names = {"-n", "--interval"}, paramLabel = "SECONDS", defaultValue = "2",
-            description = "With --watch: seconds between redraws, " + MIN_INTERVAL + " to " + MAX_INTERVAL
-                    + " (default: ${DEFAULT-VALUE}).")
+            description = "With --watch: seconds between redraws, 0.1 to 86400 (default: ${DEFAULT-VALUE}).")
     double interval;
 
     /** The shortest --watch interval: faster only costs CPU, since each redraw counts every sandbox's changes. */
@@ -79,8 +78,8 @@ public final class ListCommand implements Callable<Integer> {
             throw SandboxException.invalidInput("-n/--interval is for --watch (see 'sandbox list --help')");
         }
         if (!(interval >= MIN_INTERVAL && interval <= MAX_INTERVAL)) {
-            throw SandboxException.invalidInput("can't watch every " + interval + " seconds: give " + MIN_INTERVAL
-                    + " to " + MAX_INTERVAL + " (see 'sandbox list --help')");
+            throw SandboxException.invalidInput("can't watch every " + interval + " seconds: give 0.1 to 86400"
+                    + " (see 'sandbox list --help')");
         }
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         if (format.quiet) {
