@@ -43,9 +43,9 @@ import sun.misc.SignalHandler;
 public final class AgentProcess {
     /**
      * One helper to start, with exactly {@code environment} (which the agent inherits); with
-     * a {@code helperLog} file it gets no terminal of ours: it reads /dev/null and what it
-     * says itself is appended there (the agent's output goes where its argv's {@code --log}
-     * says). {@code detached}: the helper's argv has {@code --detach}, and its stdout is a
+     * a {@code helperLog} file it gets no terminal of ours: it reads /dev/null, what it says
+     * itself (stderr) is appended there, and the agent's output goes where its argv's
+     * {@code --log} says. {@code detached}: the helper's argv has {@code --detach}, and its stdout is a
      * pipe on which it says "started" ({@link #startDetached}).
      * {@code started} runs on the thread that then waits for the helper, as soon as it runs
      * (the network is attached there); it must not throw.
@@ -252,8 +252,10 @@ public final class AgentProcess {
         ProcessBuilder pb = new ProcessBuilder(launch.argv()).inheritIO();
         if (launch.helperLog() != null) {
             ProcessBuilder.Redirect log = ProcessBuilder.Redirect.appendTo(launch.helperLog().toFile());
+            // Its stdout repeats what --log keeps (it tees the agent's output), so it is dropped
+            // but for a detached helper's "started".
             pb.redirectInput(new File("/dev/null")).redirectError(log)
-                    .redirectOutput(launch.detached() ? ProcessBuilder.Redirect.PIPE : log);
+                    .redirectOutput(launch.detached() ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
         }
         pb.environment().clear();
         pb.environment().putAll(launch.environment());
