@@ -146,6 +146,26 @@ class AttachIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void logs_ofACountRun_isEachAgentsOwnOutput_plainWithoutItsEscapes(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result ran = cli.run(repo, "run", "--count", "2", "--name", "many", "--", "sh", "-c",
+                    "printf '\\033[31mred\\033[0m %s\\r\\n' \"$SANDBOX_NAME\"; echo done");
+            assertEquals(0, ran.exitCode(), ran.describe());
+            for (String name : List.of("many-1", "many-2")) {
+                Proc.Result raw = cli.runOk(repo, "logs", name);
+                assertEquals("\u001b[31mred\u001b[0m " + name + "\r\ndone\n", raw.stdout(), "the bytes as written, once");
+                Proc.Result plain = cli.runOk(repo, "logs", "--plain", name);
+                assertEquals("red " + name + "\ndone\n", plain.stdout());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void exec_runsBesideTheAgent_itsChangesInTheDiff_andIsRefusedOnceStopped(Runner runner) {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
