@@ -120,7 +120,8 @@ public final class ListCommand implements Callable<Integer> {
     /** The first line of each --watch frame: the interval, the command and the time, as watch(1) shows them. */
     static String header(double interval, ZonedDateTime now) {
         String every = interval == Math.rint(interval) ? Long.toString((long) interval) : Double.toString(interval);
-        return "Every " + every + "s: sandbox list    " + now.format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss"));
+        return "Every " + every + "s: sandbox list    "
+                + now.format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss"));
     }
 
     /**

@@ -287,7 +287,7 @@ public final class Logs {
                     } else if (b == ESC) {
                         state = State.ESCAPE;
                     } else if (b >= 0x30 && b <= 0x7e) {
-                        state = State.TEXT; // ESC + final byte (ESC 7, ESC =, ESC M, ...), or the end after intermediates
+                        state = State.TEXT; // a final byte (ESC 7, ESC =, ESC M), after intermediates or not
                     } else if (b < 0x20) {
                         if (b != '\r') {
                             out.write(b); // a control inside a sequence acts at once, as on a terminal

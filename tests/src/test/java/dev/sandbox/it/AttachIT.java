@@ -88,7 +88,7 @@ class AttachIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void attach_givesTheAgentTheTerminalsSize(Runner runner) {
+    void attach_withOtherDetachKeys_thenGivesTheAgentTheTerminalsSize(Runner runner) {
         runner.assumeAvailable();
         Skip.unless(Host.has("tmux"), "needs tmux");
         try (Workspace ws = Workspace.create(runner); Tmux tmux = new Tmux(ws)) {
@@ -98,6 +98,13 @@ class AttachIT {
             try {
                 Proc.Result started = cli.run(repo, "run", "-d", "--name", "sh", "--", "sh");
                 assertEquals(0, started.exitCode(), started.describe());
+                Path keyed = ws.dir().resolve("keyed");
+                tmux.newSession("k", 80, 24, repo,
+                        Host.sandboxBin() + " attach --detach-keys ctrl-x,x sh; echo ATTACH=$? > " + keyed);
+                awaitListed(cli, repo, "sh", n -> n.path("attached").asBoolean(), "attached with other keys");
+                tmux.tmux("send-keys", "-t", "k", "C-p", "C-q", "C-u", "C-x", "x"); // C-u: sh drops the line
+                assertEquals("ATTACH=0\n", awaitFile(keyed, tmux, "k"), "ctrl-x,x detaches; ctrl-p,ctrl-q went in");
+
                 Path status = ws.dir().resolve("attach");
                 tmux.newSession("s", 120, 40, repo, Host.sandboxBin() + " attach sh; echo ATTACH=$? > " + status);
                 awaitListed(cli, repo, "sh", n -> n.path("attached").asBoolean(), "the terminal attached");
@@ -157,7 +164,8 @@ class AttachIT {
             assertEquals(0, ran.exitCode(), ran.describe());
             for (String name : List.of("many-1", "many-2")) {
                 Proc.Result raw = cli.runOk(repo, "logs", name);
-                assertEquals("\u001b[31mred\u001b[0m " + name + "\r\ndone\n", raw.stdout(), "the bytes as written, once");
+                assertEquals("\u001b[31mred\u001b[0m " + name + "\r\ndone\n", raw.stdout(),
+                        "the bytes as written, once");
                 Proc.Result plain = cli.runOk(repo, "logs", "--plain", name);
                 assertEquals("red " + name + "\ndone\n", plain.stdout());
             }
