@@ -89,6 +89,11 @@ public final class ListCommand implements Callable<Integer> {
         Listing listing = new Listing(sandboxes);
         if (watch) {
             long millis = Math.round(interval * 1000);
+            // Ctrl-C ends the JVM mid-sleep: the shell's prompt goes below the table, not after its last cell
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                out.println();
+                out.flush();
+            }, "watch-end"));
             while (true) {
                 String table;
                 try {
