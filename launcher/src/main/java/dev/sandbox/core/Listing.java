@@ -75,13 +75,18 @@ public final class Listing {
         try (Harvest h = dirs.isEmpty() ? null : Harvest.open(repo.commonDir())) {
             Map<Path, CompletableFuture<Long>> disk = new HashMap<>();
             Map<Path, CompletableFuture<RunState.Terminal>> terminals = new HashMap<>();
+            Map<Path, Boolean> running = new HashMap<>();
             for (Path dir : dirs) {
                 disk.put(dir, CompletableFuture.supplyAsync(() -> diskUsage(StateStore.upperDir(dir)), background));
-                terminals.put(dir, CompletableFuture.supplyAsync(() -> terminal(dir), queries));
+                // on this thread only: a lock probed from two threads at once reads as held
+                boolean runs = StateStore.isRunning(dir);
+                running.put(dir, runs);
+                terminals.put(dir, runs ? CompletableFuture.supplyAsync(() -> terminal(dir), queries)
+                        : CompletableFuture.completedFuture(null));
             }
             for (Path dir : dirs) {
-                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter,
-                        disk.get(dir), terminals.get(dir), console));
+                views.add(view(dir, running.get(dir), id -> snapshotCache.computeIfAbsent(id, snapshots::find), h,
+                        counter, disk.get(dir), terminals.get(dir), console));
             }
         } finally {
             background.shutdownNow();
@@ -91,11 +96,10 @@ public final class Listing {
         return views;
     }
 
-    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
+    private SandboxView view(Path dir, boolean running, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
             Harvester counter, CompletableFuture<Long> diskUsage, CompletableFuture<RunState.Terminal> terminal,
             Console console) {
         String name = dir.getFileName().toString();
-        boolean running = StateStore.isRunning(dir);
         Sandbox sb;
         Snapshot snap;
         try {
@@ -125,13 +129,10 @@ public final class Listing {
     }
 
     /**
-     * What the supervisor of the sandbox in {@code dir} says of its terminal, or null when it
-     * is not running, has no supervisor (a foreground run) or its supervisor does not answer.
+     * What the supervisor of the running sandbox in {@code dir} says of its terminal, or null
+     * when it has no supervisor (a foreground run) or its supervisor does not answer.
      */
     private static RunState.Terminal terminal(Path dir) {
-        if (!StateStore.isRunning(dir)) {
-            return null;
-        }
         Sandbox sb;
         try {
             sb = Sandboxes.readSandbox(dir);
