@@ -2,8 +2,8 @@ package dev.sandbox.core;
 
 import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
-import dev.sandbox.git.Repo;
 import dev.sandbox.error.IoErrors;
+import dev.sandbox.git.Repo;
 import dev.sandbox.launch.AgentProcess;
 import dev.sandbox.launch.Background;
 import dev.sandbox.launch.EtcFiles;
@@ -31,8 +31,6 @@ import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -40,7 +38,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -96,6 +93,7 @@ public final class Runs {
         }
         Path homeShown = args.homeShown(home, console);
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
+        Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
         Ports.refuseTaken(net.ports(), count);
@@ -130,8 +128,8 @@ public final class Runs {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
             }
-            return launch(options, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut, extraCa,
-                    homeShown, out, console);
+            return launch(options, helper, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut,
+                    extraCa, homeShown, out, console);
         } catch (IOException e) {
             throw SandboxException.cant("run sandbox", names.get(0), e);
         } finally {
@@ -187,6 +185,7 @@ public final class Runs {
             return Background.relaunch(sandboxBin(), again, context.env(), out);
         }
         Path homeShown = args.homeShown(home, console);
+        Helper helper = context.helper();
         Ports.refuseTaken(net.ports(), 1);
         SandboxNetwork.refuseUnavailable(net, context.env());
         Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
@@ -212,8 +211,8 @@ public final class Runs {
                 return null;
             });
             Path cwd = Path.of(record.cwd() != null ? record.cwd() : repo.root().toString());
-            return launch(options, List.of(name), List.of(dir), List.of(runLock), snapshot, records, cwd, launcherEnv,
-                    keptOut, extraCa, homeShown, out, console);
+            return launch(options, helper, List.of(name), List.of(dir), List.of(runLock), snapshot, records, cwd,
+                    launcherEnv, keptOut, extraCa, homeShown, out, console);
         } catch (IOException e) {
             throw SandboxException.cant("start", name, e);
         } finally {
@@ -277,17 +276,18 @@ public final class Runs {
     /**
      * The supervisor socket of the sandbox in {@code dir}: in the user's runtime directory
      * (a socket's path must fit in 107 bytes, which the state directory's need not), named by
-     * a digest of {@code dir}, so that it stays the same from run to run and a stale one is
-     * found and replaced.
+     * a 64-bit FNV-1a hash of {@code dir}'s path, so that it stays the same from run to run
+     * and a stale one is found and replaced. Not SHA-256: its provider costs 20 ms of a cold
+     * JVM, a tenth of a detached run's start, and the names of one user's sandboxes are no
+     * adversary's.
      */
     static Path socketPath(Path runtime, Path dir) {
-        try {
-            byte[] digest = MessageDigest.getInstance("SHA-256")
-                    .digest(dir.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8));
-            return runtime.resolve(HexFormat.of().formatHex(digest, 0, 10) + ".sock");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
+        long hash = 0xcbf29ce484222325L;
+        for (byte b : dir.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)) {
+            hash = (hash ^ (b & 0xff)) * 0x100000001b3L;
         }
+        String hex = Long.toHexString(hash);
+        return runtime.resolve("0".repeat(16 - hex.length()) + hex + ".sock");
     }
 
     /**
@@ -302,7 +302,8 @@ public final class Runs {
      * sandbox.json. Otherwise it returns at once, and whoever reads the record next takes the
      * exit file ({@link #recordExit}).
      */
-    private int launch(RunOptions options, List<String> names, List<Path> dirs, List<FileChannel> runLocks,
+    private int launch(RunOptions options, Helper helper, List<String> names, List<Path> dirs,
+            List<FileChannel> runLocks,
             Snapshot snapshot, Sandbox[] claimed, Path cwd, Map<String, String> launcherEnv,
             List<Credential.Active> keptOut, Path extraCa, Path homeShown, OutputStream out, Console console)
             throws IOException {
@@ -312,7 +313,6 @@ public final class Runs {
         List<String> command = options.command();
         Profile profile = options.profile();
         Path home = context.home();
-        Helper helper = context.helper();
         List<SandboxNetwork> networks = new ArrayList<>();
         try {
             List<AgentProcess.Launch> launches = new ArrayList<>();
@@ -477,6 +477,8 @@ public final class Runs {
                 console.err().print(said);
                 console.err().flush();
             }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // the helper never ran: the failure to start it was said already
         } catch (IOException e) {
             console.error("can't read '" + file + "': " + IoErrors.reason(e));
         }

@@ -17,7 +17,8 @@ import java.util.Locale;
  *
  * @param status     as last written; a launcher that was killed never wrote {@code stopped}, so
  *                   readers check the run lock ({@link StateStore#isRunning}) rather than trusting it
- * @param pid        the launcher's pid while it runs
+ * @param pid        the launcher's pid while it runs; null for a detached one that no launcher
+ *                   holds (the helper's pid file names its processes, {@link RunState#pids})
  * @param exitCode   the agent's exit status once it has stopped, null if the launcher was killed
  * @param createdAt  when the sandbox was made, written as {@link Instant#toString} does
  * @param finishedAt when the agent ended, null while it runs or if the launcher was killed

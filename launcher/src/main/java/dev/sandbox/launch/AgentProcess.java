@@ -215,6 +215,13 @@ public final class AgentProcess {
         try {
             helper = start(launch);
         } catch (SandboxException e) {
+            try { // said where a failure of the helper's own would be, which the launcher shows
+                java.nio.file.Files.writeString(launch.helperLog(), "sandbox: " + e.getMessage() + "\n",
+                        StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.APPEND);
+            } catch (IOException unwritable) {
+                // the status alone says it failed
+            }
             return new Detached(null, HelperExit.SETUP_FAILED.code());
         }
         launch.started().accept(helper);

@@ -172,6 +172,55 @@ class DetachIT {
         }
     }
 
+    /** Every run passes the helper its pid file: stop ends a foreground run too, whose launcher records the status. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void stop_foregroundRun_endsIt_andItsLauncherRecordsTheStatus(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Running run = cli.start(repo, "run", "--name", "f", "--", "sh", "-c", SLEEPER);
+            try {
+                awaitFile(Repos.upper(repo, "f").resolve("first.txt"));
+                pids(repo, "f");
+                Proc.Result stop = cli.runOk(repo, "stop", "f");
+                Proc.Result ended = run.await();
+                assertEquals(143, ended.exitCode(), "SIGTERM ended the agent (128 + 15)" + ended.describe());
+                String record = Repos.read(Repos.sandboxDir(repo, "f").resolve("sandbox.json"));
+                assertTrue(record.contains("\"exitCode\" : 143"), "the launcher recorded it:\n" + record
+                        + stop.describe());
+            } finally {
+                run.kill();
+                stopQuietly(cli, repo, "f");
+            }
+        }
+    }
+
+    /** A helper that fails before its agent starts: its own line on stderr, copied from log/helper, and its status. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void startDetached_setupFails_theHelpersLineAndStatus(Runner runner) throws IOException {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "s", "--", "true");
+            Path tree = Repos.stateDir(repo).resolve("snapshots")
+                    .resolve(cli.listed(repo, "s").path("snapshot").asText()).resolve("tree");
+            Files.move(tree, tree.resolveSibling("aside"));
+
+            Proc.Result r = cli.run(repo, "start", "-d", "s");
+
+            String line = Cli.assertOneErrorLine(r, 125);
+            assertTrue(line.startsWith("sandbox-helper: can't ") && line.contains(tree.toString()), r.describe());
+            assertEquals("", r.stdout(), "no name: it did not start" + r.describe());
+            assertEquals("stopped", cli.listed(repo, "s").path("status").asText());
+        }
+    }
+
     /**
      * {@code --net allow}'s proxy lives in a JVM: a background launcher holds it after
      * {@code run -d} returned, and records the agent's end. The proxy's 403 for a name it
