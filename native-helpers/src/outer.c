@@ -69,13 +69,28 @@ static void drain(struct outer *o, int fd)
         pass_output(o, buf, (size_t)got);
 }
 
+/* The one whose exit_at_exit() runs (set once init is forked: init inherits no handler). */
+static struct outer *exiting;
+static bool exit_written;
+
 static void write_exit_file(const struct outer *o, int code)
 {
     const char *path = o->sb->opts->exit_file;
+    exit_written = true;
     char text[16];
     snprintf(text, sizeof text, "%d\n", code);
     if (path != NULL && write_file_atomically(path, text) < 0)
         warn("can't write the exit file '%s': %s", path, strerror(errno));
+}
+
+/* die() on an unexpected error once the sandbox exists: the helper's own failure, 125, and
+ * no stale socket. */
+static void exit_at_exit(void)
+{
+    if (exiting == NULL || exit_written)
+        return;
+    write_exit_file(exiting, EXIT_SETUP_FAILED);
+    server_close(exiting->server);
 }
 
 static void finish(struct outer *o, int status) NORETURN;
@@ -374,8 +389,9 @@ void run_outer(struct options *opts)
      * every capability; we close our copies below, so init and the agent hold none. */
     relay_listen_inside(relays, opts);
     pid_t relay_pid = relays != NULL ? relay_start(relays, lock) : -1;
-    /* Made after the relay's fork, so that only we hold it. */
+    /* Made after the relay's fork, so that only we hold them (init closes its copies). */
     struct server *server = opts->socket != NULL ? server_listen(opts->socket) : NULL;
+    struct output_log *log = opts->log != NULL ? log_open(opts->log, opts->log_max) : NULL;
     /* Without a pty, the agent's output reaches the log through a pipe of ours. */
     int output[2] = {-1, -1};
     if (opts->log != NULL && !sb.tty && pipe2(output, O_CLOEXEC) < 0)
@@ -426,11 +442,13 @@ void run_outer(struct options *opts)
     o->control = control;
     o->master = -1;
     o->output = output[0];
-    o->log = opts->log != NULL ? log_open(opts->log, opts->log_max) : NULL;
+    o->log = log;
     o->server = server;
     o->announce = opts->detach;
     o->terminal = terminal;
     o->sigfd = open_signalfd(&set);
+    exiting = o;
+    atexit(exit_at_exit);
     /* A closed stdout must not kill us before we report init's status. */
     signal(SIGPIPE, SIG_IGN);
     if (sb.tty) {

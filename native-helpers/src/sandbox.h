@@ -1,9 +1,16 @@
 /* The three processes of a sandbox and what they tell each other.
  *
  *   outer  (the launcher's child, host PID namespace): creates the namespaces, forwards
- *          signals to init, relays the pty, exits with init's status.
+ *          signals to init, relays the pty, exits with init's status. It holds --lock for
+ *          its whole life, writes --pid-file and --exit-file, and the agent's output to
+ *          --log (the pty's, or without one a pipe's that has the agent's stdout and
+ *          stderr). With --detach it is the sandbox's supervisor (supervise.h): a session
+ *          of its own and no parent-death signal, so it outlives the launcher; it holds the
+ *          pty's master and serves it on --socket to one attached client at a time.
  *   init   (PID 1 of the new PID namespace): builds the root, starts the agent, reaps
- *          zombies, forwards signals, exits with the agent's status.
+ *          zombies, forwards signals, exits with the agent's status. It holds the pty's
+ *          slave (and PR_SET_PDEATHSIG on the outer, detached or not: killing the outer
+ *          ends the sandbox).
  *   agent  (init's child): drops every privilege and execs COMMAND.
  *
  * engine (init's child, with --engine): PROGRAM as root of a nested user namespace that
@@ -12,6 +19,10 @@
  *
  * relay  (outer's child, host PID namespace, the sandbox's network namespace): with
  *          --publish or --forward, carries connections between the host and the sandbox.
+ *
+ * Only the outer holds the lock, the log, the supervisor socket and the pty's master: init
+ * closes every inherited fd above 2, the relay closes the lock (the others are made after
+ * its fork).
  *
  * With --control, the outer reports to the launcher once the namespaces exist and init
  * starts the agent only after the launcher's "go" (the launcher attaches pasta meanwhile).

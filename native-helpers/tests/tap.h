@@ -55,5 +55,6 @@ void test_seccomp_setid(void);
 void test_utils(void);
 void test_sockets(void);
 void test_attach(void);
+void test_supervise(void);
 
 #endif
