@@ -7,12 +7,16 @@ import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.SandboxView;
 import dev.sandbox.core.Listing;
 import dev.sandbox.core.Sandboxes;
+import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.PublishedPort;
 import dev.sandbox.sys.Sizes;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -24,8 +28,14 @@ import picocli.CommandLine.Spec;
 
 /** {@code sandbox list}: the repository's sandboxes, as a table or as JSON. */
 @Command(name = "list", mixinStandardHelpOptions = true,
-        description = "List the sandboxes of the current repository: name, status, base commit, snapshot strategy, "
-                + "profile, network mode, changed paths, disk used by the changes, published ports, age and command.")
+        description = {"List the sandboxes of the current repository: name, status, base commit, snapshot strategy, "
+                + "profile, network mode, changed paths, disk used by the changes, published ports, age and command.",
+            "",
+            "STATUS is one of: running; running (attached): a terminal is attached to it (sandbox attach);"
+                    + " waiting: its agent waits for you, its terminal silent for 3 seconds while it reads from it;"
+                    + " stopped (exit N); stopped: how it ended is not known."},
+        footerHeading = "%nExamples:%n",
+        footer = {"  sandbox list", "  sandbox list --watch -n 1", "  sandbox list --json"})
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -43,28 +53,108 @@ public final class ListCommand implements Callable<Integer> {
         boolean quiet;
     }
 
+    @Option(names = {"-w", "--watch"},
+            description = "Redraw the table in place every few seconds, as watch(1) does, until interrupted (Ctrl-C).")
+    boolean watch;
+
+    @Option(names = {"-n", "--interval"}, paramLabel = "SECONDS", defaultValue = "2",
+            description = "With --watch: seconds between redraws, 0.1 to 86400 (default: ${DEFAULT-VALUE}).")
+    double interval;
+
+    /** The shortest --watch interval: faster only costs CPU, since each redraw counts every sandbox's changes. */
+    static final double MIN_INTERVAL = 0.1;
+    /** The longest --watch interval: a day; longer is surely a typo. */
+    static final double MAX_INTERVAL = 86400;
+
     @Override
     public Integer call() throws IOException {
         Console console = SandboxCli.console(spec);
         PrintWriter out = console.out();
+        if (watch && (format.json || format.quiet)) {
+            throw SandboxException.invalidInput("--watch draws the table: it can't be combined with --json or -q"
+                    + " (see 'sandbox list --help')");
+        }
+        if (spec.commandLine().getParseResult().hasMatchedOption("--interval") && !watch) {
+            throw SandboxException.invalidInput("-n/--interval is for --watch (see 'sandbox list --help')");
+        }
+        if (!(interval >= MIN_INTERVAL && interval <= MAX_INTERVAL)) {
+            throw SandboxException.invalidInput("can't watch every " + interval + " seconds: give 0.1 to 86400"
+                    + " (see 'sandbox list --help')");
+        }
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         if (format.quiet) {
             sandboxes.names().forEach(out::println);
             return 0;
         }
-        List<SandboxView> views = new Listing(sandboxes).list(console);
+        Listing listing = new Listing(sandboxes);
+        if (watch) {
+            long millis = Math.round(interval * 1000);
+            // Ctrl-C ends the JVM mid-sleep: the shell's prompt goes below the table, not after its last cell
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                out.println();
+                out.flush();
+            }, "watch-end"));
+            while (true) {
+                String table;
+                try {
+                    table = table(listing.list(console), Instant.now());
+                } catch (SandboxException e) {
+                    // a sandbox removed or rewritten mid-read: say so in this frame, try again in the next
+                    table = "sandbox: " + Console.oneLine(e.getMessage()) + "\n";
+                }
+                out.print(frame(header(interval, ZonedDateTime.now()), table));
+                out.flush();
+                try {
+                    Thread.sleep(millis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return 0;
+                }
+            }
+        }
+        List<SandboxView> views = listing.list(console);
         if (format.json) {
             out.println(Json.toString(views));
             return 0;
         }
+        out.print(table(views, Instant.now()));
+        out.flush(); // print() does not flush as println() does
+        return 0;
+    }
+
+    /** The first line of each --watch frame: the interval, the command and the time, as watch(1) shows them. */
+    static String header(double interval, ZonedDateTime now) {
+        String every = interval == Math.rint(interval) ? Long.toString((long) interval) : Double.toString(interval);
+        return "Every " + every + "s: sandbox list    "
+                + now.format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss"));
+    }
+
+    /**
+     * One --watch frame: the cursor home, each line erasing what the previous frame left to its
+     * right, and the rest of the screen cleared below, so the table is redrawn in place without
+     * the flicker of clearing first (ECMA-48 CUP, EL and ED).
+     */
+    static String frame(String header, String table) {
+        StringBuilder s = new StringBuilder("\033[H");
+        for (String line : (header + "\n\n" + table).split("\n", -1)) {
+            s.append(line).append("\033[K\n");
+        }
+        s.setLength(s.length() - 1); // no newline after the last line: the screen never scrolls
+        return s.append("\033[J").toString();
+    }
+
+    /** The table of {@code views}, or a line saying there are none; each line ends with a newline. */
+    static String table(List<SandboxView> views, Instant now) {
+        StringWriter text = new StringWriter();
+        PrintWriter out = new PrintWriter(text);
         if (views.isEmpty()) {
             out.println("no sandboxes (start one with 'sandbox run -- CMD')");
-            return 0;
+            out.flush();
+            return text.toString();
         }
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "PROFILE", "NET", "CHANGES", "DISK", "PORTS",
             "AGE", "COMMAND"});
-        Instant now = Instant.now();
         for (SandboxView v : views) {
             rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
                 orDash(v.strategy()), orDash(v.profile()), v.net() == null ? "-" : v.net().name(),
@@ -72,7 +162,8 @@ public final class ListCommand implements Callable<Integer> {
                 oneLine(v.command() == null ? "" : String.join(" ", v.command()))});
         }
         Table.print(out, rows);
-        return 0;
+        out.flush();
+        return text.toString();
     }
 
     /** {@code 43211->8080/tcp}, comma-separated, as {@code docker ps} shows them; - for none. */
@@ -88,11 +179,15 @@ public final class ListCommand implements Callable<Integer> {
         return value == null ? "-" : value;
     }
 
-    private static String status(SandboxView v) {
+    /**
+     * The STATUS cell. An attached sandbox shows as attached even when its agent waits: the
+     * user is already there.
+     */
+    static String status(SandboxView v) {
         if (v.status() == Sandbox.Status.RUNNING) {
-            return "running";
+            return v.attached() ? "running (attached)" : v.waiting() ? "waiting" : "running";
         }
-        return v.exitCode() == null ? "stopped (killed)" : "stopped (exit " + v.exitCode() + ")";
+        return v.exitCode() == null ? "stopped" : "stopped (exit " + v.exitCode() + ")";
     }
 
     /** A command as one table cell: whitespace runs folded, cut at 60 characters. */

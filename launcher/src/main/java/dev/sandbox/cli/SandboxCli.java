@@ -32,6 +32,10 @@ public final class SandboxCli {
         all.put("start", StartCommand::new);
         all.put("stop", StopCommand::new);
         all.put("list", ListCommand::new);
+        all.put("attach", AttachCommand::new);
+        all.put("logs", LogsCommand::new);
+        all.put("exec", ExecCommand::new);
+        all.put("shell", ShellCommand::new);
         all.put("diff", DiffCommand::new);
         all.put("patch", PatchCommand::new);
         all.put("commit", CommitCommand::new);

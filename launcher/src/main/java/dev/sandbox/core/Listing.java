@@ -66,26 +66,40 @@ public final class Listing {
             t.setDaemon(true);
             return t;
         });
+        // each supervisor may take up to a second to answer: asked all at once, each on a thread of its own
+        ExecutorService queries = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "supervisor-query");
+            t.setDaemon(true);
+            return t;
+        });
         try (Harvest h = dirs.isEmpty() ? null : Harvest.open(repo.commonDir())) {
             Map<Path, CompletableFuture<Long>> disk = new HashMap<>();
+            Map<Path, CompletableFuture<RunState.Terminal>> terminals = new HashMap<>();
+            Map<Path, Boolean> running = new HashMap<>();
             for (Path dir : dirs) {
                 disk.put(dir, CompletableFuture.supplyAsync(() -> diskUsage(StateStore.upperDir(dir)), background));
+                // on this thread only: a lock probed from two threads at once reads as held
+                boolean runs = StateStore.isRunning(dir);
+                running.put(dir, runs);
+                terminals.put(dir, runs ? CompletableFuture.supplyAsync(() -> terminal(dir), queries)
+                        : CompletableFuture.completedFuture(null));
             }
             for (Path dir : dirs) {
-                views.add(view(dir, id -> snapshotCache.computeIfAbsent(id, snapshots::find), h, counter,
-                        disk.get(dir), console));
+                views.add(view(dir, running.get(dir), id -> snapshotCache.computeIfAbsent(id, snapshots::find), h,
+                        counter, disk.get(dir), terminals.get(dir), console));
             }
         } finally {
             background.shutdownNow();
+            queries.shutdownNow();
         }
         views.sort(Comparator.comparing(SandboxView::createdAt, Comparator.nullsLast(Comparator.naturalOrder())));
         return views;
     }
 
-    private SandboxView view(Path dir, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
-            Harvester counter, CompletableFuture<Long> diskUsage, Console console) {
+    private SandboxView view(Path dir, boolean running, Function<String, Optional<Snapshot>> snapshotById, Harvest h,
+            Harvester counter, CompletableFuture<Long> diskUsage, CompletableFuture<RunState.Terminal> terminal,
+            Console console) {
         String name = dir.getFileName().toString();
-        boolean running = StateStore.isRunning(dir);
         Sandbox sb;
         Snapshot snap;
         try {
@@ -99,15 +113,46 @@ public final class Listing {
         }
         int changes = changedFiles(h, counter, dir, sb, snap);
         long disk = diskUsage.join();
+        RunState.Terminal term = running ? terminal.join() : null;
+        boolean attached = term != null && term.attached();
+        boolean waiting = term != null && term.waiting();
         Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;
+        Integer exit = running ? null : exitCode(dir, sb);
         if (sb == null) {
-            return new SandboxView(name, status, null, null, null, null,
-                    changes, disk, List.of(), null, null, null, null, List.of(), null);
+            return new SandboxView(name, status, exit, null, null, null,
+                    changes, disk, List.of(), null, null, null, null, List.of(), null, attached, waiting);
         }
-        return new SandboxView(name, status, running ? null : sb.exitCode(),
+        return new SandboxView(name, status, exit,
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
                 changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null,
-                sb.net(), running && sb.ports() != null ? sb.ports() : List.of(), sb.profile());
+                sb.net(), running && sb.ports() != null ? sb.ports() : List.of(), sb.profile(), attached, waiting);
+    }
+
+    /**
+     * What the supervisor of the running sandbox in {@code dir} says of its terminal, or null
+     * when it has no supervisor (a foreground run) or its supervisor does not answer.
+     */
+    private static RunState.Terminal terminal(Path dir) {
+        Sandbox sb;
+        try {
+            sb = Sandboxes.readSandbox(dir);
+        } catch (SandboxException unreadable) {
+            return null; // view() warns about it
+        }
+        return sb == null || sb.socket() == null ? null : RunState.query(Path.of(sb.socket()));
+    }
+
+    /**
+     * The exit status of the last agent of a stopped sandbox: the record's, when the launcher
+     * wrote it (it stayed to the end), else the helper's exit file (a detached run leaves no
+     * launcher behind, and its record says {@code running}); null when neither says, as after
+     * kill -9 of both.
+     */
+    static Integer exitCode(Path dir, Sandbox sb) {
+        if (sb != null && sb.status() != Sandbox.Status.RUNNING && sb.exitCode() != null) {
+            return sb.exitCode();
+        }
+        return RunState.exitStatus(dir);
     }
 
     /**

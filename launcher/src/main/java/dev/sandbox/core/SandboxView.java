@@ -17,8 +17,14 @@ import java.util.List;
  * @param ports     the ports it publishes on this machine, while it runs (empty once stopped)
  * @param profile   the name of the profile it runs with, null for sandboxes of versions that
  *                  did not record it
+ * @param attached  whether a terminal is attached to it now ({@code sandbox attach}); false
+ *                  when stopped, or when its supervisor did not answer
+ * @param waiting   whether its agent waits for input: its terminal silent for 3 s or more while
+ *                  it reads from it (the "needs you" state); false when stopped, or when its
+ *                  supervisor did not answer
  */
 public record SandboxView(String name, Sandbox.Status status, Integer exitCode, String snapshot, String baseCommit,
         String strategy, int changes, long diskBytes, List<String> command, Instant createdAt, Instant finishedAt,
-        Long pid, NetMode net, List<PublishedPort> ports, String profile) {
+        Long pid, NetMode net, List<PublishedPort> ports, String profile, boolean attached,
+        boolean waiting) {
 }

@@ -28,7 +28,8 @@ class SandboxCliTest {
     void noSubcommand_isUsageErrorNamingEveryCommand() {
         assertEquals(2, execute());
         assertEquals(1, err.toString().lines().count(), err.toString());
-        assertTrue(err.toString().startsWith("sandbox: missing command: one of run, start, stop, list, diff,"), err.toString());
+        assertTrue(err.toString().startsWith("sandbox: missing command: one of run, start, stop, list, attach, logs,"
+                + " exec, shell, diff,"), err.toString());
         assertTrue(err.toString().contains(", images, completion (see 'sandbox --help')"), err.toString());
     }
 

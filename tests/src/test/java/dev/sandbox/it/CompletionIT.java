@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class CompletionIT {
     private static final Duration WAIT = Duration.ofSeconds(60);
-    private static final List<String> NAME_COMMANDS = List.of("diff", "patch", "commit", "apply", "rm", "ports");
+    private static final List<String> NAME_COMMANDS = List.of("diff", "patch", "commit", "apply", "rm", "ports",
+            "attach", "logs", "exec", "shell");
 
     /**
      * Completes each of {@code lines} (the words typed so far, the last one being completed) the
@@ -116,7 +117,8 @@ class CompletionIT {
             assertEquals(List.of("alpha", "beta"), got.get(i++), "sandbox rm alpha <Tab>: rm takes several");
             assertEquals(List.of("diff"), got.get(i++), "sandbox di<Tab>");
             assertEquals(List.of("--stat", "--stacktrace"), got.get(i++), "sandbox diff --st<Tab>");
-            assertEquals(List.of("--json", "--quiet", "--help", "--version", "--stacktrace"), got.get(i++),
+            assertEquals(List.of("--json", "--quiet", "--watch", "--help", "--version", "--stacktrace", "--interval"),
+                    got.get(i++),
                     "sandbox list --<Tab>");
             assertEquals(List.of("none", "egress", "allow", "host"), got.get(i++), "sandbox run --net <Tab>");
             assertEquals(List.of("bash", "zsh"), got.get(i++), "sandbox completion <Tab>");

@@ -1,0 +1,56 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.core.Context;
+import dev.sandbox.core.Logs;
+import dev.sandbox.core.Sandboxes;
+import dev.sandbox.core.Sessions;
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStream;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sandbox logs}: what the agent of a detached or {@code --count} sandbox wrote. */
+@Command(name = "logs", mixinStandardHelpOptions = true,
+        description = {"Print what the agent of a sandbox started with 'run -d' or 'run --count' wrote.", "",
+            "The output is kept as the agent's terminal got it, escape sequences and all, up to 8 MiB (the oldest"
+                    + " part goes first); --plain strips the escape sequences and carriage returns for reading in a"
+                    + " file or a pager."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:Success.", "1:The sandbox keeps no output (it ran in the foreground).",
+            "2:Bad usage, or there is no such sandbox.", "125:A failure of sandbox's own."},
+        footerHeading = "%nExamples:%n",
+        footer = {"  sandbox logs -f calm-otter", "  sandbox logs --tail 50 --plain calm-otter | less"})
+public final class LogsCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-f", "--follow"},
+            description = "Go on printing what the agent writes until the sandbox stops (or Ctrl-C).")
+    boolean follow;
+
+    @Option(names = {"-n", "--tail"}, paramLabel = "K",
+            description = "Print only the last K lines (then follow, with -f).")
+    Long tail;
+
+    @Option(names = "--plain", description = "Strip terminal escape sequences (colours, cursor moves, titles) and"
+            + " carriage returns.")
+    boolean plain;
+
+    @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
+            description = "The sandbox.")
+    String name;
+
+    @Override
+    public Integer call() {
+        SandboxCli.console(spec).out().flush();
+        OutputStream out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
+        return new Sessions(Sandboxes.open(Context.ofCurrentProcess()))
+                .logs(name, tail, follow, plain ? new Logs.Plain(out) : out);
+    }
+}
