@@ -55,7 +55,7 @@ const char usage_text[] =
     "                                  it can map uid 0 into nested user namespaces; only\n"
     "                                  when no other user can reach a path COMMAND may\n"
     "                                  write (ignored for other callers)\n"
-    "  --lock FILE                     hold an exclusive flock on FILE while the sandbox\n"
+    "  --lock FILE                     hold an exclusive OFD lock on FILE while the sandbox\n"
     "                                  runs; fail at once when another process holds it\n"
     "  --pid-file FILE                 write 'OUTER INIT' (host pids) to FILE once the\n"
     "                                  sandbox's init exists\n"

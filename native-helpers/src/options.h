@@ -77,7 +77,7 @@ struct options {
     struct subids subids;
     bool nest_root; /* --nest-root: a root caller's agent keeps CAP_SETFCAP (nested user namespaces) */
     /* The sandbox's lifecycle (docs/ARCHITECTURE.md §5, "The supervisor"); each NULL when not given. */
-    const char *lock;      /* --lock: flock()ed by the outer process for its whole life */
+    const char *lock;      /* --lock: OFD-locked by the outer process for its whole life */
     const char *pid_file;  /* --pid-file: "OUTER INIT\n", host pids */
     const char *exit_file; /* --exit-file: "STATUS\n", written just before the outer exits */
     const char *log;       /* --log: the agent's output, rotated to LOG.1 at log_max bytes */

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -332,7 +331,10 @@ static void report(int control, const struct options *opts, const struct relay *
 }
 
 /* --lock: taken before anything else, held until we exit (init and the relay close their
- * copies); -1 when not asked for. */
+ * copies); -1 when not asked for. An open file description lock (fcntl(2), F_OFD_SETLK):
+ * it goes with the descriptor like flock's, and, unlike flock's, another process can test
+ * it with F_OFD_GETLK without taking it, so that `sandbox list` never makes a start fail
+ * by probing at the wrong moment; it also conflicts with the launcher's fcntl locks. */
 static int take_lock(const char *path)
 {
     if (path == NULL)
@@ -340,8 +342,9 @@ static int take_lock(const char *path)
     int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
     if (fd < 0)
         die_with_error("can't open the lock file '%s'", path);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_OFD_SETLK, &whole) < 0) {
+        if (errno == EAGAIN || errno == EACCES)
             die("can't start the sandbox: it is already running");
         die_with_error("can't lock '%s'", path);
     }

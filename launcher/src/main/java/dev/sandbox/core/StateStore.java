@@ -247,22 +247,31 @@ public final class StateStore {
     }
 
     /**
-     * Whether a helper holds the sandbox's agent lock right now ({@link RunState#agentLock}):
-     * a {@code flock(2)} lock, which Java's own locks do not see. Without JNA's native part,
-     * whether the outer process the pid file names is alive and the helper.
+     * Whether a helper holds the sandbox's agent lock right now ({@link RunState#agentLock}).
+     * Without JNA's native part, whether the outer process the pid file names is alive.
      */
     public static boolean helperRunning(Path sandboxDir) {
         try {
-            return Posix.flockHeld(RunState.agentLock(sandboxDir).toString());
+            return Posix.lockHeld(RunState.agentLock(sandboxDir).toString());
         } catch (IOException e) {
             RunState.Pids pids = RunState.pids(sandboxDir);
             return pids != null && Files.exists(Path.of("/proc", Long.toString(pids.outer()), "exe"));
         }
     }
 
+    /**
+     * Whether a launcher holds {@code lock} ({@link #lockRun}); tested, never taken
+     * ({@link Posix#lockHeld}), so a probe can't make a run that locks at that moment fail.
+     * Without JNA's native part, by trying the lock and letting go at once.
+     */
     private static boolean isLocked(Path lock) {
         if (!Files.exists(lock)) {
             return false;
+        }
+        try {
+            return Posix.lockHeld(lock.toString());
+        } catch (IOException jnaMissing) {
+            // the fallback below
         }
         try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
             FileLock l = ch.tryLock();

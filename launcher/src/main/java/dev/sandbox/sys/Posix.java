@@ -54,7 +54,7 @@ public final class Posix {
 
         int setsid();
 
-        int flock(int fd, int operation);
+        int fcntl(int fd, int cmd, Pointer lock);
 
         int dup2(int oldfd, int newfd);
     }
@@ -223,7 +223,6 @@ public final class Posix {
 
     private static final int O_APPEND = 02000;
     private static final int ENOENT = 2;
-    private static final int EWOULDBLOCK = 11;
 
     /**
      * Points this process's stdin at /dev/null and its stdout and stderr at {@code log}
@@ -250,19 +249,25 @@ public final class Posix {
         }
     }
 
-    private static final int LOCK_SH = 1;
-    private static final int LOCK_NB = 4;
-    private static final int LOCK_UN = 8;
+    /** fcntl(2)'s commands for open file description locks, the same on every Linux architecture. */
+    private static final int F_OFD_GETLK = 36;
+    private static final short F_WRLCK = 1;
+    private static final short F_UNLCK = 2;
+    /** {@code struct flock} on LP64 Linux: l_type, l_whence (shorts), l_start, l_len (off_t), l_pid. */
+    private static final int FLOCK_SIZE = 32;
 
     /**
-     * Whether another open file description holds a {@code flock(2)} lock on {@code path}:
-     * tries a shared lock without waiting and lets go of it at once. Java's {@code FileLock}
-     * is {@code fcntl}'s kind, which Linux keeps apart from {@code flock}'s.
+     * Whether any process holds a lock on {@code path} that a write lock of the whole file
+     * would conflict with: an fcntl(2) record lock (Java's {@code FileLock}, this process's
+     * own included) or an open file description lock (the helper's {@code --lock}). Asked
+     * with {@code F_OFD_GETLK}, which only tests: unlike trying the lock and letting go, a
+     * probe never makes the holder-to-be fail at the moment it locks.
      *
      * @return false too when there is no such file
-     * @throws IOException when it can't be opened (but missing) or JNA's native part is missing
+     * @throws IOException when it can't be opened (but missing) or tested, or JNA's native
+     *                     part is missing
      */
-    public static boolean flockHeld(String path) throws java.io.IOException {
+    public static boolean lockHeld(String path) throws java.io.IOException {
         try {
             LibC c = Holder.LIBC;
             int fd = c.open(path, O_RDONLY | O_CLOEXEC, 0);
@@ -273,12 +278,13 @@ public final class Posix {
                 }
                 throw new java.io.IOException("can't open " + path + ": errno " + err);
             }
-            try {
-                if (c.flock(fd, LOCK_SH | LOCK_NB) == 0) {
-                    c.flock(fd, LOCK_UN);
-                    return false;
+            try (Memory lock = new Memory(FLOCK_SIZE)) {
+                lock.clear();
+                lock.setShort(0, F_WRLCK); // l_whence SEEK_SET, l_start 0, l_len 0: the whole file; l_pid 0
+                if (c.fcntl(fd, F_OFD_GETLK, lock) < 0) {
+                    throw new java.io.IOException("can't test the lock on " + path + ": errno " + Native.getLastError());
                 }
-                return Native.getLastError() == EWOULDBLOCK;
+                return lock.getShort(0) != F_UNLCK;
             } finally {
                 c.close(fd);
             }
