@@ -6,8 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Predicate;
@@ -360,7 +365,7 @@ class AttachIT {
         Path dir = Repos.sandboxDir(repo, name);
         Path lock = dir.resolve("agent.lock");
         Path pid = dir.resolve("pid");
-        if (!running(repo, lock)) {
+        if (!running(lock)) {
             return;
         }
         if (Files.exists(pid)) {
@@ -371,7 +376,7 @@ class AttachIT {
             }
         }
         long end = System.nanoTime() + WAIT.toNanos();
-        while (running(repo, lock)) {
+        while (running(lock)) {
             if (System.nanoTime() > end) {
                 fail("sandbox '" + name + "' did not end");
             }
@@ -379,8 +384,23 @@ class AttachIT {
         }
     }
 
-    /** Whether the helper holds the sandbox's agent lock. */
-    private static boolean running(Path repo, Path lock) {
-        return Files.exists(lock) && Proc.host(repo, "flock", "-n", "-x", lock.toString(), "true").exitCode() != 0;
+    /**
+     * Whether the helper holds the sandbox's agent lock: an open file description lock, which
+     * an fcntl lock (Java's) conflicts with, so trying one tells.
+     */
+    private static boolean running(Path lock) {
+        if (!Files.exists(lock)) {
+            return false;
+        }
+        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
+            FileLock taken = ch.tryLock();
+            if (taken == null) {
+                return true;
+            }
+            taken.release();
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }
