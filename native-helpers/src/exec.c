@@ -340,9 +340,13 @@ static void make_nonblocking(int fd)
         die_with_error("can't make a relay fd non-blocking");
 }
 
-/* fds[0..2] become the command's stdin, stdout, stderr. A caller's terminal never gets
- * into the sandbox (a terminal takes TIOCSTI-like ioctls and reaches the host's session):
- * it is relayed through a pipe instead. */
+/* fds[0..2] become the command's stdin, stdout, stderr: pipes we relay, never the caller's
+ * own descriptors. The command is within the agent's reach (same user, same pid namespace:
+ * the agent may open /proc/PID/fd/N of it), so a caller's file given as is would be the
+ * agent's too, reopened with whatever mode the file allows (an append-only redirect read and
+ * rewritten), and a caller's pipe held open by the agent would never end the user's pipeline;
+ * a terminal takes TIOCSTI-like ioctls and reaches the host's session. Our ends of the pipes
+ * are out of its reach, and we stop relaying when the command ends, whoever holds the rest. */
 static void plain_stdio(const struct exec_args *args, struct relay_state *r, int fds[3])
 {
     for (int fd = 0; fd <= 2; fd++) {
@@ -350,10 +354,6 @@ static void plain_stdio(const struct exec_args *args, struct relay_state *r, int
             fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
             if (fds[0] < 0)
                 die_with_error("can't open '/dev/null'");
-            continue;
-        }
-        if (!isatty(fd)) {
-            fds[fd] = fd;
             continue;
         }
         int p[2];
@@ -424,7 +424,14 @@ void run_exec(int argc, char *const argv[])
         die_with_error("can't block signals");
     signal(SIGPIPE, SIG_IGN);
 
+    pid_t parent = getppid();
     enter_sandbox(ns, root, cwd);
+    /* Armed after joining the user namespace, which resets it: killed with the launcher that
+     * runs us, we pass SIGTERM on to the command, as when the user ends exec. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+        die_with_error("can't set the parent-death signal");
+    if (getppid() != parent)
+        die("can't exec in the sandbox: the launcher already exited");
 
     struct relay_state *r = xcalloc(1, sizeof *r);
     r->terminal = -1;

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -179,7 +180,7 @@ class AttachIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void exec_runsBesideTheAgent_itsChangesInTheDiff_andIsRefusedOnceStopped(Runner runner) {
+    void exec_runsBesideTheAgent_itsChangesInTheDiff_andIsRefusedOnceStopped(Runner runner) throws Exception {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
             Path repo = Repos.committed(ws.mkdir("repo"));
@@ -191,6 +192,17 @@ class AttachIT {
 
                 Proc.Result comm = cli.runOk(repo, "exec", "ex", "--", "cat", "/proc/1/comm");
                 assertEquals("sandbox-helper\n", comm.stdout(), "pid 1 is the helper's init" + comm.describe());
+
+                // The caller's own descriptors stay out: the agent could reopen them through /proc/PID/fd.
+                Path out = ws.dir().resolve("exec-out.txt");
+                Process p = new ProcessBuilder(cli.argv(cli.env(Map.of()), "exec", "ex", "--", "readlink",
+                        "/proc/self/fd/1", "/proc/self/fd/2")).directory(repo.toFile())
+                        .redirectOutput(out.toFile()).redirectError(out.toFile()).start();
+                assertEquals(0, p.waitFor(), "exec readlink");
+                List<String> fds = Files.readAllLines(out);
+                assertEquals(2, fds.size(), fds.toString());
+                assertTrue(fds.stream().allMatch(l -> l.startsWith("pipe:")), "the command's stdout and stderr are the"
+                        + " relay's pipes, not the caller's file: " + fds);
 
                 cli.runOk(repo, "exec", "ex", "--", "sh", "-c", "echo made by exec > exec.txt");
                 Proc.Result status = cli.run(repo, "exec", "ex", "--", "sh", "-c", "exit 7");
