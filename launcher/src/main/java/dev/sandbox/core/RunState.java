@@ -79,6 +79,36 @@ public final class RunState {
         }
     }
 
+    /** The most bytes of a helper's command line read to tell whose it is (its argv holds every mount). */
+    static final int MAX_CMDLINE = 4 << 20;
+
+    /**
+     * Whether process {@code outer} is the helper of the sandbox in {@code sandboxDir}: its
+     * command line holds {@code --lock} with that sandbox's agent lock. A pid file names a
+     * process, not a sandbox: one copied from another sandbox (a state directory another user
+     * may write, which root is pointed at) must not get that sandbox signalled or entered.
+     * False when the process is gone or its command line can't be read.
+     */
+    public static boolean isHelperOf(long outer, Path sandboxDir) {
+        byte[] wanted = ("\0--lock\0" + agentLock(sandboxDir) + "\0").getBytes(StandardCharsets.UTF_8);
+        byte[] cmdline;
+        try (InputStream in = Files.newInputStream(Path.of("/proc", Long.toString(outer), "cmdline"))) {
+            cmdline = in.readNBytes(MAX_CMDLINE);
+        } catch (IOException e) {
+            return false;
+        }
+        outer:
+        for (int i = 0; i + wanted.length <= cmdline.length; i++) {
+            for (int k = 0; k < wanted.length; k++) {
+                if (cmdline[i + k] != wanted[k]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
     /** The exit status the helper wrote (0..255), or null when there is none or it is not one. */
     public static Integer exitStatus(Path sandboxDir) {
         String line = readLine(exitFile(sandboxDir));

@@ -164,7 +164,7 @@ public final class Sessions {
                         + t.name() + " -- CMD' runs CMD in it)");
             }
             RunState.Pids pids = RunState.pids(t.dir());
-            if (pids != null) {
+            if (pids != null && RunState.isHelperOf(pids.outer(), t.dir())) {
                 return pids;
             }
             if (System.nanoTime() > end) {

@@ -62,9 +62,9 @@ public final class Stopping {
                     + " runs it: end that one)");
         }
         Path helper = sandboxes.context().helper().path();
-        if (!isHelper(pids.outer(), helper)) {
+        if (!isHelper(pids.outer(), helper) || !RunState.isHelperOf(pids.outer(), dir)) {
             throw SandboxException.cant("stop", name, "its pid file names process " + pids.outer()
-                    + ", which is not the helper " + helper);
+                    + ", which is not its helper (" + helper + " with --lock " + RunState.agentLock(dir) + ")");
         }
         // init's parent is the outer: a pid reused since can't be this sandbox's init.
         boolean initIsOurs = parentOf(pids.init()) == pids.outer();
