@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "logs", mixinStandardHelpOptions = true,
         description = {"Print what the agent of a sandbox started with 'run -d' or 'run --count' wrote.", "",
             "The output is kept as the agent's terminal got it, escape sequences and all, up to 8 MiB (the oldest"
-                    + " part goes first); --plain strips the escape sequences and carriage returns for reading in a"
-                    + " file or a pager."},
+                    + " part goes first), and printed so, but on a terminal the sequences that set its title or"
+                    + " clipboard or talk to it (OSC, DCS, APC, PM, SOS) are left out; --plain strips every escape"
+                    + " sequence and control character but line feeds and tabs, for reading in a file or a pager."},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:Success.", "1:The sandbox keeps no output (it ran in the foreground).",
             "2:Bad usage, or there is no such sandbox.", "125:A failure of sandbox's own."},
@@ -39,7 +40,7 @@ public final class LogsCommand implements Callable<Integer> {
     Long tail;
 
     @Option(names = "--plain", description = "Strip terminal escape sequences (colours, cursor moves, titles) and"
-            + " carriage returns.")
+            + " control characters (carriage returns, bells) but line feeds and tabs.")
     boolean plain;
 
     @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
@@ -51,6 +52,8 @@ public final class LogsCommand implements Callable<Integer> {
         SandboxCli.console(spec).out().flush();
         OutputStream out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
         return new Sessions(Sandboxes.open(Context.ofCurrentProcess()))
-                .logs(name, tail, follow, plain ? new Logs.Plain(out) : out);
+                .logs(name, tail, follow, plain ? new Logs.Plain(out)
+                        // On a terminal the agent's titles and clipboard writes (OSC 52) stay out.
+                        : System.console() != null ? new Logs.NoStrings(out) : out);
     }
 }

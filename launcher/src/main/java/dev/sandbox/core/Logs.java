@@ -242,7 +242,8 @@ public final class Logs {
     }
 
     /**
-     * Drops terminal escape sequences and carriage returns from a byte stream, whatever the
+     * Drops terminal escape sequences and control characters but line feeds and tabs (carriage
+     * returns, BEL, DEL...) from a byte stream, whatever the
      * chunks it comes in ({@code logs --plain}): CSI ({@code ESC [} parameters, intermediates,
      * a final byte 0x40–0x7E), OSC, DCS, SOS, PM and APC strings ({@code ESC ] P X ^ _}, up to
      * BEL or ST = {@code ESC \}, or CAN/SUB, which cancel a sequence as ECMA-48 says), and the
@@ -273,8 +274,8 @@ public final class Logs {
                 case TEXT -> {
                     if (b == ESC) {
                         state = State.ESCAPE;
-                    } else if (b != '\r') {
-                        out.write(b);
+                    } else if (b >= 0x20 && b != 0x7f || b == '\n' || b == '\t') {
+                        out.write(b); // other controls (CR, BEL, Ctrl-P...) act on a terminal, mean nothing in a file
                     }
                 }
                 case ESCAPE -> {
@@ -336,7 +337,7 @@ public final class Logs {
                 int start = off;
                 int end = off + len;
                 for (int i = off; i < end; i++) {
-                    if (b[i] == ESC || b[i] == '\r') {
+                    if (b[i] >= 0 && b[i] < 0x20 && b[i] != '\n' && b[i] != '\t' || b[i] == 0x7f) {
                         out.write(b, start, i - start);
                         writeEach(b, i, end - i);
                         return;
@@ -352,6 +353,94 @@ public final class Logs {
             for (int i = off; i < off + len; i++) {
                 write(b[i]);
             }
+        }
+    }
+
+    /**
+     * Drops the escape sequences that carry strings from a byte stream, whatever the chunks
+     * it comes in, and passes every other byte: what {@code logs} writes to a terminal. OSC
+     * sets the window title and, where the terminal allows, the clipboard (OSC 52), DCS, SOS,
+     * PM and APC talk to the terminal itself; an agent's output read back later must not do
+     * either. Colours, cursor moves and the other sequences (CSI, {@code ESC x}) pass, as the
+     * agent's terminal had them. A string ends at BEL, ST ({@code ESC \\}), CAN or SUB, or at
+     * an ESC that starts another sequence (ECMA-48, 5th edition, §5.6).
+     */
+    public static final class NoStrings extends FilterOutputStream {
+        private static final int ESC = 0x1b;
+
+        private enum State { TEXT, ESCAPE, STRING, STRING_ESCAPE }
+
+        private State state = State.TEXT;
+
+        public NoStrings(OutputStream out) {
+            super(Objects.requireNonNull(out));
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            b &= 0xff;
+            switch (state) {
+                case TEXT -> {
+                    if (b == ESC) {
+                        state = State.ESCAPE; // held until the next byte says what follows
+                    } else {
+                        out.write(b);
+                    }
+                }
+                case ESCAPE -> afterEscape(b);
+                case STRING -> {
+                    if (b == 0x07 || b == 0x18 || b == 0x1a) {
+                        state = State.TEXT;
+                    } else if (b == ESC) {
+                        state = State.STRING_ESCAPE;
+                    }
+                }
+                case STRING_ESCAPE -> {
+                    if (b == '\\') {
+                        state = State.TEXT; // ST
+                    } else {
+                        afterEscape(b); // the string ended by another sequence
+                    }
+                }
+                default -> throw new IllegalStateException(state.toString());
+            }
+        }
+
+        /** The byte after an ESC: a string's introducer, or anything else, which passes with the ESC. */
+        private void afterEscape(int b) throws IOException {
+            if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
+                state = State.STRING;
+            } else if (b == ESC) {
+                out.write(ESC);
+                state = State.ESCAPE;
+            } else {
+                out.write(ESC);
+                out.write(b);
+                state = State.TEXT;
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            Objects.checkFromIndexSize(off, len, b.length);
+            int end = off + len;
+            int start = off;
+            for (int i = off; i < end; i++) {
+                if (state == State.TEXT && b[i] != ESC) {
+                    continue;
+                }
+                out.write(b, start, i - start);
+                write(b[i]);
+                start = i + 1;
+            }
+            if (state == State.TEXT) {
+                out.write(b, start, end - start);
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            out.flush();
         }
     }
 }

@@ -183,8 +183,13 @@ class LogsTest {
     }
 
     private static String plain(String text, boolean byteByByte) throws IOException {
+        return filtered(text, byteByByte, Logs.Plain::new);
+    }
+
+    private static String filtered(String text, boolean byteByByte,
+            java.util.function.Function<OutputStream, OutputStream> filter) throws IOException {
         ByteArrayOutputStream sink = new ByteArrayOutputStream();
-        try (OutputStream out = new Logs.Plain(sink)) {
+        try (OutputStream out = filter.apply(sink)) {
             byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
             if (byteByByte) {
                 for (byte b : bytes) {
@@ -204,7 +209,7 @@ class LogsTest {
                 + "\u001b]8;;http://x\u001b\\link\u001b]8;;\u001b\\\n"
                 + "\u001b(B\u001b7saved\u001b8 \u001b[?25l\u001b[2J\u001b[H\tdone ✓\u0008!\n"
                 + "\u001bP1$r0m\u001b\\dcs\n";
-        String out = "red plain\nafter BEL\nlink\nsaved \tdone ✓\u0008!\ndcs\n";
+        String out = "red plain\nafter BEL\nlink\nsaved \tdone ✓!\ndcs\n";
         assertEquals(out, plain(in, false));
         assertEquals(out, plain(in, true), "a sequence split across writes is stripped all the same");
     }
@@ -213,5 +218,30 @@ class LogsTest {
     void plain_cancelsASequenceOnCanOrSub_andKeepsAControlInsideACsi() throws IOException {
         assertEquals("abc", plain("a\u001b]never ended\u0018bc", false));
         assertEquals("x\ny", plain("x\u001b[1\n;2my", false));
+    }
+
+    @Test
+    void plain_dropsControlCharactersButLineFeedsAndTabs() throws IOException {
+        String in = "a\u0010\u0011b\u0007c\u007fd\te\r\n\u00ff";
+        assertEquals("abcd\te\n\u00ff", plain(in, false));
+        assertEquals("abcd\te\n\u00ff", plain(in, true));
+    }
+
+    @Test
+    void noStrings_dropsTitlesAndClipboardWrites_keepingColoursAndCursorMoves() throws IOException {
+        String in = "\u001b[1;31mred\u001b[0m\r\n"
+                + "\u001b]0;AGENT-TITLE\u0007\u001b]52;c;cm0gLXJmIH4=\u0007after\n"
+                + "\u001b]8;;http://x\u001b\\link\u001b]8;;\u001b\\\n"
+                + "\u001bP1$r0m\u001b\\\u001b_apc\u001b\\\u001b^pm\u0007\u001bXsos\u0018dcs\n"
+                + "\u001b(B\u001b7saved\u001b8\u001b[?1049h\u0010\u0011\n"
+                + "\u001b]2;cut short\u001b[2Jcleared\n";
+        String out = "\u001b[1;31mred\u001b[0m\r\n"
+                + "after\n"
+                + "link\n"
+                + "dcs\n"
+                + "\u001b(B\u001b7saved\u001b8\u001b[?1049h\u0010\u0011\n"
+                + "\u001b[2Jcleared\n";
+        assertEquals(out, filtered(in, false, Logs.NoStrings::new));
+        assertEquals(out, filtered(in, true, Logs.NoStrings::new), "split across writes all the same");
     }
 }
