@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -229,6 +230,7 @@ void run_attach(int argc, char *const argv[])
         usage_error(xstrdup("no SOCKET given"));
 
     /* Blocked before anything else, so that none is lost before the signalfd. */
+    pid_t parent = getppid();
     sigset_t set;
     sigemptyset(&set);
     int signals[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
@@ -238,6 +240,12 @@ void run_attach(int argc, char *const argv[])
         fail("can't block signals: %s", strerror(errno));
     int sigfd = open_signalfd(&set);
     signal(SIGPIPE, SIG_IGN);
+    /* Detached when the launcher that runs us is killed: else we would hold the terminal and
+     * the supervisor's one attachment, refusing every other attach, until the terminal goes. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+        fail("can't set the parent-death signal: %s", strerror(errno));
+    if (getppid() != parent)
+        fail("can't attach: the launcher already exited");
 
     int terminal = find_terminal();
     int sock = connect_supervisor(path);

@@ -68,6 +68,8 @@ const char usage_text[] =
     "                                  with a pty (--tty always) served on --socket; print\n"
     "                                  'started' once COMMAND runs, then close stdin and\n"
     "                                  stdout\n"
+    "  --die-with-parent               with --detach: end all the same when the caller ends\n"
+    "                                  (a launcher that stays to hold the network)\n"
     "  --socket SOCKET                 with --detach: serve the pty on the unix SOCKET\n"
     "                                  (requests 's' status and 'a' attach, see README.md)\n"
     "\n"
@@ -368,6 +370,11 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
             i += 1;
             continue;
         }
+        if (strcmp(arg, "--die-with-parent") == 0) {
+            out->die_with_parent = true;
+            i += 1;
+            continue;
+        }
         const char **file = NULL;
         if (strcmp(arg, "--lock") == 0)
             file = &out->lock;
@@ -452,6 +459,8 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
         return fail(error, xstrdup("--dns-nxdomain needs the sandbox's own network, not --net host"));
     if (out->detach && out->socket == NULL)
         return fail(error, xstrdup("--detach needs --socket"));
+    if (out->die_with_parent && !out->detach)
+        return fail(error, xstrdup("--die-with-parent needs --detach (without it the sandbox ends with its caller)"));
     if (out->socket != NULL && !out->detach)
         return fail(error, xstrdup("--socket needs --detach"));
     if (out->detach && out->tty == TTY_NEVER)

@@ -83,6 +83,7 @@ struct options {
     const char *log;       /* --log: the agent's output, rotated to LOG.1 at log_max bytes */
     unsigned long long log_max;
     bool detach;        /* --detach: a session of its own, no parent-death signal, a pty */
+    bool die_with_parent; /* --die-with-parent: with --detach, the parent-death signal all the same */
     const char *socket; /* --socket: the supervisor's unix socket (needs --detach) */
     char *const *command; /* NULL-terminated, points into argv */
     int command_argc;

@@ -378,10 +378,13 @@ void run_outer(struct options *opts)
      * the visible ones once it has built the root. */
     read_host_sockets(&sb.sockets);
     enter_namespaces(opts->net == NET_NONE, uid, gid, opts->have_subids ? &opts->subids : NULL);
-    /* Armed after the id maps: credential changes reset the parent-death signal. */
-    if (!opts->detach && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    /* Armed after the id maps: credential changes reset the parent-death signal. Detached,
+     * only with --die-with-parent (bubblewrap's name): a launcher that stays to hold the
+     * sandbox's network, which would be gone with it. */
+    bool die_with_parent = !opts->detach || opts->die_with_parent;
+    if (die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         die_with_error("can't set the parent-death signal");
-    if (!opts->detach && getppid() != parent)
+    if (die_with_parent && getppid() != parent)
         die("can't start the sandbox: the parent process already exited");
     /* A fresh network namespace has lo down; programs expect 127.0.0.1 to work. */
     if (opts->net == NET_NONE)

@@ -245,6 +245,12 @@ static void test_run_options(void)
     expect_error("--detach needs --socket", r, err, &o);
     r = PARSE(&o, &err, "--socket", "/s", "--", "x");
     expect_error("--socket needs --detach", r, err, &o);
+    r = PARSE(&o, &err, "--die-with-parent", "--", "x");
+    expect_error("--die-with-parent needs --detach (without it the sandbox ends with its caller)", r, err, &o);
+    is_int(PARSE(&o, &err, "--detach", "--die-with-parent", "--socket", "/s", "--", "x"), PARSE_RUN,
+           "--die-with-parent goes with --detach");
+    ok(o.detach && o.die_with_parent, "a detached sandbox that ends with its caller");
+    options_free(&o);
     r = PARSE(&o, &err, "--tty", "never", "--detach", "--socket", "/s", "--", "x");
     expect_error("--detach needs a pty, not --tty never", r, err, &o);
     r = PARSE(&o, &err, "--log-max", "0", "--", "x");

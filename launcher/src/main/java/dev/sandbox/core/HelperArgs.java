@@ -108,11 +108,12 @@ public final class HelperArgs {
     /**
      * How the helper holds the agent: with the user's terminal ({@code terminal}), or without
      * one, its output appended to {@code log}; with a {@code socket}, detached, its pty served
-     * there by the helper's outer process (the supervisor).
+     * there by the helper's outer process (the supervisor), which ends with this launcher only
+     * when {@code dieWithParent} (a background launcher that holds the network).
      */
-    record Mode(boolean terminal, Path log, Path socket) {
+    record Mode(boolean terminal, Path log, Path socket, boolean dieWithParent) {
         static Mode foreground(boolean terminal, Path log) {
-            return new Mode(terminal, log, null);
+            return new Mode(terminal, log, null, false);
         }
     }
 
@@ -131,7 +132,7 @@ public final class HelperArgs {
             first.log(mode.log(), LOG_MAX);
         }
         if (mode.socket() != null) {
-            first.detach(mode.socket());
+            first.detach(mode.socket(), mode.dieWithParent());
         }
         HelperCommand cmd = HostView.addTo(first);
         view.shown().addAll(HostView.shown());

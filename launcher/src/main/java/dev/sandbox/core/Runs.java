@@ -370,7 +370,9 @@ public final class Runs {
                 List<AgentEnv.Substitute> substitutes = HelperArgs.credentialProxies(network, profile.credentials(),
                         keptOut, extraCa);
                 Path output = count == 1 && !detach ? null : StateStore.outputLog(dir);
-                HelperArgs.Mode mode = new HelperArgs.Mode(count == 1 && !detach, output, socket);
+                // A background launcher holds the network: the sandbox ends with it, as with a foreground one.
+                HelperArgs.Mode mode = new HelperArgs.Mode(count == 1 && !detach, output, socket,
+                        detach && launcherStays(net, keptOut));
                 List<String> argv = args.helperArgv(helper, names.get(i), snapshot, dir, cwd, command, mode, network,
                         profile, home, homeShown, homeLayer, options.containers(), caller,
                         i == 0 ? view : new NotFound.View(new ArrayList<>(), new ArrayList<>()));

@@ -62,9 +62,12 @@ public final class HelperCommand {
     /**
      * The outer process leaves the launcher's session and serves the agent's pty on the unix
      * socket {@code socket} (the supervisor); it says "started" on stdout once the agent runs.
+     * It outlives the launcher unless {@code dieWithParent}: a background launcher that holds
+     * the sandbox's network, without which the sandbox would run on with none.
      */
-    public HelperCommand detach(Path socket) {
-        return add("--detach", "--socket", socket.toString());
+    public HelperCommand detach(Path socket, boolean dieWithParent) {
+        add("--detach", "--socket", socket.toString());
+        return dieWithParent ? add("--die-with-parent") : this;
     }
 
     public HelperCommand tmpfs(Path dest) {
