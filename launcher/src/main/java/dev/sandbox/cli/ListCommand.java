@@ -104,6 +104,9 @@ public final class ListCommand implements Callable<Integer> {
                 }
                 out.print(frame(header(interval, ZonedDateTime.now()), table));
                 out.flush();
+                if (out.checkError()) {
+                    return 0; // the reader went away (list --watch | head): nothing to watch for
+                }
                 try {
                     Thread.sleep(millis);
                 } catch (InterruptedException e) {

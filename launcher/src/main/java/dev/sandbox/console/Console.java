@@ -1,6 +1,9 @@
 package dev.sandbox.console;
 
+import java.io.FilterOutputStream;
+import java.io.IOException;
 import java.io.OutputStreamWriter;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 
@@ -40,8 +43,31 @@ public final class Console {
      * flushed at every {@code println}: for {@code main} and for the build's tools.
      */
     public static Console system() {
-        return new Console(new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true),
-                new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
+        return new Console(new PrintWriter(new OutputStreamWriter(new Failing(System.out), StandardCharsets.UTF_8),
+                true), new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
+    }
+
+    /**
+     * A {@code PrintStream} that tells of a failed write when flushed. {@code System.out}
+     * keeps its failures to itself, so a writer over it would never learn that its reader went
+     * away ({@code list --watch | head}); over this one its {@code checkError()} does.
+     */
+    private static final class Failing extends FilterOutputStream {
+        Failing(PrintStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            ((PrintStream) out).write(b, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            if (((PrintStream) out).checkError()) { // flushes, then says whether any write failed
+                throw new IOException("stdout is closed");
+            }
+        }
     }
 
     /** The command's result (a table, a patch, JSON): what a script reads. Not flushed by this class. */

@@ -92,7 +92,9 @@ public final class Listing {
             background.shutdownNow();
             queries.shutdownNow();
         }
-        views.sort(Comparator.comparing(SandboxView::createdAt, Comparator.nullsLast(Comparator.naturalOrder())));
+        // --count's sandboxes share a creation time: by name among them, as names() has them
+        views.sort(Comparator.comparing(SandboxView::createdAt, Comparator.nullsLast(Comparator.naturalOrder()))
+                .thenComparing(SandboxView::name));
         return views;
     }
 
