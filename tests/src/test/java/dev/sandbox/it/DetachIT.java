@@ -273,6 +273,33 @@ class DetachIT {
         }
     }
 
+    /**
+     * The background launcher holds the network: killed, its sandbox ends with it (the helper's
+     * {@code --die-with-parent}) rather than run on without one while {@code list} says running.
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void runDetached_backgroundLauncherKilled_theSandboxEndsWithIt(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            try {
+                Proc.Result r = cli.run(repo, "run", "-d", "--name", "bg", "--allow-domain", "example.com", "--",
+                        "sleep", "300");
+                assertEquals(0, r.exitCode(), r.describe());
+                long launcher = cli.listed(repo, "bg").path("pid").asLong();
+                assertTrue(launcher > 0, "the record names the background launcher: " + cli.listed(repo, "bg"));
+                assertTrue(ProcessHandle.of(launcher).isPresent(), "the background launcher runs");
+                Proc.host(repo, "kill", "-KILL", Long.toString(launcher));
+                awaitStopped(cli, repo, "bg");
+            } finally {
+                stopQuietly(cli, repo, "bg");
+            }
+        }
+    }
+
     /** {@code --net egress}: pasta, a child of the background launcher, keeps the route up after run -d returned. */
     @ParameterizedTest
     @EnumSource(Runner.class)
