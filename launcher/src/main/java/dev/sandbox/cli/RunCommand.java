@@ -11,9 +11,6 @@ import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
 import dev.sandbox.snapshot.Strategies;
-import dev.sandbox.net.Allowlist;
-import dev.sandbox.net.NetMode;
-import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.SandboxNetwork;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -22,6 +19,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
@@ -65,26 +63,8 @@ public final class RunCommand implements Callable<Integer> {
                     + " each one's output goes to its log/output file; exits 0 when every agent did.")
     int count;
 
-    @Option(names = "--net", paramLabel = "MODE",
-            description = "The sandbox's network: none (default: loopback only), egress (outbound through pasta;"
-                    + " this machine's own loopback services stay out of reach), allow (only the --allow-domain"
-                    + " hosts, through a proxy), or host (this machine's network, no isolation).")
-    NetMode net;
-
-    @Option(names = "--allow-domain", paramLabel = "HOST",
-            description = "With --net allow (implied when --net is not given): a host name, *.domain, IP address or"
-                    + " CIDR range the proxy lets through. Repeatable.")
-    List<String> allowDomains = new ArrayList<>();
-
-    @Option(names = "--allow-host-loopback",
-            description = "With --net egress: let the sandbox reach this machine's loopback services through"
-                    + " the gateway address.")
-    boolean allowHostLoopback;
-
-    @Option(names = {"-p", "--publish"}, paramLabel = "[HOSTPORT:]PORT[/udp]",
-            description = "Make the sandbox's 127.0.0.1:PORT reachable on this machine's 127.0.0.1:HOSTPORT (a free"
-                    + " port, printed, when HOSTPORT is left out). Repeatable; see 'sandbox ports'.")
-    List<String> publish = new ArrayList<>();
+    @Mixin
+    NetworkOptions network = new NetworkOptions();
 
     @Option(names = "--profile", paramLabel = "P",
             description = "The profile: what the agent may see, write and reach (default: the one named like CMD,"
@@ -156,49 +136,16 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "Missing the command: profile '" + chosen.name()
                     + "' has none of its own; give one after '--'");
         }
-        SandboxNetwork.Settings network = network(chosen);
+        SandboxNetwork.Settings settings = network.settings(chosen, spec.commandLine());
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
-        return new Runs(sandboxes).run(new RunOptions(name, snapshot, count, network, chosen, env, engine, cmd, remove,
+        return new Runs(sandboxes).run(new RunOptions(name, snapshot, count, settings, chosen, env, engine, cmd, remove,
                 passKeys, detach, spec.root().commandLine().getParseResult().originalArgs()),
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
 
     /** Refuses, before anything happens, what contradicts itself on the command line alone. */
     void checkNetwork() {
-        network(null);
-    }
-
-    /**
-     * The network settings: the command line's over the profile's (null: none), with
-     * contradictions refused. {@code --allow-domain} without {@code --net} means allow.
-     */
-    SandboxNetwork.Settings network(Profile p) {
-        NetMode fromProfile = p == null || p.net() == null ? NetMode.none : p.net();
-        NetMode mode = net != null ? net : allowDomains.isEmpty() ? fromProfile : NetMode.allow;
-        if (!allowDomains.isEmpty() && mode != NetMode.allow) {
-            throw new ParameterException(spec.commandLine(), "--allow-domain needs --net allow: with --net " + mode
-                    + (mode == NetMode.egress ? " every domain is reachable" : mode == NetMode.host
-                            ? " the agent uses this machine's network unfiltered" : " no domain is reachable")
-                    + ", so a list of allowed domains would mean nothing");
-        }
-        if (allowHostLoopback && mode != NetMode.egress && (net != null || p != null)) {
-            throw new ParameterException(spec.commandLine(), "--allow-host-loopback goes with --net egress, not --net "
-                    + mode);
-        }
-        List<String> allPorts = new ArrayList<>(p == null ? List.of() : p.ports());
-        allPorts.addAll(publish);
-        List<PortSpec> ports = allPorts.stream().map(PortSpec::parse).toList();
-        if (!ports.isEmpty() && mode == NetMode.host) {
-            throw new ParameterException(spec.commandLine(), "-p needs the sandbox's own network: with --net host"
-                    + " its ports are this machine's already");
-        }
-        List<String> allow = new ArrayList<>();
-        if (mode == NetMode.allow && p != null) {
-            allow.addAll(p.allow());
-        }
-        allow.addAll(allowDomains);
-        boolean hostLoopback = allowHostLoopback || (mode == NetMode.egress && p != null && p.hostLoopback());
-        return new SandboxNetwork.Settings(mode, hostLoopback, Allowlist.parse(allow), ports);
+        network.settings(null, spec.commandLine());
     }
 }

@@ -43,6 +43,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.IntStream;
 
 /** Runs agents in new sandboxes: names, layout, snapshot, the helper, the network, the end. */
@@ -150,6 +151,30 @@ public final class Runs {
      *     125 when its record or snapshot is gone or unreadable
      */
     public int start(String name, List<String> command, boolean detach, OutputStream out, Console console) {
+        List<String> again = new ArrayList<>(List.of("start", name));
+        if (detach) {
+            again.add("-d");
+        }
+        again.add("--");
+        again.addAll(command);
+        return start(name, command, detach, Overrides.NONE, again, out, console);
+    }
+
+    /**
+     * What {@code start} changes of a sandbox's recorded settings: another {@code profile}
+     * (null: its own), and the {@code network} that the command line's options give over a
+     * profile (null: the recorded one), as {@code run} applies them.
+     */
+    public record Overrides(Profile profile, Function<Profile, SandboxNetwork.Settings> network) {
+        public static final Overrides NONE = new Overrides(null, null);
+    }
+
+    /**
+     * {@link #start(String, List, boolean, OutputStream, Console)} with {@code overrides}, the
+     * command line's arguments as {@code given} (a background launcher runs them again).
+     */
+    public int start(String name, List<String> command, boolean detach, Overrides overrides, List<String> given,
+            OutputStream out, Console console) {
         StateStore.validateName(name);
         Path dir = store.sandboxDir(name);
         Sandbox record = Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) ? Sandboxes.readSandbox(dir) : null;
@@ -167,15 +192,10 @@ public final class Runs {
         if (snapshot == null) {
             throw SandboxException.cant("start", name, "its snapshot '" + record.snapshot() + "' is gone");
         }
-        Profiles profiles = Profiles.of(repo.root(), context.home());
-        Profile profile = profiles.resolve(record.profile() != null ? record.profile() : profiles.forCommand(cmd));
-        SandboxNetwork.Settings net = settingsOf(record);
-        List<String> again = new ArrayList<>(List.of("start", name));
-        if (detach) {
-            again.add("-d");
-        }
-        again.add("--");
-        again.addAll(cmd);
+        Profile profile = overrides.profile() != null ? overrides.profile() : recordedProfile(record, cmd);
+        SandboxNetwork.Settings net = overrides.network() != null ? overrides.network().apply(profile)
+                : settingsOf(record);
+        List<String> again = given;
         RunOptions options = new RunOptions(name, Strategies.Requested.auto, 1, net, profile, List.of(), null, cmd,
                 false, false, detach, again);
         Map<String, String> launcherEnv = new HashMap<>(context.env());
@@ -209,7 +229,9 @@ public final class Runs {
                 Sandbox last = recordExit(dir, Sandboxes.readSandbox(dir));
                 deleteStaleSocket(Sandboxes.readSandbox(dir));
                 records[0] = last.restarted(cmd, launcherPid(detach, launcherStays(net, keptOut)),
-                        detach ? socketPath(RuntimeDir.forUser(context.env()), dir).toString() : null);
+                        detach ? socketPath(RuntimeDir.forUser(context.env()), dir).toString() : null)
+                        .reconfigured(profile.name(), net.mode(), net.allowlist().entries(),
+                                net.ports().stream().map(PortSpec::toString).toList(), net.hostLoopback());
                 Json.writeAtomically(StateStore.sandboxJson(dir), records[0]);
                 return null;
             });
@@ -221,6 +243,12 @@ public final class Runs {
         } finally {
             closeQuietly(runLock);
         }
+    }
+
+    /** The profile a sandbox ran with, by the name its record holds (older records: the one named like CMD). */
+    private Profile recordedProfile(Sandbox record, List<String> cmd) {
+        Profiles profiles = Profiles.of(repo.root(), context.home());
+        return profiles.resolve(record.profile() != null ? record.profile() : profiles.forCommand(cmd));
     }
 
     static SandboxException alreadyRunning(String name) {

@@ -83,6 +83,18 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
                 hostLoopback);
     }
 
+    /**
+     * With the profile {@code newProfile} and the network {@code newNet}, {@code newAllow},
+     * {@code newPublish} and {@code newHostLoopback} ({@code start} told otherwise), which the
+     * next {@code start} repeats.
+     */
+    public Sandbox reconfigured(String newProfile, NetMode newNet, List<String> newAllow, List<String> newPublish,
+            boolean newHostLoopback) {
+        return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, harvested,
+                committed, newNet, ports, newProfile, socket, List.copyOf(newAllow), List.copyOf(newPublish),
+                newHostLoopback);
+    }
+
     public Sandbox harvested(String state, String commit) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, state,
                 commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback);

@@ -273,6 +273,33 @@ class DetachIT {
         }
     }
 
+    /** {@code start}'s network options replace the recorded network, which the next start then repeats. */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void start_networkOptions_overrideTheRecord_andStay(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "o", "--", "true");
+            assertEquals("none", cli.listed(repo, "o").path("net").asText());
+            cli.runOk(repo, "start", "--allow-domain", "example.com", "o", "--", "sh", "-c",
+                    "echo \"[$http_proxy]\" > first.txt");
+            assertEquals("allow", cli.listed(repo, "o").path("net").asText());
+            cli.runOk(repo, "start", "o", "--", "sh", "-c", "echo \"[$http_proxy]\" > second.txt");
+            Path upper = Repos.upper(repo, "o");
+            assertEquals("[http://127.0.0.1:3128]\n", Repos.read(upper.resolve("first.txt")));
+            assertEquals("[http://127.0.0.1:3128]\n", Repos.read(upper.resolve("second.txt")),
+                    "the next start keeps the network start was given");
+            cli.runOk(repo, "start", "--net", "none", "o", "--", "sh", "-c", "echo \"[$http_proxy]\" > third.txt");
+            assertEquals("[]\n", Repos.read(upper.resolve("third.txt")));
+            Proc.Result bad = cli.run(repo, "start", "--net", "none", "--allow-domain", "x.example", "o");
+            assertTrue(Cli.assertOneErrorLine(bad, 2).startsWith("sandbox: --allow-domain needs --net allow"),
+                    bad.describe());
+        }
+    }
+
     /**
      * The background launcher holds the network: killed, its sandbox ends with it (the helper's
      * {@code --die-with-parent}) rather than run on without one while {@code list} says running.
