@@ -83,24 +83,19 @@ public final class Runs {
         SandboxNetwork.Settings net = options.net();
         List<String> command = options.command();
         Profile profile = options.profile();
-        Map<String, String> launcherEnv = new HashMap<>(context.env());
-        ChildEnv.restoreLocale(launcherEnv);
-        Path home = context.home();
+        Map<String, String> launcherEnv = launcherEnv();
         // The API keys read once, before anything is copied; a proxy per sandbox, each with its own placeholder.
         List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, options.env(), options.passKeys(),
-                home);
+                context.home());
         if (options.detach() && launcherStays(net, keptOut) && !Background.isBackground(context.env())) {
             return Background.relaunch(sandboxBin(), options.args(), context.env(), out); // before it says anything
         }
-        Path homeShown = args.homeShown(home, console);
+        Path homeShown = args.homeShown(context.home(), console);
         SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
-        Ports.refuseTaken(net.ports(), count);
-        SandboxNetwork.refuseUnavailable(net, context.env());
-        Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
-        AgentEnv.commandWarnings(command, keptOut).forEach(console::warn);
+        Path extraCa = refuseUnfit(net, count, command, keptOut, console);
         if (net.mode() == NetMode.host) {
             console.warn("--net host: the agent shares this machine's network; it can reach every"
                     + " service here, the user's databases and dev servers included");
@@ -198,19 +193,14 @@ public final class Runs {
         List<String> again = given;
         RunOptions options = new RunOptions(name, Strategies.Requested.auto, 1, net, profile, List.of(), null, cmd,
                 false, false, detach, again);
-        Map<String, String> launcherEnv = new HashMap<>(context.env());
-        ChildEnv.restoreLocale(launcherEnv);
-        Path home = context.home();
-        List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, List.of(), false, home);
+        Map<String, String> launcherEnv = launcherEnv();
+        List<Credential.Active> keptOut = AgentEnv.keptOut(launcherEnv, profile, List.of(), false, context.home());
         if (detach && launcherStays(net, keptOut) && !Background.isBackground(context.env())) {
             return Background.relaunch(sandboxBin(), again, context.env(), out);
         }
-        Path homeShown = args.homeShown(home, console);
+        Path homeShown = args.homeShown(context.home(), console);
         Helper helper = context.helper();
-        Ports.refuseTaken(net.ports(), 1);
-        SandboxNetwork.refuseUnavailable(net, context.env());
-        Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
-        AgentEnv.commandWarnings(cmd, keptOut).forEach(console::warn);
+        Path extraCa = refuseUnfit(net, 1, cmd, keptOut, console);
         HelperArgs.createPaths(profile, homeShown);
         FileChannel runLock;
         try {
@@ -243,6 +233,28 @@ public final class Runs {
         } finally {
             closeQuietly(runLock);
         }
+    }
+
+    /** The launcher's environment as the agent's is made from it: the user's own locale back. */
+    private Map<String, String> launcherEnv() {
+        Map<String, String> env = new HashMap<>(context.env());
+        ChildEnv.restoreLocale(env);
+        return env;
+    }
+
+    /**
+     * The checks run and start make before anything is laid out or started: {@code count}
+     * sandboxes' published ports are free, the network can be had, the upstream CA of the
+     * credential proxies is readable; and the warnings about keys on the command line.
+     * Returns that CA (null: the JDK's alone).
+     */
+    private Path refuseUnfit(SandboxNetwork.Settings net, int count, List<String> command,
+            List<Credential.Active> keptOut, Console console) {
+        Ports.refuseTaken(net.ports(), count);
+        SandboxNetwork.refuseUnavailable(net, context.env());
+        Path extraCa = keptOut.isEmpty() ? null : HelperArgs.upstreamCa(context.env());
+        AgentEnv.commandWarnings(command, keptOut).forEach(console::warn);
+        return extraCa;
     }
 
     /** The profile a sandbox ran with, by the name its record holds (older records: the one named like CMD). */
