@@ -109,6 +109,30 @@ public final class RunState {
         return false;
     }
 
+    /**
+     * The pids the helper of a sandbox that runs wrote, waiting up to {@code ms} for one still
+     * starting (its launcher holds the run lock while it takes the snapshot). Null when the
+     * sandbox stopped, or no pid file came in time.
+     */
+    static Pids awaitPids(Path sandboxDir, long ms) {
+        long deadline = System.nanoTime() + ms * 1_000_000;
+        while (true) {
+            if (!StateStore.isRunning(sandboxDir)) {
+                return null; // a pid file left by the run before names nothing now
+            }
+            Pids pids = pids(sandboxDir);
+            if (pids != null || System.nanoTime() > deadline) {
+                return pids;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+    }
+
     /** The exit status the helper wrote (0..255), or null when there is none or it is not one. */
     public static Integer exitStatus(Path sandboxDir) {
         String line = readLine(exitFile(sandboxDir));

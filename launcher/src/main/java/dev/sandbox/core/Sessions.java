@@ -157,22 +157,16 @@ public final class Sessions {
 
     /** The pids of a running sandbox, waiting a moment for a sandbox that is still starting. */
     private RunState.Pids runningPids(Target t) {
-        long end = System.nanoTime() + SETTLE_MS * 1_000_000;
-        while (true) {
-            if (!StateStore.isRunning(t.dir())) {
-                throw SandboxException.nothing("can't exec in '" + t.name() + "': it is not running ('sandbox start "
-                        + t.name() + " -- CMD' runs CMD in it)");
-            }
-            RunState.Pids pids = RunState.pids(t.dir());
-            if (pids != null && RunState.isHelperOf(pids.outer(), t.dir())) {
-                return pids;
-            }
-            if (System.nanoTime() > end) {
-                throw SandboxException.nothing("can't exec in '" + t.name() + "': it is still starting (try again"
-                        + " in a moment)");
-            }
-            pause(20);
+        RunState.Pids pids = RunState.awaitPids(t.dir(), SETTLE_MS);
+        if (pids == null && !StateStore.isRunning(t.dir())) {
+            throw SandboxException.nothing("can't exec in '" + t.name() + "': it is not running ('sandbox start "
+                    + t.name() + " -- CMD' runs CMD in it)");
         }
+        if (pids == null || !RunState.isHelperOf(pids.outer(), t.dir())) {
+            throw SandboxException.nothing("can't exec in '" + t.name() + "': it is still starting (try again"
+                    + " in a moment)");
+        }
+        return pids;
     }
 
     /**

@@ -51,7 +51,7 @@ public final class Stopping {
             console.note("'" + name + "' is not running");
             return;
         }
-        RunState.Pids pids = awaitPids(dir);
+        RunState.Pids pids = RunState.awaitPids(dir, PID_WAIT_MS);
         if (pids == null) {
             if (!StateStore.isRunning(dir)) {
                 sandboxes.update(dir, sb -> Runs.recordExit(dir, sb));
@@ -95,16 +95,6 @@ public final class Stopping {
         if (killed) {
             console.note("'" + name + "' did not end within " + seconds + " s of SIGTERM: killed");
         }
-    }
-
-    /** The pids the helper wrote; waits a little for a helper still starting. Null when none come. */
-    private static RunState.Pids awaitPids(Path dir) {
-        long deadline = System.nanoTime() + PID_WAIT_MS * 1_000_000;
-        RunState.Pids pids;
-        while ((pids = RunState.pids(dir)) == null && StateStore.helperRunning(dir) && System.nanoTime() < deadline) {
-            pause(20);
-        }
-        return pids;
     }
 
     /** Waits up to {@code ms} until the sandbox no longer runs; whether it stopped. */
