@@ -75,6 +75,22 @@ class CredentialProxyTest {
                 ca.caPem());
     }
 
+    /** Waits up to 5 s for {@code log} to hold at least {@code n} lines; fails past that. */
+    private static void awaitLines(Path log, int n) throws IOException {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!Files.exists(log) || Files.readAllLines(log).size() < n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the proxy's log did not reach " + n + " lines in 5 s");
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted", e);
+            }
+        }
+    }
+
     private static CredentialProxy.Injection injection(URI upstream, String header, String scheme) {
         return new CredentialProxy.Injection("test", upstream, header, scheme, PLACEHOLDER, KEY);
     }
@@ -258,6 +274,10 @@ class CredentialProxyTest {
                 assertEquals(200, c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + PLACEHOLDER
                         + "\r\nContent-Length: 2\r\n\r\n{}").status());
             }
+            // The proxy logs a forwarded request once its answer is sent, so the POST's line
+            // may come a moment after the client has read it: wait, or the refusal's line
+            // could come first.
+            awaitLines(log, 2);
             try (Client c = Client.connect(proxy.address())) {
                 assertEquals(401, c.send("GET /v1/models?key=query-secret-123 HTTP/1.1\r\nHost: x\r\n"
                         + "x-api-key: header-value-xyz\r\n\r\n").status());
