@@ -61,6 +61,14 @@ public final class SnapshotStore {
         return dir(id).resolve("tree");
     }
 
+    /**
+     * The lower layers of sandboxes on snapshot {@code id}, topmost first, as overlayfs takes
+     * them ({@code lowerdir=top:...:bottom}): one directory for a full snapshot.
+     */
+    public List<Path> layers(String id) {
+        return List.of(tree(id));
+    }
+
     public Optional<Snapshot> find(String id) {
         Path json = dir(id).resolve("snapshot.json");
         try {
