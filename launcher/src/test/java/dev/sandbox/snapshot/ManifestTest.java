@@ -3,6 +3,7 @@ package dev.sandbox.snapshot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -158,13 +159,73 @@ class ManifestTest {
         }
     }
 
+    /**
+     * The same through the real parts: the helper's {@code tree scan --manifest}, {@code tree
+     * copy --manifest} and {@code tree copy --ops} make the layers, and its {@code view}
+     * (overlayfs itself, with real whiteouts and opaque directories) shows their merge.
+     */
+    @Test
+    void tenRandomRounds_throughTheHelpersCopyAndView_mergedViewEqualsTheTree() throws Exception {
+        Path helper = Path.of("../native-helpers/build/sandbox-helper").toAbsolutePath().normalize();
+        assumeTrue(Files.isExecutable(helper), "no helper built at " + helper + " (make -C native-helpers)");
+        long seed = Long.getLong("manifest.seed", System.nanoTime());
+        Random random = new Random(seed);
+        Path user = Files.createDirectory(tmp.resolve("user"));
+        Edits edits = new Edits(user, random);
+        edits.populate(40);
+        List<Path> layers = new ArrayList<>();
+        List<Manifest> manifests = new ArrayList<>();
+        helper(helper, "tree", "copy", user.toString(), tmp.resolve("layer0").toString(), "--manifest",
+                tmp.resolve("m0").toString());
+        layers.add(tmp.resolve("layer0"));
+        manifests.add(Manifest.read(tmp.resolve("m0")));
+        for (int round = 1; round <= 10; round++) {
+            String did = edits.edit(6);
+            Path scan = tmp.resolve("scan" + round);
+            helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
+            Manifest now = Manifest.read(scan);
+            Manifest.Delta delta = Manifest.diff(Manifest.compose(manifests), now);
+            Path ops = tmp.resolve("ops" + round);
+            delta.writeOps(ops);
+            Path layer = tmp.resolve("layer" + round);
+            helper(helper, "tree", "copy", user.toString(), layer.toString(), "--ops", ops.toString());
+            layers.add(0, layer);
+            manifests.add(0, delta.manifest());
+            List<String> argv = new ArrayList<>(List.of(helper.toString(), "view"));
+            layers.forEach(l -> argv.add(l.toString()));
+            Process view = new ProcessBuilder(argv).redirectErrorStream(true).start();
+            try {
+                String ready = new java.io.BufferedReader(new java.io.InputStreamReader(view.getInputStream(),
+                        StandardCharsets.UTF_8)).readLine();
+                assumeTrue("ready".equals(ready), "the helper's view can't mount here: " + ready);
+                String where = "seed " + seed + ", round " + round + " after " + did;
+                assertSameTree(user, Path.of("/proc/" + view.pid() + "/root" + layer), where, false);
+            } finally {
+                view.getOutputStream().close();
+                view.waitFor();
+            }
+        }
+    }
+
+    private static void helper(Path helper, String... args) throws Exception {
+        List<String> argv = new ArrayList<>(List.of(helper.toString()));
+        argv.addAll(List.of(args));
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", argv) + ":\n" + out);
+    }
+
     static void assertSameTree(Path expected, Path actual, String where) throws Exception {
+        assertSameTree(expected, actual, where, true);
+    }
+
+    static void assertSameTree(Path expected, Path actual, String where, boolean javaCopies) throws Exception {
         Process diff = new ProcessBuilder("diff", "-r", "--no-dereference", expected.toString(), actual.toString())
                 .redirectErrorStream(true).start();
         String out = new String(diff.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, diff.waitFor(), where + ":\n" + out);
-        Map<String, String> want = describe(expected, true);
-        Map<String, String> got = describe(actual, true);
+        Map<String, String> want = describe(expected, javaCopies);
+        Map<String, String> got = describe(actual, javaCopies);
         List<String> differ = new ArrayList<>();
         for (String p : new java.util.TreeSet<>(union(want.keySet(), got.keySet()))) {
             if (!java.util.Objects.equals(want.get(p), got.get(p))) {
@@ -231,7 +292,7 @@ class ManifestTest {
             for (int i = 0; i < count; i++) {
                 List<Path> all = entries();
                 Path p = all.isEmpty() ? null : all.get(random.nextInt(all.size()));
-                int kind = p == null ? 0 : random.nextInt(10);
+                int kind = p == null ? 0 : random.nextInt(11);
                 String what = switch (kind) {
                     case 0 -> {
                         populate(1);
@@ -283,6 +344,17 @@ class ManifestTest {
                                 LinkOption.NOFOLLOW_LINKS).setTimes(FileTime.fromMillis(
                                         random.nextInt(1 << 30) * 1000L + 7), null, null);
                         yield "touch " + rel(p);
+                    }
+                    case 7 -> {
+                        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                            // another directory renamed into its place: same name, another inode
+                            Path other = Files.createDirectory(p.resolveSibling(name()));
+                            write(other.resolve(name()));
+                            JavaLayers.deleteTree(p);
+                            Files.move(other, p);
+                            yield "replace-dir " + rel(p);
+                        }
+                        yield "none";
                     }
                     default -> {
                         if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
