@@ -25,6 +25,11 @@ import java.util.concurrent.CompletableFuture;
 final class Compaction {
     /** From this depth on a snapshot is compacted in the background of a run that stays. */
     static final int BACKGROUND_DEPTH = 4;
+    /**
+     * How long an agent must have run before its launcher starts compacting, in ms: a run
+     * that ends sooner ({@code sandbox run -- true}) would leave a half copy behind.
+     */
+    static final long DELAY_MS = 2000;
 
     private final SnapshotStore snapshots;
     private final StateStore store;
@@ -42,11 +47,19 @@ final class Compaction {
      * newer snapshot came first, or with the failure (nobody needs to hear of it: the delta
      * keeps working, and the run at depth {@value SnapshotStore#MAX_DEPTH} copies in full).
      */
-    CompletableFuture<Optional<Snapshot>> inBackground(Snapshot snapshot) {
+    CompletableFuture<Optional<Snapshot>> inBackground(Snapshot snapshot, long delayMs) {
         if (snapshot.depth() < BACKGROUND_DEPTH) {
             return CompletableFuture.completedFuture(Optional.empty());
         }
-        return SnapshotStore.inBackground(() -> compact(snapshot));
+        return SnapshotStore.inBackground(() -> {
+            try {
+                Thread.sleep(delayMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Optional.empty();
+            }
+            return compact(snapshot);
+        });
     }
 
     /** The full snapshot of {@code delta}'s tree, or empty when a newer snapshot came first. */
@@ -55,6 +68,9 @@ final class Compaction {
         String id = SnapshotStore.newId(now);
         Path tmp = store.snapshotsDir().resolve(SnapshotStore.TMP_PREFIX + id);
         Files.createDirectory(tmp);
+        // the launcher ending first (its agent did) leaves no half copy behind; kill -9 leaves it to gc
+        Thread cleanup = new Thread(() -> Tree.deleteQuietly(tmp), "compaction-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             List<Path> layers = snapshots.layers(delta.id());
             snapshots.composed(delta.id()).write(tmp.resolve(SnapshotStore.MANIFEST));
@@ -85,6 +101,12 @@ final class Compaction {
         } catch (IOException | RuntimeException e) {
             Tree.deleteQuietly(tmp);
             throw e;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs: nothing was renamed in, or it finds nothing
+            }
         }
     }
 }

@@ -557,14 +557,15 @@ public final class SnapshotStore {
 
     /**
      * For a run whose launcher stays while its agent runs: compacts {@code snapshot} meanwhile
-     * when it is {@value Compaction#BACKGROUND_DEPTH} or more deltas deep ({@link Compaction}).
-     * If the launcher ends first, what was begun stays under {@code .tmp-*} for {@code gc}.
+     * when it is {@value Compaction#BACKGROUND_DEPTH} or more deltas deep ({@link Compaction}),
+     * once the agent has run {@value Compaction#DELAY_MS} ms. If the launcher ends first, what
+     * was begun is deleted (killed, it stays under {@code .tmp-*} for {@code gc}).
      */
     public CompletableFuture<Optional<Snapshot>> compactWhileRunning(Snapshot snapshot) {
         if (helper == null || snapshot.depth() < Compaction.BACKGROUND_DEPTH) {
             return CompletableFuture.completedFuture(Optional.empty());
         }
-        return new Compaction(this, store, helper.get()).inBackground(snapshot);
+        return new Compaction(this, store, helper.get()).inBackground(snapshot, Compaction.DELAY_MS);
     }
 
     /** Deletes a snapshot's directory; the caller has checked that no sandbox uses it. */
