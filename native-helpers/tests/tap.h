@@ -57,5 +57,6 @@ void test_sockets(void);
 void test_attach(void);
 void test_supervise(void);
 void test_view(void);
+void test_tree(void);
 
 #endif
