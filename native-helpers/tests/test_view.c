@@ -150,6 +150,60 @@ out:
     free(rm);
 }
 
+/* Layers whose paths fill more than the page mount(2) copies: refused with one line, never
+ * mounted with the options cut short. */
+static void test_too_long(void)
+{
+    char root[] = "/tmp/test-helper-view-long-XXXXXX";
+    if (mkdtemp(root) == NULL) {
+        ok(false, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+    char name[201];
+    memset(name, 'n', 200);
+    name[200] = '\0';
+    char *a = xstrdup(root), *b = NULL;
+    for (int i = 0; i < 11; i++) {
+        char *next = xasprintf("%s/%s", a, name);
+        free(a);
+        a = next;
+    }
+    b = xasprintf("%s/b", a);
+    int made = mkdir_p(b, 0755, NULL);
+    int err[2];
+    if (made < 0 || pipe(err) < 0) {
+        skip("view: too long layer paths are refused", "can't make a 2 KiB deep directory in /tmp");
+    } else {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(err[1], STDERR_FILENO);
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            char *argv[] = {"view", b, a, NULL};
+            run_view(3, argv);
+        }
+        close(err[1]);
+        char line[512] = {0};
+        read_retry(err[0], line, sizeof line - 1);
+        close(err[0]);
+        int status;
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SETUP_FAILED &&
+               strstr(line, "of mount options, more than the kernel's 4095") != NULL,
+           "view: layers whose paths pass the page mount(2) takes are refused in one line");
+        if (strstr(line, "more than") == NULL)
+            printf("#   said: %s\n", line);
+    }
+    free(a);
+    free(b);
+    char *rm = xasprintf("rm -rf '%s'", root);
+    if (system(rm) != 0)
+        printf("# can't remove %s\n", root);
+    free(rm);
+}
+
 void test_view(void)
 {
     check_layers(NULL, ARGC("/a", "/b"), ARGV("/a", "/b"), "view: two absolute layers are fine");
@@ -159,4 +213,5 @@ void test_view(void)
                  "view: a relative layer is refused");
     check_layers("view: '' is not an absolute path", ARGC("/a", ""), ARGV("/a", ""), "view: an empty layer is refused");
     test_real_view();
+    test_too_long();
 }
