@@ -479,7 +479,14 @@ public final class SnapshotStore {
                 Files.delete(ops);
                 delta.manifest().write(tmp.resolve(MANIFEST));
                 if (delta.manifest().get(".git/index") != null) {
-                    refreshIndexThrough(tmp.resolve("tree"), parent.id());
+                    Manifest changes = delta.manifest();
+                    Manifest below = lower;
+                    refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, sec, nsec, ino, size) -> {
+                        String key = Manifest.key(path);
+                        Manifest.Entry e = changes.get(key) != null ? changes.get(key) : below.get(key);
+                        return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec
+                                && (int) e.ino() == ino && (int) e.size() == size;
+                    });
                 }
                 List<String> skipped = delta.skipped().stream()
                         .map(k -> new String(Manifest.pathBytes(k), java.nio.charset.StandardCharsets.UTF_8))
@@ -535,9 +542,10 @@ public final class SnapshotStore {
      * Brings the git index a delta layer holds up to date with the files a sandbox will see:
      * their stat data read from the merged view of the delta over {@code parent}'s layers,
      * the index written once that view is closed (a layer must not change under a mount,
-     * docs/ARCHITECTURE.md §11). Best effort, as after a full copy.
+     * docs/ARCHITECTURE.md §11), for the entries {@code clean} says the user's index held as
+     * clean. Best effort, as after a full copy.
      */
-    private void refreshIndexThrough(Path layer, String parent) {
+    private void refreshIndexThrough(Path layer, String parent, IndexRefresh.Clean clean) {
         List<Path> layers = new ArrayList<>();
         layers.add(layer);
         layers.addAll(layers(parent));
@@ -545,7 +553,7 @@ public final class SnapshotStore {
         try {
             byte[] raw;
             try (LowerView view = LowerView.open(helper.get(), layers)) {
-                raw = IndexRefresh.refreshed(index, view.root());
+                raw = IndexRefresh.refreshed(index, view.root(), clean);
             }
             if (raw != null) {
                 IndexRefresh.write(index, raw);
