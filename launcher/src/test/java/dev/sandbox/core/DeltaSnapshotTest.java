@@ -95,6 +95,33 @@ class DeltaSnapshotTest {
         assertEquals(0, again.depth());
     }
 
+    /**
+     * A file staged, then edited again: git in the sandbox must still see the edit, so the
+     * delta's refreshed index keeps that entry's old stat data (git reads the file again).
+     */
+    @Test
+    void stagedThenEdited_gitInTheViewSeesBoth() throws Exception {
+        take();
+        Files.writeString(root.resolve("d0/f0"), "staged");
+        IsolatedGit.run(root, "add", "d0/f0");
+        Files.writeString(root.resolve("d0/f0"), "staged, then edited");
+        // older than any index written now: else git re-reads it as racily clean anyway
+        Files.setLastModifiedTime(root.resolve("d0/f0"), java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minusSeconds(3600)));
+        Files.writeString(root.resolve("d1/f1"), "edited, not staged");
+        Snapshot s = take();
+        assertEquals(1, s.depth());
+        try (LowerView view = LowerView.open(helper, snapshots.layers(s.id()))) {
+            Process git = new ProcessBuilder("git", "--no-optional-locks", "-c", "safe.directory=*", "--git-dir",
+                    view.root().resolve(".git").toString(), "--work-tree", view.root().toString(), "-C",
+                    view.root().toString(), "status", "--porcelain", "--", "d0/f0", "d1/f1")
+                    .redirectErrorStream(true).start();
+            String out = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, git.waitFor(), out);
+            assertEquals("MM d0/f0\n M d1/f1\n", out);
+        }
+    }
+
     @Test
     void aChangeOfMoreThanAQuarter_takesAFullCopy() throws Exception {
         take();
