@@ -77,11 +77,13 @@ final class Compaction {
             Path tree = tmp.resolve("tree");
             try (LowerView view = LowerView.open(helper, layers)) {
                 new NativeTree(helper).copy(view.root(), tree, Set.of(), false, null, null);
-            }
-            try {
-                IndexRefresh.refresh(tree); // new inode numbers, as after any full copy
-            } catch (IOException e) {
-                // git in the sandbox just re-reads files on its first status
+                try {
+                    // new inode numbers, as after any full copy; entries the delta's index held
+                    // clean (their stat is the view's) stay clean, the others keep theirs
+                    IndexRefresh.refresh(tree, IndexRefresh.sameStatUnder(view.root()));
+                } catch (IOException e) {
+                    // git in the sandbox just re-reads files on its first status
+                }
             }
             Snapshot full = new Snapshot(id, delta.strategy(), delta.repo(), delta.baseCommit(), delta.dirtyPaths(),
                     now.toString(), delta.fingerprint(), delta.skipped(), null, 0);

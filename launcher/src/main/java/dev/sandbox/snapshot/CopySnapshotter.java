@@ -94,7 +94,9 @@ public final class CopySnapshotter implements Snapshotter {
             linked.get().settle(git);
         }
         try {
-            IndexRefresh.refresh(target);
+            // only entries the user's index held clean: the manifest has the user's files' stat
+            IndexRefresh.refresh(target, options.manifest() != null && linked.isEmpty()
+                    ? IndexRefresh.sameAs(Manifest.read(options.manifest())) : IndexRefresh.sameStatUnder(source));
         } catch (IOException e) {
             // the copy is complete; git in the sandbox just re-reads files on its first status
         }

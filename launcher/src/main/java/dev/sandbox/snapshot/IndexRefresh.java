@@ -42,6 +42,15 @@ public final class IndexRefresh {
      * {@code .git} file, a split index, an unknown version): git then just works harder.
      */
     public static int refresh(Path tree) throws IOException {
+        return refresh(tree, null);
+    }
+
+    /**
+     * As {@link #refresh(Path)}, rewriting only the entries {@code clean} accepts (all when
+     * null): a file staged and then edited must keep its old stat data, or git inside would
+     * take the edited file for the staged blob ({@code M } where the user sees {@code MM}).
+     */
+    public static int refresh(Path tree, Clean clean) throws IOException {
         if (!Files.isDirectory(tree.resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
             return -1;
         }
@@ -52,7 +61,7 @@ public final class IndexRefresh {
         } catch (NoSuchFileException e) {
             return -1;
         }
-        int refreshed = rewrite(raw, tree);
+        int refreshed = rewrite(raw, tree, clean);
         if (refreshed >= 0) {
             write(index, raw);
         }
@@ -85,6 +94,38 @@ public final class IndexRefresh {
     @FunctionalInterface
     public interface Clean {
         boolean clean(byte[] path, int mtimeSec, int mtimeNsec, int ino, int size);
+    }
+
+    /**
+     * Clean where the index entry holds the stat data {@code manifest} recorded for its path
+     * (the low 32 bits of inode and size, as the index keeps them): the manifest of the very
+     * tree whose index this is, as the copy saw it.
+     */
+    public static Clean sameAs(Manifest manifest) {
+        return (path, sec, nsec, ino, size) -> {
+            Manifest.Entry e = manifest.get(Manifest.key(path));
+            return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec && (int) e.ino() == ino
+                    && (int) e.size() == size;
+        };
+    }
+
+    /**
+     * Clean where the index entry holds the stat data of the file at its path under {@code
+     * root} now ({@code lstat}; a path that can't be read is not clean): for a copy of a tree
+     * with no manifest, e.g. of a layered snapshot's merged view.
+     */
+    public static Clean sameStatUnder(Path root) {
+        return (path, sec, nsec, ino, size) -> {
+            try {
+                Map<String, Object> a = Files.readAttributes(root.resolve(new String(path, StandardCharsets.UTF_8)),
+                        "unix:ino,size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+                java.time.Instant mtime = ((FileTime) a.get("lastModifiedTime")).toInstant();
+                return (int) mtime.getEpochSecond() == sec && mtime.getNano() == nsec
+                        && (int) (long) (Long) a.get("ino") == ino && (int) (long) (Long) a.get("size") == size;
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        };
     }
 
     /** Replaces {@code index} with {@code raw} atomically (a sibling renamed over it). */

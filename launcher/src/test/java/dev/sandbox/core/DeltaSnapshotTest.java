@@ -122,6 +122,38 @@ class DeltaSnapshotTest {
         }
     }
 
+    /** As above for a full copy, whose index is refreshed from the copied files' stat. */
+    @Test
+    void stagedThenEdited_gitInAFullCopySeesBoth() throws Exception {
+        stageThenEdit();
+        Snapshot s = take();
+        assertNull(s.parent());
+        assertEquals("MM d0/f0\n M d1/f1\n", statusIn(s));
+    }
+
+    private void stageThenEdit() throws Exception {
+        Files.writeString(root.resolve("d0/f0"), "staged");
+        IsolatedGit.run(root, "add", "d0/f0");
+        Files.writeString(root.resolve("d0/f0"), "staged, then edited");
+        // older than any index written now: else git re-reads it as racily clean anyway
+        Files.setLastModifiedTime(root.resolve("d0/f0"), java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minusSeconds(3600)));
+        Files.writeString(root.resolve("d1/f1"), "edited, not staged");
+    }
+
+    /** {@code git status --porcelain} of d0/f0 and d1/f1 in snapshot {@code s}'s merged view. */
+    private String statusIn(Snapshot s) throws Exception {
+        try (LowerView view = LowerView.open(helper, snapshots.layers(s.id()))) {
+            Process git = new ProcessBuilder("git", "--no-optional-locks", "-c", "safe.directory=*", "--git-dir",
+                    view.root().resolve(".git").toString(), "--work-tree", view.root().toString(), "-C",
+                    view.root().toString(), "status", "--porcelain", "--", "d0/f0", "d1/f1")
+                    .redirectErrorStream(true).start();
+            String out = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, git.waitFor(), out);
+            return out;
+        }
+    }
+
     @Test
     void aChangeOfMoreThanAQuarter_takesAFullCopy() throws Exception {
         take();
@@ -138,15 +170,20 @@ class DeltaSnapshotTest {
         Snapshot delta = null;
         for (int i = 0; i < Compaction.BACKGROUND_DEPTH; i++) {
             Files.writeString(root.resolve("d3/f3"), "edit " + i);
+            if (i == Compaction.BACKGROUND_DEPTH - 1) {
+                stageThenEdit(); // the compacted copy's index must keep what the delta's kept
+            }
             delta = take();
         }
         assertEquals(Compaction.BACKGROUND_DEPTH, delta.depth());
+        assertEquals("MM d0/f0\n M d1/f1\n", statusIn(delta));
         Optional<Snapshot> full = new Compaction(snapshots, store, helper).inBackground(delta, 0).join();
         assertTrue(full.isPresent());
         assertEquals(0, full.get().depth());
         assertEquals(delta.fingerprint(), full.get().fingerprint());
         assertNotEquals(delta.id(), full.get().id());
         assertViewIsTheTree(full.get());
+        assertEquals("MM d0/f0\n M d1/f1\n", statusIn(full.get()));
         assertEquals(full.get().id(), take().id(), "the next run on the same tree reuses the full one");
         Files.writeString(root.resolve("d3/f3"), "after");
         assertEquals(full.get().id(), take().parent(), "and the next delta starts over it");
