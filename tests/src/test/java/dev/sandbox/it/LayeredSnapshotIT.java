@@ -43,6 +43,7 @@ class LayeredSnapshotIT {
      * whether it holds more than 1 MiB of blocks); then what git says of the tree. The same
      * script runs on the user's tree and inside the sandbox, so the outputs must be equal.
      */
+    private static final String GIT_PART = "--- what git says";
     private static final String DESCRIBE = "export LC_ALL=C; "
             + "find . -path ./.git -prune -o -type f -printf 'f %m %s %p\\n' -o -printf '%y %m %p %l\\n' | sort; "
             + "find . -path ./.git -prune -o -type f ! -path ./build/sparse.img -print0 | sort -z"
@@ -50,7 +51,7 @@ class LayeredSnapshotIT {
             + "if [ -e build/sparse.img ]; then"
             + " if [ \"$(du -k build/sparse.img | cut -f1)\" -le 1024 ]; then echo sparse-small;"
             + " else echo sparse-BIG; fi; fi; "
-            + "git --no-optional-locks rev-parse HEAD; "
+            + "echo '" + GIT_PART + "'; git --no-optional-locks rev-parse HEAD; "
             + "git --no-optional-locks status --porcelain=v1 --ignored -uall | sort";
 
     /** One round of the chain: what the user does to the tree before the next run. */
@@ -91,7 +92,8 @@ class LayeredSnapshotIT {
                 Cli cli = new Cli(ws);
 
                 Map<String, String> views = new LinkedHashMap<>(); // sandbox -> its merged view at its start
-                runAndCompare(ws, cli, repo, "r0", views);
+                List<String> gitMismatches = new ArrayList<>();
+                runAndCompare(ws, cli, repo, "r0", views, gitMismatches);
                 JsonNode first = snapshotOf(cli, repo, "r0");
                 assertEquals("copy", cli.listed(repo, "r0").path("strategy").asText(), "ext4 can't clone");
                 assertEquals(0, first.path("depth").asInt(-1), "the first snapshot is a full one" + first);
@@ -102,7 +104,7 @@ class LayeredSnapshotIT {
                     Proc.Result changed = asRunner(ws, cli, repo, round.script());
                     assertEquals(0, changed.exitCode(), "round " + i + " (" + round.name() + ")" + changed.describe());
                     String name = "r" + i;
-                    runAndCompare(ws, cli, repo, name, views);
+                    runAndCompare(ws, cli, repo, name, views, gitMismatches);
 
                     JsonNode snap = snapshotOf(cli, repo, name);
                     int depth = snap.path("depth").asInt(-1);
@@ -124,6 +126,7 @@ class LayeredSnapshotIT {
                 assertTrue(deltas >= ROUNDS.size() / 2, "most rounds made deltas, only " + deltas + " did");
 
                 gcKeepsTheParentsOfTheDeepestSandbox(ws, cli, repo, views);
+                assertGitAgreed(gitMismatches);
             } finally {
                 Proc.host(ws.dir(), "umount", "-l", mnt.toString());
             }
@@ -192,9 +195,10 @@ class LayeredSnapshotIT {
                 ws.own();
                 Cli cli = new Cli(ws);
                 Map<String, String> views = new LinkedHashMap<>();
-                runAndCompare(ws, cli, repo, "a0", views);
+                List<String> gitMismatches = new ArrayList<>();
+                runAndCompare(ws, cli, repo, "a0", views, gitMismatches);
                 assertEquals(0, asRunner(ws, cli, repo, "echo edit >> README.md").exitCode());
-                runAndCompare(ws, cli, repo, "a1", views);
+                runAndCompare(ws, cli, repo, "a1", views, gitMismatches);
                 assertTrue(snapshotOf(cli, repo, "a1").path("depth").asInt() > 0, "a1 is on a delta");
                 Set<String> before = Repos.snapshotIds(repo);
 
@@ -227,7 +231,7 @@ class LayeredSnapshotIT {
                 assertEquals(views.get("a1"), withoutAgent("a1", old.stdout()),
                         "the previous snapshot serves its sandbox as before");
 
-                runAndCompare(ws, cli, repo, "b", views); // the merged view is the user's tree: no half layer
+                runAndCompare(ws, cli, repo, "b", views, gitMismatches); // the merged view is the user's tree: no half layer
                 String picked = snapshotOf(cli, repo, "b").path("id").asText();
                 assertFalse(picked.startsWith("."), "the run picked " + picked);
                 assertNotEquals(Set.of(), Repos.snapshotIds(repo));
@@ -236,6 +240,7 @@ class LayeredSnapshotIT {
                 assertEquals(List.of(), leftovers(snapshots), "gc deleted the leftover");
                 Proc.Result after = cli.run(repo, "start", "b", "--", "sh", "-c", DESCRIBE);
                 assertEquals(0, after.exitCode(), after.describe());
+                assertGitAgreed(gitMismatches);
             } finally {
                 Proc.host(ws.dir(), "umount", "-l", mnt.toString());
             }
@@ -246,15 +251,28 @@ class LayeredSnapshotIT {
      * Starts sandbox {@code name}, which describes its merged view before writing its agent's
      * file; asserts the view is the user's tree as described on the host right before.
      */
-    private static void runAndCompare(Workspace ws, Cli cli, Path repo, String name, Map<String, String> views) {
+    private static void runAndCompare(Workspace ws, Cli cli, Path repo, String name, Map<String, String> views,
+            List<String> gitMismatches) {
         Proc.Result user = asRunner(ws, cli, repo, DESCRIBE);
         assertEquals(0, user.exitCode(), user.describe());
         Proc.Result inside = cli.run(repo, "run", "--name", name, "--", "sh", "-c",
                 DESCRIBE + "; echo " + name + " > " + agentFile(name));
         assertEquals(0, inside.exitCode(), inside.describe());
-        assertEquals(user.stdout(), inside.stdout(), name + ": the sandbox's merged view is the user's tree");
+        String[] want = user.stdout().split(GIT_PART, 2);
+        String[] got = inside.stdout().split(GIT_PART, 2);
+        assertTrue(want.length == 2 && got.length == 2, "both descriptions are whole" + user.describe()
+                + inside.describe());
+        assertEquals(want[0], got[0], name + ": the sandbox's merged view is the user's tree");
         assertTrue(user.stdout().contains(" ./README.md\n"), "the description lists files" + user.describe());
+        if (!want[1].equals(got[1])) { // reported at the end, so that the layers' checks run first
+            gitMismatches.add(name + ": the user's git says" + want[1] + "the sandbox's git says" + got[1]);
+        }
         views.put(name, inside.stdout());
+    }
+
+    /** Fails with what git inside the sandboxes saw differently from the user's git. */
+    private static void assertGitAgreed(List<String> gitMismatches) {
+        assertEquals(List.of(), gitMismatches, "git inside each sandbox sees the user's tree as the user's git does");
     }
 
     private static String agentFile(String name) {
