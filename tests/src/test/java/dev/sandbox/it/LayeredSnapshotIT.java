@@ -27,8 +27,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * chain of edit-and-run rounds must give, in every new sandbox, a merged view equal to the
  * user's tree of that moment (read from inside the sandbox), with a bounded depth and a
  * one-file edit costing a small delta; gc must keep the parents of a kept delta; a launcher
- * killed during a delta copy must leave the previous snapshots usable and only a leftover
- * that no run picks and gc deletes.
+ * killed during a delta copy or a compaction must leave the previous snapshots usable and
+ * only a leftover that no run picks and gc deletes.
  */
 class LayeredSnapshotIT {
     /** The bound on a snapshot's layer depth (issue 22). */
@@ -182,7 +182,7 @@ class LayeredSnapshotIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void killDuringADeltaCopy_previousSnapshotsServe_noHalfSnapshotIsPicked_gcRemovesTheLeftover(Runner runner)
+    void killDuringADeltaOrACompaction_previousSnapshotsServe_noHalfSnapshotIsPicked_gcRemovesIt(Runner runner)
             throws IOException {
         runner.assumeAvailable();
         Skip.unless(Host.isRoot(), "making and mounting a loop ext4 needs root");
@@ -194,6 +194,11 @@ class LayeredSnapshotIT {
                 bigData(repo.resolve("data/big"), 64); // so that the big change below is still a delta
                 ws.own();
                 Cli cli = new Cli(ws);
+                Proc.Result bulk = asRunner(ws, cli, repo, "mkdir bulk && cd bulk && awk 'BEGIN {"
+                        + " for (i = 0; i < 40000; i++) { d = sprintf(\"d%03d\", int(i / 100));"
+                        + " if (i % 100 == 0) system(\"mkdir \" d); f = sprintf(\"%s/f%05d\", d, i);"
+                        + " printf \"file %d\\n\", i > f; close(f) } }'");
+                assertEquals(0, bulk.exitCode(), bulk.describe());
                 Map<String, String> views = new LinkedHashMap<>();
                 List<String> gitMismatches = new ArrayList<>();
                 runAndCompare(ws, cli, repo, "a0", views, gitMismatches);
@@ -202,11 +207,11 @@ class LayeredSnapshotIT {
                 assertTrue(snapshotOf(cli, repo, "a1").path("depth").asInt() > 0, "a1 is on a delta");
                 Set<String> before = Repos.snapshotIds(repo);
 
-                // a big change: 30,000 new small files, whose delta copy takes a while
-                Proc.Result many = asRunner(ws, cli, repo, "mkdir -p many && cd many && awk 'BEGIN {"
-                        + " for (i = 0; i < 30000; i++) { d = sprintf(\"d%03d\", int(i / 100));"
-                        + " if (i % 100 == 0) system(\"mkdir \" d); f = sprintf(\"%s/f%05d\", d, i);"
-                        + " printf \"file %d\\n\", i > f; close(f) } }'");
+                // a big change that is still a delta (under a quarter of the files and bytes):
+                // 9,000 of the 40,000 bulk files rewritten with 1 KiB each, a copy that takes a while
+                Proc.Result many = asRunner(ws, cli, repo, "cd bulk && awk 'BEGIN {"
+                        + " s = sprintf(\"%1024s\", \"x\"); for (i = 0; i < 9000; i++) {"
+                        + " f = sprintf(\"d%03d/f%05d\", int(i / 100), i); print s > f; close(f) } }'");
                 assertEquals(0, many.exitCode(), many.describe());
 
                 Path snapshots = Repos.stateDir(repo).resolve("snapshots");
@@ -221,7 +226,7 @@ class LayeredSnapshotIT {
                 }
                 assertTrue(tmp != null && run.process().isAlive(), "the run was seen copying into a .tmp-* "
                         + "directory before it ended (make the change bigger if this fails)");
-                Proc.pause(100);
+                Proc.pause(20);
                 run.kill(); // SIGKILL to the launcher and everything it started
 
                 assertEquals(before, Repos.snapshotIds(repo), "no new snapshot after the kill");
@@ -231,13 +236,44 @@ class LayeredSnapshotIT {
                 assertEquals(views.get("a1"), withoutAgent("a1", old.stdout()),
                         "the previous snapshot serves its sandbox as before");
 
-                runAndCompare(ws, cli, repo, "b", views, gitMismatches); // the merged view is the user's tree: no half layer
+                // a new run's merged view is the user's tree: no half layer in it
+                runAndCompare(ws, cli, repo, "b", views, gitMismatches);
                 String picked = snapshotOf(cli, repo, "b").path("id").asText();
                 assertFalse(picked.startsWith("."), "the run picked " + picked);
                 assertNotEquals(Set.of(), Repos.snapshotIds(repo));
+
+                // kill -9 during a compaction: the 4th delta's run compacts it while its agent runs
+                assertEquals(0, asRunner(ws, cli, repo, "echo c >> README.md").exitCode());
+                runAndCompare(ws, cli, repo, "c", views, gitMismatches);
+                assertEquals(0, asRunner(ws, cli, repo, "echo d >> README.md").exitCode());
+                String userNow = treePart(asRunner(ws, cli, repo, DESCRIBE).stdout());
+                Set<String> beforeD = Repos.snapshotIds(repo);
+                Proc.Running d = cli.start(repo, "run", "--name", "d", "--", "sleep", "50");
+                Path compacting = null;
+                deadline = System.nanoTime() + 50_000_000_000L;
+                while (compacting == null && d.process().isAlive() && System.nanoTime() < deadline) {
+                    compacting = Repos.snapshotIds(repo).size() > beforeD.size() ? copyingTmp(snapshots) : null;
+                    if (compacting == null) {
+                        Proc.pause(5);
+                    }
+                }
+                int depthD = snapshotOf(cli, repo, "d").path("depth").asInt();
+                assertTrue(compacting != null && d.process().isAlive(), "d (depth " + depthD + ") was seen "
+                        + "compacting into a .tmp-* directory while its agent ran");
+                Set<String> withD = Repos.snapshotIds(repo);
+                Proc.pause(20);
+                d.kill();
+
+                assertEquals(withD, Repos.snapshotIds(repo), "no compacted snapshot came in after the kill");
+                Proc.Result dAgain = cli.run(repo, "start", "d", "--", "sh", "-c", DESCRIBE);
+                assertEquals(0, dAgain.exitCode(), dAgain.describe());
+                assertEquals(userNow, treePart(dAgain.stdout()), "d's snapshot serves it after the kill");
+                assertEquals(0, asRunner(ws, cli, repo, "echo e >> README.md").exitCode());
+                runAndCompare(ws, cli, repo, "e", views, gitMismatches);
+
                 cli.run(repo, "rm", "--force", "k"); // the killed run's sandbox record, if it got one
                 cli.runOk(repo, "gc");
-                assertEquals(List.of(), leftovers(snapshots), "gc deleted the leftover");
+                assertEquals(List.of(), leftovers(snapshots), "gc deleted the leftovers");
                 Proc.Result after = cli.run(repo, "start", "b", "--", "sh", "-c", DESCRIBE);
                 assertEquals(0, after.exitCode(), after.describe());
                 assertGitAgreed(gitMismatches);
@@ -268,6 +304,11 @@ class LayeredSnapshotIT {
             gitMismatches.add(name + ": the user's git says" + want[1] + "the sandbox's git says" + got[1]);
         }
         views.put(name, inside.stdout());
+    }
+
+    /** The part of a description that lists the tree, without what git says. */
+    private static String treePart(String description) {
+        return description.split(GIT_PART, 2)[0];
     }
 
     /** Fails with what git inside the sandboxes saw differently from the user's git. */
