@@ -9,6 +9,7 @@
 #include "exec.h"
 #include "options.h"
 #include "sandbox.h"
+#include "tree.h"
 
 #ifndef SANDBOX_VERSION
 #define SANDBOX_VERSION "0.0.0-dev"
@@ -21,6 +22,8 @@ int main(int argc, char *argv[])
         run_attach(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "exec") == 0)
         run_exec(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "tree") == 0)
+        return tree_main(argc - 1, argv + 1);
 
     /* Everything is checked before anything is touched. */
     struct options opts;

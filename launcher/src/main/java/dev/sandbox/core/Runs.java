@@ -104,7 +104,7 @@ public final class Runs {
             console.note(options.containers().describe());
         }
         HelperArgs.createPaths(profile, homeShown);
-        Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
+        Snapshotter snapshotter = Strategies.choose(strategy, helper.path(), repo.root(), store.root());
         List<String> names = reserve(name, count);
         if (name == null && !options.detach()) { // detached, the names are printed once it runs
             console.say("starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");
