@@ -56,5 +56,6 @@ void test_utils(void);
 void test_sockets(void);
 void test_attach(void);
 void test_supervise(void);
+void test_view(void);
 
 #endif

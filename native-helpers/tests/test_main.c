@@ -19,6 +19,7 @@ int main(void)
     test_sockets();
     test_attach();
     test_supervise();
+    test_view();
     printf("1..%d\n", tap_count);
     if (tap_failed > 0)
         printf("# %d of %d failed\n", tap_failed, tap_count);
