@@ -125,6 +125,9 @@ public final class Runs {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
             }
+            if (!options.detach()) {
+                snapshots.compactWhileRunning(snapshot); // while the agent runs (SnapshotStore#take)
+            }
             return launch(options, helper, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut,
                     extraCa, homeShown, out, console);
         } catch (IOException e) {

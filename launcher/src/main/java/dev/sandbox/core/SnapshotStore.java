@@ -3,12 +3,18 @@ package dev.sandbox.core;
 import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
+import dev.sandbox.snapshot.IndexRefresh;
+import dev.sandbox.snapshot.LinkedGitDir;
+import dev.sandbox.snapshot.LowerView;
+import dev.sandbox.snapshot.Manifest;
+import dev.sandbox.snapshot.NativeTree;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.ZfsSnapshotter;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
@@ -23,6 +29,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 
 /**
  * The snapshots of one repository: takes a new one when the working tree changed since the
@@ -37,10 +44,25 @@ public final class SnapshotStore {
     /** Copies of a working tree that keeps changing before one is kept with a warning. */
     static final int COPY_ATTEMPTS = 3;
 
-    private final StateStore store;
+    /** The bytes and files a delta may copy, as a share of the tree's: above it, a full copy (see {@link #take}). */
+    static final double DELTA_SHARE = 0.25;
+    static final String MANIFEST = "manifest";
 
+    private final StateStore store;
+    private final Supplier<Path> helper;
+
+    /** A store that takes full snapshots only (no helper to scan and layer with). */
     public SnapshotStore(StateStore store) {
+        this(store, null);
+    }
+
+    /**
+     * A store that may take delta snapshots with the helper {@code helper} gives (asked only
+     * when a delta or a compaction needs it, since locating it runs it once).
+     */
+    public SnapshotStore(StateStore store, Supplier<Path> helper) {
         this.store = store;
+        this.helper = helper;
     }
 
     /**
@@ -63,10 +85,43 @@ public final class SnapshotStore {
 
     /**
      * The lower layers of sandboxes on snapshot {@code id}, topmost first, as overlayfs takes
-     * them ({@code lowerdir=top:...:bottom}): one directory for a full snapshot.
+     * them ({@code lowerdir=top:...:bottom}): one directory for a full snapshot, the delta's
+     * tree then its ancestors' for a delta.
+     *
+     * @throws SandboxException (exit 125) when an ancestor's record is gone or unreadable, or
+     *     the chain is longer than {@value #CHAIN_MAX} or loops: a record edited by hand
      */
     public List<Path> layers(String id) {
-        return List.of(tree(id));
+        return chain(id).stream().map(s -> tree(s.id())).toList();
+    }
+
+    /** The longest chain of records {@link #chain} follows: far above what {@link #MAX_DEPTH} lets a run make. */
+    static final int CHAIN_MAX = 64;
+    /** A delta is never made deeper than this: past it, a full copy (see {@link #take}). */
+    public static final int MAX_DEPTH = 8;
+
+    /**
+     * Snapshot {@code id} and its ancestors, itself first; one record for a full snapshot, or
+     * for a snapshot with no record (a layer as old code left it).
+     */
+    List<Snapshot> chain(String id) {
+        List<Snapshot> chain = new ArrayList<>();
+        Optional<Snapshot> s = find(id);
+        if (s.isEmpty()) {
+            return List.of(new Snapshot(id, null, null, null, List.of(), null, null, List.of()));
+        }
+        chain.add(s.get());
+        while (chain.get(chain.size() - 1).parent() != null) {
+            String parent = chain.get(chain.size() - 1).parent();
+            if (chain.size() >= CHAIN_MAX || chain.stream().anyMatch(c -> c.id().equals(parent))) {
+                throw SandboxException.failure("can't use the snapshot '" + id + "': its parents loop or"
+                        + " go deeper than " + CHAIN_MAX + " (a record edited by hand? remove its sandboxes)");
+            }
+            Snapshot p = find(parent).orElseThrow(() -> SandboxException.failure("can't use the snapshot '" + id
+                    + "': its parent '" + parent + "' is gone (remove the sandboxes on it)"));
+            chain.add(p);
+        }
+        return chain;
     }
 
     public Optional<Snapshot> find(String id) {
@@ -220,9 +275,21 @@ public final class SnapshotStore {
      */
     private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, LookAhead lookAhead,
             Console console) throws IOException {
+        Optional<Snapshot> parent = deltaParent(repo, snapshotter);
+        if (parent.isPresent()) {
+            Snapshot delta = takeDelta(repo, parent.get(), exclude, lookAhead, console);
+            if (delta != null) {
+                return delta;
+            }
+        }
+        return takeFull(repo, snapshotter, exclude, lookAhead, console);
+    }
+
+    private Snapshot takeFull(Repo repo, Snapshotter snapshotter, Set<Path> exclude, LookAhead lookAhead,
+            Console console) throws IOException {
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
-            String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+            String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
             try {
@@ -257,6 +324,161 @@ public final class SnapshotStore {
                 throw e;
             }
         }
+    }
+
+    static String newId(Instant now) {
+        return ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+    }
+
+    /**
+     * The snapshot a delta may be layered on, if this one may be a delta: strategy {@code copy}
+     * only (reflinks and filesystem snapshots clone cheaply already), no linked {@code .git}
+     * (its copy is composed in Java, outside any manifest), and the newest copy snapshot has
+     * a manifest, as have its ancestors, and is less than {@value #MAX_DEPTH} deep.
+     */
+    private Optional<Snapshot> deltaParent(Repo repo, Snapshotter snapshotter) throws IOException {
+        if (helper == null || !snapshotter.strategy().equals("copy") || LinkedGitDir.linked(repo.root())) {
+            return Optional.empty();
+        }
+        Optional<Snapshot> newest = list().stream().filter(s -> s.strategy().equals("copy")).findFirst();
+        if (newest.isEmpty() || newest.get().depth() >= MAX_DEPTH) {
+            return Optional.empty();
+        }
+        try {
+            for (Snapshot s : chain(newest.get().id())) {
+                if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)) {
+                    return Optional.empty();
+                }
+            }
+        } catch (SandboxException brokenChain) {
+            return Optional.empty();
+        }
+        return newest;
+    }
+
+    /** The tree snapshot {@code id}'s layers show, from their manifests. */
+    Manifest composed(String id) throws IOException {
+        List<Manifest> layers = new ArrayList<>();
+        for (Snapshot s : chain(id)) {
+            layers.add(Manifest.read(dir(s.id()).resolve(MANIFEST)));
+        }
+        return Manifest.compose(layers);
+    }
+
+    /**
+     * Takes a delta over {@code parent}: scans the tree (with its manifest), diffs it against
+     * the tree the parent's layers show, copies only what changed into a new layer, and checks
+     * with a second scan that the tree held still meanwhile (else again, as a full copy does).
+     * Returns null when a full copy is the better choice: the change is more than
+     * {@link #DELTA_SHARE} of the tree's bytes or files (such a delta costs most of a copy
+     * already, and every later run would read through it; a quarter keeps a chain of 8 at
+     * most three trees' worth of disk), or the root itself was replaced.
+     */
+    private Snapshot takeDelta(Repo repo, Snapshot parent, Set<Path> exclude, LookAhead lookAhead,
+            Console console) throws IOException {
+        NativeTree tree = new NativeTree(helper.get());
+        Manifest lower = composed(parent.id());
+        for (int attempt = 1; ; attempt++) {
+            Instant now = Instant.now();
+            String id = newId(now);
+            Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
+            Files.createDirectory(tmp);
+            try {
+                Repo.Status status = attempt == 1 && lookAhead.status() != null ? statusNow(repo, lookAhead.status())
+                        : repo.status();
+                String base = status.head();
+                Path scanned = tmp.resolve("scan");
+                NativeTree.Scan before = tree.scan(repo.root(), exclude, scanned);
+                Manifest treeNow = Manifest.read(scanned);
+                Files.delete(scanned); // the whole tree's: a delta keeps only its changes
+                Manifest.Delta delta;
+                try {
+                    delta = Manifest.diff(lower, treeNow);
+                } catch (IllegalArgumentException rootReplaced) {
+                    Tree.delete(tmp);
+                    return null;
+                }
+                if (delta.bytes() > DELTA_SHARE * lower.bytes() || delta.files() > DELTA_SHARE * lower.files()) {
+                    Tree.delete(tmp);
+                    return null;
+                }
+                Path ops = tmp.resolve("ops");
+                delta.writeOps(ops);
+                boolean heldStill;
+                try {
+                    tree.applyOps(repo.root(), tmp.resolve("tree"), ops, false, null);
+                    heldStill = before.fingerprint().equals(tree.scan(repo.root(), exclude, null).fingerprint())
+                            && Objects.equals(base, repo.headCommit());
+                } catch (NativeTree.Changed changed) {
+                    heldStill = false;
+                }
+                if (!heldStill && attempt < COPY_ATTEMPTS) {
+                    Tree.delete(tmp);
+                    continue;
+                }
+                if (!heldStill) {
+                    console.warn("the working tree kept changing while it was copied (" + COPY_ATTEMPTS
+                            + " tries); a file written meanwhile may be torn in this snapshot");
+                }
+                Files.delete(ops);
+                delta.manifest().write(tmp.resolve(MANIFEST));
+                if (delta.manifest().get(".git/index") != null) {
+                    refreshIndexThrough(tmp.resolve("tree"), parent.id());
+                }
+                List<String> skipped = treeNow.entries().values().stream()
+                        .filter(e -> e.kind() == Manifest.OTHER)
+                        .map(e -> new String(Manifest.pathBytes(e.path()), java.nio.charset.StandardCharsets.UTF_8))
+                        .toList();
+                Snapshot snapshot = new Snapshot(id, "copy", repo.root().toString(), base, status.dirtyPaths(),
+                        now.toString(), before.fingerprint(), skipped, parent.id(), parent.depth() + 1);
+                Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
+                Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
+                for (String sk : skipped) {
+                    console.warn("left '" + sk
+                            + "' out of the snapshot: not a regular file, directory or symlink");
+                }
+                return snapshot;
+            } catch (IOException | RuntimeException e) {
+                Tree.deleteQuietly(tmp);
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Brings the git index a delta layer holds up to date with the files a sandbox will see:
+     * their stat data read from the merged view of the delta over {@code parent}'s layers,
+     * the index written once that view is closed (a layer must not change under a mount,
+     * docs/ARCHITECTURE.md §11). Best effort, as after a full copy.
+     */
+    private void refreshIndexThrough(Path layer, String parent) {
+        List<Path> layers = new ArrayList<>();
+        layers.add(layer);
+        layers.addAll(layers(parent));
+        Path index = layer.resolve(".git/index");
+        try {
+            byte[] raw;
+            try (LowerView view = LowerView.open(helper.get(), layers)) {
+                raw = IndexRefresh.refreshed(index, view.root());
+            }
+            if (raw != null) {
+                IndexRefresh.write(index, raw);
+            }
+        } catch (IOException | RuntimeException e) {
+            // the snapshot is complete; git in the sandbox just re-reads files on its first status
+        }
+    }
+
+    /**
+     * For a run whose launcher stays while its agent runs: compacts {@code snapshot} meanwhile
+     * when it is {@value Compaction#BACKGROUND_DEPTH} or more deltas deep ({@link Compaction}).
+     * If the launcher ends first, what was begun stays under {@code .tmp-*} for {@code gc}.
+     */
+    public CompletableFuture<Optional<Snapshot>> compactWhileRunning(Snapshot snapshot) {
+        if (helper == null || snapshot.depth() < Compaction.BACKGROUND_DEPTH) {
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        return new Compaction(this, store, helper.get()).inBackground(snapshot);
     }
 
     /** Deletes a snapshot's directory; the caller has checked that no sandbox uses it. */

@@ -42,24 +42,45 @@ public final class IndexRefresh {
      * {@code .git} file, a split index, an unknown version): git then just works harder.
      */
     public static int refresh(Path tree) throws IOException {
+        if (!Files.isDirectory(tree.resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
+            return -1;
+        }
         Path index = tree.resolve(".git/index");
         byte[] raw;
         try {
-            if (!Files.isDirectory(tree.resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
-                return -1;
-            }
             raw = Files.readAllBytes(index);
         } catch (NoSuchFileException e) {
             return -1;
         }
         int refreshed = rewrite(raw, tree);
-        if (refreshed < 0) {
-            return -1;
+        if (refreshed >= 0) {
+            write(index, raw);
         }
+        return refreshed;
+    }
+
+    /**
+     * The index at {@code index} with every entry's stat data taken from the file of its path
+     * under {@code statRoot}: for a delta snapshot, the merged view of its layers (a {@code
+     * LowerView}), which shows the inode numbers a sandbox's overlay shows, while the index
+     * itself lies in the delta's layer and may only be written once that view is closed. Null
+     * when there is no index this code can safely rewrite.
+     */
+    public static byte[] refreshed(Path index, Path statRoot) throws IOException {
+        byte[] raw;
+        try {
+            raw = Files.readAllBytes(index);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+        return rewrite(raw, statRoot) < 0 ? null : raw;
+    }
+
+    /** Replaces {@code index} with {@code raw} atomically (a sibling renamed over it). */
+    public static void write(Path index, byte[] raw) throws IOException {
         Path tmp = index.resolveSibling("index.sandbox-refresh");
         Files.write(tmp, raw);
         Files.move(tmp, index, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return refreshed;
     }
 
     /** Updates {@code raw}'s stat fields and checksum in place; -1 if it is not an index we know. */
