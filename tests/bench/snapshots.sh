@@ -32,7 +32,8 @@
 # met / NOT met; exits 0 (a report). About 15 minutes on 2 cores with the defaults.
 # Usage: tests/bench/snapshots.sh [ITERATIONS] [REPO]
 #   (BENCH_FILES=20000 BENCH_MIB=256 BENCH_LAYER_FILES="1000 20000 100000" BENCH_ROUNDS=10
-#    BENCH_SPARSE_GIB=4)
+#    BENCH_SPARSE_GIB=4; BENCH_PARTS="copies layers": the copies and git status parts, the
+#    layered part)
 set -euo pipefail
 iterations=${1:-3}
 real_repo=${2:-}
@@ -41,6 +42,8 @@ mib=${BENCH_MIB:-256}
 layer_sizes=${BENCH_LAYER_FILES:-1000 20000 100000}
 rounds=${BENCH_ROUNDS:-10}
 sparse_gib=${BENCH_SPARSE_GIB:-4}
+parts=${BENCH_PARTS:-copies layers}
+has_part() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 started=$(date +%s)
 here=$(cd "$(dirname "$0")/../.." && pwd)
 sandbox=${SANDBOX:-$here/launcher/target/sandbox/bin/sandbox}
@@ -164,6 +167,8 @@ bench_fs() { # label repo reflink? btrfs?
     done
 }
 
+machine_fs=$(findmnt -n -o FSTYPE --target "$work")
+if has_part copies; then
 echo "generating a repository of $files tracked files and ~$mib MiB ..." >&2
 make_repo "$work/repo" "$files" "$mib"
 size=$(du -sm "$work/repo" | cut -f1)
@@ -180,7 +185,6 @@ cp -a "$work/repo/." "$btrfs_mnt/repo/"
 xfs_mnt=$(loop_fs xfs "$image"); mounts+=("$xfs_mnt")
 cp -a "$work/repo" "$xfs_mnt/repo"
 
-machine_fs=$(findmnt -n -o FSTYPE --target "$work")
 export BENCH_OUT=$work/out-machine
 mkdir -p "$BENCH_OUT"
 bench_fs "$machine_fs" "$work/repo" no no
@@ -220,6 +224,7 @@ cp_pair=$(cd "$work/st-copy" && t0=$(now_ns); git status --porcelain >/dev/null;
 copy_pair=$(status_pair "$work/st" copy)
 cp -a "$work/st" "$xfs_mnt/st"
 reflink_pair=$(status_pair "$xfs_mnt/st" reflink)
+fi
 
 # Layered snapshots on ext4 (issue 22)
 declare -A layer
@@ -317,8 +322,9 @@ sparse_bench() { # fs-label parent-dir
     rm -rf "$repo"
 }
 
-ext4_mnt=$(loop_fs ext4 $((16 * 1024))); mounts+=("$ext4_mnt")
 layer_fs=()
+if has_part layers; then
+ext4_mnt=$(loop_fs ext4 $((16 * 1024))); mounts+=("$ext4_mnt")
 if [ "$machine_fs" = ext4 ]; then layer_fs+=("ext4 (machine)|$work/layers"); fi
 layer_fs+=("ext4 (loop)|$ext4_mnt/layers")
 for entry in "${layer_fs[@]}"; do
@@ -327,7 +333,11 @@ for entry in "${layer_fs[@]}"; do
     for n in $layer_sizes; do layer_bench "$fs" "$dir" "$n"; done
     sparse_bench "$fs" "$dir"
 done
+fi
 
+verdict() { awk -v ok="$1" 'BEGIN {print (ok == 1) ? "met" : "NOT met"}'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN {print (a != "-" && b != "-" && a + 0 <= b + 0) ? 1 : 0}'; }
+if has_part copies; then
 echo
 printf '%s\n' "snapshots: $files tracked files, ${size} MiB in all, $iterations iterations, medians; JVM floor (sandbox --version) ${jvm_floor} s"
 printf '%-12s %-28s %10s %12s %10s\n' "filesystem" "method" "median s" "extra MiB" "vs cp -a"
@@ -338,8 +348,6 @@ for row in "${rows[@]}"; do
     printf '%-12s %-28s %10s %12s %10s\n' "$fs" "$method" "$med" "$(mib_of "$disk")" "$ratio"
 done
 
-verdict() { awk -v ok="$1" 'BEGIN {print (ok == 1) ? "met" : "NOT met"}'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN {print (a != "-" && b != "-" && a + 0 <= b + 0) ? 1 : 0}'; }
 echo
 echo "targets"
 bt=${median_of["btrfs/sandbox run (btrfs)"]:--}
@@ -350,16 +358,15 @@ for fs in btrfs xfs; do
     half=$(awk -v c="$cp" 'BEGIN {printf "%.3f", c / 2}')
     printf '  %-58s %-24s %s\n' "reflink >= 2x faster than cp -a on $fs" "$rl s vs $cp s" "$(verdict "$(le "$rl" "$half")")"
 done
-ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 for fs in "$machine_fs" btrfs xfs; do
     cpy=${median_of["$fs/sandbox run (copy)"]:--}; cp=${median_of["$fs/cp -a"]}
     r=$(ratio_of "$cpy" "$cp")
-    printf '  %-58s %-36s %s\n' "first snapshot (copy) <= 1.1x cp -a --reflink=never, $fs" "$cpy s / $cp s = ${r}x" "$(verdict "$(le "$r" 1.1)")"
+    printf '  %-72s %-40s %s\n' "first snapshot (copy) <= 1.1x cp -a --reflink=never, $fs" "$cpy s / $cp s = ${r}x" "$(verdict "$(le "$r" 1.1)")"
 done
 for fs in btrfs xfs; do
     rl=${median_of["$fs/sandbox run (reflink)"]:--}; cp=${median_of["$fs/cp -a --reflink=always"]:--}
     r=$(ratio_of "$rl" "$cp")
-    printf '  %-58s %-36s %s\n' "first snapshot (reflink) <= 1.1x cp -a --reflink=always, $fs" "$rl s / $cp s = ${r}x" "$(verdict "$(le "$r" 1.1)")"
+    printf '  %-72s %-40s %s\n' "first snapshot (reflink) <= 1.1x cp -a --reflink=always, $fs" "$rl s / $cp s = ${r}x" "$(verdict "$(le "$r" 1.1)")"
 done
 for key in "${!median_of[@]}"; do
     case $key in
@@ -374,7 +381,10 @@ for pair in "copy:$copy_pair" "reflink:$reflink_pair" "cp -a (no refresh):$cp_pa
     [ "$name" != "cp -a (no refresh)" ] || target="(baseline)"
     printf '  %-58s %-24s %s\n' "first git status <= 2x the second ($name)" "$1 ms / $2 ms = ${ratio}x" "$target"
 done
+fi
 
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+if has_part layers; then
 echo
 echo "layered snapshots (issue 22): sandbox run -- true, a new sandbox each time, medians of $iterations"
 printf '  %-16s %8s %10s %12s %12s %10s %12s\n' "filesystem" "files" "first s" "unchanged s" "one edit s" "edit KiB" "depth/$rounds"
@@ -388,22 +398,23 @@ echo "targets (issue 22)"
 for row in "${layer_rows[@]}"; do
     IFS='|' read -r fs n <<<"$row"
     u=${layer["$fs/$n/unchanged"]}; e=${layer["$fs/$n/edit"]}; r=$(ratio_of "$e" "$u")
-    printf '  %-58s %-36s %s\n' "one-file edit run <= 1.2x unchanged run, $fs, $n files" "$e s / $u s = ${r}x" "$(verdict "$(le "$r" 1.2)")"
+    printf '  %-72s %-40s %s\n' "one-file edit run <= 1.2x unchanged run, $fs, $n files" "$e s / $u s = ${r}x" "$(verdict "$(le "$r" 1.2)")"
     k=${layer["$fs/$n/edit-kib"]}
-    printf '  %-58s %-36s %s\n' "one-file edit adds <= 1 MiB, $fs, $n files" "$k KiB = $(ratio_of "$k" 1024)x 1 MiB" "$(verdict "$(le "$k" 1024)")"
+    printf '  %-72s %-40s %s\n' "one-file edit adds <= 1 MiB, $fs, $n files" "$k KiB = $(ratio_of "$k" 1024)x 1 MiB" "$(verdict "$(le "$k" 1024)")"
     d=${layer["$fs/$n/depth"]}
-    printf '  %-58s %-36s %s\n' "depth <= 8 over $rounds edit-and-run rounds, $fs, $n files" "max $d = $(ratio_of "$d" 8)x 8" "$(verdict "$(le "$d" 8)")"
-    printf '  %-58s %-36s %s\n' "merged view = user's tree after $rounds rounds, $fs, $n files" "" "$(verdict "${layer["$fs/$n/view"]}")"
+    printf '  %-72s %-40s %s\n' "depth <= 8 over $rounds edit-and-run rounds, $fs, $n files" "max $d = $(ratio_of "$d" 8)x 8" "$(verdict "$(le "$d" 8)")"
+    printf '  %-72s %-40s %s\n' "merged view = user's tree after $rounds rounds, $fs, $n files" "" "$(verdict "${layer["$fs/$n/view"]}")"
 done
 for entry in "${layer_fs[@]}"; do
     fs=${entry%%|*}
     small=${layer["$fs/1000/unchanged"]:--}; big=${layer["$fs/100000/unchanged"]:--}; r=$(ratio_of "$big" "$small")
-    printf '  %-58s %-36s %s\n' "unchanged run at 100,000 files <= 1.5x at 1,000, $fs" "$big s / $small s = ${r}x" "$(verdict "$(le "$r" 1.5)")"
+    printf '  %-72s %-40s %s\n' "unchanged run at 100,000 files <= 1.5x at 1,000, $fs" "$big s / $small s = ${r}x" "$(verdict "$(le "$r" 1.5)")"
     w=${layer["$fs/sparse-with"]:--}; wo=${layer["$fs/sparse-without"]:--}
     added=$(awk -v a="$w" -v b="$wo" 'BEGIN {if (a == "-" || b == "-") print "-"; else printf "%.3f", a - b}')
-    printf '  %-58s %-36s %s\n' "${sparse_gib} GiB sparse file adds <= 0.5 s to a first snapshot, $fs" "$w s - $wo s = $added s = $(ratio_of "$added" 0.5)x 0.5 s" "$(verdict "$(le "$added" 0.5)")"
+    printf '  %-72s %-40s %s\n' "${sparse_gib} GiB sparse file adds <= 0.5 s to a first snapshot, $fs" "$w s - $wo s = $added s = $(ratio_of "$added" 0.5)x 0.5 s" "$(verdict "$(le "$added" 0.5)")"
     k=${layer["$fs/sparse-kib"]:--}
-    printf '  %-58s %-36s %s\n' "${sparse_gib} GiB sparse file adds <= 1 MiB to the snapshot, $fs" "$k KiB = $(ratio_of "$k" 1024)x 1 MiB" "$(verdict "$(le "$k" 1024)")"
+    printf '  %-72s %-40s %s\n' "${sparse_gib} GiB sparse file adds <= 1 MiB to the snapshot, $fs" "$k KiB = $(ratio_of "$k" 1024)x 1 MiB" "$(verdict "$(le "$k" 1024)")"
 done
+fi
 echo
 echo "benchmark run time: $(( $(date +%s) - started )) s"
