@@ -36,6 +36,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -149,6 +150,7 @@ struct worker {
 
 struct walk {
     bool copy, reflink;
+    bool splice; /* copy_file_range for data: where it cannot clone in place of copying */
     const struct exclude *excludes;
     size_t nexcludes;
     int manifest_fd; /* -1: none */
@@ -389,7 +391,7 @@ static int copy_range(struct worker *k, int in, int out, off_t from, off_t to, b
 /* The data of in into out, holes left as holes (SEEK_DATA/SEEK_HOLE, lseek(2)). */
 static int copy_data(struct worker *k, int in, int out, const struct stat *st)
 {
-    bool use_cfr = true;
+    bool use_cfr = k->walk->splice;
     off_t size = st->st_size;
     if (size == 0)
         return 0;
@@ -1079,6 +1081,21 @@ static bool parse_count(const char *s, long *out)
     return true;
 }
 
+/* Whether copy_file_range may copy the data into the filesystem of fd: always with --reflink;
+ * without, not where it would clone instead (btrfs, xfs, bcachefs, ZFS share extents through
+ * it, copy_file_range(2) "NOTES"), since a plain copy is asked for exactly to get blocks of its
+ * own (as cp --reflink=never avoids it since coreutils 9.0). */
+static bool may_splice(int fd, bool reflink)
+{
+    struct statfs sf;
+    if (reflink)
+        return true;
+    if (fstatfs(fd, &sf) < 0)
+        return false;
+    unsigned long type = (unsigned long)sf.f_type;
+    return type != 0x9123683EUL && type != 0x58465342UL && type != 0xCA451A4EUL && type != 0x2FC12FC1UL;
+}
+
 static void raise_nofile(void)
 {
     struct rlimit r;
@@ -1159,6 +1176,7 @@ int tree_main(int argc, char *argv[])
             return TREE_FAILED;
         }
     }
+    w.splice = dst >= 0 && may_splice(dst, reflink);
     struct progress p = {.walk = &w, .total_files = total_files, .total_bytes = total_bytes};
     pthread_t shower;
     bool showing = false;
