@@ -176,17 +176,27 @@ public final class SnapshotStore {
     public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, LookAhead lookAhead,
             Console console, Claim claim) {
         Set<Path> exclude = Set.of(store.root());
-        return locked(() -> {
-            Snapshot chosen;
-            try {
-                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude,
-                        lookAhead == null ? LookAhead.NONE : lookAhead, console);
-            } catch (FileSystemException e) {
-                throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
+        try {
+            return locked(() -> {
+                Snapshot chosen;
+                try {
+                    chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude,
+                            lookAhead == null ? LookAhead.NONE : lookAhead, console);
+                } catch (FileSystemException e) {
+                    throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
+                }
+                claim.claim(chosen);
+                return chosen;
+            });
+        } finally {
+            if (lookAhead != null && lookAhead.scanned() != null) {
+                try {
+                    Files.deleteIfExists(lookAhead.scanned());
+                } catch (IOException e) {
+                    // a .tmp-* leftover: gc deletes it
+                }
             }
-            claim.claim(chosen);
-            return chosen;
-        });
+        }
     }
 
     private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
@@ -228,15 +238,43 @@ public final class SnapshotStore {
      * tree's fingerprint when a snapshot may be reused (on a 50,000-file tree that walk is
      * most of the cost of starting a sandbox), else HEAD and the dirty paths, which a
      * filesystem snapshot records and which cost more than taking it. Either may be null.
+     * {@code scanned}, when not null, is the manifest the fingerprint's scan wrote: a delta
+     * starts from it instead of walking the tree again.
      */
-    public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
-        static final LookAhead NONE = new LookAhead(null, null);
+    public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status,
+            Path scanned, CompletableFuture<Lower> lower) {
+        static final LookAhead NONE = new LookAhead(null, null, null, null);
+
+        public LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
+            this(fingerprint, status, null, null);
+        }
     }
 
-    /** Starts the walk ({@code mayReuse}) or the git status in a background thread. */
+    /** The tree snapshot {@code id}'s layers show, composed while the run got ready. */
+    public record Lower(String id, Manifest manifest) {
+    }
+
+    /**
+     * Starts the walk ({@code mayReuse}) or the git status in a background thread. Where a
+     * delta may follow (a helper, no linked {@code .git}: the fingerprint is the scan's alone),
+     * the walk is the helper's scan writing its manifest under {@code .tmp-*}.
+     */
     public LookAhead lookAhead(Repo repo, boolean mayReuse) {
+        Set<Path> exclude = Set.of(store.root());
+        if (mayReuse && helper != null && !LinkedGitDir.linked(repo.root())) {
+            Path scanned = store.snapshotsDir().resolve(TMP_PREFIX + "scan-" + ProcessHandle.current().pid() + "-"
+                    + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000)));
+            // the newest copy's layers, composed meanwhile: if the tree changed, a delta diffs against them
+            CompletableFuture<Lower> lower = inBackground(() -> {
+                Optional<Snapshot> newest = list().stream().filter(sn -> sn.strategy().equals("copy")).findFirst();
+                return newest.isEmpty() || newest.get().depth() >= MAX_DEPTH ? null
+                        : new Lower(newest.get().id(), composed(newest.get().id()));
+            });
+            return new LookAhead(inBackground(() -> new NativeTree(helper.get())
+                    .scan(repo.root(), exclude, scanned).fingerprint()), null, scanned, lower);
+        }
         if (mayReuse) {
-            return new LookAhead(inBackground(() -> Snapshotter.fingerprint(repo.root(), Set.of(store.root()))), null);
+            return new LookAhead(inBackground(() -> Snapshotter.fingerprint(repo.root(), exclude)), null);
         }
         return new LookAhead(null, inBackground(repo::status));
     }
@@ -297,7 +335,9 @@ public final class SnapshotStore {
                         : repo.status();
                 String base = status.head();
                 List<String> dirty = status.dirtyPaths();
-                Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);
+                // the manifest lets the next snapshot be a delta over this one (copy only, see deltaParent)
+                Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude,
+                        new Snapshotter.CopyOptions(tmp.resolve(MANIFEST), Console.stderrIsTerminal(), 0, 0));
                 boolean heldStill = snapshotter.atomic()
                         || copied.fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))
                                 && Objects.equals(base, repo.headCommit());
@@ -377,23 +417,33 @@ public final class SnapshotStore {
     private Snapshot takeDelta(Repo repo, Snapshot parent, Set<Path> exclude, LookAhead lookAhead,
             Console console) throws IOException {
         NativeTree tree = new NativeTree(helper.get());
-        Manifest lower = composed(parent.id());
+        Manifest lower = lookAheadLower(lookAhead, parent.id());
+        if (lower == null) {
+            lower = composed(parent.id());
+        }
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
             String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
+            // git status reads every file's stat too, and costs as much as the rest: beside it
+            CompletableFuture<Repo.Status> statusLater = attempt == 1 && lookAhead.status() != null
+                    ? lookAhead.status() : inBackground(repo::status);
             try {
-                Repo.Status status = attempt == 1 && lookAhead.status() != null ? statusNow(repo, lookAhead.status())
-                        : repo.status();
-                String base = status.head();
                 Path scanned = tmp.resolve("scan");
-                NativeTree.Scan before = tree.scan(repo.root(), exclude, scanned);
-                Manifest treeNow = Manifest.read(scanned);
+                String before = attempt == 1 ? lookAheadScan(lookAhead, scanned) : null;
+                if (before == null) {
+                    before = tree.scan(repo.root(), exclude, scanned).fingerprint();
+                }
+                if (Files.size(scanned) > Manifest.FILE_MAX) {
+                    Tree.delete(tmp);
+                    return null;
+                }
+                byte[] treeNow = Files.readAllBytes(scanned);
                 Files.delete(scanned); // the whole tree's: a delta keeps only its changes
                 Manifest.Delta delta;
                 try {
-                    delta = Manifest.diff(lower, treeNow);
+                    delta = Manifest.diff(lower, treeNow, "the scan's manifest '" + scanned + "'");
                 } catch (IllegalArgumentException rootReplaced) {
                     Tree.delete(tmp);
                     return null;
@@ -405,15 +455,21 @@ public final class SnapshotStore {
                 Path ops = tmp.resolve("ops");
                 delta.writeOps(ops);
                 boolean heldStill;
+                Repo.Status status;
                 try {
                     tree.applyOps(repo.root(), tmp.resolve("tree"), ops, false, null);
-                    heldStill = before.fingerprint().equals(tree.scan(repo.root(), exclude, null).fingerprint())
-                            && Objects.equals(base, repo.headCommit());
+                    String after = tree.scan(repo.root(), exclude, null).fingerprint();
+                    status = statusNow(repo, statusLater);
+                    heldStill = before.equals(after) && Objects.equals(status.head(), repo.headCommit());
                 } catch (NativeTree.Changed changed) {
+                    status = null;
                     heldStill = false;
                 }
-                if (!heldStill && attempt < COPY_ATTEMPTS) {
+                if (!heldStill && (attempt < COPY_ATTEMPTS || status == null)) {
                     Tree.delete(tmp);
+                    if (attempt >= COPY_ATTEMPTS) {
+                        return null; // a file kept vanishing under the copy: a full copy copes with that
+                    }
                     continue;
                 }
                 if (!heldStill) {
@@ -425,12 +481,11 @@ public final class SnapshotStore {
                 if (delta.manifest().get(".git/index") != null) {
                     refreshIndexThrough(tmp.resolve("tree"), parent.id());
                 }
-                List<String> skipped = treeNow.entries().values().stream()
-                        .filter(e -> e.kind() == Manifest.OTHER)
-                        .map(e -> new String(Manifest.pathBytes(e.path()), java.nio.charset.StandardCharsets.UTF_8))
-                        .toList();
-                Snapshot snapshot = new Snapshot(id, "copy", repo.root().toString(), base, status.dirtyPaths(),
-                        now.toString(), before.fingerprint(), skipped, parent.id(), parent.depth() + 1);
+                List<String> skipped = delta.skipped().stream()
+                        .map(k -> new String(Manifest.pathBytes(k), java.nio.charset.StandardCharsets.UTF_8))
+                        .sorted().toList();
+                Snapshot snapshot = new Snapshot(id, "copy", repo.root().toString(), status.head(),
+                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), parent.depth() + 1);
                 Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
                 Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
                 for (String sk : skipped) {
@@ -442,6 +497,37 @@ public final class SnapshotStore {
                 Tree.deleteQuietly(tmp);
                 throw e;
             }
+        }
+    }
+
+    /** What the look-ahead composed for {@code parent}, or null (none, another snapshot, or it failed). */
+    private static Manifest lookAheadLower(LookAhead lookAhead, String parent) {
+        if (lookAhead.lower() == null) {
+            return null;
+        }
+        try {
+            Lower lower = lookAhead.lower().join();
+            return lower != null && lower.id().equals(parent) ? lower.manifest() : null;
+        } catch (CompletionException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The fingerprint of the look-ahead's scan, its manifest moved to {@code to}; null when
+     * there is none (another kind of look-ahead, or its scan failed: scanning again here
+     * reports the error).
+     */
+    private static String lookAheadScan(LookAhead lookAhead, Path to) {
+        if (lookAhead.scanned() == null || lookAhead.fingerprint() == null) {
+            return null;
+        }
+        try {
+            String fingerprint = lookAhead.fingerprint().join();
+            Files.move(lookAhead.scanned(), to);
+            return fingerprint;
+        } catch (CompletionException | IOException e) {
+            return null;
         }
     }
 

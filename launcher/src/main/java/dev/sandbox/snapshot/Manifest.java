@@ -1,10 +1,7 @@
 package dev.sandbox.snapshot;
 
 import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,13 +9,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * What a snapshot layer holds, entry by entry, as the working tree looked when it was copied:
@@ -79,15 +78,15 @@ public final class Manifest {
         public static final char WHITEOUT = 'w';
     }
 
-    private final NavigableMap<String, Entry> entries;
+    private final Map<String, Entry> entries; // a HashMap: a cold JVM builds and probes it fastest
 
-    private Manifest(NavigableMap<String, Entry> entries) {
+    private Manifest(Map<String, Entry> entries) {
         this.entries = entries;
     }
 
     /** A manifest of {@code entries} (a later one for the same path wins). */
     public static Manifest of(Iterable<Entry> entries) {
-        NavigableMap<String, Entry> map = new TreeMap<>();
+        Map<String, Entry> map = new HashMap<>();
         for (Entry e : entries) {
             checkPath(e.path());
             map.put(e.path(), e);
@@ -95,7 +94,7 @@ public final class Manifest {
         return new Manifest(map);
     }
 
-    /** The entries, sorted by path bytes (a directory before what it holds). */
+    /** The entries by path, in no order. */
     public Map<String, Entry> entries() {
         return Collections.unmodifiableMap(entries);
     }
@@ -147,55 +146,37 @@ public final class Manifest {
         if (length > FILE_MAX) {
             throw new IOException("manifest '" + file + "' is " + length + " bytes, more than " + FILE_MAX);
         }
-        NavigableMap<String, Entry> map = new TreeMap<>();
-        try (InputStream raw = Files.newInputStream(file);
-                DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(raw, 1 << 16))) {
-            byte[] magic = new byte[MAGIC.length];
-            in.readFully(magic);
-            if (!java.util.Arrays.equals(magic, MAGIC)) {
-                throw new IOException("'" + file + "' is not a manifest (no SBMANIF1 magic)");
-            }
-            byte[] fixed = new byte[FIXED];
-            ByteBuffer b = ByteBuffer.wrap(fixed).order(ByteOrder.LITTLE_ENDIAN);
-            while (true) {
-                int first = in.read();
-                if (first < 0) {
-                    break;
-                }
-                fixed[0] = (byte) first;
-                in.readFully(fixed, 1, FIXED - 1);
-                char kind = (char) (fixed[0] & 0xff);
-                if ("dflow".indexOf(kind) < 0) {
-                    throw new IOException("manifest '" + file + "' holds an entry of unknown kind " + (int) kind);
-                }
-                int mode = b.getInt(1);
-                long size = b.getLong(5);
-                long sec = b.getLong(13);
-                int nsec = b.getInt(21);
-                long ino = b.getLong(25);
-                int len = b.getShort(33) & 0xffff;
-                if (len > PATH_MAX) {
-                    throw new IOException("manifest '" + file + "' holds a path of " + len + " bytes");
-                }
-                byte[] path = new byte[len];
-                in.readFully(path);
-                String key = key(path);
-                try {
-                    checkPath(key);
-                } catch (IllegalArgumentException e) {
-                    throw new IOException("manifest '" + file + "': " + e.getMessage());
-                }
-                map.put(key, new Entry(kind, mode, size, sec, nsec, ino, key));
-            }
-        } catch (EOFException e) {
-            throw new IOException("manifest '" + file + "' ends inside an entry", e);
+        byte[] raw = Files.readAllBytes(file);
+        String source = "manifest '" + file + "'";
+        ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+        Map<String, Entry> map = new HashMap<>(Math.max(16, raw.length / 40));
+        for (int p = start(raw, "'" + file + "'"); p < raw.length; p = next(raw, b, p)) {
+            String key = key(raw, b, p, source);
+            map.put(key, entry(b, p, (char) (raw[p] & 0xff), key));
         }
         return new Manifest(map);
+    }
+
+    /** This manifest as {@link #write} writes it. */
+    byte[] toBytes() {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            write(out);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out.toByteArray();
     }
 
     /** Writes this manifest to {@code file} (replaced if it exists). */
     public void write(Path file) throws IOException {
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
+            write(out);
+        }
+    }
+
+    private void write(OutputStream out) throws IOException {
+        {
             out.write(MAGIC);
             ByteBuffer b = ByteBuffer.allocate(FIXED).order(ByteOrder.LITTLE_ENDIAN);
             for (Entry e : entries.values()) {
@@ -220,10 +201,16 @@ public final class Manifest {
         if (path.indexOf('\0') >= 0) {
             throw new IllegalArgumentException("a path with a NUL byte");
         }
-        for (String part : path.split("/", -1)) {
-            if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+        int start = 0;
+        while (start <= path.length()) {
+            int slash = path.indexOf('/', start);
+            int end = slash < 0 ? path.length() : slash;
+            int n = end - start;
+            if (n == 0 || n == 1 && path.charAt(start) == '.'
+                    || n == 2 && path.charAt(start) == '.' && path.charAt(start + 1) == '.') {
                 throw new IllegalArgumentException("a path '" + path + "' that is not relative and plain");
             }
+            start = end + 1;
         }
     }
 
@@ -238,35 +225,35 @@ public final class Manifest {
         if (topmostFirst.isEmpty()) {
             throw new IllegalArgumentException("no layers");
         }
-        NavigableMap<String, Entry> merged = new TreeMap<>(topmostFirst.get(topmostFirst.size() - 1).entries);
+        Map<String, Entry> merged = new HashMap<>(topmostFirst.get(topmostFirst.size() - 1).entries);
         merged.values().removeIf(e -> e.kind() == DELETED);
         for (int i = topmostFirst.size() - 2; i >= 0; i--) {
-            for (Entry e : topmostFirst.get(i).entries.values()) { // sorted: a directory before its children
+            Collection<Entry> layer = topmostFirst.get(i).entries.values();
+            Set<String> hidden = new HashSet<>(); // what lies below one of these is gone from the merge
+            for (Entry e : layer) {
                 Entry below = merged.get(e.path());
-                if (e.kind() == DELETED) {
-                    merged.remove(e.path());
-                    below(merged, e.path()).clear();
-                    continue;
+                if (e.kind() == DELETED || below != null && below.kind() == DIR
+                        && (e.kind() != DIR || e.ino() != below.ino())) {
+                    hidden.add(e.path());
                 }
-                if (below != null && below.kind() == DIR && (e.kind() != DIR || e.ino() != below.ino())) {
-                    below(merged, e.path()).clear();
+            }
+            if (!hidden.isEmpty()) {
+                merged.keySet().removeIf(p -> underAny(parent(p), hidden) || hidden.contains(p) && !p.isEmpty());
+            }
+            for (Entry e : layer) {
+                if (e.kind() != DELETED) {
+                    merged.put(e.path(), e);
                 }
-                merged.put(e.path(), e);
             }
         }
         return new Manifest(merged);
     }
 
-    /** The entries strictly below directory {@code path}. */
-    private static NavigableMap<String, Entry> below(NavigableMap<String, Entry> map, String path) {
-        if (path.isEmpty()) {
-            return map.tailMap("", false);
-        }
-        return map.subMap(path + "/", true, path + "0", false); // '0' sorts right after '/'
-    }
-
-    /** What {@link #diff} found: the helper's operations, and the delta layer's manifest. */
-    public record Delta(List<Op> ops, Manifest manifest, long files, long bytes) {
+    /**
+     * What {@link #diff} found: the helper's operations, the delta layer's manifest, the files
+     * and bytes it copies, and the tree's FIFOs, sockets and devices, which no copy holds.
+     */
+    public record Delta(List<Op> ops, Manifest manifest, long files, long bytes, List<String> skipped) {
         /** Whether nothing changed. */
         public boolean empty() {
             return ops.isEmpty();
@@ -300,69 +287,202 @@ public final class Manifest {
      *     delta can say that; take a full copy
      */
     public static Delta diff(Manifest lower, Manifest now) {
+        try {
+            return diff(lower, now.toBytes(), "the tree's manifest");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // bytes this class wrote
+        }
+    }
+
+    /**
+     * As {@link #diff(Manifest, Manifest)}, with the tree now as the bytes of the manifest the
+     * helper's scan wrote (checked as {@link #read} checks them; {@code source} names it in
+     * errors). Only changed entries become objects: on a cold JVM a one-file change in a
+     * tree of 50,000 entries then costs one pass over the bytes and one lookup per entry.
+     *
+     * @throws IOException when the bytes are not a manifest (see {@link #read})
+     */
+    public static Delta diff(Manifest lower, byte[] raw, String source) throws IOException {
         Entry oldRoot = lower.get("");
-        Entry newRoot = now.get("");
-        if (oldRoot == null || newRoot == null || oldRoot.kind() != DIR || newRoot.kind() != DIR
-                || oldRoot.ino() != newRoot.ino()) {
+        if (oldRoot == null || oldRoot.kind() != DIR) {
             throw new IllegalArgumentException("the tree's root was replaced");
         }
+        ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+        // one call per entry, so that the JIT compiles the body early (a loop alone runs interpreted for long)
+        Pass pass = new Pass(lower, raw, b, source);
+        for (int p = start(raw, source); p < raw.length; p = next(raw, b, p)) {
+            pass.visit(p);
+        }
+        List<Entry> changed = pass.changed;
+        Set<String> subtrees = pass.subtrees;
+        List<String> others = pass.others;
+        long matched = pass.matched;
+        boolean root = pass.root;
+        if (!root) {
+            throw new IllegalArgumentException("the tree's root was replaced");
+        }
+        changed.sort(Comparator.comparing(Entry::path)); // a directory before what it holds: stable ops
         List<Op> ops = new ArrayList<>();
-        NavigableMap<String, Entry> layer = new TreeMap<>();
-        Set<String> subtrees = new HashSet<>(); // the C's: what lies below one is copied with it
+        Map<String, Entry> layer = new HashMap<>();
         long files = 0;
         long bytes = 0;
-        for (Entry e : now.entries.values()) { // sorted: a directory before its children
-            if (e.kind() == OTHER || e.path().isEmpty()) {
-                continue;
-            }
+        for (Entry e : changed) {
             if (underAny(parent(e.path()), subtrees)) {
-                layer.put(e.path(), e);
-                if (e.kind() != DIR) {
-                    files++;
-                    bytes += e.kind() == FILE ? e.size() : 0;
-                }
-                continue;
+                continue; // in the layer through the pass below
             }
-            Entry old = lower.get(e.path());
-            if (old != null && old.kind() == OTHER) {
-                old = null;
-            }
-            if (e.kind() == DIR) {
-                if (old == null || old.kind() != DIR || old.ino() != e.ino()) {
-                    ops.add(new Op(Op.SUBTREE, e.path()));
-                    layer.put(e.path(), e);
-                    subtrees.add(e.path());
-                } else if (old.mode() != e.mode() || old.mtimeSec() != e.mtimeSec()
-                        || old.mtimeNsec() != e.mtimeNsec()) {
-                    ops.add(new Op(Op.COPY, e.path()));
-                    layer.put(e.path(), e);
-                }
-            } else if (old == null || !old.sameContent(e)) {
-                ops.add(new Op(Op.COPY, e.path()));
-                layer.put(e.path(), e);
+            ops.add(new Op(subtrees.contains(e.path()) ? Op.SUBTREE : Op.COPY, e.path()));
+            layer.put(e.path(), e);
+            if (e.kind() != DIR) {
                 files++;
                 bytes += e.kind() == FILE ? e.size() : 0;
             }
         }
-        for (Entry old : lower.entries.values()) {
-            if (old.kind() == OTHER || old.path().isEmpty()) {
-                continue;
-            }
-            Entry e = now.get(old.path());
-            if (e != null && e.kind() != OTHER) {
-                continue; // still there (changed or not: handled above)
-            }
-            String parent = parent(old.path());
-            Entry newParent = now.get(parent);
-            Entry oldParent = lower.get(parent);
-            // in a directory that is still the same one, not replaced itself nor under a replaced one
-            if (newParent != null && newParent.kind() == DIR && oldParent != null && oldParent.kind() == DIR
-                    && newParent.ino() == oldParent.ino() && !underAny(parent, subtrees)) {
-                ops.add(new Op(Op.WHITEOUT, old.path()));
-                layer.put(old.path(), Entry.deleted(old.path()));
+        if (!subtrees.isEmpty()) { // all of a copied subtree, unchanged entries too: they hide the lower's
+            for (int p = start(raw, source); p < raw.length; p = next(raw, b, p)) {
+                String key = key(raw, b, p, source);
+                char kind = (char) (raw[p] & 0xff);
+                if (kind != OTHER && !key.isEmpty() && underAny(parent(key), subtrees)) {
+                    layer.put(key, entry(b, p, kind, key));
+                    if (kind != DIR) {
+                        files++;
+                        bytes += kind == FILE ? b.getLong(p + 5) : 0;
+                    }
+                }
             }
         }
-        return new Delta(ops, new Manifest(layer), files, bytes);
+        long lowerLive = lower.entries.values().stream().filter(e -> e.kind() != OTHER).count();
+        if (matched < lowerLive) { // something was deleted: only now are the tree's paths worth a map
+            Map<String, Long> dirs = new HashMap<>();
+            Set<String> present = new HashSet<>();
+            for (int p = start(raw, source); p < raw.length; p = next(raw, b, p)) {
+                String key = key(raw, b, p, source);
+                char kind = (char) (raw[p] & 0xff);
+                if (kind != OTHER) {
+                    present.add(key);
+                    if (kind == DIR) {
+                        dirs.put(key, b.getLong(p + 25));
+                    }
+                }
+            }
+            List<String> gone = new ArrayList<>();
+            for (Entry old : lower.entries.values()) {
+                if (old.kind() == OTHER || old.path().isEmpty() || present.contains(old.path())) {
+                    continue;
+                }
+                String parent = parent(old.path());
+                Long newParent = dirs.get(parent);
+                Entry oldParent = lower.get(parent);
+                // in a directory that is still the same one, not replaced itself nor under a replaced one
+                if (newParent != null && oldParent != null && oldParent.kind() == DIR
+                        && newParent == oldParent.ino() && !underAny(parent, subtrees)) {
+                    gone.add(old.path());
+                }
+            }
+            gone.sort(null);
+            for (String path : gone) {
+                ops.add(new Op(Op.WHITEOUT, path));
+                layer.put(path, Entry.deleted(path));
+            }
+        }
+        return new Delta(ops, new Manifest(layer), files, bytes, others);
+    }
+
+    /** The first pass of {@link #diff}: what changed, entry by entry. */
+    private static final class Pass {
+        final Manifest lower;
+        final byte[] raw;
+        final ByteBuffer b;
+        final String source;
+        final Entry oldRoot;
+        final List<Entry> changed = new ArrayList<>();
+        final Set<String> subtrees = new HashSet<>(); // the C's: what lies below one is copied with it
+        final List<String> others = new ArrayList<>();
+        long matched;
+        boolean root;
+
+        Pass(Manifest lower, byte[] raw, ByteBuffer b, String source) {
+            this.lower = lower;
+            this.raw = raw;
+            this.b = b;
+            this.source = source;
+            this.oldRoot = lower.get("");
+        }
+
+        void visit(int p) throws IOException {
+            String key = key(raw, b, p, source);
+            char kind = (char) (raw[p] & 0xff);
+            if (kind == OTHER) {
+                others.add(key);
+                return;
+            }
+            if (kind == DELETED) {
+                throw new IOException(source + " holds a tombstone: not a scan");
+            }
+            Entry old = lower.get(key);
+            if (old != null && old.kind() == OTHER) {
+                old = null;
+            }
+            if (old != null) {
+                matched++;
+            }
+            if (key.isEmpty()) {
+                if (kind != DIR || b.getLong(p + 25) != oldRoot.ino()) {
+                    throw new IllegalArgumentException("the tree's root was replaced");
+                }
+                root = true;
+                return;
+            }
+            if (kind == DIR && (old == null || old.kind() != DIR || old.ino() != b.getLong(p + 25))) {
+                subtrees.add(key);
+                changed.add(entry(b, p, kind, key));
+            } else if (old == null || old.kind() != kind || old.mode() != b.getInt(p + 1)
+                    || old.mtimeSec() != b.getLong(p + 13) || old.mtimeNsec() != b.getInt(p + 21)
+                    || kind != DIR && (old.size() != b.getLong(p + 5) || old.ino() != b.getLong(p + 25))) {
+                changed.add(entry(b, p, kind, key));
+            }
+        }
+    }
+
+    /** The first entry's offset after the magic. */
+    private static int start(byte[] raw, String source) throws IOException {
+        if (raw.length < MAGIC.length || !Arrays.equals(raw, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+            throw new IOException(source + " is not a manifest (no SBMANIF1 magic)");
+        }
+        return MAGIC.length;
+    }
+
+    private static int next(byte[] raw, ByteBuffer b, int p) {
+        return p + FIXED + (b.getShort(p + 33) & 0xffff);
+    }
+
+    /** The path of the entry at {@code p}, checked as {@link #read} checks it. */
+    private static String key(byte[] raw, ByteBuffer b, int p, String source) throws IOException {
+        if (raw.length - p < FIXED) {
+            throw new IOException(source + " ends inside an entry");
+        }
+        char kind = (char) (raw[p] & 0xff);
+        if (kind != DIR && kind != FILE && kind != LINK && kind != OTHER && kind != DELETED) {
+            throw new IOException(source + " holds an entry of unknown kind " + (int) kind);
+        }
+        int len = b.getShort(p + 33) & 0xffff;
+        if (len > PATH_MAX) {
+            throw new IOException(source + " holds a path of " + len + " bytes");
+        }
+        if (raw.length - p - FIXED < len) {
+            throw new IOException(source + " ends inside an entry");
+        }
+        String key = new String(raw, p + FIXED, len, StandardCharsets.ISO_8859_1);
+        try {
+            checkPath(key);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(source + ": " + e.getMessage());
+        }
+        return key;
+    }
+
+    private static Entry entry(ByteBuffer b, int p, char kind, String key) {
+        return new Entry(kind, b.getInt(p + 1), b.getLong(p + 5), b.getLong(p + 13), b.getInt(p + 21),
+                b.getLong(p + 25), key);
     }
 
     /** Whether {@code path} or one of its ancestors is in {@code dirs}. */
