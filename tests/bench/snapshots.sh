@@ -29,7 +29,8 @@
 #
 # Page caches are warm (every method reads the same tree just read by the previous one).
 # Needs root (loop devices). Prints figures and the targets, each with its ratio and
-# met / NOT met; exits 0 (a report). About 15 minutes on 2 cores with the defaults.
+# met / NOT met; exits 0 (a report). With the defaults on 2 busy cores the layered part took
+# 12.5 minutes; the copies part, at 5,000 files and 64 MiB, about 6.
 # Usage: tests/bench/snapshots.sh [ITERATIONS] [REPO]
 #   (BENCH_FILES=20000 BENCH_MIB=256 BENCH_LAYER_FILES="1000 20000 100000" BENCH_ROUNDS=10
 #    BENCH_SPARSE_GIB=4; BENCH_PARTS="copies layers": the copies and git status parts, the
