@@ -338,6 +338,7 @@ fi
 
 verdict() { awk -v ok="$1" 'BEGIN {print (ok == 1) ? "met" : "NOT met"}'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN {print (a != "-" && b != "-" && a + 0 <= b + 0) ? 1 : 0}'; }
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 if has_part copies; then
 echo
 printf '%s\n' "snapshots: $files tracked files, ${size} MiB in all, $iterations iterations, medians; JVM floor (sandbox --version) ${jvm_floor} s"
@@ -384,7 +385,6 @@ for pair in "copy:$copy_pair" "reflink:$reflink_pair" "cp -a (no refresh):$cp_pa
 done
 fi
 
-ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 if has_part layers; then
 echo
 echo "layered snapshots (issue 22): sandbox run -- true, a new sandbox each time, medians of $iterations"
