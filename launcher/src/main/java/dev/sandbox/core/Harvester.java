@@ -445,7 +445,7 @@ public final class Harvester {
     }
 
     private static Source source(Path dir, Snapshot snap, LowerView view) {
-        return new Source(StateStore.upperDir(dir), view.root(), snap.baseCommit(),
+        return new Source(StateStore.upperDir(dir), view.root(), view.layers(), snap.baseCommit(),
                 snap.dirtyPaths() == null ? List.of() : snap.dirtyPaths());
     }
 

@@ -36,11 +36,13 @@ public final class LowerView implements AutoCloseable {
 
     private final Process process;
     private final Path root;
+    private final List<Path> layers;
     private boolean closed;
 
-    private LowerView(Process process, Path root) {
+    private LowerView(Process process, Path root, List<Path> layers) {
         this.process = process;
         this.root = root;
+        this.layers = List.copyOf(layers);
     }
 
     /**
@@ -59,7 +61,7 @@ public final class LowerView implements AutoCloseable {
             throw new IllegalArgumentException("no layers to view");
         }
         if (layers.size() == 1) {
-            return new LowerView(null, layers.get(0));
+            return new LowerView(null, layers.get(0), layers);
         }
         // The real path: an absolute symlink on the way under /proc/PID/root would lead back
         // to this process's own root, where the topmost layer is alone.
@@ -97,12 +99,17 @@ public final class LowerView implements AutoCloseable {
             throw new IOException("can't view the snapshot's " + layers.size() + " layers: "
                     + (why.isEmpty() ? "the helper ended with status " + p.exitValue() : why));
         }
-        return new LowerView(p, Path.of("/proc/" + p.pid() + "/root" + top));
+        return new LowerView(p, Path.of("/proc/" + p.pid() + "/root" + top), layers);
     }
 
     /** The merged tree: the layer itself, or {@code /proc/PID/root/...} of the view process. */
     public Path root() {
         return root;
+    }
+
+    /** The layers' own directories, topmost first, as {@link #open} was given them. */
+    public List<Path> layers() {
+        return layers;
     }
 
     /** Whether a process holds this view (several layers). */
