@@ -26,7 +26,7 @@ import java.util.Set;
  * gives the tree its merged view shows; diffing that against a fresh scan gives the operations
  * ({@link Op}) that make the next delta layer.
  *
- * <p>Format (docs/ARCHITECTURE.md §3, little-endian): the 8-byte magic {@code SBMANIF1}, then
+ * <p>Format (docs/ARCHITECTURE.md §13, little-endian): the 8-byte magic {@code SBMANIF1}, then
  * per entry: u8 kind, u32 st_mode, u64 size, i64 mtime seconds, u32 mtime nanoseconds, u64
  * inode, u16 path length, the path's bytes (relative, no leading {@code /}; the root is the
  * empty path). A path is kept as a Latin-1 string, one char per byte, so that any file name
