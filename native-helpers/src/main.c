@@ -37,6 +37,7 @@ int main(int argc, char *argv[])
         fputs(attach_usage_text, stdout);
         fputs(exec_usage_text, stdout);
         fputs(view_usage_text, stdout);
+        fputs(tree_usage_text, stdout);
         return fflush(stdout) == 0 ? 0 : EXIT_SETUP_FAILED;
     case PARSE_VERSION:
         printf("%s %s\n", PROGRAM_NAME, SANDBOX_VERSION);

@@ -29,11 +29,13 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/statfs.h>
@@ -1061,14 +1063,17 @@ static char *read_ops(const char *file, size_t *len, char **error)
 
 /* ---- the command ---- */
 
-static const char tree_usage[] =
-    "usage: sandbox-helper tree scan ROOT [--exclude ABS]... [--manifest FILE]\n"
+const char tree_usage_text[] =
+    "\nUsage: sandbox-helper tree scan ROOT [--exclude ABS]... [--manifest FILE]\n"
     "       sandbox-helper tree copy SRC DST [--reflink] [--exclude ABS]... [--manifest FILE]\n"
-    "                                [--ops FILE] [--progress] [--total FILES BYTES]\n";
+    "                                [--ops FILE] [--progress] [--total FILES BYTES]\n"
+    "Scan a working tree (print its fingerprint) or copy it into a snapshot, or with --ops into a\n"
+    "delta layer (see README.md). Exit status: 0 done, 1 failed, 2 bad usage, 3 an entry to\n"
+    "copy changed meanwhile.\n";
 
 static int usage(const char *why)
 {
-    fprintf(stderr, "sandbox-helper: tree: %s\n%s", why, tree_usage);
+    fprintf(stderr, "sandbox-helper: tree: %s\n%s", why, tree_usage_text + 1);
     return TREE_USAGE;
 }
 
@@ -1109,6 +1114,14 @@ static void raise_nofile(void)
 
 int tree_main(int argc, char *argv[])
 {
+    /* A copy outlives nothing: killed with its launcher (kill -9 included), it stops writing a
+     * .tmp-* snapshot that gc is about to delete (prctl(2), PR_SET_PDEATHSIG; the check after
+     * it closes the race with a parent that died before the call). */
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        return TREE_FAILED;
+    if (argc == 2 && strcmp(argv[1], "--help") == 0)
+        return fputs(tree_usage_text + 1, stdout) >= 0 && fflush(stdout) == 0 ? TREE_OK : TREE_FAILED;
     if (argc < 3)
         return usage("scan or copy, and a root");
     bool copy = strcmp(argv[1], "copy") == 0;

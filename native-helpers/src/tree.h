@@ -12,6 +12,9 @@
  * 3 (copy --ops) an entry an op names is gone or changed type ("changed REL" on stdout). */
 enum { TREE_OK = 0, TREE_FAILED = 1, TREE_USAGE = 2, TREE_CHANGED = 3 };
 
+/* The usage of `tree`, for --help. */
+extern const char tree_usage_text[];
+
 /* Runs `tree` with argv[0] == "tree"; returns the exit status. */
 int tree_main(int argc, char *argv[]);
 
