@@ -7,6 +7,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -62,21 +67,57 @@ final class Compaction {
         });
     }
 
-    /** The full snapshot of {@code delta}'s tree, or empty when a newer snapshot came first. */
+    /** Name of the lock a compaction holds in its {@code .tmp-*} directory, so that {@code gc} leaves it. */
+    static final String BUSY = ".compacting";
+    /** How long a launcher that ends waits for its compaction to stop, in ms. */
+    static final long STOP_WAIT_MS = 3000;
+
+    /**
+     * The full snapshot of {@code delta}'s tree, or empty when a newer snapshot came first or
+     * the launcher began to exit meanwhile. Holds a lock on {@value #BUSY} in its directory
+     * ({@code gc} leaves such a directory alone). On exit, a shutdown hook stops the copy
+     * (its view is closed), waits for this thread, which then deletes what it made, and only
+     * then lets the JVM go: a copy is never renamed in, nor deleted, half done.
+     */
     Optional<Snapshot> compact(Snapshot delta) throws IOException {
         Instant now = Instant.now();
         String id = SnapshotStore.newId(now);
         Path tmp = store.snapshotsDir().resolve(SnapshotStore.TMP_PREFIX + id);
         Files.createDirectory(tmp);
-        // the launcher ending first (its agent did) leaves no half copy behind; kill -9 leaves it to gc
-        Thread cleanup = new Thread(() -> Tree.deleteQuietly(tmp), "compaction-cleanup");
-        Runtime.getRuntime().addShutdownHook(cleanup);
-        try {
+        AtomicBoolean stopping = new AtomicBoolean();
+        AtomicReference<LowerView> open = new AtomicReference<>();
+        Thread self = Thread.currentThread();
+        Thread stop = new Thread(() -> {
+            stopping.set(true);
+            LowerView v = open.get();
+            if (v != null) {
+                v.close(); // the copy then fails or comes up short, and is thrown away
+            }
+            try {
+                self.join(STOP_WAIT_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "compaction-stop");
+        Runtime.getRuntime().addShutdownHook(stop);
+        try (FileChannel busy = FileChannel.open(tmp.resolve(BUSY), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE); FileLock held = busy.lock()) {
             List<Path> layers = snapshots.layers(delta.id());
             snapshots.composed(delta.id()).write(tmp.resolve(SnapshotStore.MANIFEST));
             Path tree = tmp.resolve("tree");
             try (LowerView view = LowerView.open(helper, layers)) {
-                new NativeTree(helper).copy(view.root(), tree, Set.of(), false, null, null);
+                open.set(view);
+                if (stopping.get()) {
+                    return discard(tmp);
+                }
+                NativeTree.Copied copied = new NativeTree(helper).copy(view.root(), tree, Set.of(), false, null, null);
+                // A view that went away under the copy (the launcher exiting) makes entries
+                // vanish, which a copy takes for deletions: the view must still show what
+                // was copied, entry for entry.
+                String now2 = new NativeTree(helper).scan(view.root(), Set.of(), null).fingerprint();
+                if (stopping.get() || !view.alive() || !now2.equals(copied.fingerprint())) {
+                    return discard(tmp);
+                }
                 try {
                     // new inode numbers, as after any full copy; entries the delta's index held
                     // clean (their stat is the view's) stay clean, the others keep theirs
@@ -84,31 +125,37 @@ final class Compaction {
                 } catch (IOException e) {
                     // git in the sandbox just re-reads files on its first status
                 }
+            } finally {
+                open.set(null);
             }
             Snapshot full = new Snapshot(id, delta.strategy(), delta.repo(), delta.baseCommit(), delta.dirtyPaths(),
                     now.toString(), delta.fingerprint(), delta.skipped(), null, 0);
             Json.writeAtomically(tmp.resolve("snapshot.json"), full);
             Optional<Snapshot> done = snapshots.locked(() -> {
                 List<Snapshot> all = snapshots.list();
-                if (all.isEmpty() || !all.get(0).id().equals(delta.id())) {
-                    return Optional.empty(); // a newer one is what runs use now
+                if (stopping.get() || all.isEmpty() || !all.get(0).id().equals(delta.id())) {
+                    return Optional.empty(); // exiting, or a newer one is what runs use now
                 }
+                // under the snapshots lock, which gc takes too: no file of the lock is left in the snapshot
+                Files.delete(tmp.resolve(BUSY));
                 Files.move(tmp, snapshots.dir(id), StandardCopyOption.ATOMIC_MOVE);
                 return Optional.of(full);
             });
-            if (done.isEmpty()) {
-                Tree.deleteQuietly(tmp);
-            }
-            return done;
+            return done.isPresent() ? done : discard(tmp);
         } catch (IOException | RuntimeException e) {
             Tree.deleteQuietly(tmp);
             throw e;
         } finally {
             try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
+                Runtime.getRuntime().removeShutdownHook(stop);
             } catch (IllegalStateException shuttingDown) {
-                // the hook runs: nothing was renamed in, or it finds nothing
+                // the hook runs, and waits for this thread
             }
         }
+    }
+
+    private static Optional<Snapshot> discard(Path tmp) {
+        Tree.deleteQuietly(tmp);
+        return Optional.empty();
     }
 }

@@ -6,6 +6,7 @@ import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
 import dev.sandbox.harvest.Work;
+import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -228,6 +229,9 @@ public final class Removal {
             }
             int leftovers = 0;
             for (Path p : snapshots.leftovers()) {
+                if (compacting(p)) {
+                    continue; // a launcher's compaction at work (Compaction), not a leftover
+                }
                 Tree.delete(p);
                 leftovers++;
             }
@@ -239,6 +243,12 @@ public final class Removal {
             }
             return new GcResult(removed, leftovers);
         }));
+    }
+
+    /** Whether {@code tmp} is a compaction's directory whose lock a live launcher holds. */
+    private static boolean compacting(Path tmp) throws IOException {
+        Path busy = tmp.resolve(Compaction.BUSY);
+        return Files.isRegularFile(busy, LinkOption.NOFOLLOW_LINKS) && Posix.lockHeld(busy.toString());
     }
 
     /**

@@ -112,6 +112,11 @@ public final class LowerView implements AutoCloseable {
         return layers;
     }
 
+    /** Whether the view still shows the layers: one layer always, several while the helper runs. */
+    public synchronized boolean alive() {
+        return process == null || !closed && process.isAlive();
+    }
+
     /** Whether a process holds this view (several layers). */
     public boolean layered() {
         return process != null;
@@ -122,7 +127,7 @@ public final class LowerView implements AutoCloseable {
      * #CLOSE_SECONDS} s, then killed. No process is left; calling it again does nothing.
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (process == null || closed) {
             return;
         }
