@@ -1,6 +1,7 @@
 package dev.sandbox.core;
 
 import dev.sandbox.console.Console;
+import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.IndexRefresh;
@@ -175,7 +176,7 @@ public final class SnapshotStore {
      */
     public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, LookAhead lookAhead,
             Console console, Claim claim) {
-        Set<Path> exclude = Set.of(store.root());
+        Set<Path> exclude = excluded(repo);
         try {
             return locked(() -> {
                 Snapshot chosen;
@@ -215,7 +216,8 @@ public final class SnapshotStore {
 
     private static Repo.Status statusNow(Repo repo, CompletableFuture<Repo.Status> lookAhead) {
         try {
-            return lookAhead.join();
+            Repo.Status status = lookAhead.join();
+            return status != null ? status : repo.status(); // null: the look-ahead did not need it
         } catch (CompletionException e) {
             return repo.status(); // again here, where its error reaches the user
         }
@@ -260,23 +262,74 @@ public final class SnapshotStore {
      * the walk is the helper's scan writing its manifest under {@code .tmp-*}.
      */
     public LookAhead lookAhead(Repo repo, boolean mayReuse) {
-        Set<Path> exclude = Set.of(store.root());
+        Set<Path> exclude = excluded(repo);
         if (mayReuse && helper != null && !LinkedGitDir.linked(repo.root())) {
             Path scanned = store.snapshotsDir().resolve(TMP_PREFIX + "scan-" + ProcessHandle.current().pid() + "-"
                     + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000)));
-            // the newest copy's layers, composed meanwhile: if the tree changed, a delta diffs against them
-            CompletableFuture<Lower> lower = inBackground(() -> {
-                Optional<Snapshot> newest = list().stream().filter(sn -> sn.strategy().equals("copy")).findFirst();
-                return newest.isEmpty() || newest.get().depth() >= MAX_DEPTH ? null
-                        : new Lower(newest.get().id(), composed(newest.get().id()));
+            CompletableFuture<String> fingerprint = new CompletableFuture<>();
+            CompletableFuture<Repo.Status> status = new CompletableFuture<>();
+            CompletableFuture<Lower> lower = new CompletableFuture<>();
+            inBackground(() -> {
+                try {
+                    fingerprint.complete(new NativeTree(helper.get()).scan(repo.root(), exclude, scanned).fingerprint());
+                } catch (Exception | Error e) {
+                    fingerprint.completeExceptionally(e);
+                }
+                changedSince(fingerprint, repo, status, lower);
+                return null;
             });
-            return new LookAhead(inBackground(() -> new NativeTree(helper.get())
-                    .scan(repo.root(), exclude, scanned).fingerprint()), null, scanned, lower);
+            return new LookAhead(fingerprint, status, scanned, lower);
         }
         if (mayReuse) {
             return new LookAhead(inBackground(() -> Snapshotter.fingerprint(repo.root(), exclude)), null);
         }
         return new LookAhead(null, inBackground(repo::status));
+    }
+
+    /**
+     * Once the scan said the tree changed since the newest snapshot (so that a new one will be
+     * taken), starts what that needs and is worth doing while the run gets ready: git's status
+     * (dirty paths) beside, and the manifests of the newest copy's layers, which a delta diffs
+     * against, here. On an unchanged tree neither runs, and both futures end with null (the
+     * taker then does the work itself, as it does when either failed).
+     */
+    private void changedSince(CompletableFuture<String> fingerprint, Repo repo,
+            CompletableFuture<Repo.Status> status, CompletableFuture<Lower> lower) {
+        try {
+            String now = fingerprint.join();
+            List<Snapshot> all = list();
+            if (!all.isEmpty() && now.equals(all.get(0).fingerprint())) {
+                status.complete(null);
+                lower.complete(null);
+                return;
+            }
+            inBackground(repo::status).whenComplete((st, e) -> {
+                if (e == null) {
+                    status.complete(st);
+                } else {
+                    status.completeExceptionally(e);
+                }
+            });
+            Optional<Snapshot> newest = all.stream().filter(sn -> sn.strategy().equals("copy")).findFirst();
+            lower.complete(newest.isEmpty() || newest.get().depth() >= MAX_DEPTH ? null
+                    : new Lower(newest.get().id(), composed(newest.get().id())));
+        } catch (Exception | Error e) {
+            status.complete(null);
+            lower.complete(null);
+        }
+    }
+
+    /**
+     * What a snapshot leaves out: the state directory, and the default one inside the
+     * repository's git directory when {@code SANDBOX_STATE_DIR} put the state elsewhere, so
+     * that sandboxes made before (their layers, homes and records) are not copied into new
+     * ones.
+     */
+    private Set<Path> excluded(Repo repo) {
+        Set<Path> exclude = new java.util.HashSet<>();
+        exclude.add(store.root());
+        exclude.add(repo.commonDir().resolve("sandbox"));
+        return Set.copyOf(exclude);
     }
 
     /** {@code work} on a thread of its own; the future ends however the work does, by an Error too. */
@@ -381,19 +434,47 @@ public final class SnapshotStore {
             return Optional.empty();
         }
         Optional<Snapshot> newest = list().stream().filter(s -> s.strategy().equals("copy")).findFirst();
-        if (newest.isEmpty() || newest.get().depth() >= MAX_DEPTH) {
+        if (newest.isEmpty()) {
             return Optional.empty();
         }
+        List<Snapshot> chain;
         try {
-            for (Snapshot s : chain(newest.get().id())) {
-                if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)) {
-                    return Optional.empty();
-                }
-            }
+            chain = chain(newest.get().id());
         } catch (SandboxException brokenChain) {
             return Optional.empty();
         }
+        // the depth counted, not read: a record's depth field may be hand-edited
+        if (chain.size() > MAX_DEPTH || mountOptionBytes(chain) > MOUNT_OPTIONS_MAX) {
+            return Optional.empty();
+        }
+        for (Snapshot s : chain) {
+            if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)) {
+                return Optional.empty();
+            }
+        }
         return newest;
+    }
+
+    /**
+     * The most bytes of overlay mount options a delta's layers may take: the kernel takes one
+     * page (4,096 bytes, less its NUL) for all of them, upper and work layers included, and the
+     * helper refuses more (native-helpers/README.md), so a chain under a long path ends early
+     * with a full copy rather than with sandboxes that can't start.
+     */
+    static final int MOUNT_OPTIONS_MAX = 3600;
+
+    /**
+     * An upper bound of the mount options of a sandbox on a new delta over {@code chain}: each
+     * layer's path (escaping doubled), the new delta's, and an upper and a work directory in the
+     * state directory with a name of up to 64 characters.
+     */
+    private int mountOptionBytes(List<Snapshot> chain) {
+        int bytes = 0;
+        for (Snapshot s : chain) {
+            bytes += 2 * tree(s.id()).toString().length() + 1;
+        }
+        bytes += 2 * tree(chain.get(0).id()).toString().length() + 1;
+        return bytes + 2 * (2 * store.root().toString().length() + 2 * 100) + 64;
     }
 
     /** The tree snapshot {@code id}'s layers show, from their manifests. */
@@ -419,8 +500,16 @@ public final class SnapshotStore {
         NativeTree tree = new NativeTree(helper.get());
         Manifest lower = lookAheadLower(lookAhead, parent.id());
         if (lower == null) {
-            lower = composed(parent.id());
+            try {
+                lower = composed(parent.id());
+            } catch (IOException | RuntimeException e) {
+                // a manifest damaged on disk: a full copy needs none, and the next delta starts over it
+                console.warn("can't read what snapshot '" + parent.id() + "' holds ("
+                        + (e instanceof IOException io ? IoErrors.reason(io) : e.getMessage()) + "); taking a full copy");
+                return null;
+            }
         }
+        int depth = chain(parent.id()).size();
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
             String id = newId(now);
@@ -492,7 +581,7 @@ public final class SnapshotStore {
                         .map(k -> new String(Manifest.pathBytes(k), java.nio.charset.StandardCharsets.UTF_8))
                         .sorted().toList();
                 Snapshot snapshot = new Snapshot(id, "copy", repo.root().toString(), status.head(),
-                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), parent.depth() + 1);
+                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth);
                 Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
                 Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
                 for (String sk : skipped) {

@@ -154,6 +154,36 @@ class DeltaSnapshotTest {
         }
     }
 
+    /** A damaged manifest on disk costs a full copy (with a warning), never a failed run. */
+    @Test
+    void aDamagedManifest_takesAFullCopy_andTheNextDeltaStartsOverIt() throws Exception {
+        Snapshot full = take();
+        Path manifest = snapshots.dir(full.id()).resolve("manifest");
+        byte[] raw = Files.readAllBytes(manifest);
+        Files.write(manifest, java.util.Arrays.copyOf(raw, 20)); // ends inside an entry
+        Files.writeString(root.resolve("d1/f1"), "edit");
+        Snapshot again = take();
+        assertNull(again.parent());
+        assertViewIsTheTree(again);
+        Files.writeString(root.resolve("d1/f1"), "edit 2");
+        assertEquals(again.id(), take().parent());
+    }
+
+    /** The depth is counted along the parents: a record's own depth field is not believed. */
+    @Test
+    void aHandEditedDepth_doesNotLetTheChainGrowPastTheMaximum() throws Exception {
+        Snapshot s = take();
+        for (int i = 1; i <= SnapshotStore.MAX_DEPTH; i++) {
+            Files.writeString(root.resolve("d1/f1"), "edit " + i);
+            s = take();
+            Path json = snapshots.dir(s.id()).resolve("snapshot.json");
+            Files.writeString(json, Files.readString(json).replaceFirst("\"depth\" : \\d+", "\"depth\" : -20"));
+        }
+        assertEquals(SnapshotStore.MAX_DEPTH + 1, snapshots.layers(s.id()).size());
+        Files.writeString(root.resolve("d1/f1"), "one more");
+        assertNull(take().parent(), "a full copy once the chain is " + SnapshotStore.MAX_DEPTH + " deep");
+    }
+
     @Test
     void aChangeOfMoreThanAQuarter_takesAFullCopy() throws Exception {
         take();
