@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "ns.h"
 #include "paths.h"
 
 const char view_usage_text[] =
@@ -31,21 +32,6 @@ char *check_view_layers(int argc, char *const argv[])
         if (argv[i][0] != '/')
             return xasprintf("view: '%s' is not an absolute path", argv[i]);
     return NULL;
-}
-
-/* The caller's uid and gid as themselves, as the sandbox maps them (ns.c): files read
- * through the view show their real owners, and the caller keeps its own rights on them. */
-static void map_ids(uid_t uid, gid_t gid)
-{
-    cleanup_free char *uid_map = xasprintf("%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    cleanup_free char *gid_map = xasprintf("%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    if (write_file("/proc/self/uid_map", uid_map) < 0)
-        die_with_error("can't write '/proc/self/uid_map'");
-    /* An unprivileged process may only write gid_map once setgroups is denied. */
-    if (write_file("/proc/self/setgroups", "deny\n") < 0 && errno != ENOENT)
-        die_with_error("can't write '/proc/self/setgroups'");
-    if (write_file("/proc/self/gid_map", gid_map) < 0)
-        die_with_error("can't write '/proc/self/gid_map'");
 }
 
 void run_view(int argc, char *argv[])
@@ -85,7 +71,9 @@ void run_view(int argc, char *argv[])
                                 "disabled? see 'sandbox doctor')");
         die_with_errno(err, "view: can't create namespaces");
     }
-    map_ids(uid, gid);
+    /* as themselves, as the sandbox maps them: files read through the view show their real
+     * owners, and the caller keeps its own rights on them */
+    map_own_ids(uid, gid);
     /* Our mount must not propagate back to the host's namespace, nor theirs reach us. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         die_with_error("view: can't make '/' private");
