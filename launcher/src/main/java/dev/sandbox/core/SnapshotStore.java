@@ -403,15 +403,8 @@ public final class SnapshotStore {
                             + " tries); a file written meanwhile may be torn in this snapshot");
                 }
                 List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
-                Snapshot snapshot = new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
-                        now.toString(), copied.fingerprint(), skipped);
-                Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
-                Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
-                for (String sk : skipped) {
-                    console.warn("left '" + sk
-                            + "' out of the snapshot: not a regular file, directory or symlink");
-                }
-                return snapshot;
+                return publish(tmp, new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
+                        now.toString(), copied.fingerprint(), skipped), console);
             } catch (IOException | RuntimeException e) {
                 Tree.deleteQuietly(tmp);
                 throw e;
@@ -580,20 +573,26 @@ public final class SnapshotStore {
                 List<String> skipped = delta.skipped().stream()
                         .map(k -> new String(Manifest.pathBytes(k), java.nio.charset.StandardCharsets.UTF_8))
                         .sorted().toList();
-                Snapshot snapshot = new Snapshot(id, "copy", repo.root().toString(), status.head(),
-                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth);
-                Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
-                Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
-                for (String sk : skipped) {
-                    console.warn("left '" + sk
-                            + "' out of the snapshot: not a regular file, directory or symlink");
-                }
-                return snapshot;
+                return publish(tmp, new Snapshot(id, "copy", repo.root().toString(), status.head(),
+                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth), console);
             } catch (IOException | RuntimeException e) {
                 Tree.deleteQuietly(tmp);
                 throw e;
             }
         }
+    }
+
+    /**
+     * Writes {@code snapshot}'s record into {@code tmp}, renames {@code tmp} into place (the
+     * moment the snapshot exists for runs and {@code gc}), and warns of what it left out.
+     */
+    private Snapshot publish(Path tmp, Snapshot snapshot, Console console) throws IOException {
+        Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
+        Files.move(tmp, dir(snapshot.id()), StandardCopyOption.ATOMIC_MOVE);
+        for (String sk : snapshot.skipped()) {
+            console.warn("left '" + sk + "' out of the snapshot: not a regular file, directory or symlink");
+        }
+        return snapshot;
     }
 
     /** What the look-ahead composed for {@code parent}, or null (none, another snapshot, or it failed). */
