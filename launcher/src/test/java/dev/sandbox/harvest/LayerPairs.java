@@ -302,17 +302,8 @@ final class LayerPairs {
     }
 
     /** A character device 0/0, made with mknod(1), which needs no privilege for that one device. */
-    private static void whiteout(Path p) throws InterruptedException {
-        String why;
-        try {
-            Process mknod = new ProcessBuilder("mknod", p.toString(), "c", "0", "0").redirectErrorStream(true).start();
-            String said = new String(mknod.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            why = mknod.waitFor() == 0 ? null : said;
-        } catch (IOException e) {
-            why = e.getMessage(); // no mknod(1)
-        }
-        assumeTrue(why == null, "can't make a whiteout (mknod c 0 0) in " + p.getParent() + ": " + why
-                + " (Linux lets a user make one since 5.8)");
+    private static void whiteout(Path p) throws IOException, InterruptedException {
+        dev.sandbox.snapshot.Stacks.whiteout(p);
     }
 
     private static void opaque(Path dir) throws IOException {
