@@ -223,7 +223,7 @@ public final class SnapshotStore {
         }
     }
 
-    private static String fingerprintNow(Repo repo, Set<Path> exclude, CompletableFuture<String> lookAhead)
+    private String fingerprintNow(Repo repo, Set<Path> exclude, CompletableFuture<String> lookAhead)
             throws IOException {
         if (lookAhead != null) {
             try {
@@ -232,7 +232,7 @@ public final class SnapshotStore {
                 // walk again here, where its error reaches the user
             }
         }
-        return Snapshotter.fingerprint(repo.root(), exclude);
+        return fingerprintOf(repo.root(), exclude);
     }
 
     /**
@@ -281,7 +281,7 @@ public final class SnapshotStore {
             return new LookAhead(fingerprint, status, scanned, lower);
         }
         if (mayReuse) {
-            return new LookAhead(inBackground(() -> Snapshotter.fingerprint(repo.root(), exclude)), null);
+            return new LookAhead(inBackground(() -> fingerprintOf(repo.root(), exclude)), null);
         }
         return new LookAhead(null, inBackground(repo::status));
     }
@@ -317,6 +317,11 @@ public final class SnapshotStore {
             status.complete(null);
             lower.complete(null);
         }
+    }
+
+    /** {@link Snapshotter#fingerprint} by this store's helper, the launcher's checked one, where it has one. */
+    private String fingerprintOf(Path root, Set<Path> exclude) throws IOException {
+        return helper == null ? Snapshotter.fingerprint(root, exclude) : Snapshotter.fingerprint(helper.get(), root, exclude);
     }
 
     /**
@@ -392,7 +397,7 @@ public final class SnapshotStore {
                 Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude,
                         new Snapshotter.CopyOptions(tmp.resolve(MANIFEST), Console.stderrIsTerminal(), 0, 0));
                 boolean heldStill = snapshotter.atomic()
-                        || copied.fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))
+                        || copied.fingerprint().equals(fingerprintOf(repo.root(), exclude))
                                 && Objects.equals(base, repo.headCommit());
                 if (!heldStill && attempt < COPY_ATTEMPTS) {
                     Tree.delete(tmp);
