@@ -1,5 +1,5 @@
 /* `sandbox-helper tree scan|copy`: walks a working tree on descriptors, fingerprints it, and
- * copies it into a snapshot (docs/ARCHITECTURE.md, "Snapshots"; the launcher's
+ * copies it into a snapshot (docs/ARCHITECTURE.md §13; the launcher's
  * dev.sandbox.snapshot.NativeTree runs it).
  *
  * Why our own copier rather than coreutils' `cp -a --reflink=auto --sparse=always`: cp cannot

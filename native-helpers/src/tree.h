@@ -1,5 +1,5 @@
 /* `sandbox-helper tree scan|copy`: the walk, fingerprint and copy of a working tree that the
- * launcher's snapshots are made of (docs/ARCHITECTURE.md, "Snapshots"). */
+ * launcher's snapshots are made of (docs/ARCHITECTURE.md §13). */
 #ifndef SANDBOX_TREE_H
 #define SANDBOX_TREE_H
 

@@ -13,7 +13,7 @@ import java.util.Set;
 
 /**
  * The walk, fingerprint and copy of a working tree, done by {@code sandbox-helper tree}
- * (native-helpers/src/tree.c; docs/ARCHITECTURE.md, "Snapshots"): a parallel walk on
+ * (native-helpers/src/tree.c; docs/ARCHITECTURE.md §13): a parallel walk on
  * directory descriptors that never follows a symlink, copies with FICLONE or
  * copy_file_range, keeps holes, and fingerprints what it saw in the same pass. One process
  * per call; its stdout is bounded ({@link #OUTPUT_MAX}).

@@ -22,7 +22,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Layered snapshots (docs/ARCHITECTURE.md, snapshots) on a filesystem that can't clone files:
+ * Layered snapshots (docs/ARCHITECTURE.md §13) on a filesystem that can't clone files:
  * a loop-mounted ext4 the test makes as root, used by root and by the unprivileged user. A
  * chain of edit-and-run rounds must give, in every new sandbox, a merged view equal to the
  * user's tree of that moment (read from inside the sandbox), with a bounded depth and a
