@@ -562,7 +562,10 @@ static void list(struct worker *k, struct node *n)
     for (;;) {
         long got = syscall(SYS_getdents64, n->src, k->buffer, COPY_BUFFER);
         if (got < 0) {
-            fail(w, n->rel, n->rel_len, NULL, errno);
+            /* A directory removed since it was opened lists as ENOENT (fs/readdir.c checks
+             * IS_DEADDIR): it is gone, as an entry that vanished before its fstatat is. */
+            if (errno != ENOENT)
+                fail(w, n->rel, n->rel_len, NULL, errno);
             break;
         }
         if (got == 0)
