@@ -48,6 +48,12 @@ public final class SnapshotStore {
     /** The bytes and files a delta may copy, as a share of the tree's: above it, a full copy (see {@link #take}). */
     static final double DELTA_SHARE = 0.25;
     static final String MANIFEST = "manifest";
+    /**
+     * Up to this many entries, a delta's copy is checked by a stat of each entry it copied
+     * rather than by a second scan of the tree ({@link Manifest#stillDescribes}): a few
+     * thousand stats cost less than a scan of a large tree, and no more on a small one.
+     */
+    static final int RESTAT_MAX = 4096;
 
     private final StateStore store;
     private final Supplier<Path> helper;
@@ -487,7 +493,8 @@ public final class SnapshotStore {
     /**
      * Takes a delta over {@code parent}: scans the tree (with its manifest), diffs it against
      * the tree the parent's layers show, copies only what changed into a new layer, and checks
-     * with a second scan that the tree held still meanwhile (else again, as a full copy does).
+     * that what it copied held still meanwhile (else again, as a full copy does): by a stat of
+     * each copied entry, or by a second scan when more than {@link #RESTAT_MAX} were copied.
      * Returns null when a full copy is the better choice: the change is more than
      * {@link #DELTA_SHARE} of the tree's bytes or files (such a delta costs most of a copy
      * already, and every later run would read through it; a quarter keeps a chain of 8 at
@@ -545,9 +552,12 @@ public final class SnapshotStore {
                 Repo.Status status;
                 try {
                     tree.applyOps(repo.root(), tmp.resolve("tree"), ops, false, null);
-                    String after = tree.scan(repo.root(), exclude, null).fingerprint();
+                    // the copied entries re-read by stat, or the whole tree scanned again
+                    Optional<Boolean> same = delta.manifest().stillDescribes(repo.root(), RESTAT_MAX);
+                    boolean copiedHeld = same.isPresent() ? same.get()
+                            : before.equals(tree.scan(repo.root(), exclude, null).fingerprint());
                     status = statusNow(repo, statusLater);
-                    heldStill = before.equals(after) && Objects.equals(status.head(), repo.headCommit());
+                    heldStill = copiedHeld && Objects.equals(status.head(), repo.headCommit());
                 } catch (NativeTree.Changed changed) {
                     status = null;
                     heldStill = false;

@@ -5,18 +5,25 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -121,6 +128,51 @@ public final class Manifest {
             }
         }
         return sum;
+    }
+
+    /**
+     * Whether every entry of this manifest (but its tombstones) still describes the tree under
+     * {@code root}, by one {@code lstat(2)} each: the same kind, mode, size, modification time
+     * and inode, the attributes a scan compares. After a small delta was copied this stands for
+     * a second scan of the whole tree: only the copied entries can be torn, and an entry that
+     * changed anywhere else still holds, in the layers below, what the scan saw.
+     *
+     * @param maxEntries above this many entries, answers empty (scanning costs less)
+     * @return whether all still match; empty when this can't be told by stat: too many
+     *     entries, or a path that is not UTF-8, which a Java path can't name
+     */
+    public Optional<Boolean> stillDescribes(Path root, int maxEntries) {
+        if (entries.size() > maxEntries) {
+            return Optional.empty();
+        }
+        CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
+        for (Entry e : entries.values()) {
+            if (e.kind() == DELETED) {
+                continue;
+            }
+            String name;
+            try {
+                name = utf8.decode(ByteBuffer.wrap(pathBytes(e.path()))).toString();
+            } catch (CharacterCodingException notUtf8) {
+                return Optional.empty();
+            }
+            Map<String, Object> now;
+            try {
+                now = Files.readAttributes(name.isEmpty() ? root : root.resolve(name), "unix:mode,size,ino,lastModifiedTime",
+                        LinkOption.NOFOLLOW_LINKS);
+            } catch (InvalidPathException | UnsupportedOperationException unnamed) {
+                return Optional.empty();
+            } catch (IOException gone) {
+                return Optional.of(false);
+            }
+            Instant mtime = ((java.nio.file.attribute.FileTime) now.get("lastModifiedTime")).toInstant();
+            if ((Integer) now.get("mode") != e.mode() || (e.kind() != DIR && (Long) now.get("size") != e.size())
+                    || (Long) now.get("ino") != e.ino() || mtime.getEpochSecond() != e.mtimeSec()
+                    || mtime.getNano() != e.mtimeNsec()) {
+                return Optional.of(false);
+            }
+        }
+        return Optional.of(true);
     }
 
     /** The path as the Latin-1 string a manifest keys it by, from the path's UTF-8 (or raw) bytes. */

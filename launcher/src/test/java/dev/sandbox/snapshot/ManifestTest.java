@@ -207,6 +207,48 @@ class ManifestTest {
         }
     }
 
+    /**
+     * The stat check that stands in for a second scan after a small delta: true on the tree
+     * the helper's scan described, false once a described entry changed (written, touched,
+     * replaced, deleted), and no answer where a stat can't tell (too many entries, a name
+     * that is not UTF-8).
+     */
+    @Test
+    void stillDescribes_trueUntilADescribedEntryChanges() throws Exception {
+        Path helper = Path.of("../native-helpers/build/sandbox-helper").toAbsolutePath().normalize();
+        assumeTrue(Files.isExecutable(helper), "no helper built at " + helper + " (make -C native-helpers)");
+        Path user = Files.createDirectory(tmp.resolve("user"));
+        Files.writeString(Files.createDirectories(user.resolve("d")).resolve("f"), "one\n");
+        Files.writeString(user.resolve("g"), "two\n");
+        Files.createSymbolicLink(user.resolve("l"), Path.of("g"));
+        Path scan = tmp.resolve("scan");
+        helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
+        Manifest m = Manifest.of(Stream.concat(Manifest.read(scan).entries().values().stream(),
+                Stream.of(Manifest.Entry.deleted("was"))).toList());
+        assertEquals(java.util.Optional.of(true), m.stillDescribes(user, 100), "the tree as scanned");
+        assertEquals(java.util.Optional.empty(), m.stillDescribes(user, 2), "more entries than the limit");
+
+        Files.writeString(user.resolve("d/f"), "ONE\n"); // same size; a new mtime, set apart from a clock tick's
+        Files.setLastModifiedTime(user.resolve("d/f"), FileTime.fromMillis(1_000_000));
+        assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100), "a file rewritten");
+        helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
+        m = Manifest.read(scan);
+        Files.setPosixFilePermissions(user.resolve("g"), PosixFilePermissions.fromString("rwx------"));
+        assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100), "a mode changed");
+        helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
+        m = Manifest.read(scan);
+        Files.delete(user.resolve("l"));
+        assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100), "a link deleted");
+        helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
+        m = Manifest.read(scan);
+        Files.createFile(user.resolve("d/new"));
+        Files.setLastModifiedTime(user.resolve("d"), FileTime.fromMillis(2_000_000));
+        assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100), "a directory's entries changed");
+
+        Manifest raw = Manifest.of(List.of(file(Manifest.key(new byte[] {'x', (byte) 0xff}), 1, 1)));
+        assertEquals(java.util.Optional.empty(), raw.stillDescribes(user, 100), "a name Java can't make a path of");
+    }
+
     private static void helper(Path helper, String... args) throws Exception {
         List<String> argv = new ArrayList<>(List.of(helper.toString()));
         argv.addAll(List.of(args));
