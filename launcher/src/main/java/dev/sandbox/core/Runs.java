@@ -186,7 +186,11 @@ public final class Runs {
         if (cmd.isEmpty()) {
             throw SandboxException.cantWithInput("start", name, "it has no command of its own (give one after '--')");
         }
-        Snapshot snapshot = record.snapshot() == null ? null : snapshots.find(record.snapshot()).orElse(null);
+        if (record.snapshot() == null) { // its launcher ended before the snapshot was taken
+            throw SandboxException.cant("start", name, "it never got a snapshot (its first run was stopped while"
+                    + " it started); remove it with 'sandbox rm " + name + "'");
+        }
+        Snapshot snapshot = snapshots.find(record.snapshot()).orElse(null);
         if (snapshot == null) {
             throw SandboxException.cant("start", name, "its snapshot '" + record.snapshot() + "' is gone");
         }
