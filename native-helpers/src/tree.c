@@ -22,6 +22,7 @@
  * depth a copy can follow is bounded by RLIMIT_NOFILE, which is raised to its hard limit:
  * deeper, the copy fails with one "Too many open files" line. */
 #include "tree.h"
+#include "delta.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1070,9 +1071,16 @@ const char tree_usage_text[] =
     "\nUsage: sandbox-helper tree scan ROOT [--exclude ABS]... [--manifest FILE]\n"
     "       sandbox-helper tree copy SRC DST [--reflink] [--exclude ABS]... [--manifest FILE]\n"
     "                                [--ops FILE] [--progress] [--total FILES BYTES]\n"
+    "       sandbox-helper tree diff SCAN LOWER... --ops OPS --manifest OUT\n"
     "Scan a working tree (print its fingerprint) or copy it into a snapshot, or with --ops into a\n"
     "delta layer (see README.md). Exit status: 0 done, 1 failed, 2 bad usage, 3 an entry to\n"
-    "copy changed meanwhile.\n";
+    "copy changed meanwhile.\n"
+    "diff composes the manifests LOWER... (a snapshot's layers, topmost first; the last a full\n"
+    "one) and diffs the scan's manifest SCAN against them: it writes the ops of copy --ops to\n"
+    "OPS and the delta layer's manifest to OUT, and prints\n"
+    "`files=N bytes=N lower_files=N lower_bytes=N`, then each FIFO, socket or device of the\n"
+    "scan (left out) on a line of its own, escaped. Exit status: 0 done, 1 a bad manifest or\n"
+    "an I/O error (one line), 2 bad usage, 4 the tree's root was replaced (take a full copy).\n";
 
 static int usage(const char *why)
 {
@@ -1125,6 +1133,8 @@ int tree_main(int argc, char *argv[])
         return TREE_FAILED;
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return fputs(tree_usage_text + 1, stdout) >= 0 && fflush(stdout) == 0 ? TREE_OK : TREE_FAILED;
+    if (argc >= 2 && strcmp(argv[1], "diff") == 0)
+        return delta_main(argc, argv);
     if (argc < 3)
         return usage("scan or copy, and a root");
     bool copy = strcmp(argv[1], "copy") == 0;

@@ -58,5 +58,6 @@ void test_attach(void);
 void test_supervise(void);
 void test_view(void);
 void test_tree(void);
+void test_delta(void);
 
 #endif

@@ -1,7 +1,6 @@
 package dev.sandbox.core;
 
 import dev.sandbox.console.Console;
-import dev.sandbox.error.IoErrors;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.snapshot.IndexRefresh;
@@ -250,16 +249,12 @@ public final class SnapshotStore {
      * starts from it instead of walking the tree again.
      */
     public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status,
-            Path scanned, CompletableFuture<Lower> lower) {
-        static final LookAhead NONE = new LookAhead(null, null, null, null);
+            Path scanned) {
+        static final LookAhead NONE = new LookAhead(null, null, null);
 
         public LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
-            this(fingerprint, status, null, null);
+            this(fingerprint, status, null);
         }
-    }
-
-    /** The tree snapshot {@code id}'s layers show, composed while the run got ready. */
-    public record Lower(String id, Manifest manifest) {
     }
 
     /**
@@ -274,17 +269,16 @@ public final class SnapshotStore {
                     + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000)));
             CompletableFuture<String> fingerprint = new CompletableFuture<>();
             CompletableFuture<Repo.Status> status = new CompletableFuture<>();
-            CompletableFuture<Lower> lower = new CompletableFuture<>();
             inBackground(() -> {
                 try {
                     fingerprint.complete(new NativeTree(helper.get()).scan(repo.root(), exclude, scanned).fingerprint());
                 } catch (Exception | Error e) {
                     fingerprint.completeExceptionally(e);
                 }
-                changedSince(fingerprint, repo, status, lower);
+                changedSince(fingerprint, repo, status);
                 return null;
             });
-            return new LookAhead(fingerprint, status, scanned, lower);
+            return new LookAhead(fingerprint, status, scanned);
         }
         if (mayReuse) {
             return new LookAhead(inBackground(() -> fingerprintOf(repo.root(), exclude)), null);
@@ -294,19 +288,17 @@ public final class SnapshotStore {
 
     /**
      * Once the scan said the tree changed since the newest snapshot (so that a new one will be
-     * taken), starts what that needs and is worth doing while the run gets ready: git's status
-     * (dirty paths) beside, and the manifests of the newest copy's layers, which a delta diffs
-     * against, here. On an unchanged tree neither runs, and both futures end with null (the
-     * taker then does the work itself, as it does when either failed).
+     * taken), starts git's status (dirty paths), which is worth doing while the run gets ready.
+     * On an unchanged tree it does not run, and the future ends with null (the taker then
+     * runs it itself, as it does when it failed). The delta's diff needs nothing composed
+     * ahead: the helper reads the layers' manifests itself ({@link NativeTree#diff}).
      */
-    private void changedSince(CompletableFuture<String> fingerprint, Repo repo,
-            CompletableFuture<Repo.Status> status, CompletableFuture<Lower> lower) {
+    private void changedSince(CompletableFuture<String> fingerprint, Repo repo, CompletableFuture<Repo.Status> status) {
         try {
             String now = fingerprint.join();
             List<Snapshot> all = list();
             if (!all.isEmpty() && now.equals(all.get(0).fingerprint())) {
                 status.complete(null);
-                lower.complete(null);
                 return;
             }
             inBackground(repo::status).whenComplete((st, e) -> {
@@ -316,12 +308,8 @@ public final class SnapshotStore {
                     status.completeExceptionally(e);
                 }
             });
-            Optional<Snapshot> newest = all.stream().filter(sn -> sn.strategy().equals("copy")).findFirst();
-            lower.complete(newest.isEmpty() || newest.get().depth() >= MAX_DEPTH ? null
-                    : new Lower(newest.get().id(), composed(newest.get().id())));
         } catch (Exception | Error e) {
             status.complete(null);
-            lower.complete(null);
         }
     }
 
@@ -490,9 +478,15 @@ public final class SnapshotStore {
         return Manifest.compose(layers);
     }
 
+    /** The manifests of snapshot {@code id}'s layers, topmost first, as {@link #composed} reads them. */
+    private List<Path> manifests(String id) {
+        return chain(id).stream().map(s -> dir(s.id()).resolve(MANIFEST)).toList();
+    }
+
     /**
      * Takes a delta over {@code parent}: scans the tree (with its manifest), diffs it against
-     * the tree the parent's layers show, copies only what changed into a new layer, and checks
+     * the tree the parent's layers show (the helper's {@code tree diff}, from their manifests),
+     * copies only what changed into a new layer, and checks
      * that what it copied held still meanwhile (else again, as a full copy does): by a stat of
      * each copied entry, or by a second scan when more than {@link #RESTAT_MAX} were copied.
      * Returns null when a full copy is the better choice: the change is more than
@@ -503,18 +497,8 @@ public final class SnapshotStore {
     private Snapshot takeDelta(Repo repo, Snapshot parent, Set<Path> exclude, LookAhead lookAhead,
             Console console) throws IOException {
         NativeTree tree = new NativeTree(helper.get());
-        Manifest lower = lookAheadLower(lookAhead, parent.id());
-        if (lower == null) {
-            try {
-                lower = composed(parent.id());
-            } catch (IOException | RuntimeException e) {
-                // a manifest damaged on disk: a full copy needs none, and the next delta starts over it
-                console.warn("can't read what snapshot '" + parent.id() + "' holds ("
-                        + (e instanceof IOException io ? IoErrors.reason(io) : e.getMessage()) + "); taking a full copy");
-                return null;
-            }
-        }
-        int depth = chain(parent.id()).size();
+        List<Path> lowers = manifests(parent.id());
+        int depth = lowers.size();
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
             String id = newId(now);
@@ -533,27 +517,33 @@ public final class SnapshotStore {
                     Tree.delete(tmp);
                     return null;
                 }
-                byte[] treeNow = Files.readAllBytes(scanned);
-                Files.delete(scanned); // the whole tree's: a delta keeps only its changes
-                Manifest.Delta delta;
-                try {
-                    delta = Manifest.diff(lower, treeNow, "the scan's manifest '" + scanned + "'");
-                } catch (IllegalArgumentException rootReplaced) {
-                    Tree.delete(tmp);
-                    return null;
-                }
-                if (delta.bytes() > DELTA_SHARE * lower.bytes() || delta.files() > DELTA_SHARE * lower.files()) {
-                    Tree.delete(tmp);
-                    return null;
-                }
                 Path ops = tmp.resolve("ops");
-                delta.writeOps(ops);
+                NativeTree.Diff diff;
+                try {
+                    diff = tree.diff(scanned, lowers, ops, tmp.resolve(MANIFEST));
+                } catch (NativeTree.BadManifest bad) {
+                    if (bad.file().equals(scanned)) {
+                        throw bad;
+                    }
+                    // a manifest damaged on disk: a full copy needs none, and the next delta starts over it
+                    console.warn("can't read what snapshot '" + parent.id() + "' holds (" + bad.reason()
+                            + "); taking a full copy");
+                    Tree.delete(tmp);
+                    return null;
+                }
+                Files.delete(scanned); // the whole tree's: a delta keeps only its changes
+                if (diff.rootReplaced() || diff.bytes() > DELTA_SHARE * diff.lowerBytes()
+                        || diff.files() > DELTA_SHARE * diff.lowerFiles()) {
+                    Tree.delete(tmp);
+                    return null;
+                }
+                Manifest delta = Manifest.read(tmp.resolve(MANIFEST)); // the changes alone: small
                 boolean heldStill;
                 Repo.Status status;
                 try {
                     tree.applyOps(repo.root(), tmp.resolve("tree"), ops, false, null);
                     // the copied entries re-read by stat, or the whole tree scanned again
-                    Optional<Boolean> same = delta.manifest().stillDescribes(repo.root(), RESTAT_MAX);
+                    Optional<Boolean> same = delta.stillDescribes(repo.root(), RESTAT_MAX);
                     boolean copiedHeld = same.isPresent() ? same.get()
                             : before.equals(tree.scan(repo.root(), exclude, null).fingerprint());
                     status = statusNow(repo, statusLater);
@@ -574,10 +564,9 @@ public final class SnapshotStore {
                             + " tries); a file written meanwhile may be torn in this snapshot");
                 }
                 Files.delete(ops);
-                delta.manifest().write(tmp.resolve(MANIFEST));
-                if (delta.manifest().get(".git/index") != null) {
-                    Manifest changes = delta.manifest();
-                    Manifest below = lower;
+                Manifest below = delta.get(".git/index") == null ? null : composedOrNull(parent.id());
+                if (below != null) { // composed in Java here alone: git's index names most of the tree
+                    Manifest changes = delta;
                     refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, sec, nsec, ino, size) -> {
                         String key = Manifest.key(path);
                         Manifest.Entry e = changes.get(key) != null ? changes.get(key) : below.get(key);
@@ -585,9 +574,7 @@ public final class SnapshotStore {
                                 && (int) e.ino() == ino && (int) e.size() == size;
                     });
                 }
-                List<String> skipped = delta.skipped().stream()
-                        .map(k -> new String(Manifest.pathBytes(k), java.nio.charset.StandardCharsets.UTF_8))
-                        .sorted().toList();
+                List<String> skipped = diff.skipped().stream().sorted().toList();
                 return publish(tmp, new Snapshot(id, "copy", repo.root().toString(), status.head(),
                         status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth), console);
             } catch (IOException | RuntimeException e) {
@@ -610,15 +597,11 @@ public final class SnapshotStore {
         return snapshot;
     }
 
-    /** What the look-ahead composed for {@code parent}, or null (none, another snapshot, or it failed). */
-    private static Manifest lookAheadLower(LookAhead lookAhead, String parent) {
-        if (lookAhead.lower() == null) {
-            return null;
-        }
+    /** {@link #composed}, or null when a manifest can't be read (the index refresh is best effort). */
+    private Manifest composedOrNull(String id) {
         try {
-            Lower lower = lookAhead.lower().join();
-            return lower != null && lower.id().equals(parent) ? lower.manifest() : null;
-        } catch (CompletionException e) {
+            return composed(id);
+        } catch (IOException | RuntimeException e) {
             return null;
         }
     }

@@ -23,6 +23,8 @@ public final class NativeTree {
     static final int OUTPUT_MAX = 64 << 20;
     /** Exit status of {@code copy --ops} when an op's entry is gone: {@link Changed}. */
     static final int EXIT_CHANGED = 3;
+    /** Exit status of {@code tree diff} when the tree's root was replaced: {@link Diff#rootReplaced}. */
+    static final int EXIT_ROOT_REPLACED = 4;
 
     private final Path helper;
 
@@ -62,6 +64,49 @@ public final class NativeTree {
 
     /** Show progress on stderr, with these totals (0: unknown, then only what is done is shown). */
     public record Progress(long files, long bytes) {
+    }
+
+    /**
+     * What {@code tree diff} found: the delta's files (entries that are not directories) and
+     * the bytes of its regular files, as {@link Manifest.Delta#files()}/{@code bytes()}; the
+     * same of the tree the lower layers show ({@link Manifest#files()}/{@code bytes()}); the
+     * scan's FIFOs, sockets and devices (left out), their names' bytes read as UTF-8; or, with
+     * all else 0 and empty, that the tree's root was replaced (no delta can say that).
+     */
+    public record Diff(long files, long bytes, long lowerFiles, long lowerBytes, List<String> skipped,
+            boolean rootReplaced) {
+        static final Diff ROOT_REPLACED = new Diff(0, 0, 0, 0, List.of(), true);
+    }
+
+    /**
+     * {@code tree diff} refused a manifest it was given: unreadable, or not one (see
+     * {@link Manifest#read}).
+     */
+    public static final class BadManifest extends IOException {
+        private static final long serialVersionUID = 1L;
+        private final transient Path file;
+        private final String reason;
+
+        BadManifest(Path file, String reason) {
+            super("manifest '" + file + "': " + reason);
+            this.file = file;
+            this.reason = reason;
+        }
+
+        /** The manifest, as given. */
+        public Path file() {
+            return file;
+        }
+
+        /** Why, in a few words ({@code ends inside an entry}, {@code No such file or directory}). */
+        public String reason() {
+            return reason;
+        }
+    }
+
+    /** Thrown by {@link #run} on {@link #EXIT_ROOT_REPLACED}, for {@link #diff} alone. */
+    private static final class RootReplaced extends IOException {
+        private static final long serialVersionUID = 1L;
     }
 
     /** {@code copy --ops} found an entry an op names gone: the tree changed; scan and diff again. */
@@ -123,6 +168,58 @@ public final class NativeTree {
         List<String> argv = new ArrayList<>(List.of(helper.toString(), "tree", "copy", src.toString(), dst.toString(),
                 "--ops", opsFile.toString()));
         return copied(argv, src, reflink, progressOrNull);
+    }
+
+    /**
+     * What {@link Manifest#diff} of {@link Manifest#compose}{@code (lowers)} and the manifest
+     * {@code scan} gives, computed by the helper ({@code tree diff}, native-helpers/src/delta.c)
+     * at a fraction of a cold JVM's cost: writes the operations to {@code ops} as
+     * {@link Manifest.Delta#writeOps} does and the delta layer's manifest to {@code out} (its
+     * entries in no particular order).
+     *
+     * @param lowers the parent snapshot's layers' manifests, topmost first, the last a full one
+     * @throws BadManifest when {@code scan} or one of {@code lowers} is unreadable or not a
+     *     manifest (each at most {@value Manifest#FILE_MAX} bytes)
+     */
+    public Diff diff(Path scan, List<Path> lowers, Path ops, Path out) throws IOException {
+        List<String> argv = new ArrayList<>(List.of(helper.toString(), "tree", "diff", scan.toString()));
+        for (Path l : lowers) {
+            argv.add(l.toString());
+        }
+        argv.addAll(List.of("--ops", ops.toString(), "--manifest", out.toString()));
+        List<String> lines;
+        try {
+            lines = run(argv, scan, null);
+        } catch (RootReplaced replaced) {
+            return Diff.ROOT_REPLACED;
+        } catch (FileSystemException e) {
+            String reason = e.getReason() == null ? "" : e.getReason();
+            List<Path> all = new ArrayList<>(lowers);
+            all.add(0, scan);
+            for (Path m : all) { // "sandbox-helper: tree: manifest 'FILE': REASON", kept by failure()
+                String prefix = "sandbox-helper: tree: manifest '" + m + "': ";
+                int at = reason.indexOf(prefix);
+                if (at >= 0) {
+                    throw new BadManifest(m, reason.substring(at + prefix.length()));
+                }
+            }
+            throw e;
+        }
+        String first = lines.isEmpty() ? "" : lines.get(0);
+        String[] w = first.split(" ");
+        long[] n = new long[4];
+        String[] names = {"files=", "bytes=", "lower_files=", "lower_bytes="};
+        for (int i = 0; i < 4; i++) {
+            if (w.length != 4 || !w[i].startsWith(names[i])) {
+                throw new IOException("sandbox-helper tree diff printed '" + Console.oneLine(first) + "'");
+            }
+            n[i] = Long.parseLong(w[i].substring(names[i].length()));
+        }
+        List<String> skipped = new ArrayList<>();
+        for (String line : lines.subList(1, lines.size())) {
+            skipped.add(unescape(line));
+        }
+        return new Diff(n[0], n[1], n[2], n[3], List.copyOf(skipped), false);
     }
 
     private Copied copied(List<String> argv, Path src, boolean reflink, Progress progress) throws IOException {
@@ -210,6 +307,9 @@ public final class NativeTree {
             throw new FileSystemException(root.toString(), null, "its walk printed more than 64 MiB");
         }
         List<String> lines = new String(bytes, StandardCharsets.UTF_8).lines().toList();
+        if (status == EXIT_ROOT_REPLACED && argv.size() > 2 && argv.get(2).equals("diff")) {
+            throw new RootReplaced();
+        }
         if (status == EXIT_CHANGED) {
             String line = lines.stream().filter(l -> l.startsWith("changed ")).findFirst().orElse("changed ?");
             throw new Changed(Path.of(unescape(line.substring("changed ".length()))));
