@@ -81,9 +81,7 @@ class LayeredSnapshotIT {
     @EnumSource(Runner.class)
     void tenRounds_eachMergedViewIsTheUsersTree_depthBounded_smallDeltas_gcKeepsParents(Runner runner)
             throws IOException {
-        runner.assumeAvailable();
-        Skip.unless(Host.isRoot(), "making and mounting a loop ext4 needs root");
-        Skip.unless(Host.has("mkfs.ext4"), "mkfs.ext4 is not installed (e2fsprogs)");
+        assumeLoopExt4(runner);
         try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
             Path mnt = loopExt4(ws);
             try {
@@ -184,9 +182,7 @@ class LayeredSnapshotIT {
     @EnumSource(Runner.class)
     void killDuringADeltaOrACompaction_previousSnapshotsServe_noHalfSnapshotIsPicked_gcRemovesIt(Runner runner)
             throws IOException {
-        runner.assumeAvailable();
-        Skip.unless(Host.isRoot(), "making and mounting a loop ext4 needs root");
-        Skip.unless(Host.has("mkfs.ext4"), "mkfs.ext4 is not installed (e2fsprogs)");
+        assumeLoopExt4(runner);
         try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
             Path mnt = loopExt4(ws);
             try {
@@ -371,6 +367,13 @@ class LayeredSnapshotIT {
 
     private static long duKib(Path dir) {
         return Long.parseLong(Proc.hostOk(dir, "du", "-sk", dir.toString()).stdout().split("\\s+")[0]);
+    }
+
+    /** Skips unless {@code runner} runs here and a loop ext4 can be made (root, mkfs.ext4). */
+    private static void assumeLoopExt4(Runner runner) {
+        runner.assumeAvailable();
+        Skip.unless(Host.isRoot(), "making and mounting a loop ext4 needs root");
+        Skip.unless(Host.has("mkfs.ext4"), "mkfs.ext4 is not installed (e2fsprogs)");
     }
 
     /**
