@@ -224,6 +224,9 @@ cp_pair=$(cd "$work/st-copy" && t0=$(now_ns); git status --porcelain >/dev/null;
           echo $(( (t1 - t0) / 1000000 )) $(( (t2 - t1) / 1000000 )))
 copy_pair=$(status_pair "$work/st" copy)
 cp -a "$work/st" "$xfs_mnt/st"
+# cp -a gave every file a new inode and ctime: the user's own git status refreshes the index,
+# and only entries it holds as clean are refreshed in a snapshot (docs/ARCHITECTURE.md §13)
+git -C "$xfs_mnt/st" status --porcelain >/dev/null
 reflink_pair=$(status_pair "$xfs_mnt/st" reflink)
 fi
 
