@@ -9,6 +9,8 @@
 #include "exec.h"
 #include "options.h"
 #include "sandbox.h"
+#include "tree.h"
+#include "view.h"
 
 #ifndef SANDBOX_VERSION
 #define SANDBOX_VERSION "0.0.0-dev"
@@ -21,6 +23,10 @@ int main(int argc, char *argv[])
         run_attach(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "exec") == 0)
         run_exec(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "tree") == 0)
+        return tree_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "view") == 0)
+        run_view(argc - 1, argv + 1);
 
     /* Everything is checked before anything is touched. */
     struct options opts;
@@ -30,6 +36,8 @@ int main(int argc, char *argv[])
         fputs(usage_text, stdout);
         fputs(attach_usage_text, stdout);
         fputs(exec_usage_text, stdout);
+        fputs(view_usage_text, stdout);
+        fputs(tree_usage_text, stdout);
         return fflush(stdout) == 0 ? 0 : EXIT_SETUP_FAILED;
     case PARSE_VERSION:
         printf("%s %s\n", PROGRAM_NAME, SANDBOX_VERSION);

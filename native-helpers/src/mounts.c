@@ -72,6 +72,12 @@ void resolve_sources(struct options *opts)
                 die_with_error("can't find '%s'", op->args[a]);
             op->args[a] = real; /* lives as long as the process */
         }
+        for (size_t l = 0; l < op->n_lowers; l++) {
+            char *real = realpath(op->lowers[l], NULL);
+            if (real == NULL)
+                die_with_error("can't find '%s'", op->lowers[l]);
+            op->lowers[l] = real;
+        }
     }
 }
 
@@ -194,12 +200,23 @@ static void apply_op(const struct sandbox_op *op)
 {
     switch (op->type) {
     case OP_OVERLAY: {
-        /* The agent's copy-on-write view: reads from LOWER, every change lands in UPPER. */
+        /* The agent's copy-on-write view: reads from LOWER (and the --overlay-lower layers
+         * below it, a layered snapshot), every change lands in UPPER. */
         const char *dest = op->args[3];
-        cleanup_free char *lower = oldroot_path(op->args[0]);
+        size_t n = 1 + op->n_lowers;
+        char **lowers = xcalloc(n, sizeof *lowers);
+        lowers[0] = oldroot_path(op->args[0]);
+        for (size_t l = 0; l < op->n_lowers; l++)
+            lowers[1 + l] = oldroot_path(op->lowers[l]);
         cleanup_free char *upper = oldroot_path(op->args[1]);
         cleanup_free char *work = oldroot_path(op->args[2]);
-        cleanup_free char *options = overlay_options(lower, upper, work);
+        cleanup_free char *options = overlay_options((const char *const *)lowers, n, upper, work);
+        for (size_t l = 0; l < n; l++)
+            free(lowers[l]);
+        free(lowers);
+        if (strlen(options) >= MOUNT_OPTIONS_MAX)
+            die("can't mount overlay on '%s': its %zu layers' paths take %zu bytes, more than the kernel's "
+                "%d", dest, n, strlen(options), MOUNT_OPTIONS_MAX - 1);
         cleanup_free char *path = newroot_path(dest, NULL);
         create_mount_point(path, true, dest);
         do_mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, options, "overlay", dest);

@@ -113,6 +113,11 @@ void enter_namespaces(bool new_net, uid_t uid, gid_t gid, const struct subids *i
         close(go);
         return;
     }
+    map_own_ids(uid, gid);
+}
+
+void map_own_ids(uid_t uid, gid_t gid)
+{
     cleanup_free char *uid_map = xasprintf("%u %u 1\n", (unsigned)uid, (unsigned)uid);
     cleanup_free char *gid_map = xasprintf("%u %u 1\n", (unsigned)gid, (unsigned)gid);
     if (write_file("/proc/self/uid_map", uid_map) < 0)

@@ -12,6 +12,9 @@
  * and the subordinate ranges ids (may be NULL) too. The caller becomes root-equivalent
  * inside with its own ids. */
 void enter_namespaces(bool new_net, uid_t uid, gid_t gid, const struct subids *ids);
+/* Right after unshare(CLONE_NEWUSER): maps uid and gid to themselves (setgroups denied, as
+ * an unprivileged caller must), the caller's only ids in the new user namespace. */
+void map_own_ids(uid_t uid, gid_t gid);
 /* unshare() the pid namespace: the caller's next child is its init. Separate, so that a
  * process forked before it (the relay) stays out of the sandbox's sight. */
 void enter_pid_namespace(void);

@@ -17,6 +17,9 @@ const char usage_text[] =
     "  --version                       print the version and exit\n"
     "  --help                          print this help and exit\n"
     "  --overlay LOWER UPPER WORK DEST overlayfs (userxattr) of host dirs at DEST\n"
+    "  --overlay-lower LAYER           one more lower layer of the next --overlay, which\n"
+    "                                  must follow: below LOWER and the layers before it\n"
+    "                                  (lowerdir=LOWER:LAYER1:LAYER2...)\n"
     "  --ro-bind SRC DEST              read-only recursive bind of host SRC at DEST\n"
     "  --bind SRC DEST                 read-write recursive bind of host SRC at DEST\n"
     "  --ro-bind-try SRC DEST          --ro-bind, or nothing when SRC does not exist\n"
@@ -268,6 +271,10 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
 
     size_t cap = 0;
     int i = 1;
+    /* --overlay-lower layers not yet taken by an --overlay (also in out->pending_lowers,
+     * so that options_free frees them after an error). */
+    const char **pending = NULL;
+    size_t n_pending = 0;
     while (i < argc) {
         const char *arg = argv[i];
         if (strcmp(arg, "--") == 0) {
@@ -427,6 +434,21 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
             continue;
         }
 
+        /* Lower layers wait for the --overlay that must come next. */
+        if (strcmp(arg, "--overlay-lower") == 0) {
+            if (i + 1 >= argc)
+                return fail(error, xstrdup("option '--overlay-lower' needs an argument: LAYER"));
+            if (argv[i + 1][0] == '\0')
+                return fail(error, xstrdup("--overlay-lower: empty source path"));
+            if (n_pending == MAX_OVERLAY_LOWERS)
+                return fail(error, xasprintf("--overlay-lower: more than %d lower layers", MAX_OVERLAY_LOWERS));
+            pending = xrealloc(pending, (n_pending + 1) * sizeof *pending);
+            pending[n_pending++] = argv[i + 1];
+            out->pending_lowers = pending;
+            i += 2;
+            continue;
+        }
+
         /* Operations: kept in argv order. */
         int type = -1;
         for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++)
@@ -447,11 +469,21 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
         op->type = (enum op_type)type;
         for (int a = 0; a < spec->n_args; a++)
             op->args[a] = argv[i + 1 + a];
+        if (n_pending > 0 && op->type != OP_OVERLAY)
+            return fail(error, xasprintf("--overlay-lower must come right before --overlay, not before '%s'", arg));
+        if (op->type == OP_OVERLAY) {
+            op->lowers = steal_pointer(&pending);
+            op->n_lowers = n_pending;
+            out->pending_lowers = NULL;
+            n_pending = 0;
+        }
         char *problem = check_op(op);
         if (problem != NULL)
             return fail(error, problem);
         i += 1 + spec->n_args;
     }
+    if (n_pending > 0)
+        return fail(error, xstrdup("--overlay-lower must come right before --overlay"));
 
     if (out->net == NET_HOST && (out->n_publish > 0 || out->n_forward > 0))
         return fail(error, xstrdup("--publish and --forward need the sandbox's own network, not --net host"));
@@ -476,6 +508,10 @@ enum parse_result parse_options(int argc, char *const argv[], struct options *ou
 
 void options_free(struct options *opts)
 {
+    for (size_t i = 0; i < opts->n_ops; i++)
+        free(opts->ops[i].lowers);
+    free(opts->pending_lowers);
+    opts->pending_lowers = NULL;
     free(opts->ops);
     opts->ops = NULL;
     opts->n_ops = 0;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 enum op_type {
-    OP_OVERLAY,     /* args: LOWER UPPER WORK DEST */
+    OP_OVERLAY,     /* args: LOWER UPPER WORK DEST; more lower layers in lowers */
     OP_RO_BIND,     /* args: SRC DEST */
     OP_BIND,        /* args: SRC DEST */
     OP_TMPFS,       /* args: DEST */
@@ -28,6 +28,10 @@ struct sandbox_op {
     /* Pointers into argv; source paths may be replaced by resolved copies at run time,
      * and a missing --ro-bind-try source by NULL. */
     const char *args[OP_MAX_ARGS];
+    /* OP_OVERLAY only: the layers below LOWER, topmost first, from the --overlay-lower
+     * options just before it (malloc'd array of pointers into argv, may be NULL). */
+    const char **lowers;
+    size_t n_lowers;
 };
 
 enum net_mode { NET_NONE, NET_HOST };
@@ -58,9 +62,15 @@ enum tty_mode { TTY_AUTO, TTY_ALWAYS, TTY_NEVER };
 
 enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION, PARSE_ERROR };
 
+/* At most this many --overlay-lower layers per --overlay: overlayfs stacks at most 500
+ * layers (OVL_MAX_STACK), and mount(2) takes one page of options, which 64 layers of
+ * short paths already fill (the helper checks the length itself). */
+#define MAX_OVERLAY_LOWERS 64
+
 struct options {
     struct sandbox_op *ops;
     size_t n_ops;
+    const char **pending_lowers; /* during parsing only: --overlay-lower layers not yet taken */
     const char *chdir;    /* NULL: the helper's own cwd if it exists inside, else / */
     const char *hostname; /* never NULL after a successful parse */
     enum net_mode net;

@@ -23,19 +23,40 @@ char *overlay_escape(const char *path)
     return out;
 }
 
-char *overlay_options(const char *lower, const char *upper, const char *work)
+char *overlay_options(const char *const *lowers, size_t n_lowers, const char *upper, const char *work)
 {
-    cleanup_free char *l = overlay_escape(lower);
+    /* Each layer escaped on its own: the ':' between layers must stay unescaped. */
+    size_t len = strlen("lowerdir=");
+    char **escaped = xcalloc(n_lowers, sizeof *escaped);
+    for (size_t i = 0; i < n_lowers; i++) {
+        escaped[i] = overlay_escape(lowers[i]);
+        len += strlen(escaped[i]) + 1;
+    }
+    char *lowerdir = xmalloc(len + 1);
+    char *p = stpcpy(lowerdir, "lowerdir=");
+    for (size_t i = 0; i < n_lowers; i++) {
+        if (i > 0)
+            *p++ = ':';
+        p = stpcpy(p, escaped[i]);
+        free(escaped[i]);
+    }
+    free(escaped);
+    if (upper == NULL) {
+        char *out = xstrconcat(lowerdir, ",userxattr");
+        free(lowerdir);
+        return out;
+    }
     cleanup_free char *u = overlay_escape(upper);
     cleanup_free char *w = overlay_escape(work);
-    return xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", l, u, w);
+    char *out = xasprintf("%s,upperdir=%s,workdir=%s,userxattr", lowerdir, u, w);
+    free(lowerdir);
+    return out;
 }
 
 char *ro_overlay_options(const char *lower, const char *empty)
 {
-    cleanup_free char *l = overlay_escape(lower);
-    cleanup_free char *e = overlay_escape(empty);
-    return xasprintf("lowerdir=%s:%s,userxattr", l, e);
+    const char *const layers[] = {lower, empty};
+    return overlay_options(layers, 2, NULL, NULL);
 }
 
 char *normalize_path(const char *path)

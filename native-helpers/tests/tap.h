@@ -56,5 +56,8 @@ void test_utils(void);
 void test_sockets(void);
 void test_attach(void);
 void test_supervise(void);
+void test_view(void);
+void test_tree(void);
+void test_delta(void);
 
 #endif

@@ -19,6 +19,9 @@ int main(void)
     test_sockets();
     test_attach();
     test_supervise();
+    test_view();
+    test_tree();
+    test_delta();
     printf("1..%d\n", tap_count);
     if (tap_failed > 0)
         printf("# %d of %d failed\n", tap_failed, tap_count);

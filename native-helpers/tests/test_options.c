@@ -214,6 +214,26 @@ void test_options(void)
     r = PARSE(&o, &err, "--ro-overlay", "/a", "/", "--", "x");
     expect_error("--ro-overlay: can't mount over '/'", r, err, &o);
 
+    is_int(PARSE(&o, &err, "--overlay-lower", "/l2", "--overlay-lower", "/l3", "--overlay", "/l1", "/u", "/w",
+                 "/repo", "--overlay", "/h", "/hu", "/hw", "/home", "--", "x"),
+           PARSE_RUN, "--overlay-lower parses");
+    ok(o.n_ops == 2 && o.ops[0].type == OP_OVERLAY && o.ops[0].n_lowers == 2 &&
+           strcmp(o.ops[0].lowers[0], "/l2") == 0 && strcmp(o.ops[0].lowers[1], "/l3") == 0 &&
+           strcmp(o.ops[0].args[0], "/l1") == 0,
+       "--overlay-lower layers go below the next --overlay's LOWER, in argv order");
+    ok(o.ops[1].n_lowers == 0 && o.ops[1].lowers == NULL, "and only below that one");
+    options_free(&o);
+    r = PARSE(&o, &err, "--overlay-lower", "/l2", "--tmpfs", "/tmp", "--overlay", "/l1", "/u", "/w", "/r", "--", "x");
+    expect_error("--overlay-lower must come right before --overlay, not before '--tmpfs'", r, err, &o);
+    r = PARSE(&o, &err, "--overlay", "/l1", "/u", "/w", "/r", "--overlay-lower", "/l2", "--", "x");
+    expect_error("--overlay-lower must come right before --overlay", r, err, &o);
+    r = PARSE(&o, &err, "--overlay-lower", "", "--overlay", "/l1", "/u", "/w", "/r", "--", "x");
+    expect_error("--overlay-lower: empty source path", r, err, &o);
+    r = PARSE(&o, &err, "--overlay-lower");
+    expect_error("option '--overlay-lower' needs an argument: LAYER", r, err, &o);
+    r = PARSE(&o, &err, "--overlay-lower", "/l2", "--overlay", "/l1", "/u", "/w", "r", "--", "x");
+    expect_error("--overlay: 'r' is not an absolute path", r, err, &o);
+
     ok(op_source_count(OP_RO_OVERLAY) == 1 && op_source_count(OP_OVERLAY) == 3 && op_source_count(OP_BIND) == 1 && op_source_count(OP_RO_BIND) == 1 &&
            op_source_count(OP_RO_BIND_TRY) == 1 && op_source_count(OP_SYMLINK) == 0 &&
            op_source_count(OP_TMPFS) == 0 && op_source_count(OP_HIDE) == 0 && op_source_count(OP_SETENV) == 0,

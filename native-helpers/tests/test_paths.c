@@ -48,8 +48,18 @@ void test_paths(void)
     check_escape("/a\\b", "/a\\\\b");
     check_escape("\\,:", "\\\\\\,\\:");
     check_escape("", "");
-    char *opts = overlay_options("/l:1", "/u,2", "/w");
+    const char *one[] = {"/l:1"};
+    char *opts = overlay_options(one, 1, "/u,2", "/w");
     is_str(opts, "lowerdir=/l\\:1,upperdir=/u\\,2,workdir=/w,userxattr", "overlay_options escapes every path");
+    free(opts);
+    const char *three[] = {"/d:1", "/c\\", "/b,0"};
+    opts = overlay_options(three, 3, "/u", "/w");
+    is_str(opts, "lowerdir=/d\\:1:/c\\\\:/b\\,0,upperdir=/u,workdir=/w,userxattr",
+           "overlay_options: several lower layers, topmost first, each escaped, ':' between them not");
+    free(opts);
+    const char *two[] = {"/top", "/bottom:x"};
+    opts = overlay_options(two, 2, NULL, NULL);
+    is_str(opts, "lowerdir=/top:/bottom\\:x,userxattr", "overlay_options without an upper layer: read-only");
     free(opts);
     opts = ro_overlay_options("/home/u,1", "/.ro-empty");
     is_str(opts, "lowerdir=/home/u\\,1:/.ro-empty,userxattr", "ro_overlay_options: lower layers only, escaped");

@@ -136,4 +136,28 @@ public final class Console {
         }
         return out == null ? line : out.toString();
     }
+
+    /**
+     * Whether this process's stderr is a terminal (fd 2 links to a {@code /dev/pts/N} or
+     * {@code /dev/ttyN}, as {@code /proc/self/fd} shows): where progress lines may be drawn.
+     */
+    public static boolean stderrIsTerminal() {
+        try {
+            String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty") || target.equals("/dev/console");
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Writes a progress line's bytes (text ending in '\r', or the {@code ESC [K} that erases it)
+     * to this process's stderr as they are; only where {@link #stderrIsTerminal()}.
+     */
+    public static void toTerminal(byte[] bytes) {
+        synchronized (System.err) {
+            System.err.write(bytes, 0, bytes.length);
+            System.err.flush();
+        }
+    }
 }

@@ -9,6 +9,7 @@ import dev.sandbox.harvest.Source;
 import dev.sandbox.harvest.Trees;
 import dev.sandbox.harvest.Work;
 import dev.sandbox.profile.Profiles;
+import dev.sandbox.snapshot.LowerView;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
@@ -57,8 +58,16 @@ public final class Harvester {
         this.maxFile = Harvest.maxFile(sandboxes.context().env().get(Harvest.MAX_FILE_ENV));
     }
 
-    /** One sandbox, read for harvesting. */
-    private record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source, Path repoRoot) {
+    /**
+     * One sandbox, read for harvesting; it holds the view of its snapshot's layers that
+     * {@code source} reads (docs/ARCHITECTURE.md §6), so every verb closes it when it is done.
+     */
+    private record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source, Path repoRoot,
+            LowerView view) implements AutoCloseable {
+        @Override
+        public void close() {
+            view.close();
+        }
     }
 
     /**
@@ -66,9 +75,9 @@ public final class Harvester {
      * {@code console}; returns git's status.
      */
     public int diff(String name, DiffFormat format, Console console) {
-        Target target = target(name);
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
+        try (Target target = target(name); Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = trees(h, target, true, console);
+            target.close(); // the trees are stored: git (and its pager, for as long as the user reads) needs no view
             List<String> args = new ArrayList<>(List.of("diff", "-M"));
             if (format == DiffFormat.STAT) {
                 args.add("--stat");
@@ -89,8 +98,7 @@ public final class Harvester {
      * Warnings go to {@code console}.
      */
     public void patch(String name, Path output, boolean noBase, Console console) {
-        Target target = target(name);
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
+        try (Target target = target(name); Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "make a patch of", false, console);
             Harvest.Commits c = commits(h, target, t, null);
             List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
@@ -192,7 +200,13 @@ public final class Harvester {
      * the user's working tree, index and HEAD alone. Warnings go to {@code console}.
      */
     public Committed commit(String name, String branch, String message, boolean force, Console console) {
-        Target target = target(name);
+        try (Target target = target(name)) {
+            return commit(target, branch, message, force, console);
+        }
+    }
+
+    private Committed commit(Target target, String branch, String message, boolean force, Console console) {
+        String name = target.name();
         String shortName = branch != null ? branch : "sandbox/" + target.name();
         String ref = "refs/heads/" + shortName;
         // git branch refuses HEAD and a leading '-' too (git-check-ref-format(1), --branch);
@@ -252,8 +266,7 @@ public final class Harvester {
 
     /** Merges the sandbox's changes into the user's working tree; warnings go to {@code console}. */
     public Apply.Outcome apply(String name, boolean refuseConflicts, Console console) {
-        Target target = target(name);
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
+        try (Target target = target(name); Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "apply", false, console);
             Apply.Outcome o = Apply.run(h.reader(), t.changes(), target.repoRoot(), target.name(), refuseConflicts);
             if (o.written()) {
@@ -270,12 +283,13 @@ public final class Harvester {
      * @throws SandboxException when there is no such sandbox or its layers cannot be read
      */
     public Work work(String name) {
-        Target target = target(name);
-        Path scratch = target.dir().resolve(".work-" + ProcessHandle.current().pid());
-        try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
-            return h.work(target.source(), scratch);
-        } finally {
-            deleteQuietly(scratch);
+        try (Target target = target(name)) {
+            Path scratch = target.dir().resolve(".work-" + ProcessHandle.current().pid());
+            try (Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
+                return h.work(target.source(), scratch);
+            } finally {
+                deleteQuietly(scratch);
+            }
         }
     }
 
@@ -285,13 +299,17 @@ public final class Harvester {
      * no file's content is read but small ones', and nothing is written.
      */
     int changedFiles(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
-        return h.count(source(dir, snapshot), includeIgnored);
+        try (LowerView view = view(dir, snapshot)) {
+            return h.count(source(dir, snapshot, view), includeIgnored);
+        }
     }
 
     /** Whether the sandbox holds changes that were never committed, patched or applied as they are now. */
     boolean unharvested(Harvest h, Path dir, Sandbox record, Snapshot snapshot) {
-        Trees t = h.trees(source(dir, snapshot), false, false);
-        return (!t.unchanged() || t.keptCommits()) && !state(t).equals(record.harvested());
+        try (LowerView view = view(dir, snapshot)) {
+            Trees t = h.trees(source(dir, snapshot, view), false, false);
+            return (!t.unchanged() || t.keptCommits()) && !state(t).equals(record.harvested());
+        }
     }
 
     private Trees trees(Harvest h, Target target, boolean store, Console console) {
@@ -408,11 +426,26 @@ public final class Harvester {
         // the working tree it ran in, where git diffs and patches; a record without one (hand-edited)
         // gets the repository's
         Path root = sb.repo() != null && sb.repo().startsWith("/") ? Path.of(sb.repo()) : sandboxes.repo().root();
-        return new Target(name, dir, sb, snap, source(dir, snap), root);
+        LowerView view = view(dir, snap); // last: nothing after it may throw and leave it open
+        return new Target(name, dir, sb, snap, source(dir, snap, view), root, view);
     }
 
-    private Source source(Path dir, Snapshot snap) {
-        return new Source(StateStore.upperDir(dir), sandboxes.snapshots().tree(snap.id()), snap.baseCommit(),
+    /**
+     * The tree of {@code snap} as its sandboxes see it: its one directory, or a view of its
+     * layers that the caller must close. The helper is looked for only when there are layers.
+     */
+    private LowerView view(Path dir, Snapshot snap) {
+        List<Path> layers = sandboxes.snapshots().layers(snap.id());
+        Path helper = layers.size() > 1 ? sandboxes.context().helper().path() : null;
+        try {
+            return LowerView.open(helper, layers);
+        } catch (IOException e) {
+            throw SandboxException.cant("read the snapshot of", dir.getFileName(), e);
+        }
+    }
+
+    private static Source source(Path dir, Snapshot snap, LowerView view) {
+        return new Source(StateStore.upperDir(dir), view.root(), view.layers(), snap.baseCommit(),
                 snap.dirtyPaths() == null ? List.of() : snap.dirtyPaths());
     }
 

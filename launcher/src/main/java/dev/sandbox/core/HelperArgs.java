@@ -181,7 +181,7 @@ public final class HelperArgs {
         }
         // After every grant: a grant of a directory that holds the repository (writable:
         // ["~"]) would otherwise cover the overlay and let the agent write the user's tree.
-        cmd.overlay(snapshots.tree(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
+        cmd.overlay(snapshots.layers(snapshot.id()), StateStore.upperDir(dir), StateStore.workDir(dir), repo.root());
         view.shown().add(repo.root());
         // The secrets of the password database's home too, when HOME is elsewhere: nothing
         // above shows that home, but a repository at or above it, or a grant, may (the

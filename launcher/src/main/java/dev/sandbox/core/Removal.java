@@ -6,6 +6,7 @@ import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
 import dev.sandbox.harvest.Work;
+import dev.sandbox.sys.Posix;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -19,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /** Removes sandboxes ({@code rm}, {@code run --rm}) and collects garbage ({@code gc}). */
@@ -227,6 +229,9 @@ public final class Removal {
             }
             int leftovers = 0;
             for (Path p : snapshots.leftovers()) {
+                if (compacting(p)) {
+                    continue; // a launcher's compaction at work (Compaction), not a leftover
+                }
                 Tree.delete(p);
                 leftovers++;
             }
@@ -240,18 +245,56 @@ public final class Removal {
         }));
     }
 
-    /** Deletes snapshot {@code id} if it exists and no sandbox uses it, as {@link #gc} would. */
+    /** Whether {@code tmp} is a compaction's directory whose lock a live launcher holds. */
+    private static boolean compacting(Path tmp) throws IOException {
+        Path busy = tmp.resolve(Compaction.BUSY);
+        return Files.isRegularFile(busy, LinkOption.NOFOLLOW_LINKS) && Posix.lockHeld(busy.toString());
+    }
+
+    /**
+     * Deletes snapshot {@code id} if it exists and no sandbox uses it, as {@link #gc} would,
+     * then its ancestors that no other snapshot kept needs.
+     */
     private void dropUnused(String id) {
         snapshots.locked(() -> store.locked(() -> {
-            if (!usedSnapshots().contains(id) && snapshots.find(id).isPresent()) {
-                snapshots.delete(id);
+            Set<String> used = usedSnapshots();
+            String next = id;
+            for (int i = 0; next != null && i < SnapshotStore.CHAIN_MAX && !used.contains(next); i++) {
+                Optional<Snapshot> s = snapshots.find(next);
+                if (s.isEmpty()) {
+                    break;
+                }
+                snapshots.delete(next);
+                next = s.get().parent();
             }
             return null;
         }));
     }
 
-    /** The snapshots the sandboxes' records name; the caller holds the snapshots and store locks. */
+    /**
+     * The snapshots the sandboxes' records name, and their ancestors, which a delta snapshot
+     * needs as its lower layers; the caller holds the snapshots and store locks. A chain is
+     * followed as far as its records can be read (a broken one keeps what is left of it).
+     */
     private Set<String> usedSnapshots() {
+        Set<String> used = new HashSet<>();
+        for (String id : namedSnapshots()) {
+            String next = id;
+            for (int i = 0; next != null && i < SnapshotStore.CHAIN_MAX && used.add(next); i++) {
+                Snapshot s;
+                try {
+                    s = snapshots.find(next).orElse(null);
+                } catch (SandboxException unreadable) {
+                    s = null;
+                }
+                next = s == null ? null : s.parent();
+            }
+        }
+        return used;
+    }
+
+    /** The snapshots the sandboxes' records name. */
+    private Set<String> namedSnapshots() {
         Set<String> used = new HashSet<>();
         for (Path dir : sandboxes.sandboxDirs()) {
             Sandbox sb = Sandboxes.readSandbox(dir);

@@ -104,7 +104,7 @@ public final class Runs {
             console.note(options.containers().describe());
         }
         HelperArgs.createPaths(profile, homeShown);
-        Snapshotter snapshotter = Strategies.choose(strategy, repo.root(), store.root());
+        Snapshotter snapshotter = Strategies.choose(strategy, helper.path(), repo.root(), store.root());
         List<String> names = reserve(name, count);
         if (name == null && !options.detach()) { // detached, the names are printed once it runs
             console.say("starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");
@@ -124,6 +124,9 @@ public final class Runs {
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
+            }
+            if (!options.detach()) {
+                snapshots.compactWhileRunning(snapshot); // while the agent runs (SnapshotStore#take)
             }
             return launch(options, helper, names, dirs, runLocks, snapshot, claimed, cwd, launcherEnv, keptOut,
                     extraCa, homeShown, out, console);
@@ -183,7 +186,11 @@ public final class Runs {
         if (cmd.isEmpty()) {
             throw SandboxException.cantWithInput("start", name, "it has no command of its own (give one after '--')");
         }
-        Snapshot snapshot = record.snapshot() == null ? null : snapshots.find(record.snapshot()).orElse(null);
+        if (record.snapshot() == null) { // its launcher ended before the snapshot was taken
+            throw SandboxException.cant("start", name, "it never got a snapshot (its first run was stopped while"
+                    + " it started); remove it with 'sandbox rm " + name + "'");
+        }
+        Snapshot snapshot = snapshots.find(record.snapshot()).orElse(null);
         if (snapshot == null) {
             throw SandboxException.cant("start", name, "its snapshot '" + record.snapshot() + "' is gone");
         }

@@ -29,7 +29,9 @@ public final class Sandboxes {
         this.context = context;
         this.repo = repo;
         this.store = store;
-        this.snapshots = new SnapshotStore(store);
+        Path[] helper = new Path[1]; // located once, when a delta or a compaction first needs it
+        this.snapshots = new SnapshotStore(store, () -> helper[0] != null ? helper[0]
+                : (helper[0] = context.helper().path()));
     }
 
     /** The sandboxes of the repository that contains the context's working directory. */

@@ -3,12 +3,18 @@ package dev.sandbox.core;
 import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.Repo;
+import dev.sandbox.snapshot.IndexRefresh;
+import dev.sandbox.snapshot.LinkedGitDir;
+import dev.sandbox.snapshot.LowerView;
+import dev.sandbox.snapshot.Manifest;
+import dev.sandbox.snapshot.NativeTree;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.ZfsSnapshotter;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
@@ -23,6 +29,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 
 /**
  * The snapshots of one repository: takes a new one when the working tree changed since the
@@ -37,10 +44,31 @@ public final class SnapshotStore {
     /** Copies of a working tree that keeps changing before one is kept with a warning. */
     static final int COPY_ATTEMPTS = 3;
 
-    private final StateStore store;
+    /** The bytes and files a delta may copy, as a share of the tree's: above it, a full copy (see {@link #take}). */
+    static final double DELTA_SHARE = 0.25;
+    static final String MANIFEST = "manifest";
+    /**
+     * Up to this many entries, a delta's copy is checked by a stat of each entry it copied
+     * rather than by a second scan of the tree ({@link Manifest#stillDescribes}): a few
+     * thousand stats cost less than a scan of a large tree, and no more on a small one.
+     */
+    static final int RESTAT_MAX = 4096;
 
+    private final StateStore store;
+    private final Supplier<Path> helper;
+
+    /** A store that takes full snapshots only (no helper to scan and layer with). */
     public SnapshotStore(StateStore store) {
+        this(store, null);
+    }
+
+    /**
+     * A store that may take delta snapshots with the helper {@code helper} gives (asked only
+     * when a delta or a compaction needs it, since locating it runs it once).
+     */
+    public SnapshotStore(StateStore store, Supplier<Path> helper) {
         this.store = store;
+        this.helper = helper;
     }
 
     /**
@@ -59,6 +87,47 @@ public final class SnapshotStore {
     /** The lower layer of sandboxes on snapshot {@code id}. */
     public Path tree(String id) {
         return dir(id).resolve("tree");
+    }
+
+    /**
+     * The lower layers of sandboxes on snapshot {@code id}, topmost first, as overlayfs takes
+     * them ({@code lowerdir=top:...:bottom}): one directory for a full snapshot, the delta's
+     * tree then its ancestors' for a delta.
+     *
+     * @throws SandboxException (exit 125) when an ancestor's record is gone or unreadable, or
+     *     the chain is longer than {@value #CHAIN_MAX} or loops: a record edited by hand
+     */
+    public List<Path> layers(String id) {
+        return chain(id).stream().map(s -> tree(s.id())).toList();
+    }
+
+    /** The longest chain of records {@link #chain} follows: far above what {@link #MAX_DEPTH} lets a run make. */
+    static final int CHAIN_MAX = 64;
+    /** A delta is never made deeper than this: past it, a full copy (see {@link #take}). */
+    public static final int MAX_DEPTH = 8;
+
+    /**
+     * Snapshot {@code id} and its ancestors, itself first; one record for a full snapshot, or
+     * for a snapshot with no record (a layer as old code left it).
+     */
+    List<Snapshot> chain(String id) {
+        List<Snapshot> chain = new ArrayList<>();
+        Optional<Snapshot> s = find(id);
+        if (s.isEmpty()) {
+            return List.of(new Snapshot(id, null, null, null, List.of(), null, null, List.of()));
+        }
+        chain.add(s.get());
+        while (chain.get(chain.size() - 1).parent() != null) {
+            String parent = chain.get(chain.size() - 1).parent();
+            if (chain.size() >= CHAIN_MAX || chain.stream().anyMatch(c -> c.id().equals(parent))) {
+                throw SandboxException.failure("can't use the snapshot '" + id + "': its parents loop or"
+                        + " go deeper than " + CHAIN_MAX + " (a record edited by hand? remove its sandboxes)");
+            }
+            Snapshot p = find(parent).orElseThrow(() -> SandboxException.failure("can't use the snapshot '" + id
+                    + "': its parent '" + parent + "' is gone (remove the sandboxes on it)"));
+            chain.add(p);
+        }
+        return chain;
     }
 
     public Optional<Snapshot> find(String id) {
@@ -112,18 +181,28 @@ public final class SnapshotStore {
      */
     public Snapshot current(Repo repo, Snapshotter snapshotter, boolean sameStrategy, LookAhead lookAhead,
             Console console, Claim claim) {
-        Set<Path> exclude = Set.of(store.root());
-        return locked(() -> {
-            Snapshot chosen;
-            try {
-                chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude,
-                        lookAhead == null ? LookAhead.NONE : lookAhead, console);
-            } catch (FileSystemException e) {
-                throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
+        Set<Path> exclude = excluded(repo);
+        try {
+            return locked(() -> {
+                Snapshot chosen;
+                try {
+                    chosen = reusableOrNew(repo, snapshotter, sameStrategy, exclude,
+                            lookAhead == null ? LookAhead.NONE : lookAhead, console);
+                } catch (FileSystemException e) {
+                    throw SandboxException.cant("snapshot", e.getFile() == null ? repo.root() : e.getFile(), e);
+                }
+                claim.claim(chosen);
+                return chosen;
+            });
+        } finally {
+            if (lookAhead != null && lookAhead.scanned() != null) {
+                try {
+                    Files.deleteIfExists(lookAhead.scanned());
+                } catch (IOException e) {
+                    // a .tmp-* leftover: gc deletes it
+                }
             }
-            claim.claim(chosen);
-            return chosen;
-        });
+        }
     }
 
     private Snapshot reusableOrNew(Repo repo, Snapshotter snapshotter, boolean sameStrategy, Set<Path> exclude,
@@ -142,13 +221,14 @@ public final class SnapshotStore {
 
     private static Repo.Status statusNow(Repo repo, CompletableFuture<Repo.Status> lookAhead) {
         try {
-            return lookAhead.join();
+            Repo.Status status = lookAhead.join();
+            return status != null ? status : repo.status(); // null: the look-ahead did not need it
         } catch (CompletionException e) {
             return repo.status(); // again here, where its error reaches the user
         }
     }
 
-    private static String fingerprintNow(Repo repo, Set<Path> exclude, CompletableFuture<String> lookAhead)
+    private String fingerprintNow(Repo repo, Set<Path> exclude, CompletableFuture<String> lookAhead)
             throws IOException {
         if (lookAhead != null) {
             try {
@@ -157,7 +237,7 @@ public final class SnapshotStore {
                 // walk again here, where its error reaches the user
             }
         }
-        return Snapshotter.fingerprint(repo.root(), exclude);
+        return fingerprintOf(repo.root(), exclude);
     }
 
     /**
@@ -165,17 +245,90 @@ public final class SnapshotStore {
      * tree's fingerprint when a snapshot may be reused (on a 50,000-file tree that walk is
      * most of the cost of starting a sandbox), else HEAD and the dirty paths, which a
      * filesystem snapshot records and which cost more than taking it. Either may be null.
+     * {@code scanned}, when not null, is the manifest the fingerprint's scan wrote: a delta
+     * starts from it instead of walking the tree again.
      */
-    public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
-        static final LookAhead NONE = new LookAhead(null, null);
+    public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status,
+            Path scanned) {
+        static final LookAhead NONE = new LookAhead(null, null, null);
+
+        public LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
+            this(fingerprint, status, null);
+        }
     }
 
-    /** Starts the walk ({@code mayReuse}) or the git status in a background thread. */
+    /**
+     * Starts the walk ({@code mayReuse}) or the git status in a background thread. Where a
+     * delta may follow (a helper, no linked {@code .git}: the fingerprint is the scan's alone),
+     * the walk is the helper's scan writing its manifest under {@code .tmp-*}.
+     */
     public LookAhead lookAhead(Repo repo, boolean mayReuse) {
+        Set<Path> exclude = excluded(repo);
+        if (mayReuse && helper != null && !LinkedGitDir.linked(repo.root())) {
+            Path scanned = store.snapshotsDir().resolve(TMP_PREFIX + "scan-" + ProcessHandle.current().pid() + "-"
+                    + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000)));
+            CompletableFuture<String> fingerprint = new CompletableFuture<>();
+            CompletableFuture<Repo.Status> status = new CompletableFuture<>();
+            inBackground(() -> {
+                try {
+                    fingerprint.complete(new NativeTree(helper.get()).scan(repo.root(), exclude, scanned).fingerprint());
+                } catch (Exception | Error e) {
+                    fingerprint.completeExceptionally(e);
+                }
+                changedSince(fingerprint, repo, status);
+                return null;
+            });
+            return new LookAhead(fingerprint, status, scanned);
+        }
         if (mayReuse) {
-            return new LookAhead(inBackground(() -> Snapshotter.fingerprint(repo.root(), Set.of(store.root()))), null);
+            return new LookAhead(inBackground(() -> fingerprintOf(repo.root(), exclude)), null);
         }
         return new LookAhead(null, inBackground(repo::status));
+    }
+
+    /**
+     * Once the scan said the tree changed since the newest snapshot (so that a new one will be
+     * taken), starts git's status (dirty paths), which is worth doing while the run gets ready.
+     * On an unchanged tree it does not run, and the future ends with null (the taker then
+     * runs it itself, as it does when it failed). The delta's diff needs nothing composed
+     * ahead: the helper reads the layers' manifests itself ({@link NativeTree#diff}).
+     */
+    private void changedSince(CompletableFuture<String> fingerprint, Repo repo, CompletableFuture<Repo.Status> status) {
+        try {
+            String now = fingerprint.join();
+            List<Snapshot> all = list();
+            if (!all.isEmpty() && now.equals(all.get(0).fingerprint())) {
+                status.complete(null);
+                return;
+            }
+            inBackground(repo::status).whenComplete((st, e) -> {
+                if (e == null) {
+                    status.complete(st);
+                } else {
+                    status.completeExceptionally(e);
+                }
+            });
+        } catch (Exception | Error e) {
+            status.complete(null);
+        }
+    }
+
+    /** {@link Snapshotter#fingerprint} by this store's helper, the launcher's checked one, where it has one. */
+    private String fingerprintOf(Path root, Set<Path> exclude) throws IOException {
+        return helper == null ? Snapshotter.fingerprint(root, exclude) : Snapshotter.fingerprint(helper.get(), root, exclude);
+    }
+
+    /**
+     * What a snapshot leaves out: the state directory, and the default one inside the
+     * repository's git directory when {@code SANDBOX_STATE_DIR} put the state elsewhere, so
+     * that sandboxes made before (their layers, homes and records) are not copied into new
+     * ones.
+     */
+    private Set<Path> excluded(Repo repo) {
+        Set<Path> exclude = new java.util.HashSet<>();
+        exclude.add(store.root());
+        exclude.add(repo.commonDir().resolve("sandbox"));
+        return Set.copyOf(exclude);
     }
 
     /** {@code work} on a thread of its own; the future ends however the work does, by an Error too. */
@@ -212,9 +365,21 @@ public final class SnapshotStore {
      */
     private Snapshot take(Repo repo, Snapshotter snapshotter, Set<Path> exclude, LookAhead lookAhead,
             Console console) throws IOException {
+        Optional<Snapshot> parent = deltaParent(repo, snapshotter);
+        if (parent.isPresent()) {
+            Snapshot delta = takeDelta(repo, parent.get(), exclude, lookAhead, console);
+            if (delta != null) {
+                return delta;
+            }
+        }
+        return takeFull(repo, snapshotter, exclude, lookAhead, console);
+    }
+
+    private Snapshot takeFull(Repo repo, Snapshotter snapshotter, Set<Path> exclude, LookAhead lookAhead,
+            Console console) throws IOException {
         for (int attempt = 1; ; attempt++) {
             Instant now = Instant.now();
-            String id = ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+            String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
             try {
@@ -222,9 +387,11 @@ public final class SnapshotStore {
                         : repo.status();
                 String base = status.head();
                 List<String> dirty = status.dirtyPaths();
-                Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude);
+                // the manifest lets the next snapshot be a delta over this one (copy only, see deltaParent)
+                Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude,
+                        new Snapshotter.CopyOptions(tmp.resolve(MANIFEST), Console.stderrIsTerminal(), 0, 0));
                 boolean heldStill = snapshotter.atomic()
-                        || copied.fingerprint().equals(Snapshotter.fingerprint(repo.root(), exclude))
+                        || copied.fingerprint().equals(fingerprintOf(repo.root(), exclude))
                                 && Objects.equals(base, repo.headCommit());
                 if (!heldStill && attempt < COPY_ATTEMPTS) {
                     Tree.delete(tmp);
@@ -235,20 +402,264 @@ public final class SnapshotStore {
                             + " tries); a file written meanwhile may be torn in this snapshot");
                 }
                 List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
-                Snapshot snapshot = new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
-                        now.toString(), copied.fingerprint(), skipped);
-                Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
-                Files.move(tmp, dir(id), StandardCopyOption.ATOMIC_MOVE);
-                for (String sk : skipped) {
-                    console.warn("left '" + sk
-                            + "' out of the snapshot: not a regular file, directory or symlink");
-                }
-                return snapshot;
+                return publish(tmp, new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
+                        now.toString(), copied.fingerprint(), skipped), console);
             } catch (IOException | RuntimeException e) {
                 Tree.deleteQuietly(tmp);
                 throw e;
             }
         }
+    }
+
+    static String newId(Instant now) {
+        return ID_TIME.format(now) + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+    }
+
+    /**
+     * The snapshot a delta may be layered on, if this one may be a delta: strategy {@code copy}
+     * only (reflinks and filesystem snapshots clone cheaply already), no linked {@code .git}
+     * (its copy is composed in Java, outside any manifest), and the newest copy snapshot has
+     * a manifest, as have its ancestors, and is less than {@value #MAX_DEPTH} deep.
+     */
+    private Optional<Snapshot> deltaParent(Repo repo, Snapshotter snapshotter) throws IOException {
+        if (helper == null || !snapshotter.strategy().equals("copy") || LinkedGitDir.linked(repo.root())) {
+            return Optional.empty();
+        }
+        Optional<Snapshot> newest = list().stream().filter(s -> s.strategy().equals("copy")).findFirst();
+        if (newest.isEmpty()) {
+            return Optional.empty();
+        }
+        List<Snapshot> chain;
+        try {
+            chain = chain(newest.get().id());
+        } catch (SandboxException brokenChain) {
+            return Optional.empty();
+        }
+        // the depth counted, not read: a record's depth field may be hand-edited
+        if (chain.size() > MAX_DEPTH || mountOptionBytes(chain) > MOUNT_OPTIONS_MAX) {
+            return Optional.empty();
+        }
+        for (Snapshot s : chain) {
+            if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)) {
+                return Optional.empty();
+            }
+        }
+        return newest;
+    }
+
+    /**
+     * The most bytes of overlay mount options a delta's layers may take: the kernel takes one
+     * page (4,096 bytes, less its NUL) for all of them, upper and work layers included, and the
+     * helper refuses more (native-helpers/README.md), so a chain under a long path ends early
+     * with a full copy rather than with sandboxes that can't start.
+     */
+    static final int MOUNT_OPTIONS_MAX = 3600;
+
+    /**
+     * An upper bound of the mount options of a sandbox on a new delta over {@code chain}: each
+     * layer's path (escaping doubled), the new delta's, and an upper and a work directory in the
+     * state directory with a name of up to 64 characters.
+     */
+    private int mountOptionBytes(List<Snapshot> chain) {
+        int bytes = 0;
+        for (Snapshot s : chain) {
+            bytes += 2 * tree(s.id()).toString().length() + 1;
+        }
+        bytes += 2 * tree(chain.get(0).id()).toString().length() + 1;
+        return bytes + 2 * (2 * store.root().toString().length() + 2 * 100) + 64;
+    }
+
+    /** The tree snapshot {@code id}'s layers show, from their manifests. */
+    Manifest composed(String id) throws IOException {
+        List<Manifest> layers = new ArrayList<>();
+        for (Snapshot s : chain(id)) {
+            layers.add(Manifest.read(dir(s.id()).resolve(MANIFEST)));
+        }
+        return Manifest.compose(layers);
+    }
+
+    /** The manifests of snapshot {@code id}'s layers, topmost first, as {@link #composed} reads them. */
+    private List<Path> manifests(String id) {
+        return chain(id).stream().map(s -> dir(s.id()).resolve(MANIFEST)).toList();
+    }
+
+    /**
+     * Takes a delta over {@code parent}: scans the tree (with its manifest), diffs it against
+     * the tree the parent's layers show (the helper's {@code tree diff}, from their manifests),
+     * copies only what changed into a new layer, and checks
+     * that what it copied held still meanwhile (else again, as a full copy does): by a stat of
+     * each copied entry, or by a second scan when more than {@link #RESTAT_MAX} were copied.
+     * Returns null when a full copy is the better choice: the change is more than
+     * {@link #DELTA_SHARE} of the tree's bytes or files (such a delta costs most of a copy
+     * already, and every later run would read through it; a quarter keeps a chain of 8 at
+     * most three trees' worth of disk), or the root itself was replaced.
+     */
+    private Snapshot takeDelta(Repo repo, Snapshot parent, Set<Path> exclude, LookAhead lookAhead,
+            Console console) throws IOException {
+        NativeTree tree = new NativeTree(helper.get());
+        List<Path> lowers = manifests(parent.id());
+        int depth = lowers.size();
+        for (int attempt = 1; ; attempt++) {
+            Instant now = Instant.now();
+            String id = newId(now);
+            Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
+            Files.createDirectory(tmp);
+            // git status reads every file's stat too, and costs as much as the rest: beside it
+            CompletableFuture<Repo.Status> statusLater = attempt == 1 && lookAhead.status() != null
+                    ? lookAhead.status() : inBackground(repo::status);
+            try {
+                Path scanned = tmp.resolve("scan");
+                String before = attempt == 1 ? lookAheadScan(lookAhead, scanned) : null;
+                if (before == null) {
+                    before = tree.scan(repo.root(), exclude, scanned).fingerprint();
+                }
+                if (Files.size(scanned) > Manifest.FILE_MAX) {
+                    Tree.delete(tmp);
+                    return null;
+                }
+                Path ops = tmp.resolve("ops");
+                NativeTree.Diff diff;
+                try {
+                    diff = tree.diff(scanned, lowers, ops, tmp.resolve(MANIFEST));
+                } catch (NativeTree.BadManifest bad) {
+                    if (bad.file().equals(scanned)) {
+                        throw bad;
+                    }
+                    // a manifest damaged on disk: a full copy needs none, and the next delta starts over it
+                    console.warn("can't read what snapshot '" + parent.id() + "' holds (" + bad.reason()
+                            + "); taking a full copy");
+                    Tree.delete(tmp);
+                    return null;
+                }
+                Files.delete(scanned); // the whole tree's: a delta keeps only its changes
+                if (diff.rootReplaced() || diff.bytes() > DELTA_SHARE * diff.lowerBytes()
+                        || diff.files() > DELTA_SHARE * diff.lowerFiles()) {
+                    Tree.delete(tmp);
+                    return null;
+                }
+                Manifest delta = Manifest.read(tmp.resolve(MANIFEST)); // the changes alone: small
+                boolean heldStill;
+                Repo.Status status;
+                try {
+                    tree.applyOps(repo.root(), tmp.resolve("tree"), ops, false, null);
+                    // the copied entries re-read by stat, or the whole tree scanned again
+                    Optional<Boolean> same = delta.stillDescribes(repo.root(), RESTAT_MAX);
+                    boolean copiedHeld = same.isPresent() ? same.get()
+                            : before.equals(tree.scan(repo.root(), exclude, null).fingerprint());
+                    status = statusNow(repo, statusLater);
+                    heldStill = copiedHeld && Objects.equals(status.head(), repo.headCommit());
+                } catch (NativeTree.Changed changed) {
+                    status = null;
+                    heldStill = false;
+                }
+                if (!heldStill && (attempt < COPY_ATTEMPTS || status == null)) {
+                    Tree.delete(tmp);
+                    if (attempt >= COPY_ATTEMPTS) {
+                        return null; // a file kept vanishing under the copy: a full copy copes with that
+                    }
+                    continue;
+                }
+                if (!heldStill) {
+                    console.warn("the working tree kept changing while it was copied (" + COPY_ATTEMPTS
+                            + " tries); a file written meanwhile may be torn in this snapshot");
+                }
+                Files.delete(ops);
+                Manifest below = delta.get(".git/index") == null ? null : composedOrNull(parent.id());
+                if (below != null) { // composed in Java here alone: git's index names most of the tree
+                    Manifest changes = delta;
+                    refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, sec, nsec, ino, size) -> {
+                        String key = Manifest.key(path);
+                        Manifest.Entry e = changes.get(key) != null ? changes.get(key) : below.get(key);
+                        return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec
+                                && (int) e.ino() == ino && (int) e.size() == size;
+                    });
+                }
+                List<String> skipped = diff.skipped().stream().sorted().toList();
+                return publish(tmp, new Snapshot(id, "copy", repo.root().toString(), status.head(),
+                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth), console);
+            } catch (IOException | RuntimeException e) {
+                Tree.deleteQuietly(tmp);
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Writes {@code snapshot}'s record into {@code tmp}, renames {@code tmp} into place (the
+     * moment the snapshot exists for runs and {@code gc}), and warns of what it left out.
+     */
+    private Snapshot publish(Path tmp, Snapshot snapshot, Console console) throws IOException {
+        Json.writeAtomically(tmp.resolve("snapshot.json"), snapshot);
+        Files.move(tmp, dir(snapshot.id()), StandardCopyOption.ATOMIC_MOVE);
+        for (String sk : snapshot.skipped()) {
+            console.warn("left '" + sk + "' out of the snapshot: not a regular file, directory or symlink");
+        }
+        return snapshot;
+    }
+
+    /** {@link #composed}, or null when a manifest can't be read (the index refresh is best effort). */
+    private Manifest composedOrNull(String id) {
+        try {
+            return composed(id);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The fingerprint of the look-ahead's scan, its manifest moved to {@code to}; null when
+     * there is none (another kind of look-ahead, or its scan failed: scanning again here
+     * reports the error).
+     */
+    private static String lookAheadScan(LookAhead lookAhead, Path to) {
+        if (lookAhead.scanned() == null || lookAhead.fingerprint() == null) {
+            return null;
+        }
+        try {
+            String fingerprint = lookAhead.fingerprint().join();
+            Files.move(lookAhead.scanned(), to);
+            return fingerprint;
+        } catch (CompletionException | IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Brings the git index a delta layer holds up to date with the files a sandbox will see:
+     * their stat data read from the merged view of the delta over {@code parent}'s layers,
+     * the index written once that view is closed (a layer must not change under a mount,
+     * docs/ARCHITECTURE.md §11), for the entries {@code clean} says the user's index held as
+     * clean. Best effort, as after a full copy.
+     */
+    private void refreshIndexThrough(Path layer, String parent, IndexRefresh.Clean clean) {
+        List<Path> layers = new ArrayList<>();
+        layers.add(layer);
+        layers.addAll(layers(parent));
+        Path index = layer.resolve(".git/index");
+        try {
+            byte[] raw;
+            try (LowerView view = LowerView.open(helper.get(), layers)) {
+                raw = IndexRefresh.refreshed(index, view.root(), clean);
+            }
+            if (raw != null) {
+                IndexRefresh.write(index, raw);
+            }
+        } catch (IOException | RuntimeException e) {
+            // the snapshot is complete; git in the sandbox just re-reads files on its first status
+        }
+    }
+
+    /**
+     * For a run whose launcher stays while its agent runs: compacts {@code snapshot} meanwhile
+     * when it is {@value Compaction#BACKGROUND_DEPTH} or more deltas deep ({@link Compaction}),
+     * once the agent has run {@value Compaction#DELAY_MS} ms. If the launcher ends first, what
+     * was begun is deleted (killed, it stays under {@code .tmp-*} for {@code gc}).
+     */
+    public CompletableFuture<Optional<Snapshot>> compactWhileRunning(Snapshot snapshot) {
+        if (helper == null || snapshot.depth() < Compaction.BACKGROUND_DEPTH) {
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        return new Compaction(this, store, helper.get()).inBackground(snapshot, Compaction.DELAY_MS);
     }
 
     /** Deletes a snapshot's directory; the caller has checked that no sandbox uses it. */

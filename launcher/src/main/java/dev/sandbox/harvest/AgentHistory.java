@@ -128,7 +128,7 @@ final class AgentHistory {
      * directory that it makes and removes. Never throws for what the agent wrote: a history
      * that can't be taken is {@link Found#problem}.
      */
-    static Found read(Repository user, Path upper, Path lower, ObjectId base, Path scratch) {
+    static Found read(Repository user, Path upper, Path lower, List<Path> layers, ObjectId base, Path scratch) {
         AgentRefs.Head head;
         try {
             head = AgentRefs.head(upper, lower);
@@ -138,7 +138,7 @@ final class AgentHistory {
         if (head.id() == null || head.id().equals(base)) {
             return Found.none(head.ref());
         }
-        try (Scratch s = Scratch.make(user, upper, lower, scratch)) {
+        try (Scratch s = Scratch.make(user, upper, layers, scratch)) {
             Checked c = s.check(head.id(), base);
             return new Found(head.id(), head.ref(), c.commits(), null, c.linear(), c.summary());
         } catch (AgentRefs.Bad e) {
@@ -160,9 +160,10 @@ final class AgentHistory {
      * @throws AgentRefs.Bad when the history no longer passes the checks
      * @throws IOException when the user's repository can't be written
      */
-    static void importObjects(Repository user, Path upper, Path lower, ObjectId head, ObjectId base, Path scratch)
+    static void importObjects(Repository user, Path upper, Path lower, List<Path> layers, ObjectId head, ObjectId base,
+            Path scratch)
             throws IOException, AgentRefs.Bad {
-        try (Scratch s = Scratch.make(user, upper, lower, scratch)) {
+        try (Scratch s = Scratch.make(user, upper, layers, scratch)) {
             Checked c = s.check(head, base);
             copy(s.repo, user, c);
         } catch (RuntimeException e) {
@@ -229,7 +230,8 @@ final class AgentHistory {
             return git;
         }
 
-        static Scratch make(Repository user, Path upper, Path lower, Path dir) throws IOException, AgentRefs.Bad {
+        static Scratch make(Repository user, Path upper, List<Path> layers, Path dir)
+                throws IOException, AgentRefs.Bad {
             delete(dir); // a leftover of a killed process that had our pid
             Path git = init(dir.resolve("git"));
             Path shallow = user.getDirectory().toPath().resolve("shallow");
@@ -241,9 +243,16 @@ final class AgentHistory {
             Path packed = init(dir.resolve("packs")).resolve("objects");
             List<String> alternates = new ArrayList<>();
             // The user's own objects first, then the snapshot's (the user's copy), then the
-            // agent's: a copy the user has is always found before one the agent wrote.
-            for (Path objects : new Path[] {user.getDirectory().toPath().resolve("objects"),
-                lower.resolve(".git/objects")}) {
+            // agent's: a copy the user has is always found before one the agent wrote. A
+            // layered snapshot's objects are those of each layer's .git/objects: objects are
+            // named by their content, so the union of the layers holds what the merged view
+            // does (and maybe objects a later layer whited out, which are no less right), and
+            // each is a real directory, where a view's /proc/PID/root path is not one that
+            // JGit can open (it canonicalises an alternate, resolving that link to /).
+            List<Path> dirs = new ArrayList<>();
+            dirs.add(user.getDirectory().toPath().resolve("objects"));
+            layers.forEach(l -> dirs.add(l.resolve(".git/objects")));
+            for (Path objects : dirs) {
                 if (Files.isDirectory(objects)) {
                     alternates.add(objects.toAbsolutePath().toString());
                 }

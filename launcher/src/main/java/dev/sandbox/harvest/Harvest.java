@@ -242,7 +242,7 @@ public final class Harvest implements AutoCloseable {
      * scratch repository at {@code scratch}, which is removed after.
      */
     private AgentHistory.Found history(Source src, ObjectId base, Path scratch) {
-        return AgentHistory.read(repo, src.upper(), src.lower(), base, scratch);
+        return AgentHistory.read(repo, src.upper(), src.lower(), src.layers(), base, scratch);
     }
 
     /**
@@ -281,7 +281,8 @@ public final class Harvest implements AutoCloseable {
             String note = null;
             if (t.agentHead() != null && t.linear()) {
                 try {
-                    AgentHistory.importObjects(repo, src.upper(), src.lower(), t.agentHead(), t.base(), scratch);
+                    AgentHistory.importObjects(repo, src.upper(), src.lower(), src.layers(), t.agentHead(), t.base(),
+                            scratch);
                 } catch (AgentRefs.Bad e) {
                     throw SandboxException.cant("take the agent's commits from", src.upper().resolve(".git"),
                             e.getMessage() + " (its history changed after it was read; run the command again)");

@@ -75,7 +75,24 @@ public final class HelperCommand {
     }
 
     public HelperCommand overlay(Path lower, Path upper, Path work, Path dest) {
-        return add("--overlay", lower.toString(), upper.toString(), work.toString(), dest.toString());
+        return overlay(List.of(lower), upper, work, dest);
+    }
+
+    /**
+     * A writable overlay of several lower layers, topmost first (a layered snapshot, {@code
+     * lowerdir=top:...:bottom}): the layers below the first go before {@code --overlay} as
+     * {@code --overlay-lower}, in order (native-helpers/README.md).
+     *
+     * @throws IllegalArgumentException when {@code lowers} is empty
+     */
+    public HelperCommand overlay(List<Path> lowers, Path upper, Path work, Path dest) {
+        if (lowers.isEmpty()) {
+            throw new IllegalArgumentException("an overlay needs a lower layer");
+        }
+        for (Path below : lowers.subList(1, lowers.size())) {
+            add("--overlay-lower", below.toString());
+        }
+        return add("--overlay", lowers.get(0).toString(), upper.toString(), work.toString(), dest.toString());
     }
 
     public HelperCommand hide(Path path) {

@@ -19,28 +19,42 @@ import java.util.concurrent.atomic.AtomicInteger;
 import dev.sandbox.sys.Posix;
 
 /**
- * The backend that works on every filesystem: copies every byte, many files at once ({@link
- * TreeWalk}), or with {@code reflink} clones them. Modes, modification times,
+ * The backend that works on every filesystem: copies every byte, or with {@code reflink} clones
+ * the files, through {@code sandbox-helper tree copy} ({@link NativeTree}: a parallel walk on
+ * descriptors, copy_file_range with holes kept, the fingerprint taken in the same pass). Modes, modification times,
  * symlinks (never followed) and empty directories are kept; FIFOs, sockets and device nodes
  * are left out and reported, since a snapshot has no use for them. A {@code .git} file that
- * links elsewhere is replaced by a copy of the git directory it names ({@link LinkedGitDir}).
+ * links elsewhere is replaced by a copy of the git directory it names ({@link LinkedGitDir},
+ * which still walks in Java: {@link TreeWalk}).
  * The copy's git index is then refreshed ({@link IndexRefresh}) so that git inside does not
  * re-read every file.
  */
 public final class CopySnapshotter implements Snapshotter {
+    private final NativeTree tree;
     private final boolean reflink;
     private final AtomicInteger copiedInstead = new AtomicInteger();
 
-    /** The plain copy. */
+    /** The plain copy, by the helper {@link NativeTree#defaultHelper()} finds. */
     public CopySnapshotter() {
-        this(false);
+        this(NativeTree.defaultHelper(), false);
+    }
+
+    /** {@link #CopySnapshotter(Path, boolean)} by the helper {@link NativeTree#defaultHelper()} finds. */
+    public CopySnapshotter(boolean reflink) {
+        this(NativeTree.defaultHelper(), reflink);
+    }
+
+    /** The plain copy, by the helper at {@code helper}. */
+    public CopySnapshotter(Path helper) {
+        this(helper, false);
     }
 
     /**
      * With {@code reflink}, each file is first cloned ({@code FICLONE}: shared extents, no
      * data copied) and copied only if the filesystem refuses that file.
      */
-    public CopySnapshotter(boolean reflink) {
+    public CopySnapshotter(Path helper, boolean reflink) {
+        this.tree = new NativeTree(helper);
         this.reflink = reflink;
     }
 
@@ -54,11 +68,25 @@ public final class CopySnapshotter implements Snapshotter {
         return copiedInstead.get();
     }
 
+    /** The helper's {@code tree}, for a caller that scans or applies a delta itself. */
+    public NativeTree tree() {
+        return tree;
+    }
+
     @Override
     public Result copy(Path source, Path target, Set<Path> exclude) throws IOException {
+        return copy(source, target, exclude, CopyOptions.defaults());
+    }
+
+    @Override
+    public Result copy(Path source, Path target, Set<Path> exclude, CopyOptions options) throws IOException {
         List<Path> skipped = Collections.synchronizedList(new ArrayList<>());
         Optional<LinkedGitDir> linked = LinkedGitDir.of(source);
-        String fingerprint = TreeWalk.walk(source, exclude, copier(target, "", skipped, false));
+        NativeTree.Copied copied = tree.copy(source, target, exclude, reflink, options.manifest(),
+                options.progress() ? new NativeTree.Progress(options.totalFiles(), options.totalBytes()) : null);
+        copiedInstead.addAndGet((int) Math.min(Integer.MAX_VALUE, copied.fallback()));
+        skipped.addAll(copied.skipped());
+        String fingerprint = copied.fingerprint();
         if (linked.isPresent()) {
             Path git = target.resolve(".git");
             Files.delete(git); // the gitdir: file, replaced by the directory it names
@@ -66,7 +94,9 @@ public final class CopySnapshotter implements Snapshotter {
             linked.get().settle(git);
         }
         try {
-            IndexRefresh.refresh(target);
+            // only entries the user's index held clean: the manifest has the user's files' stat
+            IndexRefresh.refresh(target, options.manifest() != null && linked.isEmpty()
+                    ? IndexRefresh.sameAs(Manifest.read(options.manifest())) : IndexRefresh.sameStatUnder(source));
         } catch (IOException e) {
             // the copy is complete; git in the sandbox just re-reads files on its first status
         }

@@ -42,28 +42,105 @@ public final class IndexRefresh {
      * {@code .git} file, a split index, an unknown version): git then just works harder.
      */
     public static int refresh(Path tree) throws IOException {
+        return refresh(tree, null);
+    }
+
+    /**
+     * As {@link #refresh(Path)}, rewriting only the entries {@code clean} accepts (all when
+     * null): a file staged and then edited must keep its old stat data, or git inside would
+     * take the edited file for the staged blob ({@code M } where the user sees {@code MM}).
+     */
+    public static int refresh(Path tree, Clean clean) throws IOException {
+        if (!Files.isDirectory(tree.resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
+            return -1;
+        }
         Path index = tree.resolve(".git/index");
         byte[] raw;
         try {
-            if (!Files.isDirectory(tree.resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
-                return -1;
-            }
             raw = Files.readAllBytes(index);
         } catch (NoSuchFileException e) {
             return -1;
         }
-        int refreshed = rewrite(raw, tree);
-        if (refreshed < 0) {
-            return -1;
+        int refreshed = rewrite(raw, tree, clean);
+        if (refreshed >= 0) {
+            write(index, raw);
         }
+        return refreshed;
+    }
+
+    /**
+     * The index at {@code index} with every entry's stat data taken from the file of its path
+     * under {@code statRoot}: for a delta snapshot, the merged view of its layers (a {@code
+     * LowerView}), which shows the inode numbers a sandbox's overlay shows, while the index
+     * itself lies in the delta's layer and may only be written once that view is closed. Null
+     * when there is no index this code can safely rewrite.
+     */
+    public static byte[] refreshed(Path index, Path statRoot, Clean clean) throws IOException {
+        byte[] raw;
+        try {
+            raw = Files.readAllBytes(index);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+        return rewrite(raw, statRoot, clean) < 0 ? null : raw;
+    }
+
+    /**
+     * Whether the user's index entry for {@code path} (raw bytes) held the stat data of the
+     * user's file (the low 32 bits of inode and size, as the index keeps them): only then was
+     * git sure the file matched the staged blob, and only then may the copy's stat replace it.
+     * An entry staged and then edited keeps its old stat, so that git reads the file again.
+     */
+    @FunctionalInterface
+    public interface Clean {
+        boolean clean(byte[] path, int mtimeSec, int mtimeNsec, int ino, int size);
+    }
+
+    /**
+     * Clean where the index entry holds the stat data {@code manifest} recorded for its path
+     * (the low 32 bits of inode and size, as the index keeps them): the manifest of the very
+     * tree whose index this is, as the copy saw it.
+     */
+    public static Clean sameAs(Manifest manifest) {
+        return (path, sec, nsec, ino, size) -> {
+            Manifest.Entry e = manifest.get(Manifest.key(path));
+            return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec && (int) e.ino() == ino
+                    && (int) e.size() == size;
+        };
+    }
+
+    /**
+     * Clean where the index entry holds the stat data of the file at its path under {@code
+     * root} now ({@code lstat}; a path that can't be read is not clean): for a copy of a tree
+     * with no manifest, e.g. of a layered snapshot's merged view.
+     */
+    public static Clean sameStatUnder(Path root) {
+        return (path, sec, nsec, ino, size) -> {
+            try {
+                Map<String, Object> a = Files.readAttributes(root.resolve(new String(path, StandardCharsets.UTF_8)),
+                        "unix:ino,size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+                java.time.Instant mtime = ((FileTime) a.get("lastModifiedTime")).toInstant();
+                return (int) mtime.getEpochSecond() == sec && mtime.getNano() == nsec
+                        && (int) (long) (Long) a.get("ino") == ino && (int) (long) (Long) a.get("size") == size;
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        };
+    }
+
+    /** Replaces {@code index} with {@code raw} atomically (a sibling renamed over it). */
+    public static void write(Path index, byte[] raw) throws IOException {
         Path tmp = index.resolveSibling("index.sandbox-refresh");
         Files.write(tmp, raw);
         Files.move(tmp, index, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return refreshed;
     }
 
     /** Updates {@code raw}'s stat fields and checksum in place; -1 if it is not an index we know. */
     static int rewrite(byte[] raw, Path tree) throws IOException {
+        return rewrite(raw, tree, null);
+    }
+
+    static int rewrite(byte[] raw, Path tree, Clean clean) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(raw);
         if (raw.length < HEADER + HASH || b.getInt(0) != 0x44495243 /* DIRC */) {
             return -1;
@@ -116,7 +193,8 @@ public final class IndexRefresh {
                 p = start + ((nul - start + 8) & ~7); // 1 to 8 NULs pad the entry to a multiple of 8
             }
             previous = path;
-            if ((mode & 0170000) != GITLINK && restat(b, start, mode, tree.resolve(
+            if ((mode & 0170000) != GITLINK && (clean == null || clean.clean(path, b.getInt(start + 8),
+                    b.getInt(start + 12), b.getInt(start + 20), b.getInt(start + 36))) && restat(b, start, mode, tree.resolve(
                     new String(path, StandardCharsets.UTF_8)))) {
                 refreshed++;
             }

@@ -33,20 +33,21 @@ public final class Strategies {
      * The backend for snapshots of {@code repoRoot} kept in the state directory
      * {@code storeRoot}. With {@code auto}: a btrfs or ZFS snapshot where the repository's
      * root is a subvolume or dataset, else reflink where a trial clone works, else a copy.
-     * An explicit choice that cannot work is an error that says why.
+     * An explicit choice that cannot work is an error that says why. Copies are made by the
+     * helper at {@code helper} ({@link NativeTree}).
      */
-    public static Snapshotter choose(Requested requested, Path repoRoot, Path storeRoot) {
+    public static Snapshotter choose(Requested requested, Path helper, Path repoRoot, Path storeRoot) {
         Path snapshots = storeRoot.resolve("snapshots");
         switch (requested) {
             case copy:
-                return new CopySnapshotter(false);
+                return new CopySnapshotter(helper, false);
             case reflink:
                 if (!canClone(snapshots)) {
                     throw refused("reflink", repoRoot, "its filesystem (" + fsName(snapshots)
                             + ") cannot clone files (reflink needs btrfs, xfs with reflink=1, bcachefs or ZFS 2.2"
                             + " with block cloning; use --snapshot copy)");
                 }
-                return new CopySnapshotter(true);
+                return new CopySnapshotter(helper, true);
             case btrfs: {
                 String why = whyNotBtrfs(repoRoot, storeRoot);
                 if (why != null) {
@@ -69,8 +70,13 @@ public final class Strategies {
                 if (dataset.isPresent() && !LinkedGitDir.linked(repoRoot)) {
                     return new ZfsSnapshotter(dataset.get());
                 }
-                return new CopySnapshotter(canClone(snapshots));
+                return new CopySnapshotter(helper, canClone(snapshots));
         }
+    }
+
+    /** {@link #choose(Requested, Path, Path, Path)} with {@link NativeTree#defaultHelper()}. */
+    public static Snapshotter choose(Requested requested, Path repoRoot, Path storeRoot) {
+        return choose(requested, NativeTree.defaultHelper(), repoRoot, storeRoot);
     }
 
     /**

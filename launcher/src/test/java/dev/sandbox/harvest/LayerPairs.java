@@ -1,9 +1,7 @@
 package dev.sandbox.harvest;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -11,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -302,31 +299,12 @@ final class LayerPairs {
     }
 
     /** A character device 0/0, made with mknod(1), which needs no privilege for that one device. */
-    private static void whiteout(Path p) throws InterruptedException {
-        String why;
-        try {
-            Process mknod = new ProcessBuilder("mknod", p.toString(), "c", "0", "0").redirectErrorStream(true).start();
-            String said = new String(mknod.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            why = mknod.waitFor() == 0 ? null : said;
-        } catch (IOException e) {
-            why = e.getMessage(); // no mknod(1)
-        }
-        assumeTrue(why == null, "can't make a whiteout (mknod c 0 0) in " + p.getParent() + ": " + why
-                + " (Linux lets a user make one since 5.8)");
+    private static void whiteout(Path p) throws IOException, InterruptedException {
+        dev.sandbox.snapshot.Stacks.whiteout(p);
     }
 
-    private static void opaque(Path dir) throws IOException {
-        UserDefinedFileAttributeView view = Files.getFileAttributeView(dir, UserDefinedFileAttributeView.class,
-                LinkOption.NOFOLLOW_LINKS);
-        String why = view == null ? "no user xattrs in Java here" : null;
-        if (view != null) {
-            try {
-                view.write("overlay.opaque", ByteBuffer.wrap(new byte[] {'y'})); // user. is the view's namespace
-            } catch (IOException | UnsupportedOperationException e) {
-                why = e.toString();
-            }
-        }
-        assumeTrue(why == null, "can't mark " + dir + " opaque (user.overlay.opaque): the filesystem keeps no"
-                + " user xattrs here: " + why);
+    /** Marks {@code dir} opaque (user.overlay.opaque), or skips where the filesystem keeps no user xattrs. */
+    private static void opaque(Path dir) {
+        dev.sandbox.snapshot.Stacks.opaque(dir);
     }
 }

@@ -32,6 +32,20 @@ class HelperCommandTest {
     }
 
     @Test
+    void overlay_severalLowerLayers_theOnesBelowTheFirstGoBeforeIt_inOrder() {
+        List<String> argv = new HelperCommand(Path.of("h"))
+                .overlay(List.of(Path.of("/s/d2/tree"), Path.of("/s/d1/tree"), Path.of("/s/full/tree")),
+                        Path.of("/s/upper"), Path.of("/s/work"), Path.of("/repo"))
+                .overlay(List.of(Path.of("/home/u")), Path.of("/h/upper"), Path.of("/h/work"), Path.of("/home/u"))
+                .command(List.of("true"));
+        assertEquals(List.of("h", "--overlay-lower", "/s/d1/tree", "--overlay-lower", "/s/full/tree",
+                "--overlay", "/s/d2/tree", "/s/upper", "/s/work", "/repo",
+                "--overlay", "/home/u", "/h/upper", "/h/work", "/home/u", "--", "true"), argv);
+        assertThrows(IllegalArgumentException.class, () -> new HelperCommand(Path.of("h"))
+                .overlay(List.of(), Path.of("/u"), Path.of("/w"), Path.of("/d")));
+    }
+
+    @Test
     void helperExit_reservedCodesOnly() {
         assertEquals(HelperExit.SETUP_FAILED, HelperExit.of(125));
         assertEquals(HelperExit.NOT_FOUND, HelperExit.of(127));

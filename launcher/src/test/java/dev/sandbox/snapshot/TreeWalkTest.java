@@ -26,9 +26,10 @@ class TreeWalkTest {
                     () -> TreeWalk.walk(repo, Set.of(), TreeWalk.LOOK));
             assertEquals(repo.toString(), look.getFile());
             assertEquals("its directories nest too deep to walk (about a thousand levels)", look.getReason());
-            FileSystemException copy = assertThrows(FileSystemException.class,
-                    () -> new CopySnapshotter().copy(repo, tmp.resolve("snap"), Set.of()));
-            assertEquals(look.getMessage(), copy.getMessage());
+            // the helper's walk is a work queue, not recursion: it copies what the Java walk can't
+            Snapshotter.Result copy = new CopySnapshotter().copy(repo, tmp.resolve("snap"), Set.of());
+            assertEquals(Snapshotter.fingerprint(repo, Set.of()), copy.fingerprint());
+            assertTrue(copy.fingerprint().startsWith("n2002-"), copy.fingerprint());
         } finally {
             DeepTrees.remove(repo);
             DeepTrees.remove(tmp.resolve("snap"));

@@ -44,6 +44,12 @@ final class Cli {
         return Proc.run(argv(env, args), cwd, env);
     }
 
+    /** As {@link #run(Path, Map, String...)}, failing the test after {@code timeout} instead of the default. */
+    Proc.Result run(Path cwd, Map<String, String> extraEnv, Duration timeout, String... args) {
+        Map<String, String> env = env(extraEnv);
+        return Proc.start(argv(env, args), cwd, env).await(timeout);
+    }
+
     /**
      * Runs with {@code extraEnv} added, killed with everything it started once {@code limit}
      * has passed since its start; a timeout is reported, not failed.

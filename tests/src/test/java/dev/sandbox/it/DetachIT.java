@@ -146,7 +146,7 @@ class DetachIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void badInput_oneLineEachWithItsExitCode(Runner runner) {
+    void badInput_oneLineEachWithItsExitCode(Runner runner) throws IOException {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
             Path repo = Repos.committed(ws.mkdir("repo"));
@@ -173,6 +173,16 @@ class DetachIT {
                 Proc.Result twice = cli.run(repo, "stop", "b");
                 assertEquals(0, twice.exitCode(), twice.describe());
                 assertEquals(List.of("sandbox: note: 'b' is not running"), twice.stderrLines(), twice.describe());
+
+                // a launcher killed before its snapshot existed leaves a record without one
+                Path record = Repos.sandboxDir(repo, "b").resolve("sandbox.json");
+                com.fasterxml.jackson.databind.node.ObjectNode json =
+                        (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(Repos.read(record));
+                json.remove("snapshot");
+                Files.writeString(record, json.toString());
+                line = Cli.assertOneErrorLine(cli.run(repo, "start", "b"), 1);
+                assertEquals("sandbox: can't start 'b': it never got a snapshot (its first run was stopped while it"
+                        + " started); remove it with 'sandbox rm b'", line);
             } finally {
                 stopQuietly(cli, repo, "b");
             }

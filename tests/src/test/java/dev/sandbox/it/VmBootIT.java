@@ -84,7 +84,8 @@ class VmBootIT {
                 Path repo = Repos.dirty(ws.mkdir("mac-repo"));
                 Map<String, String> bridge = new HashMap<>(env);
                 bridge.put("SANDBOX_VM_DIR", project.toString());
-                Proc.Result run = new Cli(ws).run(repo, bridge, "--vm", "run", "--name", "boot", "--", "sh", "-c",
+                // an emulated VM (no KVM here) starts each JVM in it slowly, the more so on a busy machine
+                Proc.Result run = new Cli(ws).run(repo, bridge, IN_VM, "--vm", "run", "--name", "boot", "--", "sh", "-c",
                         "cat /etc/hostname; echo made in the VM > agent.txt");
                 assertEquals(0, run.exitCode(), "sandbox --vm run" + run.describe());
                 assertTrue(run.stdout().contains("sandbox-vm"), "the agent ran in the VM" + run.describe());
