@@ -178,7 +178,7 @@ class LowerViewTest {
                 "d=$(mktemp -d) && mkfifo \"$d/in\" || exit 1",
                 "\"$1\" view \"$2\" \"$3\" \"$4\" <\"$d/in\" >\"$d/out\" 2>\"$d/err\" & pid=$!",
                 "exec 3>\"$d/in\"",
-                "i=0; until grep -q ready \"$d/out\" || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done",
+                "i=0; until grep -qs ready \"$d/out\" || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done", // -s: out exists once the fifo has a writer
                 "cat \"$d/err\"",
                 "echo \"uid $(id -u)\"",
                 "(cd \"/proc/$pid/root$2\" && find . -printf '%y %p\\n' | sort && cat a && echo)",
