@@ -17,6 +17,7 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 
@@ -34,6 +35,9 @@ public final class Json {
                     .addSerializer(Instant.class, ToStringSerializer.instance)
                     .addDeserializer(Instant.class, new InstantText()));
 
+    /** The most bytes a record may have (16 MiB; a command line is at most 2 MiB): {@link #read} refuses more. */
+    static final long FILE_MAX = 16L << 20;
+
     /** The longest reason, in characters, {@link #read} quotes from Jackson (a value may be huge). */
     static final int REASON_MAX = 120;
 
@@ -45,11 +49,22 @@ public final class Json {
      *
      * @throws java.nio.file.NoSuchFileException when {@code file} is missing
      * @throws FileSystemException naming {@code file}, with a one-line reason (Jackson's first
-     *     line, at most {@value #REASON_MAX} characters, and where), when it is not a valid record
+     *     line, at most {@value #REASON_MAX} characters, and where), when it is not a valid record,
+     *     not a regular file (a FIFO is not opened) or more than {@value #FILE_MAX} bytes
      * @throws IOException when it can't be read
      */
     public static <T> T read(Path file, Class<T> type) throws IOException {
-        byte[] bytes = Files.readAllBytes(file); // NIO: a missing file is NoSuchFileException
+        // NIO: a missing file is NoSuchFileException. Checked before it is opened: opening a FIFO
+        // would wait for a writer, and a file of gigabytes would not fit in memory.
+        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+        if (!a.isRegularFile()) {
+            throw new FileSystemException(file.toString(), null, "not a regular file");
+        }
+        if (a.size() > FILE_MAX) {
+            throw new FileSystemException(file.toString(), null, "not a record: " + a.size() + " bytes, more than "
+                    + FILE_MAX);
+        }
+        byte[] bytes = Files.readAllBytes(file);
         try {
             return MAPPER.readValue(bytes, type);
         } catch (JsonProcessingException e) {

@@ -262,4 +262,23 @@ class StateStoreTest {
         assertEquals(fixture("running-finished"), written(running.finished(0,
                 Instant.parse("2026-11-30T22:18:04.050472343Z"))));
     }
+
+    /** A record that is a FIFO is refused without being opened (which would wait for a writer), as is a huge one. */
+    @Test
+    void jsonRead_fifoOrHugeFile_failsAtOnceWithOneReason() throws Exception {
+        Path fifo = dir.resolve("fifo.json");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertEquals(0, mkfifo.waitFor());
+        java.nio.file.FileSystemException e = assertThrows(java.nio.file.FileSystemException.class,
+                () -> Json.read(fifo, Sandbox.class));
+        assertEquals("not a regular file", e.getReason());
+
+        Path huge = dir.resolve("huge.json");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(Json.FILE_MAX + 1); // sparse: no disk
+        }
+        e = assertThrows(java.nio.file.FileSystemException.class, () -> Json.read(huge, Sandbox.class));
+        assertEquals("not a record: " + (Json.FILE_MAX + 1) + " bytes, more than " + Json.FILE_MAX, e.getReason());
+        assertThrows(java.nio.file.NoSuchFileException.class, () -> Json.read(dir.resolve("none.json"), Sandbox.class));
+    }
 }
