@@ -439,8 +439,9 @@ public final class SnapshotStore {
         if (chain.size() > MAX_DEPTH || mountOptionBytes(chain) > MOUNT_OPTIONS_MAX) {
             return Optional.empty();
         }
-        for (Snapshot s : chain) {
-            if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)) {
+        for (Snapshot s : chain) { // a layer gone or replaced by a link (the state hand-edited): start over
+            if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)
+                    || !Files.isDirectory(dir(s.id()).resolve("tree"), LinkOption.NOFOLLOW_LINKS)) {
                 return Optional.empty();
             }
         }
@@ -526,8 +527,8 @@ public final class SnapshotStore {
                         throw bad;
                     }
                     // a manifest damaged on disk: a full copy needs none, and the next delta starts over it
-                    console.warn("can't read what snapshot '" + parent.id() + "' holds (" + bad.reason()
-                            + "); taking a full copy");
+                    console.warn("can't read what snapshot '" + bad.file().getParent().getFileName() + "' holds ("
+                            + bad.reason() + "); taking a full copy");
                     Tree.delete(tmp);
                     return null;
                 }

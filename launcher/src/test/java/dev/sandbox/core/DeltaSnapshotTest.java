@@ -155,6 +155,47 @@ class DeltaSnapshotTest {
         assertEquals(again.id(), take().parent());
     }
 
+    /**
+     * A layer of the chain gone or replaced by a link (the state edited by hand) costs a full
+     * copy, never a run that fails or one that reads another directory; a damaged manifest
+     * further down is named in the warning.
+     */
+    @Test
+    void aLayerGoneOrALink_takesAFullCopy_andAWarningNamesTheDamagedSnapshot() throws Exception {
+        take();
+        Files.writeString(root.resolve("d1/f1"), "edit 1");
+        Snapshot middle = take();
+        Files.writeString(root.resolve("d1/f1"), "edit 2");
+        assertEquals(middle.id(), take().parent());
+
+        Path tree = snapshots.dir(middle.id()).resolve("tree");
+        Files.move(tree, tmp.resolve("moved-tree"));
+        Files.writeString(root.resolve("d1/f1"), "edit 3");
+        Snapshot full = take();
+        assertNull(full.parent(), "a chain with a layer gone: a full copy");
+        assertViewIsTheTree(full);
+
+        Files.writeString(root.resolve("d1/f1"), "edit 4");
+        assertEquals(full.id(), take().parent());
+        Path fullTree = snapshots.dir(full.id()).resolve("tree");
+        Files.move(fullTree, tmp.resolve("full-tree"));
+        Files.createSymbolicLink(fullTree, tmp.resolve("full-tree")); // the same files, through a link
+        Files.writeString(root.resolve("d1/f1"), "edit 5");
+        Snapshot over = take();
+        assertNull(over.parent(), "a chain with a layer that is a link: a full copy");
+        Files.writeString(root.resolve("d1/f1"), "edit 6");
+        assertEquals(over.id(), take().parent());
+
+        Path manifest = snapshots.dir(over.id()).resolve("manifest");
+        Files.write(manifest, java.util.Arrays.copyOf(Files.readAllBytes(manifest), 20));
+        Files.writeString(root.resolve("d1/f1"), "edit 7");
+        StringWriter err = new StringWriter();
+        Snapshot again = snapshots.current(repo, new CopySnapshotter(helper), false, Console.of(
+                new PrintWriter(new StringWriter(), true), new PrintWriter(err, true)), s -> { });
+        assertNull(again.parent());
+        assertTrue(err.toString().contains("can't read what snapshot '" + over.id() + "' holds"), err.toString());
+    }
+
     /** The depth is counted along the parents: a record's own depth field is not believed. */
     @Test
     void aHandEditedDepth_doesNotLetTheChainGrowPastTheMaximum() throws Exception {
