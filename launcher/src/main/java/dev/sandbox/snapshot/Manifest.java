@@ -139,7 +139,9 @@ public final class Manifest {
      *
      * @param maxEntries above this many entries, answers empty (scanning costs less)
      * @return whether all still match; empty when this can't be told by stat: too many
-     *     entries, or a path that is not UTF-8, which a Java path can't name
+     *     entries, a path that is not UTF-8, which a Java path can't name, or a stat that
+     *     fails otherwise than with ENOENT (a path longer than PATH_MAX, which the helper reaches by
+     *     descriptors)
      */
     public Optional<Boolean> stillDescribes(Path root, int maxEntries) {
         if (entries.size() > maxEntries) {
@@ -162,8 +164,10 @@ public final class Manifest {
                         LinkOption.NOFOLLOW_LINKS);
             } catch (InvalidPathException | UnsupportedOperationException unnamed) {
                 return Optional.empty();
-            } catch (IOException gone) {
+            } catch (java.nio.file.NoSuchFileException gone) {
                 return Optional.of(false);
+            } catch (IOException unreadable) { // a path too long for one call, say: the helper's scan can tell
+                return Optional.empty();
             }
             Instant mtime = ((java.nio.file.attribute.FileTime) now.get("lastModifiedTime")).toInstant();
             if ((Integer) now.get("mode") != e.mode() || (e.kind() != DIR && (Long) now.get("size") != e.size())

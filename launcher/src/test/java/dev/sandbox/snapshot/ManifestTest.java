@@ -247,6 +247,9 @@ class ManifestTest {
 
         Manifest raw = Manifest.of(List.of(file(Manifest.key(new byte[] {'x', (byte) 0xff}), 1, 1)));
         assertEquals(java.util.Optional.empty(), raw.stillDescribes(user, 100), "a name Java can't make a path of");
+        Manifest deep = Manifest.of(List.of(file("a/".repeat(2044) + "f", 1, 1))); // 4,089 bytes under user
+        assertEquals(java.util.Optional.empty(), deep.stillDescribes(user, 100),
+                "a path longer than PATH_MAX (ENAMETOOLONG): not a change, the scan tells");
     }
 
     private static void helper(Path helper, String... args) throws Exception {
