@@ -180,7 +180,7 @@ class DetachIT {
                         (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(Repos.read(record));
                 json.remove("snapshot");
                 Files.writeString(record, json.toString());
-                line = Cli.assertOneErrorLine(cli.run(repo, "start", "b"), 1);
+                line = Cli.assertOneErrorLine(cli.run(repo, "start", "b"), 125);
                 assertEquals("sandbox: can't start 'b': it never got a snapshot (its first run was stopped while it"
                         + " started); remove it with 'sandbox rm b'", line);
             } finally {
