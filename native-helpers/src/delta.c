@@ -278,20 +278,30 @@ static bool under_any(const struct table *set, const char *path, size_t len)
     return false;
 }
 
-/* Adds the entries of one delta layer over merged, as Manifest.compose. */
-static int compose_layer(struct table *merged, struct file *f)
+/* Reads f and puts its entries into t, made for about one per bytes_per_entry bytes of it;
+ * 0, or TREE_FAILED after one line. */
+static int load(struct file *f, struct table *t, size_t bytes_per_entry)
 {
     int rc = read_manifest(f);
     if (rc != 0)
         return rc;
-    struct table layer, hidden;
-    table_init(&layer, f->len / 64 + 1);
+    table_init(t, f->len / bytes_per_entry + 16);
     for (size_t off = MAGIC_LEN; off < f->len;) {
         struct ent e;
         if ((rc = next_entry(f, &off, &e)) != 0)
             return rc;
-        table_put(&layer, &e);
+        table_put(t, &e);
     }
+    return 0;
+}
+
+/* Adds the entries of one delta layer over merged, as Manifest.compose. */
+static int compose_layer(struct table *merged, struct file *f)
+{
+    struct table layer, hidden;
+    int rc = load(f, &layer, 64);
+    if (rc != 0)
+        return rc;
     table_init(&hidden, 16);
     for (size_t i = 0; i < layer.n; i++) {
         const struct ent *e = &layer.ents[i];
@@ -560,17 +570,10 @@ int delta_main(int argc, char *argv[])
     for (size_t i = 0; i < nfiles; i++)
         f[i].name = files[i];
     struct file *base = &f[nfiles - 1];
-    int rc = read_manifest(base);
+    struct table lower;
+    int rc = load(base, &lower, 48);
     if (rc != 0)
         return rc;
-    struct table lower;
-    table_init(&lower, base->len / 48 + 16);
-    for (size_t off = MAGIC_LEN; off < base->len;) {
-        struct ent e;
-        if ((rc = next_entry(base, &off, &e)) != 0)
-            return rc;
-        table_put(&lower, &e);
-    }
     for (size_t i = 0; i < lower.n; i++) {
         if (lower.ents[i].kind == 'w')
             lower.ents[i].live = false;
