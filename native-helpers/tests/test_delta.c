@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "delta.h"
 #include "tap.h"
 #include "tree.h"
+#include "tree_run.h"
 #include "utils.h"
 
 #define FIXED 35
@@ -46,25 +46,11 @@ static void write_bytes(const char *file, const void *data, size_t len)
 static int run_diff(const char *dir, const char *scan, const char *lower, char **out, char **err)
 {
     char *s = xasprintf("%s/%s", dir, scan), *l = xasprintf("%s/%s", dir, lower);
-    char *ops = xasprintf("%s/ops", dir), *m = xasprintf("%s/out", dir);
-    char *out_file = xasprintf("%s/stdout", dir), *err_file = xasprintf("%s/stderr", dir);
+    char *ops = xasprintf("%s/ops", dir), *m = xasprintf("%s/out", dir), *stem = xasprintf("%s/run", dir);
     char *argv[] = {"tree", "diff", s, l, "--ops", ops, "--manifest", m, NULL};
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0600), e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(99);
-        int rc = tree_main(8, argv);
-        fflush(stdout);
-        _exit(rc);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *out = read_file(out_file);
-    *err = read_file(err_file);
-    free(s), free(l), free(ops), free(m), free(out_file), free(err_file);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    int rc = tree_run(stem, argv, out, err);
+    free(s), free(l), free(ops), free(m), free(stem);
+    return rc;
 }
 
 /* Whether text is exactly one line that holds want. */

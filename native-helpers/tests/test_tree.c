@@ -13,12 +13,12 @@
 
 #include "tap.h"
 #include "tree.h"
+#include "tree_run.h"
 #include "utils.h"
 
-/* Runs tree_main(argv) in a child; its stdout in *out (malloc'd), its exit status returned. */
-static int run_tree(const char *root, char **argv, char **out)
+int tree_run(const char *stem, char **argv, char **out, char **err)
 {
-    char *out_file = xasprintf("%s.out", root), *err_file = xasprintf("%s.err", root);
+    char *out_file = xasprintf("%s.out", stem), *err_file = xasprintf("%s.err", stem);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -35,6 +35,8 @@ static int run_tree(const char *root, char **argv, char **out)
     int status = 0;
     waitpid(pid, &status, 0);
     *out = read_file(out_file);
+    if (err != NULL)
+        *err = read_file(err_file);
     free(out_file);
     free(err_file);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -88,13 +90,13 @@ void test_tree(void)
     char *src = xasprintf("%s/src", root), *dst = xasprintf("%s/dst", root), *state = xasprintf("%s/src/.git/sandbox", root);
     char *out = NULL;
     char *scan[] = {"tree", "scan", src, "--exclude", state, NULL};
-    is_int(run_tree(root, scan, &out), 0, "scan exits 0");
+    is_int(tree_run(root, scan, &out, NULL), 0, "scan exits 0");
     char *fp = fingerprint_of(out);
     ok(strncmp(out, "fingerprint n9-", 15) == 0 && strstr(out, " files 5 bytes 1073741825\n") != NULL,
        "scan: 9 entries without the state dir, 5 not dirs, the files' bytes (%s)", out);
     free(out);
     char *copy[] = {"tree", "copy", src, dst, "--exclude", state, NULL};
-    is_int(run_tree(root, copy, &out), 0, "copy exits 0");
+    is_int(tree_run(root, copy, &out, NULL), 0, "copy exits 0");
     char *cfp = fingerprint_of(out);
     is_str(cfp, fp, "copy's fingerprint is the scan's");
     ok(strncmp(out, "skipped fifo\ncopied 4 1073741825 cloned 0 fallback 0 ", strlen("skipped fifo\ncopied 4 1073741825 cloned 0 fallback 0 ")) == 0, "the fifo is reported: %s", out);
@@ -120,14 +122,14 @@ void test_tree(void)
     char target[64] = "";
     ok(readlink(p1, target, sizeof target - 1) == 4 && strcmp(target, "/etc") == 0, "a symlink is copied, not followed");
     free(p1);
-    is_int(run_tree(root, copy, &out), 1, "copy onto an existing DST fails");
+    is_int(tree_run(root, copy, &out, NULL), 1, "copy onto an existing DST fails");
     free(out);
 
     /* deep nesting: no recursion */
     sh("mkdir deep && cd deep && for i in $(seq 1500); do mkdir d && cd d || exit 1; done; echo x > f", root);
     char *deep = xasprintf("%s/deep", root), *deep_copy = xasprintf("%s/deepc", root);
     char *deep_argv[] = {"tree", "copy", deep, deep_copy, NULL};
-    is_int(run_tree(root, deep_argv, &out), 0, "1,500 nested directories copy");
+    is_int(tree_run(root, deep_argv, &out, NULL), 0, "1,500 nested directories copy");
     ok(out != NULL && strncmp(out, "copied 1 2 ", 11) == 0, "the bottom file is copied: %s", out);
     free(out);
 
@@ -138,7 +140,7 @@ void test_tree(void)
     static const char records[] = "cn/m/f\0wn/gone\0Ca\0";
     ok(fd >= 0 && write(fd, records, sizeof records - 1) == (ssize_t)(sizeof records - 1) && close(fd) == 0, "ops file");
     char *ops_argv[] = {"tree", "copy", src, delta, "--ops", ops, NULL};
-    is_int(run_tree(root, ops_argv, &out), 0, "copy --ops exits 0");
+    is_int(tree_run(root, ops_argv, &out, NULL), 0, "copy --ops exits 0");
     free(out);
     p1 = xasprintf("%s/n/gone", delta);
     ok(lstat(p1, &a) == 0 && S_ISCHR(a.st_mode) && a.st_rdev == makedev(0, 0), "w makes a 0/0 whiteout");
@@ -158,7 +160,7 @@ void test_tree(void)
     ok(fd >= 0 && write(fd, gone, sizeof gone - 1) == (ssize_t)(sizeof gone - 1) && close(fd) == 0, "ops file");
     char *delta2 = xasprintf("%s/delta2", root);
     char *gone_argv[] = {"tree", "copy", src, delta2, "--ops", ops, NULL};
-    is_int(run_tree(root, gone_argv, &out), 3, "an op on a gone entry exits 3");
+    is_int(tree_run(root, gone_argv, &out, NULL), 3, "an op on a gone entry exits 3");
     is_str(out, "changed n/nothere\n", "and names it");
     free(out);
     fd = open(ops, O_WRONLY | O_TRUNC);
@@ -166,7 +168,7 @@ void test_tree(void)
     ok(fd >= 0 && write(fd, bad, sizeof bad - 1) == (ssize_t)(sizeof bad - 1) && close(fd) == 0, "ops file");
     char *delta3 = xasprintf("%s/delta3", root);
     char *bad_argv[] = {"tree", "copy", src, delta3, "--ops", ops, NULL};
-    is_int(run_tree(root, bad_argv, &out), 2, "an op with .. is a bad argument");
+    is_int(tree_run(root, bad_argv, &out, NULL), 2, "an op with .. is a bad argument");
     free(out);
 
     free(fp);
