@@ -165,6 +165,17 @@ public final class SnapshotStore {
     }
 
     /**
+     * The snapshots of {@code repo}'s working tree, newest first: a store serves every
+     * worktree of a repository, and one worktree's snapshot is neither reused for another
+     * (the fingerprints differ) nor a parent worth layering on. A record without {@code repo}
+     * counts for every working tree, as it did before.
+     */
+    List<Snapshot> listOf(Repo repo) {
+        String root = repo.root().toString();
+        return list().stream().filter(s -> s.repo() == null || s.repo().equals(root)).toList();
+    }
+
+    /**
      * Returns a snapshot of the working tree as it is now, reusing the newest one if nothing
      * changed (and, with {@code sameStrategy}, if it was made the same way), and lets
      * {@code claim} record its use before {@code gc} may see it. Takes the
@@ -210,7 +221,7 @@ public final class SnapshotStore {
         if (!snapshotter.reusable()) {
             return take(repo, snapshotter, exclude, lookAhead, console);
         }
-        List<Snapshot> existing = list();
+        List<Snapshot> existing = listOf(repo);
         if (!existing.isEmpty() && existing.get(0).fingerprint() != null
                 && (!sameStrategy || existing.get(0).strategy().equals(snapshotter.strategy()))
                 && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead.fingerprint()))
@@ -343,7 +354,7 @@ public final class SnapshotStore {
             CompletableFuture<StatusPremises> premises) {
         try {
             String now = fingerprint.join();
-            List<Snapshot> all = list();
+            List<Snapshot> all = listOf(repo);
             if (!all.isEmpty() && now.equals(all.get(0).fingerprint())) {
                 premises.complete(null);
                 status.complete(null);
@@ -471,7 +482,7 @@ public final class SnapshotStore {
         if (helper == null || !snapshotter.strategy().equals("copy") || LinkedGitDir.linked(repo.root())) {
             return Optional.empty();
         }
-        Optional<Snapshot> newest = list().stream().filter(s -> s.strategy().equals("copy")).findFirst();
+        Optional<Snapshot> newest = listOf(repo).stream().filter(s -> s.strategy().equals("copy")).findFirst();
         if (newest.isEmpty()) {
             return Optional.empty();
         }

@@ -212,6 +212,22 @@ class DeltaSnapshotTest {
     }
 
     @Test
+    void runsAlternatingWithALinkedWorktree_reuseAndLayerOnTheirOwnTreesSnapshots() throws Exception {
+        Path linked = tmp.resolve("linked");
+        IsolatedGit.run(root, "worktree", "add", "-q", linked.toString());
+        Repo other = Repo.discover(linked);
+        Snapshot mine = take();
+        Snapshot theirs = snapshots.current(other, new CopySnapshotter(helper), false, Console.of(
+                new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true)), s -> { });
+        assertNotEquals(mine.id(), theirs.id());
+        assertEquals(mine.id(), take().id(), "the main tree, unchanged, reuses its own snapshot, not the newest");
+        Files.writeString(root.resolve("d1/f1"), "edited after the linked worktree's run");
+        Snapshot delta = take();
+        assertEquals(mine.id(), delta.parent(), "a delta over the main tree's own snapshot");
+        assertViewIsTheTree(delta);
+    }
+
+    @Test
     void aChangeOfMoreThanAQuarter_takesAFullCopy() throws Exception {
         take();
         for (int i = 0; i < 20; i++) {
