@@ -143,6 +143,17 @@ class DerivedDirtyPathsTest {
             assertFalse(added.dirtyPaths().contains("build/more" + r + ".bin"), "ignored: " + added.dirtyPaths());
             assertFalse(added.dirtyPaths().contains("d1/more" + r + ".log"), "ignored: " + added.dirtyPaths());
 
+            Files.createDirectories(root.resolve("newdir" + r + "/sub"));
+            Files.writeString(root.resolve("newdir" + r + "/sub/x"), "untracked in a new directory\n");
+            Files.writeString(root.resolve("newdir" + r + "/y"), "untracked in a new directory\n");
+            Snapshot newDir = check("a new directory" + round, lookAhead);
+            assertTrue(newDir.dirtyPaths().contains("newdir" + r + "/sub/x"), newDir.dirtyPaths().toString());
+            Files.move(root.resolve("newdir" + r), root.resolve("moved" + r));
+            check("a directory renamed" + round, lookAhead);
+            Files.move(root.resolve("gone" + r + "/a"), root.resolve("gone" + r + "/a.moved"));
+            check("a tracked file renamed" + round, lookAhead);
+            Files.move(root.resolve("gone" + r + "/a.moved"), root.resolve("gone" + r + "/a"));
+
             Files.delete(root.resolve("d2/f" + (2 + 4 * Integer.parseInt(r))));
             check("a deleted file" + round, lookAhead);
 
