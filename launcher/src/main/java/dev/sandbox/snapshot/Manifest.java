@@ -46,7 +46,8 @@ import java.util.Set;
  * The previous format, {@code SBMANIF1}, the same without the two ctime fields, is still read:
  * snapshots on disk were written in it. Its entries' ctime is unknown ({@link
  * #CTIME_UNKNOWN} nanoseconds, written as such in SBMANIF2), and ctime is compared only where
- * both sides know it.
+ * both sides know it: such an entry, carried through deltas and compactions, is told by mtime,
+ * size and inode alone until a full copy records its ctime.
  */
 public final class Manifest {
     static final byte[] MAGIC = "SBMANIF2".getBytes(StandardCharsets.US_ASCII);
