@@ -85,6 +85,9 @@ static uint64_t finish_entry(uint64_t h, const struct stat *st)
     h = mix(h, (uint64_t)kind_of(st->st_mode));
     h = mix(h, (uint64_t)st->st_size);
     h = mix(h, (uint64_t)((int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec));
+    /* ctime too: a rewrite that keeps size, inode and mtime (cp -p, rsync -t, touch -r) still
+     * moves it, and no unprivileged call can set it back (stat(2); git's core.trustctime) */
+    h = mix(h, (uint64_t)((int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec));
     h = mix(h, (uint64_t)st->st_ino);
     h = mix(h, (uint64_t)(st->st_mode & 07777));
     h ^= h >> 33; /* murmur3's fmix64 */
@@ -288,7 +291,9 @@ static void put_le(char *p, uint64_t v, int bytes)
 }
 
 #define MANIFEST_BUFFER (64 * 1024)
-#define RECORD_FIXED (1 + 4 + 8 + 8 + 4 + 8 + 2)
+/* An SBMANIF2 record (docs/ARCHITECTURE.md §13): u8 kind, u32 mode, u64 size, i64 mtime s,
+ * u32 mtime ns, u64 inode, i64 ctime s, u32 ctime ns, u16 path length, then the path. */
+#define RECORD_FIXED (1 + 4 + 8 + 8 + 4 + 8 + 8 + 4 + 2)
 
 static void manifest_add(struct worker *k, const struct node *n, const char *name, const struct stat *st)
 {
@@ -307,7 +312,9 @@ static void manifest_add(struct worker *k, const struct node *n, const char *nam
     put_le(p + 13, (uint64_t)st->st_mtim.tv_sec, 8);
     put_le(p + 21, (uint64_t)st->st_mtim.tv_nsec, 4);
     put_le(p + 25, st->st_ino, 8);
-    put_le(p + 33, len, 2);
+    put_le(p + 33, (uint64_t)st->st_ctim.tv_sec, 8);
+    put_le(p + 41, (uint64_t)st->st_ctim.tv_nsec, 4);
+    put_le(p + 45, len, 2);
     p += RECORD_FIXED;
     if (name == NULL) {
         memcpy(p, n->rel, n->rel_len);
@@ -1191,7 +1198,7 @@ int tree_main(int argc, char *argv[])
     }
     if (manifest != NULL) {
         w.manifest_fd = open(manifest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (w.manifest_fd < 0 || write(w.manifest_fd, "SBMANIF1", 8) != 8) {
+        if (w.manifest_fd < 0 || write(w.manifest_fd, "SBMANIF2", 8) != 8) {
             fprintf(stderr, "sandbox-helper: can't write the manifest %s: %s\n", manifest, strerror(errno));
             return TREE_FAILED;
         }

@@ -19,7 +19,7 @@ extern const char tree_usage_text[];
 int tree_main(int argc, char *argv[]);
 
 /* The hash of one entry as the fingerprint sums it: FNV-1a 64 over the relative path bytes,
- * then type ('d', 'f', 'l', 'o'), size, mtime in ns, inode and mode & 07777 (8 bytes each,
+ * then type ('d', 'f', 'l', 'o'), size, mtime in ns, ctime in ns, inode and mode & 07777 (8 bytes each,
  * little-endian), finished with murmur3's fmix64 so that the sum does not cancel structure. */
 uint64_t tree_entry_hash(const char *rel, size_t len, const struct stat *st);
 

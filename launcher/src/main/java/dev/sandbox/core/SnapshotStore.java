@@ -636,11 +636,10 @@ public final class SnapshotStore {
                 Manifest below = delta.get(".git/index") == null ? null : composedOrNull(parent.id());
                 if (below != null) { // composed in Java here alone: git's index names most of the tree
                     Manifest changes = delta;
-                    refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, sec, nsec, ino, size) -> {
+                    refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, csec, cnsec, sec, nsec, ino, size) -> {
                         String key = Manifest.key(path);
                         Manifest.Entry e = changes.get(key) != null ? changes.get(key) : below.get(key);
-                        return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec
-                                && (int) e.ino() == ino && (int) e.size() == size;
+                        return IndexRefresh.sameStat(e, csec, cnsec, sec, nsec, ino, size);
                     });
                 }
                 List<String> skipped = diff.skipped().stream().sorted().toList();
