@@ -476,7 +476,10 @@ public final class SnapshotStore {
      * The snapshot a delta may be layered on, if this one may be a delta: strategy {@code copy}
      * only (reflinks and filesystem snapshots clone cheaply already), no linked {@code .git}
      * (its copy is composed in Java, outside any manifest), and the newest copy snapshot has
-     * a manifest, as have its ancestors, and is less than {@value #MAX_DEPTH} deep.
+     * a manifest in the current format, as have its ancestors, and is less than
+     * {@value #MAX_DEPTH} deep. A manifest of the previous format (no ctime) means one full
+     * copy: its entries' ctime, unknown, would stay unknown through every later delta, and a
+     * rewrite that keeps size and mtime unseen.
      */
     private Optional<Snapshot> deltaParent(Repo repo, Snapshotter snapshotter) throws IOException {
         if (helper == null || !snapshotter.strategy().equals("copy") || LinkedGitDir.linked(repo.root())) {
@@ -498,7 +501,8 @@ public final class SnapshotStore {
         }
         for (Snapshot s : chain) { // a layer gone or replaced by a link (the state hand-edited): start over
             if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)
-                    || !Files.isDirectory(dir(s.id()).resolve("tree"), LinkOption.NOFOLLOW_LINKS)) {
+                    || !Files.isDirectory(dir(s.id()).resolve("tree"), LinkOption.NOFOLLOW_LINKS)
+                    || !Manifest.current(dir(s.id()).resolve(MANIFEST))) {
                 return Optional.empty();
             }
         }

@@ -228,6 +228,19 @@ public final class Manifest {
     }
 
     /**
+     * Whether {@code file} begins with the current format's magic ({@code SBMANIF2}); false
+     * for the previous format, anything else, or a file that can't be read (the caller then
+     * takes a full copy, which needs no manifest).
+     */
+    public static boolean current(Path file) {
+        try (var in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+            return java.util.Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
      * Reads a manifest, SBMANIF2 or SBMANIF1 (its entries' ctime unknown).
      *
      * @throws IOException when the file can't be read, is larger than {@value #FILE_MAX} bytes,

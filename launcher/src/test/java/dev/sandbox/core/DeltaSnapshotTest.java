@@ -228,6 +228,20 @@ class DeltaSnapshotTest {
     }
 
     @Test
+    void aParentOfThePreviousManifestFormat_takesOneFullCopy_thenDeltasAgain() throws Exception {
+        Snapshot old = take();
+        Path manifest = snapshots.dir(old.id()).resolve("manifest");
+        Files.write(manifest, dev.sandbox.snapshot.ManifestTest.asV1(Files.readAllBytes(manifest))); // as written before ctime
+        Files.writeString(root.resolve("d1/f1"), "edited after the upgrade");
+        Snapshot full = take();
+        assertNull(full.parent(), "no delta over an SBMANIF1 manifest, whose entries' ctime is unknown");
+        Files.writeString(root.resolve("d2/f2"), "edited again");
+        Snapshot delta = take();
+        assertEquals(full.id(), delta.parent(), "deltas again over the full copy");
+        assertViewIsTheTree(delta);
+    }
+
+    @Test
     void aChangeOfMoreThanAQuarter_takesAFullCopy() throws Exception {
         take();
         for (int i = 0; i < 20; i++) {

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * merges lower layers must show the user's tree byte for byte, whatever was deleted, replaced
  * or renamed; manifests read back what was written and reject what a hostile file could hold.
  */
-class ManifestTest {
+public class ManifestTest {
     @TempDir
     Path tmp;
 
@@ -99,7 +99,7 @@ class ManifestTest {
      * {@code v2} (SBMANIF2 bytes) as the previous version would have written it: SBMANIF1, each
      * record without its ctime.
      */
-    static byte[] asV1(byte[] v2) {
+    public static byte[] asV1(byte[] v2) {
         ByteBuffer in = ByteBuffer.wrap(v2).order(ByteOrder.LITTLE_ENDIAN);
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         out.writeBytes(Manifest.MAGIC_V1);
