@@ -53,6 +53,7 @@
 /* The manifest's readers refuse longer paths (see the contract in docs/ARCHITECTURE.md). */
 #define MANIFEST_PATH_MAX 4096
 #define COPY_BUFFER (256 * 1024)
+#define SMALL_FILE (64 * 1024)
 #define OPS_FILE_MAX (1L << 30)
 
 /* ---- fingerprint ---- */
@@ -398,7 +399,10 @@ static int copy_data(struct worker *k, int in, int out, const struct stat *st)
     off_t size = st->st_size;
     if (size == 0)
         return 0;
-    if ((off_t)st->st_blocks * 512 >= size) /* no hole to keep: spare two lseeks */
+    /* A small file whose blocks cover its size has no hole to keep: spare two lseeks. Small
+     * only: blocks preallocated past the end (fallocate(2) FALLOC_FL_KEEP_SIZE) count too, so
+     * a large file may still have holes; a small one loses at most SMALL_FILE bytes of one. */
+    if (size <= SMALL_FILE && (off_t)st->st_blocks * 512 >= size)
         return copy_range(k, in, out, 0, size, &use_cfr);
     off_t pos = 0;
     while (pos < size) {
