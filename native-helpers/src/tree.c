@@ -154,6 +154,7 @@ struct worker {
 
 struct walk {
     bool copy, reflink;
+    bool exact_modes; /* umask 0 and no default ACL in DST: a file is created with its mode */
     bool splice; /* copy_file_range for data: where it cannot clone in place of copying */
     const struct exclude *excludes;
     size_t nexcludes;
@@ -443,7 +444,10 @@ static int copy_file(struct worker *k, const struct node *n, const char *name)
         close(in);
         return VANISHED;
     }
-    int out = openat(n->dst, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* Created with its mode where that is exact: one fchmod(2) a file fewer (open(2): a new
+     * file's mode is not checked against the access asked for). */
+    mode_t mode = w->exact_modes ? st.st_mode & 0777 : 0600;
+    int out = openat(n->dst, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (out < 0) {
         fail(w, n->rel, n->rel_len, name, errno);
         close(in);
@@ -459,7 +463,7 @@ static int copy_file(struct worker *k, const struct node *n, const char *name)
     }
     struct timespec ts[2];
     set_times(ts, &st);
-    if (err == 0 && fchmod(out, st.st_mode & 0777) < 0)
+    if (err == 0 && !w->exact_modes && fchmod(out, st.st_mode & 0777) < 0)
         err = errno;
     if (err == 0 && futimens(out, ts) < 0)
         err = errno;
@@ -1118,6 +1122,21 @@ static bool may_splice(int fd, bool reflink)
     return type != 0x9123683EUL && type != 0x58465342UL && type != 0xCA451A4EUL && type != 0x2FC12FC1UL;
 }
 
+/* Sets the umask to 0 and returns true when that makes the files created under dst get exactly
+ * the mode they are created with: unless dst has a default ACL, which then decides in place of
+ * the umask (acl(5), "OBJECT CREATION AND DEFAULT ACLs"; the directories the copy makes
+ * inherit dst's, so dst's is the one to check). The helper's own other creations keep their
+ * modes under umask 0: directories 0700 until their mode is set, a whiteout 0 (the manifest is
+ * made before). */
+static bool exact_modes(int dst)
+{
+    if (fgetxattr(dst, "system.posix_acl_default", NULL, 0) >= 0
+        || (errno != ENODATA && errno != EOPNOTSUPP))
+        return false;
+    umask(0);
+    return true;
+}
+
 static void raise_nofile(void)
 {
     struct rlimit r;
@@ -1209,6 +1228,7 @@ int tree_main(int argc, char *argv[])
         }
     }
     w.splice = dst >= 0 && may_splice(dst, reflink);
+    w.exact_modes = dst >= 0 && exact_modes(dst);
     struct progress p = {.walk = &w, .total_files = total_files, .total_bytes = total_bytes};
     pthread_t shower;
     bool showing = false;
