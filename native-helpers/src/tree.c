@@ -155,7 +155,7 @@ struct worker {
 struct walk {
     bool copy, reflink;
     bool exact_modes; /* umask 0 and no default ACL in DST: a file is created with its mode */
-    bool few_threads; /* DST on btrfs: see thread_count */
+    bool few_threads; /* DST on btrfs: see tree_thread_count */
     bool splice; /* copy_file_range for data: where it cannot clone in place of copying */
     const struct exclude *excludes;
     size_t nexcludes;
@@ -722,19 +722,19 @@ static void *work(void *arg)
  * 2 cores (a loaded machine, medians of 3): copying 20,000 files / 340 MiB on a loop xfs took
  * 1.5 s with 2 threads, 1.5 s with 4, 1.4 s with 8, 2.0 s with 16; a scan of 100,000 files
  * 0.48 s with 2, 0.45 s with 8, 0.52 s with 16.
- * A copy into btrfs (w->few_threads) takes one per core within [2, 8]: every file it makes is
+ * A copy into btrfs (walk.few_threads) takes one per core within [2, 8]: every file it makes is
  * an insert into the one b-tree of the subvolume, whose node locks serialise the threads
  * (perf: btrfs_search_slot waking rwsem waiters). The 20,000-file copy on a loop btrfs, 2
  * cores: 8 threads 1.30 s of CPU and 48,700 context switches, 2 threads 1.08 s and 5,000
  * (perf stat); medians of 5 on a loaded machine, 1.19 s of CPU and 1.8 s wall with 8
  * threads, 0.97 s and 1.6 s with 2, 1.12 s and 1.5 s with 4. */
-static int thread_count(const struct walk *w)
+int tree_thread_count(bool into_btrfs)
 {
     const char *env = getenv("SANDBOX_TREE_THREADS");
     if (env != NULL && atoi(env) > 0 && atoi(env) <= 256)
         return atoi(env);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (w->few_threads)
+    if (into_btrfs)
         return (int)(cores < 2 ? 2 : cores > 8 ? 8 : cores);
     long n = 4 * (cores > 0 ? cores : 1);
     return (int)(n < 4 ? 4 : n > 16 ? 16 : n);
@@ -745,7 +745,7 @@ static int thread_count(const struct walk *w)
 static void walk_tree(struct walk *w, struct worker *total, int src, int dst, char *rel, size_t rel_len,
                       const struct stat *st)
 {
-    int nthreads = thread_count(w);
+    int nthreads = tree_thread_count(w->few_threads);
     struct worker *workers = calloc((size_t)nthreads, sizeof *workers);
     pthread_t *threads = calloc((size_t)nthreads, sizeof *threads);
     if (workers == NULL || threads == NULL)

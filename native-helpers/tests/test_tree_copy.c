@@ -1,7 +1,7 @@
 /* Tests of `tree copy`'s data and mode paths (src/tree.c): a file is created with its mode
  * where the umask and no default ACL make that exact, else chmod'ed after; a file whose
  * blocks cover its size but that still has a hole (blocks preallocated past its end) keeps
- * the hole. */
+ * the hole; a copy into btrfs takes fewer threads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "tree.h"
 #include "tree_run.h"
 #include "utils.h"
 
@@ -129,6 +130,22 @@ void test_tree_copy(void)
     }
     free(mib);
     free(f);
+
+    /* thread counts (the environment's override aside) */
+    char *env = getenv("SANDBOX_TREE_THREADS") ? strdup(getenv("SANDBOX_TREE_THREADS")) : NULL;
+    unsetenv("SANDBOX_TREE_THREADS");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int plain = tree_thread_count(false), btrfs = tree_thread_count(true);
+    ok(plain >= 4 && plain <= 16, "a walk takes 4 to 16 threads (%d)", plain);
+    ok(btrfs >= 2 && btrfs <= 8 && (cores < 2 || btrfs == (cores > 8 ? 8 : cores)),
+       "a copy into btrfs takes one thread per core, 2 to 8 (%d for %ld cores)", btrfs, cores);
+    setenv("SANDBOX_TREE_THREADS", "3", 1);
+    is_int(tree_thread_count(true), 3, "SANDBOX_TREE_THREADS decides, into btrfs too");
+    if (env != NULL)
+        setenv("SANDBOX_TREE_THREADS", env, 1);
+    else
+        unsetenv("SANDBOX_TREE_THREADS");
+    free(env);
     free(sparse);
     free(sparse_dst);
     free(src);
