@@ -439,14 +439,18 @@ public final class SnapshotStore {
             String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
+            // git status beside the copy, where a core is free; the look-ahead's, unless it left
+            // git status out for a delta that turned out too big
+            CompletableFuture<Repo.Status> statusLater = attempt == 1 && lookAhead.status() != null
+                    && (lookAhead.premises() == null || lookAhead.premises().join() == null)
+                    ? lookAhead.status() : inBackground(repo::status);
             try {
-                Repo.Status status = attempt == 1 && lookAhead.status() != null ? statusNow(repo, lookAhead.status())
-                        : repo.status();
-                String base = status.head();
-                List<String> dirty = status.dirtyPaths();
                 // the manifest lets the next snapshot be a delta over this one (copy only, see deltaParent)
                 Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude,
                         new Snapshotter.CopyOptions(tmp.resolve(MANIFEST), Console.stderrIsTerminal(), 0, 0));
+                Repo.Status status = statusNow(repo, statusLater);
+                String base = status.head();
+                List<String> dirty = status.dirtyPaths();
                 boolean heldStill = snapshotter.atomic()
                         || copied.fingerprint().equals(fingerprintOf(repo.root(), exclude))
                                 && Objects.equals(base, repo.headCommit());
