@@ -570,15 +570,10 @@ public final class SnapshotStore {
             String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
-            StatusPremises premises = attempt == 1 && lookAhead.premises() != null
-                    ? lookAhead.premises().join() : premises(repo, parent);
-            if (premises != null && !(premises.head().equals(parent.baseCommit())
-                    && premises.configKey().equals(parent.configKey()) && repo.root().toString().equals(parent.repo()))) {
-                premises = premises(repo, parent); // the look-ahead's were another snapshot's: a run took one since
-            }
-            // without premises, git status: it reads every file's stat too, and costs as much as the rest: beside it
-            CompletableFuture<Repo.Status> statusLater = premises != null ? null
-                    : attempt == 1 && lookAhead.status() != null ? lookAhead.status() : inBackground(repo::status);
+            // the premises (a few git calls) beside the diff; without a look-ahead, read here
+            CompletableFuture<StatusPremises> premisesLater = attempt == 1 && lookAhead.premises() != null
+                    ? lookAhead.premises() : inBackground(() -> premises(repo, parent));
+            CompletableFuture<Repo.Status> statusLater = null;
             try {
                 Path scanned = tmp.resolve("scan");
                 String before = attempt == 1 ? lookAheadScan(lookAhead, scanned) : null;
@@ -610,9 +605,11 @@ public final class SnapshotStore {
                     return null;
                 }
                 Manifest delta = Manifest.read(tmp.resolve(MANIFEST)); // the changes alone: small
+                StatusPremises premises = premisesFor(repo, parent, premisesLater);
                 List<String> derived = premises == null ? null : dirtyByDelta(repo, parent, delta, premises);
-                if (derived == null && statusLater == null) {
-                    statusLater = inBackground(repo::status); // beside the copy
+                if (derived == null) { // git status, beside the copy; the look-ahead's, which started it then
+                    statusLater = attempt == 1 && lookAhead.status() != null ? lookAhead.status()
+                            : inBackground(repo::status);
                 }
                 boolean heldStill;
                 Repo.Status status;
@@ -658,6 +655,24 @@ public final class SnapshotStore {
                 Tree.deleteQuietly(tmp);
                 throw e;
             }
+        }
+    }
+
+    /**
+     * The premises {@code later} read, if they are still {@code parent}'s (the look-ahead read
+     * them for the newest snapshot, which a run may have replaced since), else read again;
+     * null when there are none, or reading them failed (git status then says).
+     */
+    private static StatusPremises premisesFor(Repo repo, Snapshot parent, CompletableFuture<StatusPremises> later) {
+        try {
+            StatusPremises p = later.join();
+            if (p != null && p.head().equals(parent.baseCommit()) && p.configKey().equals(parent.configKey())
+                    && repo.root().toString().equals(parent.repo())) {
+                return p;
+            }
+            return p == null ? null : premises(repo, parent);
+        } catch (CompletionException | SandboxException e) {
+            return null;
         }
     }
 
