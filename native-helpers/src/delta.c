@@ -10,7 +10,11 @@
  *
  * Only reads manifest files the launcher wrote, at the paths it gives; each is read whole
  * (at most MANIFEST_FILE_MAX bytes) and checked record by record as Manifest.read checks it:
- * a bad one fails with one line naming it, and nothing follows a link inside a tree. */
+ * a bad one fails with one line naming it, and nothing follows a link inside a tree.
+ *
+ * Reads both formats: SBMANIF2, whose records hold ctime, and SBMANIF1, which snapshots taken
+ * by the previous version hold on disk; an SBMANIF1 entry's ctime is unknown, and ctime is
+ * compared only where both sides know it. Writes SBMANIF2. */
 #include "delta.h"
 
 #include <endian.h>
@@ -30,19 +34,24 @@
 
 #define MANIFEST_FILE_MAX (1L << 30) /* bytes, as Manifest.FILE_MAX */
 #define PATH_BYTES_MAX 4096          /* a path's bytes, as Manifest.PATH_MAX */
-#define MAGIC "SBMANIF1"
+#define MAGIC_V1 "SBMANIF1"
+#define MAGIC_V2 "SBMANIF2"
 #define MAGIC_LEN 8
-/* A record: u8 kind, u32 mode, u64 size, i64 mtime s, u32 mtime ns, u64 inode, u16 path length. */
-#define FIXED (1 + 4 + 8 + 8 + 4 + 8 + 2)
+/* An SBMANIF1 record: u8 kind, u32 mode, u64 size, i64 mtime s, u32 mtime ns, u64 inode, u16
+ * path length, the path. SBMANIF2 puts i64 ctime s, u32 ctime ns before the path length. */
+#define FIXED_V1 (1 + 4 + 8 + 8 + 4 + 8 + 2)
+#define FIXED_V2 (FIXED_V1 + 8 + 4)
+/* ctime nanoseconds that say "unknown" (an entry read from an SBMANIF1 manifest); a real one is
+ * below 10^9. */
+#define CTIME_UNKNOWN UINT32_MAX
 
 /* One entry, pointing into its manifest's bytes (kept until exit). */
 struct ent {
-    const unsigned char *rec; /* the record: FIXED bytes, then the path */
     const char *path;
     uint64_t hash;
     uint64_t size, ino, scan_ino;
-    int64_t sec;
-    uint32_t mode, nsec;
+    int64_t sec, csec;
+    uint32_t mode, nsec, cnsec; /* cnsec CTIME_UNKNOWN: ctime unknown */
     uint16_t len;
     char kind;
     char scan_kind; /* the lower's entries: the kind the scan has at this path, 0 none */
@@ -62,6 +71,7 @@ struct file {
     const char *name;
     unsigned char *data;
     size_t len;
+    size_t fixed; /* a record's bytes before its path: FIXED_V1 or FIXED_V2 */
 };
 
 static uint64_t hash_path(const char *p, size_t len)
@@ -189,8 +199,12 @@ static int read_manifest(struct file *f)
     }
     close(fd);
     f->len = got;
-    if (f->len < MAGIC_LEN || memcmp(f->data, MAGIC, MAGIC_LEN) != 0)
-        return bad(f, "not a manifest (no SBMANIF1 magic)");
+    if (f->len >= MAGIC_LEN && memcmp(f->data, MAGIC_V2, MAGIC_LEN) == 0)
+        f->fixed = FIXED_V2;
+    else if (f->len >= MAGIC_LEN && memcmp(f->data, MAGIC_V1, MAGIC_LEN) == 0)
+        f->fixed = FIXED_V1;
+    else
+        return bad(f, "not a manifest (no SBMANIF1 or SBMANIF2 magic)");
     return 0;
 }
 
@@ -230,7 +244,8 @@ static int next_entry(const struct file *f, size_t *off, struct ent *e)
 {
     const unsigned char *r = f->data + *off;
     size_t left = f->len - *off;
-    if (left < FIXED)
+    size_t fixed = f->fixed;
+    if (left < fixed)
         return bad(f, "ends inside an entry");
     char kind = (char)r[0];
     if (kind != 'd' && kind != 'f' && kind != 'l' && kind != 'o' && kind != 'w') {
@@ -238,22 +253,28 @@ static int next_entry(const struct file *f, size_t *off, struct ent *e)
         snprintf(why, sizeof why, "holds an entry of unknown kind %d", r[0]);
         return bad(f, why);
     }
-    uint16_t len = (uint16_t)(r[33] | (r[34] << 8));
+    uint16_t len = (uint16_t)(r[fixed - 2] | (r[fixed - 1] << 8));
     if (len > PATH_BYTES_MAX) {
         char why[64];
         snprintf(why, sizeof why, "holds a path of %u bytes", len);
         return bad(f, why);
     }
-    if (left - FIXED < len)
+    if (left - fixed < len)
         return bad(f, "ends inside an entry");
-    const char *path = (const char *)r + FIXED;
+    const char *path = (const char *)r + fixed;
     const char *why = check_path(path, len);
     if (why != NULL)
         return bad(f, why);
-    *e = (struct ent){.rec = r, .path = path, .len = len, .kind = kind, .mode = le32(r + 1),
+    *e = (struct ent){.path = path, .len = len, .kind = kind, .mode = le32(r + 1),
                       .size = le64(r + 5), .sec = (int64_t)le64(r + 13), .nsec = le32(r + 21),
-                      .ino = le64(r + 25), .hash = hash_path(path, len)};
-    *off += FIXED + len;
+                      .ino = le64(r + 25), .hash = hash_path(path, len), .cnsec = CTIME_UNKNOWN};
+    if (fixed == FIXED_V2) {
+        e->csec = (int64_t)le64(r + 33);
+        e->cnsec = le32(r + 41);
+        if (e->cnsec >= 1000000000u && e->cnsec != CTIME_UNKNOWN)
+            return bad(f, "holds a ctime of more than 999999999 ns");
+    }
+    *off += fixed + len;
     return 0;
 }
 
@@ -353,17 +374,34 @@ static void emit_op(struct out *o, char op, const struct ent *e)
     putc('\0', o->ops);
 }
 
+static void put_le(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+/* Writes e as an SBMANIF2 record (a tombstone: zeros but for the kind, an unknown ctime and
+ * the path), whichever format it was read from. */
 static void emit_entry(struct out *o, const struct ent *e)
 {
-    if (e->kind == 'w') { /* a tombstone: zeros but for the kind and the path */
-        unsigned char r[FIXED] = {'w'};
-        r[33] = (unsigned char)(e->len & 0xff);
-        r[34] = (unsigned char)(e->len >> 8);
-        fwrite(r, 1, FIXED, o->manifest);
-        fwrite(e->path, 1, e->len, o->manifest);
-        return;
+    unsigned char r[FIXED_V2] = {(unsigned char)e->kind};
+    bool tombstone = e->kind == 'w';
+    if (!tombstone) {
+        put_le(r + 1, e->mode, 4);
+        put_le(r + 5, e->size, 8);
+        put_le(r + 13, (uint64_t)e->sec, 8);
+        put_le(r + 21, e->nsec, 4);
+        put_le(r + 25, e->ino, 8);
+        put_le(r + 33, (uint64_t)e->csec, 8);
     }
-    fwrite(e->rec, 1, FIXED + e->len, o->manifest);
+    put_le(r + 41, tombstone ? CTIME_UNKNOWN : e->cnsec, 4);
+    put_le(r + 45, e->len, 2);
+    fwrite(r, 1, FIXED_V2, o->manifest);
+    fwrite(e->path, 1, e->len, o->manifest);
+    if (tombstone)
+        return;
     if (e->kind != 'd') {
         o->files++;
         o->bytes += e->kind == 'f' ? e->size : 0;
@@ -400,6 +438,12 @@ static int root_replaced(void)
     return DELTA_ROOT_REPLACED;
 }
 
+/* Whether a and b have the same ctime, or one of them does not know it (Manifest.Entry.sameContent). */
+static bool same_ctime(const struct ent *a, const struct ent *b)
+{
+    return a->cnsec == CTIME_UNKNOWN || b->cnsec == CTIME_UNKNOWN || (a->csec == b->csec && a->cnsec == b->cnsec);
+}
+
 /* The diff of the scan against the composed lower, as Manifest.diff; writes o's files. */
 static int diff(struct table *lower, struct file *scan, struct out *o, uint64_t *lower_files, uint64_t *lower_bytes)
 {
@@ -417,7 +461,7 @@ static int diff(struct table *lower, struct file *scan, struct out *o, uint64_t 
     bool root = false;
     struct table scanned; /* the scan's entries, in its order (never looked up: no duplicates) */
     scanned.n = 0;
-    scanned.cap = scan->len / 48 + 1;
+    scanned.cap = scan->len / 60 + 1;
     scanned.ents = xmalloc(sizeof *scanned.ents * scanned.cap);
     for (size_t off = MAGIC_LEN; off < scan->len;) {
         struct ent e;
@@ -458,7 +502,8 @@ static int diff(struct table *lower, struct file *scan, struct out *o, uint64_t 
             table_put(&subtrees, e);
             is_changed = true;
         } else if (old == NULL || old->kind != e->kind || old->mode != e->mode || old->sec != e->sec
-                   || old->nsec != e->nsec || (e->kind != 'd' && (old->size != e->size || old->ino != e->ino))) {
+                   || old->nsec != e->nsec || !same_ctime(old, e)
+                   || (e->kind != 'd' && (old->size != e->size || old->ino != e->ino))) {
             is_changed = true;
         }
         if (is_changed) {
@@ -471,7 +516,7 @@ static int diff(struct table *lower, struct file *scan, struct out *o, uint64_t 
         return root_replaced();
     if ((o->ops = create(o->ops_name)) == NULL || (o->manifest = create(o->manifest_name)) == NULL)
         return TREE_FAILED;
-    fwrite(MAGIC, 1, MAGIC_LEN, o->manifest);
+    fwrite(MAGIC_V2, 1, MAGIC_LEN, o->manifest);
     if (nchanged > 0)
         qsort(changed, nchanged, sizeof *changed, by_path); /* a directory before what it holds */
     for (size_t i = 0; i < nchanged; i++) {

@@ -58,6 +58,7 @@ void test_attach(void);
 void test_supervise(void);
 void test_view(void);
 void test_tree(void);
+void test_tree_copy(void);
 void test_delta(void);
 
 #endif

@@ -21,6 +21,7 @@ int main(void)
     test_supervise();
     test_view();
     test_tree();
+    test_tree_copy();
     test_delta();
     printf("1..%d\n", tap_count);
     if (tap_failed > 0)

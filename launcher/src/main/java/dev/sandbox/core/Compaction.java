@@ -129,7 +129,8 @@ final class Compaction {
                 open.set(null);
             }
             Snapshot full = new Snapshot(id, delta.strategy(), delta.repo(), delta.baseCommit(), delta.dirtyPaths(),
-                    now.toString(), delta.fingerprint(), delta.skipped(), null, 0);
+                    now.toString(), delta.fingerprint(), delta.skipped(), null, 0,
+                    delta.configKey());
             Json.writeAtomically(tmp.resolve("snapshot.json"), full);
             Optional<Snapshot> done = snapshots.locked(() -> {
                 List<Snapshot> all = snapshots.list();

@@ -17,9 +17,18 @@ import java.util.List;
  *     every record written before deltas existed)
  * @param depth       how many deltas lie between this one and its full ancestor: 0 for a full
  *     copy (and for older records, which lack the field), 1 for a delta over a full copy, ...
+ * @param configKey   {@link dev.sandbox.git.Repo#configKey()} read just before {@code dirtyPaths}:
+ *     a delta's dirty paths may be derived from these while it is unchanged
+ *     (docs/ARCHITECTURE.md §13); null in older records, and then they are not
  */
 public record Snapshot(String id, String strategy, String repo, String baseCommit, List<String> dirtyPaths,
-        String createdAt, String fingerprint, List<String> skipped, String parent, int depth) {
+        String createdAt, String fingerprint, List<String> skipped, String parent, int depth, String configKey) {
+
+    /** A snapshot whose dirty paths can't be derived from (see {@code configKey}). */
+    public Snapshot(String id, String strategy, String repo, String baseCommit, List<String> dirtyPaths,
+            String createdAt, String fingerprint, List<String> skipped, String parent, int depth) {
+        this(id, strategy, repo, baseCommit, dirtyPaths, createdAt, fingerprint, skipped, parent, depth, null);
+    }
 
     /** A full snapshot, as every snapshot was before deltas. */
     public Snapshot(String id, String strategy, String repo, String baseCommit, List<String> dirtyPaths,

@@ -165,6 +165,17 @@ public final class SnapshotStore {
     }
 
     /**
+     * The snapshots of {@code repo}'s working tree, newest first: a store serves every
+     * worktree of a repository, and one worktree's snapshot is neither reused for another
+     * (the fingerprints differ) nor a parent worth layering on. A record without {@code repo}
+     * counts for every working tree, as it did before.
+     */
+    List<Snapshot> listOf(Repo repo) {
+        String root = repo.root().toString();
+        return list().stream().filter(s -> s.repo() == null || s.repo().equals(root)).toList();
+    }
+
+    /**
      * Returns a snapshot of the working tree as it is now, reusing the newest one if nothing
      * changed (and, with {@code sameStrategy}, if it was made the same way), and lets
      * {@code claim} record its use before {@code gc} may see it. Takes the
@@ -210,13 +221,24 @@ public final class SnapshotStore {
         if (!snapshotter.reusable()) {
             return take(repo, snapshotter, exclude, lookAhead, console);
         }
-        List<Snapshot> existing = list();
+        List<Snapshot> existing = listOf(repo);
         if (!existing.isEmpty() && existing.get(0).fingerprint() != null
                 && (!sameStrategy || existing.get(0).strategy().equals(snapshotter.strategy()))
-                && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead.fingerprint()))) {
+                && existing.get(0).fingerprint().equals(fingerprintNow(repo, exclude, lookAhead.fingerprint()))
+                && sameSettings(existing.get(0), repo)) {
             return existing.get(0);
         }
         return take(repo, snapshotter, exclude, lookAhead, console);
+    }
+
+    /**
+     * Whether git would still list {@code snapshot}'s dirty paths as it did: its record keeps
+     * the key of the settings outside the tree (an excludes file edited there makes an
+     * ignored file untracked, one the harvest must know as the user's) and they are the same.
+     * A record without a key, written before, is trusted as it always was.
+     */
+    private static boolean sameSettings(Snapshot snapshot, Repo repo) {
+        return snapshot.configKey() == null || snapshot.configKey().equals(repo.configKey());
     }
 
     private static Repo.Status statusNow(Repo repo, CompletableFuture<Repo.Status> lookAhead) {
@@ -246,15 +268,48 @@ public final class SnapshotStore {
      * most of the cost of starting a sandbox), else HEAD and the dirty paths, which a
      * filesystem snapshot records and which cost more than taking it. Either may be null.
      * {@code scanned}, when not null, is the manifest the fingerprint's scan wrote: a delta
-     * starts from it instead of walking the tree again.
+     * starts from it instead of walking the tree again. {@code premises}, when not null, ends
+     * with what a delta's dirty paths may be derived from ({@link StatusPremises}), or with
+     * null when git status must be asked (then {@code status} runs it).
      */
     public record LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status,
-            Path scanned) {
-        static final LookAhead NONE = new LookAhead(null, null, null);
+            Path scanned, CompletableFuture<StatusPremises> premises) {
+        static final LookAhead NONE = new LookAhead(null, null, null, null);
 
         public LookAhead(CompletableFuture<String> fingerprint, CompletableFuture<Repo.Status> status) {
-            this(fingerprint, status, null);
+            this(fingerprint, status, null, null);
         }
+    }
+
+    /**
+     * What lets a delta's dirty paths be derived from its parent's instead of asked of
+     * {@code git status}, which reads the stat of every file and walks every directory (about
+     * 200 ms at 100,000 files, where the rest of a one-file delta costs a few tens):
+     * HEAD and the git settings outside the tree ({@link Repo#configKey}) are the parent's,
+     * and {@code staged} are the paths whose index entry differs from HEAD's now.
+     * See {@link #dirtyByDelta} and docs/ARCHITECTURE.md §13.
+     */
+    record StatusPremises(String head, String configKey, List<String> staged) {
+    }
+
+    /**
+     * The premises of a delta over {@code parent}, or null when its dirty paths must come from
+     * git status: the parent's record lacks what they need (older records), HEAD moved, or a
+     * setting changed. The settings are read first, so that one changed meanwhile makes the
+     * derived paths stale in the safe direction (the next run asks git status).
+     */
+    static StatusPremises premises(Repo repo, Snapshot parent) {
+        if (parent.dirtyPaths() == null || parent.baseCommit() == null || parent.configKey() == null
+                || !repo.root().toString().equals(parent.repo())) {
+            return null;
+        }
+        String key = repo.configKey();
+        if (!parent.configKey().equals(key) || !parent.baseCommit().equals(repo.headCommit())) {
+            return null;
+        }
+        List<String> staged = repo.stagedPaths();
+        return staged.stream().anyMatch(p -> p.indexOf('\uFFFD') >= 0) ? null // a name that is not UTF-8
+                : new StatusPremises(parent.baseCommit(), key, staged);
     }
 
     /**
@@ -269,16 +324,17 @@ public final class SnapshotStore {
                     + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000)));
             CompletableFuture<String> fingerprint = new CompletableFuture<>();
             CompletableFuture<Repo.Status> status = new CompletableFuture<>();
+            CompletableFuture<StatusPremises> premises = new CompletableFuture<>();
             inBackground(() -> {
                 try {
                     fingerprint.complete(new NativeTree(helper.get()).scan(repo.root(), exclude, scanned).fingerprint());
                 } catch (Exception | Error e) {
                     fingerprint.completeExceptionally(e);
                 }
-                changedSince(fingerprint, repo, status);
+                changedSince(fingerprint, repo, status, premises);
                 return null;
             });
-            return new LookAhead(fingerprint, status, scanned);
+            return new LookAhead(fingerprint, status, scanned, premises);
         }
         if (mayReuse) {
             return new LookAhead(inBackground(() -> fingerprintOf(repo.root(), exclude)), null);
@@ -288,27 +344,28 @@ public final class SnapshotStore {
 
     /**
      * Once the scan said the tree changed since the newest snapshot (so that a new one will be
-     * taken), starts git's status (dirty paths), which is worth doing while the run gets ready.
-     * On an unchanged tree it does not run, and the future ends with null (the taker then
-     * runs it itself, as it does when it failed). The delta's diff needs nothing composed
-     * ahead: the helper reads the layers' manifests itself ({@link NativeTree#diff}).
+     * taken), reads the {@link StatusPremises} of a delta over the newest copy, or else runs
+     * git's status (dirty paths), either worth doing while the run gets ready. On an unchanged
+     * tree neither runs, and both futures end with null (the taker then asks itself, as it
+     * does when one failed). The delta's diff needs nothing composed ahead: the helper reads
+     * the layers' manifests itself ({@link NativeTree#diff}).
      */
-    private void changedSince(CompletableFuture<String> fingerprint, Repo repo, CompletableFuture<Repo.Status> status) {
+    private void changedSince(CompletableFuture<String> fingerprint, Repo repo, CompletableFuture<Repo.Status> status,
+            CompletableFuture<StatusPremises> premises) {
         try {
             String now = fingerprint.join();
-            List<Snapshot> all = list();
+            List<Snapshot> all = listOf(repo);
             if (!all.isEmpty() && now.equals(all.get(0).fingerprint())) {
+                premises.complete(null);
                 status.complete(null);
                 return;
             }
-            inBackground(repo::status).whenComplete((st, e) -> {
-                if (e == null) {
-                    status.complete(st);
-                } else {
-                    status.completeExceptionally(e);
-                }
-            });
+            Optional<Snapshot> parent = all.stream().filter(s -> "copy".equals(s.strategy())).findFirst();
+            StatusPremises p = parent.isPresent() ? premises(repo, parent.get()) : null;
+            premises.complete(p);
+            status.complete(p != null ? null : repo.status());
         } catch (Exception | Error e) {
+            premises.complete(null);
             status.complete(null);
         }
     }
@@ -382,14 +439,18 @@ public final class SnapshotStore {
             String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
+            // git status beside the copy, where a core is free; the look-ahead's, unless it left
+            // git status out for a delta that turned out too big
+            CompletableFuture<Repo.Status> statusLater = attempt == 1 && lookAhead.status() != null
+                    && (lookAhead.premises() == null || lookAhead.premises().join() == null)
+                    ? lookAhead.status() : inBackground(repo::status);
             try {
-                Repo.Status status = attempt == 1 && lookAhead.status() != null ? statusNow(repo, lookAhead.status())
-                        : repo.status();
-                String base = status.head();
-                List<String> dirty = status.dirtyPaths();
                 // the manifest lets the next snapshot be a delta over this one (copy only, see deltaParent)
                 Snapshotter.Result copied = snapshotter.copy(repo.root(), tmp.resolve("tree"), exclude,
                         new Snapshotter.CopyOptions(tmp.resolve(MANIFEST), Console.stderrIsTerminal(), 0, 0));
+                Repo.Status status = statusNow(repo, statusLater);
+                String base = status.head();
+                List<String> dirty = status.dirtyPaths();
                 boolean heldStill = snapshotter.atomic()
                         || copied.fingerprint().equals(fingerprintOf(repo.root(), exclude))
                                 && Objects.equals(base, repo.headCommit());
@@ -403,7 +464,7 @@ public final class SnapshotStore {
                 }
                 List<String> skipped = copied.skipped().stream().map(Path::toString).toList();
                 return publish(tmp, new Snapshot(id, snapshotter.strategy(), repo.root().toString(), base, dirty,
-                        now.toString(), copied.fingerprint(), skipped), console);
+                        now.toString(), copied.fingerprint(), skipped, null, 0, status.configKey()), console);
             } catch (IOException | RuntimeException e) {
                 Tree.deleteQuietly(tmp);
                 throw e;
@@ -419,13 +480,16 @@ public final class SnapshotStore {
      * The snapshot a delta may be layered on, if this one may be a delta: strategy {@code copy}
      * only (reflinks and filesystem snapshots clone cheaply already), no linked {@code .git}
      * (its copy is composed in Java, outside any manifest), and the newest copy snapshot has
-     * a manifest, as have its ancestors, and is less than {@value #MAX_DEPTH} deep.
+     * a manifest in the current format, as have its ancestors, and is less than
+     * {@value #MAX_DEPTH} deep. A manifest of the previous format (no ctime) means one full
+     * copy: its entries' ctime, unknown, would stay unknown through every later delta, and a
+     * rewrite that keeps size and mtime unseen.
      */
     private Optional<Snapshot> deltaParent(Repo repo, Snapshotter snapshotter) throws IOException {
         if (helper == null || !snapshotter.strategy().equals("copy") || LinkedGitDir.linked(repo.root())) {
             return Optional.empty();
         }
-        Optional<Snapshot> newest = list().stream().filter(s -> s.strategy().equals("copy")).findFirst();
+        Optional<Snapshot> newest = listOf(repo).stream().filter(s -> s.strategy().equals("copy")).findFirst();
         if (newest.isEmpty()) {
             return Optional.empty();
         }
@@ -441,7 +505,8 @@ public final class SnapshotStore {
         }
         for (Snapshot s : chain) { // a layer gone or replaced by a link (the state hand-edited): start over
             if (!Files.isRegularFile(dir(s.id()).resolve(MANIFEST), LinkOption.NOFOLLOW_LINKS)
-                    || !Files.isDirectory(dir(s.id()).resolve("tree"), LinkOption.NOFOLLOW_LINKS)) {
+                    || !Files.isDirectory(dir(s.id()).resolve("tree"), LinkOption.NOFOLLOW_LINKS)
+                    || !Manifest.current(dir(s.id()).resolve(MANIFEST))) {
                 return Optional.empty();
             }
         }
@@ -505,9 +570,10 @@ public final class SnapshotStore {
             String id = newId(now);
             Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
             Files.createDirectory(tmp);
-            // git status reads every file's stat too, and costs as much as the rest: beside it
-            CompletableFuture<Repo.Status> statusLater = attempt == 1 && lookAhead.status() != null
-                    ? lookAhead.status() : inBackground(repo::status);
+            // the premises (a few git calls) beside the diff; without a look-ahead, read here
+            CompletableFuture<StatusPremises> premisesLater = attempt == 1 && lookAhead.premises() != null
+                    ? lookAhead.premises() : inBackground(() -> premises(repo, parent));
+            CompletableFuture<Repo.Status> statusLater = null;
             try {
                 Path scanned = tmp.resolve("scan");
                 String before = attempt == 1 ? lookAheadScan(lookAhead, scanned) : null;
@@ -539,6 +605,12 @@ public final class SnapshotStore {
                     return null;
                 }
                 Manifest delta = Manifest.read(tmp.resolve(MANIFEST)); // the changes alone: small
+                StatusPremises premises = premisesFor(repo, parent, premisesLater);
+                List<String> derived = premises == null ? null : dirtyByDelta(repo, parent, delta, premises);
+                if (derived == null) { // git status, beside the copy; the look-ahead's, which started it then
+                    statusLater = attempt == 1 && lookAhead.status() != null ? lookAhead.status()
+                            : inBackground(repo::status);
+                }
                 boolean heldStill;
                 Repo.Status status;
                 try {
@@ -547,7 +619,8 @@ public final class SnapshotStore {
                     Optional<Boolean> same = delta.stillDescribes(repo.root(), RESTAT_MAX);
                     boolean copiedHeld = same.isPresent() ? same.get()
                             : before.equals(tree.scan(repo.root(), exclude, null).fingerprint());
-                    status = statusNow(repo, statusLater);
+                    status = derived != null ? new Repo.Status(premises.head(), derived, premises.configKey())
+                            : statusNow(repo, statusLater);
                     heldStill = copiedHeld && Objects.equals(status.head(), repo.headCommit());
                 } catch (NativeTree.Changed changed) {
                     status = null;
@@ -568,20 +641,106 @@ public final class SnapshotStore {
                 Manifest below = delta.get(".git/index") == null ? null : composedOrNull(parent.id());
                 if (below != null) { // composed in Java here alone: git's index names most of the tree
                     Manifest changes = delta;
-                    refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, sec, nsec, ino, size) -> {
+                    refreshIndexThrough(tmp.resolve("tree"), parent.id(), (path, csec, cnsec, sec, nsec, ino, size) -> {
                         String key = Manifest.key(path);
                         Manifest.Entry e = changes.get(key) != null ? changes.get(key) : below.get(key);
-                        return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec
-                                && (int) e.ino() == ino && (int) e.size() == size;
+                        return IndexRefresh.sameStat(e, csec, cnsec, sec, nsec, ino, size);
                     });
                 }
                 List<String> skipped = diff.skipped().stream().sorted().toList();
                 return publish(tmp, new Snapshot(id, "copy", repo.root().toString(), status.head(),
-                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth), console);
+                        status.dirtyPaths(), now.toString(), before, skipped, parent.id(), depth, status.configKey()),
+                        console);
             } catch (IOException | RuntimeException e) {
                 Tree.deleteQuietly(tmp);
                 throw e;
             }
+        }
+    }
+
+    /**
+     * The premises {@code later} read, if they are still {@code parent}'s (the look-ahead read
+     * them for the newest snapshot, which a run may have replaced since), else read again;
+     * null when there are none, or reading them failed (git status then says).
+     */
+    private static StatusPremises premisesFor(Repo repo, Snapshot parent, CompletableFuture<StatusPremises> later) {
+        try {
+            StatusPremises p = later.join();
+            if (p != null && p.head().equals(parent.baseCommit()) && p.configKey().equals(parent.configKey())
+                    && repo.root().toString().equals(parent.repo())) {
+                return p;
+            }
+            return p == null ? null : premises(repo, parent);
+        } catch (CompletionException | SandboxException e) {
+            return null;
+        }
+    }
+
+    /** The most changed paths whose ignore rules one {@code git check-ignore} is asked; past it, git status. */
+    static final int DERIVED_MAX = 10_000;
+
+    /**
+     * The dirty paths of a delta over {@code parent}, derived instead of asked of git status;
+     * null when they can't be, and git status must say. They are the parent's dirty paths,
+     * the staged paths, and every path the delta changed, added or deleted, less those git
+     * ignores now. That list may hold more than git status would (a path edited back to
+     * HEAD's content), never less of what matters: a harvest puts each listed path's snapshot
+     * version over HEAD's tree ({@code harvest.Blobs}), so an extra path that equals HEAD's
+     * changes nothing, and with HEAD, the settings and the ignore files unchanged, a path
+     * that differs from HEAD now and not at the parent must have changed in the tree (the
+     * delta has it) or in the index (staged). Ignore files, attributes, submodules and nested
+     * repositories decide status in ways this does not follow: a delta that touches one, or a
+     * path below a nested {@code .git}, gets git status. docs/ARCHITECTURE.md §13.
+     */
+    private static List<String> dirtyByDelta(Repo repo, Snapshot parent, Manifest delta, StatusPremises premises) {
+        Set<String> changed = new java.util.TreeSet<>();
+        Set<String> parents = new java.util.HashSet<>();
+        for (Manifest.Entry e : delta.entries().values()) {
+            String path = utf8(e.path());
+            if (path == null) {
+                return null; // git status names it quoted, or not at all: let it say
+            }
+            if (path.equals(".git") || path.startsWith(".git/")) {
+                if (path.equals(".git/config") || path.startsWith(".git/info/") || path.startsWith(".git/modules/")) {
+                    return null; // the repository's settings, excludes or sparse patterns, or a submodule's git directory
+                }
+                continue; // the index, objects, refs: HEAD and the staged paths cover them
+            }
+            for (String name : path.split("/")) {
+                if (name.equals(".git") || name.equals(".gitignore") || name.equals(".gitattributes")
+                        || name.equals(".gitmodules")) {
+                    return null;
+                }
+            }
+            if (e.kind() != Manifest.DIR) {
+                changed.add(path);
+                for (int slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+                    parents.add(path.substring(0, slash));
+                }
+            }
+        }
+        if (changed.size() > DERIVED_MAX) {
+            return null;
+        }
+        for (String dir : parents) { // a nested repository or submodule: git status names it, not its files
+            if (Files.exists(repo.root().resolve(dir).resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
+                return null;
+            }
+        }
+        changed.removeAll(repo.ignored(changed));
+        Set<String> dirty = new java.util.TreeSet<>(parent.dirtyPaths());
+        dirty.addAll(premises.staged());
+        dirty.addAll(changed);
+        return List.copyOf(dirty);
+    }
+
+    /** A manifest path (its bytes as Latin-1 chars) as UTF-8 text, or null when it is not UTF-8. */
+    private static String utf8(String latin1) {
+        byte[] bytes = latin1.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return null;
         }
     }
 

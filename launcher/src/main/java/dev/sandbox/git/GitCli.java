@@ -44,6 +44,14 @@ public final class GitCli {
     }
 
     public static Result run(Path dir, String... args) {
+        return run(dir, new byte[0], args);
+    }
+
+    /**
+     * As {@link #run(Path, String...)}, with {@code stdin} on git's standard input, written
+     * beside the reading of its output so that neither pipe can fill up and stall both.
+     */
+    public static Result run(Path dir, byte[] stdin, String... args) {
         List<String> cmd = new ArrayList<>(List.of("git", "--no-optional-locks", "-C", dir.toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.PIPE);
@@ -56,10 +64,16 @@ public final class GitCli {
             throw new GitNotFoundException(e);
         }
         try {
-            p.getOutputStream().close();
+            CompletableFuture<Void> in = stdin.length == 0 ? null : CompletableFuture.runAsync(() -> writeAll(p, stdin));
+            if (in == null) {
+                p.getOutputStream().close();
+            }
             CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
             byte[] out = readAll(p.getInputStream());
             int code = p.waitFor();
+            if (in != null) {
+                in.join();
+            }
             return new Result(code, out, new String(err.join(), StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -130,6 +144,15 @@ public final class GitCli {
             } catch (InterruptedException e) {
                 // the pager decides when we are done
             }
+        }
+    }
+
+    /** Writes {@code bytes} to {@code p}'s stdin and closes it; a git that exited early just did not read them. */
+    private static void writeAll(Process p, byte[] bytes) {
+        try (var out = p.getOutputStream()) {
+            out.write(bytes);
+        } catch (IOException e) {
+            // a broken pipe: git ended without reading; its exit status says why
         }
     }
 

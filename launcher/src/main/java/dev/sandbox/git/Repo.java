@@ -1,11 +1,20 @@
 package dev.sandbox.git;
 
 import dev.sandbox.error.SandboxException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * A git working tree as the user sees it: its top-level directory and the git directory
@@ -53,15 +62,30 @@ public record Repo(Path root, Path commonDir) {
         return r.ok() ? r.out() : null;
     }
 
-    /** HEAD's commit (null without commits) and the paths that differ from it, read together. */
-    public record Status(String head, List<String> dirtyPaths) {
+    /**
+     * HEAD's commit (null without commits) and the paths that differ from it, read together.
+     *
+     * @param configKey {@link #configKey()} read just before, or null
+     */
+    public record Status(String head, List<String> dirtyPaths, String configKey) {
+        public Status(String head, List<String> dirtyPaths) {
+            this(head, dirtyPaths, null);
+        }
     }
 
     /**
      * HEAD and the paths that differ from it: modified, staged, deleted and untracked (not
-     * ignored), and both sides of a staged rename; one {@code git status} for both.
+     * ignored), and both sides of a staged rename; one {@code git status} for both. The
+     * {@link #configKey()} is read first, so that a setting changed meanwhile makes it stale,
+     * never the status.
      */
     public Status status() {
+        String key = configKey();
+        Status status = statusAlone();
+        return new Status(status.head(), status.dirtyPaths(), key);
+    }
+
+    private Status statusAlone() {
         GitCli.Result r = GitCli.run(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
                 "--ignore-submodules=dirty");
         if (!r.ok()) {
@@ -94,6 +118,120 @@ public record Repo(Path root, Path commonDir) {
             }
         }
         return new Status(head, paths);
+    }
+
+    /**
+     * Paths whose index entry differs from HEAD's (staged: added, deleted, modified, a mode
+     * changed), read from the index and HEAD's tree alone, without a look at the working tree;
+     * in a repository without commits, every path of the index.
+     *
+     * @throws SandboxException (exit 125) when git fails
+     */
+    public List<String> stagedPaths() {
+        GitCli.Result r = headCommit() == null ? GitCli.run(root, "ls-files", "-z", "--cached")
+                : GitCli.run(root, "diff-index", "--cached", "--name-only", "--no-renames", "-z", "HEAD");
+        if (!r.ok()) {
+            throw SandboxException.cant("read the index of", root, r.firstErrorLine());
+        }
+        return nulSeparated(r.stdout());
+    }
+
+    /**
+     * Which of {@code paths} (relative to the top, as git names them) git ignores: untracked
+     * and matched by a {@code .gitignore}, {@code .git/info/exclude} or the user's excludes
+     * file, directly or through a leading directory. A tracked path is never ignored. One
+     * {@code git check-ignore --stdin}, the paths on its stdin.
+     *
+     * @throws SandboxException (exit 125) when git fails
+     */
+    public Set<String> ignored(Collection<String> paths) {
+        if (paths.isEmpty()) {
+            return Set.of();
+        }
+        ByteArrayOutputStream in = new ByteArrayOutputStream();
+        for (String p : paths) {
+            in.writeBytes(p.getBytes(StandardCharsets.UTF_8));
+            in.write(0);
+        }
+        GitCli.Result r = GitCli.run(root, in.toByteArray(), "check-ignore", "--stdin", "-z");
+        if (r.exitCode() != 0 && r.exitCode() != 1) { // 1: none ignored
+            throw SandboxException.cant("read the ignore rules of", root, r.firstErrorLine());
+        }
+        return new HashSet<>(nulSeparated(r.stdout()));
+    }
+
+    /**
+     * A digest of what git reads from outside the working tree to tell a path ignored or
+     * modified: every setting {@code git config --list --show-origin} shows (system, global,
+     * the repository's, those of {@code -c} and of includes), and the size, inode, mtime and
+     * ctime of the excludes and attributes files ({@code core.excludesFile},
+     * {@code core.attributesFile}, or their defaults under {@code $XDG_CONFIG_HOME/git},
+     * gitignore(5), gitattributes(5)). Equal digests mean that git would judge an unchanged
+     * path as before. Null when git can't say.
+     */
+    public String configKey() {
+        GitCli.Result r = GitCli.run(root, "config", "--list", "--show-origin", "-z");
+        if (r.exitCode() != 0) {
+            return null;
+        }
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+        sha.update(r.stdout());
+        String excludes = null;
+        String attributes = null;
+        // -z: origin NUL key LF value NUL, in the order git reads them (a later one wins)
+        List<String> fields = nulSeparated(r.stdout());
+        for (int i = 1; i < fields.size(); i += 2) {
+            String entry = fields.get(i);
+            int lf = entry.indexOf('\n');
+            String key = lf < 0 ? entry : entry.substring(0, lf);
+            String value = lf < 0 ? "" : entry.substring(lf + 1);
+            if (key.equals("core.excludesfile")) {
+                excludes = value;
+            } else if (key.equals("core.attributesfile")) {
+                attributes = value;
+            }
+        }
+        for (Path f : List.of(userFile(excludes, "ignore"), userFile(attributes, "attributes"))) {
+            sha.update(f.toString().getBytes(StandardCharsets.UTF_8));
+            try {
+                Map<String, Object> a = Files.readAttributes(f, "unix:size,ino,lastModifiedTime,ctime");
+                sha.update((a.get("size") + " " + a.get("ino") + " " + a.get("lastModifiedTime") + " "
+                        + a.get("ctime")).getBytes(StandardCharsets.UTF_8));
+            } catch (NoSuchFileException e) {
+                sha.update((byte) 0);
+            } catch (IOException | UnsupportedOperationException e) {
+                return null;
+            }
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    /** The excludes or attributes file git reads: {@code configured} (~ expanded), else {@code $XDG_CONFIG_HOME/git/NAME}. */
+    private Path userFile(String configured, String name) {
+        String home = System.getenv().getOrDefault("HOME", System.getProperty("user.home"));
+        if (configured != null && !configured.isEmpty()) {
+            if (configured.startsWith("~/")) {
+                return Path.of(home, configured.substring(2));
+            }
+            return root.resolve(configured);
+        }
+        String xdg = System.getenv("XDG_CONFIG_HOME");
+        return (xdg != null && !xdg.isEmpty() ? Path.of(xdg) : Path.of(home, ".config")).resolve("git").resolve(name);
+    }
+
+    private static List<String> nulSeparated(byte[] out) {
+        List<String> fields = new ArrayList<>();
+        for (String f : new String(out, StandardCharsets.UTF_8).split("\0")) {
+            if (!f.isEmpty()) {
+                fields.add(f);
+            }
+        }
+        return fields;
     }
 
     /**

@@ -12,6 +12,12 @@ import java.util.concurrent.TimeUnit;
  * are summed so the walk order (readdir order) does not matter. The hash is a plain 64-bit
  * FNV-1a with a final mix rather than a MessageDigest, whose provider set-up alone would
  * cost more than the walk of a small repository at start-up.
+ *
+ * <p>Unlike the helper's scan (docs/ARCHITECTURE.md §13) it holds no ctime: {@link
+ * PosixFileAttributes} has none, and reading {@code unix:ctime} too is a second lstat per
+ * entry, which measured 270–360 ms → 650–720 ms for 100,000 entries. This walk covers only
+ * the git directory a {@code gitdir:} {@code .git} names, whose files git replaces (a new
+ * inode) rather than rewrites in place.
  */
 final class Fingerprint {
     private static final long FNV_OFFSET = 0xcbf29ce484222325L;

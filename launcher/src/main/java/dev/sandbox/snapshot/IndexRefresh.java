@@ -87,26 +87,37 @@ public final class IndexRefresh {
 
     /**
      * Whether the user's index entry for {@code path} (raw bytes) held the stat data of the
-     * user's file (the low 32 bits of inode and size, as the index keeps them): only then was
-     * git sure the file matched the staged blob, and only then may the copy's stat replace it.
-     * An entry staged and then edited keeps its old stat, so that git reads the file again.
+     * user's file (ctime and mtime in seconds, the low 32 bits, and nanoseconds; the low 32
+     * bits of inode and size, as the index keeps them): only then was git sure the file
+     * matched the staged blob, and only then may the copy's stat replace it. An entry staged
+     * and then edited keeps its old stat, so that git reads the file again. ctime counts as
+     * git counts it (core.trustctime): a rewrite that kept size, inode and mtime ({@code cp
+     * -p}) moved only the ctime.
      */
     @FunctionalInterface
     public interface Clean {
-        boolean clean(byte[] path, int mtimeSec, int mtimeNsec, int ino, int size);
+        boolean clean(byte[] path, int ctimeSec, int ctimeNsec, int mtimeSec, int mtimeNsec, int ino, int size);
     }
 
     /**
      * Clean where the index entry holds the stat data {@code manifest} recorded for its path
-     * (the low 32 bits of inode and size, as the index keeps them): the manifest of the very
-     * tree whose index this is, as the copy saw it.
+     * (the low 32 bits of inode and size, as the index keeps them; the ctime where the
+     * manifest knows it): the manifest of the very tree whose index this is, as the copy saw
+     * it.
      */
     public static Clean sameAs(Manifest manifest) {
-        return (path, sec, nsec, ino, size) -> {
-            Manifest.Entry e = manifest.get(Manifest.key(path));
-            return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec && (int) e.ino() == ino
-                    && (int) e.size() == size;
-        };
+        return (path, csec, cnsec, sec, nsec, ino, size) -> sameStat(manifest.get(Manifest.key(path)), csec, cnsec,
+                sec, nsec, ino, size);
+    }
+
+    /**
+     * Whether manifest entry {@code e} (null: none) has the stat data of an index entry: mtime,
+     * the low 32 bits of inode and size, and ctime when {@code e} knows it (an entry read from
+     * an SBMANIF1 manifest does not).
+     */
+    public static boolean sameStat(Manifest.Entry e, int csec, int cnsec, int sec, int nsec, int ino, int size) {
+        return e != null && (int) e.mtimeSec() == sec && e.mtimeNsec() == nsec && (int) e.ino() == ino
+                && (int) e.size() == size && (!e.ctimeKnown() || (int) e.ctimeSec() == csec && e.ctimeNsec() == cnsec);
     }
 
     /**
@@ -115,12 +126,14 @@ public final class IndexRefresh {
      * with no manifest, e.g. of a layered snapshot's merged view.
      */
     public static Clean sameStatUnder(Path root) {
-        return (path, sec, nsec, ino, size) -> {
+        return (path, csec, cnsec, sec, nsec, ino, size) -> {
             try {
                 Map<String, Object> a = Files.readAttributes(root.resolve(new String(path, StandardCharsets.UTF_8)),
-                        "unix:ino,size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+                        "unix:ino,size,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
                 java.time.Instant mtime = ((FileTime) a.get("lastModifiedTime")).toInstant();
+                java.time.Instant ctime = ((FileTime) a.get("ctime")).toInstant();
                 return (int) mtime.getEpochSecond() == sec && mtime.getNano() == nsec
+                        && (int) ctime.getEpochSecond() == csec && ctime.getNano() == cnsec
                         && (int) (long) (Long) a.get("ino") == ino && (int) (long) (Long) a.get("size") == size;
             } catch (IOException | RuntimeException e) {
                 return false;
@@ -193,8 +206,9 @@ public final class IndexRefresh {
                 p = start + ((nul - start + 8) & ~7); // 1 to 8 NULs pad the entry to a multiple of 8
             }
             previous = path;
-            if ((mode & 0170000) != GITLINK && (clean == null || clean.clean(path, b.getInt(start + 8),
-                    b.getInt(start + 12), b.getInt(start + 20), b.getInt(start + 36))) && restat(b, start, mode, tree.resolve(
+            if ((mode & 0170000) != GITLINK && (clean == null || clean.clean(path, b.getInt(start), b.getInt(start + 4),
+                    b.getInt(start + 8), b.getInt(start + 12), b.getInt(start + 20), b.getInt(start + 36)))
+                    && restat(b, start, mode, tree.resolve(
                     new String(path, StandardCharsets.UTF_8)))) {
                 refreshed++;
             }

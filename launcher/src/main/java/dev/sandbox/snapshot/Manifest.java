@@ -33,19 +33,33 @@ import java.util.Set;
  * gives the tree its merged view shows; diffing that against a fresh scan gives the operations
  * ({@link Op}) that make the next delta layer.
  *
- * <p>Format (docs/ARCHITECTURE.md §13, little-endian): the 8-byte magic {@code SBMANIF1}, then
+ * <p>Format (docs/ARCHITECTURE.md §13, little-endian): the 8-byte magic {@code SBMANIF2}, then
  * per entry: u8 kind, u32 st_mode, u64 size, i64 mtime seconds, u32 mtime nanoseconds, u64
- * inode, u16 path length, the path's bytes (relative, no leading {@code /}; the root is the
- * empty path). A path is kept as a Latin-1 string, one char per byte, so that any file name
- * survives the round trip and sorts by its bytes.
+ * inode, i64 ctime seconds, u32 ctime nanoseconds, u16 path length, the path's bytes
+ * (relative, no leading {@code /}; the root is the empty path). A path is kept as a Latin-1
+ * string, one char per byte, so that any file name survives the round trip and sorts by its
+ * bytes.
+ *
+ * <p>ctime is there because a file rewritten to the same size, keeping its inode and mtime
+ * ({@code cp -p}, {@code rsync -t}, {@code tar x}, {@code touch -r}) differs in nothing else,
+ * and no unprivileged call can set ctime back (stat(2); git checks it too, core.trustctime).
+ * The previous format, {@code SBMANIF1}, the same without the two ctime fields, is still read:
+ * snapshots on disk were written in it. Its entries' ctime is unknown ({@link
+ * #CTIME_UNKNOWN} nanoseconds, written as such in SBMANIF2), and ctime is compared only where
+ * both sides know it: such an entry, carried through deltas and compactions, is told by mtime,
+ * size and inode alone until a full copy records its ctime.
  */
 public final class Manifest {
-    static final byte[] MAGIC = "SBMANIF1".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MAGIC = "SBMANIF2".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MAGIC_V1 = "SBMANIF1".getBytes(StandardCharsets.US_ASCII);
+    /** The ctime nanoseconds of an entry whose ctime is unknown (read from SBMANIF1); u32 0xffffffff. */
+    public static final int CTIME_UNKNOWN = -1;
     /** The longest path a manifest may hold, in bytes (PATH_MAX). */
     public static final int PATH_MAX = 4096;
     /** The largest manifest file read, in bytes: about 20 million entries of 50 bytes. */
     public static final long FILE_MAX = 1L << 30;
-    private static final int FIXED = 1 + 4 + 8 + 8 + 4 + 8 + 2;
+    private static final int FIXED_V1 = 1 + 4 + 8 + 8 + 4 + 8 + 2;
+    private static final int FIXED = FIXED_V1 + 8 + 4;
 
     /** A directory. */
     public static final char DIR = 'd';
@@ -58,16 +72,38 @@ public final class Manifest {
     /** Deleted since the layer below (delta manifests only). */
     public static final char DELETED = 'w';
 
-    /** One entry; {@code path} holds the path's bytes as Latin-1 chars. */
-    public record Entry(char kind, int mode, long size, long mtimeSec, int mtimeNsec, long ino, String path) {
+    /**
+     * One entry; {@code path} holds the path's bytes as Latin-1 chars; {@code ctimeNsec} is
+     * {@link #CTIME_UNKNOWN} when the ctime is unknown.
+     */
+    public record Entry(char kind, int mode, long size, long mtimeSec, int mtimeNsec, long ino, long ctimeSec,
+            int ctimeNsec, String path) {
+        /** An entry whose ctime is unknown, as an SBMANIF1 manifest holds it. */
+        public Entry(char kind, int mode, long size, long mtimeSec, int mtimeNsec, long ino, String path) {
+            this(kind, mode, size, mtimeSec, mtimeNsec, ino, 0, CTIME_UNKNOWN, path);
+        }
+
         boolean sameKind(Entry o) {
             return kind == o.kind;
         }
 
-        /** Whether the copy of {@code o} would differ from the copy of this entry in the layers. */
+        /** Whether the ctime is known (not read from an SBMANIF1 manifest). */
+        public boolean ctimeKnown() {
+            return ctimeNsec != CTIME_UNKNOWN;
+        }
+
+        /** Whether the ctime is {@code sec}, {@code nsec}, or unknown on one side. */
+        public boolean sameCtime(long sec, int nsec) {
+            return !ctimeKnown() || nsec == CTIME_UNKNOWN || ctimeSec == sec && ctimeNsec == nsec;
+        }
+
+        /**
+         * Whether the copy of {@code o} would differ from the copy of this entry in the layers;
+         * the ctime compared only where both know it.
+         */
         boolean sameContent(Entry o) {
             return kind == o.kind && mode == o.mode && size == o.size && mtimeSec == o.mtimeSec
-                    && mtimeNsec == o.mtimeNsec && ino == o.ino;
+                    && mtimeNsec == o.mtimeNsec && ino == o.ino && sameCtime(o.ctimeSec, o.ctimeNsec);
         }
 
         static Entry deleted(String path) {
@@ -132,10 +168,11 @@ public final class Manifest {
 
     /**
      * Whether every entry of this manifest (but its tombstones) still describes the tree under
-     * {@code root}, by one {@code lstat(2)} each: the same kind, mode, size, modification time
-     * and inode, the attributes a scan compares. After a small delta was copied this stands for
-     * a second scan of the whole tree: only the copied entries can be torn, and an entry that
-     * changed anywhere else still holds, in the layers below, what the scan saw.
+     * {@code root}, by one {@code lstat(2)} each: the same kind, mode, size, modification time,
+     * inode and ctime (where known), the attributes a scan compares. After a small delta was
+     * copied this stands for a second scan of the whole tree: only the copied entries can be
+     * torn, and an entry that changed anywhere else still holds, in the layers below, what the
+     * scan saw.
      *
      * @param maxEntries above this many entries, answers empty (scanning costs less)
      * @return whether all still match; empty when this can't be told by stat: too many
@@ -160,8 +197,8 @@ public final class Manifest {
             }
             Map<String, Object> now;
             try {
-                now = Files.readAttributes(name.isEmpty() ? root : root.resolve(name), "unix:mode,size,ino,lastModifiedTime",
-                        LinkOption.NOFOLLOW_LINKS);
+                now = Files.readAttributes(name.isEmpty() ? root : root.resolve(name),
+                        "unix:mode,size,ino,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
             } catch (InvalidPathException | UnsupportedOperationException unnamed) {
                 return Optional.empty();
             } catch (java.nio.file.NoSuchFileException gone) {
@@ -170,9 +207,10 @@ public final class Manifest {
                 return Optional.empty();
             }
             Instant mtime = ((java.nio.file.attribute.FileTime) now.get("lastModifiedTime")).toInstant();
+            Instant ctime = ((java.nio.file.attribute.FileTime) now.get("ctime")).toInstant();
             if ((Integer) now.get("mode") != e.mode() || (e.kind() != DIR && (Long) now.get("size") != e.size())
                     || (Long) now.get("ino") != e.ino() || mtime.getEpochSecond() != e.mtimeSec()
-                    || mtime.getNano() != e.mtimeNsec()) {
+                    || mtime.getNano() != e.mtimeNsec() || !e.sameCtime(ctime.getEpochSecond(), ctime.getNano())) {
                 return Optional.of(false);
             }
         }
@@ -190,10 +228,23 @@ public final class Manifest {
     }
 
     /**
-     * Reads a manifest.
+     * Whether {@code file} begins with the current format's magic ({@code SBMANIF2}); false
+     * for the previous format, anything else, or a file that can't be read (the caller then
+     * takes a full copy, which needs no manifest).
+     */
+    public static boolean current(Path file) {
+        try (var in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+            return java.util.Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Reads a manifest, SBMANIF2 or SBMANIF1 (its entries' ctime unknown).
      *
      * @throws IOException when the file can't be read, is larger than {@value #FILE_MAX} bytes,
-     *     lacks the magic, ends inside an entry, or holds an unknown kind or a path that is
+     *     lacks either magic, ends inside an entry, or holds an unknown kind or a path that is
      *     longer than {@value #PATH_MAX} bytes, absolute, or has an empty, {@code .} or
      *     {@code ..} component
      */
@@ -206,9 +257,10 @@ public final class Manifest {
         String source = "manifest '" + file + "'";
         ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
         Map<String, Entry> map = new HashMap<>(Math.max(16, raw.length / 40));
-        for (int p = start(raw, "'" + file + "'"); p < raw.length; p = next(raw, b, p)) {
-            String key = key(raw, b, p, source);
-            map.put(key, entry(b, p, (char) (raw[p] & 0xff), key));
+        int fixed = fixed(raw, "'" + file + "'");
+        for (int p = MAGIC.length; p < raw.length; p = next(b, p, fixed)) {
+            String key = key(raw, b, p, source, fixed);
+            map.put(key, entry(b, p, (char) (raw[p] & 0xff), key, fixed));
         }
         return new Manifest(map);
     }
@@ -224,7 +276,7 @@ public final class Manifest {
         return out.toByteArray();
     }
 
-    /** Writes this manifest to {@code file} (replaced if it exists). */
+    /** Writes this manifest to {@code file} (replaced if it exists), as SBMANIF2. */
     public void write(Path file) throws IOException {
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
             write(out);
@@ -239,7 +291,8 @@ public final class Manifest {
                 byte[] path = pathBytes(e.path());
                 b.clear();
                 b.put((byte) e.kind()).putInt(e.mode()).putLong(e.size()).putLong(e.mtimeSec())
-                        .putInt(e.mtimeNsec()).putLong(e.ino()).putShort((short) path.length);
+                        .putInt(e.mtimeNsec()).putLong(e.ino()).putLong(e.ctimeSec()).putInt(e.ctimeNsec())
+                        .putShort((short) path.length);
                 out.write(b.array(), 0, FIXED);
                 out.write(path);
             }
@@ -364,9 +417,10 @@ public final class Manifest {
             throw new IllegalArgumentException("the tree's root was replaced");
         }
         ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+        int fixed = fixed(raw, source);
         // one call per entry, so that the JIT compiles the body early (a loop alone runs interpreted for long)
-        Pass pass = new Pass(lower, raw, b, source);
-        for (int p = start(raw, source); p < raw.length; p = next(raw, b, p)) {
+        Pass pass = new Pass(lower, raw, b, source, fixed);
+        for (int p = MAGIC.length; p < raw.length; p = next(b, p, fixed)) {
             pass.visit(p);
         }
         List<Entry> changed = pass.changed;
@@ -394,11 +448,11 @@ public final class Manifest {
             }
         }
         if (!subtrees.isEmpty()) { // all of a copied subtree, unchanged entries too: they hide the lower's
-            for (int p = start(raw, source); p < raw.length; p = next(raw, b, p)) {
-                String key = key(raw, b, p, source);
+            for (int p = MAGIC.length; p < raw.length; p = next(b, p, fixed)) {
+                String key = key(raw, b, p, source, fixed);
                 char kind = (char) (raw[p] & 0xff);
                 if (kind != OTHER && !key.isEmpty() && underAny(parent(key), subtrees)) {
-                    layer.put(key, entry(b, p, kind, key));
+                    layer.put(key, entry(b, p, kind, key, fixed));
                     if (kind != DIR) {
                         files++;
                         bytes += kind == FILE ? b.getLong(p + 5) : 0;
@@ -410,8 +464,8 @@ public final class Manifest {
         if (matched < lowerLive) { // something was deleted: only now are the tree's paths worth a map
             Map<String, Long> dirs = new HashMap<>();
             Set<String> present = new HashSet<>();
-            for (int p = start(raw, source); p < raw.length; p = next(raw, b, p)) {
-                String key = key(raw, b, p, source);
+            for (int p = MAGIC.length; p < raw.length; p = next(b, p, fixed)) {
+                String key = key(raw, b, p, source, fixed);
                 char kind = (char) (raw[p] & 0xff);
                 if (kind != OTHER) {
                     present.add(key);
@@ -449,6 +503,7 @@ public final class Manifest {
         final byte[] raw;
         final ByteBuffer b;
         final String source;
+        final int fixed;
         final Entry oldRoot;
         final List<Entry> changed = new ArrayList<>();
         final Set<String> subtrees = new HashSet<>(); // the C's: what lies below one is copied with it
@@ -456,16 +511,17 @@ public final class Manifest {
         long matched;
         boolean root;
 
-        Pass(Manifest lower, byte[] raw, ByteBuffer b, String source) {
+        Pass(Manifest lower, byte[] raw, ByteBuffer b, String source, int fixed) {
             this.lower = lower;
             this.raw = raw;
             this.b = b;
             this.source = source;
+            this.fixed = fixed;
             this.oldRoot = lower.get("");
         }
 
         void visit(int p) throws IOException {
-            String key = key(raw, b, p, source);
+            String key = key(raw, b, p, source, fixed);
             char kind = (char) (raw[p] & 0xff);
             if (kind == OTHER) {
                 others.add(key);
@@ -490,44 +546,57 @@ public final class Manifest {
             }
             if (kind == DIR && (old == null || old.kind() != DIR || old.ino() != b.getLong(p + 25))) {
                 subtrees.add(key);
-                changed.add(entry(b, p, kind, key));
+                changed.add(entry(b, p, kind, key, fixed));
             } else if (old == null || old.kind() != kind || old.mode() != b.getInt(p + 1)
                     || old.mtimeSec() != b.getLong(p + 13) || old.mtimeNsec() != b.getInt(p + 21)
+                    || fixed == FIXED && !old.sameCtime(b.getLong(p + 33), b.getInt(p + 41))
                     || kind != DIR && (old.size() != b.getLong(p + 5) || old.ino() != b.getLong(p + 25))) {
-                changed.add(entry(b, p, kind, key));
+                changed.add(entry(b, p, kind, key, fixed));
             }
         }
     }
 
-    /** The first entry's offset after the magic. */
-    private static int start(byte[] raw, String source) throws IOException {
-        if (raw.length < MAGIC.length || !Arrays.equals(raw, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
-            throw new IOException(source + " is not a manifest (no SBMANIF1 magic)");
+    /**
+     * A record's bytes before its path, by the magic: {@code FIXED} for SBMANIF2, {@code
+     * FIXED_V1} for SBMANIF1. The entries start after the magic.
+     */
+    private static int fixed(byte[] raw, String source) throws IOException {
+        if (raw.length >= MAGIC.length && Arrays.equals(raw, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+            return FIXED;
         }
-        return MAGIC.length;
+        if (raw.length >= MAGIC.length && Arrays.equals(raw, 0, MAGIC.length, MAGIC_V1, 0, MAGIC.length)) {
+            return FIXED_V1;
+        }
+        throw new IOException(source + " is not a manifest (no SBMANIF1 or SBMANIF2 magic)");
     }
 
-    private static int next(byte[] raw, ByteBuffer b, int p) {
-        return p + FIXED + (b.getShort(p + 33) & 0xffff);
+    private static int next(ByteBuffer b, int p, int fixed) {
+        return p + fixed + (b.getShort(p + fixed - 2) & 0xffff);
     }
 
     /** The path of the entry at {@code p}, checked as {@link #read} checks it. */
-    private static String key(byte[] raw, ByteBuffer b, int p, String source) throws IOException {
-        if (raw.length - p < FIXED) {
+    private static String key(byte[] raw, ByteBuffer b, int p, String source, int fixed) throws IOException {
+        if (raw.length - p < fixed) {
             throw new IOException(source + " ends inside an entry");
         }
         char kind = (char) (raw[p] & 0xff);
         if (kind != DIR && kind != FILE && kind != LINK && kind != OTHER && kind != DELETED) {
             throw new IOException(source + " holds an entry of unknown kind " + (int) kind);
         }
-        int len = b.getShort(p + 33) & 0xffff;
+        int len = b.getShort(p + fixed - 2) & 0xffff;
         if (len > PATH_MAX) {
             throw new IOException(source + " holds a path of " + len + " bytes");
         }
-        if (raw.length - p - FIXED < len) {
+        if (raw.length - p - fixed < len) {
             throw new IOException(source + " ends inside an entry");
         }
-        String key = new String(raw, p + FIXED, len, StandardCharsets.ISO_8859_1);
+        if (fixed == FIXED) {
+            int nsec = b.getInt(p + 41);
+            if (nsec != CTIME_UNKNOWN && Integer.compareUnsigned(nsec, 999_999_999) > 0) {
+                throw new IOException(source + " holds a ctime of more than 999999999 ns");
+            }
+        }
+        String key = new String(raw, p + fixed, len, StandardCharsets.ISO_8859_1);
         try {
             checkPath(key);
         } catch (IllegalArgumentException e) {
@@ -536,9 +605,13 @@ public final class Manifest {
         return key;
     }
 
-    private static Entry entry(ByteBuffer b, int p, char kind, String key) {
+    private static Entry entry(ByteBuffer b, int p, char kind, String key, int fixed) {
+        if (fixed == FIXED_V1) {
+            return new Entry(kind, b.getInt(p + 1), b.getLong(p + 5), b.getLong(p + 13), b.getInt(p + 21),
+                    b.getLong(p + 25), key);
+        }
         return new Entry(kind, b.getInt(p + 1), b.getLong(p + 5), b.getLong(p + 13), b.getInt(p + 21),
-                b.getLong(p + 25), key);
+                b.getLong(p + 25), b.getLong(p + 33), b.getInt(p + 41), key);
     }
 
     /** Whether {@code path} or one of its ancestors is in {@code dirs}. */

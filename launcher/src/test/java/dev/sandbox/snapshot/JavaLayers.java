@@ -50,14 +50,15 @@ final class JavaLayers {
     }
 
     static Manifest.Entry entry(Path root, Path p) throws IOException {
-        Map<String, Object> a = Files.readAttributes(p, "unix:mode,size,lastModifiedTime,ino",
+        Map<String, Object> a = Files.readAttributes(p, "unix:mode,size,lastModifiedTime,ino,ctime",
                 LinkOption.NOFOLLOW_LINKS);
         int mode = (Integer) a.get("mode");
         int type = mode & 0170000;
         char kind = type == 0040000 ? 'd' : type == 0100000 ? 'f' : type == 0120000 ? 'l' : 'o';
         Instant t = ((FileTime) a.get("lastModifiedTime")).toInstant();
+        Instant c = ((FileTime) a.get("ctime")).toInstant();
         return new Manifest.Entry(kind, mode, (Long) a.get("size"), t.getEpochSecond(), t.getNano(),
-                (Long) a.get("ino"), key(root.relativize(p)));
+                (Long) a.get("ino"), c.getEpochSecond(), c.getNano(), key(root.relativize(p)));
     }
 
     static String key(Path relative) {

@@ -1,6 +1,8 @@
 package dev.sandbox.snapshot;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -28,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * merges lower layers must show the user's tree byte for byte, whatever was deleted, replaced
  * or renamed; manifests read back what was written and reject what a hostile file could hold.
  */
-class ManifestTest {
+public class ManifestTest {
     @TempDir
     Path tmp;
 
@@ -76,12 +79,76 @@ class ManifestTest {
         assertTrue(assertThrows(IOException.class, () -> Manifest.read(f)).getMessage().contains("unknown kind"));
     }
 
-    /** A manifest of one entry whose path length field says {@code declared}. */
+    /** An SBMANIF1 manifest of one entry whose path length field says {@code declared}. */
     private static byte[] raw(char kind, byte[] path, int declared) {
         ByteBuffer b = ByteBuffer.allocate(8 + 35 + path.length).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(Manifest.MAGIC).put((byte) kind).putInt(0100644).putLong(1).putLong(1).putInt(0).putLong(9)
+        b.put(Manifest.MAGIC_V1).put((byte) kind).putInt(0100644).putLong(1).putLong(1).putInt(0).putLong(9)
                 .putShort((short) declared).put(path);
         return b.array();
+    }
+
+    /** An SBMANIF2 manifest of one entry with ctime {@code csec}.{@code cnsec}. */
+    private static byte[] raw2(char kind, byte[] path, int declared, long csec, int cnsec) {
+        ByteBuffer b = ByteBuffer.allocate(8 + 47 + path.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(Manifest.MAGIC).put((byte) kind).putInt(0100644).putLong(1).putLong(1).putInt(0).putLong(9)
+                .putLong(csec).putInt(cnsec).putShort((short) declared).put(path);
+        return b.array();
+    }
+
+    /**
+     * {@code v2} (SBMANIF2 bytes) as the previous version would have written it: SBMANIF1, each
+     * record without its ctime.
+     */
+    public static byte[] asV1(byte[] v2) {
+        ByteBuffer in = ByteBuffer.wrap(v2).order(ByteOrder.LITTLE_ENDIAN);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.writeBytes(Manifest.MAGIC_V1);
+        for (int p = 8; p < v2.length;) {
+            int len = in.getShort(p + 45) & 0xffff;
+            out.write(v2, p, 33);
+            out.write(v2, p + 45, 2 + len);
+            p += 47 + len;
+        }
+        return out.toByteArray();
+    }
+
+    /** Both formats read: SBMANIF1 (snapshots on disk from the previous version) with ctime unknown. */
+    @Test
+    void read_sbmanif1AndSbmanif2_theOldOnesCtimeUnknown() throws IOException {
+        Path f = tmp.resolve("m");
+        Files.write(f, raw('f', "a".getBytes(StandardCharsets.US_ASCII), 1));
+        Manifest.Entry old = Manifest.read(f).get("a");
+        assertEquals(new Manifest.Entry('f', 0100644, 1, 1, 0, 9, 0, Manifest.CTIME_UNKNOWN, "a"), old);
+        assertFalse(old.ctimeKnown());
+        Files.write(f, raw2('f', "a".getBytes(StandardCharsets.US_ASCII), 1, 77, 88));
+        Manifest.Entry now = Manifest.read(f).get("a");
+        assertEquals(new Manifest.Entry('f', 0100644, 1, 1, 0, 9, 77, 88, "a"), now);
+        // written again, an old entry stays unknown (SBMANIF2's 0xffffffff), a new one keeps its ctime
+        Manifest.of(List.of(old)).write(f);
+        assertArrayEquals(Manifest.MAGIC, Arrays.copyOf(Files.readAllBytes(f), 8));
+        assertEquals(old, Manifest.read(f).get("a"));
+        Files.write(f, asV1(raw2('f', "a".getBytes(StandardCharsets.US_ASCII), 1, 77, 88)));
+        assertEquals(old, Manifest.read(f).get("a"), "asV1 makes what the previous version wrote");
+        Files.write(f, raw2('f', "a".getBytes(StandardCharsets.US_ASCII), 1, 77, 1_000_000_000));
+        assertTrue(assertThrows(IOException.class, () -> Manifest.read(f)).getMessage().contains("ctime of more"));
+        Files.write(f, raw2('f', "abc".getBytes(StandardCharsets.US_ASCII), 40, 1, 1));
+        assertTrue(assertThrows(IOException.class, () -> Manifest.read(f)).getMessage().contains("ends inside"));
+    }
+
+    /** ctime counts where both sides know it; an SBMANIF1 entry's unknown ctime is no change. */
+    @Test
+    void sameContent_ctimeComparedOnlyWhereBothKnowIt() {
+        Manifest.Entry unknown = new Manifest.Entry('f', 0100644, 4, 100, 5, 9, "f");
+        Manifest.Entry at7 = new Manifest.Entry('f', 0100644, 4, 100, 5, 9, 7, 0, "f");
+        Manifest.Entry at8 = new Manifest.Entry('f', 0100644, 4, 100, 5, 9, 7, 1, "f");
+        assertTrue(unknown.sameContent(at7) && at7.sameContent(unknown), "unknown on one side");
+        assertTrue(at7.sameContent(at7));
+        assertFalse(at7.sameContent(at8), "a ctime moved by 1 ns");
+        Manifest root = Manifest.of(List.of(new Manifest.Entry('d', 040755, 4096, 100, 0, 1, 7, 0, "")));
+        Manifest lower = Manifest.of(List.of(root.get(""), at7));
+        assertEquals("cf", ops(Manifest.diff(lower, Manifest.of(List.of(root.get(""), at8)))));
+        assertTrue(Manifest.diff(Manifest.of(List.of(root.get(""), unknown)), Manifest.of(List.of(root.get(""), at8)))
+                .empty(), "over an SBMANIF1 lower");
     }
 
     @Test
@@ -233,6 +300,11 @@ class ManifestTest {
         assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100), "a file rewritten");
         helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
         m = Manifest.read(scan);
+        rewriteKeepingMtime(user.resolve("d/f"), "one\n");
+        assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100),
+                "a file rewritten to the same size, its mtime set back (cp -p): only its ctime moved");
+        helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
+        m = Manifest.read(scan);
         Files.setPosixFilePermissions(user.resolve("g"), PosixFilePermissions.fromString("rwx------"));
         assertEquals(java.util.Optional.of(false), m.stillDescribes(user, 100), "a mode changed");
         helper(helper, "tree", "scan", user.toString(), "--manifest", scan.toString());
@@ -250,6 +322,29 @@ class ManifestTest {
         Manifest deep = Manifest.of(List.of(file("a/".repeat(2044) + "f", 1, 1))); // 4,089 bytes under user
         assertEquals(java.util.Optional.empty(), deep.stillDescribes(user, 100),
                 "a path longer than PATH_MAX (ENAMETOOLONG): not a change, the scan tells");
+    }
+
+    /**
+     * Rewrites {@code file} to {@code text} of the same size, keeping its inode, and sets its
+     * mtime back, as {@code cp -p} or {@code rsync -t} over it do: only its ctime moves. Waits
+     * for the ctime to differ (the kernel's timestamps are coarse).
+     */
+    static void rewriteKeepingMtime(Path file, String text) throws Exception {
+        Map<String, Object> before = Files.readAttributes(file, "unix:ino,size,lastModifiedTime,ctime",
+                LinkOption.NOFOLLOW_LINKS);
+        for (int i = 0; i < 200; i++) {
+            Files.writeString(file, text);
+            Files.setLastModifiedTime(file, (FileTime) before.get("lastModifiedTime"));
+            Map<String, Object> after = Files.readAttributes(file, "unix:ino,size,lastModifiedTime,ctime",
+                    LinkOption.NOFOLLOW_LINKS);
+            if (!after.get("ctime").equals(before.get("ctime"))) {
+                assertEquals(List.of(before.get("ino"), before.get("size"), before.get("lastModifiedTime")),
+                        List.of(after.get("ino"), after.get("size"), after.get("lastModifiedTime")), "kept");
+                return;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("the ctime of " + file + " did not move in 1 s");
     }
 
     private static void helper(Path helper, String... args) throws Exception {

@@ -280,6 +280,61 @@ class LayeredSnapshotIT {
     }
 
     /**
+     * A tracked file rewritten to the same size with its mtime set back, as {@code cp -p},
+     * {@code rsync -t} or {@code tar x} leave it: same inode, size and mtime, only its ctime
+     * moved. The next sandbox must see the new content (the scan's fingerprint and the
+     * delta's diff count ctime), and git inside must say it is modified, as the user's git
+     * does (the index refresh does not take it for clean). Once alone (the snapshot would be
+     * reused), once beside an ordinary edit (a delta is taken, and must copy it).
+     */
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void aSameSizeRewriteWithItsMtimeSetBack_isSeenInTheNextSandbox_andGitThereSaysModified(Runner runner)
+            throws IOException {
+        assumeLoopExt4(runner);
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path mnt = loopExt4(ws);
+            try {
+                Path repo = base(Files.createDirectories(mnt.resolve("repo")));
+                ws.own();
+                Cli cli = new Cli(ws);
+                Map<String, String> views = new LinkedHashMap<>();
+                List<String> gitMismatches = new ArrayList<>();
+                runAndCompare(ws, cli, repo, "p0", views, gitMismatches);
+
+                assertEquals(0, asRunner(ws, cli, repo, rewriteKeepingMtime("src/d00/f000.txt")).exitCode());
+                runAndCompare(ws, cli, repo, "p1", views, gitMismatches);
+                assertTrue(views.get("p1").contains(" M src/d00/f000.txt\n"), "git inside says modified: "
+                        + views.get("p1"));
+                assertNotEquals(snapshotOf(cli, repo, "p0").path("id").asText(),
+                        snapshotOf(cli, repo, "p1").path("id").asText(), "a new snapshot, not p0's reused");
+
+                assertEquals(0, asRunner(ws, cli, repo, "echo edit >> README.md && "
+                        + rewriteKeepingMtime("src/d01/f010.txt")).exitCode());
+                runAndCompare(ws, cli, repo, "p2", views, gitMismatches);
+                JsonNode p2 = snapshotOf(cli, repo, "p2");
+                assertTrue(p2.path("depth").asInt() > 0, "p2 is a delta" + p2);
+                assertTrue(views.get("p2").contains(" M src/d01/f010.txt\n"), "git inside says modified: "
+                        + views.get("p2"));
+                assertGitAgreed(gitMismatches);
+            } finally {
+                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
+            }
+        }
+    }
+
+    /**
+     * A script that rewrites {@code file} (one of {@link #base}'s, "file N\nline two\n") to
+     * the same size in place and sets its times back ({@code touch -r}, from a copy of its
+     * times kept outside the tree), after the clock has moved on.
+     */
+    private static String rewriteKeepingMtime(String file) {
+        return "ref=$(mktemp) && touch -r " + file + " \"$ref\"" + " && sleep 0.05"
+                + " && tr a-z A-Z < " + file + " > \"$ref.new\" && cat \"$ref.new\" > " + file
+                + " && touch -r \"$ref\" " + file + " && rm \"$ref\" \"$ref.new\"";
+    }
+
+    /**
      * Starts sandbox {@code name}, which describes its merged view before writing its agent's
      * file; asserts the view is the user's tree as described on the host right before.
      */
