@@ -16,6 +16,14 @@
 #include "tree_run.h"
 #include "utils.h"
 
+void tree_run_cleanup(const char *root)
+{
+    char *rm = xasprintf("chmod -R u+rwX '%s'; rm -rf '%s' '%s.out' '%s.err'", root, root, root, root);
+    if (system(rm) != 0)
+        printf("# could not remove %s\n", root);
+    free(rm);
+}
+
 int tree_run(const char *stem, char **argv, char **out, char **err)
 {
     char *out_file = xasprintf("%s.out", stem), *err_file = xasprintf("%s.err", stem);
@@ -261,8 +269,5 @@ void test_tree(void)
     free(src);
     free(dst);
     free(state);
-    char *rm = xasprintf("chmod -R u+w '%s'; rm -rf '%s' '%s.out' '%s.err'", root, root, root, root);
-    if (system(rm) != 0)
-        printf("# could not remove %s\n", root);
-    free(rm);
+    tree_run_cleanup(root);
 }

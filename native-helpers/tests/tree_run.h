@@ -7,4 +7,9 @@
  * Returns the exit status, or 128 when the child was killed. */
 int tree_run(const char *stem, char **argv, char **out, char **err);
 
+/* Removes a test's scratch directory ROOT and the ROOT.out and ROOT.err that tree_run wrote
+ * beside it, first making everything in it readable and writable (tests make read-only
+ * directories); a failure is a TAP comment, not a failed check. */
+void tree_run_cleanup(const char *root);
+
 #endif

@@ -81,54 +81,44 @@ class LayeredSnapshotIT {
     @EnumSource(Runner.class)
     void tenRounds_eachMergedViewIsTheUsersTree_depthBounded_smallDeltas_gcKeepsParents(Runner runner)
             throws IOException {
-        assumeLoopExt4(runner);
-        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
-            Path mnt = loopExt4(ws);
-            try {
-                Path repo = base(Files.createDirectories(mnt.resolve("repo")));
-                ws.own();
-                Cli cli = new Cli(ws);
+        onLoopExt4(runner, repo -> { }, (ws, cli, repo) -> {
+            Map<String, String> views = new LinkedHashMap<>(); // sandbox -> its merged view at its start
+            List<String> gitMismatches = new ArrayList<>();
+            runAndCompare(ws, cli, repo, "r0", views, gitMismatches);
+            JsonNode first = snapshotOf(cli, repo, "r0");
+            assertEquals("copy", cli.listed(repo, "r0").path("strategy").asText(), "ext4 can't clone");
+            assertEquals(0, first.path("depth").asInt(-1), "the first snapshot is a full one" + first);
 
-                Map<String, String> views = new LinkedHashMap<>(); // sandbox -> its merged view at its start
-                List<String> gitMismatches = new ArrayList<>();
-                runAndCompare(ws, cli, repo, "r0", views, gitMismatches);
-                JsonNode first = snapshotOf(cli, repo, "r0");
-                assertEquals("copy", cli.listed(repo, "r0").path("strategy").asText(), "ext4 can't clone");
-                assertEquals(0, first.path("depth").asInt(-1), "the first snapshot is a full one" + first);
+            int deltas = 0;
+            for (int i = 1; i <= ROUNDS.size(); i++) {
+                Round round = ROUNDS.get(i - 1);
+                Proc.Result changed = asRunner(ws, cli, repo, round.script());
+                assertEquals(0, changed.exitCode(), "round " + i + " (" + round.name() + ")" + changed.describe());
+                String name = "r" + i;
+                runAndCompare(ws, cli, repo, name, views, gitMismatches);
 
-                int deltas = 0;
-                for (int i = 1; i <= ROUNDS.size(); i++) {
-                    Round round = ROUNDS.get(i - 1);
-                    Proc.Result changed = asRunner(ws, cli, repo, round.script());
-                    assertEquals(0, changed.exitCode(), "round " + i + " (" + round.name() + ")" + changed.describe());
-                    String name = "r" + i;
-                    runAndCompare(ws, cli, repo, name, views, gitMismatches);
-
-                    JsonNode snap = snapshotOf(cli, repo, name);
-                    int depth = snap.path("depth").asInt(-1);
-                    assertTrue(depth >= 0 && depth <= MAX_DEPTH, "round " + i + ": depth " + depth + snap);
-                    boolean delta = !snap.path("parent").isNull() && !snap.path("parent").isMissingNode();
-                    assertEquals(delta, depth > 0, "a delta has a parent and a depth" + snap);
-                    if (delta) {
-                        deltas++;
-                    }
-                    if (i == 1) {
-                        assertTrue(delta, "a one-file edit on a full snapshot with a manifest makes a delta" + snap);
-                    }
-                    if (delta) { // every round changes a few small files (the sparse one has no data)
-                        long kib = duKib(snapshotDir(repo, snap.path("id").asText()));
-                        assertTrue(kib <= SMALL_DELTA_KIB, "round " + i + " (" + round.name() + "): the delta takes "
-                                + kib + " KiB (at most " + SMALL_DELTA_KIB + ")");
-                    }
+                JsonNode snap = snapshotOf(cli, repo, name);
+                int depth = snap.path("depth").asInt(-1);
+                assertTrue(depth >= 0 && depth <= MAX_DEPTH, "round " + i + ": depth " + depth + snap);
+                boolean delta = !snap.path("parent").isNull() && !snap.path("parent").isMissingNode();
+                assertEquals(delta, depth > 0, "a delta has a parent and a depth" + snap);
+                if (delta) {
+                    deltas++;
                 }
-                assertTrue(deltas >= ROUNDS.size() / 2, "most rounds made deltas, only " + deltas + " did");
-
-                gcKeepsTheParentsOfTheDeepestSandbox(ws, cli, repo, views);
-                assertGitAgreed(gitMismatches);
-            } finally {
-                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
+                if (i == 1) {
+                    assertTrue(delta, "a one-file edit on a full snapshot with a manifest makes a delta" + snap);
+                }
+                if (delta) { // every round changes a few small files (the sparse one has no data)
+                    long kib = duKib(snapshotDir(repo, snap.path("id").asText()));
+                    assertTrue(kib <= SMALL_DELTA_KIB, "round " + i + " (" + round.name() + "): the delta takes "
+                            + kib + " KiB (at most " + SMALL_DELTA_KIB + ")");
+                }
             }
-        }
+            assertTrue(deltas >= ROUNDS.size() / 2, "most rounds made deltas, only " + deltas + " did");
+
+            gcKeepsTheParentsOfTheDeepestSandbox(ws, cli, repo, views);
+            assertGitAgreed(gitMismatches);
+        });
     }
 
     /**
@@ -182,101 +172,92 @@ class LayeredSnapshotIT {
     @EnumSource(Runner.class)
     void killDuringADeltaOrACompaction_previousSnapshotsServe_noHalfSnapshotIsPicked_gcRemovesIt(Runner runner)
             throws IOException {
-        assumeLoopExt4(runner);
-        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
-            Path mnt = loopExt4(ws);
-            try {
-                Path repo = base(Files.createDirectories(mnt.resolve("repo")));
-                bigData(repo.resolve("data/big"), 64); // so that the big change below is still a delta
-                ws.own();
-                Cli cli = new Cli(ws);
-                Proc.Result bulk = asRunner(ws, cli, repo, "mkdir bulk && cd bulk && awk 'BEGIN {"
-                        + " for (i = 0; i < 40000; i++) { d = sprintf(\"d%03d\", int(i / 100));"
-                        + " if (i % 100 == 0) system(\"mkdir \" d); f = sprintf(\"%s/f%05d\", d, i);"
-                        + " printf \"file %d\\n\", i > f; close(f) } }'");
-                assertEquals(0, bulk.exitCode(), bulk.describe());
-                Map<String, String> views = new LinkedHashMap<>();
-                List<String> gitMismatches = new ArrayList<>();
-                runAndCompare(ws, cli, repo, "a0", views, gitMismatches);
-                assertEquals(0, asRunner(ws, cli, repo, "echo edit >> README.md").exitCode());
-                runAndCompare(ws, cli, repo, "a1", views, gitMismatches);
-                assertTrue(snapshotOf(cli, repo, "a1").path("depth").asInt() > 0, "a1 is on a delta");
-                Set<String> before = Repos.snapshotIds(repo);
+        // the big data, so that the big change below is still a delta
+        onLoopExt4(runner, repo -> bigData(repo.resolve("data/big"), 64), (ws, cli, repo) -> {
+            Proc.Result bulk = asRunner(ws, cli, repo, "mkdir bulk && cd bulk && awk 'BEGIN {"
+                    + " for (i = 0; i < 40000; i++) { d = sprintf(\"d%03d\", int(i / 100));"
+                    + " if (i % 100 == 0) system(\"mkdir \" d); f = sprintf(\"%s/f%05d\", d, i);"
+                    + " printf \"file %d\\n\", i > f; close(f) } }'");
+            assertEquals(0, bulk.exitCode(), bulk.describe());
+            Map<String, String> views = new LinkedHashMap<>();
+            List<String> gitMismatches = new ArrayList<>();
+            runAndCompare(ws, cli, repo, "a0", views, gitMismatches);
+            assertEquals(0, asRunner(ws, cli, repo, "echo edit >> README.md").exitCode());
+            runAndCompare(ws, cli, repo, "a1", views, gitMismatches);
+            assertTrue(snapshotOf(cli, repo, "a1").path("depth").asInt() > 0, "a1 is on a delta");
+            Set<String> before = Repos.snapshotIds(repo);
 
-                // a big change that is still a delta (under a quarter of the files and bytes):
-                // 9,000 of the 40,000 bulk files rewritten with 1 KiB each, a copy that takes a while
-                Proc.Result many = asRunner(ws, cli, repo, "cd bulk && awk 'BEGIN {"
-                        + " s = sprintf(\"%1024s\", \"x\"); for (i = 0; i < 9000; i++) {"
-                        + " f = sprintf(\"d%03d/f%05d\", int(i / 100), i); print s > f; close(f) } }'");
-                assertEquals(0, many.exitCode(), many.describe());
+            // a big change that is still a delta (under a quarter of the files and bytes):
+            // 9,000 of the 40,000 bulk files rewritten with 1 KiB each, a copy that takes a while
+            Proc.Result many = asRunner(ws, cli, repo, "cd bulk && awk 'BEGIN {"
+                    + " s = sprintf(\"%1024s\", \"x\"); for (i = 0; i < 9000; i++) {"
+                    + " f = sprintf(\"d%03d/f%05d\", int(i / 100), i); print s > f; close(f) } }'");
+            assertEquals(0, many.exitCode(), many.describe());
 
-                Path snapshots = Repos.stateDir(repo).resolve("snapshots");
-                Proc.Running run = cli.start(repo, "run", "--name", "k", "--", "true");
-                Path tmp = null;
-                long deadline = System.nanoTime() + 60_000_000_000L;
-                while (tmp == null && run.process().isAlive() && System.nanoTime() < deadline) {
-                    tmp = copyingTmp(snapshots);
-                    if (tmp == null) {
-                        Proc.pause(5);
-                    }
+            Path snapshots = Repos.stateDir(repo).resolve("snapshots");
+            Proc.Running run = cli.start(repo, "run", "--name", "k", "--", "true");
+            Path tmp = null;
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (tmp == null && run.process().isAlive() && System.nanoTime() < deadline) {
+                tmp = copyingTmp(snapshots);
+                if (tmp == null) {
+                    Proc.pause(5);
                 }
-                assertTrue(tmp != null && run.process().isAlive(), "the run was seen copying into a .tmp-* "
-                        + "directory before it ended (make the change bigger if this fails)");
-                Proc.pause(20);
-                run.kill(); // SIGKILL to the launcher and everything it started
-
-                assertEquals(before, Repos.snapshotIds(repo), "no new snapshot after the kill");
-                assertTrue(leftovers(snapshots).size() >= 1, "the half copy is left as .tmp-*");
-                Proc.Result old = cli.run(repo, "start", "a1", "--", "sh", "-c", DESCRIBE);
-                assertEquals(0, old.exitCode(), old.describe());
-                assertEquals(views.get("a1"), withoutAgent("a1", old.stdout()),
-                        "the previous snapshot serves its sandbox as before");
-
-                // a new run's merged view is the user's tree: no half layer in it
-                runAndCompare(ws, cli, repo, "b", views, gitMismatches);
-                String picked = snapshotOf(cli, repo, "b").path("id").asText();
-                assertFalse(picked.startsWith("."), "the run picked " + picked);
-                assertNotEquals(Set.of(), Repos.snapshotIds(repo));
-
-                // kill -9 during a compaction: the 4th delta's run compacts it while its agent runs
-                assertEquals(0, asRunner(ws, cli, repo, "echo c >> README.md").exitCode());
-                runAndCompare(ws, cli, repo, "c", views, gitMismatches);
-                assertEquals(0, asRunner(ws, cli, repo, "echo d >> README.md").exitCode());
-                String userNow = treePart(asRunner(ws, cli, repo, DESCRIBE).stdout());
-                Set<String> beforeD = Repos.snapshotIds(repo);
-                Proc.Running d = cli.start(repo, "run", "--name", "d", "--", "sleep", "50");
-                Path compacting = null;
-                deadline = System.nanoTime() + 50_000_000_000L;
-                while (compacting == null && d.process().isAlive() && System.nanoTime() < deadline) {
-                    compacting = Repos.snapshotIds(repo).size() > beforeD.size() ? copyingTmp(snapshots) : null;
-                    if (compacting == null) {
-                        Proc.pause(5);
-                    }
-                }
-                int depthD = snapshotOf(cli, repo, "d").path("depth").asInt();
-                assertTrue(compacting != null && d.process().isAlive(), "d (depth " + depthD + ") was seen "
-                        + "compacting into a .tmp-* directory while its agent ran");
-                Set<String> withD = Repos.snapshotIds(repo);
-                Proc.pause(20);
-                d.kill();
-
-                assertEquals(withD, Repos.snapshotIds(repo), "no compacted snapshot came in after the kill");
-                Proc.Result dAgain = cli.run(repo, "start", "d", "--", "sh", "-c", DESCRIBE);
-                assertEquals(0, dAgain.exitCode(), dAgain.describe());
-                assertEquals(userNow, treePart(dAgain.stdout()), "d's snapshot serves it after the kill");
-                assertEquals(0, asRunner(ws, cli, repo, "echo e >> README.md").exitCode());
-                runAndCompare(ws, cli, repo, "e", views, gitMismatches);
-
-                cli.run(repo, "rm", "--force", "k"); // the killed run's sandbox record, if it got one
-                cli.runOk(repo, "gc");
-                assertEquals(List.of(), leftovers(snapshots), "gc deleted the leftovers");
-                Proc.Result after = cli.run(repo, "start", "b", "--", "sh", "-c", DESCRIBE);
-                assertEquals(0, after.exitCode(), after.describe());
-                assertGitAgreed(gitMismatches);
-            } finally {
-                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
             }
-        }
+            assertTrue(tmp != null && run.process().isAlive(), "the run was seen copying into a .tmp-* "
+                    + "directory before it ended (make the change bigger if this fails)");
+            Proc.pause(20);
+            run.kill(); // SIGKILL to the launcher and everything it started
+
+            assertEquals(before, Repos.snapshotIds(repo), "no new snapshot after the kill");
+            assertTrue(leftovers(snapshots).size() >= 1, "the half copy is left as .tmp-*");
+            Proc.Result old = cli.run(repo, "start", "a1", "--", "sh", "-c", DESCRIBE);
+            assertEquals(0, old.exitCode(), old.describe());
+            assertEquals(views.get("a1"), withoutAgent("a1", old.stdout()),
+                    "the previous snapshot serves its sandbox as before");
+
+            // a new run's merged view is the user's tree: no half layer in it
+            runAndCompare(ws, cli, repo, "b", views, gitMismatches);
+            String picked = snapshotOf(cli, repo, "b").path("id").asText();
+            assertFalse(picked.startsWith("."), "the run picked " + picked);
+            assertNotEquals(Set.of(), Repos.snapshotIds(repo));
+
+            // kill -9 during a compaction: the 4th delta's run compacts it while its agent runs
+            assertEquals(0, asRunner(ws, cli, repo, "echo c >> README.md").exitCode());
+            runAndCompare(ws, cli, repo, "c", views, gitMismatches);
+            assertEquals(0, asRunner(ws, cli, repo, "echo d >> README.md").exitCode());
+            String userNow = treePart(asRunner(ws, cli, repo, DESCRIBE).stdout());
+            Set<String> beforeD = Repos.snapshotIds(repo);
+            Proc.Running d = cli.start(repo, "run", "--name", "d", "--", "sleep", "50");
+            Path compacting = null;
+            deadline = System.nanoTime() + 50_000_000_000L;
+            while (compacting == null && d.process().isAlive() && System.nanoTime() < deadline) {
+                compacting = Repos.snapshotIds(repo).size() > beforeD.size() ? copyingTmp(snapshots) : null;
+                if (compacting == null) {
+                    Proc.pause(5);
+                }
+            }
+            int depthD = snapshotOf(cli, repo, "d").path("depth").asInt();
+            assertTrue(compacting != null && d.process().isAlive(), "d (depth " + depthD + ") was seen "
+                    + "compacting into a .tmp-* directory while its agent ran");
+            Set<String> withD = Repos.snapshotIds(repo);
+            Proc.pause(20);
+            d.kill();
+
+            assertEquals(withD, Repos.snapshotIds(repo), "no compacted snapshot came in after the kill");
+            Proc.Result dAgain = cli.run(repo, "start", "d", "--", "sh", "-c", DESCRIBE);
+            assertEquals(0, dAgain.exitCode(), dAgain.describe());
+            assertEquals(userNow, treePart(dAgain.stdout()), "d's snapshot serves it after the kill");
+            assertEquals(0, asRunner(ws, cli, repo, "echo e >> README.md").exitCode());
+            runAndCompare(ws, cli, repo, "e", views, gitMismatches);
+
+            cli.run(repo, "rm", "--force", "k"); // the killed run's sandbox record, if it got one
+            cli.runOk(repo, "gc");
+            assertEquals(List.of(), leftovers(snapshots), "gc deleted the leftovers");
+            Proc.Result after = cli.run(repo, "start", "b", "--", "sh", "-c", DESCRIBE);
+            assertEquals(0, after.exitCode(), after.describe());
+            assertGitAgreed(gitMismatches);
+        });
     }
 
     /**
@@ -291,36 +272,27 @@ class LayeredSnapshotIT {
     @EnumSource(Runner.class)
     void aSameSizeRewriteWithItsMtimeSetBack_isSeenInTheNextSandbox_andGitThereSaysModified(Runner runner)
             throws IOException {
-        assumeLoopExt4(runner);
-        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
-            Path mnt = loopExt4(ws);
-            try {
-                Path repo = base(Files.createDirectories(mnt.resolve("repo")));
-                ws.own();
-                Cli cli = new Cli(ws);
-                Map<String, String> views = new LinkedHashMap<>();
-                List<String> gitMismatches = new ArrayList<>();
-                runAndCompare(ws, cli, repo, "p0", views, gitMismatches);
+        onLoopExt4(runner, repo -> { }, (ws, cli, repo) -> {
+            Map<String, String> views = new LinkedHashMap<>();
+            List<String> gitMismatches = new ArrayList<>();
+            runAndCompare(ws, cli, repo, "p0", views, gitMismatches);
 
-                assertEquals(0, asRunner(ws, cli, repo, rewriteKeepingMtime("src/d00/f000.txt")).exitCode());
-                runAndCompare(ws, cli, repo, "p1", views, gitMismatches);
-                assertTrue(views.get("p1").contains(" M src/d00/f000.txt\n"), "git inside says modified: "
-                        + views.get("p1"));
-                assertNotEquals(snapshotOf(cli, repo, "p0").path("id").asText(),
-                        snapshotOf(cli, repo, "p1").path("id").asText(), "a new snapshot, not p0's reused");
+            assertEquals(0, asRunner(ws, cli, repo, rewriteKeepingMtime("src/d00/f000.txt")).exitCode());
+            runAndCompare(ws, cli, repo, "p1", views, gitMismatches);
+            assertTrue(views.get("p1").contains(" M src/d00/f000.txt\n"), "git inside says modified: "
+                    + views.get("p1"));
+            assertNotEquals(snapshotOf(cli, repo, "p0").path("id").asText(),
+                    snapshotOf(cli, repo, "p1").path("id").asText(), "a new snapshot, not p0's reused");
 
-                assertEquals(0, asRunner(ws, cli, repo, "echo edit >> README.md && "
-                        + rewriteKeepingMtime("src/d01/f010.txt")).exitCode());
-                runAndCompare(ws, cli, repo, "p2", views, gitMismatches);
-                JsonNode p2 = snapshotOf(cli, repo, "p2");
-                assertTrue(p2.path("depth").asInt() > 0, "p2 is a delta" + p2);
-                assertTrue(views.get("p2").contains(" M src/d01/f010.txt\n"), "git inside says modified: "
-                        + views.get("p2"));
-                assertGitAgreed(gitMismatches);
-            } finally {
-                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
-            }
-        }
+            assertEquals(0, asRunner(ws, cli, repo, "echo edit >> README.md && "
+                    + rewriteKeepingMtime("src/d01/f010.txt")).exitCode());
+            runAndCompare(ws, cli, repo, "p2", views, gitMismatches);
+            JsonNode p2 = snapshotOf(cli, repo, "p2");
+            assertTrue(p2.path("depth").asInt() > 0, "p2 is a delta" + p2);
+            assertTrue(views.get("p2").contains(" M src/d01/f010.txt\n"), "git inside says modified: "
+                    + views.get("p2"));
+            assertGitAgreed(gitMismatches);
+        });
     }
 
     /**
@@ -425,6 +397,38 @@ class LayeredSnapshotIT {
     }
 
     /** Skips unless {@code runner} runs here and a loop ext4 can be made (root, mkfs.ext4). */
+    /** A test's work on the repository {@link #base} made on a loop ext4 of its own, as {@code runner}. */
+    @FunctionalInterface
+    private interface OnLoopRepo {
+        void run(Workspace ws, Cli cli, Path repo) throws IOException;
+    }
+
+    /** A file or directory made in the repository before it is handed to the runner. */
+    @FunctionalInterface
+    private interface Prepare {
+        void in(Path repo) throws IOException;
+    }
+
+    /**
+     * Runs {@code test} on a repository made by {@link #base} on a loop ext4 mounted for it
+     * alone (after {@code prepare}, and once the workspace belongs to the runner), and unmounts
+     * the filesystem whatever happens; skipped where {@link #assumeLoopExt4} says so.
+     */
+    private static void onLoopExt4(Runner runner, Prepare prepare, OnLoopRepo test) throws IOException {
+        assumeLoopExt4(runner);
+        try (Workspace ws = Workspace.create(runner, "/var/tmp")) {
+            Path mnt = loopExt4(ws);
+            try {
+                Path repo = base(Files.createDirectories(mnt.resolve("repo")));
+                prepare.in(repo);
+                ws.own();
+                test.run(ws, new Cli(ws), repo);
+            } finally {
+                Proc.host(ws.dir(), "umount", "-l", mnt.toString());
+            }
+        }
+    }
+
     private static void assumeLoopExt4(Runner runner) {
         runner.assumeAvailable();
         Skip.unless(Host.isRoot(), "making and mounting a loop ext4 needs root");
