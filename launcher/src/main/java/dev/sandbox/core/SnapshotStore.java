@@ -11,6 +11,9 @@ import dev.sandbox.snapshot.NativeTree;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.ZfsSnapshotter;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -22,10 +25,12 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -307,7 +312,7 @@ public final class SnapshotStore {
         if (!parent.configKey().equals(key) || !parent.baseCommit().equals(repo.headCommit())) {
             return null;
         }
-        List<String> staged = repo.stagedPaths();
+        List<String> staged = repo.stagedSince(parent.baseCommit());
         return staged.stream().anyMatch(p -> p.indexOf('\uFFFD') >= 0) ? null // a name that is not UTF-8
                 : new StatusPremises(parent.baseCommit(), key, staged);
     }
@@ -382,7 +387,7 @@ public final class SnapshotStore {
      * ones.
      */
     private Set<Path> excluded(Repo repo) {
-        Set<Path> exclude = new java.util.HashSet<>();
+        Set<Path> exclude = new HashSet<>();
         exclude.add(store.root());
         exclude.add(repo.commonDir().resolve("sandbox"));
         return Set.copyOf(exclude);
@@ -693,8 +698,8 @@ public final class SnapshotStore {
      * path below a nested {@code .git}, gets git status. docs/ARCHITECTURE.md §13.
      */
     private static List<String> dirtyByDelta(Repo repo, Snapshot parent, Manifest delta, StatusPremises premises) {
-        Set<String> changed = new java.util.TreeSet<>();
-        Set<String> parents = new java.util.HashSet<>();
+        Set<String> changed = new TreeSet<>();
+        Set<String> parents = new HashSet<>();
         for (Manifest.Entry e : delta.entries().values()) {
             String path = utf8(e.path());
             if (path == null) {
@@ -727,8 +732,12 @@ public final class SnapshotStore {
                 return null;
             }
         }
-        changed.removeAll(repo.ignored(changed));
-        Set<String> dirty = new java.util.TreeSet<>(parent.dirtyPaths());
+        try {
+            changed.removeAll(repo.ignored(changed));
+        } catch (SandboxException gitFailed) {
+            return null; // git status then says, or says why it can't
+        }
+        Set<String> dirty = new TreeSet<>(parent.dirtyPaths());
         dirty.addAll(premises.staged());
         dirty.addAll(changed);
         return List.copyOf(dirty);
@@ -736,10 +745,10 @@ public final class SnapshotStore {
 
     /** A manifest path (its bytes as Latin-1 chars) as UTF-8 text, or null when it is not UTF-8. */
     private static String utf8(String latin1) {
-        byte[] bytes = latin1.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] bytes = latin1.getBytes(StandardCharsets.ISO_8859_1);
         try {
-            return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
             return null;
         }
     }

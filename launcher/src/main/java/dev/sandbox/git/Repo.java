@@ -121,15 +121,14 @@ public record Repo(Path root, Path commonDir) {
     }
 
     /**
-     * Paths whose index entry differs from HEAD's (staged: added, deleted, modified, a mode
-     * changed), read from the index and HEAD's tree alone, without a look at the working tree;
-     * in a repository without commits, every path of the index.
+     * Paths whose index entry differs from {@code commit}'s tree (staged, when it is HEAD:
+     * added, deleted, modified, a mode changed), read from the index and the tree alone,
+     * without a look at the working tree.
      *
      * @throws SandboxException (exit 125) when git fails
      */
-    public List<String> stagedPaths() {
-        GitCli.Result r = headCommit() == null ? GitCli.run(root, "ls-files", "-z", "--cached")
-                : GitCli.run(root, "diff-index", "--cached", "--name-only", "--no-renames", "-z", "HEAD");
+    public List<String> stagedSince(String commit) {
+        GitCli.Result r = GitCli.run(root, "diff-index", "--cached", "--name-only", "--no-renames", "-z", commit);
         if (!r.ok()) {
             throw SandboxException.cant("read the index of", root, r.firstErrorLine());
         }

@@ -1,11 +1,13 @@
 package dev.sandbox.git;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,7 +39,9 @@ class RepoTest {
         git("init", "-q");
         Repo repo = Repo.discover(dir);
         Files.writeString(dir.resolve("new file.txt"), "x\n");
-        assertEquals(new Repo.Status(null, List.of("new file.txt")), new Repo.Status(repo.status().head(), repo.status().dirtyPaths()), "before the first commit");
+        Repo.Status first = repo.status();
+        assertEquals(new Repo.Status(null, List.of("new file.txt")), new Repo.Status(first.head(), first.dirtyPaths()),
+                "before the first commit");
 
         Files.writeString(dir.resolve("kept.txt"), "k\n");
         Files.writeString(dir.resolve("old name.txt"), "a\nb\nc\nd\n");
@@ -57,5 +61,40 @@ class RepoTest {
         assertEquals(new TreeSet<>(repo.dirtyPaths()), new TreeSet<>(status.dirtyPaths()));
         assertEquals(new TreeSet<>(List.of("new name.txt", "old name.txt", "kept.txt", "deleted.txt",
                 "sub/dir/untracked")), new TreeSet<>(status.dirtyPaths()));
+    }
+
+    @Test
+    void ignoredStagedAndConfigKey_sayWhatGitSays() throws IOException {
+        git("init", "-q");
+        Path excludes = dir.resolve("../excludes-" + dir.getFileName());
+        Files.writeString(excludes, "*.tmp\n");
+        git("config", "core.excludesFile", excludes.toString());
+        Files.writeString(dir.resolve(".gitignore"), "build/\n*.log\n");
+        Files.writeString(dir.resolve("tracked.log"), "t\n");
+        Files.writeString(dir.resolve("a.txt"), "a\n");
+        git("add", "-f", ".gitignore", "tracked.log", "a.txt");
+        git("commit", "-qm", "base");
+        Repo repo = Repo.discover(dir);
+
+        assertEquals(Set.of("build/out.bin", "new.log", "x.tmp"), repo.ignored(List.of("build/out.bin", "new.log",
+                "x.tmp", "tracked.log", "a.txt", "sub/new.txt")), "a tracked path is never ignored; a leading directory is");
+        assertEquals(Set.of(), repo.ignored(List.of()));
+
+        String head = repo.headCommit();
+        assertEquals(List.of(), repo.stagedSince(head));
+        Files.writeString(dir.resolve("a.txt"), "edited, not staged\n");
+        Files.writeString(dir.resolve("b.log"), "b\n");
+        git("add", "-f", "b.log");
+        git("rm", "-q", "--cached", "tracked.log");
+        assertEquals(List.of("b.log", "tracked.log"), repo.stagedSince(head), "the index against HEAD alone");
+
+        String key = repo.configKey();
+        assertEquals(key, repo.configKey(), "nothing changed");
+        Files.writeString(excludes, "*.tmp\n*.bak\n");
+        String edited = repo.configKey();
+        assertNotEquals(key, edited, "the excludes file outside the tree changed");
+        git("config", "core.attributesFile", excludes.toString());
+        assertNotEquals(edited, repo.configKey(), "a setting changed");
+        Files.delete(excludes);
     }
 }
