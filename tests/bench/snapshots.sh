@@ -21,7 +21,8 @@
 # A third part measures layered snapshots (issue 22) on ext4, the machine's and a loop ext4
 # it makes, at 1,000, 20,000 and 100,000 small tracked files (BENCH_LAYER_FILES): the first
 # snapshot, `sandbox run -- true` on the unchanged tree and after a one-file edit (each time a
-# new sandbox; the edit's time against the unchanged one, and the disk its snapshot adds), the
+# new sandbox, the two in turns; the edit's time against the unchanged one, and the disk its
+# snapshot adds), the
 # layer depth over BENCH_ROUNDS edit-and-run rounds, and whether the last round's merged view
 # is the user's tree (paths, types, modes, sizes, mtimes and contents, read inside the
 # sandbox); then a BENCH_SPARSE_GIB sparse ignored file: the time and disk it adds to a first
@@ -265,13 +266,13 @@ layer_bench() { # fs-label parent-dir files
     make_repo "$repo" "$n" 0
     t=$(timed_run "$repo" base) || return 0
     layer["$fs/$n/first"]=$(seconds_of "$t")
+    sync # the first copy's write-back is neither pair's cost
+    # unchanged and edited runs in turns, so that the machine's drift (write-back, caches)
+    # weighs on both alike; each unchanged run reuses the snapshot the edit before it took
     for i in $(seq 1 "$iterations"); do
         t=$(timed_run "$repo" "u$i") || return 0
         unchanged+=("$t")
         (cd "$repo" && "$sandbox" rm --force "u$i") >/dev/null
-    done
-    layer["$fs/$n/unchanged"]=$(printf '%s\n' "${unchanged[@]}" | median)
-    for i in $(seq 1 "$iterations"); do
         echo "edit $i" >>"$repo/src/d0000/f000000.txt"
         before=$(complete_snapshots "$repo")
         t=$(timed_run "$repo" "e$i") || return 0
@@ -280,6 +281,7 @@ layer_bench() { # fs-label parent-dir files
         kib=$(added_kib "$repo" "$before" "$after")
         [ "$kib" -le "$max_kib" ] || max_kib=$kib
     done
+    layer["$fs/$n/unchanged"]=$(printf '%s\n' "${unchanged[@]}" | median)
     layer["$fs/$n/edit"]=$(printf '%s\n' "${edits[@]}" | median)
     layer["$fs/$n/edit-kib"]=$max_kib
     # rounds: a one-file edit, a new file, a deleted file each time
