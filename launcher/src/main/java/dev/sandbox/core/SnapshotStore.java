@@ -691,7 +691,9 @@ public final class SnapshotStore {
      * ignores now. That list may hold more than git status would (a path edited back to
      * HEAD's content), never less of what matters: a harvest puts each listed path's snapshot
      * version over HEAD's tree ({@code harvest.Blobs}), so an extra path that equals HEAD's
-     * changes nothing, and with HEAD, the settings and the ignore files unchanged, a path
+     * changes nothing (where git stores a file as its bytes: else git status says), an extra
+     * path that is not in HEAD exists only if git ignores it (else git status lists it) and
+     * is dropped, and with HEAD, the settings and the ignore files unchanged, a path
      * that differs from HEAD now and not at the parent must have changed in the tree (the
      * delta has it) or in the index (staged). Ignore files, attributes, submodules and nested
      * repositories decide status in ways this does not follow: a delta that touches one, or a
@@ -732,14 +734,22 @@ public final class SnapshotStore {
                 return null;
             }
         }
-        try {
-            changed.removeAll(repo.ignored(changed));
-        } catch (SandboxException gitFailed) {
-            return null; // git status then says, or says why it can't
-        }
         Set<String> dirty = new TreeSet<>(parent.dirtyPaths());
         dirty.addAll(premises.staged());
         dirty.addAll(changed);
+        dirty.removeIf(p -> p.equals(".git") || p.startsWith(".git/")); // never a working-tree path (a hand-edited record)
+        try {
+            if (repo.convertsContent(dirty)) {
+                return null; // an extra path whose bytes equal HEAD's would no longer be harmless
+            }
+            // all, not only the changed: a path staged at the parent (git add -f) and unstaged
+            // since is ignored again, and not the user's work; a staged one is, as git status says
+            Set<String> ignored = new HashSet<>(repo.ignored(dirty));
+            premises.staged().forEach(ignored::remove);
+            dirty.removeAll(ignored);
+        } catch (SandboxException gitFailed) {
+            return null; // git status then says, or says why it can't
+        }
         return List.copyOf(dirty);
     }
 

@@ -147,16 +147,53 @@ public record Repo(Path root, Path commonDir) {
         if (paths.isEmpty()) {
             return Set.of();
         }
+        GitCli.Result r = GitCli.run(root, nulTerminated(paths), "check-ignore", "--stdin", "-z");
+        if (r.exitCode() != 0 && r.exitCode() != 1) { // 1: none ignored
+            throw SandboxException.cant("read the ignore rules of", root, r.firstErrorLine());
+        }
+        return new HashSet<>(nulSeparated(r.stdout()));
+    }
+
+    /**
+     * Whether git would store any of {@code paths} otherwise than as its bytes in the working
+     * tree: {@code core.autocrlf} is on, or an attribute that converts content on its way
+     * into git ({@code text}, {@code eol}, {@code crlf}, {@code filter}, {@code ident},
+     * {@code working-tree-encoding}; gitattributes(5)) is set for one of them. Only then may a
+     * path whose bytes equal HEAD's blob differ from it for git, or the reverse. One
+     * {@code git config} and one {@code git check-attr --stdin}.
+     *
+     * @throws SandboxException (exit 125) when git fails
+     */
+    public boolean convertsContent(Collection<String> paths) {
+        GitCli.Result autocrlf = GitCli.run(root, "config", "--get", "core.autocrlf");
+        if (autocrlf.ok() && Set.of("true", "yes", "on", "1", "input").contains(autocrlf.out().toLowerCase())) {
+            return true;
+        }
+        if (paths.isEmpty()) {
+            return false;
+        }
+        GitCli.Result r = GitCli.run(root, nulTerminated(paths), "check-attr", "--stdin", "-z", "text", "eol", "crlf",
+                "filter", "ident", "working-tree-encoding");
+        if (!r.ok()) {
+            throw SandboxException.cant("read the attributes of", root, r.firstErrorLine());
+        }
+        // -z: path NUL attribute NUL value NUL, for each path and attribute asked
+        String[] fields = new String(r.stdout(), StandardCharsets.UTF_8).split("\0");
+        for (int i = 2; i < fields.length; i += 3) {
+            if (!fields[i].equals("unspecified") && !fields[i].equals("unset")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static byte[] nulTerminated(Collection<String> paths) {
         ByteArrayOutputStream in = new ByteArrayOutputStream();
         for (String p : paths) {
             in.writeBytes(p.getBytes(StandardCharsets.UTF_8));
             in.write(0);
         }
-        GitCli.Result r = GitCli.run(root, in.toByteArray(), "check-ignore", "--stdin", "-z");
-        if (r.exitCode() != 0 && r.exitCode() != 1) { // 1: none ignored
-            throw SandboxException.cant("read the ignore rules of", root, r.firstErrorLine());
-        }
-        return new HashSet<>(nulSeparated(r.stdout()));
+        return in.toByteArray();
     }
 
     /**

@@ -126,13 +126,14 @@ class DerivedDirtyPathsTest {
             Files.createDirectories(root.resolve("gone" + r));
             Files.writeString(root.resolve("gone" + r + "/a"), "a\n");
             Files.writeString(root.resolve("gone" + r + "/b"), "b\n");
+            Files.writeString(root.resolve("tracked" + r + ".log"), "tracked though ignored\n");
             IsolatedGit.run(root, "add", "-A");
+            IsolatedGit.run(root, "add", "-f", "tracked" + r + ".log");
             IsolatedGit.run(root, "commit", "-qm", "start" + round);
             check("a commit" + round, lookAhead);
 
             Files.writeString(root.resolve("d0/f0"), "edited\n");
             Snapshot edit = check("one edit" + round, lookAhead);
-            assertTrue(edit.delta(), "a one-file edit is a delta");
             assertTrue(edit.dirtyPaths().contains("d0/f0"));
 
             Files.writeString(root.resolve("new" + r + ".txt"), "untracked\n");
@@ -164,6 +165,18 @@ class DerivedDirtyPathsTest {
             IsolatedGit.run(root, "rm", "-q", "--cached", "d3/f" + (3 + 4 * Integer.parseInt(r)));
             check("a file unstaged" + round, lookAhead);
 
+            Files.writeString(root.resolve("secret" + r + ".log"), "S=1\n"); // ignored
+            IsolatedGit.run(root, "add", "-f", "secret" + r + ".log");
+            check("an ignored file forced into the index" + round, lookAhead);
+            IsolatedGit.run(root, "reset", "-q", "--", "secret" + r + ".log");
+            Snapshot unstaged = check("the ignored file taken out of the index again" + round, lookAhead);
+            assertFalse(unstaged.dirtyPaths().contains("secret" + r + ".log"), "ignored again: " + unstaged.dirtyPaths());
+
+            IsolatedGit.run(root, "rm", "-q", "--cached", "tracked" + r + ".log"); // in HEAD, ignored, staged out
+            Files.writeString(root.resolve("tracked" + r + ".log"), "edited after git rm --cached\n");
+            Snapshot stagedOut = check("a tracked ignored file staged out and edited" + round, lookAhead);
+            assertTrue(stagedOut.dirtyPaths().contains("tracked" + r + ".log"), stagedOut.dirtyPaths().toString());
+
             Files.writeString(root.resolve("d0/f0"), "file 0\n" + "-".repeat(4000) + "\n"); // back to HEAD's
             check("an edit undone" + round, lookAhead);
 
@@ -183,6 +196,24 @@ class DerivedDirtyPathsTest {
             assertTrue(unignored.dirtyPaths().contains("d1/more" + r + ".log"), unignored.dirtyPaths().toString());
             Files.writeString(root.resolve(".gitignore"), "build/\n*.log\n");
             check("the .gitignore back" + round, lookAhead);
+
+            Files.writeString(root.resolve("crlf" + r + ".txt"), "one\ntwo\n");
+            IsolatedGit.run(root, "add", "crlf" + r + ".txt");
+            IsolatedGit.run(root, "commit", "-qm", "crlf" + round);
+            check("a commit" + round, lookAhead);
+            Files.writeString(root.resolve(".git/info/attributes"), "*.txt text eol=crlf\n");
+            check("attributes that convert" + round, lookAhead);
+            Files.delete(root.resolve("crlf" + r + ".txt"));
+            IsolatedGit.run(root, "checkout", "--", "crlf" + r + ".txt"); // CRLF now, and the index says so
+            check("a file as its attributes check it out" + round, lookAhead);
+            Files.setLastModifiedTime(root.resolve("crlf" + r + ".txt"),
+                    java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+            Snapshot touched = check("a converted file touched" + round, lookAhead); // its bytes are not HEAD's blob
+            assertFalse(touched.dirtyPaths().contains("crlf" + r + ".txt"), "git stores it as HEAD holds it: "
+                    + touched.dirtyPaths());
+            Files.delete(root.resolve(".git/info/attributes"));
+            Files.writeString(root.resolve("crlf" + r + ".txt"), "one\ntwo\n");
+            check("the attributes gone" + round, lookAhead);
 
             IsolatedGit.run(root, "init", "-q", "nested");
             Files.writeString(root.resolve("nested/inside"), "a nested repository's file\n");
