@@ -56,7 +56,11 @@ class DeltaSnapshotTest {
     }
 
     private Snapshot take() {
-        return snapshots.current(repo, new CopySnapshotter(helper), false, Console.of(
+        return take(repo);
+    }
+
+    private Snapshot take(Repo tree) {
+        return snapshots.current(tree, new CopySnapshotter(helper), false, Console.of(
                 new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true)), s -> { });
     }
 
@@ -217,8 +221,7 @@ class DeltaSnapshotTest {
         IsolatedGit.run(root, "worktree", "add", "-q", linked.toString());
         Repo other = Repo.discover(linked);
         Snapshot mine = take();
-        Snapshot theirs = snapshots.current(other, new CopySnapshotter(helper), false, Console.of(
-                new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true)), s -> { });
+        Snapshot theirs = take(other);
         assertNotEquals(mine.id(), theirs.id());
         assertEquals(mine.id(), take().id(), "the main tree, unchanged, reuses its own snapshot, not the newest");
         Files.writeString(root.resolve("d1/f1"), "edited after the linked worktree's run");
