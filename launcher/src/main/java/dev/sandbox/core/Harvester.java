@@ -58,11 +58,26 @@ public final class Harvester {
         this.maxFile = Harvest.maxFile(sandboxes.context().env().get(Harvest.MAX_FILE_ENV));
     }
 
+    /** The sandboxes this harvester reads; for the verbs that work on several at once. */
+    Sandboxes sandboxes() {
+        return sandboxes;
+    }
+
+    /** Whether new ignored files count ({@code --include-ignored}). */
+    boolean includeIgnored() {
+        return includeIgnored;
+    }
+
+    /** The repository's object database, opened for one verb; the caller closes it. */
+    Harvest openHarvest() {
+        return Harvest.open(sandboxes.repo().commonDir(), maxFile);
+    }
+
     /**
      * One sandbox, read for harvesting; it holds the view of its snapshot's layers that
      * {@code source} reads (docs/ARCHITECTURE.md §6), so every verb closes it when it is done.
      */
-    private record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source, Path repoRoot,
+    record Target(String name, Path dir, Sandbox record, Snapshot snapshot, Source source, Path repoRoot,
             LowerView view) implements AutoCloseable {
         @Override
         public void close() {
@@ -312,7 +327,7 @@ public final class Harvester {
         }
     }
 
-    private Trees trees(Harvest h, Target target, boolean store, Console console) {
+    Trees trees(Harvest h, Target target, boolean store, Console console) {
         Trees t = h.trees(target.source(), includeIgnored, store);
         for (String w : t.warnings()) {
             console.warn(w);
@@ -334,7 +349,7 @@ public final class Harvester {
      * The trees, or "nothing to VERB" (exit 1) when they are equal; with {@code commits}, the
      * agent's kept commits count too ({@link Trees#keptCommits}), which only commits carry.
      */
-    private Trees changed(Harvest h, Target target, String verb, boolean commits, Console console) {
+    Trees changed(Harvest h, Target target, String verb, boolean commits, Console console) {
         Trees t = trees(h, target, true, console);
         if (t.unchanged() && !(commits && t.keptCommits())) {
             throw SandboxException.nothing("nothing to " + verb.replace("make a patch of", "put in a patch")
@@ -343,11 +358,11 @@ public final class Harvester {
         return t;
     }
 
-    private Harvest.Commits commits(Harvest h, Target target, Trees t, String message) {
+    Harvest.Commits commits(Harvest h, Target target, Trees t, String message) {
         return commits(h, target, t, message, null);
     }
 
-    private Harvest.Commits commits(Harvest h, Target target, Trees t, String message, ObjectId onTop) {
+    Harvest.Commits commits(Harvest h, Target target, Trees t, String message, ObjectId onTop) {
         Sandbox sb = target.record();
         Instant snapshotTime = Instant.parse(target.snapshot().createdAt());
         Instant agentTime = sb.finishedAt() != null ? sb.finishedAt() : Instant.now();
@@ -363,7 +378,7 @@ public final class Harvester {
         }
     }
 
-    private static String defaultMessage(Sandbox sb) {
+    static String defaultMessage(Sandbox sb) {
         String full = sb.command() == null ? "" : String.join(" ", sb.command()); // null: a hand-edited record
         String cmd = full.replaceAll("\\s+", " ").strip();
         if (cmd.length() > 50) {
@@ -388,12 +403,12 @@ public final class Harvester {
         }
     }
 
-    private static String state(Trees t) {
+    static String state(Trees t) {
         return t.merged().name() + (t.agentHead() == null ? "" : " " + t.agentHead().name());
     }
 
     /** Records what was handed over, as {@code rm} will judge it: without ignored files. */
-    private void mark(Harvest h, Target target, Trees t, String commit) {
+    void mark(Harvest h, Target target, Trees t, String commit) {
         Trees judged = includeIgnored ? h.trees(target.source(), false, false) : t;
         sandboxes.update(target.dir(), sb -> (sb != null ? sb : target.record()).harvested(state(judged), commit));
     }
@@ -411,7 +426,7 @@ public final class Harvester {
         return refs;
     }
 
-    private Target target(String name) {
+    Target target(String name) {
         StateStore.validateName(name);
         Path dir = sandboxes.store().sandboxDir(name);
         if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -434,7 +449,7 @@ public final class Harvester {
      * The tree of {@code snap} as its sandboxes see it: its one directory, or a view of its
      * layers that the caller must close. The helper is looked for only when there are layers.
      */
-    private LowerView view(Path dir, Snapshot snap) {
+    LowerView view(Path dir, Snapshot snap) {
         List<Path> layers = sandboxes.snapshots().layers(snap.id());
         Path helper = layers.size() > 1 ? sandboxes.context().helper().path() : null;
         try {
@@ -444,7 +459,7 @@ public final class Harvester {
         }
     }
 
-    private static Source source(Path dir, Snapshot snap, LowerView view) {
+    static Source source(Path dir, Snapshot snap, LowerView view) {
         return new Source(StateStore.upperDir(dir), view.root(), view.layers(), snap.baseCommit(),
                 snap.dirtyPaths() == null ? List.of() : snap.dirtyPaths());
     }
