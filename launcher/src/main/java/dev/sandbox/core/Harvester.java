@@ -116,8 +116,9 @@ public final class Harvester {
         try (Target target = target(name); Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "make a patch of", false, console);
             Harvest.Commits c = commits(h, target, t, null);
-            List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
-                    "--no-signature"));
+            // the a/ and b/ prefixes whatever the user's settings: git am and git apply -p1 need them
+            List<String> args = new ArrayList<>(List.of("-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
+                    "format-patch", "--stdout", "-M", "--binary", "--no-signature"));
             ObjectId from = noBase ? c.start() : c.base();
             args.add(from == null ? "--root" : from.name() + ".." + c.tip().name());
             if (from == null) {
