@@ -72,12 +72,13 @@ class RebaseIT {
             line = Cli.assertOneErrorLine(cli.run(repo, "rebase", "nosuch"), 2);
             assertEquals("sandbox: can't find sandbox 'nosuch': no such sandbox (see 'sandbox list')", line);
 
+            // the harvests since wrote objects into .git, so this takes (or reuses) one more snapshot
             Proc.Result again = cli.run(repo, "rebase", "a");
             assertEquals(0, again.exitCode(), again.describe());
-            assertTrue(again.stderr().contains("nothing to do"), again.describe());
+            assertEquals("", again.stdout(), again.describe());
             cli.runOk(repo, "gc");
             assertEquals(List.of("y.txt"), cli.runOk(repo, "diff", "--name-only", "a").stdoutLines(),
-                    "gc kept the new snapshot");
+                    "a second rebase changes nothing of the work, and gc kept the new snapshot");
             assertEquals(before, userState(repo), "the user's tree, index and HEAD are untouched");
         }
     }
@@ -112,7 +113,7 @@ class RebaseIT {
             Path repo = repo(ws);
             Cli cli = new Cli(ws);
             cli.runOk(repo, "run", "--name", "k", "--", "sh", "-c",
-                    "mkdir many; for i in $(seq 3000); do echo $i > many/$i; done; printf 'a\\nB\\nc\\nd\\ne\\n' > y.txt");
+                    "mkdir many; for i in $(seq 1000); do echo $i > many/$i; done; printf 'a\\nB\\nc\\nd\\ne\\n' > y.txt");
             Repos.write(repo, "x.txt", X.replace("\n9\n", "\nnine\n"));
             HarvestIT.git(repo, "commit", "-qam", "after k started");
             ws.own();
@@ -132,7 +133,7 @@ class RebaseIT {
             System.out.println("RebaseIT: the rebase was " + (killed ? "killed half way" : "done before the kill"));
 
             List<String> changed = cli.runOk(repo, "diff", "--name-only", "k").stdoutLines();
-            assertEquals(3001, changed.size(), "every file of the sandbox's work is still there");
+            assertEquals(1001, changed.size(), "every file of the sandbox's work is still there");
             assertTrue(changed.contains("y.txt") && !changed.contains("x.txt"), changed.toString());
             assertFalse(Files.exists(dir.resolve("upper.rebase")) || Files.exists(dir.resolve("upper.old"))
                     || Files.exists(dir.resolve("rebase.json")), "finished or undone by the next command");
@@ -140,7 +141,7 @@ class RebaseIT {
             assertEquals(0, again.exitCode(), again.describe());
             assertNotEquals(oldSnapshot, snapshotOf(dir), "on the new snapshot");
             Proc.Result view = cli.run(repo, "start", "k", "--", "sh", "-c", "cat x.txt y.txt; ls many | wc -l");
-            assertEquals(X.replace("\n9\n", "\nnine\n") + "a\nB\nc\nd\ne\n3000\n", view.stdout(), view.describe());
+            assertEquals(X.replace("\n9\n", "\nnine\n") + "a\nB\nc\nd\ne\n1000\n", view.stdout(), view.describe());
         }
     }
 
