@@ -35,8 +35,10 @@ class RebaseIT {
             cli.runOk(repo, "run", "--name", "a", "--", "sh", "-c",
                     "printf 'a\\nb\\nC\\nd\\ne\\n' > y.txt; git add y.txt; cat README.md > r.tmp;"
                             + " cat r.tmp > README.md; rm r.tmp");
-            // b: the line of x the user changes too
-            cli.runOk(repo, "run", "--name", "b", "--", "sh", "-c", "sed -i 's/^2$/TWO/' x.txt");
+            // b: the line of x the user changes too; deletes README.md, which the user edits (a
+            // whiteout), and makes src/ anew (an opaque directory)
+            cli.runOk(repo, "run", "--name", "b", "--", "sh", "-c", "sed -i 's/^2$/TWO/' x.txt; rm README.md;"
+                    + " rm -r src; mkdir src; echo new > src/b.txt");
             // c: a commit of its own, never handed over
             cli.runOk(repo, "run", "--name", "c", "--", "sh", "-c", "echo c >> y.txt; git -c user.name=c"
                     + " -c user.email=c@example.com commit -qam c");
@@ -61,14 +63,26 @@ class RebaseIT {
 
             Proc.Result b = cli.run(repo, "rebase", "b");
             assertEquals(1, b.exitCode(), "a conflict is exit 1" + b.describe());
-            assertEquals(List.of("conflict x.txt: changed in the sandbox and in your tree: conflict markers"
-                    + " written"), b.stdoutLines(), b.describe());
+            assertEquals(List.of("conflict README.md: deleted in the sandbox, changed in your tree: the deletion is"
+                    + " kept", "conflict x.txt: changed in the sandbox and in your tree: conflict markers written"),
+                    b.stdoutLines(), b.describe());
+            assertEquals(List.of("README.md", "src/a.txt", "src/b.txt", "x.txt"),
+                    cli.runOk(repo, "diff", "--name-only", "b").stdoutLines(), "the whiteout and the opaque src/ kept");
+            Proc.Result bView = cli.run(repo, "start", "b", "--", "sh", "-c", "ls src; test -e README.md || echo gone");
+            assertEquals("b.txt\ngone\n", bView.stdout(), bView.describe());
             String diff = cli.runOk(repo, "diff", "b").stdout();
             assertTrue(diff.contains("+<<<<<<< yours") && diff.contains("+TWO") && diff.contains("+>>>>>>> sandbox b"),
                     "diff shows the markers in b's x.txt:\n" + diff);
 
             String line = Cli.assertOneErrorLine(cli.run(repo, "rebase", "c"), 2);
             assertTrue(line.contains("commit them first with 'sandbox commit c'"), line);
+            Path record = Repos.sandboxDir(repo, "c").resolve("sandbox.json");
+            String json = Repos.read(record);
+            Repos.write(record.getParent(), "sandbox.json", json.replaceFirst("\\{", "{ \"from\" : \"a\","));
+            line = Cli.assertOneErrorLine(cli.run(repo, "rebase", "c"), 2);
+            assertEquals("sandbox: can't rebase 'c': it was started from sandbox 'a', whose work it holds as its"
+                    + " snapshot", line);
+            Repos.write(record.getParent(), "sandbox.json", json);
             line = Cli.assertOneErrorLine(cli.run(repo, "rebase", "nosuch"), 2);
             assertEquals("sandbox: can't find sandbox 'nosuch': no such sandbox (see 'sandbox list')", line);
 
