@@ -332,7 +332,7 @@ public final class Rebase {
      * old snapshot's (a copy-up), kept when it equals the user's, merged when all sides are
      * text files, and kept as a conflict otherwise.
      */
-    private static void settle(String name, String path, Path upper, Path next, Path oldTree, Path newTree,
+    static void settle(String name, String path, Path upper, Path next, Path oldTree, Path newTree,
             Path scratch, List<String> merged, List<Conflict> conflicts) throws IOException {
         Side base = side(oldTree, path);
         Side yours = side(newTree, path);
