@@ -40,6 +40,7 @@ public final class SandboxCli {
         all.put("patch", PatchCommand::new);
         all.put("commit", CommitCommand::new);
         all.put("apply", ApplyCommand::new);
+        all.put("rebase", RebaseCommand::new);
         all.put("ports", PortsCommand::new);
         all.put("rm", RmCommand::new);
         all.put("gc", GcCommand::new);

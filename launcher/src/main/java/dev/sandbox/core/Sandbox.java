@@ -95,6 +95,15 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
                 newHostLoopback);
     }
 
+    /**
+     * On {@code snapshotId} with a new upper layer ({@code sandbox rebase}): nothing of it
+     * handed over yet, and no branch to build on, since its base moved.
+     */
+    public Sandbox rebased(String snapshotId) {
+        return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, null,
+                null, net, ports, profile, socket, allowDomains, publish, hostLoopback);
+    }
+
     public Sandbox harvested(String state, String commit) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, state,
                 commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback);
