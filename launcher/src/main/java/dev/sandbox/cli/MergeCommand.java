@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:The branch was created.",
             "1:A merge would conflict (the files are named), or a sandbox has no changes; nothing was created.",
-            "2:Bad usage: a name that is not a sandbox or is given twice, a bad, existing or checked-out branch.",
+            "2:Bad usage: fewer than two names, a name that is not a sandbox or is given twice, a bad, existing or"
+                    + " checked-out branch.",
             "125:A failure of sandbox's own."},
         footerHeading = "%nExamples:%n",
         footer = {"  sandbox merge api-fix ui-fix -b feature/both",
@@ -36,7 +37,7 @@ public final class MergeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(arity = "2..*", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
+    @Parameters(arity = "1..*", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
             description = "The sandboxes, in the order they are merged.")
     List<String> names;
 

@@ -51,12 +51,17 @@ public final class Merges {
      * {@code branch}; with {@code force} an existing branch is replaced. Each sandbox is then
      * marked as harvested, as {@code commit} marks it.
      *
-     * @throws SandboxException exit 2 for a bad, checked-out or (without {@code force})
-     *     existing branch, or a bad, unknown or repeated name, all before anything is written;
+     * @throws SandboxException exit 2 for fewer than two names, a bad, unknown or repeated
+     *     name, or a bad, checked-out or (without {@code force}) existing branch, all before
+     *     anything is written;
      *     exit 1 when a sandbox has no changes or a merge conflicts (the files are named;
      *     no branch is made); 125 when git fails
      */
     public Merged merge(List<String> names, String branch, boolean force, Console console) {
+        if (names.size() < 2) {
+            throw SandboxException.cantWithInput("merge", names.get(0), "merge takes two sandboxes or more (one goes"
+                    + " on a branch with 'sandbox commit -b " + branch + " " + names.get(0) + "')");
+        }
         Sessions sessions = new Sessions(harvester.sandboxes());
         Set<String> seen = new HashSet<>();
         for (String name : names) {
