@@ -77,6 +77,22 @@ class CompareIT {
             assertEquals(command, texts(after.path("command")), "the agent's command stays the sandbox's" + after);
             assertEquals(0, after.path("exitCode").asInt(-1), "and its exit status, not the test's" + after);
 
+            try { // a running sandbox: the test runs beside its agent, which goes on
+                String agent = "touch ok; exec sleep 100";
+                Proc.Result live = cli.run(repo, "run", "-d", "--name", "live", "--", "sh", "-c", agent);
+                assertEquals(0, live.exitCode(), live.describe());
+                Proc.Result beside = cli.run(repo, "compare", "--test",
+                        "i=0; until test -f ok; do i=$((i+1)); [ $i -lt 50 ] || exit 1; sleep 0.1; done", "live");
+                assertEquals(0, beside.exitCode(), beside.describe());
+                List<String> l = beside.stdoutLines();
+                assertEquals("pass", column(l.get(l.size() - 2), l.get(l.size() - 1), "TEST"), beside.describe());
+                JsonNode running = cli.listed(repo, "live");
+                assertEquals("running", running.path("status").asText(), "exec, not start" + running);
+                assertEquals(List.of("sh", "-c", agent), texts(running.path("command")), running.toString());
+            } finally {
+                cli.run(repo, "stop", "-t", "1", "live");
+            }
+
             Proc.Result nosuch = cli.run(repo, "compare", "exp-1", "nosuch");
             assertTrue(Cli.assertOneErrorLine(nosuch, 2).contains("'nosuch'"), nosuch.describe());
 
