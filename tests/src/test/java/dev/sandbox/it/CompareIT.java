@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -132,6 +133,19 @@ class CompareIT {
             assertEquals(head, HarvestIT.git(repo, "rev-parse", "HEAD"), "HEAD");
             assertEquals(status, HarvestIT.git(repo, "status", "--porcelain"), "the index and the tree's status");
             assertEquals("refs/heads/main", HarvestIT.git(repo, "symbolic-ref", "HEAD"));
+
+            // the user commits, a new sandbox starts on that commit: merge-tree finds the base itself
+            Map<String, String> env = cli.env(Map.of());
+            Proc.Result later = Proc.run(ws.runner().argv(List.of("sh", "-c", "echo later > later.txt && git add"
+                    + " later.txt && git -c user.name=T -c user.email=t@example.invalid commit -q -m later"), env),
+                    repo, env);
+            assertEquals(0, later.exitCode(), later.describe());
+            cli.runOk(repo, "run", "--name", "newer", "--", "sh", "-c", "echo n > newer.txt");
+            cli.runOk(repo, "merge", "exp-2", "newer", "-b", "across");
+            assertEquals(Set.of("src/a.txt", "later.txt", "newer.txt", "bin.dat", "docs.txt"),
+                    Set.copyOf(List.of(HarvestIT.git(repo, "ls-tree", "-r", "--name-only", "across").split("\n"))),
+                    "exp-2's work (README.md deleted) with the later commit's and newer's");
+            assertEquals(head, HarvestIT.git(repo, "merge-base", "across^1", "across^2"), "the older base");
         }
     }
 
