@@ -40,6 +40,9 @@ public final class Merges {
     public record Merged(String branch, String tip, boolean replaced) {
     }
 
+    /** The conflicted files a refusal names, so that it stays one readable line; the rest are counted. */
+    static final int MAX_NAMED = 20;
+
     private final Harvester harvester;
 
     public Merges(Harvester harvester) {
@@ -175,9 +178,10 @@ public final class Merges {
         if (r.exitCode() == 1 && fields.length > 1) {
             Set<String> files = new LinkedHashSet<>(List.of(fields).subList(1, fields.length));
             files.remove("");
+            String named = files.stream().limit(MAX_NAMED).map(QuotePath::quoted).collect(Collectors.joining(", "))
+                    + (files.size() > MAX_NAMED ? " and " + (files.size() - MAX_NAMED) + " more" : "");
             throw SandboxException.nothing("can't merge '" + name + "' with '" + String.join("', '", merged)
-                    + "': " + files.size() + " file" + (files.size() == 1 ? "" : "s") + " would conflict: "
-                    + files.stream().map(QuotePath::quoted).collect(Collectors.joining(", "))
+                    + "': " + files.size() + " file" + (files.size() == 1 ? "" : "s") + " would conflict: " + named
                     + " (nothing was created; 'sandbox apply' merges into your working tree with markers to resolve)");
         }
         if (r.exitCode() != 0 || !ObjectId.isId(fields[0])) {
