@@ -386,7 +386,7 @@ public final class Harvester {
             if (onTop != null) {
                 return h.commitOnTop(onTop, t, new Harvest.CommitInfo(msg, snapshotTime, agentTime));
             }
-            if (sb.from() != null && target.snapshot().parent() != null) { // run --from: the other's commits first
+            if (sb.from() != null && SnapshotStore.stacked(target.snapshot())) { // run --from: the other's commits first
                 return Stacks.commits(this, h, target, t, new Harvest.CommitInfo(msg, snapshotTime, agentTime));
             }
             return h.commits(target.source(), t, new Harvest.CommitInfo(msg, snapshotTime, agentTime), scratch);

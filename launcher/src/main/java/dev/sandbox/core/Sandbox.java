@@ -63,8 +63,10 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
      * @param snapshot   its snapshot, the stacked snapshot's parent
      * @param command    its command, for its commit's message
      * @param finishedAt when its agent ended (its commit's time), null if its launcher was killed
+     * @param from       what that sandbox itself started from, when it did: a stack of stacks
+     *                   commits each one's work in turn
      */
-    public record From(String name, String snapshot, List<String> command, Instant finishedAt) {
+    public record From(String name, String snapshot, List<String> command, Instant finishedAt, From from) {
     }
 
     /** Whether the agent runs, written {@code running} and {@code stopped}. */

@@ -73,7 +73,7 @@ final class Stacks {
                 parent = a.snapshot();
                 Sandbox sb = a.record();
                 from = new Sandbox.From(name, parent.id(), sb.command() == null ? List.of() : sb.command(),
-                        sb.finishedAt());
+                        sb.finishedAt(), SnapshotStore.stacked(parent) ? sb.from() : null);
             }
             return sandboxes.snapshots().stack(parent, StateStore.upperDir(dir), changed, console,
                     s -> claim.claim(s, from));
@@ -92,19 +92,19 @@ final class Stacks {
     }
 
     /**
-     * What sandbox {@code target} started from, as it was then: the copy of its layer (the
-     * stacked snapshot's own tree) over its snapshot's layers, which {@code view} must show.
+     * What a sandbox started from, as it was then: the copy of its layer, {@code stacked}'s
+     * own tree, over its snapshot {@code parent}'s layers, which {@code view} must show.
      */
-    private static Source forkSource(Harvester harvester, Harvester.Target target, Snapshot parent, LowerView view) {
-        Path copy = harvester.sandboxes().snapshots().tree(target.snapshot().id());
+    private static Source forkSource(Harvester harvester, Snapshot stacked, Snapshot parent, LowerView view) {
+        Path copy = harvester.sandboxes().snapshots().tree(stacked.id());
         return new Source(copy, view.root(), view.layers(), parent.baseCommit(),
                 parent.dirtyPaths() == null ? List.of() : parent.dirtyPaths());
     }
 
-    private static Snapshot parentOf(Harvester harvester, Harvester.Target target) {
-        String id = target.snapshot().parent();
+    private static Snapshot parentOf(Harvester harvester, String name, Snapshot stacked) {
+        String id = stacked.parent();
         return harvester.sandboxes().snapshots().find(id).orElseThrow(() -> SandboxException.cant("read sandbox",
-                target.name(), "the snapshot '" + id + "' it was stacked on is missing from the state directory"));
+                name, "the snapshot '" + id + "' it was stacked on is missing from the state directory"));
     }
 
     /**
@@ -115,21 +115,34 @@ final class Stacks {
      */
     static Harvest.Commits commits(Harvester harvester, Harvest h, Harvester.Target target, Trees t,
             Harvest.CommitInfo own) {
-        Sandbox.From from = target.record().from();
-        Snapshot parent = parentOf(harvester, target);
+        Harvest.Commits theirs = commitsOf(harvester, h, target, target.snapshot(), target.record().from());
+        Harvest.Commits mine = h.commitOnTop(theirs.tip(), t, own);
+        return new Harvest.Commits(theirs.base(), theirs.start(), mine.tip());
+    }
+
+    /**
+     * The commits of sandbox {@code from} as {@code commit} made them when the snapshot
+     * {@code stacked} copied its layer: when it was stacked itself, those of the one it
+     * started from, then its own work on top, as {@link #commits} makes them.
+     */
+    private static Harvest.Commits commitsOf(Harvester harvester, Harvest h, Harvester.Target target,
+            Snapshot stacked, Sandbox.From from) {
+        Snapshot parent = parentOf(harvester, target.name(), stacked);
         Path scratch = target.dir().resolve(".import-from-" + ProcessHandle.current().pid());
         try (LowerView view = harvester.view(target.dir(), parent)) {
-            Source src = forkSource(harvester, target, parent, view);
+            Source src = forkSource(harvester, stacked, parent, view);
             Trees before = h.trees(src, harvester.includeIgnored(), true);
             Sandbox asThen = new Sandbox(from.name(), parent.id(), null, null, from.command(), null, null, null, null,
                     from.finishedAt(), null, null, null, null, null, null, null, null, null);
             Instant snapshotTime = Instant.parse(parent.createdAt());
-            Instant agentTime = from.finishedAt() != null ? from.finishedAt()
-                    : Instant.parse(target.snapshot().createdAt());
-            Harvest.Commits theirs = h.commits(src, before, new Harvest.CommitInfo(Harvester.defaultMessage(asThen),
-                    snapshotTime, agentTime), scratch);
-            Harvest.Commits mine = h.commitOnTop(theirs.tip(), t, own);
-            return new Harvest.Commits(theirs.base(), theirs.start(), mine.tip());
+            Instant agentTime = from.finishedAt() != null ? from.finishedAt() : Instant.parse(stacked.createdAt());
+            Harvest.CommitInfo info = new Harvest.CommitInfo(Harvester.defaultMessage(asThen), snapshotTime, agentTime);
+            if (from.from() != null && SnapshotStore.stacked(parent) && parent.parent() != null) {
+                Harvest.Commits below = commitsOf(harvester, h, target, parent, from.from());
+                Harvest.Commits mine = h.commitOnTop(below.tip(), before, info);
+                return new Harvest.Commits(below.base(), below.start(), mine.tip());
+            }
+            return h.commits(src, before, info, scratch);
         } finally {
             Tree.deleteQuietly(scratch);
         }
@@ -168,14 +181,16 @@ final class Stacks {
             Trees t = harvester.trees(h, target, true, console);
             right = t.merged();
             root = target.repoRoot();
-            if (target.record().from() == null || target.snapshot().parent() == null) {
-                left = t.snapshot();
-            } else {
-                Snapshot parent = parentOf(harvester, target);
+            left = t.snapshot();
+            // down the stack: each copied layer's snapshot tree is the one below's merged view
+            for (Snapshot s = target.snapshot(); target.record().from() != null && SnapshotStore.stacked(s)
+                    && s.parent() != null; ) {
+                Snapshot parent = parentOf(harvester, name, s);
                 try (LowerView view = harvester.view(target.dir(), parent)) {
-                    left = h.trees(forkSource(harvester, target, parent, view), harvester.includeIgnored(), true)
+                    left = h.trees(forkSource(harvester, s, parent, view), harvester.includeIgnored(), true)
                             .snapshot();
                 }
+                s = parent;
             }
         }
         return gitDiff(root, left, right, format, console);
