@@ -66,7 +66,8 @@ public final class RunCommand implements Callable<Integer> {
                     + " this moment, so the new sandbox depends on none of its files (SANDBOX may run again or be"
                     + " removed); a running one is refused (stop it first: 'sandbox stop SANDBOX'). 'diff NAME' then"
                     + " shows the new sandbox's work alone, 'diff NAME --against base' both, and 'commit NAME'"
-                    + " SANDBOX's commit(s) as they were then, with the new work on top.")
+                    + " SANDBOX's commit(s) as they were then, with the new work as one commit on top (commits made"
+                    + " inside the new sandbox are squashed into it).")
     String from;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "1",
