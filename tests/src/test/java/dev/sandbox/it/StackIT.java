@@ -84,6 +84,14 @@ class StackIT {
                     "base"), "--against base after rm A");
             cli.runOk(repo, "commit", "b", "-b", "again");
             assertEquals(bTip, git(repo, "rev-parse", "again"), "B's commits after rm A are the same commits");
+
+            Proc.Result c = cli.run(repo, "run", "--from", "b", "--name", "c", "--", "sh", "-c",
+                    "cat a.txt b.txt; echo from-c > c.txt");
+            assertEquals(List.of("from-a", "from-b"), c.stdoutLines(), "a stack of stacks" + c.describe());
+            assertEquals(List.of("README.md", "a.txt", "b.txt", "c.txt"), diff(cli, repo, "diff", "--name-only", "c",
+                    "--against", "base"), "--against base: down to A's snapshot");
+            cli.runOk(repo, "commit", "c");
+            assertEquals(bTip, git(repo, "rev-parse", "sandbox/c~1"), "C's branch: A's commit, B's, then C's");
         }
     }
 
