@@ -103,4 +103,13 @@ class StackedSnapshotTest {
 
         assertEquals(full.id(), take().id(), "the unchanged tree reuses its own snapshot, not the stacked one");
     }
+
+    /** A compaction would make a full copy of the stack that the next run on the tree could reuse. */
+    @Test
+    void compactWhileRunning_ofAStackedSnapshot_compactsNothing() {
+        Snapshot deep = new Snapshot("20260101-000000-abcd", SnapshotStore.STACK, root.toString(), null, List.of(),
+                "2026-01-01T00:00:00Z", null, List.of(), "parent", Compaction.BACKGROUND_DEPTH + 1, null);
+        var compaction = snapshots.compactWhileRunning(deep);
+        assertTrue(compaction.isDone() && compaction.join().isEmpty(), "no compaction started");
+    }
 }
