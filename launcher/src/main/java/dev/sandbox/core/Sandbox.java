@@ -133,7 +133,7 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
      */
     public Sandbox rebased(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, null,
-                null, net, ports, profile, socket, allowDomains, publish, hostLoopback);
+                null, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
     }
 
     public Sandbox harvested(String state, String commit) {
