@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -21,6 +23,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  * creates nothing. The judges are git itself: {@code git diff --numstat} of the same edits
  * made in a clone, {@code git ls-tree} and {@code git rev-list --parents} of the branch.
  */
+// Beside the other classes, as VmBootIT runs (see the surefire configuration in tests/pom.xml):
+// its sandboxes, repositories and state are in a workspace of its own, and nothing it checks
+// is shared with another class.
+@Execution(ExecutionMode.CONCURRENT)
 class CompareIT {
     /**
      * What each candidate does, by its name (the sandbox's {@code $SANDBOX_NAME}, or {@code $1}

@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -20,6 +22,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  * running sandbox and for one whose agent's commits were never handed over; and a rebase
  * killed by SIGKILL half way leaves the old state or the new one.
  */
+// Beside the other classes, as VmBootIT runs (see the surefire configuration in tests/pom.xml):
+// its sandboxes, repositories and state are in a workspace of its own, and nothing it checks
+// is shared with another class.
+@Execution(ExecutionMode.CONCURRENT)
 class RebaseIT {
     private static final String X = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n";
     private static final String Y = "a\nb\nc\nd\ne\n";

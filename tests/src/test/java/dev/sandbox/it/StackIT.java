@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -18,6 +20,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  * {@code commit A} makes it), {@code apply A} then {@code apply B} give B's view, and B keeps
  * working once A is removed. One repository, three short agents per identity.
  */
+// Beside the other classes, as VmBootIT runs (see the surefire configuration in tests/pom.xml):
+// its sandboxes, repositories and state are in a workspace of its own, and nothing it checks
+// is shared with another class.
+@Execution(ExecutionMode.CONCURRENT)
 class StackIT {
     @ParameterizedTest
     @EnumSource(Runner.class)
