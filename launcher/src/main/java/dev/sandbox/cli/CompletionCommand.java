@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "completion", mixinStandardHelpOptions = true,
         description = {"Print a completion script for bash or zsh.", "",
             "Commands, options and their values complete, and so do the names of the current repository's"
-                    + " sandboxes for diff, patch, commit, apply, rm, ports, attach, logs, exec and shell (asked of"
+                    + " sandboxes for diff, compare, patch, commit, merge, apply, rebase, rm, ports, attach, logs, exec"
+                    + " and shell (asked of"
                     + " 'sandbox list -q' at each completion). zsh runs the same script through its bash completion"
                     + " emulation (bashcompinit). To load it in every new shell, add one line to ~/.bashrc or ~/.zshrc:", "",
             "  source <(sandbox completion bash)",

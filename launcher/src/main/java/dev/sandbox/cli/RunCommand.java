@@ -34,11 +34,13 @@ import picocli.CommandLine.Spec;
                     + " own (see --net): ten sandboxes can each serve on 127.0.0.1:8080 at once."},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"n:CMD's own exit status n.", "128+n:A signal n killed CMD.", "126:CMD is not executable.",
-            "127:CMD was not found.", "125:A failure of sandbox's own.", "2:Bad usage."},
+            "127:CMD was not found.", "125:A failure of sandbox's own.", "2:Bad usage.",
+            "1:Also: --from names a sandbox that is running (nothing ran)."},
         footerHeading = "%nExamples:%n",
         footer = {"  sandbox run --name fix-tests -- claude",
             "  sandbox run --count 3 --name exp -- claude -p 'make the tests pass'",
             "  sandbox run -d --name fix -- claude",
+            "  sandbox run --from fix --name docs -- claude -p 'document the fix'",
             "  sandbox run --net egress -p 8080 -- npm run dev",
             "  sandbox run --allow-domain github.com --allow-domain '*.npmjs.org' -- claude"})
 public final class RunCommand implements Callable<Integer> {
@@ -57,6 +59,16 @@ public final class RunCommand implements Callable<Integer> {
                     + " (the repository is a subvolume: read-only snapshot), zfs (the repository is a dataset's"
                     + " mountpoint), reflink (clone files: btrfs, xfs with reflink=1), or copy.")
     Strategies.Requested snapshot;
+
+    @Option(names = "--from", paramLabel = "SANDBOX",
+            description = "Start on the work of the stopped sandbox SANDBOX: its merged view (its snapshot and what"
+                    + " its agent changed there) instead of a snapshot of your tree. SANDBOX's layer is copied at"
+                    + " this moment, so the new sandbox depends on none of its files (SANDBOX may run again or be"
+                    + " removed); a running one is refused (stop it first: 'sandbox stop SANDBOX'). 'diff NAME' then"
+                    + " shows the new sandbox's work alone, 'diff NAME --against base' both, and 'commit NAME'"
+                    + " SANDBOX's commit(s) as they were then, with the new work as one commit on top (commits made"
+                    + " inside the new sandbox are squashed into it).")
+    String from;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "1",
             description = "Run N sandboxes NAME-1..NAME-N at once on one snapshot (best of N), without a terminal:"
@@ -121,6 +133,13 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--rm can't go with --detach: a detached sandbox is"
                     + " there to be attached, stopped and started again ('sandbox rm NAME' removes it)");
         }
+        if (from != null) {
+            StateStore.validateName(from);
+            if (snapshot != Strategies.Requested.auto) {
+                throw new ParameterException(spec.commandLine(), "--snapshot can't go with --from: the new sandbox"
+                        + " runs on a copy of '" + from + "''s layer over that sandbox's snapshot");
+            }
+        }
         checkNetwork();
         AgentEnv.check(env);
         Context context = Context.ofCurrentProcess();
@@ -140,7 +159,7 @@ public final class RunCommand implements Callable<Integer> {
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
         return new Runs(sandboxes).run(new RunOptions(name, snapshot, count, settings, chosen, env, engine, cmd, remove,
-                passKeys, detach, spec.root().commandLine().getParseResult().originalArgs()),
+                passKeys, detach, spec.root().commandLine().getParseResult().originalArgs(), from),
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
 

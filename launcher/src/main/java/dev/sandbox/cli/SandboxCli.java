@@ -37,9 +37,12 @@ public final class SandboxCli {
         all.put("exec", ExecCommand::new);
         all.put("shell", ShellCommand::new);
         all.put("diff", DiffCommand::new);
+        all.put("compare", CompareCommand::new);
         all.put("patch", PatchCommand::new);
         all.put("commit", CommitCommand::new);
+        all.put("merge", MergeCommand::new);
         all.put("apply", ApplyCommand::new);
+        all.put("rebase", RebaseCommand::new);
         all.put("ports", PortsCommand::new);
         all.put("rm", RmCommand::new);
         all.put("gc", GcCommand::new);

@@ -92,6 +92,10 @@ public final class Harvester {
     public int diff(String name, DiffFormat format, Console console) {
         try (Target target = target(name); Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = trees(h, target, true, console);
+            if (target.record().from() != null) {
+                console.note("sandbox '" + name + "' started from '" + target.record().from().name()
+                        + "': this is its own work (--against base shows both)");
+            }
             target.close(); // the trees are stored: git (and its pager, for as long as the user reads) needs no view
             List<String> args = new ArrayList<>(List.of("diff", "-M"));
             if (format == DiffFormat.STAT) {
@@ -106,6 +110,16 @@ public final class Harvester {
         }
     }
 
+    /** {@code diff A B}: git's diff between two sandboxes' merged trees ({@link Stacks#diff}). */
+    public int diff(String a, String b, DiffFormat format, Console console) {
+        return Stacks.diff(this, a, b, format, console);
+    }
+
+    /** {@code diff NAME --against base}: from the snapshot its stack started on ({@link Stacks#diffAgainstBase}). */
+    public int diffAgainstBase(String name, DiffFormat format, Console console) {
+        return Stacks.diffAgainstBase(this, name, format, console);
+    }
+
     /**
      * Writes the sandbox's work as a patch series ({@code git format-patch}) to stdout or
      * {@code output}: from the snapshot's base commit, so that it carries the user's
@@ -116,8 +130,9 @@ public final class Harvester {
         try (Target target = target(name); Harvest h = Harvest.open(sandboxes.repo().commonDir(), maxFile)) {
             Trees t = changed(h, target, "make a patch of", false, console);
             Harvest.Commits c = commits(h, target, t, null);
-            List<String> args = new ArrayList<>(List.of("format-patch", "--stdout", "-M", "--binary",
-                    "--no-signature"));
+            // the a/ and b/ prefixes whatever the user's settings: git am and git apply -p1 need them
+            List<String> args = new ArrayList<>(List.of("-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
+                    "format-patch", "--stdout", "-M", "--binary", "--no-signature"));
             ObjectId from = noBase ? c.start() : c.base();
             args.add(from == null ? "--root" : from.name() + ".." + c.tip().name());
             if (from == null) {
@@ -371,6 +386,9 @@ public final class Harvester {
         try {
             if (onTop != null) {
                 return h.commitOnTop(onTop, t, new Harvest.CommitInfo(msg, snapshotTime, agentTime));
+            }
+            if (sb.from() != null && SnapshotStore.stacked(target.snapshot())) { // run --from: the other's commits first
+                return Stacks.commits(this, h, target, t, new Harvest.CommitInfo(msg, snapshotTime, agentTime));
             }
             return h.commits(target.source(), t, new Harvest.CommitInfo(msg, snapshotTime, agentTime), scratch);
         } finally {

@@ -298,6 +298,10 @@ public final class Removal {
         Set<String> used = new HashSet<>();
         for (Path dir : sandboxes.sandboxDirs()) {
             Sandbox sb = Sandboxes.readSandbox(dir);
+            String rebasing = Rebase.claimed(dir); // a rebase's new snapshot, before the record names it
+            if (rebasing != null) {
+                used.add(rebasing);
+            }
             if (sb != null && sb.snapshot() != null) {
                 used.add(sb.snapshot());
             } else if (holdsEntries(StateStore.upperDir(dir))) {

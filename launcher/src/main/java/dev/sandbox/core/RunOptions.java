@@ -19,8 +19,16 @@ import java.util.List;
  * @param detach  whether the launcher returns once the agents started ({@code run -d})
  * @param args    the launcher's arguments as given, for a background launcher to run again
  *                ({@link dev.sandbox.launch.Background}); null when never needed
+ * @param from    the stopped sandbox whose merged view the new ones start on ({@code --from}), else null
  */
 public record RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
         Profile profile, List<String> env, Engine.Setup containers, List<String> command, boolean remove,
-        boolean passKeys, boolean detach, List<String> args) {
+        boolean passKeys, boolean detach, List<String> args, String from) {
+
+    /** Options of a run on a snapshot of the working tree. */
+    public RunOptions(String name, Strategies.Requested strategy, int count, SandboxNetwork.Settings net,
+            Profile profile, List<String> env, Engine.Setup containers, List<String> command, boolean remove,
+            boolean passKeys, boolean detach, List<String> args) {
+        this(name, strategy, count, net, profile, env, containers, command, remove, passKeys, detach, args, null);
+    }
 }

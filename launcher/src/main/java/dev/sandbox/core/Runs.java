@@ -91,7 +91,8 @@ public final class Runs {
             return Background.relaunch(sandboxBin(), options.args(), context.env(), out); // before it says anything
         }
         Path homeShown = args.homeShown(context.home(), console);
-        SnapshotStore.LookAhead lookAhead = snapshots.lookAhead(repo, mayReuse(strategy));
+        SnapshotStore.LookAhead lookAhead = options.from() != null ? SnapshotStore.LookAhead.NONE
+                : snapshots.lookAhead(repo, mayReuse(strategy));
         Helper helper = context.helper();
         Path cwd = insideRepo(context.cwd());
         refuseUnfitStateFilesystem();
@@ -120,7 +121,7 @@ public final class Runs {
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
                         net, profile.name(), options.detach() ? RuntimeDir.forUser(context.env()) : null,
-                        launcherPid(options.detach(), launcherStays(net, keptOut)), claimed, console);
+                        launcherPid(options.detach(), launcherStays(net, keptOut)), options.from(), claimed, console);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -621,7 +622,7 @@ public final class Runs {
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
             SnapshotStore.LookAhead lookAhead, List<String> command, SandboxNetwork.Settings net, String profile,
-            Path runtime, Long launcherPid, Sandbox[] claimed, Console console) throws IOException {
+            Path runtime, Long launcherPid, String from, Sandbox[] claimed, Console console) throws IOException {
         Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
@@ -635,6 +636,14 @@ public final class Runs {
             Files.createDirectories(StateStore.logDir(dir));
             Json.writeAtomically(StateStore.sandboxJson(dir), sandbox);
             records.add(sandbox);
+        }
+        if (from != null) { // run --from: a copy of the other's layer over its snapshot (Stacks)
+            return Stacks.fork(sandboxes, from, console, (s, origin) -> {
+                for (int i = 0; i < dirs.size(); i++) {
+                    claimed[i] = records.get(i).onSnapshot(s.id()).startedFrom(origin);
+                    Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);
+                }
+            });
         }
         return snapshots.current(repo, snapshotter, sameStrategy, lookAhead, console, s -> {
             for (int i = 0; i < dirs.size(); i++) {

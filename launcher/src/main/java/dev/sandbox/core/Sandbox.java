@@ -35,13 +35,39 @@ import java.util.Locale;
  * @param publish    the port specs it publishes, as given ({@code [HOSTPORT:]PORT[/udp]}), for
  *                   {@code start}; null in older records
  * @param hostLoopback whether {@code --net egress} reaches this machine's loopback; null in older records
+ * @param from       the sandbox this one started from ({@code run --from}), null for one on a
+ *                   snapshot of the working tree and in older records
  */
 public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
         Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) NetMode net,
         List<PublishedPort> ports, String profile, String socket, List<String> allowDomains, List<String> publish,
-        Boolean hostLoopback) {
+        Boolean hostLoopback, From from) {
+
+    /** A record without {@code from}: a sandbox that did not start on another's work. */
+    public Sandbox(String name, String snapshot, String repo, String cwd, List<String> command, Status status,
+            Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
+            NetMode net, List<PublishedPort> ports, String profile, String socket, List<String> allowDomains,
+            List<String> publish, Boolean hostLoopback) {
+        this(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, harvested, committed,
+                net, ports, profile, socket, allowDomains, publish, hostLoopback, null);
+    }
+
+    /**
+     * The sandbox another one started from ({@code run --from}), as it was at that moment:
+     * what {@code commit} needs to make that sandbox's commits as {@code commit NAME} would
+     * have made them then, even once it is removed or has run again (docs/ARCHITECTURE.md §13).
+     *
+     * @param name       its name
+     * @param snapshot   its snapshot, the stacked snapshot's parent
+     * @param command    its command, for its commit's message
+     * @param finishedAt when its agent ended (its commit's time), null if its launcher was killed
+     * @param from       what that sandbox itself started from, when it did: a stack of stacks
+     *                   commits each one's work in turn
+     */
+    public record From(String name, String snapshot, List<String> command, Instant finishedAt, From from) {
+    }
 
     /** Whether the agent runs, written {@code running} and {@code stopped}. */
     public enum Status {
@@ -53,34 +79,40 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
         }
     }
 
+    /** Started from {@code origin}'s work ({@code run --from}). */
+    public Sandbox startedFrom(From origin) {
+        return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
+                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, origin);
+    }
+
     public Sandbox onSnapshot(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback);
+                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
     }
 
     public Sandbox publishing(List<PublishedPort> published) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
                 harvested, committed, net, List.copyOf(published), profile, socket, allowDomains, publish,
-                hostLoopback);
+                hostLoopback, from);
     }
 
     /** Stopped with {@code code}; the supervisor's socket is gone with it. */
     public Sandbox finished(int code, Instant when) {
         return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, code, createdAt, when, harvested,
-                committed, net, ports, profile, null, allowDomains, publish, hostLoopback);
+                committed, net, ports, profile, null, allowDomains, publish, hostLoopback, from);
     }
 
     /** Stopped with no status known: its helper was killed before it wrote one. */
     public Sandbox stoppedWithoutStatus() {
         return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, null, createdAt, null, harvested,
-                committed, net, ports, profile, null, allowDomains, publish, hostLoopback);
+                committed, net, ports, profile, null, allowDomains, publish, hostLoopback, from);
     }
 
     /** Running again ({@code start}): {@code command} by launcher {@code pid}, with its supervisor at {@code socket} (null: none). */
     public Sandbox restarted(List<String> newCommand, Long launcherPid, String newSocket) {
         return new Sandbox(name, snapshot, repo, cwd, List.copyOf(newCommand), Status.RUNNING, launcherPid, null,
                 createdAt, null, harvested, committed, net, List.of(), profile, newSocket, allowDomains, publish,
-                hostLoopback);
+                hostLoopback, from);
     }
 
     /**
@@ -92,11 +124,20 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
             boolean newHostLoopback) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, harvested,
                 committed, newNet, ports, newProfile, socket, List.copyOf(newAllow), List.copyOf(newPublish),
-                newHostLoopback);
+                newHostLoopback, from);
+    }
+
+    /**
+     * On {@code snapshotId} with a new upper layer ({@code sandbox rebase}): nothing of it
+     * handed over yet, and no branch to build on, since its base moved.
+     */
+    public Sandbox rebased(String snapshotId) {
+        return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, null,
+                null, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
     }
 
     public Sandbox harvested(String state, String commit) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, state,
-                commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback);
+                commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
     }
 }

@@ -37,7 +37,9 @@ public final class Sandboxes {
     /** The sandboxes of the repository that contains the context's working directory. */
     public static Sandboxes open(Context context) {
         Repo repo = Repo.discover(context.cwd());
-        return new Sandboxes(context, repo, StateStore.forRepo(repo, context.stateDirOverride()));
+        Sandboxes sandboxes = new Sandboxes(context, repo, StateStore.forRepo(repo, context.stateDirOverride()));
+        Rebase.finishInterrupted(sandboxes); // a rebase killed half way: its old state or its new, never a mix
+        return sandboxes;
     }
 
     public Repo repo() {

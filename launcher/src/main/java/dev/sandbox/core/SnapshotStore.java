@@ -177,7 +177,67 @@ public final class SnapshotStore {
      */
     List<Snapshot> listOf(Repo repo) {
         String root = repo.root().toString();
-        return list().stream().filter(s -> s.repo() == null || s.repo().equals(root)).toList();
+        return list().stream().filter(s -> (s.repo() == null || s.repo().equals(root)) && !stacked(s)).toList();
+    }
+
+    /** The strategy of a {@link #stack} snapshot: another sandbox's layer, never a working tree's state. */
+    public static final String STACK = "stack";
+
+    /** Whether {@code s} holds a sandbox's layer ({@link #stack}) rather than a working tree's state. */
+    public static boolean stacked(Snapshot s) {
+        return STACK.equals(s.strategy());
+    }
+
+    /**
+     * Makes a snapshot of another sandbox's merged view for {@code run --from}: a delta over
+     * that sandbox's snapshot {@code parent} whose tree is a copy of its upper layer
+     * {@code upper} (files, symlinks and directories with their modes and times, whiteouts
+     * and opaque directories as overlayfs left them; FIFOs, sockets and other devices left
+     * out, with a warning), so that the new sandbox depends on none of the other's files. Its
+     * base commit is the parent's, its dirty paths the parent's and {@code changed} (the
+     * paths the other sandbox changed), its strategy {@value #STACK}: no run on the working
+     * tree reuses it or layers on it ({@link #listOf}), nor is it compacted. The caller holds
+     * the other sandbox still (its run lock); {@code claim} records the new one's use under
+     * the snapshots lock. docs/ARCHITECTURE.md §13.
+     *
+     * @throws SandboxException (exit 125) when the layers would be more than a mount takes
+     *     ({@value #MOUNT_OPTIONS_MAX} bytes of options, {@value #CHAIN_MAX} layers), or the
+     *     copy fails
+     */
+    public Snapshot stack(Snapshot parent, Path upper, List<String> changed, Console console, Claim claim) {
+        List<Snapshot> chain = chain(parent.id());
+        if (chain.size() + 1 > CHAIN_MAX || mountOptionBytes(chain) > MOUNT_OPTIONS_MAX) {
+            throw SandboxException.failure("can't stack on snapshot '" + parent.id() + "': its " + chain.size()
+                    + " layers leave no room for one more in a mount (commit or apply that sandbox's work and run"
+                    + " on your tree instead)");
+        }
+        return locked(() -> {
+            Instant now = Instant.now();
+            String id = newId(now);
+            Path tmp = store.snapshotsDir().resolve(TMP_PREFIX + id);
+            Files.createDirectory(tmp);
+            try {
+                Path ops = tmp.resolve("ops");
+                List<String> skipped = new ArrayList<>(LayerOps.write(upper, ops));
+                NativeTree.Copied copied = new NativeTree(helper.get()).applyOps(upper, tmp.resolve("tree"), ops,
+                        false, null);
+                copied.skipped().forEach(p -> skipped.add(p.toString()));
+                Files.delete(ops);
+                Set<String> dirty = new TreeSet<>(parent.dirtyPaths() == null ? List.of() : parent.dirtyPaths());
+                dirty.addAll(changed);
+                Snapshot made = publish(tmp, new Snapshot(id, STACK, parent.repo(), parent.baseCommit(),
+                        List.copyOf(dirty), now.toString(), null, skipped.stream().sorted().toList(), parent.id(),
+                        chain.size(), null), console);
+                claim.claim(made);
+                return made;
+            } catch (IOException e) {
+                Tree.deleteQuietly(tmp);
+                throw SandboxException.cant("copy the layer", upper, e);
+            } catch (RuntimeException e) {
+                Tree.deleteQuietly(tmp);
+                throw e;
+            }
+        });
     }
 
     /**
@@ -738,16 +798,19 @@ public final class SnapshotStore {
         dirty.addAll(premises.staged());
         dirty.addAll(changed);
         dirty.removeIf(p -> p.equals(".git") || p.startsWith(".git/")); // never a working-tree path (a hand-edited record)
+        // the two git calls at once: each reads the whole index, the most of what an edit's run
+        // pays over an unchanged one at 100,000 files (tests/bench/snapshots.sh)
+        CompletableFuture<Set<String>> ignoredLater = inBackground(() -> repo.ignored(dirty));
         try {
             if (repo.convertsContent(dirty)) {
                 return null; // an extra path whose bytes equal HEAD's would no longer be harmless
             }
             // all, not only the changed: a path staged at the parent (git add -f) and unstaged
             // since is ignored again, and not the user's work; a staged one is, as git status says
-            Set<String> ignored = new HashSet<>(repo.ignored(dirty));
+            Set<String> ignored = new HashSet<>(ignoredLater.join());
             premises.staged().forEach(ignored::remove);
             dirty.removeAll(ignored);
-        } catch (SandboxException gitFailed) {
+        } catch (SandboxException | CompletionException gitFailed) {
             return null; // git status then says, or says why it can't
         }
         return List.copyOf(dirty);
@@ -835,7 +898,7 @@ public final class SnapshotStore {
      * was begun is deleted (killed, it stays under {@code .tmp-*} for {@code gc}).
      */
     public CompletableFuture<Optional<Snapshot>> compactWhileRunning(Snapshot snapshot) {
-        if (helper == null || snapshot.depth() < Compaction.BACKGROUND_DEPTH) {
+        if (helper == null || snapshot.depth() < Compaction.BACKGROUND_DEPTH || stacked(snapshot)) {
             return CompletableFuture.completedFuture(Optional.empty());
         }
         return new Compaction(this, store, helper.get()).inBackground(snapshot, Compaction.DELAY_MS);

@@ -15,6 +15,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A git working tree as the user sees it: its top-level directory and the git directory
@@ -165,15 +166,18 @@ public record Repo(Path root, Path commonDir) {
      * @throws SandboxException (exit 125) when git fails
      */
     public boolean convertsContent(Collection<String> paths) {
-        GitCli.Result autocrlf = GitCli.run(root, "config", "--get", "core.autocrlf");
+        // the two at once (check-attr reads the whole index): a thread of the common pool
+        CompletableFuture<GitCli.Result> autocrlfLater = CompletableFuture.supplyAsync(
+                () -> GitCli.run(root, "config", "--get", "core.autocrlf"));
+        GitCli.Result r = paths.isEmpty() ? null : GitCli.run(root, nulTerminated(paths), "check-attr", "--stdin",
+                "-z", "text", "eol", "crlf", "filter", "ident", "working-tree-encoding");
+        GitCli.Result autocrlf = autocrlfLater.join();
         if (autocrlf.ok() && Set.of("true", "yes", "on", "1", "input").contains(autocrlf.out().toLowerCase())) {
             return true;
         }
-        if (paths.isEmpty()) {
+        if (r == null) {
             return false;
         }
-        GitCli.Result r = GitCli.run(root, nulTerminated(paths), "check-attr", "--stdin", "-z", "text", "eol", "crlf",
-                "filter", "ident", "working-tree-encoding");
         if (!r.ok()) {
             throw SandboxException.cant("read the attributes of", root, r.firstErrorLine());
         }

@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Reads a sandbox's upper layer into a {@link ChangeSet} (docs/ARCHITECTURE.md §6). Only the upper
@@ -256,6 +257,11 @@ public final class UpperWalk {
             }
             return; // the agent's repository metadata is harvested as commits, never as files
         }
+        if (gitsOwnName(name)) {
+            warn(path, "left out '" + Blobs.shown(path) + "': git reserves the name (.git in another spelling,"
+                    + " which git fsck calls hasDotgit and a checkout on macOS or Windows would write into .git)");
+            return;
+        }
         InTree inTree = level.tracked ? tracked.at(path) : InTree.NONE;
         if (inTree == InTree.SUBMODULE) {
             submodules.add(path); // said once for all, by the harvest
@@ -481,6 +487,34 @@ public final class UpperWalk {
     /** {@code name} in the directory {@code dirPath} ("" for the top). */
     private static String below(String dirPath, String name) {
         return dirPath.isEmpty() ? name : dirPath + "/" + name;
+    }
+
+    /**
+     * Whether a name other than {@code .git} is one that git refuses in a tree because some
+     * file system takes it for {@code .git}: any case of it (case-insensitive file systems),
+     * with trailing dots or spaces, an NTFS stream ({@code .git::$INDEX_ALLOCATION}), or the
+     * short name {@code git~1}, also as a part between backslashes, which Windows separates
+     * paths by (git's {@code verify_path} and {@code is_ntfs_dotgit}, path.c and read-cache.c).
+     * The invisible Unicode code points macOS ignores in a name ({@code is_hfs_dotgit}) are
+     * not looked for.
+     */
+    static boolean gitsOwnName(String name) {
+        for (String part : name.split("\\\\")) {
+            String p = part.toLowerCase(Locale.ROOT);
+            int colon = p.indexOf(':');
+            if (colon >= 0) {
+                p = p.substring(0, colon);
+            }
+            int end = p.length();
+            while (end > 0 && (p.charAt(end - 1) == '.' || p.charAt(end - 1) == ' ')) {
+                end--;
+            }
+            p = p.substring(0, end);
+            if (p.equals(".git") || p.equals("git~1")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void warn(String path, String text) {

@@ -30,8 +30,8 @@ class CompletionCommandTest {
         assertFalse(script.contains(CompletionCommand.NAMES_MARKER), "no marker left for the shell to offer");
         assertTrue(function(script, "_sandbox_names").contains("list -q 2>/dev/null"));
         for (String name : SandboxCli.SUBCOMMANDS.keySet()) {
-            boolean takesSandbox = List.of("start", "stop", "diff", "patch", "commit", "apply", "rm", "ports", "attach",
-                    "logs", "exec", "shell").contains(name);
+            boolean takesSandbox = List.of("start", "stop", "diff", "compare", "patch", "commit", "merge", "apply",
+                    "rebase", "rm", "ports", "attach", "logs", "exec", "shell").contains(name);
             assertEquals(takesSandbox, function(script, "_picocli_sandbox_" + name).contains("$(_sandbox_names)"),
                     name);
         }

@@ -230,6 +230,39 @@ class HarvestTest {
     }
 
     @Test
+    void trees_gitsOwnNameInOtherSpellings_leftOutWithAWarning_gitFsckFindsTheCommitClean() throws Exception {
+        write(upper.resolve(".GIT/hooks/post-checkout"), "#!/bin/sh\necho owned\n");
+        write(upper.resolve("sub/.Git/config"), "[core]\n");
+        write(upper.resolve(".git. ./x"), "x\n");
+        write(upper.resolve("GIT~1/y"), "y\n");
+        write(upper.resolve("a\\.gIt\\z"), "z\n");
+        write(upper.resolve(".gitx/kept"), "k\n");
+        write(upper.resolve("a.txt"), "changed\n");
+
+        try (Harvest h = Harvest.open(work.resolve(".git"))) {
+            Trees t = h.trees(source(), true, true);
+            assertEquals(List.of(".gitx/kept", "a.txt"), paths(t));
+            assertEquals(5, t.warnings().size(), t.warnings().toString());
+            assertTrue(t.warnings().stream().allMatch(w -> w.contains("git reserves the name")), t.warnings().toString());
+            Harvest.Commits c = h.commits(source(), t, new Harvest.CommitInfo("m", java.time.Instant.now(),
+                    java.time.Instant.now()), tmp.resolve("scratch"));
+            git(work, "update-ref", "refs/heads/harvested", c.tip().name());
+            git(work, "fsck", "--strict", "--no-dangling");
+        }
+    }
+
+    @Test
+    void gitsOwnName_matchesWhatGitRefuses_andNothingElse() {
+        for (String name : List.of(".GIT", ".Git", ".git.", ".git ", ".git. .", ".git::$INDEX_ALLOCATION", "git~1",
+                "GIT~1.", "x\\.git", ".git\\y")) {
+            assertTrue(UpperWalk.gitsOwnName(name), name);
+        }
+        for (String name : List.of(".gitx", "git", ".gitignore", "a.git", "git~2", "..git", ".git~1")) {
+            assertTrue(!UpperWalk.gitsOwnName(name), name);
+        }
+    }
+
+    @Test
     void trees_ignoredPaths_takenOnlyWithIncludeIgnored_asModificationsOfTheSnapshotsCopy() throws Exception {
         commitIgnoreRules("app.log\nbuild/\nnode_modules/\n");
         write(lower.resolve("app.log"), "old\n");

@@ -105,6 +105,8 @@ class HarvestIT {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
             Path repo = base(ws.mkdir("repo"));
+            // the user's own diff settings: the patch must still carry the a/ and b/ that git am needs
+            Repos.git(repo, "config", "diff.noprefix", "true");
             String baseCommit = Repos.git(repo, "rev-parse", "HEAD");
             Path clone = ws.dir().resolve("clone"); // a clean checkout of the base, made while the test owns it
             Proc.hostOk(ws.dir(), "git", "clone", "-q", repo.toString(), clone.toString());
