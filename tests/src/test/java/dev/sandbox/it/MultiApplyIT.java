@@ -109,6 +109,35 @@ class MultiApplyIT {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Runner.class, names = "ROOT") // the stack's own runs, both users, are StackIT's
+    void apply_aSandboxThenOneStartedFromIt_inOneCommand_givesTheLatersMergedView(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = ws.mkdir("repo");
+            Repos.git(repo, "init", "-q", "-b", "main");
+            Repos.write(repo, "f.txt", FIVE_LINES);
+            Repos.git(repo, "add", "-A");
+            Repos.git(repo, "commit", "-q", "-m", "base");
+            ws.own();
+            Cli cli = new Cli(ws);
+            cli.runOk(repo, "run", "--name", "a", "--", "sh", "-c",
+                    "sed -i 's/^three$/three by a/' f.txt && echo a > a.txt");
+            Proc.Result stacked = cli.run(repo, "run", "--from", "a", "--name", "s", "--", "sh", "-c",
+                    "sed -i 's/^three by a$/three by a, then s/' f.txt && echo s >> a.txt && echo s > s.txt");
+            assertEquals(0, stacked.exitCode(), stacked.describe());
+
+            // s's changes are against a's view: over a's writes they are clean, as 'apply a' then 'apply s'
+            Proc.Result r = cli.run(repo, "apply", "a", "s");
+
+            assertEquals(0, r.exitCode(), r.describe());
+            assertEquals(List.of(), conflictLines(r), r.describe());
+            assertEquals(FIVE_LINES.replace("three", "three by a, then s"), Repos.read(repo.resolve("f.txt")));
+            assertEquals("a\ns\n", Repos.read(repo.resolve("a.txt")));
+            assertEquals("s\n", Repos.read(repo.resolve("s.txt")));
+        }
+    }
+
     /** The working tree's files, {@code .git} left out: what apply may change. */
     private static SortedMap<String, String> userTree(Path repo) {
         return Repos.entries(repo, List.of(repo.resolve(".git")), false);
