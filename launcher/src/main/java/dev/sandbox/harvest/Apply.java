@@ -12,9 +12,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import org.eclipse.jgit.diff.RawText;
 import org.eclipse.jgit.diff.RawTextComparator;
 import org.eclipse.jgit.lib.Constants;
@@ -33,7 +36,9 @@ import org.eclipse.jgit.merge.MergeResult;
  * The user's own edits are never dropped: where no merge is possible the user's file stays
  * and the sandbox's version is written beside it. The index is not touched. A submodule's
  * change is left out and reported: apply cannot move a submodule's checkout, and never
- * writes into or deletes from one.
+ * writes into or deletes from one. Several sandboxes are applied in order by planning each
+ * over a {@link Chain} of what the ones before it will write ({@link #plan}), so that whether
+ * the whole chain is clean is known before anything is written.
  */
 public final class Apply {
     /** A path the merge could not settle, and why. */
@@ -63,18 +68,124 @@ public final class Apply {
     private record Action(String path, FileMode mode, byte[] content) {
     }
 
+    /**
+     * What the applies planned before, in one command, will have written into the working
+     * tree once they are written: each path's last write (null content: deleted) and the
+     * sandbox that wrote it. A plan over a chain sees the working tree as the disk overlaid by
+     * these writes, exactly as it would see the disk after them; an empty chain is the disk.
+     * Held in memory, with every file's content: as much as the sandboxes changed.
+     */
+    public static final class Chain {
+        /** Sorted, so that the paths below a directory {@code d} are the range [{@code d/}, {@code d0}). */
+        private final TreeMap<String, Action> last = new TreeMap<>();
+        private final Map<String, String> by = new HashMap<>();
+
+        /** Records {@code plan}'s writes, in the order {@link Plan#write} makes them. */
+        private void add(Apply plan) {
+            for (Action a : plan.actions) {
+                if (a.content() == null) {
+                    last.put(a.path(), a);
+                    by.put(a.path(), plan.label);
+                }
+            }
+            for (Action a : plan.actions) {
+                if (a.content() != null) {
+                    last.put(a.path(), a);
+                    by.put(a.path(), plan.label);
+                }
+            }
+        }
+
+        /** The last write of {@code path} itself, or null when the chain leaves it alone. */
+        private Action at(String path) {
+            return last.get(path);
+        }
+
+        /** Whether a file or symlink is written at a directory above {@code path}, so nothing is at {@code path}. */
+        private boolean underAFile(String path) {
+            for (int slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+                Action a = last.get(path.substring(0, slash));
+                if (a != null && a.content() != null) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Whether a path is written (not deleted) below directory {@code dir}, which is then a directory. */
+        private boolean writesBelow(String dir) {
+            for (Action a : last.subMap(dir + "/", dir + "0").values()) {
+                if (a.content() != null) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** The paths written (not deleted) below directory {@code dir}. */
+        private List<String> writtenBelow(String dir) {
+            List<String> below = new ArrayList<>();
+            for (Action a : last.subMap(dir + "/", dir + "0").values()) {
+                if (a.content() != null) {
+                    below.add(a.path());
+                }
+            }
+            return below;
+        }
+
+        /** Who last wrote or deleted {@code path}: "you" (nobody in the chain) or "sandbox 'NAME'". */
+        private String who(String path) {
+            String name = by.get(path);
+            return name == null ? "you" : "sandbox '" + name + "'";
+        }
+    }
+
+    /** A merge planned over the working tree (and a chain), not written yet. */
+    public static final class Plan {
+        private final Apply apply;
+        private final List<Submodule> leftOut;
+
+        private Plan(Apply apply, List<Submodule> leftOut) {
+            this.apply = apply;
+            this.leftOut = leftOut;
+        }
+
+        /** The paths that conflict (with markers, or kept as they are), and why. */
+        public List<Conflict> conflicts() {
+            return List.copyOf(apply.conflicts);
+        }
+
+        /**
+         * Writes the plan into the working tree: path by path, each whole (a rename), deletions
+         * first. A plan made over a chain must be written after the chain's earlier plans.
+         *
+         * @throws SandboxException (125) when a path can't be written; the paths before it stay written
+         */
+        public Outcome write() {
+            apply.write();
+            return new Outcome(List.copyOf(apply.updated), List.copyOf(apply.conflicts), List.copyOf(leftOut), true);
+        }
+
+        /** What the plan would do (the paths it would update too), as an outcome that wrote nothing. */
+        public Outcome unwritten() {
+            return new Outcome(List.copyOf(apply.updated), List.copyOf(apply.conflicts), List.copyOf(leftOut), false);
+        }
+    }
+
     private final ObjectReader reader;
     private final Path worktree;
     private final String label;
+    private final Chain chain;
     private final List<Action> actions = new ArrayList<>();
     private final List<String> updated = new ArrayList<>();
     private final List<Conflict> conflicts = new ArrayList<>();
     private final Set<String> deleting = new HashSet<>();
 
-    private Apply(ObjectReader reader, Path worktree, String label) {
+    private Apply(ObjectReader reader, Path worktree, String label, Chain chain) {
         this.reader = reader;
         this.worktree = worktree;
         this.label = label;
+        this.chain = chain;
     }
 
     /**
@@ -86,7 +197,21 @@ public final class Apply {
      */
     public static Outcome run(ObjectReader reader, List<FileChange> all, Path worktree, String name,
             boolean refuseConflicts) {
-        Apply a = new Apply(reader, worktree, name);
+        Plan p = plan(reader, all, worktree, name, new Chain());
+        if (refuseConflicts && !p.apply.conflicts.isEmpty()) {
+            return new Outcome(List.of(), List.copyOf(p.apply.conflicts), p.leftOut, false);
+        }
+        return p.write();
+    }
+
+    /**
+     * Plans the merge of {@code changes} into {@code worktree} as it will be once {@code chain}
+     * is written, reading the disk but writing nothing, then adds the plan's writes to
+     * {@code chain} for the next sandbox's plan. As {@link #run} otherwise; conflict reasons
+     * name the sandbox of the chain that wrote a path, where it was not the user.
+     */
+    public static Plan plan(ObjectReader reader, List<FileChange> all, Path worktree, String name, Chain chain) {
+        Apply a = new Apply(reader, worktree, name, chain);
         List<Submodule> leftOut = new ArrayList<>();
         List<FileChange> changes = withoutSubmodules(all, leftOut);
         try {
@@ -104,11 +229,8 @@ public final class Apply {
         } catch (IOException e) {
             throw SandboxException.cant("merge into", worktree, e);
         }
-        if (refuseConflicts && !a.conflicts.isEmpty()) {
-            return new Outcome(List.of(), List.copyOf(a.conflicts), List.copyOf(leftOut), false);
-        }
-        a.write();
-        return new Outcome(List.copyOf(a.updated), List.copyOf(a.conflicts), List.copyOf(leftOut), true);
+        chain.add(a);
+        return new Plan(a, List.copyOf(leftOut));
     }
 
     /**
@@ -174,9 +296,8 @@ public final class Apply {
     }
 
     private void plan(FileChange c) throws IOException {
-        Path file = worktree.resolve(c.path());
-        State cur = state(file);
-        if (cur != null && cur.mode == FileMode.TREE && emptiedByDeletes(file)) {
+        State cur = current(c.path());
+        if (cur != null && cur.mode == FileMode.TREE && emptiedByDeletes(c.path())) {
             cur = null; // the directory goes away with the deletions planned before
         }
         if (cur != null && cur.mode == FileMode.TREE) {
@@ -185,10 +306,13 @@ public final class Apply {
         }
         String blocker = c.newMode() == null ? null : fileInTheWay(c.path());
         if (blocker != null) {
-            conflicts.add(new Conflict(c.path(), "your file '" + QuotePath.escaped(blocker)
-                    + "' is in the way (kept; see 'sandbox diff')"));
+            String by = chain.who(blocker);
+            conflicts.add(new Conflict(c.path(), (by.equals("you") ? "your file '" : "the file '")
+                    + QuotePath.escaped(blocker) + (by.equals("you") ? "'" : "' from " + by)
+                    + " is in the way (kept; see 'sandbox diff')"));
             return;
         }
+        String who = chain.who(c.path());
         if (cur == null ? c.oldMode() == null : cur.same(c.oldMode(), c.oldId())) {
             actions.add(new Action(c.path(), c.newMode(), c.newMode() == null ? null : bytes(c.newId())));
             updated.add(c.path());
@@ -198,21 +322,37 @@ public final class Apply {
         } else if (cur == null ? c.newMode() == null : cur.same(c.newMode(), c.newId())) {
             return; // the user already has the sandbox's version
         } else if (c.newMode() == null) {
-            conflicts.add(new Conflict(c.path(), "deleted in the sandbox, changed by you (your file is kept)"));
+            conflicts.add(new Conflict(c.path(), "deleted in the sandbox, changed by " + who + " (your file is kept)"));
         } else if (cur == null) {
             actions.add(new Action(c.path(), c.newMode(), bytes(c.newId())));
-            conflicts.add(new Conflict(c.path(), "changed in the sandbox, deleted by you (restored with the sandbox's version)"));
+            conflicts.add(new Conflict(c.path(), "changed in the sandbox, deleted by " + who
+                    + " (restored with the sandbox's version)"));
         } else if (isFile(cur.mode) && isFile(c.newMode()) && (c.oldMode() == null || isFile(c.oldMode()))) {
-            merge(c, cur);
+            merge(c, cur, who);
         } else {
-            conflict(c, "changed by you and in the sandbox");
+            conflict(c, "changed by " + who + " and in the sandbox");
         }
     }
 
-    private boolean emptiedByDeletes(Path dir) throws IOException {
-        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+    /**
+     * Whether every file below directory {@code dir}, as the working tree will be once the
+     * chain is written, is one this plan deletes.
+     */
+    private boolean emptiedByDeletes(String dir) throws IOException {
+        for (String p : chain.writtenBelow(dir)) {
+            if (!deleting.contains(p)) {
+                return false;
+            }
+        }
+        Path d = worktree.resolve(dir);
+        if (!Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return true; // only the chain makes it a directory
+        }
+        try (java.util.stream.Stream<Path> all = Files.walk(d)) {
             return all.filter(p -> !Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
-                    .allMatch(p -> deleting.contains(worktree.relativize(p).toString()));
+                    .map(p -> worktree.relativize(p).toString())
+                    // a path the chain writes or deletes was counted above, or is gone
+                    .allMatch(p -> deleting.contains(p) || chain.at(p) != null || chain.underAFile(p));
         }
     }
 
@@ -220,7 +360,7 @@ public final class Apply {
     private String fileInTheWay(String path) throws IOException {
         for (int slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
             String parent = path.substring(0, slash);
-            Overlay.Kind k = Overlay.kind(worktree.resolve(parent));
+            Overlay.Kind k = kind(parent);
             if (k != Overlay.Kind.MISSING && k != Overlay.Kind.DIR && !deleting.contains(parent)) {
                 return parent;
             }
@@ -228,16 +368,31 @@ public final class Apply {
         return null;
     }
 
-    private void merge(FileChange c, State cur) throws IOException {
+    /** The kind of {@code path} once the chain is written (a file or symlink the chain writes is FILE). */
+    private Overlay.Kind kind(String path) throws IOException {
+        if (chain.underAFile(path)) {
+            return Overlay.Kind.MISSING;
+        }
+        if (chain.writesBelow(path)) {
+            return Overlay.Kind.DIR;
+        }
+        Action a = chain.at(path);
+        if (a != null) {
+            return a.content() == null ? Overlay.Kind.MISSING : Overlay.Kind.FILE;
+        }
+        return Overlay.kind(worktree.resolve(path));
+    }
+
+    private void merge(FileChange c, State cur, String who) throws IOException {
         byte[] base = c.oldMode() == null ? new byte[0] : bytes(c.oldId());
         byte[] ours = cur.content();
         if (ours == null) {
-            conflict(c, "changed by you and in the sandbox, yours too large to merge line by line");
+            conflict(c, "changed by " + who + " and in the sandbox, yours too large to merge line by line");
             return;
         }
         byte[] theirs = bytes(c.newId());
         if (RawText.isBinary(base) || RawText.isBinary(ours) || RawText.isBinary(theirs)) {
-            conflict(c, "binary file changed by you and in the sandbox");
+            conflict(c, "binary file changed by " + who + " and in the sandbox");
             return;
         }
         MergeResult<RawText> r = new MergeAlgorithm().merge(RawTextComparator.DEFAULT, new RawText(base),
@@ -248,7 +403,7 @@ public final class Apply {
         FileMode mode = c.oldMode() != null && cur.mode != c.oldMode() ? cur.mode : c.newMode();
         actions.add(new Action(c.path(), mode, out.toByteArray()));
         if (r.containsConflicts()) {
-            conflicts.add(new Conflict(c.path(), "changed by you and in the sandbox: conflict markers written"));
+            conflicts.add(new Conflict(c.path(), "changed by " + who + " and in the sandbox: conflict markers written"));
         } else {
             updated.add(c.path());
         }
@@ -261,7 +416,7 @@ public final class Apply {
             return;
         }
         String beside = c.path() + ".sandbox-" + label;
-        if (state(worktree.resolve(beside)) != null) {
+        if (current(beside) != null) {
             conflicts.add(new Conflict(c.path(), why + " (yours is kept; '" + QuotePath.escaped(beside)
                     + "' is taken, so the sandbox's version is only in 'sandbox diff')"));
             return;
@@ -350,6 +505,29 @@ public final class Apply {
 
     /** Bytes of the user's file read whole for a line merge; a larger one is hashed as a stream and never merged. */
     private static final int MERGE_LIMIT = 64 << 20;
+
+    /**
+     * The path's git mode and blob id as it will be once the chain is written, or null if
+     * absent; a directory is TREE (one the chain empties too: see {@link #emptiedByDeletes}).
+     */
+    private State current(String path) throws IOException {
+        if (chain.underAFile(path)) {
+            return null;
+        }
+        if (chain.writesBelow(path)) {
+            return new State(FileMode.TREE, ObjectId.zeroId(), null);
+        }
+        Action a = chain.at(path);
+        if (a == null) {
+            return state(worktree.resolve(path));
+        }
+        if (a.content() == null) {
+            return null;
+        }
+        // as state() would read it back from the disk
+        boolean merged = isFile(a.mode()) && a.content().length <= MERGE_LIMIT;
+        return new State(a.mode(), hash(a.content()), merged ? a.content() : null);
+    }
 
     /**
      * The path's git mode and blob id as it is now, or null if absent; a directory is TREE.
