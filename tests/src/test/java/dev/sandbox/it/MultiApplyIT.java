@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SortedMap;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -17,6 +19,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  * on the whole chain before writing anything; bad names change nothing. Judged by the user's
  * files and {@code git status}.
  */
+// Beside the other classes, as VmBootIT runs (see the surefire configuration in tests/pom.xml):
+// its sandboxes, repositories and state are in a workspace of its own, and nothing it checks
+// is shared with another class.
+@Execution(ExecutionMode.CONCURRENT)
 class MultiApplyIT {
     private static final String FIVE_LINES = "one\ntwo\nthree\nfour\nfive\n";
 
