@@ -5,34 +5,29 @@ import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.GitCli;
 import dev.sandbox.git.Repo;
 import dev.sandbox.harvest.Harvest;
+import dev.sandbox.harvest.Overlay;
 import dev.sandbox.harvest.Source;
 import dev.sandbox.harvest.Trees;
 import dev.sandbox.snapshot.LowerView;
 import dev.sandbox.snapshot.NativeTree;
 import dev.sandbox.snapshot.Snapshotter;
 import dev.sandbox.snapshot.Strategies;
-import dev.sandbox.sys.Posix;
 import dev.sandbox.sys.SafeOpen;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.eclipse.jgit.diff.RawText;
@@ -90,7 +85,6 @@ public final class Rebase {
     static final int MERGE_LIMIT = 64 << 20;
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
-    private static final int S_IFMT = 0170000;
 
     private final Sandboxes sandboxes;
     private final Harvester harvester;
@@ -494,53 +488,21 @@ public final class Rebase {
         return Kind.ABSENT;
     }
 
-    /** The kind of {@code p}, never following a link. */
+    /** The kind of {@code p}, never following a link ({@link Overlay#kind}). */
     static Kind kind(Path p) throws IOException {
-        Map<String, Object> a;
-        try {
-            a = Files.readAttributes(p, "unix:mode,rdev", NOFOLLOW);
-        } catch (NoSuchFileException e) {
-            return Kind.ABSENT;
-        } catch (FileSystemException e) {
-            if ("Not a directory".equals(e.getReason())) {
-                return Kind.ABSENT;
-            }
-            throw e;
-        }
-        int mode = (Integer) a.get("mode");
-        return switch (mode & S_IFMT) {
-            case 0100000 -> Kind.FILE;
-            case 0040000 -> Kind.DIR;
-            case 0120000 -> Kind.SYMLINK;
-            case 0020000 -> (Long) a.get("rdev") == 0 ? Kind.WHITEOUT : Kind.SPECIAL; // overlayfs' whiteout
-            default -> Kind.SPECIAL;
+        return switch (Overlay.kind(p)) {
+            case FILE -> Kind.FILE;
+            case DIR -> Kind.DIR;
+            case SYMLINK -> Kind.SYMLINK;
+            case WHITEOUT -> Kind.WHITEOUT;
+            case SPECIAL -> Kind.SPECIAL;
+            case MISSING -> Kind.ABSENT;
         };
     }
 
-    /**
-     * Whether {@code dir} is an opaque directory of an upper layer: {@code user.overlay.opaque}
-     * (a userxattr mount) or, read as root only, {@code trusted.overlay.opaque} set to "y"
-     * (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque directories").
-     */
+    /** Whether {@code dir} is an opaque directory of an upper layer ({@link Overlay#opaque}). */
     static boolean opaque(Path dir) throws IOException {
-        UserDefinedFileAttributeView view = Files.getFileAttributeView(dir, UserDefinedFileAttributeView.class,
-                NOFOLLOW);
-        if (view != null) {
-            try {
-                if (view.list().contains("overlay.opaque")) {
-                    ByteBuffer buf = ByteBuffer.allocate(view.size("overlay.opaque"));
-                    view.read("overlay.opaque", buf);
-                    return "y".equals(new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII));
-                }
-            } catch (UnsupportedOperationException | IOException e) {
-                // no user xattrs here: trusted.* below
-            }
-        }
-        if (!Posix.isRoot()) {
-            return false;
-        }
-        byte[] v = Posix.getXattr(dir.toString(), "trusted.overlay.opaque");
-        return v != null && v.length == 1 && v[0] == 'y';
+        return Overlay.opaque(dir);
     }
 
     /** Refuses a sandbox started from another's ({@code run --from}): its snapshot is that one's layer. */

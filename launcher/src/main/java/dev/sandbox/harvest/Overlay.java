@@ -13,18 +13,23 @@ import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.Map;
 
 /** How overlayfs marks deletions and replaced directories in an upper layer. */
-final class Overlay {
+public final class Overlay {
     private static final int S_IFMT = 0170000;
     private static final int S_IFCHR = 0020000;
 
     /** What one entry of an upper or lower layer is. */
-    enum Kind { FILE, DIR, SYMLINK, WHITEOUT, SPECIAL, MISSING }
+    public enum Kind { FILE, DIR, SYMLINK, WHITEOUT, SPECIAL, MISSING }
 
     private Overlay() {
     }
 
-    /** The kind of {@code p}, never following a symlink. */
-    static Kind kind(Path p) throws IOException {
+    /**
+     * The kind of {@code p}, never following a symlink: {@link Kind#MISSING} when nothing is
+     * there, or a parent is not a directory.
+     *
+     * @throws IOException when its attributes can't be read otherwise
+     */
+    public static Kind kind(Path p) throws IOException {
         Map<String, Object> a;
         try {
             a = Files.readAttributes(p, "unix:mode,rdev", LinkOption.NOFOLLOW_LINKS);
@@ -61,8 +66,11 @@ final class Overlay {
      * Whether the upper directory {@code dir} hides the lower one completely: overlayfs sets
      * {@code user.overlay.opaque} (mounted with userxattr) or {@code trusted.overlay.opaque}
      * to "y" when a directory was removed and made again. "x" marks a merge dir, not opaque.
+     * (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque directories")
+     *
+     * @throws IOException when the xattrs can't be read for another reason than their absence
      */
-    static boolean opaque(Path dir) throws IOException {
+    public static boolean opaque(Path dir) throws IOException {
         UserDefinedFileAttributeView view = Files.getFileAttributeView(dir, UserDefinedFileAttributeView.class,
                 LinkOption.NOFOLLOW_LINKS);
         if (view != null) {
