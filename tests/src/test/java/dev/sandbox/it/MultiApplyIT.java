@@ -31,13 +31,7 @@ class MultiApplyIT {
     void apply_severalSandboxes_inOrder_conflictsOfTheChainCollected_noConflictsWritesNothing(Runner runner) {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
-            Path repo = ws.mkdir("repo");
-            Repos.git(repo, "init", "-q", "-b", "main");
-            Repos.write(repo, "f.txt", FIVE_LINES);
-            Repos.write(repo, "g.txt", "g\n");
-            Repos.git(repo, "add", "-A");
-            Repos.git(repo, "commit", "-q", "-m", "base");
-            ws.own();
+            Path repo = repository(ws, "g.txt", "g\n");
             Cli cli = new Cli(ws);
             // a and b touch different files; a and c the same line of f.txt, each clean alone
             cli.runOk(repo, "run", "--name", "a", "--", "sh", "-c",
@@ -120,12 +114,7 @@ class MultiApplyIT {
     void apply_aSandboxThenOneStartedFromIt_inOneCommand_givesTheLatersMergedView(Runner runner) {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
-            Path repo = ws.mkdir("repo");
-            Repos.git(repo, "init", "-q", "-b", "main");
-            Repos.write(repo, "f.txt", FIVE_LINES);
-            Repos.git(repo, "add", "-A");
-            Repos.git(repo, "commit", "-q", "-m", "base");
-            ws.own();
+            Path repo = repository(ws);
             Cli cli = new Cli(ws);
             cli.runOk(repo, "run", "--name", "a", "--", "sh", "-c",
                     "sed -i 's/^three$/three by a/' f.txt && echo a > a.txt");
@@ -151,5 +140,19 @@ class MultiApplyIT {
 
     private static List<String> conflictLines(Proc.Result r) {
         return r.stdout().lines().filter(l -> l.matches("\\S+ +conflict .*")).toList();
+    }
+
+    /** A repository owned by the workspace's user: f.txt of five lines, and each further name and content pair, committed. */
+    private static Path repository(Workspace ws, String... more) {
+        Path repo = ws.mkdir("repo");
+        Repos.git(repo, "init", "-q", "-b", "main");
+        Repos.write(repo, "f.txt", FIVE_LINES);
+        for (int i = 0; i < more.length; i += 2) {
+            Repos.write(repo, more[i], more[i + 1]);
+        }
+        Repos.git(repo, "add", "-A");
+        Repos.git(repo, "commit", "-q", "-m", "base");
+        ws.own();
+        return repo;
     }
 }
