@@ -288,10 +288,17 @@ static void apply_op(const struct sandbox_op *op)
         break;
     }
     case OP_HIDE: {
-        /* Secrets (~/.ssh...) are covered with something empty; absent ones need nothing. */
+        /* Secrets (~/.ssh...) are covered with something empty; absent ones need nothing. So
+         * do paths that can't be reached: a file where one of its directories would be, or a
+         * loop of links (an agent that made the repository's .git a file or a looping link
+         * hides the state directory below it itself). */
         const char *target = op->args[0];
         bool exists;
-        cleanup_free char *path = newroot_path(target, &exists);
+        cleanup_free char *path = resolve_in_root(NEWROOT, target, &exists);
+        if (path == NULL && (errno == ENOTDIR || errno == ELOOP))
+            break;
+        if (path == NULL)
+            die_with_error("can't resolve '%s'", target);
         struct stat st;
         if (!exists || stat(path, &st) < 0)
             break;
