@@ -70,7 +70,7 @@ public final class ApplyCommand implements Callable<Integer> {
             out.println("updated  " + QuotePath.quoted(path));
         }
         for (Apply.Conflict c : o.conflicts()) {
-            out.println("conflict " + QuotePath.quoted(c.path()) + ": " + c.why());
+            out.println("conflict " + QuotePath.quoted(c.path()) + ": " + c.said(o.written()));
         }
         if (!o.written()) {
             throw SandboxException.nothing("can't apply '" + name + "': " + o.conflicts().size()
@@ -113,7 +113,7 @@ public final class ApplyCommand implements Callable<Integer> {
                 paths.add(new String[] {row.name(), "updated", QuotePath.quoted(path)});
             }
             for (Apply.Conflict c : o.conflicts()) {
-                paths.add(new String[] {row.name(), "conflict", QuotePath.quoted(c.path()) + ": " + c.why()});
+                paths.add(new String[] {row.name(), "conflict", QuotePath.quoted(c.path()) + ": " + c.said(o.written())});
             }
             String status = o.written() ? o.conflicts().isEmpty() ? "applied" : "applied with conflicts"
                     : o.conflicts().isEmpty() ? "not applied" : "would conflict";

@@ -41,8 +41,20 @@ import org.eclipse.jgit.merge.MergeResult;
  * the whole chain is clean is known before anything is written.
  */
 public final class Apply {
-    /** A path the merge could not settle, and why. */
-    public record Conflict(String path, String why) {
+    /**
+     * A path the merge could not settle: why, and what writing the merge puts there
+     * ({@code done}, "" when it leaves the user's file as it is), which is not said when
+     * nothing was written ({@code --no-conflicts}).
+     */
+    public record Conflict(String path, String why, String done) {
+        public Conflict(String path, String why) {
+            this(path, why, "");
+        }
+
+        /** The reason as said to the user, with what was done when the merge was {@code written}. */
+        public String said(boolean written) {
+            return written ? why + done : why;
+        }
     }
 
     /**
@@ -325,8 +337,8 @@ public final class Apply {
             conflicts.add(new Conflict(c.path(), "deleted in the sandbox, changed by " + who + " (your file is kept)"));
         } else if (cur == null) {
             actions.add(new Action(c.path(), c.newMode(), bytes(c.newId())));
-            conflicts.add(new Conflict(c.path(), "changed in the sandbox, deleted by " + who
-                    + " (restored with the sandbox's version)"));
+            conflicts.add(new Conflict(c.path(), "changed in the sandbox, deleted by " + who,
+                    " (restored with the sandbox's version)"));
         } else if (isFile(cur.mode) && isFile(c.newMode()) && (c.oldMode() == null || isFile(c.oldMode()))) {
             merge(c, cur, who);
         } else {
@@ -403,7 +415,7 @@ public final class Apply {
         FileMode mode = c.oldMode() != null && cur.mode != c.oldMode() ? cur.mode : c.newMode();
         actions.add(new Action(c.path(), mode, out.toByteArray()));
         if (r.containsConflicts()) {
-            conflicts.add(new Conflict(c.path(), "changed by " + who + " and in the sandbox: conflict markers written"));
+            conflicts.add(new Conflict(c.path(), "changed by " + who + " and in the sandbox", ": conflict markers written"));
         } else {
             updated.add(c.path());
         }
@@ -422,7 +434,7 @@ public final class Apply {
             return;
         }
         actions.add(new Action(beside, c.newMode(), bytes(c.newId())));
-        conflicts.add(new Conflict(c.path(), why + " (yours is kept, the sandbox's is in '" + QuotePath.escaped(beside)
+        conflicts.add(new Conflict(c.path(), why, " (yours is kept, the sandbox's is in '" + QuotePath.escaped(beside)
                 + "')"));
     }
 

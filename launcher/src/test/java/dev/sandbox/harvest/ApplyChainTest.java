@@ -84,7 +84,7 @@ class ApplyChainTest {
                 new Sb("c", List.of(mod("top.txt", "top\n", "top by c\n"))));
         assertEquals(List.of(), c.get(0), "a alone is clean");
         assertEquals(List.of(new Apply.Conflict("f.txt",
-                "changed by sandbox 'a' and in the sandbox: conflict markers written")), c.get(1));
+                "changed by sandbox 'a' and in the sandbox", ": conflict markers written")), c.get(1));
         assertEquals(List.of(), c.get(2), "c after them is clean");
     }
 
