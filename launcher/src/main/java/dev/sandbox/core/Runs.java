@@ -106,6 +106,9 @@ public final class Runs {
         }
         HelperArgs.createPaths(profile, homeShown);
         Snapshotter snapshotter = Strategies.choose(strategy, helper.path(), repo.root(), store.root());
+        if (options.from() != null) { // before a name is reserved: --from X --name X names no sandbox
+            Stacks.refuseMissing(store, options.from());
+        }
         List<String> names = reserve(name, count);
         if (name == null && !options.detach()) { // detached, the names are printed once it runs
             console.say("starting sandbox" + (count == 1 ? "" : "es") + " '" + String.join("', '", names) + "'");

@@ -200,14 +200,14 @@ public final class SnapshotStore {
      * the other sandbox still (its run lock); {@code claim} records the new one's use under
      * the snapshots lock. docs/ARCHITECTURE.md §13.
      *
-     * @throws SandboxException (exit 125) when the layers would be more than a mount takes
-     *     ({@value #MOUNT_OPTIONS_MAX} bytes of options, {@value #CHAIN_MAX} layers), or the
-     *     copy fails
+     * @throws SandboxException exit 2 when the layers would be more than a mount takes
+     *     ({@value #MOUNT_OPTIONS_MAX} bytes of options, {@value #CHAIN_MAX} layers): a stack
+     *     too deep to start from; exit 125 when the copy fails
      */
     public Snapshot stack(Snapshot parent, Path upper, List<String> changed, Console console, Claim claim) {
         List<Snapshot> chain = chain(parent.id());
         if (chain.size() + 1 > CHAIN_MAX || mountOptionBytes(chain) > MOUNT_OPTIONS_MAX) {
-            throw SandboxException.failure("can't stack on snapshot '" + parent.id() + "': its " + chain.size()
+            throw SandboxException.invalidInput("can't stack on snapshot '" + parent.id() + "': its " + chain.size()
                     + " layers leave no room for one more in a mount (commit or apply that sandbox's work and run"
                     + " on your tree instead)");
         }

@@ -39,6 +39,19 @@ final class Stacks {
     }
 
     /**
+     * Refuses {@code run --from NAME} when there is no sandbox NAME, before the new sandbox's
+     * name is reserved (which could be NAME itself).
+     *
+     * @throws SandboxException exit 2, a bad name or no such sandbox
+     */
+    static void refuseMissing(StateStore store, String name) {
+        StateStore.validateName(name);
+        if (!Files.isDirectory(store.sandboxDir(name), LinkOption.NOFOLLOW_LINKS)) {
+            throw SandboxException.cantWithInput("start from sandbox", name, "no such sandbox (see 'sandbox list')");
+        }
+    }
+
+    /**
      * The snapshot of sandbox {@code name}'s merged view that {@code run --from NAME} runs on,
      * taken while NAME's run lock is held, so that it can't start meanwhile.
      *
@@ -46,11 +59,8 @@ final class Stacks {
      *     ("stop it first"): its layer would change under the copy
      */
     static Snapshot fork(Sandboxes sandboxes, String name, Console console, Claim claim) {
-        StateStore.validateName(name);
+        refuseMissing(sandboxes.store(), name);
         Path dir = sandboxes.store().sandboxDir(name);
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            throw SandboxException.cantWithInput("start from sandbox", name, "no such sandbox (see 'sandbox list')");
-        }
         FileChannel held;
         try {
             held = StateStore.lockRun(dir);

@@ -101,6 +101,32 @@ class StackIT {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void runFrom_anAgentThatReplacedGit_startsAgainAndStacks_aNameOfItsOwnRefused(Runner runner) {
+        runner.assumeAvailable();
+        try (Workspace ws = Workspace.create(runner)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            // .git a file, then a looping link: the state directory below it can't be reached to be hidden
+            cli.runOk(repo, "run", "--name", "g", "--", "sh", "-c",
+                    "rm -rf .git; echo 'gitdir: /nonexistent' > .git; echo work > w.txt");
+            Proc.Result again = cli.run(repo, "start", "g", "--", "cat", ".git", "w.txt");
+            assertEquals(0, again.exitCode(), again.describe());
+            assertEquals(List.of("gitdir: /nonexistent", "work"), again.stdoutLines(), again.describe());
+            Proc.Result stacked = cli.run(repo, "run", "--from", "g", "--name", "h", "--", "cat", "w.txt");
+            assertEquals(0, stacked.exitCode(), stacked.describe());
+            assertEquals(List.of("work"), stacked.stdoutLines());
+            cli.runOk(repo, "run", "--name", "loop", "--", "sh", "-c", "rm -rf .git; ln -s .git .git");
+            cli.runOk(repo, "start", "loop", "--", "true");
+
+            String line = Cli.assertOneErrorLine(cli.run(repo, "run", "--from", "zz", "--name", "zz", "--", "true"), 2);
+            assertTrue(line.contains("'zz'") && line.contains("no such sandbox"), line);
+            assertFalse(Files.exists(Repos.sandboxDir(repo, "zz")), "nothing left of the refused run");
+        }
+    }
+
     private static List<String> diff(Cli cli, Path repo, String... args) {
         Proc.Result r = cli.run(repo, args);
         assertEquals(0, r.exitCode(), r.describe());
