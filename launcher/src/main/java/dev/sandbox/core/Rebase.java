@@ -514,7 +514,7 @@ public final class Rebase {
             var node = Json.MAPPER.readTree(StateStore.sandboxJson(dir).toFile());
             if (node != null && node.hasNonNull("from")) {
                 throw SandboxException.cantWithInput("rebase", name, "it was started from sandbox '"
-                        + Console.oneLine(node.get("from").asText()) + "', whose work it holds as its snapshot");
+                        + Console.oneLine(node.get("from").path("name").asText()) + "', whose work it holds as its snapshot");
             }
         } catch (IOException e) {
             throw SandboxException.cant("read", StateStore.sandboxJson(dir), e);
@@ -534,8 +534,9 @@ public final class Rebase {
 
     /**
      * Finishes or undoes a rebase of the sandbox in {@code dir} that was interrupted (the
-     * caller holds its run lock, so none is under way): with no journal, nothing; with a
-     * journal not marked complete, the new layer is deleted (the old one was never touched);
+     * caller holds its run lock, so none is under way): its scratch files are deleted; with no
+     * journal, nothing else; with a journal not marked complete, the new layer is deleted (the
+     * old one was never touched);
      * with one marked complete, the layers trade places if they have not yet,
      * {@code moveRecord} moves the record, and the old layer is deleted. Every step can be
      * repeated, so a kill during this is finished by the next call. Returns whether there was
@@ -544,6 +545,12 @@ public final class Rebase {
      * @throws IOException when a layer can't be renamed or deleted; nothing is lost then
      */
     static boolean recover(Path dir, IoConsumer moveRecord) throws IOException {
+        // a killed rebase's ops file, empty layer or merge files, and its journal's temporary copy
+        try (DirectoryStream<Path> scratch = Files.newDirectoryStream(dir, "{.rebase-*,.rebase.json.tmp-*}")) {
+            for (Path p : scratch) {
+                Tree.delete(p);
+            }
+        }
         Path journal = dir.resolve(JOURNAL);
         if (!Files.exists(journal, NOFOLLOW)) {
             return false;
@@ -557,11 +564,6 @@ public final class Rebase {
         Path upper = StateStore.upperDir(dir);
         Path next = dir.resolve(NEW_UPPER);
         Path old = dir.resolve(OLD_UPPER);
-        try (DirectoryStream<Path> scratch = Files.newDirectoryStream(dir, ".rebase-*")) {
-            for (Path p : scratch) {
-                Tree.delete(p); // a killed rebase's ops file, empty layer or merge files
-            }
-        }
         if (j == null || !j.built() || j.to() == null) {
             if (Files.exists(old, NOFOLLOW) && !Files.exists(upper, NOFOLLOW)) {
                 Files.move(old, upper, StandardCopyOption.ATOMIC_MOVE); // never happens: renames come after built

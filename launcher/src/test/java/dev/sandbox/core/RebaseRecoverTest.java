@@ -58,6 +58,19 @@ class RebaseRecoverTest {
     }
 
     @Test
+    void recover_killedWhileTheJournalWasWritten_dropsItsTemporaryCopy_andNothingElse() throws IOException {
+        Files.createDirectories(StateStore.upperDir(dir));
+        Files.writeString(StateStore.upperDir(dir).resolve("work.txt"), "x");
+        Files.writeString(dir.resolve("." + Rebase.JOURNAL + ".tmp-4242"), ""); // as Json.writeAtomically names it
+        Files.createDirectories(dir.resolve(".rebase-ops-4242"));
+        assertFalse(recover());
+        assertFalse(Files.exists(dir.resolve("." + Rebase.JOURNAL + ".tmp-4242")));
+        assertFalse(Files.exists(dir.resolve(".rebase-ops-4242")));
+        assertTrue(Files.exists(StateStore.upperDir(dir).resolve("work.txt")), "the layer is left alone");
+        assertTrue(moved.isEmpty());
+    }
+
+    @Test
     void recover_killedWhileTheNewLayerWasBuilt_undoesIt_recordUnmoved() throws IOException {
         layout(false, true, true, false);
         assertTrue(recover());
