@@ -5,6 +5,7 @@ import dev.sandbox.core.Comparisons;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Harvester;
 import dev.sandbox.core.Sandboxes;
+import dev.sandbox.error.SandboxException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.util.ArrayList;
@@ -53,6 +54,9 @@ public final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (test != null && test.isBlank()) { // sh -c '' exits 0: every candidate would pass
+            throw SandboxException.invalidInput("--test needs a command to run in each sandbox");
+        }
         Console console = SandboxCli.console(spec);
         Harvester harvester = new Harvester(Sandboxes.open(Context.ofCurrentProcess()), includeIgnored);
         List<Comparisons.Row> rows = new Comparisons(harvester).compare(names,

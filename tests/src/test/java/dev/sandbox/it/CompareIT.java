@@ -102,6 +102,8 @@ class CompareIT {
 
             Proc.Result nosuch = cli.run(repo, "compare", "exp-1", "nosuch");
             assertTrue(Cli.assertOneErrorLine(nosuch, 2).contains("'nosuch'"), nosuch.describe());
+            Proc.Result empty = cli.run(repo, "compare", "--test", " ", "exp-1");
+            assertTrue(Cli.assertOneErrorLine(empty, 2).contains("--test needs a command"), empty.describe());
 
             // merge: the user's tree, index and HEAD are never touched, clean or refused
             SortedMap<String, String> tree = HarvestIT.workingTree(repo);
