@@ -84,7 +84,8 @@ class RebaseIT {
             assertTrue(line.contains("commit them first with 'sandbox commit c'"), line);
             Path record = Repos.sandboxDir(repo, "c").resolve("sandbox.json");
             String json = Repos.read(record);
-            Repos.write(record.getParent(), "sandbox.json", json.replaceFirst("\\{", "{ \"from\" : \"a\","));
+            // as run --from records it (StackIT runs the real one)
+            Repos.write(record.getParent(), "sandbox.json", json.replaceFirst("\\{", "{ \"from\" : { \"name\" : \"a\" },"));
             line = Cli.assertOneErrorLine(cli.run(repo, "rebase", "c"), 2);
             assertEquals("sandbox: can't rebase 'c': it was started from sandbox 'a', whose work it holds as its"
                     + " snapshot", line);
