@@ -239,15 +239,11 @@ public final class Harvester {
         String name = target.name();
         String shortName = branch != null ? branch : "sandbox/" + target.name();
         String ref = "refs/heads/" + shortName;
-        // git branch refuses HEAD and a leading '-' too (git-check-ref-format(1), --branch);
-        // refs/... would make refs/heads/refs/..., which git takes for another ref's name
-        if (!Repository.isValidRefName(ref) || shortName.equals("HEAD") || shortName.startsWith("-")
-                || shortName.startsWith("refs/") || List.of(shortName.split("/")).stream().anyMatch(
-                        c -> c.endsWith(".lock"))) { // git refuses '.lock' at any component's end; JGit only at the last
+        if (!validBranchName(shortName)) {
             throw SandboxException.cantWithInput("use the branch name", shortName,
                     "not a valid git branch name" + (branch == null ? " (pick one with -b)" : ""));
         }
-        checkedOutBranches(target).stream().filter(ref::equals).findAny().ifPresent(b -> {
+        checkedOutBranches(target.repoRoot()).stream().filter(ref::equals).findAny().ifPresent(b -> {
             throw SandboxException.cantWithInput("commit to the branch", shortName,
                     "it is checked out in a working tree (pick another with -b)");
         });
@@ -431,8 +427,21 @@ public final class Harvester {
         sandboxes.update(target.dir(), sb -> (sb != null ? sb : target.record()).harvested(state(judged), commit));
     }
 
-    private static List<String> checkedOutBranches(Target target) {
-        GitCli.Result r = GitCli.run(target.repoRoot(), "worktree", "list", "--porcelain");
+    /**
+     * Whether git would take {@code shortName} for a new branch's name ({@code refs/heads/} and
+     * it): git branch refuses HEAD and a leading '-' too (git-check-ref-format(1), --branch);
+     * refs/... would make refs/heads/refs/..., which git takes for another ref's name; git
+     * refuses '.lock' at any component's end, JGit only at the last.
+     */
+    static boolean validBranchName(String shortName) {
+        return Repository.isValidRefName("refs/heads/" + shortName) && !shortName.equals("HEAD")
+                && !shortName.startsWith("-") && !shortName.startsWith("refs/")
+                && List.of(shortName.split("/")).stream().noneMatch(c -> c.endsWith(".lock"));
+    }
+
+    /** The branches checked out in the working trees of the repository at {@code root}, as full ref names. */
+    static List<String> checkedOutBranches(Path root) {
+        GitCli.Result r = GitCli.run(root, "worktree", "list", "--porcelain");
         List<String> refs = new ArrayList<>();
         if (r.ok()) {
             for (String line : r.out().split("\n")) {

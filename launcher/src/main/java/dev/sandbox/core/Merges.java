@@ -75,7 +75,7 @@ public final class Merges {
         }
         String ref = checkBranch(branch);
         Path root = harvester.sandboxes().repo().root();
-        if (checkedOut(root).contains(ref)) {
+        if (Harvester.checkedOutBranches(root).contains(ref)) {
             throw SandboxException.cantWithInput("merge into the branch", branch,
                     "it is checked out in a working tree (pick another with -b)");
         }
@@ -136,30 +136,10 @@ public final class Merges {
      * {@code commit -b} judges it.
      */
     static String checkBranch(String branch) {
-        String ref = "refs/heads/" + branch;
-        // git branch refuses HEAD and a leading '-' too (git-check-ref-format(1), --branch);
-        // refs/... would make refs/heads/refs/..., which git takes for another ref's name;
-        // git refuses '.lock' at any component's end, JGit only at the last
-        if (!Repository.isValidRefName(ref) || branch.equals("HEAD") || branch.startsWith("-")
-                || branch.startsWith("refs/")
-                || List.of(branch.split("/")).stream().anyMatch(c -> c.endsWith(".lock"))) {
+        if (!Harvester.validBranchName(branch)) {
             throw SandboxException.cantWithInput("use the branch name", branch, "not a valid git branch name");
         }
-        return ref;
-    }
-
-    /** The branches checked out in the repository's working trees, as full ref names. */
-    private static Set<String> checkedOut(Path root) {
-        GitCli.Result r = GitCli.run(root, "worktree", "list", "--porcelain");
-        Set<String> refs = new HashSet<>();
-        if (r.ok()) {
-            for (String line : r.out().split("\n")) {
-                if (line.startsWith("branch ")) {
-                    refs.add(line.substring("branch ".length()).strip());
-                }
-            }
-        }
-        return refs;
+        return "refs/heads/" + branch;
     }
 
     /**
