@@ -1,5 +1,6 @@
 package dev.sandbox.core;
 
+import dev.sandbox.harvest.Overlay;
 import dev.sandbox.sys.Posix;
 import dev.sandbox.sys.SafeOpen;
 import java.io.ByteArrayOutputStream;
@@ -59,7 +60,7 @@ final class LayerOps {
                             }
                             boolean opaque;
                             try (SafeOpen.Dir child = dir.dir(text)) {
-                                opaque = opaque(child, root);
+                                opaque = Overlay.opaque(child, root); // as harvest reads it
                             }
                             record(out, opaque ? 'C' : 'c', rel);
                             if (!opaque) {
@@ -77,15 +78,6 @@ final class LayerOps {
             }
         }
         return skipped;
-    }
-
-    /** As {@code harvest.UpperWalk} reads it: {@code user.overlay.opaque}, or as root {@code trusted.overlay.opaque}, "y". */
-    private static boolean opaque(SafeOpen.Dir dir, boolean root) throws IOException {
-        byte[] v = dir.xattr("user.overlay.opaque");
-        if (v == null && root) {
-            v = dir.xattr("trusted.overlay.opaque");
-        }
-        return v != null && v.length == 1 && v[0] == 'y';
     }
 
     private static void record(OutputStream out, char op, byte[] rel) throws IOException {

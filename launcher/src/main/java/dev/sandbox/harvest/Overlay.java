@@ -1,6 +1,7 @@
 package dev.sandbox.harvest;
 
 import dev.sandbox.sys.Posix;
+import dev.sandbox.sys.SafeOpen;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -55,6 +56,21 @@ public final class Overlay {
             default:
                 return Kind.SPECIAL;
         }
+    }
+
+    /**
+     * {@link #opaque(Path)} for a directory opened without following links: the
+     * {@code trusted.*} form is read only when {@code root} (readable by root only, and only a
+     * root mount writes it).
+     *
+     * @throws IOException when the xattr can't be read for another reason than its absence
+     */
+    public static boolean opaque(SafeOpen.Dir dir, boolean root) throws IOException {
+        byte[] v = dir.xattr("user.overlay.opaque");
+        if (v == null && root) {
+            v = dir.xattr("trusted.overlay.opaque");
+        }
+        return v != null && v.length == 1 && v[0] == 'y';
     }
 
     static boolean executable(Path p) throws IOException {

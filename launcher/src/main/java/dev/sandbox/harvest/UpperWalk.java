@@ -411,11 +411,7 @@ public final class UpperWalk {
      * to "y" when a directory was removed and made again. "x" marks a merge dir, not opaque.
      */
     private boolean opaque(SafeOpen.Dir dir) throws IOException {
-        byte[] v = dir.xattr("user.overlay.opaque");
-        if (v == null && root) {
-            v = dir.xattr("trusted.overlay.opaque"); // readable by root only, and only a root mount writes it
-        }
-        return v != null && v.length == 1 && v[0] == 'y';
+        return Overlay.opaque(dir, root);
     }
 
     /**
