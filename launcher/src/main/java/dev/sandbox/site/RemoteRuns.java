@@ -1,6 +1,7 @@
 package dev.sandbox.site;
 
 import dev.sandbox.console.Console;
+import dev.sandbox.core.Removal;
 import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
@@ -151,13 +152,14 @@ public final class RemoteRuns {
         for (int i = 0; i < names.size(); i++) {
             String n = names.get(i);
             Mirrors.Reported r = reported.get(n);
-            if (r == null) { // --rm removed it there: it held no work
+            if (r == null) {
+                // --rm removed it there (it held no work), or it failed to start there (the
+                // host said why): nothing came back, so the mirror goes as a failed local run's
+                // sandbox does
                 closeQuietly(mirrors.locks().get(i));
+                new Removal(sandboxes).remove(n, true);
                 if (request.remove()) {
-                    new dev.sandbox.core.Removal(sandboxes).remove(n, true);
                     console.say(n + " changed nothing: removed");
-                } else {
-                    console.warn(host + " no longer has " + n + "; kept here without its changes");
                 }
                 continue;
             }
