@@ -46,11 +46,18 @@ public final class Ssh implements AutoCloseable {
     private final SshTarget target;
     private final List<String> program;
     private final List<String> options;
+    private final String label;
 
-    private Ssh(SshTarget target, List<String> program, List<String> options) {
+    private Ssh(SshTarget target, List<String> program, List<String> options, String label) {
         this.target = target;
         this.program = program;
         this.options = options;
+        this.label = label;
+    }
+
+    /** This connection, named {@code label} in messages ("the VM") instead of its target. */
+    public Ssh named(String label) {
+        return new Ssh(target, program, options, label);
     }
 
     /**
@@ -61,8 +68,27 @@ public final class Ssh implements AutoCloseable {
     public static Ssh to(SshTarget target, List<String> extraOptions, Map<String, String> env) {
         String ssh = env.get(SSH_ENV);
         List<String> program = ssh == null || ssh.isBlank() ? List.of("ssh") : List.of(ssh.strip().split("\\s+"));
-        Path control = RuntimeDir.forUser(env).resolve("ssh-%C-" + ProcessHandle.current().pid());
-        return new Ssh(target, program, options(target, control.toString(), extraOptions));
+        Path control = controlDir(env).resolve("ssh-%C-" + ProcessHandle.current().pid());
+        return new Ssh(target, program, options(target, control.toString(), extraOptions), target.display());
+    }
+
+    /**
+     * The user's runtime directory; where there is none to be had (macOS has no /proc to learn
+     * the uid from, which the VM bridge runs on), a new private (0700) directory in /tmp, short
+     * enough for the socket's path (104 bytes on macOS, 108 on Linux).
+     */
+    private static Path controlDir(Map<String, String> env) {
+        try {
+            return RuntimeDir.forUser(env);
+        } catch (SandboxException e) {
+            try {
+                Path dir = java.nio.file.Files.createTempDirectory(Path.of("/tmp"), "sandbox-ssh-"); // 0700
+                dir.toFile().deleteOnExit();
+                return dir;
+            } catch (IOException io) {
+                throw SandboxException.cant("make a directory for ssh's control socket in", "/tmp", io);
+            }
+        }
     }
 
     /** sandbox's ssh options for {@code target}, then {@code extra}; without the destination. */
@@ -193,7 +219,7 @@ public final class Ssh implements AutoCloseable {
         argv.add(target.remotePrefix() + remoteDir + "/");
         Command.Result r = Command.run(argv);
         if (!r.ok()) {
-            throw SandboxException.failure("can't copy '" + localDir + "' to " + target.display() + ": " + r.why());
+            throw SandboxException.failure("can't copy '" + localDir + "' into " + label + ": " + r.why());
         }
         Matcher m = FILES_SENT.matcher(r.stdout());
         return m.find() ? Long.parseLong(m.group(1).replace(",", "")) : -1;
@@ -227,11 +253,11 @@ public final class Ssh implements AutoCloseable {
             int localStatus = pipe.get(1).waitFor();
             int remoteStatus = pipe.get(0).waitFor();
             if (remoteStatus != 0) {
-                throw SandboxException.failure("can't copy " + remoteDir + " from " + target.display() + ": "
+                throw SandboxException.failure("can't copy " + remoteDir + " from " + label + ": "
                         + new Command.Result(remoteStatus, "", remoteErr.join()).why());
             }
             if (localStatus != 0) {
-                throw SandboxException.failure("can't copy " + remoteDir + " from " + target.display() + " into '"
+                throw SandboxException.failure("can't copy " + remoteDir + " from " + label + " into '"
                         + emptyLocalDir + "': " + new Command.Result(localStatus, "", localErr).why());
             }
         } catch (IOException e) {
