@@ -50,7 +50,11 @@ public final class Mirrors {
 
     /** The record of {@code name} when it is a mirror, else null (none, or a local sandbox). */
     public Sandbox mirror(String name) {
-        StateStore.validateName(name);
+        try {
+            StateStore.validateName(name);
+        } catch (SandboxException invalid) {
+            return null; // not a mirror: the verb says what is wrong with the name, in its own words
+        }
         Path dir = sandboxes.store().sandboxDir(name);
         if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             return null;
