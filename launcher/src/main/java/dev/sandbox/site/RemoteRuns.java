@@ -11,6 +11,7 @@ import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.snapshot.Strategies;
+import dev.sandbox.sys.Command;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -110,6 +111,7 @@ public final class RemoteRuns {
         }
         long sent = site.sync(sandboxes.repo().root());
         console.say("synced " + sent + " file" + (sent == 1 ? "" : "s") + " to " + host);
+        syncHomePaths(site, request.profile());
         Map<String, String> vars = agentVars(sandboxes.context().env(), request.profile(), request.env());
         String envFile = vars.isEmpty() ? null : site.sendEnv(vars);
         Map<Integer, Integer> chosen = new LinkedHashMap<>();
@@ -174,6 +176,48 @@ public final class RemoteRuns {
             return r != null && r.exitCode() != null ? r.exitCode() : status;
         }
         return status;
+    }
+
+    /**
+     * The profile's writable paths under the home (an agent's login and settings, such as
+     * {@code ~/.claude}) go to the same paths under the host's home, as the VM bridge copies
+     * them; nothing else of the home does. Only what changed is sent, and nothing is deleted
+     * there (the host's runs write there too). A path that is a symbolic link here is skipped:
+     * it may point anywhere.
+     */
+    private void syncHomePaths(SshSite site, Profile profile) {
+        Path home = sandboxes.context().home();
+        for (String p : homePaths(profile.writable())) {
+            Path local = home.resolve(p);
+            if (!Files.exists(local, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(local)) {
+                continue;
+            }
+            String parent = p.contains("/") ? p.substring(0, p.lastIndexOf('/')) : ".";
+            Command.Result r = Command.run(List.of("rsync", "-a", "-e", site.ssh().sshCommand(), "--rsync-path",
+                    "mkdir -p " + Ssh.quote(parent) + " && rsync", local.toString(),
+                    site.ssh().target().remotePrefix() + parent + "/"));
+            if (!r.ok()) {
+                throw SandboxException.failure("can't copy '" + local + "' to " + site.host().name() + ": " + r.why());
+            }
+            console.say("copied ~/" + p + " to " + site.host().name() + " (profile '" + profile.name()
+                    + "' writes there)");
+        }
+    }
+
+    /** The paths under the home ({@code ~/X}) among a profile's {@code writable}, as X; none that leaves the home. */
+    static List<String> homePaths(List<String> writable) {
+        List<String> out = new ArrayList<>();
+        for (String w : writable) {
+            if (!w.startsWith("~/")) {
+                continue;
+            }
+            String rel = w.substring(2).replaceAll("/+$", "");
+            if (!rel.isEmpty() && List.of(rel.split("/")).stream().noneMatch(s -> s.equals("..") || s.equals("."))
+                    && !rel.startsWith("/")) {
+                out.add(rel);
+            }
+        }
+        return out;
     }
 
     /**
