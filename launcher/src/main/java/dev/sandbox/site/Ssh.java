@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -135,21 +134,41 @@ public final class Ssh implements AutoCloseable {
         } catch (IOException e) {
             return new Command.Result(127, "", program.get(0) + ": not installed or not on the PATH");
         }
-        try {
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-            CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
-            try (OutputStream in = p.getOutputStream()) {
-                if (stdin != null) {
-                    in.write(stdin);
-                }
-            } catch (IOException e) {
-                // the remote command did not read it all: its status says what happened
+        // Each stream read by a thread of its own: a pool could run the two one after the other,
+        // and a command that fills one pipe before it closes the other would never end.
+        Reader err = new Reader(p.getErrorStream());
+        Reader out = new Reader(p.getInputStream());
+        try (OutputStream in = p.getOutputStream()) {
+            if (stdin != null) {
+                in.write(stdin);
             }
-            return new Command.Result(p.waitFor(), out.join(), err.join());
+        } catch (IOException e) {
+            // the remote command did not read it all: its status says what happened
+        }
+        try {
+            int status = p.waitFor();
+            return new Command.Result(status, out.text(), err.text());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
             return new Command.Result(125, "", "interrupted");
+        }
+    }
+
+    /** Reads a stream to its end on a daemon thread of its own. */
+    private static final class Reader {
+        private final Thread thread;
+        private volatile String text = "";
+
+        Reader(InputStream in) {
+            thread = new Thread(() -> text = read(in), "ssh-reader");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        String text() throws InterruptedException {
+            thread.join();
+            return text;
         }
     }
 
@@ -248,13 +267,13 @@ public final class Ssh implements AutoCloseable {
         local.environment().put("LC_ALL", "C");
         try {
             List<Process> pipe = ProcessBuilder.startPipeline(List.of(remote, local));
-            CompletableFuture<String> remoteErr = CompletableFuture.supplyAsync(() -> read(pipe.get(0).getErrorStream()));
+            Reader remoteErr = new Reader(pipe.get(0).getErrorStream());
             String localErr = read(pipe.get(1).getErrorStream());
             int localStatus = pipe.get(1).waitFor();
             int remoteStatus = pipe.get(0).waitFor();
             if (remoteStatus != 0) {
                 throw SandboxException.failure("can't copy " + remoteDir + " from " + label + ": "
-                        + new Command.Result(remoteStatus, "", remoteErr.join()).why());
+                        + new Command.Result(remoteStatus, "", remoteErr.text()).why());
             }
             if (localStatus != 0) {
                 throw SandboxException.failure("can't copy " + remoteDir + " from " + label + " into '"
