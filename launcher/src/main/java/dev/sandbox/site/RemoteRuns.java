@@ -5,6 +5,7 @@ import dev.sandbox.core.Removal;
 import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
+import dev.sandbox.core.Tree;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.SandboxNetwork;
@@ -93,15 +94,22 @@ public final class RemoteRuns {
             Runs.Mirrored mirrors = new Runs(sandboxes).mirrors(request.name(), request.count(), request.strategy(),
                     request.command(), request.net(), request.profile().name(),
                     new Sandbox.Site(request.host().name(), dir), request.detach(), console);
+            boolean[] started = new boolean[1];
             try {
-                return runThere(request, site, dir, mirrors);
+                return runThere(request, site, dir, mirrors, started);
+            } catch (RuntimeException e) {
+                if (!started[0]) { // nothing ran there: leave no trace here, as a local run that fails to set up
+                    mirrors.locks().forEach(RemoteRuns::closeQuietly);
+                    mirrors.dirs().forEach(Tree::deleteQuietly);
+                }
+                throw e;
             } finally {
                 mirrors.locks().forEach(RemoteRuns::closeQuietly);
             }
         }
     }
 
-    private int runThere(Request request, SshSite site, String dir, Runs.Mirrored mirrors) {
+    private int runThere(Request request, SshSite site, String dir, Runs.Mirrored mirrors, boolean[] started) {
         String host = request.host().name();
         List<String> names = mirrors.names();
         String base = request.count() == 1 ? names.get(0) : baseName(names.get(0));
@@ -130,6 +138,7 @@ public final class RemoteRuns {
         }
         List<String> remote = remoteArgs(request.args(), request.name() == null ? base : null, chosen);
         String cwd = remoteCwd(sandboxes.repo().root(), sandboxes.context().cwd(), dir);
+        started[0] = true;
         int status = site.sandbox(cwd, remote, request.tty() && !request.detach(), request.detach() ? List.of()
                 : forwards, envFile);
         if (request.detach()) {
