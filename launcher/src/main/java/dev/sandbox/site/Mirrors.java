@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -74,6 +73,7 @@ public final class Mirrors {
             return;
         }
         Path dir = sandboxes.store().sandboxDir(name);
+        restoreInterrupted(dir);
         String host = sb.site().host();
         try (SshSite site = open(host)) {
             Command.Result answer = site.sandboxOutput(sb.site().dir(), List.of("list", "--json"));
@@ -91,6 +91,9 @@ public final class Mirrors {
                     sandboxes.update(dir, s -> s.asReported(false, s.exitCode(), s.finishedAt()));
                 }
                 return;
+            }
+            if (current(dir, r)) {
+                return; // stopped there before the copy here was made: nothing new to bring
             }
             pull(site, sb.site().dir(), name, r);
         } catch (SandboxException e) {
@@ -254,6 +257,7 @@ public final class Mirrors {
         Path fresh = sandboxDir.resolve("upper.pull");
         Path old = sandboxDir.resolve("upper.old");
         try {
+            restoreInterrupted(sandboxDir);
             Tree.deleteQuietly(fresh);
             Files.createDirectory(fresh);
             site.pullUpper(dir, name, fresh);
@@ -264,11 +268,9 @@ public final class Mirrors {
                     Files.move(upper, old);
                 }
                 Files.move(fresh, upper);
-                Path stamp = sandboxDir.resolve(PULLED);
-                if (!Files.exists(stamp, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createFile(stamp);
-                }
-                Files.setLastModifiedTime(stamp, FileTime.from(Instant.now()));
+                // What the host said when this copy left it: a stopped sandbox's end time ends
+                // up in it, and a later refresh that hears the same needs no new copy (current).
+                Json.writeAtomically(sandboxDir.resolve(PULLED), new Pulled(r.running() ? null : r.finishedAt()));
                 Sandbox sb = Sandboxes.readSandbox(sandboxDir);
                 if (sb != null) {
                     Json.writeAtomically(StateStore.sandboxJson(sandboxDir), sb.asReported(r.running(), r.exitCode(),
@@ -280,6 +282,47 @@ public final class Mirrors {
         } catch (IOException e) {
             Tree.deleteQuietly(fresh);
             throw SandboxException.cant("bring back the changes of", name, e);
+        }
+    }
+
+    /**
+     * Whether the copy here of the mirror in {@code dir} is the host's last layer: the host
+     * reports it stopped, at the end time it reported when the copy came back. Then a harvest
+     * verb reads the copy without bringing the whole layer again. No clocks are compared.
+     */
+    static boolean current(Path dir, Reported r) {
+        if (r.running() || r.finishedAt() == null || !Files.isDirectory(StateStore.upperDir(dir), LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        try {
+            Pulled last = Json.read(dir.resolve(PULLED), Pulled.class);
+            return last != null && r.finishedAt().equals(last.stoppedAt());
+        } catch (IOException | RuntimeException e) {
+            return false; // never pulled, or a stamp of an earlier build: bring it again
+        }
+    }
+
+    /**
+     * The file {@code pulled} of a mirror: written when its upper layer last came back, its
+     * time the copy's; {@code stoppedAt} the end time the host reported then, null when the
+     * sandbox still ran there.
+     */
+    record Pulled(Instant stoppedAt) {
+    }
+
+    /**
+     * Puts back the copy a {@link #pull} killed between its two renames moved aside: {@code
+     * upper.old/} without {@code upper/} is the last complete copy. Nothing else is touched.
+     */
+    static void restoreInterrupted(Path sandboxDir) {
+        Path upper = StateStore.upperDir(sandboxDir);
+        Path old = sandboxDir.resolve("upper.old");
+        try {
+            if (!Files.exists(upper, LinkOption.NOFOLLOW_LINKS) && Files.isDirectory(old, LinkOption.NOFOLLOW_LINKS)) {
+                Files.move(old, upper);
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("put back the last copy of the changes in", sandboxDir, e);
         }
     }
 

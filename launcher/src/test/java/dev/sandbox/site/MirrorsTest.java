@@ -1,12 +1,18 @@
 package dev.sandbox.site;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sandbox.core.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** How mirrors read their host's answers and forward the lifecycle verbs. */
 class MirrorsTest {
@@ -30,5 +36,34 @@ class MirrorsTest {
                 Mirrors.withoutHost(List.of("--stacktrace", "logs", "--host", "b1", "-f", "calm"), "logs"));
         assertEquals(List.of("exec", "-t", "calm", "--", "sh", "--host", "x"),
                 Mirrors.withoutHost(List.of("exec", "--host=a@b", "-t", "calm", "--", "sh", "--host", "x"), "exec"));
+    }
+
+    @Test
+    void current_onlyWhenTheHostReportsTheEndTheCopyWasMadeAfter(@TempDir Path dir) throws Exception {
+        Instant end = Instant.parse("2026-12-01T10:00:00Z");
+        Mirrors.Reported stopped = new Mirrors.Reported(false, 0, end);
+        assertFalse(Mirrors.current(dir, stopped), "never pulled: no upper, no stamp");
+        Files.createDirectory(dir.resolve("upper"));
+        assertFalse(Mirrors.current(dir, stopped), "no stamp");
+        Json.writeAtomically(dir.resolve(Mirrors.PULLED), new Mirrors.Pulled(null));
+        assertFalse(Mirrors.current(dir, stopped), "the copy was made while it ran");
+        Json.writeAtomically(dir.resolve(Mirrors.PULLED), new Mirrors.Pulled(end));
+        assertTrue(Mirrors.current(dir, stopped));
+        assertFalse(Mirrors.current(dir, new Mirrors.Reported(false, 0, end.plusSeconds(1))), "started again since");
+        assertFalse(Mirrors.current(dir, new Mirrors.Reported(true, null, null)), "runs now");
+        Files.writeString(dir.resolve(Mirrors.PULLED), "not json");
+        assertFalse(Mirrors.current(dir, stopped), "an unreadable stamp brings the layer again");
+    }
+
+    @Test
+    void restoreInterrupted_putsBackTheCopyAPullMovedAside(@TempDir Path dir) throws Exception {
+        Files.createDirectories(dir.resolve("upper.old/sub"));
+        Mirrors.restoreInterrupted(dir);
+        assertTrue(Files.isDirectory(dir.resolve("upper/sub")));
+        assertFalse(Files.exists(dir.resolve("upper.old")));
+        Files.createDirectories(dir.resolve("upper.old/other"));
+        Mirrors.restoreInterrupted(dir);
+        assertTrue(Files.isDirectory(dir.resolve("upper.old/other")), "a complete upper/ is never replaced");
+        assertFalse(Files.exists(dir.resolve("upper/other")));
     }
 }
