@@ -13,6 +13,8 @@ import dev.sandbox.core.Tree;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.sys.Command;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -68,6 +70,11 @@ public final class Mirrors {
      * no longer has it) is one warning, and the verb goes on with the copy here.
      */
     public void refresh(String name) {
+        refresh(name, console);
+    }
+
+    /** As {@link #refresh(String)}, its warnings said on {@code say}. */
+    private void refresh(String name, Console say) {
         Sandbox sb = mirror(name);
         if (sb == null) {
             return;
@@ -80,13 +87,13 @@ public final class Mirrors {
             Map<String, Reported> reported = answer.exitCode() == 0 ? parseList(answer.stdout()) : null;
             if (reported == null) {
                 String why = answer.stderr().isBlank() ? "no answer" : lastLine(answer.stderr());
-                console.warn((answer.exitCode() == RemoteRuns.LOST ? "can't reach " : "can't ask ") + host + ": "
+                say.warn((answer.exitCode() == RemoteRuns.LOST ? "can't reach " : "can't ask ") + host + ": "
                         + why.replaceFirst("^sandbox: ", "") + "; '" + name + "' is " + pulledAt(dir));
                 return;
             }
             Reported r = reported.get(name);
             if (r == null) {
-                console.warn(host + " no longer has '" + name + "'; it is " + pulledAt(dir));
+                say.warn(host + " no longer has '" + name + "'; it is " + pulledAt(dir));
                 if (sb.status() == Sandbox.Status.RUNNING) { // gone there: it runs nowhere
                     sandboxes.update(dir, s -> s.asReported(false, s.exitCode(), s.finishedAt()));
                 }
@@ -97,7 +104,7 @@ public final class Mirrors {
             }
             pull(site, sb.site().dir(), name, r);
         } catch (SandboxException e) {
-            console.warn(Console.oneLine(e.getMessage()) + "; '" + name + "' is " + pulledAt(dir));
+            say.warn(Console.oneLine(e.getMessage()) + "; '" + name + "' is " + pulledAt(dir));
         }
     }
 
@@ -144,7 +151,8 @@ public final class Mirrors {
         if (sb == null) {
             return false;
         }
-        refresh(name);
+        // quietly: an unreachable host is said once, below, by the refusal or the warning
+        refresh(name, Console.of(new PrintWriter(Writer.nullWriter()), new PrintWriter(Writer.nullWriter())));
         Removal removal = new Removal(sandboxes);
         removal.check(name, force);
         String host = sb.site().host();
