@@ -11,6 +11,7 @@ import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
+import dev.sandbox.profile.TrustStore;
 import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.sys.Command;
 import java.io.IOException;
@@ -120,6 +121,7 @@ public final class RemoteRuns {
         long sent = site.sync(sandboxes.repo().root());
         console.say("synced " + sent + " file" + (sent == 1 ? "" : "s") + " to " + host);
         syncHomePaths(site, request.profile());
+        syncProfiles(site, dir, request.profile());
         Map<String, String> vars = agentVars(sandboxes.context().env(), request.profile(), request.env());
         String envFile = vars.isEmpty() ? null : site.sendEnv(vars);
         Map<Integer, Integer> chosen = new LinkedHashMap<>();
@@ -210,6 +212,66 @@ public final class RemoteRuns {
             }
             console.say("copied ~/" + p + " to " + site.host().name() + " (profile '" + profile.name()
                     + "' writes there)");
+        }
+    }
+
+    /**
+     * Makes the profile resolve on the host as it did here. The user's own profiles
+     * ({@code ~/.config/sandbox/profiles/}) go to the same directory of the host's home, only
+     * what changed, nothing deleted there. A repository's profile came with the sync, and the
+     * host trusts it only as this machine does ({@code TrustStore}): for each repository
+     * profile the chain is made of, the host's {@code sandbox profiles trust NAME} runs only
+     * when its copy there hashes to what this machine trusts (sha256sum -c), so a file changed
+     * since it was trusted here is never trusted there.
+     */
+    private void syncProfiles(SshSite site, String dir, Profile profile) {
+        Path home = sandboxes.context().home();
+        Path mine = home.resolve(".config/sandbox/profiles");
+        if (Files.isDirectory(mine, LinkOption.NOFOLLOW_LINKS)) {
+            Command.Result r = Command.run(List.of("rsync", "-a", "--stats", "--no-links", "-e", site.ssh().sshCommand(),
+                    "--rsync-path", "mkdir -p .config/sandbox/profiles && rsync", mine + "/",
+                    site.ssh().target().remotePrefix() + ".config/sandbox/profiles/"));
+            if (!r.ok()) {
+                throw SandboxException.failure("can't copy '" + mine + "' to " + site.host().name() + ": " + r.why());
+            }
+            if (!r.stdout().contains("Number of regular files transferred: 0")) {
+                console.say("copied your profiles (~/.config/sandbox/profiles) to " + site.host().name());
+            }
+        }
+        Path root = sandboxes.repo().root();
+        TrustStore trust = TrustStore.forUser(sandboxes.context().env(), home);
+        StringBuilder check = new StringBuilder();
+        List<String> names = new ArrayList<>();
+        for (String name : profile.chain()) {
+            for (String ext : List.of(".yaml", ".yml", ".json")) {
+                Path file = root.resolve(".sandbox/profiles/" + name + ext);
+                if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+                byte[] bytes;
+                try {
+                    bytes = Files.readAllBytes(file);
+                } catch (IOException e) {
+                    throw SandboxException.cant("read the profile", file, e);
+                }
+                if (trust.trusts(file, bytes)) {
+                    check.append(TrustStore.hash(bytes)).append("  ").append(".sandbox/profiles/").append(name)
+                            .append(ext).append('\n');
+                    names.add(name);
+                }
+            }
+        }
+        if (names.isEmpty()) {
+            return;
+        }
+        List<String> trustArgs = new ArrayList<>(List.of("profiles", "trust"));
+        trustArgs.addAll(names);
+        String command = "printf '%s' " + Ssh.quote(check.toString()) + " | sha256sum -c --quiet - >/dev/null && "
+                + SshSite.remoteCommand(null, null, site.launcher(), trustArgs);
+        Command.Result r = site.ssh().run(SshSite.sh("cd " + Ssh.quote(dir) + " && " + command), null);
+        if (!r.ok()) {
+            throw SandboxException.failure("can't trust the repository's profile '" + String.join("', '", names)
+                    + "' on " + site.host().name() + " as this machine does: " + r.why());
         }
     }
 
