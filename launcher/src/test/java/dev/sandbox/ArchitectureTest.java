@@ -37,8 +37,9 @@ class ArchitectureTest {
      */
     private static final List<Tier> TIERS = List.of(
             new Tier("top", "cli", "build"),
+            new Tier("sites", "site", "vm"),
             new Tier("core", "core"),
-            new Tier("features", "containers", "git", "harvest", "launch", "net", "profile", "snapshot", "vm"),
+            new Tier("features", "containers", "git", "harvest", "launch", "net", "profile", "snapshot"),
             new Tier("base", "error", "sys", "console"));
 
     private static final Path SOURCES = Path.of("src/main/java");
