@@ -503,9 +503,26 @@ class SiteIT {
     /** Kills -9 this client's ssh ControlMaster (its control socket is in the client's runtime dir); how many. */
     private static int killMaster(SiteHost.Client c) {
         String runtime = c.env().get("XDG_RUNTIME_DIR");
-        List<String> masters = Proc.leftRunning(cmd -> cmd.startsWith("ssh: " + runtime + "/"));
-        for (String m : masters) {
-            Proc.host(Path.of("/"), "kill", "-9", m.substring(0, m.indexOf(':')));
+        // ssh names its background master "ssh: CONTROLPATH [mux]" (ControlPersist, setproctitle).
+        List<String> masters = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                if (p.getFileName().toString().matches("\\d+")) {
+                    try {
+                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8);
+                        if (cmd.startsWith("ssh: " + runtime + "/") && cmd.contains("[mux]")) {
+                            masters.add(p.getFileName().toString());
+                        }
+                    } catch (IOException e) {
+                        // gone meanwhile
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        for (String pid : masters) {
+            Proc.host(Path.of("/"), "kill", "-9", pid);
         }
         return masters.size();
     }
