@@ -1,10 +1,8 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.console.Console;
-import dev.sandbox.core.Context;
 import dev.sandbox.core.Harvester;
 import dev.sandbox.core.MultiApply;
-import dev.sandbox.core.Sandboxes;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.QuotePath;
 import dev.sandbox.harvest.Apply;
@@ -58,7 +56,7 @@ public final class ApplyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Console console = SandboxCli.console(spec);
-        Harvester harvester = new Harvester(Sandboxes.open(Context.ofCurrentProcess()), includeIgnored);
+        Harvester harvester = HarvestMixin.harvester(names, includeIgnored, console);
         if (names.size() > 1) {
             return several(MultiApply.run(harvester, names, noConflicts, console), console);
         }

@@ -33,6 +33,11 @@ public final class AttachCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE}).")
     String detachKeys;
 
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Attach to the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+                    + " a sandbox started with 'run --host' goes to its own host without it.")
+    String host;
+
     @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
             description = "The sandbox.")
     String name;
@@ -40,6 +45,10 @@ public final class AttachCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         byte[] keys = Sessions.detachKeys(detachKeys);
+        Integer there = Remote.forward(spec, host, "attach", name, System.console() != null);
+        if (there != null) {
+            return there;
+        }
         return new Sessions(Sandboxes.open(Context.ofCurrentProcess())).attach(name, keys, SandboxCli.console(spec));
     }
 }

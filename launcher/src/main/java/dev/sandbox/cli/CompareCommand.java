@@ -2,9 +2,7 @@ package dev.sandbox.cli;
 
 import dev.sandbox.console.Console;
 import dev.sandbox.core.Comparisons;
-import dev.sandbox.core.Context;
 import dev.sandbox.core.Harvester;
-import dev.sandbox.core.Sandboxes;
 import dev.sandbox.error.SandboxException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -58,7 +56,7 @@ public final class CompareCommand implements Callable<Integer> {
             throw SandboxException.invalidInput("--test needs a command to run in each sandbox");
         }
         Console console = SandboxCli.console(spec);
-        Harvester harvester = new Harvester(Sandboxes.open(Context.ofCurrentProcess()), includeIgnored);
+        Harvester harvester = HarvestMixin.harvester(names, includeIgnored, console);
         List<Comparisons.Row> rows = new Comparisons(harvester).compare(names,
                 test == null ? null : List.of("sh", "-c", test), new FileOutputStream(FileDescriptor.out), console);
         List<String[]> table = new ArrayList<>();

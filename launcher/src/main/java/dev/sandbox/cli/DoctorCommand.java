@@ -1,8 +1,14 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.console.Console;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Doctor;
 import dev.sandbox.core.Json;
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.site.HostSpec;
+import dev.sandbox.site.Hosts;
+import dev.sandbox.site.Ssh;
+import dev.sandbox.site.SshSite;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -35,9 +41,19 @@ public final class DoctorCommand implements Callable<Integer> {
             + " \"profiles\": [...]}]} (see README.md, sandbox doctor).")
     boolean json;
 
+    @Option(names = "--host", paramLabel = "HOST", description = "Check HOST instead ([USER@]HOST[:PORT] or a name"
+            + " from hosts.yaml; default $SANDBOX_HOST): that sandbox can reach and use it (Java 17, git, this version"
+            + " installed, its work directory), then the host's own doctor.")
+    String host;
+
     @Override
     public Integer call() throws IOException {
-        Doctor.Report report = Doctor.run(Context.ofCurrentProcess());
+        Context context = Context.ofCurrentProcess();
+        HostSpec remote = Hosts.resolve(host, context.env(), context.home());
+        if (remote != null) {
+            return remote(remote, context);
+        }
+        Doctor.Report report = Doctor.run(context);
         PrintWriter out = SandboxCli.console(spec).out();
         if (json) {
             out.println(Json.toString(report));
@@ -45,6 +61,29 @@ public final class DoctorCommand implements Callable<Integer> {
             lines(report).forEach(out::println);
         }
         return report.ok() ? 0 : 1;
+    }
+
+    /** The host's own doctor, after {@link SshSite#ready}; its output as it printed it, its exit status. */
+    private int remote(HostSpec remote, Context context) {
+        Console console = SandboxCli.console(spec);
+        try (SshSite site = SshSite.open(remote, context.env(), context.home())) {
+            site.ready();
+            if (!json) {
+                console.say(remote.name() + " is ready: Java 17, git, sandbox installed, work directory writable;"
+                        + " its own doctor says:");
+            }
+            dev.sandbox.sys.Command.Result r = site.sandboxOutput(null, json ? List.of("doctor", "--json") : List.of("doctor"));
+            console.out().print(r.stdout());
+            console.out().flush();
+            if (!r.stderr().isBlank()) {
+                console.err().print(r.stderr());
+                console.err().flush();
+            }
+            if (r.exitCode() == Ssh.SSH_FAILED) {
+                throw SandboxException.failure("can't reach " + remote.name() + ": " + r.why());
+            }
+            return r.exitCode();
+        }
     }
 
     /**

@@ -37,6 +37,11 @@ public final class ExecCommand implements Callable<Integer> {
             description = "Give CMD a terminal of the sandbox's own, connected to this one (for shells and editors).")
     boolean tty;
 
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Run CMD in the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+                    + " a sandbox started with 'run --host' goes to its own host without it.")
+    String host;
+
     @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
             description = "The sandbox.")
     String name;
@@ -49,6 +54,10 @@ public final class ExecCommand implements Callable<Integer> {
         if (!dashDashBeforeCommand(spec.commandLine().getParseResult().originalArgs(), command)) {
             throw SandboxException.invalidInput("exec needs '--' before the command: sandbox exec " + name + " -- "
                     + (command.isEmpty() ? "CMD" : String.join(" ", command)));
+        }
+        Integer there = Remote.forward(spec, host, "exec", name, tty && System.console() != null);
+        if (there != null) {
+            return there;
         }
         return new Sessions(Sandboxes.open(Context.ofCurrentProcess()))
                 .exec(name, interactive, tty, command, SandboxCli.console(spec));

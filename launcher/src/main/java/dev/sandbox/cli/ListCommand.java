@@ -8,6 +8,9 @@ import dev.sandbox.core.SandboxView;
 import dev.sandbox.core.Listing;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.error.SandboxException;
+import dev.sandbox.site.HostSpec;
+import dev.sandbox.site.Hosts;
+import dev.sandbox.site.Mirrors;
 import dev.sandbox.net.PublishedPort;
 import dev.sandbox.sys.Sizes;
 import java.io.IOException;
@@ -35,7 +38,7 @@ import picocli.CommandLine.Spec;
                     + " waiting: its agent waits for you, its terminal silent for 3 seconds while it reads from it;"
                     + " stopped (exit N); stopped: how it ended is not known."},
         footerHeading = "%nExamples:%n",
-        footer = {"  sandbox list", "  sandbox list --watch -n 1", "  sandbox list --json"})
+        footer = {"  sandbox list", "  sandbox list --watch -n 1", "  sandbox list --json", "  sandbox list --host build1"})
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -52,6 +55,13 @@ public final class ListCommand implements Callable<Integer> {
                         + " completion.")
         boolean quiet;
     }
+
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Ask HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml) for its sandboxes of"
+                    + " this repository, as they are there now; the copies here of those started with 'run --host'"
+                    + " take the status it reports. Without it, a sandbox that runs elsewhere shows the status last"
+                    + " heard from its host, in a HOST column.")
+    String host;
 
     @Option(names = {"-w", "--watch"},
             description = "Redraw the table in place every few seconds, as watch(1) does, until interrupted (Ctrl-C).")
@@ -81,7 +91,23 @@ public final class ListCommand implements Callable<Integer> {
             throw SandboxException.invalidInput("can't watch every " + interval + " seconds: give 0.1 to 86400"
                     + " (see 'sandbox list --help')");
         }
-        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        Context context = Context.ofCurrentProcess();
+        Sandboxes sandboxes = Sandboxes.open(context);
+        if (host != null) {
+            if (watch) {
+                throw SandboxException.invalidInput("--watch can't go with --host: each redraw would ask the host"
+                        + " (see 'sandbox list --help')");
+            }
+            HostSpec on = Hosts.resolve(host, context.env(), context.home());
+            List<SandboxView> views = new Mirrors(sandboxes, console).list(on);
+            if (format.quiet) {
+                views.forEach(v -> out.println(v.name()));
+            } else {
+                out.print(format.json ? Json.toString(views) + "\n" : table(views, Instant.now()));
+            }
+            out.flush();
+            return 0;
+        }
         if (format.quiet) {
             sandboxes.names().forEach(out::println);
             return 0;
@@ -155,18 +181,33 @@ public final class ListCommand implements Callable<Integer> {
             out.flush();
             return text.toString();
         }
+        // HOST only when a sandbox runs elsewhere: a table of local ones stays as it was
+        boolean hosts = views.stream().anyMatch(v -> v.host() != null);
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "PROFILE", "NET", "CHANGES", "DISK", "PORTS",
-            "AGE", "COMMAND"});
+        rows.add(withHost(hosts, "HOST", new String[] {"NAME", "STATUS", "BASE", "STRATEGY", "PROFILE", "NET",
+            "CHANGES", "DISK", "PORTS", "AGE", "COMMAND"}));
         for (SandboxView v : views) {
-            rows.add(new String[] {v.name(), status(v), v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
+            rows.add(withHost(hosts, v.host() == null ? "local" : v.host(), new String[] {v.name(), status(v),
+                v.baseCommit() == null ? "-" : v.baseCommit().substring(0, 8),
                 orDash(v.strategy()), orDash(v.profile()), v.net() == null ? "-" : v.net().name(),
                 Integer.toString(v.changes()), Sizes.human(v.diskBytes()), ports(v.ports()), age(v.createdAt(), now),
-                oneLine(v.command() == null ? "" : String.join(" ", v.command()))});
+                oneLine(v.command() == null ? "" : String.join(" ", v.command()))}));
         }
         Table.print(out, rows);
         out.flush();
         return text.toString();
+    }
+
+    /** {@code row} with {@code host} as its second cell, after the name, when {@code hosts}; else as it is. */
+    private static String[] withHost(boolean hosts, String host, String[] row) {
+        if (!hosts) {
+            return row;
+        }
+        String[] wider = new String[row.length + 1];
+        wider[0] = row[0];
+        wider[1] = host;
+        System.arraycopy(row, 1, wider, 2, row.length - 1);
+        return wider;
     }
 
     /** {@code 43211->8080/tcp}, comma-separated, as {@code docker ps} shows them; - for none. */

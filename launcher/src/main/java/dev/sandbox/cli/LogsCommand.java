@@ -43,12 +43,21 @@ public final class LogsCommand implements Callable<Integer> {
             + " control characters (carriage returns, bells) but line feeds and tabs.")
     boolean plain;
 
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Show the output of the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+                    + " a sandbox started with 'run --host' goes to its own host without it.")
+    String host;
+
     @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
             description = "The sandbox.")
     String name;
 
     @Override
     public Integer call() {
+        Integer there = Remote.forward(spec, host, "logs", name, false);
+        if (there != null) {
+            return there;
+        }
         SandboxCli.console(spec).out().flush();
         OutputStream out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
         return new Sessions(Sandboxes.open(Context.ofCurrentProcess()))

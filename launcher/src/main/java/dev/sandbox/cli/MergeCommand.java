@@ -1,10 +1,8 @@
 package dev.sandbox.cli;
 
 import dev.sandbox.console.Console;
-import dev.sandbox.core.Context;
 import dev.sandbox.core.Harvester;
 import dev.sandbox.core.Merges;
-import dev.sandbox.core.Sandboxes;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,7 +53,7 @@ public final class MergeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Console console = SandboxCli.console(spec);
-        Harvester harvester = new Harvester(Sandboxes.open(Context.ofCurrentProcess()), includeIgnored);
+        Harvester harvester = HarvestMixin.harvester(names, includeIgnored, console);
         Merges.Merged m = new Merges(harvester).merge(names, branch, force, console);
         console.out().println((m.replaced() ? "replaced " : "created ") + m.branch() + " at " + m.tip() + " (merged "
                 + String.join(", ", names) + ")");

@@ -3,6 +3,7 @@ package dev.sandbox.cli;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Removal;
 import dev.sandbox.core.Sandboxes;
+import dev.sandbox.site.Mirrors;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -16,7 +17,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "rm", mixinStandardHelpOptions = true,
         description = {"Remove stopped sandboxes and their layers.", "",
             "Refuses a running sandbox, and unless --force is given one that holds changes never"
-                    + " harvested, or work no harvest takes (as run --rm judges it: a stash, a commit reset away)."})
+                    + " harvested, or work no harvest takes (as run --rm judges it: a stash, a commit reset away).",
+            "",
+            "A sandbox started with 'run --host' is removed on its host too, after the same checks; when the host"
+                    + " can't be reached, --force removes the copy here alone (the host keeps its sandbox)."})
 public final class RmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -32,8 +36,11 @@ public final class RmCommand implements Callable<Integer> {
     public Integer call() {
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         PrintWriter out = SandboxCli.console(spec).out();
+        Mirrors mirrors = new Mirrors(sandboxes, SandboxCli.console(spec));
         for (String name : names) {
-            new Removal(sandboxes).remove(name, force);
+            if (!mirrors.remove(name, force)) {
+                new Removal(sandboxes).remove(name, force);
+            }
             out.println("removed sandbox '" + name + "'");
         }
         return 0;

@@ -10,6 +10,9 @@ import dev.sandbox.profile.Profiles;
 import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
+import dev.sandbox.site.HostSpec;
+import dev.sandbox.site.Hosts;
+import dev.sandbox.site.RemoteRuns;
 import dev.sandbox.snapshot.Strategies;
 import dev.sandbox.net.SandboxNetwork;
 import java.io.FileDescriptor;
@@ -42,6 +45,7 @@ import picocli.CommandLine.Spec;
             "  sandbox run -d --name fix -- claude",
             "  sandbox run --from fix --name docs -- claude -p 'document the fix'",
             "  sandbox run --net egress -p 8080 -- npm run dev",
+            "  sandbox run --host alice@build1.example.com -- claude",
             "  sandbox run --allow-domain github.com --allow-domain '*.npmjs.org' -- claude"})
 public final class RunCommand implements Callable<Integer> {
     /** More would be a typo: each sandbox is a whole agent. */
@@ -116,6 +120,16 @@ public final class RunCommand implements Callable<Integer> {
                     + " puts the key in (see README, Credentials). --env NAME passes one key as given.")
     boolean passKeys;
 
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Run on another Linux host over ssh: USER@HOST[:PORT] or a name from"
+                    + " ~/.config/sandbox/hosts.yaml (default: $SANDBOX_HOST, else this machine). The snapshot is taken"
+                    + " here; the working tree (.git included) is copied there with rsync, only what changed; the"
+                    + " host's own sandbox runs CMD (install it with 'sandbox host install HOST'), and the sandbox's"
+                    + " changes come back here when CMD ends: 'diff', 'commit' and 'apply' work here as for any"
+                    + " sandbox. The agent's environment goes over ssh's stdin, never on a command line; -p ports are"
+                    + " forwarded to this machine's 127.0.0.1.")
+    String host;
+
     @Parameters(arity = "0..*", paramLabel = "CMD",
             description = "The command and its arguments; put them after '--' (default: the profile's command).")
     List<String> command = new ArrayList<>();
@@ -156,6 +170,17 @@ public final class RunCommand implements Callable<Integer> {
                     + "' has none of its own; give one after '--'");
         }
         SandboxNetwork.Settings settings = network.settings(chosen, spec.commandLine());
+        HostSpec on = Hosts.resolve(host, context.env(), context.home());
+        if (on != null) {
+            if (from != null) {
+                throw new ParameterException(spec.commandLine(), "--from can't go with --host: '" + from + "' is a"
+                        + " sandbox of this machine");
+            }
+            List<String> given = spec.root().commandLine().getParseResult().originalArgs();
+            return new RemoteRuns(Sandboxes.open(context), SandboxCli.console(spec)).run(new RemoteRuns.Request(on,
+                    name, count, snapshot, settings, chosen, env, cmd, detach, remove, System.console() != null,
+                    given));
+        }
         Engine.Setup engine = containers || chosen.containers() ? Engine.check(context.env(), context.home()) : null;
         Sandboxes sandboxes = Sandboxes.open(context);
         return new Runs(sandboxes).run(new RunOptions(name, snapshot, count, settings, chosen, env, engine, cmd, remove,

@@ -46,6 +46,7 @@ public final class SandboxCli {
         all.put("ports", PortsCommand::new);
         all.put("rm", RmCommand::new);
         all.put("gc", GcCommand::new);
+        all.put("host", HostCommand::new);
         all.put("doctor", DoctorCommand::new);
         all.put("profiles", ProfilesCommand::new);
         all.put("images", ImagesCommand::new);

@@ -50,6 +50,11 @@ public final class StartCommand implements Callable<Integer> {
                     + " that profile's, unless network options are given.")
     String profile;
 
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Start the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+                    + " a sandbox started with 'run --host' goes to its own host without it.")
+    String host;
+
     @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
             description = "The sandbox to run in.")
     String name;
@@ -61,6 +66,10 @@ public final class StartCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         network.settings(null, spec.commandLine()); // contradictions on the command line alone, first
+        Integer there = Remote.forward(spec, host, "start", name, !detach && System.console() != null);
+        if (there != null) {
+            return there;
+        }
         Context context = Context.ofCurrentProcess();
         Sandboxes sandboxes = Sandboxes.open(context);
         Profile override = profile == null ? null : Profiles.of(sandboxes.repo().root(), context.home()).resolve(profile);

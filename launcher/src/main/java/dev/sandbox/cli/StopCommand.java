@@ -33,6 +33,11 @@ public final class StopCommand implements Callable<Integer> {
             description = "How long to wait after SIGTERM before SIGKILL (default: 10; 0 kills at once).")
     int seconds;
 
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Stop the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+                    + " a sandbox started with 'run --host' goes to its own host without it.")
+    String host;
+
     @Parameters(index = "0", paramLabel = "NAME", completionCandidates = CompletionCommand.SandboxNames.class,
             description = "The sandbox to stop.")
     String name;
@@ -42,6 +47,10 @@ public final class StopCommand implements Callable<Integer> {
         if (seconds < 0 || seconds > MAX_SECONDS) {
             throw new ParameterException(spec.commandLine(), "-t must be between 0 and " + MAX_SECONDS
                     + " seconds, not " + seconds);
+        }
+        Integer there = Remote.forward(spec, host, "stop", name, false);
+        if (there != null) {
+            return there;
         }
         new Stopping(Sandboxes.open(Context.ofCurrentProcess())).stop(name, seconds, SandboxCli.console(spec));
         return 0;

@@ -79,6 +79,11 @@ public final class Json {
         }
     }
 
+    /** Reads {@code text} (another launcher's JSON, e.g. a host's {@code list --json}) as {@code type}. */
+    public static <T> T parse(String text, Class<T> type) throws IOException {
+        return MAPPER.readValue(text, type);
+    }
+
     /** Writes {@code value} so that readers see the old file or the new one, never a torn one. */
     public static void writeAtomically(Path file, Object value) throws IOException {
         Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp-" + ProcessHandle.current().pid());

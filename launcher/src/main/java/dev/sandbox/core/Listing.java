@@ -118,6 +118,10 @@ public final class Listing {
         RunState.Terminal term = running ? terminal.join() : null;
         boolean attached = term != null && term.attached();
         boolean waiting = term != null && term.waiting();
+        if (sb != null && sb.remote() && !running) {
+            // a mirror: no local lock tells whether the host runs it; the host's last word does
+            running = sb.status() == Sandbox.Status.RUNNING;
+        }
         Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;
         Integer exit = running ? null : exitCode(dir, sb);
         if (sb == null) {
@@ -127,7 +131,8 @@ public final class Listing {
         return new SandboxView(name, status, exit,
                 sb.snapshot(), snap == null ? null : snap.baseCommit(), snap == null ? null : snap.strategy(),
                 changes, disk, sb.command(), sb.createdAt(), running ? null : sb.finishedAt(), running ? sb.pid() : null,
-                sb.net(), running && sb.ports() != null ? sb.ports() : List.of(), sb.profile(), attached, waiting);
+                sb.net(), running && sb.ports() != null ? sb.ports() : List.of(), sb.profile(), attached, waiting,
+                sb.remote() ? sb.site().host() : null);
     }
 
     /**

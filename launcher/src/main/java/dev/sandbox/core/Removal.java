@@ -163,6 +163,31 @@ public final class Removal {
     }
 
     /**
+     * The checks {@link #remove} makes, without removing: a mirror ({@code run --host}) goes
+     * first on its host, and only once these pass. A mirror its host last said runs is
+     * refused as a running sandbox is.
+     */
+    public void check(String name, boolean force) {
+        StateStore.validateName(name);
+        store.locked(() -> {
+            Path dir = store.sandboxDir(name);
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                throw SandboxException.cantWithInput("remove", name, "no such sandbox (see 'sandbox list')");
+            }
+            Sandbox sb = Sandboxes.readSandbox(dir);
+            boolean remoteRuns = sb != null && sb.remote() && sb.status() == Sandbox.Status.RUNNING;
+            if (StateStore.isRunning(dir) || remoteRuns) {
+                throw SandboxException.cantWithInput("remove", name, "it is running (end its agent first"
+                        + (remoteRuns ? ": 'sandbox stop " + name + "'" : "") + ")");
+            }
+            if (!force) {
+                refuseUnharvested(name, dir);
+            }
+            return null;
+        });
+    }
+
+    /**
      * Renames a sandbox's directory to a leftover that {@code gc} deletes, under the store
      * lock, so that its name is free at once even if deleting its files fails.
      */

@@ -124,7 +124,8 @@ public final class Runs {
             try {
                 snapshot = prepare(dirs, cwd, snapshotter, strategy != Strategies.Requested.auto, lookAhead, command,
                         net, profile.name(), options.detach() ? RuntimeDir.forUser(context.env()) : null,
-                        launcherPid(options.detach(), launcherStays(net, keptOut)), options.from(), claimed, console);
+                        launcherPid(options.detach(), launcherStays(net, keptOut)), options.from(), null, claimed,
+                        console);
             } catch (IOException | RuntimeException e) {
                 dirs.forEach(Tree::deleteQuietly); // nothing ran yet: leave no trace of the attempt
                 throw e;
@@ -625,7 +626,8 @@ public final class Runs {
      */
     private Snapshot prepare(List<Path> dirs, Path cwd, Snapshotter snapshotter, boolean sameStrategy,
             SnapshotStore.LookAhead lookAhead, List<String> command, SandboxNetwork.Settings net, String profile,
-            Path runtime, Long launcherPid, String from, Sandbox[] claimed, Console console) throws IOException {
+            Path runtime, Long launcherPid, String from, Sandbox.Site site, Sandbox[] claimed, Console console)
+            throws IOException {
         Instant created = Instant.now();
         List<Sandbox> records = new ArrayList<>();
         for (Path dir : dirs) {
@@ -633,7 +635,7 @@ public final class Runs {
             Sandbox sandbox = new Sandbox(dir.getFileName().toString(), null, repo.root().toString(), cwd.toString(),
                     List.copyOf(command), Sandbox.Status.RUNNING, launcherPid, null, created, null,
                     null, null, net.mode(), List.of(), profile, socket, net.allowlist().entries(),
-                    net.ports().stream().map(PortSpec::toString).toList(), net.hostLoopback());
+                    net.ports().stream().map(PortSpec::toString).toList(), net.hostLoopback()).at(site);
             Files.createDirectory(StateStore.upperDir(dir));
             Files.createDirectory(StateStore.workDir(dir));
             Files.createDirectories(StateStore.logDir(dir));
@@ -654,6 +656,49 @@ public final class Runs {
                 Json.writeAtomically(StateStore.sandboxJson(dirs.get(i)), claimed[i]);
             }
         });
+    }
+
+    /**
+     * Mirrors laid out for sandboxes that run on another host ({@code run --host}, ARCHITECTURE
+     * §15): the names reserved as {@code run} reserves them, and the same local snapshot of
+     * the working tree that {@code run} would take (or reuse) claimed by their records, which
+     * name {@code site}; their upper layers stay empty until the host's come back. The caller
+     * holds {@code locks} (each mirror's run lock) while the host runs them in the foreground,
+     * and closes them.
+     */
+    public record Mirrored(List<String> names, List<Path> dirs, List<FileChannel> locks, Snapshot snapshot) {
+    }
+
+    /**
+     * Lays out {@code count} mirrors named {@code name} (generated when null) on {@code site}
+     * ({@link Mirrored}); {@code detach}: no run lock is held and no launcher recorded, since
+     * the host's sandbox outlives this command. Nothing is left behind when it fails.
+     */
+    public Mirrored mirrors(String name, int count, Strategies.Requested strategy, List<String> command,
+            SandboxNetwork.Settings net, String profile, Sandbox.Site site, boolean detach, Console console) {
+        refuseUnfitStateFilesystem();
+        Snapshotter snapshotter = Strategies.choose(strategy, context.helper().path(), repo.root(), store.root());
+        List<String> names = reserve(name, count);
+        List<Path> dirs = names.stream().map(store::sandboxDir).toList();
+        List<FileChannel> locks = new ArrayList<>();
+        try {
+            if (!detach) {
+                for (Path dir : dirs) {
+                    locks.add(StateStore.lockRun(dir));
+                }
+            }
+            Snapshot snapshot = prepare(dirs, insideRepo(context.cwd()), snapshotter,
+                    strategy != Strategies.Requested.auto, SnapshotStore.LookAhead.NONE, command, net, profile, null,
+                    detach ? null : ProcessHandle.current().pid(), null, site, new Sandbox[count], console);
+            return new Mirrored(names, dirs, locks, snapshot);
+        } catch (IOException | RuntimeException e) {
+            locks.forEach(Runs::closeQuietly);
+            dirs.forEach(Tree::deleteQuietly);
+            if (e instanceof IOException io) {
+                throw SandboxException.cant("run sandbox", names.get(0), io);
+            }
+            throw (RuntimeException) e;
+        }
     }
 
     /** The directory the agent starts in: the user's own if it is inside the repository. */

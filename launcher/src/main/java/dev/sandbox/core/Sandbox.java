@@ -37,13 +37,24 @@ import java.util.Locale;
  * @param hostLoopback whether {@code --net egress} reaches this machine's loopback; null in older records
  * @param from       the sandbox this one started from ({@code run --from}), null for one on a
  *                   snapshot of the working tree and in older records
+ * @param site       the host it runs on ({@code run --host}), null for one on this machine and in
+ *                   older records
  */
 public record Sandbox(String name, String snapshot, String repo, String cwd, List<String> command,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) Status status,
         Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
         @JsonFormat(with = JsonFormat.Feature.READ_UNKNOWN_ENUM_VALUES_AS_NULL) NetMode net,
         List<PublishedPort> ports, String profile, String socket, List<String> allowDomains, List<String> publish,
-        Boolean hostLoopback, From from) {
+        Boolean hostLoopback, From from, Site site) {
+
+    /** A record without {@code site}: a sandbox that runs on this machine. */
+    public Sandbox(String name, String snapshot, String repo, String cwd, List<String> command, Status status,
+            Long pid, Integer exitCode, Instant createdAt, Instant finishedAt, String harvested, String committed,
+            NetMode net, List<PublishedPort> ports, String profile, String socket, List<String> allowDomains,
+            List<String> publish, Boolean hostLoopback, From from) {
+        this(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, harvested, committed,
+                net, ports, profile, socket, allowDomains, publish, hostLoopback, from, null);
+    }
 
     /** A record without {@code from}: a sandbox that did not start on another's work. */
     public Sandbox(String name, String snapshot, String repo, String cwd, List<String> command, Status status,
@@ -51,7 +62,36 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
             NetMode net, List<PublishedPort> ports, String profile, String socket, List<String> allowDomains,
             List<String> publish, Boolean hostLoopback) {
         this(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, harvested, committed,
-                net, ports, profile, socket, allowDomains, publish, hostLoopback, null);
+                net, ports, profile, socket, allowDomains, publish, hostLoopback, null, null);
+    }
+
+    /**
+     * Where a sandbox that runs on another host runs (a mirror, docs/ARCHITECTURE.md §15): its
+     * record and upper layer here are copies of the host's, refreshed before a harvest.
+     *
+     * @param host the host as the user named it ({@code USER@HOST[:PORT]} or a name from
+     *             {@code hosts.yaml}), resolved again each time it is used
+     * @param dir  the repository's directory on that host, where {@code sandbox} runs there
+     */
+    public record Site(String host, String dir) {
+    }
+
+    /** Whether it runs on another host: its record here is a mirror's. */
+    public boolean remote() {
+        return site != null;
+    }
+
+    /** Running on {@code where}: a mirror's record. */
+    public Sandbox at(Site where) {
+        return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
+                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from, where);
+    }
+
+    /** As the host last said it was: {@code running}, or stopped with {@code code} (null: not known) at {@code when}. */
+    public Sandbox asReported(boolean running, Integer code, Instant when) {
+        return new Sandbox(name, snapshot, repo, cwd, command, running ? Status.RUNNING : Status.STOPPED, null,
+                running ? null : code, createdAt, running ? null : when, harvested, committed, net, ports, profile,
+                socket, allowDomains, publish, hostLoopback, from, site);
     }
 
     /**
@@ -82,37 +122,37 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
     /** Started from {@code origin}'s work ({@code run --from}). */
     public Sandbox startedFrom(From origin) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, origin);
+                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, origin, site);
     }
 
     public Sandbox onSnapshot(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
-                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
+                harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from, site);
     }
 
     public Sandbox publishing(List<PublishedPort> published) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt,
                 harvested, committed, net, List.copyOf(published), profile, socket, allowDomains, publish,
-                hostLoopback, from);
+                hostLoopback, from, site);
     }
 
     /** Stopped with {@code code}; the supervisor's socket is gone with it. */
     public Sandbox finished(int code, Instant when) {
         return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, code, createdAt, when, harvested,
-                committed, net, ports, profile, null, allowDomains, publish, hostLoopback, from);
+                committed, net, ports, profile, null, allowDomains, publish, hostLoopback, from, site);
     }
 
     /** Stopped with no status known: its helper was killed before it wrote one. */
     public Sandbox stoppedWithoutStatus() {
         return new Sandbox(name, snapshot, repo, cwd, command, Status.STOPPED, null, null, createdAt, null, harvested,
-                committed, net, ports, profile, null, allowDomains, publish, hostLoopback, from);
+                committed, net, ports, profile, null, allowDomains, publish, hostLoopback, from, site);
     }
 
     /** Running again ({@code start}): {@code command} by launcher {@code pid}, with its supervisor at {@code socket} (null: none). */
     public Sandbox restarted(List<String> newCommand, Long launcherPid, String newSocket) {
         return new Sandbox(name, snapshot, repo, cwd, List.copyOf(newCommand), Status.RUNNING, launcherPid, null,
                 createdAt, null, harvested, committed, net, List.of(), profile, newSocket, allowDomains, publish,
-                hostLoopback, from);
+                hostLoopback, from, site);
     }
 
     /**
@@ -124,7 +164,7 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
             boolean newHostLoopback) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, harvested,
                 committed, newNet, ports, newProfile, socket, List.copyOf(newAllow), List.copyOf(newPublish),
-                newHostLoopback, from);
+                newHostLoopback, from, site);
     }
 
     /**
@@ -133,11 +173,11 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
      */
     public Sandbox rebased(String snapshotId) {
         return new Sandbox(name, snapshotId, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, null,
-                null, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
+                null, net, ports, profile, socket, allowDomains, publish, hostLoopback, from, site);
     }
 
     public Sandbox harvested(String state, String commit) {
         return new Sandbox(name, snapshot, repo, cwd, command, status, pid, exitCode, createdAt, finishedAt, state,
-                commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from);
+                commit != null ? commit : committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from, site);
     }
 }

@@ -22,9 +22,19 @@ import java.util.List;
  * @param waiting   whether its agent waits for input: its terminal silent for 3 s or more while
  *                  it reads from it (the "needs you" state); false when stopped, or when its
  *                  supervisor did not answer
+ * @param host      the host it runs on as the user named it ({@code run --host}), null for one on
+ *                  this machine; its status is then the one last heard from the host
  */
 public record SandboxView(String name, Sandbox.Status status, Integer exitCode, String snapshot, String baseCommit,
         String strategy, int changes, long diskBytes, List<String> command, Instant createdAt, Instant finishedAt,
         Long pid, NetMode net, List<PublishedPort> ports, String profile, boolean attached,
-        boolean waiting) {
+        boolean waiting, String host) {
+
+    /** A sandbox on this machine. */
+    public SandboxView(String name, Sandbox.Status status, Integer exitCode, String snapshot, String baseCommit,
+            String strategy, int changes, long diskBytes, List<String> command, Instant createdAt, Instant finishedAt,
+            Long pid, NetMode net, List<PublishedPort> ports, String profile, boolean attached, boolean waiting) {
+        this(name, status, exitCode, snapshot, baseCommit, strategy, changes, diskBytes, command, createdAt, finishedAt,
+                pid, net, ports, profile, attached, waiting, null);
+    }
 }

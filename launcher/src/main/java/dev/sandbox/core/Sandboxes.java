@@ -46,7 +46,7 @@ public final class Sandboxes {
         return repo;
     }
 
-    Context context() {
+    public Context context() {
         return context;
     }
 
@@ -83,14 +83,15 @@ public final class Sandboxes {
      * Rewrites a sandbox's record under the store lock, so that a harvest marking it and the
      * launcher recording the agent's end do not undo each other.
      */
-    void update(Path dir, java.util.function.UnaryOperator<Sandbox> change) {
+    public void update(Path dir, java.util.function.UnaryOperator<Sandbox> change) {
         store.locked(() -> {
             Json.writeAtomically(StateStore.sandboxJson(dir), change.apply(readSandbox(dir)));
             return null;
         });
     }
 
-    static Sandbox readSandbox(Path dir) {
+    /** The record in {@code dir}, null when it has none; 125 when it can't be read. */
+    public static Sandbox readSandbox(Path dir) {
         try {
             return Json.read(StateStore.sandboxJson(dir), Sandbox.class);
         } catch (NoSuchFileException e) {

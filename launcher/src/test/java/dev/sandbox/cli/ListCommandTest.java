@@ -35,4 +35,21 @@ class ListCommandTest {
         assertEquals("\u001b[HH\u001b[K\n\u001b[K\nA  B\u001b[K\na  b\u001b[K\n\u001b[K\u001b[J",
                 ListCommand.frame("H", "A  B\na  b\n"));
     }
+
+    @Test
+    void table_hasAHostColumn_onlyWhenASandboxRunsElsewhere() {
+        java.time.Instant now = java.time.Instant.parse("2026-12-01T10:00:00Z");
+        SandboxView local = new SandboxView("here", Sandbox.Status.STOPPED, 0, null, null, null, 0, 0, List.of("sh"),
+                now, null, null, null, List.of(), null, false, false);
+        SandboxView far = new SandboxView("far", Sandbox.Status.RUNNING, null, null, null, null, 0, 0, List.of("sh"),
+                now, null, null, null, List.of(), null, false, false, "alice@build1:2222");
+        String alone = ListCommand.table(List.of(local), now);
+        assertEquals("NAME  STATUS", alone.lines().findFirst().orElseThrow().substring(0, 12));
+        org.junit.jupiter.api.Assertions.assertFalse(alone.contains("HOST"), alone);
+        List<String> both = ListCommand.table(List.of(local, far), now).lines().toList();
+        assertEquals(List.of("NAME", "HOST", "STATUS"), List.of(both.get(0).split("\\s+")).subList(0, 3));
+        assertEquals(List.of("here", "local", "stopped"), List.of(both.get(1).split("\\s+")).subList(0, 3));
+        assertEquals(List.of("far", "alice@build1:2222", "running"),
+                List.of(both.get(2).split("\\s+")).subList(0, 3));
+    }
 }

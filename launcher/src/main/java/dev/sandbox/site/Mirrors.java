@@ -1,0 +1,316 @@
+package dev.sandbox.site;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandbox.console.Console;
+import dev.sandbox.core.Json;
+import dev.sandbox.core.Removal;
+import dev.sandbox.core.Sandbox;
+import dev.sandbox.core.SandboxView;
+import dev.sandbox.core.Sandboxes;
+import dev.sandbox.core.StateStore;
+import dev.sandbox.core.Tree;
+import dev.sandbox.error.SandboxException;
+import dev.sandbox.sys.Command;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The local mirrors of sandboxes that run on other hosts ({@code run --host}, docs/ARCHITECTURE.md
+ * §15): a record here that names its host and the repository's directory there, and a copy of
+ * the host's upper layer. Harvest verbs refresh the copy first ({@link #refresh}); the
+ * lifecycle verbs run on the host ({@link #forward}); {@code rm} removes on both sides.
+ */
+public final class Mirrors {
+    /** In a mirror's directory: touched when its upper layer last came back, so its time can be said. */
+    static final String PULLED = "pulled";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Sandboxes sandboxes;
+    private final Console console;
+
+    public Mirrors(Sandboxes sandboxes, Console console) {
+        this.sandboxes = sandboxes;
+        this.console = console;
+    }
+
+    /** What the host's {@code sandbox list --json} says of one sandbox. */
+    record Reported(boolean running, Integer exitCode, Instant finishedAt) {
+    }
+
+    /** The record of {@code name} when it is a mirror, else null (none, or a local sandbox). */
+    public Sandbox mirror(String name) {
+        StateStore.validateName(name);
+        Path dir = sandboxes.store().sandboxDir(name);
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        Sandbox sb = Sandboxes.readSandbox(dir);
+        return sb != null && sb.remote() ? sb : null;
+    }
+
+    /**
+     * Brings mirror {@code name}'s record and upper layer up to date from its host, before a
+     * harvest verb reads them; nothing for a local sandbox. An unreachable host (or one that
+     * no longer has it) is one warning, and the verb goes on with the copy here.
+     */
+    public void refresh(String name) {
+        Sandbox sb = mirror(name);
+        if (sb == null) {
+            return;
+        }
+        Path dir = sandboxes.store().sandboxDir(name);
+        try (SshSite site = open(sb.site().host())) {
+            Map<String, Reported> reported = reported(site, sb.site().dir());
+            Reported r = reported == null ? null : reported.get(name);
+            if (reported == null) {
+                console.warn("can't ask " + sb.site().host() + " about '" + name + "': using the copy of "
+                        + pulledAt(dir));
+                return;
+            }
+            if (r == null) {
+                console.warn(sb.site().host() + " no longer has '" + name + "': using the copy of " + pulledAt(dir));
+                return;
+            }
+            pull(site, sb.site().dir(), name, r);
+        } catch (SandboxException e) {
+            console.warn(Console.oneLine(e.getMessage()).replaceFirst("^can't ", "can't refresh '" + name
+                    + "' (") + "): using the copy of " + pulledAt(dir));
+        }
+    }
+
+    /**
+     * Runs a lifecycle verb ({@code attach}, {@code logs}, {@code stop}, {@code start},
+     * {@code exec}) on the host: the one {@code hostOption} names, else the one mirror {@code
+     * name} runs on. Returns null when neither applies (the verb runs here), else the host's
+     * exit status. {@code given} is the command line from the verb on; {@code --host} is left
+     * out. After {@code stop} and {@code start} the mirror is refreshed.
+     */
+    public Integer forward(String hostOption, String verb, String name, List<String> given, boolean tty) {
+        Sandbox sb = mirror(name);
+        String host = hostOption != null ? hostOption : sb != null ? sb.site().host() : null;
+        if (host == null) {
+            return null;
+        }
+        String dir = sb != null && hostOption == null ? sb.site().dir() : null;
+        int status;
+        try (SshSite site = open(host)) {
+            if (dir == null) {
+                dir = site.repoDir(sandboxes.repo().root());
+            }
+            status = site.sandbox(dir, withoutHost(given, verb), tty, List.of(), null);
+            if (sb != null && (verb.equals("stop") || verb.equals("start"))) {
+                Map<String, Reported> reported = reported(site, dir);
+                Reported r = reported == null ? null : reported.get(name);
+                if (r != null) {
+                    pull(site, dir, name, r);
+                }
+            }
+        }
+        return status;
+    }
+
+    /**
+     * Removes mirror {@code name}: the checks a local sandbox gets (its copy refreshed first),
+     * then the host's sandbox ({@code rm --force}), then the copy here. An unreachable host is
+     * refused without {@code force}; with it, the copy goes and the host keeps its sandbox.
+     * Returns false when {@code name} is not a mirror (the caller removes it as usual).
+     */
+    public boolean remove(String name, boolean force) {
+        Sandbox sb = mirror(name);
+        if (sb == null) {
+            return false;
+        }
+        refresh(name);
+        Removal removal = new Removal(sandboxes);
+        removal.check(name, force);
+        String host = sb.site().host();
+        try (SshSite site = open(host)) {
+            Command.Result r = site.sandboxOutput(sb.site().dir(), List.of("rm", "--force", name));
+            if (r.exitCode() != 0 && !r.stderr().contains("no such sandbox")) {
+                if (r.exitCode() == RemoteRuns.LOST) {
+                    throw SandboxException.failure("can't reach " + host + ": " + lastLine(r.stderr()));
+                }
+                throw SandboxException.failure("can't remove '" + name + "' on " + host + ": "
+                        + lastLine(r.stderr()).replaceFirst("^sandbox: ", ""));
+            }
+        } catch (SandboxException e) {
+            if (!force) {
+                throw SandboxException.cant("remove", name, Console.oneLine(e.getMessage())
+                        + " (--force removes the copy here; " + host + " keeps its sandbox)");
+            }
+            console.warn(Console.oneLine(e.getMessage()) + ": removed the copy here; " + host + " keeps '" + name
+                    + "'");
+        }
+        removal.remove(name, true);
+        return true;
+    }
+
+    /**
+     * {@code sandbox list --host HOST}: what the host says of each of its sandboxes of this
+     * repository, with HOST in its host column; mirrors here are brought up to date with it
+     * (their status, not their layers).
+     */
+    public List<SandboxView> list(HostSpec host) {
+        try (SshSite site = SshSite.open(host, sandboxes.context().env(), sandboxes.context().home())) {
+            String dir = site.repoDir(sandboxes.repo().root());
+            Command.Result r = site.sandboxOutput(dir, List.of("list", "--json"));
+            if (r.exitCode() != 0) {
+                String why = lastLine(r.stderr()).replaceFirst("^sandbox: ", "");
+                if (why.contains("not a git repository") || why.contains("No such file")) {
+                    return List.of(); // this repository never ran there
+                }
+                throw SandboxException.failure("can't list the sandboxes on " + host.name() + ": " + why);
+            }
+            List<SandboxView> views = new ArrayList<>();
+            for (SandboxView v : Json.parse(r.stdout(), SandboxView[].class)) {
+                views.add(new SandboxView(v.name(), v.status(), v.exitCode(), v.snapshot(), v.baseCommit(),
+                        v.strategy(), v.changes(), v.diskBytes(), v.command(), v.createdAt(), v.finishedAt(), v.pid(),
+                        v.net(), v.ports() == null ? List.of() : v.ports(), v.profile(), v.attached(), v.waiting(),
+                        host.name()));
+                Sandbox sb = mirror(v.name());
+                if (sb != null && sb.site().dir().equals(dir)) {
+                    Path d = sandboxes.store().sandboxDir(v.name());
+                    sandboxes.update(d, s -> s.asReported(v.status() == Sandbox.Status.RUNNING, v.exitCode(),
+                            v.finishedAt()));
+                }
+            }
+            return views;
+        } catch (IOException e) {
+            throw SandboxException.failure("can't read what " + host.name() + " lists: " + e.getMessage());
+        }
+    }
+
+    /**
+     * What the host's {@code sandbox list --json} in {@code dir} says of its sandboxes, by
+     * name; null when it can't be asked or its answer can't be read.
+     */
+    Map<String, Reported> reported(SshSite site, String dir) {
+        Command.Result r;
+        try {
+            r = site.sandboxOutput(dir, List.of("list", "--json"));
+        } catch (SandboxException e) {
+            return null;
+        }
+        if (r.exitCode() != 0) {
+            return null;
+        }
+        return parseList(r.stdout());
+    }
+
+    /** {@code sandbox list --json}'s text by name; null when it is not such a list. */
+    static Map<String, Reported> parseList(String json) {
+        Map<String, Reported> out = new HashMap<>();
+        try {
+            JsonNode all = JSON.readTree(json);
+            if (all == null || !all.isArray()) {
+                return null;
+            }
+            for (JsonNode n : all) {
+                Instant finished = null;
+                if (n.hasNonNull("finishedAt")) {
+                    try {
+                        finished = Instant.parse(n.get("finishedAt").asText());
+                    } catch (DateTimeParseException e) {
+                        finished = null;
+                    }
+                }
+                out.put(n.path("name").asText(), new Reported("running".equals(n.path("status").asText()),
+                        n.hasNonNull("exitCode") ? n.get("exitCode").asInt() : null, finished));
+            }
+        } catch (IOException e) {
+            return null;
+        }
+        return out;
+    }
+
+    /**
+     * Replaces mirror {@code name}'s upper layer with the host's, as {@code r} reports it: into
+     * a fresh directory first, renamed over the old copy only once complete, so a harvest
+     * never reads half a layer; then the record takes the host's status.
+     */
+    void pull(SshSite site, String dir, String name, Reported r) {
+        Path sandboxDir = sandboxes.store().sandboxDir(name);
+        Path fresh = sandboxDir.resolve("upper.pull");
+        Path old = sandboxDir.resolve("upper.old");
+        try {
+            Tree.deleteQuietly(fresh);
+            Files.createDirectory(fresh);
+            site.pullUpper(dir, name, fresh);
+            sandboxes.store().locked(() -> {
+                Tree.deleteQuietly(old);
+                Path upper = StateStore.upperDir(sandboxDir);
+                if (Files.exists(upper, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.move(upper, old);
+                }
+                Files.move(fresh, upper);
+                Path stamp = sandboxDir.resolve(PULLED);
+                if (!Files.exists(stamp, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createFile(stamp);
+                }
+                Files.setLastModifiedTime(stamp, FileTime.from(Instant.now()));
+                Sandbox sb = Sandboxes.readSandbox(sandboxDir);
+                if (sb != null) {
+                    Json.writeAtomically(StateStore.sandboxJson(sandboxDir), sb.asReported(r.running(), r.exitCode(),
+                            r.finishedAt()));
+                }
+                return null;
+            });
+            Tree.deleteQuietly(old);
+        } catch (IOException e) {
+            Tree.deleteQuietly(fresh);
+            throw SandboxException.cant("bring back the changes of", name, e);
+        }
+    }
+
+    /** When mirror {@code dir}'s layer last came back: its time, or "never" if it never did. */
+    static String pulledAt(Path dir) {
+        try {
+            return Files.getLastModifiedTime(dir.resolve(PULLED), LinkOption.NOFOLLOW_LINKS).toInstant().toString();
+        } catch (IOException e) {
+            return "never (no changes yet)";
+        }
+    }
+
+    private SshSite open(String host) {
+        Map<String, String> env = sandboxes.context().env();
+        Path home = sandboxes.context().home();
+        HostSpec spec = Hosts.resolve(host, env, home);
+        return SshSite.open(spec, env, home);
+    }
+
+    /** {@code given} from {@code verb} on, without {@code --host H} and {@code --host=H} (before any {@code --}). */
+    static List<String> withoutHost(List<String> given, String verb) {
+        int at = given.indexOf(verb);
+        List<String> out = new ArrayList<>();
+        boolean options = true;
+        for (int i = Math.max(at, 0); i < given.size(); i++) {
+            String a = given.get(i);
+            if (options && a.equals("--")) {
+                options = false;
+            } else if (options && a.equals("--host")) {
+                i++;
+                continue;
+            } else if (options && a.startsWith("--host=")) {
+                continue;
+            }
+            out.add(a);
+        }
+        return out;
+    }
+
+    static String lastLine(String text) {
+        String[] lines = text.strip().split("\n");
+        return lines[lines.length - 1].strip();
+    }
+}
