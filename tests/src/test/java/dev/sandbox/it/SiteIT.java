@@ -172,10 +172,10 @@ class SiteIT {
 
             Proc.Result commit = cli.run(repo, c.env(), "commit", "one");
             assertEquals(0, commit.exitCode(), commit.describe());
-            Repos.git(repo, "fsck", "--strict", "--no-dangling");
-            String files = Repos.git(repo, "ls-tree", "-r", "--name-only", "sandbox/one");
+            Repos.git(repo, "-c", "safe.directory=*", "fsck", "--strict", "--no-dangling");
+            String files = Repos.git(repo, "-c", "safe.directory=*", "ls-tree", "-r", "--name-only", "sandbox/one");
             assertTrue(files.lines().anyMatch("new.txt"::equals) && files.lines().noneMatch("README.md"::equals), files);
-            assertEquals("x", Repos.git(repo, "show", "sandbox/one:new.txt").strip());
+            assertEquals("x", Repos.git(repo, "-c", "safe.directory=*", "show", "sandbox/one:new.txt").strip());
             Repos.assertSameTree(workingTree(before, repo), Repos.entries(repo, List.of(repo.resolve(".git")), false),
                     "the local working tree after commit");
 
@@ -219,6 +219,7 @@ class SiteIT {
             assertEquals(0, second.exitCode(), second.describe());
             assertTrue(second.stdout().contains("changed here"), second.describe());
             List<String> sent = changedSince(remote, mark);
+            System.out.println("SiteIT " + runner + ": the second sync changed " + sent.size() + " files: " + sent);
             assertTrue(sent.contains("src/f7.txt"), "the changed file was sent: " + sent);
             assertTrue(sent.size() <= 5, "a second sync sends what changed, not " + sent.size() + ": " + sent);
         }
@@ -373,11 +374,13 @@ class SiteIT {
             Path remote = awaitRemoteFile(c, repo, "k", "before.txt", run);
             assertTrue(killMaster(c) > 0, "the ssh ControlMaster was found and killed");
             Proc.Result ended = run.await(LONG);
+            System.out.println("SiteIT " + runner + ": the run whose connection was killed" + ended.describe());
             assertNotEquals(0, ended.exitCode(), "the run reports the lost connection" + ended.describe());
             Cli.assertNoStackTrace(ended);
             assertFalse(ended.stderr().isBlank(), "it says so" + ended.describe());
 
             JsonNode k = hostListed(cli, repo, c, "k");
+            System.out.println("SiteIT " + runner + ": list --host says " + k);
             assertNotEquals("running", k.path("status").asText(), "the remote agent was stopped: " + k);
             assertFalse(Files.exists(remote.resolve("after.txt")), "it never reached its end");
             Proc.Result names = cli.run(repo, c.env(), "diff", "--name-only", "k");
