@@ -222,6 +222,10 @@ class SiteIT {
             System.out.println("SiteIT " + runner + ": the second sync changed " + sent.size() + " files: " + sent);
             assertTrue(sent.contains("src/f7.txt"), "the changed file was sent: " + sent);
             assertTrue(sent.size() <= 5, "a second sync sends what changed, not " + sent.size() + ": " + sent);
+            java.util.regex.Matcher said = java.util.regex.Pattern.compile("synced (\\d+) files? to ")
+                    .matcher(second.stderr());
+            assertTrue(said.find(), "the run says how many files it sent" + second.describe());
+            assertTrue(Long.parseLong(said.group(1)) <= 5, "and it is at most 5" + second.describe());
         }
     }
 
@@ -369,12 +373,16 @@ class SiteIT {
             ws.own();
             Cli cli = new Cli(ws);
 
+            long t0 = System.nanoTime();
             Proc.Running run = start(cli, repo, c.env(), "run", "--host", site.target(), "--name", "k", "--", "sh",
                     "-c", "echo before > before.txt; sleep 120; echo after > after.txt");
             Path remote = awaitRemoteFile(c, repo, "k", "before.txt", run);
+            long started = System.nanoTime();
             assertTrue(killMaster(c) > 0, "the ssh ControlMaster was found and killed");
             Proc.Result ended = run.await(LONG);
-            System.out.println("SiteIT " + runner + ": the run whose connection was killed" + ended.describe());
+            System.out.println("SiteIT " + runner + ": the run whose connection was killed, up "
+                    + (started - t0) / 1_000_000 + " ms, ended " + (System.nanoTime() - started) / 1_000_000
+                    + " ms after the kill" + ended.describe());
             assertNotEquals(0, ended.exitCode(), "the run reports the lost connection" + ended.describe());
             Cli.assertNoStackTrace(ended);
             assertFalse(ended.stderr().isBlank(), "it says so" + ended.describe());
@@ -387,15 +395,24 @@ class SiteIT {
             assertEquals(List.of("before.txt"), names.stdoutLines(), "nothing lost" + names.describe());
 
             Proc.Result bg = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "-d", "--name", "kd", "--",
-                    "sh", "-c", "echo before > before.txt; sleep 4; echo done > done.txt");
+                    "sh", "-c", "echo before > before.txt; sleep 10; echo done > done.txt");
             assertEquals(0, bg.exitCode(), bg.describe());
-            Path remoteBg = awaitRemoteFile(c, repo, "kd", "before.txt", null);
+            Path upper = awaitRemoteFile(c, repo, "kd", "before.txt", null).resolve(".git/sandbox/sandboxes/kd/upper");
             killMaster(c);
+            assertFalse(Files.exists(upper.resolve("done.txt")), "the connection was killed while kd ran");
             JsonNode kd = hostListed(cli, repo, c, "kd");
-            assertEquals("running", kd.path("status").asText(), "detached, it keeps running: " + kd);
-            for (int i = 0; i < 300 && !Files.exists(remoteBg.resolve("done.txt")); i++) {
+            assertTrue(kd.path("status").asText().equals("running") || Files.exists(upper.resolve("done.txt")),
+                    "detached, it keeps running: " + kd);
+            for (int i = 0; i < 600 && !Files.exists(upper.resolve("done.txt")); i++) {
                 Proc.pause(100);
             }
+            assertTrue(Files.exists(upper.resolve("done.txt")), "kd ran to its end on the host");
+            for (int i = 0; i < 20 && kd.path("status").asText().equals("running"); i++) {
+                kd = hostListed(cli, repo, c, "kd");
+            }
+            assertEquals(0, kd.path("exitCode").asInt(-1), "it ended by itself, exit 0: " + kd);
+            System.out.println("SiteIT " + runner + ": the detached part took " + (System.nanoTime() - started)
+                    / 1_000_000 + " ms since the first kill");
             Proc.Result done = cli.run(repo, c.env(), "diff", "--name-only", "kd");
             assertEquals(List.of("before.txt", "done.txt"), done.stdoutLines(), done.describe());
         }
