@@ -41,13 +41,13 @@ public final class HostCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "Unknown action '" + action + "' (expected install)");
         }
         Context context = Context.ofCurrentProcess();
-        HostSpec spec = Hosts.resolve(host, context.env(), context.home());
+        HostSpec target = Hosts.resolve(host, context.env(), context.home());
         if (context.sandboxHome() == null) {
             throw SandboxException.failure("can't install on " + host + ": the launcher was started without"
                     + " -Dsandbox.home (start it with bin/sandbox)");
         }
-        try (SshSite site = SshSite.open(spec, context.env(), context.home())) {
-            site.install(Path.of(context.sandboxHome()).toAbsolutePath().normalize(), SandboxCli.console(this.spec));
+        try (SshSite site = SshSite.open(target, context.env(), context.home())) {
+            site.install(Path.of(context.sandboxHome()).toAbsolutePath().normalize(), SandboxCli.console(spec));
         }
         return 0;
     }

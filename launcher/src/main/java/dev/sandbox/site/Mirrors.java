@@ -50,7 +50,11 @@ public final class Mirrors {
 
     /** The record of {@code name} when it is a mirror, else null (none, or a local sandbox). */
     public Sandbox mirror(String name) {
-        StateStore.validateName(name);
+        try {
+            StateStore.validateName(name);
+        } catch (SandboxException invalid) {
+            return null; // not a mirror: the verb says what is wrong with the name, in its own words
+        }
         Path dir = sandboxes.store().sandboxDir(name);
         if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             return null;
@@ -70,22 +74,27 @@ public final class Mirrors {
             return;
         }
         Path dir = sandboxes.store().sandboxDir(name);
-        try (SshSite site = open(sb.site().host())) {
-            Map<String, Reported> reported = reported(site, sb.site().dir());
-            Reported r = reported == null ? null : reported.get(name);
+        String host = sb.site().host();
+        try (SshSite site = open(host)) {
+            Command.Result answer = site.sandboxOutput(sb.site().dir(), List.of("list", "--json"));
+            Map<String, Reported> reported = answer.exitCode() == 0 ? parseList(answer.stdout()) : null;
             if (reported == null) {
-                console.warn("can't ask " + sb.site().host() + " about '" + name + "': using the copy of "
-                        + pulledAt(dir));
+                String why = answer.stderr().isBlank() ? "no answer" : lastLine(answer.stderr());
+                console.warn((answer.exitCode() == RemoteRuns.LOST ? "can't reach " : "can't ask ") + host + ": "
+                        + why.replaceFirst("^sandbox: ", "") + "; '" + name + "' is " + pulledAt(dir));
                 return;
             }
+            Reported r = reported.get(name);
             if (r == null) {
-                console.warn(sb.site().host() + " no longer has '" + name + "': using the copy of " + pulledAt(dir));
+                console.warn(host + " no longer has '" + name + "'; it is " + pulledAt(dir));
+                if (sb.status() == Sandbox.Status.RUNNING) { // gone there: it runs nowhere
+                    sandboxes.update(dir, s -> s.asReported(false, s.exitCode(), s.finishedAt()));
+                }
                 return;
             }
             pull(site, sb.site().dir(), name, r);
         } catch (SandboxException e) {
-            console.warn(Console.oneLine(e.getMessage()).replaceFirst("^can't ", "can't refresh '" + name
-                    + "' (") + "): using the copy of " + pulledAt(dir));
+            console.warn(Console.oneLine(e.getMessage()) + "; '" + name + "' is " + pulledAt(dir));
         }
     }
 
@@ -273,12 +282,13 @@ public final class Mirrors {
         }
     }
 
-    /** When mirror {@code dir}'s layer last came back: its time, or "never" if it never did. */
+    /** Which copy of mirror {@code dir}'s layer a verb goes on with: "the copy of TIME" (when it last came back). */
     static String pulledAt(Path dir) {
         try {
-            return Files.getLastModifiedTime(dir.resolve(PULLED), LinkOption.NOFOLLOW_LINKS).toInstant().toString();
+            return "the copy of " + Files.getLastModifiedTime(dir.resolve(PULLED), LinkOption.NOFOLLOW_LINKS)
+                    .toInstant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         } catch (IOException e) {
-            return "never (no changes yet)";
+            return "the empty copy here (nothing came back yet)";
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.sandbox.site;
 
 import dev.sandbox.console.Console;
+import dev.sandbox.core.Removal;
 import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
@@ -115,12 +116,16 @@ public final class RemoteRuns {
         for (PortSpec p : request.net().ports()) {
             chosen.put(p.port(), p.hostPort() != 0 ? p.hostPort() : freeLocalPort());
         }
+        // the host's sandbox prints "NAME publishes PORT/tcp -> 127.0.0.1:HOSTPORT" as a local one
+        // does, and the forward makes that line true here too: same port number on both ends
         List<String> forwards = new ArrayList<>();
-        chosen.forEach((port, hostPort) -> {
-            forwards.add(hostPort + ":127.0.0.1:" + hostPort);
-            console.say(base + " publishes " + port + "/tcp -> 127.0.0.1:" + hostPort + " (forwarded from " + host
-                    + ")");
-        });
+        chosen.values().forEach(hostPort -> forwards.add(hostPort + ":127.0.0.1:" + hostPort));
+        if (request.detach() && !forwards.isEmpty()) {
+            SshTarget t = request.host().target();
+            console.note("with -d, ports are published on " + host + " only: 'ssh -N -L PORT:127.0.0.1:PORT"
+                    + (t.port() != SshTarget.DEFAULT_PORT ? " -p " + t.port() : "") + " "
+                    + (t.user() != null ? t.user() + "@" : "") + t.host() + "' forwards one here");
+        }
         List<String> remote = remoteArgs(request.args(), request.name() == null ? base : null, chosen);
         String cwd = remoteCwd(sandboxes.repo().root(), sandboxes.context().cwd(), dir);
         int status = site.sandbox(cwd, remote, request.tty() && !request.detach(), request.detach() ? List.of()
@@ -151,13 +156,14 @@ public final class RemoteRuns {
         for (int i = 0; i < names.size(); i++) {
             String n = names.get(i);
             Mirrors.Reported r = reported.get(n);
-            if (r == null) { // --rm removed it there: it held no work
+            if (r == null) {
+                // --rm removed it there (it held no work), or it failed to start there (the
+                // host said why): nothing came back, so the mirror goes as a failed local run's
+                // sandbox does
                 closeQuietly(mirrors.locks().get(i));
+                new Removal(sandboxes).remove(n, true);
                 if (request.remove()) {
-                    new dev.sandbox.core.Removal(sandboxes).remove(n, true);
                     console.say(n + " changed nothing: removed");
-                } else {
-                    console.warn(host + " no longer has " + n + "; kept here without its changes");
                 }
                 continue;
             }

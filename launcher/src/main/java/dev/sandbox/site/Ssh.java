@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -46,11 +45,18 @@ public final class Ssh implements AutoCloseable {
     private final SshTarget target;
     private final List<String> program;
     private final List<String> options;
+    private final String label;
 
-    private Ssh(SshTarget target, List<String> program, List<String> options) {
+    private Ssh(SshTarget target, List<String> program, List<String> options, String label) {
         this.target = target;
         this.program = program;
         this.options = options;
+        this.label = label;
+    }
+
+    /** This connection, named {@code label} in messages ("the VM") instead of its target. */
+    public Ssh named(String label) {
+        return new Ssh(target, program, options, label);
     }
 
     /**
@@ -61,8 +67,27 @@ public final class Ssh implements AutoCloseable {
     public static Ssh to(SshTarget target, List<String> extraOptions, Map<String, String> env) {
         String ssh = env.get(SSH_ENV);
         List<String> program = ssh == null || ssh.isBlank() ? List.of("ssh") : List.of(ssh.strip().split("\\s+"));
-        Path control = RuntimeDir.forUser(env).resolve("ssh-%C-" + ProcessHandle.current().pid());
-        return new Ssh(target, program, options(target, control.toString(), extraOptions));
+        Path control = controlDir(env).resolve("ssh-%C-" + ProcessHandle.current().pid());
+        return new Ssh(target, program, options(target, control.toString(), extraOptions), target.display());
+    }
+
+    /**
+     * The user's runtime directory; where there is none to be had (macOS has no /proc to learn
+     * the uid from, which the VM bridge runs on), a new private (0700) directory in /tmp, short
+     * enough for the socket's path (104 bytes on macOS, 108 on Linux).
+     */
+    private static Path controlDir(Map<String, String> env) {
+        try {
+            return RuntimeDir.forUser(env);
+        } catch (SandboxException e) {
+            try {
+                Path dir = java.nio.file.Files.createTempDirectory(Path.of("/tmp"), "sandbox-ssh-"); // 0700
+                dir.toFile().deleteOnExit();
+                return dir;
+            } catch (IOException io) {
+                throw SandboxException.cant("make a directory for ssh's control socket in", "/tmp", io);
+            }
+        }
     }
 
     /** sandbox's ssh options for {@code target}, then {@code extra}; without the destination. */
@@ -109,21 +134,41 @@ public final class Ssh implements AutoCloseable {
         } catch (IOException e) {
             return new Command.Result(127, "", program.get(0) + ": not installed or not on the PATH");
         }
-        try {
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-            CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
-            try (OutputStream in = p.getOutputStream()) {
-                if (stdin != null) {
-                    in.write(stdin);
-                }
-            } catch (IOException e) {
-                // the remote command did not read it all: its status says what happened
+        // Each stream read by a thread of its own: a pool could run the two one after the other,
+        // and a command that fills one pipe before it closes the other would never end.
+        Reader err = new Reader(p.getErrorStream());
+        Reader out = new Reader(p.getInputStream());
+        try (OutputStream in = p.getOutputStream()) {
+            if (stdin != null) {
+                in.write(stdin);
             }
-            return new Command.Result(p.waitFor(), out.join(), err.join());
+        } catch (IOException e) {
+            // the remote command did not read it all: its status says what happened
+        }
+        try {
+            int status = p.waitFor();
+            return new Command.Result(status, out.text(), err.text());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
             return new Command.Result(125, "", "interrupted");
+        }
+    }
+
+    /** Reads a stream to its end on a daemon thread of its own. */
+    private static final class Reader {
+        private final Thread thread;
+        private volatile String text = "";
+
+        Reader(InputStream in) {
+            thread = new Thread(() -> text = read(in), "ssh-reader");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        String text() throws InterruptedException {
+            thread.join();
+            return text;
         }
     }
 
@@ -193,7 +238,7 @@ public final class Ssh implements AutoCloseable {
         argv.add(target.remotePrefix() + remoteDir + "/");
         Command.Result r = Command.run(argv);
         if (!r.ok()) {
-            throw SandboxException.failure("can't copy '" + localDir + "' to " + target.display() + ": " + r.why());
+            throw SandboxException.failure("can't copy '" + localDir + "' into " + label + ": " + r.why());
         }
         Matcher m = FILES_SENT.matcher(r.stdout());
         return m.find() ? Long.parseLong(m.group(1).replace(",", "")) : -1;
@@ -222,16 +267,16 @@ public final class Ssh implements AutoCloseable {
         local.environment().put("LC_ALL", "C");
         try {
             List<Process> pipe = ProcessBuilder.startPipeline(List.of(remote, local));
-            CompletableFuture<String> remoteErr = CompletableFuture.supplyAsync(() -> read(pipe.get(0).getErrorStream()));
+            Reader remoteErr = new Reader(pipe.get(0).getErrorStream());
             String localErr = read(pipe.get(1).getErrorStream());
             int localStatus = pipe.get(1).waitFor();
             int remoteStatus = pipe.get(0).waitFor();
             if (remoteStatus != 0) {
-                throw SandboxException.failure("can't copy " + remoteDir + " from " + target.display() + ": "
-                        + new Command.Result(remoteStatus, "", remoteErr.join()).why());
+                throw SandboxException.failure("can't copy " + remoteDir + " from " + label + ": "
+                        + new Command.Result(remoteStatus, "", remoteErr.text()).why());
             }
             if (localStatus != 0) {
-                throw SandboxException.failure("can't copy " + remoteDir + " from " + target.display() + " into '"
+                throw SandboxException.failure("can't copy " + remoteDir + " from " + label + " into '"
                         + emptyLocalDir + "': " + new Command.Result(localStatus, "", localErr).why());
             }
         } catch (IOException e) {

@@ -203,6 +203,9 @@ public final class SshSite implements AutoCloseable {
         checkTools(f);
         if (remoteSandbox == null) {
             checkInstalled(host.name(), version, f.installed());
+        } else if (!f.launcher()) {
+            throw SandboxException.failure("can't use " + host.name() + ": " + REMOTE_SANDBOX_ENV + " names '"
+                    + remoteSandbox + "', which is not a command there");
         }
         if (!f.workWritable()) {
             throw SandboxException.failure(workError(host.name(), workPath(host.work(), f.home())));

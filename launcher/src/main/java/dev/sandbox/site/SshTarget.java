@@ -36,7 +36,7 @@ public record SshTarget(String user, String host, int port) {
     public static SshTarget parse(String text) {
         Matcher m = text == null ? null : TARGET.matcher(text);
         if (m == null || !m.matches()) {
-            throw SandboxException.invalidInput("not an ssh host: '" + (text == null ? "" : text)
+            throw SandboxException.invalidInput("not an ssh host: '" + (text == null ? "" : shown(text))
                     + "' (expected [USER@]HOST[:PORT], or a name from hosts.yaml)");
         }
         String host = m.group(2);
@@ -52,6 +52,12 @@ public record SshTarget(String user, String host, int port) {
             }
         }
         return new SshTarget(m.group(1), host, port);
+    }
+
+    /** {@code text} for a one-line message: each control character a {@code ?}, at most 200 characters. */
+    static String shown(String text) {
+        String s = text.replaceAll("\\p{Cntrl}", "?");
+        return s.length() > 200 ? s.substring(0, 200) + "..." : s;
     }
 
     /** {@code user@host:port} as given: without the user when there was none, without {@code :22}. */

@@ -3,6 +3,8 @@ package dev.sandbox.vm;
 import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.Egress;
+import dev.sandbox.site.Ssh;
+import dev.sandbox.site.SshTarget;
 import dev.sandbox.sys.Command;
 import dev.sandbox.sys.Command.Result;
 import java.io.IOException;
@@ -15,39 +17,36 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The Linux VM that runs sandbox for a host without user namespaces and overlayfs (macOS):
  * started with Vagrant when needed, reached over ssh with the configuration {@code vagrant
- * ssh-config} prints, fed with rsync. Every tool can be replaced through the environment, so
- * that any ssh target can stand in for the VM.
+ * ssh-config} prints, fed with rsync: an ssh site ({@link Ssh}, one connection for the
+ * invocation) whose ssh configuration Vagrant writes. Every tool can be replaced through the
+ * environment, so that any ssh target can stand in for the VM.
  */
-public final class Vm {
+public final class Vm implements AutoCloseable {
     public static final String VAGRANT_ENV = "SANDBOX_VAGRANT";
     public static final String DIR_ENV = "SANDBOX_VM_DIR";
-    public static final String SSH_ENV = "SANDBOX_SSH";
+    public static final String SSH_ENV = Ssh.SSH_ENV;
     public static final String WORK_ENV = "SANDBOX_VM_WORK";
     public static final String SANDBOX_ENV = "SANDBOX_VM_SANDBOX";
     static final String HOST = "default";
     static final String INSTALL_HINT = "install it from https://developer.hashicorp.com/vagrant/install, and a"
             + " provider: VirtualBox 7.1, VMware Fusion, Parallels or libvirt";
-    private static final Pattern FILES_SENT = Pattern.compile("Number of regular files transferred: ([\\d,]+)");
 
     private final Map<String, String> env;
     private final String vagrant;
     private final Path vagrantDir;
-    private final String ssh;
     private final String work;
     private final String sandbox;
     private Path sshConfig;
+    private Ssh connection;
 
     private Vm(Map<String, String> env, String vagrant, Path vagrantDir) {
         this.env = env;
         this.vagrant = vagrant;
         this.vagrantDir = vagrantDir;
-        this.ssh = env.getOrDefault(SSH_ENV, "ssh");
         this.work = env.getOrDefault(WORK_ENV, "/srv/work");
         this.sandbox = env.getOrDefault(SANDBOX_ENV, "sandbox");
     }
@@ -108,9 +107,29 @@ public final class Vm {
         return sshConfig;
     }
 
+    /**
+     * The connection to the VM: an ssh site whose configuration is {@code vagrant ssh-config}'s
+     * (host {@code default}), with sandbox's ssh options ({@link Ssh}); made on first use.
+     */
+    Ssh ssh() {
+        if (connection == null) {
+            connection = Ssh.to(new SshTarget(null, HOST, SshTarget.DEFAULT_PORT), List.of("-F", sshConfig().toString()),
+                    env).named("the VM");
+        }
+        return connection;
+    }
+
     /** The ssh command line that reaches the VM, as one string for rsync and git. */
     String sshCommand() {
-        return ssh + " -F " + quote(sshConfig().toString());
+        return ssh().sshCommand();
+    }
+
+    /** Ends the connection to the VM, if one was made. */
+    @Override
+    public void close() {
+        if (connection != null) {
+            connection.close();
+        }
     }
 
     /** Where {@code repoRoot} lives in the VM: a directory of its own under the VM's btrfs. */
@@ -133,33 +152,20 @@ public final class Vm {
     public long sync(Path local, String remote, List<String> excludes) {
         // A new copy is a btrfs subvolume where the VM's work area is btrfs: snapshots are then O(1).
         String prepare = "{ [ -d " + quote(remote) + " ] || btrfs subvolume create " + quote(remote)
-                + " >/dev/null 2>&1 || mkdir -p " + quote(remote) + "; } && rsync";
-        List<String> argv = new ArrayList<>(List.of("rsync", "-a", "--delete", "--stats", "--exclude", "/.git/sandbox/",
-                "-e", sshCommand(), "--rsync-path", prepare));
-        for (String e : excludes) {
-            argv.add("--exclude");
-            argv.add(e);
-        }
-        argv.add(local + "/");
-        argv.add(HOST + ":" + remote + "/");
-        Result r = Command.run(argv);
-        if (!r.ok()) {
-            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.why());
-        }
-        Matcher m = FILES_SENT.matcher(r.stdout());
-        return m.find() ? Long.parseLong(m.group(1).replace(",", "")) : -1;
+                + " >/dev/null 2>&1 || mkdir -p " + quote(remote) + "; } &&";
+        List<String> all = new ArrayList<>(List.of("/.git/sandbox/"));
+        all.addAll(excludes);
+        return ssh().rsyncTo(local, remote, all, prepare);
     }
 
     /** Runs {@code sandbox ARGS} in {@code remote} in the VM, the terminal passed through; its exit status. */
     public int sandbox(String remote, List<String> args, boolean terminal) {
-        List<String> argv = new ArrayList<>(List.of(ssh, "-F", sshConfig().toString(), terminal ? "-t" : "-T", HOST,
-                remoteCommand(remote, args)));
-        return status(new ProcessBuilder(argv).inheritIO());
+        return ssh().interactive(remoteCommand(remote, args), terminal, List.of());
     }
 
     /** Runs {@code sandbox ARGS} in {@code remote} and returns what it printed. */
     public Result sandboxOutput(String remote, List<String> args) {
-        return Command.run(List.of(ssh, "-F", sshConfig().toString(), "-T", HOST, remoteCommand(remote, args)));
+        return ssh().run(remoteCommand(remote, args), null);
     }
 
     String remoteCommand(String remote, List<String> args) {
@@ -226,16 +232,5 @@ public final class Vm {
 
     static String quote(String s) {
         return s.matches("[A-Za-z0-9_./:=@%+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
-    }
-
-    private static int status(ProcessBuilder pb) {
-        try {
-            return pb.start().waitFor();
-        } catch (IOException e) {
-            throw SandboxException.failure("can't run '" + pb.command().get(0) + "': " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 130;
-        }
     }
 }

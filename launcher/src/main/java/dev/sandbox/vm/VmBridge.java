@@ -67,8 +67,7 @@ public final class VmBridge {
             args.remove(vmFlag);
         }
         String sub = args.stream().filter(a -> !a.startsWith("-")).findFirst().orElse(null);
-        try {
-            Vm vm = Vm.of(local.env(), local.sandboxHome());
+        try (Vm vm = Vm.of(local.env(), local.sandboxHome())) {
             if (sub == null || List.of("doctor", "images").contains(sub)) {
                 vm.ensureUp(console);
                 return vm.sandbox(vm.remoteHome(), args, System.console() != null);

@@ -105,4 +105,17 @@ class MirrorRecordTest {
         SandboxView[] back = Json.parse(json, SandboxView[].class);
         assertEquals("alice@build1:2222", back[1].host(), "a host's list --json reads back");
     }
+
+    @Test
+    void rmCheck_ofAMirrorItsHostSaysRuns_isRefusedAsARunningOne() throws IOException, InterruptedException {
+        Sandboxes sandboxes = sandboxes();
+        sandbox("far", MIRROR);
+        dev.sandbox.error.SandboxException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.sandbox.error.SandboxException.class, () -> new Removal(sandboxes).check("far", true));
+        assertEquals("can't remove 'far': it is running (end its agent first: 'sandbox stop far')", e.getMessage());
+        Path dir = repo.resolve(".git/sandbox/sandboxes/far");
+        sandboxes.update(dir, sb -> sb.asReported(false, 0, Instant.EPOCH));
+        new Removal(sandboxes).check("far", false); // stopped, and an empty layer holds no work
+        assertTrue(Files.isDirectory(dir), "check removes nothing");
+    }
 }

@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -17,6 +19,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * {@code sandbox apply} on a tree that moved on, and the harvest commands given bad input:
  * one clear line, the right exit code, nothing half-written, nothing of the user's lost.
  */
+// Beside the other classes (tests/pom.xml): each case has a workspace of its own, and nothing
+// it checks is shared with another class.
+@Execution(ExecutionMode.CONCURRENT)
 class HarvestBadInputIT {
     private static final String FIVE_LINES = "one\ntwo\nthree\nfour\nfive\n";
 

@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -27,6 +29,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the base commit, the result is the sandbox's merged view byte for byte, {@code git fsck
  * --strict} is clean after the commit, and the branch's tree is the merged view's.
  */
+// Beside the other classes (tests/pom.xml): each case has a workspace of its own, and nothing
+// it checks is shared with another class.
+@Execution(ExecutionMode.CONCURRENT)
 class HarvestIT {
     /** One way an agent can change a tree, as the shell commands it runs. */
     enum Case {
