@@ -420,6 +420,66 @@ class SiteIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void secrets_reachTheRemoteAgent_neverOnACommandLine_noFileLeftOnTheHost(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        install();
+        try (Workspace ws = Workspace.create(runner)) {
+            SiteHost.Client c = client(ws, "client");
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            String secret = "s3cret-" + Long.toHexString(System.nanoTime()) + "-token";
+            String digest = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(secret.getBytes(StandardCharsets.UTF_8)));
+            Map<String, String> env = new java.util.HashMap<>(c.env());
+            env.put("SITE_TOKEN", secret);
+
+            // Every process of this machine, the host's included (its namespace is only a network's).
+            java.util.Set<String> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread watch = new Thread(() -> {
+                while (!done.get()) {
+                    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                        for (Path p : (Iterable<Path>) procs::iterator) {
+                            if (p.getFileName().toString().matches("\\d+")) {
+                                try {
+                                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")),
+                                            StandardCharsets.UTF_8);
+                                    // The test's own runuser, which hands USER's environment to env -i, aside.
+                                    if (cmd.contains(secret) && !cmd.startsWith(Host.which("runuser") + "\0")) {
+                                        seen.add(p.getFileName() + ": " + cmd.replace('\0', ' '));
+                                    }
+                                } catch (IOException e) {
+                                    // gone meanwhile
+                                }
+                            }
+                        }
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    Proc.pause(10);
+                }
+            });
+            watch.start();
+            Proc.Result r;
+            try {
+                r = cli.run(repo, env, LONG, "run", "--host", site.target(), "-e", "SITE_TOKEN", "--name", "sec", "--",
+                        "sh", "-c", "printf %s \"$SITE_TOKEN\" | sha256sum; sleep 1");
+            } finally {
+                done.set(true);
+                watch.join();
+            }
+            assertEquals(0, r.exitCode(), r.describe());
+            assertTrue(r.stdout().contains(digest), "the remote agent got the value" + r.describe());
+            assertEquals(java.util.Set.of(), seen, "the value was never on a command line, here or on the host");
+            Proc.Result grep = Proc.host(site.home(), "grep", "-rlF", "--", secret, ".");
+            assertEquals("", grep.stdout(), "no file on the host holds the value (the env file is gone)"
+                    + grep.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void badInput_unreachable_noJava_versionMismatch_workNotWritable_oneLineEach(Runner runner) throws Exception {
         runner.assumeAvailable();
         install();
