@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -475,6 +476,48 @@ class SiteIT {
             Proc.Result grep = Proc.host(site.home(), "grep", "-rlF", "--", secret, ".");
             assertEquals("", grep.stdout(), "no file on the host holds the value (the env file is gone)"
                     + grep.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
+    void rm_ofAMirror_removesItOnTheHostToo_anUnreachableHostNeedsForce(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        install();
+        try (Workspace ws = Workspace.create(runner)) {
+            SiteHost.Client c = client(ws, "client");
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path hosts = c.home().resolve(".config/sandbox/hosts.yaml");
+            Files.createDirectories(hosts.getParent());
+            Files.writeString(hosts, "hosts:\n  box:\n    address: " + site.target() + "\n");
+            ws.own();
+            Cli cli = new Cli(ws);
+            for (String name : List.of("r1", "r2")) {
+                Proc.Result r = cli.run(repo, c.env(), LONG, "run", "--host", "box", "--name", name, "--", "true");
+                assertEquals(0, r.exitCode(), r.describe());
+            }
+            Path remote = remoteRepo(c, repo).resolve(".git/sandbox/sandboxes");
+            assertTrue(Files.isDirectory(remote.resolve("r1")) && Files.isDirectory(remote.resolve("r2")));
+
+            Proc.Result rm = cli.run(repo, c.env(), LONG, "rm", "r1");
+            assertEquals(0, rm.exitCode(), rm.describe());
+            Cli.assertNoStackTrace(rm);
+            assertFalse(Files.exists(remote.resolve("r1")), "removed on the host");
+            assertNull(listed(cli, repo, c, "r1"), "and here");
+
+            // The same name now leads nowhere.
+            Files.writeString(hosts, "hosts:\n  box:\n    address: " + site.target(SiteHost.CLOSED_PORT) + "\n");
+            Proc.Result refused = cli.run(repo, c.env(), LONG, "rm", "r2");
+            assertNotEquals(0, refused.exitCode(), refused.describe());
+            assertTrue(refused.stderr().strip().startsWith("sandbox: ") && refused.stderr().contains("--force"),
+                    "it names the way out" + refused.describe());
+            assertNotNull(listed(cli, repo, c, "r2"), "nothing removed");
+            Proc.Result forced = cli.run(repo, c.env(), LONG, "rm", "--force", "r2");
+            assertEquals(0, forced.exitCode(), forced.describe());
+            assertNull(listed(cli, repo, c, "r2"), "removed here");
+            assertTrue(Files.isDirectory(remote.resolve("r2")), "the host keeps it");
+            assertTrue(forced.stderr().contains("box"), "and it says so, naming the host" + forced.describe());
+            Cli.assertOneErrorLine(refused, refused.exitCode()); // last: the rest holds even when this fails
         }
     }
 
