@@ -103,7 +103,8 @@ public final class Mirrors {
      * {@code exec}) on the host: the one {@code hostOption} names, else the one mirror {@code
      * name} runs on. Returns null when neither applies (the verb runs here), else the host's
      * exit status. {@code given} is the command line from the verb on; {@code --host} is left
-     * out. After {@code stop} and {@code start} the mirror is refreshed.
+     * out. After {@code stop}, {@code start} and {@code attach} the mirror is refreshed (its
+     * status, and its layer: the agent may have ended).
      */
     public Integer forward(String hostOption, String verb, String name, List<String> given, boolean tty) {
         Sandbox sb = mirror(name);
@@ -118,7 +119,7 @@ public final class Mirrors {
                 dir = site.repoDir(sandboxes.repo().root());
             }
             status = site.sandbox(dir, withoutHost(given, verb), tty, List.of(), null);
-            if (sb != null && (verb.equals("stop") || verb.equals("start"))) {
+            if (sb != null && List.of("stop", "start", "attach").contains(verb)) {
                 Map<String, Reported> reported = reported(site, dir);
                 Reported r = reported == null ? null : reported.get(name);
                 if (r != null) {

@@ -5,12 +5,14 @@ import dev.sandbox.core.Removal;
 import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
+import dev.sandbox.core.Tree;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.PortSpec;
 import dev.sandbox.net.SandboxNetwork;
 import dev.sandbox.profile.AgentEnv;
 import dev.sandbox.profile.Profile;
 import dev.sandbox.snapshot.Strategies;
+import dev.sandbox.sys.Command;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -92,15 +94,22 @@ public final class RemoteRuns {
             Runs.Mirrored mirrors = new Runs(sandboxes).mirrors(request.name(), request.count(), request.strategy(),
                     request.command(), request.net(), request.profile().name(),
                     new Sandbox.Site(request.host().name(), dir), request.detach(), console);
+            boolean[] started = new boolean[1];
             try {
-                return runThere(request, site, dir, mirrors);
+                return runThere(request, site, dir, mirrors, started);
+            } catch (RuntimeException e) {
+                if (!started[0]) { // nothing ran there: leave no trace here, as a local run that fails to set up
+                    mirrors.locks().forEach(RemoteRuns::closeQuietly);
+                    mirrors.dirs().forEach(Tree::deleteQuietly);
+                }
+                throw e;
             } finally {
                 mirrors.locks().forEach(RemoteRuns::closeQuietly);
             }
         }
     }
 
-    private int runThere(Request request, SshSite site, String dir, Runs.Mirrored mirrors) {
+    private int runThere(Request request, SshSite site, String dir, Runs.Mirrored mirrors, boolean[] started) {
         String host = request.host().name();
         List<String> names = mirrors.names();
         String base = request.count() == 1 ? names.get(0) : baseName(names.get(0));
@@ -110,6 +119,7 @@ public final class RemoteRuns {
         }
         long sent = site.sync(sandboxes.repo().root());
         console.say("synced " + sent + " file" + (sent == 1 ? "" : "s") + " to " + host);
+        syncHomePaths(site, request.profile());
         Map<String, String> vars = agentVars(sandboxes.context().env(), request.profile(), request.env());
         String envFile = vars.isEmpty() ? null : site.sendEnv(vars);
         Map<Integer, Integer> chosen = new LinkedHashMap<>();
@@ -128,6 +138,7 @@ public final class RemoteRuns {
         }
         List<String> remote = remoteArgs(request.args(), request.name() == null ? base : null, chosen);
         String cwd = remoteCwd(sandboxes.repo().root(), sandboxes.context().cwd(), dir);
+        started[0] = true;
         int status = site.sandbox(cwd, remote, request.tty() && !request.detach(), request.detach() ? List.of()
                 : forwards, envFile);
         if (request.detach()) {
@@ -174,6 +185,48 @@ public final class RemoteRuns {
             return r != null && r.exitCode() != null ? r.exitCode() : status;
         }
         return status;
+    }
+
+    /**
+     * The profile's writable paths under the home (an agent's login and settings, such as
+     * {@code ~/.claude}) go to the same paths under the host's home, as the VM bridge copies
+     * them; nothing else of the home does. Only what changed is sent, and nothing is deleted
+     * there (the host's runs write there too). A path that is a symbolic link here is skipped:
+     * it may point anywhere.
+     */
+    private void syncHomePaths(SshSite site, Profile profile) {
+        Path home = sandboxes.context().home();
+        for (String p : homePaths(profile.writable())) {
+            Path local = home.resolve(p);
+            if (!Files.exists(local, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(local)) {
+                continue;
+            }
+            String parent = p.contains("/") ? p.substring(0, p.lastIndexOf('/')) : ".";
+            Command.Result r = Command.run(List.of("rsync", "-a", "-e", site.ssh().sshCommand(), "--rsync-path",
+                    "mkdir -p " + Ssh.quote(parent) + " && rsync", local.toString(),
+                    site.ssh().target().remotePrefix() + parent + "/"));
+            if (!r.ok()) {
+                throw SandboxException.failure("can't copy '" + local + "' to " + site.host().name() + ": " + r.why());
+            }
+            console.say("copied ~/" + p + " to " + site.host().name() + " (profile '" + profile.name()
+                    + "' writes there)");
+        }
+    }
+
+    /** The paths under the home ({@code ~/X}) among a profile's {@code writable}, as X; none that leaves the home. */
+    static List<String> homePaths(List<String> writable) {
+        List<String> out = new ArrayList<>();
+        for (String w : writable) {
+            if (!w.startsWith("~/")) {
+                continue;
+            }
+            String rel = w.substring(2).replaceAll("/+$", "");
+            if (!rel.isEmpty() && List.of(rel.split("/")).stream().noneMatch(s -> s.equals("..") || s.equals("."))
+                    && !rel.startsWith("/")) {
+                out.add(rel);
+            }
+        }
+        return out;
     }
 
     /**

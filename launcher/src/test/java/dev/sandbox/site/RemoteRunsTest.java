@@ -75,4 +75,10 @@ class RemoteRunsTest {
         assertEquals("/w/c/p/src/main", RemoteRuns.remoteCwd(root, root.resolve("src/main"), "/w/c/p"));
         assertEquals("/w/c/p", RemoteRuns.remoteCwd(root, Path.of("/tmp"), "/w/c/p"));
     }
+
+    @Test
+    void homePaths_onlyUnderTheHome_neverOutOfIt() {
+        assertEquals(List.of(".claude", ".claude.json", ".config/gh"), RemoteRuns.homePaths(List.of("~/.claude",
+                "~/.claude.json", "/var/cache", "~/.config/gh/", "~/../etc", "~/a/./b", "~/")));
+    }
 }
