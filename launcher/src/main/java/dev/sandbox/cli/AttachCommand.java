@@ -34,7 +34,8 @@ public final class AttachCommand implements Callable<Integer> {
     String detachKeys;
 
     @Option(names = "--host", paramLabel = "HOST",
-            description = "Attach to the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+            description = "Attach to the sandbox on HOST (USER@HOST[:PORT] or a name from"
+                    + " ~/.config/sandbox/hosts.yaml), over ssh;"
                     + " a sandbox started with 'run --host' goes to its own host without it.")
     String host;
 

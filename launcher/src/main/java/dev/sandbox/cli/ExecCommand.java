@@ -38,7 +38,8 @@ public final class ExecCommand implements Callable<Integer> {
     boolean tty;
 
     @Option(names = "--host", paramLabel = "HOST",
-            description = "Run CMD in the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+            description = "Run CMD in the sandbox on HOST (USER@HOST[:PORT] or a name from"
+                    + " ~/.config/sandbox/hosts.yaml), over ssh;"
                     + " a sandbox started with 'run --host' goes to its own host without it.")
     String host;
 

@@ -38,7 +38,8 @@ import picocli.CommandLine.Spec;
                     + " waiting: its agent waits for you, its terminal silent for 3 seconds while it reads from it;"
                     + " stopped (exit N); stopped: how it ended is not known."},
         footerHeading = "%nExamples:%n",
-        footer = {"  sandbox list", "  sandbox list --watch -n 1", "  sandbox list --json", "  sandbox list --host build1"})
+        footer = {"  sandbox list", "  sandbox list --watch -n 1", "  sandbox list --json",
+            "  sandbox list --host build1"})
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

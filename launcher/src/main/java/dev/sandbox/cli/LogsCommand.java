@@ -44,7 +44,8 @@ public final class LogsCommand implements Callable<Integer> {
     boolean plain;
 
     @Option(names = "--host", paramLabel = "HOST",
-            description = "Show the output of the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+            description = "Show the output of the sandbox on HOST (USER@HOST[:PORT] or a name from"
+                    + " ~/.config/sandbox/hosts.yaml), over ssh;"
                     + " a sandbox started with 'run --host' goes to its own host without it.")
     String host;
 

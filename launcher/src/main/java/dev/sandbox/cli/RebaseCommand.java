@@ -3,9 +3,11 @@ package dev.sandbox.cli;
 import dev.sandbox.console.Console;
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Rebase;
+import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.git.QuotePath;
+import dev.sandbox.site.Mirrors;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -47,7 +49,14 @@ public final class RebaseCommand implements Callable<Integer> {
     public Integer call() {
         Console console = SandboxCli.console(spec);
         PrintWriter out = console.out();
-        Rebase.Outcome o = new Rebase(Sandboxes.open(Context.ofCurrentProcess())).rebase(name, console);
+        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        Sandbox far = new Mirrors(sandboxes, console).mirror(name);
+        if (far != null) { // the next refresh would replace the rebased layer with the host's
+            throw SandboxException.cantWithInput("rebase", name, "it runs on " + far.site().host() + ", and a"
+                    + " rebase here would be undone by the next copy from there ('sandbox commit " + name + "' and a"
+                    + " new run take its work on)");
+        }
+        Rebase.Outcome o = new Rebase(sandboxes).rebase(name, console);
         if (!o.moved()) {
             console.say("sandbox '" + name + "' is on your working tree as it is already (snapshot " + o.from()
                     + "): nothing to do");

@@ -5,7 +5,10 @@ import dev.sandbox.core.Sandboxes;
 import dev.sandbox.site.Mirrors;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** The lifecycle verbs' way to a sandbox on another host ({@code --host}, or a mirror's own; docs/ARCHITECTURE.md §15). */
+/**
+ * The lifecycle verbs' way to a sandbox on another host ({@code --host}, or a mirror's own;
+ * docs/ARCHITECTURE.md §15).
+ */
 final class Remote {
     private Remote() {
     }

@@ -51,7 +51,8 @@ public final class StartCommand implements Callable<Integer> {
     String profile;
 
     @Option(names = "--host", paramLabel = "HOST",
-            description = "Start the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+            description = "Start the sandbox on HOST (USER@HOST[:PORT] or a name from"
+                    + " ~/.config/sandbox/hosts.yaml), over ssh;"
                     + " a sandbox started with 'run --host' goes to its own host without it.")
     String host;
 

@@ -34,7 +34,8 @@ public final class StopCommand implements Callable<Integer> {
     int seconds;
 
     @Option(names = "--host", paramLabel = "HOST",
-            description = "Stop the sandbox on HOST (USER@HOST[:PORT] or a name from ~/.config/sandbox/hosts.yaml), over ssh;"
+            description = "Stop the sandbox on HOST (USER@HOST[:PORT] or a name from"
+                    + " ~/.config/sandbox/hosts.yaml), over ssh;"
                     + " a sandbox started with 'run --host' goes to its own host without it.")
     String host;
 

@@ -87,7 +87,10 @@ public record Sandbox(String name, String snapshot, String repo, String cwd, Lis
                 harvested, committed, net, ports, profile, socket, allowDomains, publish, hostLoopback, from, where);
     }
 
-    /** As the host last said it was: {@code running}, or stopped with {@code code} (null: not known) at {@code when}. */
+    /**
+     * As the host last said it was: {@code running}, or stopped with {@code code} (null: not
+     * known) at {@code when}.
+     */
     public Sandbox asReported(boolean running, Integer code, Instant when) {
         return new Sandbox(name, snapshot, repo, cwd, command, running ? Status.RUNNING : Status.STOPPED, null,
                 running ? null : code, createdAt, running ? null : when, harvested, committed, net, ports, profile,

@@ -81,4 +81,45 @@ class RemoteRunsTest {
         assertEquals(List.of(".claude", ".claude.json", ".config/gh"), RemoteRuns.homePaths(List.of("~/.claude",
                 "~/.claude.json", "/var/cache", "~/.config/gh/", "~/../etc", "~/a/./b", "~/")));
     }
+
+    /** A request to a host nothing listens on: the refusals below come before any ssh. */
+    private RemoteRuns.Request request(List<String> publish) {
+        return new RemoteRuns.Request(new HostSpec("nowhere", SshTarget.parse("nobody@127.0.0.1:1"), null), "n", 1,
+                dev.sandbox.snapshot.Strategies.Requested.auto, new dev.sandbox.net.SandboxNetwork.Settings(
+                        dev.sandbox.net.NetMode.none, false, null,
+                        publish.stream().map(dev.sandbox.net.PortSpec::parse).toList()),
+                profile("default"), List.of(), List.of("true"), false, false, false, List.of("run", "--", "true"));
+    }
+
+    private static dev.sandbox.core.Sandboxes sandboxes(Path cwd, Path home) {
+        return dev.sandbox.core.Sandboxes.open(new dev.sandbox.core.Context(cwd, Map.of("HOME", home.toString()),
+                null));
+    }
+
+    @Test
+    void run_linkedWorktree_refusedInOneLine_beforeAnySsh(@TempDir Path dir) {
+        Path main = dir.resolve("main");
+        dev.sandbox.git.IsolatedGit.run(dir, "-c", "init.defaultBranch=main", "init", "-q", main.toString());
+        dev.sandbox.git.IsolatedGit.run(main, "commit", "-q", "--allow-empty", "-m", "first");
+        dev.sandbox.git.IsolatedGit.run(main, "worktree", "add", "-q", dir.resolve("linked").toString());
+        dev.sandbox.error.SandboxException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.sandbox.error.SandboxException.class, () -> new RemoteRuns(sandboxes(dir.resolve("linked"), home),
+                        dev.sandbox.console.Console.of(new java.io.PrintWriter(new java.io.StringWriter()),
+                                new java.io.PrintWriter(new java.io.StringWriter()))).run(request(List.of())));
+        assertEquals(2, e.exitCode());
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("can't run on 'nowhere': '")
+                && e.getMessage().endsWith("is a linked worktree (its .git is a file), which --host can't copy: run"
+                        + " it from the main worktree") && !e.getMessage().contains("\n"), e.getMessage());
+    }
+
+    @Test
+    void run_udpPort_refusedInOneLine_beforeAnySsh(@TempDir Path dir) {
+        dev.sandbox.git.IsolatedGit.run(dir, "-c", "init.defaultBranch=main", "init", "-q");
+        dev.sandbox.error.SandboxException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.sandbox.error.SandboxException.class, () -> new RemoteRuns(sandboxes(dir, home),
+                        dev.sandbox.console.Console.of(new java.io.PrintWriter(new java.io.StringWriter()),
+                                new java.io.PrintWriter(new java.io.StringWriter()))).run(request(List.of("5353/udp"))));
+        assertEquals(2, e.exitCode());
+        assertEquals("can't publish '5353/udp': --host forwards TCP only (ssh -L)", e.getMessage());
+    }
 }
