@@ -149,7 +149,8 @@ class SiteIT {
 
             Proc.Result doctor = cli.run(repo, c.env(), LONG, "doctor", "--host", site.target());
             assertEquals(0, doctor.exitCode(), doctor.describe());
-            assertFalse(doctor.stdout().isBlank(), "the host's doctor reports" + doctor.describe());
+            assertTrue(doctor.stdout().contains(site.userHome() + "/.local/share/sandbox/" + version
+                    + "/libexec/sandbox-helper"), "the host's doctor reports, on the installed copy" + doctor.describe());
 
             SortedMap<String, String> before = Repos.treeState(repo);
             Proc.Result run = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--name", "one", "--",
