@@ -110,12 +110,6 @@ final class SiteHost implements AutoCloseable {
         return userHome;
     }
 
-    /** The fixture's home directory holding {@code remote}, a path as the host sees it. */
-    Path local(Path siteHome, String remote) {
-        String rel = userHome.relativize(Path.of(remote)).toString();
-        return siteHome.resolve(rel);
-    }
-
     private static Path lookUpUserHome() {
         Proc.Result r = Proc.hostOk(Path.of("/"), "getent", "passwd", USER);
         return Path.of(r.stdout().strip().split(":")[5]);
@@ -349,14 +343,6 @@ final class SiteHost implements AutoCloseable {
         List<String> argv = runner.argv(List.of(client.ssh().toString(), "-p", Integer.toString(port), "-T",
                 "-o", "BatchMode=yes", USER + "@" + address, command), env);
         return Proc.run(argv, client.home(), env);
-    }
-
-    /** Runs {@code command} as the remote user in the namespace, with {@code siteHome} as its home, not over ssh. */
-    Proc.Result asUser(Path siteHome, String command) {
-        return Proc.run(List.of(Host.which("ip"), "netns", "exec", ns, Host.which("unshare"), "-m",
-                "--propagation", "private", "/bin/sh", "-c", "mount --bind \"$0\" \"$1\" && shift && exec \"$@\"",
-                siteHome.toString(), userHome.toString(), Host.which("runuser"), "-u", USER, "--", "/bin/sh", "-c",
-                "cd && " + command), Path.of("/"), Map.of("PATH", Host.MINIMAL_PATH, "HOME", userHome.toString()));
     }
 
     private void inside(String... command) {

@@ -728,8 +728,4 @@ class SiteIT {
             return null;
         }
     }
-
-    static List<String> lines(String s) {
-        return new ArrayList<>(s.lines().toList());
-    }
 }
