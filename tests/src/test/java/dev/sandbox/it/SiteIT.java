@@ -482,6 +482,34 @@ class SiteIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void profileHomePaths_goToTheHostsHome_aSymlinkedOneDoesNot(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        install();
+        try (Workspace ws = Workspace.create(runner)) {
+            SiteHost.Client c = client(ws, "client");
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Path profiles = Files.createDirectories(c.home().resolve(".config/sandbox/profiles"));
+            String profile = "agent-" + runner.name().toLowerCase();
+            Files.writeString(profiles.resolve(profile + ".yaml"), "description: an agent's login under the home\n"
+                    + "extends: default\npaths:\n  writable: [\"~/." + profile + "\", \"~/." + profile + "-link\"]\n");
+            Repos.write(c.home(), "." + profile + "/login.json", "{\"token\": \"local login\"}\n");
+            Files.createSymbolicLink(c.home().resolve("." + profile + "-link"), Path.of("/etc"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result r = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--profile", profile, "--",
+                    "sh", "-c", "cat ~/." + profile + "/login.json");
+            Path copied = site.home().resolve("." + profile + "/login.json");
+            assertTrue(Files.exists(copied), "the login is in the host's home" + r.describe());
+            assertEquals("{\"token\": \"local login\"}\n", Files.readString(copied));
+            assertFalse(Files.exists(site.home().resolve("." + profile + "-link"), java.nio.file.LinkOption.NOFOLLOW_LINKS),
+                    "a symbolic link here is not followed, nor copied");
+            assertEquals(0, r.exitCode(), "the host knows the profile" + r.describe());
+            assertTrue(r.stdout().contains("local login"), "the agent on the host has the login" + r.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void rm_ofAMirror_removesItOnTheHostToo_anUnreachableHostNeedsForce(Runner runner) throws Exception {
         runner.assumeAvailable();
         install();
