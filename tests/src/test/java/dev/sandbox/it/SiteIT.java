@@ -510,6 +510,32 @@ class SiteIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
+    void repositoryProfile_trustedHere_isTrustedThere_butAChangedOneNever(Runner runner) throws Exception {
+        runner.assumeAvailable();
+        install();
+        try (Workspace ws = Workspace.create(runner)) {
+            SiteHost.Client c = client(ws, "client");
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            Repos.write(repo, ".sandbox/profiles/team.yaml", "description: the team's agent\nextends: default\n"
+                    + "env:\n  set:\n    TEAM_MARK: from-the-repository\n");
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result untrusted = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--profile", "team",
+                    "--", "true");
+            assertEquals(2, untrusted.exitCode(), "not trusted here: refused before anything goes" + untrusted.describe());
+            assertTrue(untrusted.stderr().contains("not trusted"), untrusted.describe());
+            Proc.Result trust = cli.run(repo, c.env(), "profiles", "trust", "team");
+            assertEquals(0, trust.exitCode(), trust.describe());
+            Proc.Result r = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--profile", "team", "--",
+                    "sh", "-c", "echo \"mark=$TEAM_MARK\"");
+            assertEquals(0, r.exitCode(), "trusted here, so trusted there" + r.describe());
+            assertTrue(r.stdout().contains("mark=from-the-repository"), "the host ran the repository's profile"
+                    + r.describe());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Runner.class)
     void rm_ofAMirror_removesItOnTheHostToo_anUnreachableHostNeedsForce(Runner runner) throws Exception {
         runner.assumeAvailable();
         install();
