@@ -510,7 +510,7 @@ class SiteIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void repositoryProfile_trustedHere_isTrustedThere_butAChangedOneNever(Runner runner) throws Exception {
+    void repositoryProfile_untrustedRefusedBeforeAnythingGoes_trustedHereIsTrustedThere(Runner runner) throws Exception {
         runner.assumeAvailable();
         install();
         try (Workspace ws = Workspace.create(runner)) {
@@ -524,6 +524,8 @@ class SiteIT {
                     "--", "true");
             assertEquals(2, untrusted.exitCode(), "not trusted here: refused before anything goes" + untrusted.describe());
             assertTrue(untrusted.stderr().contains("not trusted"), untrusted.describe());
+            assertFalse(untrusted.stderr().contains("synced"), "nothing went to the host" + untrusted.describe());
+            assertEquals("", new Cli(ws).run(repo, c.env(), "list", "-q").stdout().strip(), "no mirror was left");
             Proc.Result trust = cli.run(repo, c.env(), "profiles", "trust", "team");
             assertEquals(0, trust.exitCode(), trust.describe());
             Proc.Result r = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--profile", "team", "--",
