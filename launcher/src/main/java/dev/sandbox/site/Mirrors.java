@@ -269,6 +269,12 @@ public final class Mirrors {
             Tree.deleteQuietly(fresh);
             Files.createDirectory(fresh);
             site.pullUpper(dir, name, fresh);
+            Sanitized cleaned = sanitize(fresh);
+            if (cleaned.devices() + cleaned.setIds() > 0) {
+                console.warn("what came back from " + site.host().name() + " for '" + name + "' held "
+                        + cleaned.devices() + " device node(s), left out, and " + cleaned.setIds()
+                        + " setuid/setgid file(s), kept without those bits: an upper layer holds neither");
+            }
             sandboxes.store().locked(() -> {
                 Tree.deleteQuietly(old);
                 Path upper = StateStore.upperDir(sandboxDir);
@@ -291,6 +297,41 @@ public final class Mirrors {
             Tree.deleteQuietly(fresh);
             throw SandboxException.cant("bring back the changes of", name, e);
         }
+    }
+
+    /** What {@link #sanitize} took out of a layer that came back. */
+    record Sanitized(int devices, int setIds) {
+    }
+
+    /**
+     * Makes a layer that came back from a host hold only what a sandbox's upper layer can:
+     * deletes device nodes other than whiteouts (character devices 0/0, overlayfs.rst
+     * "whiteouts and opaque directories") and clears the setuid and setgid bits of regular
+     * files, since an agent can make neither inside its user namespace (so the host, or its
+     * tar, did). Walks without following links; the layer is this process's own fresh copy.
+     *
+     * @throws IOException when the layer can't be walked or a file changed
+     */
+    static Sanitized sanitize(Path layer) throws IOException {
+        int[] devices = {0};
+        int[] setIds = {0};
+        Files.walkFileTree(layer, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path p, java.nio.file.attribute.BasicFileAttributes a)
+                    throws IOException {
+                Map<String, Object> u = Files.readAttributes(p, "unix:mode,rdev", LinkOption.NOFOLLOW_LINKS);
+                int type = (Integer) u.get("mode") & 0170000;
+                if (type == 0020000 && (Long) u.get("rdev") != 0 || type == 0060000) { // char (not 0/0), block
+                    Files.delete(p);
+                    devices[0]++;
+                } else if (a.isRegularFile() && ((Integer) u.get("mode") & 06000) != 0) {
+                    Files.setPosixFilePermissions(p, Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+                    setIds[0]++;
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
+        return new Sanitized(devices[0], setIds[0]);
     }
 
     /**

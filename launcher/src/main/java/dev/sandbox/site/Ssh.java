@@ -248,7 +248,8 @@ public final class Ssh implements AutoCloseable {
      * Copies the directory {@code remoteDir} of the host into {@code emptyLocalDir}: {@code tar}
      * on both ends, the overlay xattrs kept ({@code user.overlay.*}, {@code trusted.overlay.*}),
      * whiteouts as the 0/0 character devices they are (an unprivileged mknod of one works since
-     * Linux 5.8), modes kept, owned by the local user ({@code --no-same-owner}). GNU tar refuses
+     * Linux 5.8), holes kept ({@code --sparse}, so a sparse file takes no more disk here than
+     * there), modes kept, owned by the local user ({@code --no-same-owner}). GNU tar refuses
      * member names with {@code ..} and leading {@code /} by default. One line when either end fails.
      */
     public void pullTar(String remoteDir, Path emptyLocalDir) {
@@ -258,7 +259,9 @@ public final class Ssh implements AutoCloseable {
             create.append(" --xattrs-include=").append(quote(x));
             extract.add("--xattrs-include=" + x);
         }
-        create.append(" --numeric-owner -f - .");
+        // --sparse: a file with holes comes back with them (an agent's `truncate -s 1T` takes
+        // no disk there, and must take none here).
+        create.append(" --sparse --numeric-owner -f - .");
         extract.addAll(List.of("--no-same-owner", "-p", "--delay-directory-restore", "-f", "-", "-C",
                 emptyLocalDir.toString()));
         ProcessBuilder remote = new ProcessBuilder(argv(List.of("-T"), create.toString()))

@@ -66,4 +66,30 @@ class MirrorsTest {
         assertTrue(Files.isDirectory(dir.resolve("upper.old/other")), "a complete upper/ is never replaced");
         assertFalse(Files.exists(dir.resolve("upper/other")));
     }
+
+    @Test
+    void sanitize_dropsDevicesButWhiteouts_andClearsSetIdBits(@TempDir Path layer) throws Exception {
+        Files.createDirectories(layer.resolve("d"));
+        Path tool = Files.writeString(layer.resolve("d/tool"), "#!/bin/sh\n");
+        assertEquals(0, new ProcessBuilder("chmod", "6755", tool.toString()).start().waitFor());
+        assertEquals(0, new ProcessBuilder("mknod", layer.resolve("gone.txt").toString(), "c", "0", "0").start()
+                .waitFor(), "a whiteout: an unprivileged user may make one since Linux 5.8");
+        boolean root = "root".equals(System.getProperty("user.name"));
+        if (root) {
+            assertEquals(0, new ProcessBuilder("mknod", layer.resolve("d/mem").toString(), "c", "1", "1").start()
+                    .waitFor());
+            assertEquals(0, new ProcessBuilder("mknod", layer.resolve("disk").toString(), "b", "7", "0").start()
+                    .waitFor());
+        } else {
+            System.out.println("MirrorsTest: device nodes other than whiteouts need root to make; checked as root");
+        }
+
+        Mirrors.Sanitized s = Mirrors.sanitize(layer);
+
+        assertEquals(new Mirrors.Sanitized(root ? 2 : 0, 1), s);
+        assertTrue(Files.exists(layer.resolve("gone.txt"), java.nio.file.LinkOption.NOFOLLOW_LINKS), "the whiteout stays");
+        assertFalse(Files.exists(layer.resolve("d/mem"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(layer.resolve("disk"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        assertEquals(0755, (Integer) Files.getAttribute(tool, "unix:mode") & 07777, "rwx kept, setuid and setgid gone");
+    }
 }
