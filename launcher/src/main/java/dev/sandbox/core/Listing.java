@@ -119,8 +119,10 @@ public final class Listing {
         boolean attached = term != null && term.attached();
         boolean waiting = term != null && term.waiting();
         if (sb != null && sb.remote() && !running) {
-            // a mirror: no local lock tells whether the host runs it; the host's last word does
-            running = sb.status() == Sandbox.Status.RUNNING;
+            // a mirror: no local lock tells whether the host runs a detached one (no launcher
+            // pid); the host's last word does. One with a launcher whose lock is free lost it
+            // (killed before the host answered): stopped as far as this machine knows.
+            running = sb.status() == Sandbox.Status.RUNNING && sb.pid() == null;
         }
         Sandbox.Status status = running ? Sandbox.Status.RUNNING : Sandbox.Status.STOPPED;
         Integer exit = running ? null : exitCode(dir, sb);

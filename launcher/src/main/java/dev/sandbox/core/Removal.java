@@ -175,7 +175,9 @@ public final class Removal {
                 throw SandboxException.cantWithInput("remove", name, "no such sandbox (see 'sandbox list')");
             }
             Sandbox sb = Sandboxes.readSandbox(dir);
-            boolean remoteRuns = sb != null && sb.remote() && sb.status() == Sandbox.Status.RUNNING;
+            // as Listing says it: a detached mirror runs when its host last said so; one whose
+            // launcher here is gone (its run lock free) does not, as far as this machine knows
+            boolean remoteRuns = sb != null && sb.remote() && sb.status() == Sandbox.Status.RUNNING && sb.pid() == null;
             if (StateStore.isRunning(dir) || remoteRuns) {
                 throw SandboxException.cantWithInput("remove", name, "it is running (end its agent first"
                         + (remoteRuns ? ": 'sandbox stop " + name + "'" : "") + ")");

@@ -148,22 +148,32 @@ public final class RemoteRuns {
         }
         Mirrors mirrorOps = new Mirrors(sandboxes, console);
         Map<String, Mirrors.Reported> reported = mirrorOps.reported(site, dir);
-        if (status == LOST && reported == null) {
-            console.warn("lost the connection to " + host + ": " + String.join(", ", names) + " may still run there"
-                    + " ('sandbox list --host " + host + "' tells); kept here as they were");
-            return status;
+        if (reported == null) {
+            // the host can't say how they ended: the connection is gone for good, or its sandbox
+            // no longer answers. The mirrors stay as they are; a refresh or list --host settles them.
+            console.warn((status == LOST ? "lost the connection to " : "can't ask ") + host + " how "
+                    + String.join(", ", names) + " ended; they may still run there ('sandbox list --host " + host
+                    + "' tells, 'sandbox diff NAME' brings their work when it can)");
+            return status == 0 ? LOST : status;
         }
-        if (status == LOST) {
-            for (String n : names) {
-                Mirrors.Reported r = reported.get(n);
-                if (r != null && r.running()) {
-                    site.sandboxOutput(dir, List.of("stop", n));
-                    console.warn("lost the connection to " + host + ": stopped " + n + " there");
-                }
+        // The session ended while the agent still runs there: the connection went (ssh's 255, or
+        // ssh killed here), and a sandbox without a terminal there gets no hangup. Stop it, as
+        // a local run's agent ends with its launcher, then bring back what it did.
+        boolean lost = status == LOST;
+        for (String n : names) {
+            Mirrors.Reported r = reported.get(n);
+            if (r != null && r.running()) {
+                lost = true;
+                site.sandboxOutput(dir, List.of("stop", n));
+                console.warn("the connection to " + host + " ended while " + n + " ran: stopped " + n + " there");
             }
+        }
+        if (lost) {
             reported = mirrorOps.reported(site, dir);
             if (reported == null) {
-                return status;
+                console.warn("can't ask " + host + " how " + String.join(", ", names) + " ended ('sandbox list"
+                        + " --host " + host + "' tells)");
+                return LOST;
             }
         }
         for (int i = 0; i < names.size(); i++) {
@@ -182,9 +192,17 @@ public final class RemoteRuns {
             }
             mirrorOps.pull(site, dir, n, r);
         }
-        if (status == LOST) {
-            Mirrors.Reported r = reported.get(names.get(0));
-            return r != null && r.exitCode() != null ? r.exitCode() : status;
+        if (lost) { // what the host says, as --count says it: 0 when every agent exited 0, else the first other
+            for (String n : names) {
+                Mirrors.Reported r = reported.get(n);
+                if (r != null && r.exitCode() != null && r.exitCode() != 0) {
+                    return r.exitCode();
+                }
+                if (r != null && r.exitCode() == null) {
+                    return LOST;
+                }
+            }
+            return 0;
         }
         return status;
     }
