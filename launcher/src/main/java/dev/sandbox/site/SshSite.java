@@ -152,8 +152,11 @@ public final class SshSite implements AutoCloseable {
                 "w=" + work,
                 "if mkdir -p \"$w\" 2>/dev/null && t=$(mktemp -d \"$w/.probe.XXXXXX\" 2>/dev/null) && rmdir \"$t\"; then"
                         + " echo work=yes; fi",
+                // a version counts where its directory has its name and a launcher: one moved
+                // aside (0.1.0.old/ still saying 0.1.0) is not where run looks
                 "for f in \"$HOME\"/.local/share/sandbox/*/.installed; do",
-                "  [ -f \"$f\" ] && printf 'installed=%s\\n' \"$(head -c 100 \"$f\" | head -n 1)\"",
+                "  d=${f%/.installed}; v=$(head -c 100 \"$f\" | head -n 1)",
+                "  [ -f \"$f\" ] && [ \"${d##*/}\" = \"$v\" ] && [ -x \"$d/bin/sandbox\" ] && printf 'installed=%s\\n' \"$v\"",
                 "done",
                 "printf 'arch=%s\\n' \"$(uname -m)\"",
                 "if command -v pasta >/dev/null 2>&1; then echo pasta=yes; fi",
@@ -162,6 +165,12 @@ public final class SshSite implements AutoCloseable {
                 "exit 0");
         Command.Result r = ssh.run(sh(script), null);
         reachable(r);
+        if (!r.stdout().startsWith("home=")) {
+            // what a login script prints ahead of a command also lands in rsync's and tar's streams
+            throw SandboxException.failure("can't use " + host.name() + ": its shell prints text before a command runs"
+                    + " ('" + Console.oneLine(r.stdout().lines().findFirst().orElse("")) + "'), which breaks rsync:"
+                    + " make ~/.bashrc (or the like) print nothing when not interactive");
+        }
         Map<String, String> one = new HashMap<>();
         List<String> installed = new java.util.ArrayList<>();
         for (String line : r.stdout().split("\n")) {
@@ -273,7 +282,8 @@ public final class SshSite implements AutoCloseable {
     public long sync(Path repoRoot) {
         String dir = repoDir(repoRoot);
         String parent = dir.substring(0, dir.lastIndexOf('/'));
-        String prepare = "mkdir -p " + Ssh.quote(parent) + " && { [ -d " + Ssh.quote(dir) + " ] || btrfs subvolume create "
+        // the client's directory 0700: an ignored .env there is no more readable than here
+        String prepare = "mkdir -p " + Ssh.quote(parent) + " && chmod 700 " + Ssh.quote(parent) + " && { [ -d " + Ssh.quote(dir) + " ] || btrfs subvolume create "
                 + Ssh.quote(dir) + " >/dev/null 2>&1 || mkdir -p " + Ssh.quote(dir) + "; } &&";
         return ssh.rsyncTo(repoRoot, dir, List.of("/.git/sandbox/"), prepare);
     }
