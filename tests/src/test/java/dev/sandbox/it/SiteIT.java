@@ -396,6 +396,20 @@ class SiteIT {
             Proc.Result names = cli.run(repo, c.env(), "diff", "--name-only", "k");
             assertEquals(List.of("before.txt"), names.stdoutLines(), "nothing lost" + names.describe());
 
+            // the session's own ssh killed here (as a kill -9 of a process group would): the host's
+            // sandbox, with no terminal there, gets no hangup; the run stops it and says so
+            Proc.Running second = start(cli, repo, c.env(), "run", "--host", site.target(), "--name", "k2", "--", "sh",
+                    "-c", "echo before > before.txt; sleep 120; echo after > after.txt");
+            Path remote2 = awaitRemoteFile(c, repo, "k2", "before.txt", second);
+            assertEquals(1, killSession(c, "k2"), "the session's ssh was found and killed");
+            Proc.Result cut = second.await(LONG);
+            assertEquals(143, cut.exitCode(), "the agent's end as the host says it: SIGTERM from stop" + cut.describe());
+            assertTrue(cut.stderr().contains("ended while k2 ran: stopped k2 there"), cut.describe());
+            Cli.assertNoStackTrace(cut);
+            assertEquals("stopped", hostListed(cli, repo, c, "k2").path("status").asText());
+            assertFalse(Files.exists(remote2.resolve("after.txt")), "it never reached its end");
+            assertEquals(List.of("before.txt"), cli.run(repo, c.env(), "diff", "--name-only", "k2").stdoutLines());
+
             Proc.Result bg = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "-d", "--name", "kd", "--",
                     "sh", "-c", "echo before > before.txt; sleep 10; echo done > done.txt");
             assertEquals(0, bg.exitCode(), bg.describe());
@@ -616,6 +630,17 @@ class SiteIT {
             Proc.Result mismatch = cli.run(repo, c.env(), LONG, "run", "--host", other, "--", "true");
             assertEquals("sandbox: " + other + " has sandbox 0.0.1, this is " + version + ": run 'sandbox host install "
                     + other + "'", Cli.assertOneErrorLine(mismatch, 125));
+            // this version's copy moved aside: its .installed still names the version, but run would not find it there
+            Files.move(dir.resolve("0.0.1"), dir.resolve(version + ".old"));
+            Files.writeString(dir.resolve(version + ".old/.installed"), version + "\n");
+            Proc.Result aside = cli.run(repo, c.env(), LONG, "run", "--host", other, "--", "true");
+            assertEquals("sandbox: sandbox " + version + " is not installed on " + other + ": run 'sandbox host install "
+                    + other + "'", Cli.assertOneErrorLine(aside, 125));
+            // a login script that prints: rsync's stream would break; said before anything goes
+            Files.writeString(otherHome.resolve(".bashrc"), "echo 'welcome to the build farm'\n");
+            Proc.Result noisy = cli.run(repo, c.env(), LONG, "run", "--host", other, "--", "true");
+            assertTrue(Cli.assertOneErrorLine(noisy, 125).contains("its shell prints text before a command runs ('welcome"
+                    + " to the build farm')"), noisy.describe());
 
             Path hosts = c.home().resolve(".config/sandbox/hosts.yaml");
             Files.createDirectories(hosts.getParent());
@@ -688,6 +713,35 @@ class SiteIT {
     }
 
     /** Kills -9 this client's ssh ControlMaster (its control socket is in the client's runtime dir); how many. */
+    /** Kills (SIGKILL) the ssh of this client whose remote command runs sandbox {@code name}; how many. */
+    private static int killSession(SiteHost.Client c, String name) {
+        String control = "ControlPath=" + c.env().get("XDG_RUNTIME_DIR") + "/";
+        List<String> sessions = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                if (p.getFileName().toString().matches("\\d+")) {
+                    try {
+                        List<String> argv = List.of(new String(Files.readAllBytes(p.resolve("cmdline")),
+                                StandardCharsets.UTF_8).split("\0"));
+                        if (argv.stream().anyMatch(a -> a.startsWith(control)) && argv.contains("-T")
+                                && argv.get(argv.size() - 1).contains("--name")
+                                && argv.get(argv.size() - 1).contains(name)) { // quoted twice: sh -c 'exec ... '\''NAME'\'''
+                            sessions.add(p.getFileName().toString());
+                        }
+                    } catch (IOException e) {
+                        // gone meanwhile
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        for (String pid : sessions) {
+            Proc.host(Path.of("/"), "kill", "-9", pid);
+        }
+        return sessions.size();
+    }
+
     private static int killMaster(SiteHost.Client c) {
         String runtime = c.env().get("XDG_RUNTIME_DIR");
         // ssh names its background master "ssh: CONTROLPATH [mux]" (ControlPersist, setproctitle).
