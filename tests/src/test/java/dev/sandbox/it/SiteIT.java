@@ -185,6 +185,15 @@ class SiteIT {
             assertEquals(0, apply.exitCode(), apply.describe());
             assertEquals("x\n", Repos.read(repo.resolve("new.txt")));
             assertFalse(Files.exists(repo.resolve("README.md")), "the deletion is applied");
+
+            // a sparse file takes no disk on the host, and must take none here when its layer comes back
+            Proc.Result sparse = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--name", "holes", "--",
+                    "truncate", "-s", "4G", "holes.img");
+            assertEquals(0, sparse.exitCode(), sparse.describe());
+            Path img = repo.resolve(".git/sandbox/sandboxes/holes/upper/holes.img");
+            assertEquals(4L << 30, Files.size(img), "the file came back whole");
+            long blocks = Long.parseLong(Proc.hostOk(repo, "stat", "-c", "%b", img.toString()).stdout().strip());
+            assertTrue(blocks * 512 < 1 << 20, "and with its holes: " + blocks + " blocks of 512 bytes");
         }
     }
 
