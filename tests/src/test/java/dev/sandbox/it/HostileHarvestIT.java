@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -266,7 +267,7 @@ class HostileHarvestIT {
 
     @ParameterizedTest
     @EnumSource(Runner.class)
-    void list_oneHostileAmongFiveNormal_listsAllSixWithin2s(Runner runner) {
+    void list_oneHostileAmongFiveNormal_listsAllSix_aboutAsFastAsTheFiveAlone(Runner runner) {
         runner.assumeAvailable();
         try (Workspace ws = Workspace.create(runner)) {
             Path repo = Repos.committed(ws.mkdir("repo"));
@@ -277,40 +278,32 @@ class HostileHarvestIT {
                 cli.runOk(repo, "run", "--name", "n" + i, "--", "sh", "-c", "echo " + i + " >> " + EDIT);
                 names.add("n" + i);
             }
+            // The baseline, in this process and on this machine as it is now: the five alone.
+            List<String> problems = new ArrayList<>();
+            Map<Boolean, Duration> alone = new HashMap<>();
+            for (boolean json : new boolean[] {false, true}) {
+                alone.put(json, bestOfThree(cli, repo, json, names, null, new ArrayList<>(), problems));
+            }
             Proc.Result hostile = cli.run(repo, "run", "--name", "h", "--", "sh", "-c",
                     EDIT_SCRIPT + "; truncate -s 200G big.bin; truncate -s 3G .git/HEAD");
             assertEquals(0, hostile.exitCode(), "the agent planted the attack" + hostile.describe());
             names.add("h");
 
             List<String> report = new ArrayList<>();
-            List<String> problems = new ArrayList<>();
             for (boolean json : new boolean[] {false, true}) {
-                String[] args = json ? new String[] {"list", "--json"} : new String[] {"list"};
+                String what = json ? "list --json" : "list";
+                // LIST_LIMIT on a quiet machine; on a busy one, twice the five alone. A list that
+                // reads the hostile sandbox's 3 GiB HEAD or its 200 GiB file takes minutes.
+                Duration base = alone.get(json);
+                Duration limit = base != null && base.multipliedBy(2).compareTo(LIST_LIMIT) > 0 ? base.multipliedBy(2)
+                        : LIST_LIMIT;
                 List<String> took = new ArrayList<>();
-                Duration best = null;
-                // The best of three: the machine may be busy with other work; a list that reads
-                // the hostile sandbox's files is slow every time.
-                for (int attempt = 0; attempt < 3 && (best == null || best.compareTo(LIST_LIMIT) > 0); attempt++) {
-                    Proc.Timed t = cli.runTimed(repo, Map.of(), CALL_LIMIT, args);
-                    took.add(seconds(t.took()));
-                    try {
-                        assertFalse(t.timedOut(), "timed out after " + CALL_LIMIT.toSeconds() + " s"
-                                + t.result().describe());
-                        assertEquals(0, t.result().exitCode(), t.result().describe());
-                        Cli.assertNoStackTrace(t.result());
-                        assertStderrLines(t.result());
-                        assertEquals(names, json ? jsonNames(t.result()) : tableNames(t.result(), names),
-                                "all six are listed" + t.result().describe());
-                    } catch (AssertionError e) {
-                        problems.add(String.join(" ", args) + ": " + e.getMessage());
-                        break;
-                    }
-                    best = best == null || t.took().compareTo(best) < 0 ? t.took() : best;
-                }
-                report.add(String.join(" ", args) + " " + String.join(", ", took));
-                if (best != null && best.compareTo(LIST_LIMIT) > 0) {
-                    problems.add(String.join(" ", args) + " took " + seconds(best) + " at best, more than "
-                            + seconds(LIST_LIMIT));
+                Duration best = bestOfThree(cli, repo, json, names, limit, took, problems);
+                report.add(what + " " + String.join(", ", took) + " (the five alone: "
+                        + (base == null ? "?" : seconds(base)) + ")");
+                if (best != null && best.compareTo(limit) > 0) {
+                    problems.add(what + " took " + seconds(best) + " at best, more than " + seconds(limit)
+                            + " (twice the five alone, at least " + seconds(LIST_LIMIT) + ")");
                 }
             }
             System.out.printf("[%s] list of 5 sandboxes and a hostile one: %s%n", runner, String.join("; ", report));
@@ -318,6 +311,34 @@ class HostileHarvestIT {
                 fail(String.join("\n\n", problems));
             }
         }
+    }
+
+    /**
+     * The best time of up to three {@code list} (or {@code list --json}) calls listing exactly
+     * {@code names}, stopping early under {@code limit} (null: all three); each time goes to
+     * {@code took}, a failed check to {@code problems} (then null when none succeeded).
+     */
+    private static Duration bestOfThree(Cli cli, Path repo, boolean json, Set<String> names, Duration limit,
+            List<String> took, List<String> problems) {
+        String[] args = json ? new String[] {"list", "--json"} : new String[] {"list"};
+        Duration best = null;
+        for (int attempt = 0; attempt < 3 && (limit == null || best == null || best.compareTo(limit) > 0); attempt++) {
+            Proc.Timed t = cli.runTimed(repo, Map.of(), CALL_LIMIT, args);
+            took.add(seconds(t.took()));
+            try {
+                assertFalse(t.timedOut(), "timed out after " + CALL_LIMIT.toSeconds() + " s" + t.result().describe());
+                assertEquals(0, t.result().exitCode(), t.result().describe());
+                Cli.assertNoStackTrace(t.result());
+                assertStderrLines(t.result());
+                assertEquals(names, json ? jsonNames(t.result()) : tableNames(t.result(), names),
+                        "all are listed" + t.result().describe());
+            } catch (AssertionError e) {
+                problems.add(String.join(" ", args) + ": " + e.getMessage());
+                break;
+            }
+            best = best == null || t.took().compareTo(best) < 0 ? t.took() : best;
+        }
+        return best;
     }
 
     /**
