@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -31,6 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 // Beside the other classes (tests/pom.xml): each case has a workspace of its own, and nothing
 // it checks is shared with another class.
+@Order(2) // the next longest beside the sequence
 @Execution(ExecutionMode.CONCURRENT)
 class HarvestIT {
     /** One way an agent can change a tree, as the shell commands it runs. */

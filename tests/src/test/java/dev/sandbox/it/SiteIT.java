@@ -30,6 +30,7 @@ import java.util.SortedMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,6 +44,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * of its own (a HOME, so a client id, of its own); a case that needs another state of the
  * host (another version installed) gets a second sshd with a home of its own.
  */
+@Order(3) // then the ssh host
 @Execution(ExecutionMode.CONCURRENT)
 class SiteIT {
     private static final Duration LONG = Duration.ofSeconds(180);

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,6 +28,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * <p>It runs beside the other classes (which run one after another): no other class uses
  * libvirt, QEMU or a real Vagrant, and its files are in a workspace of its own.
  */
+@Order(1) // the longest class: first beside the sequence, so that it ends first too
 @Execution(ExecutionMode.CONCURRENT)
 class VmBootIT {
     private static final Duration BUILD = Duration.ofMinutes(20);
