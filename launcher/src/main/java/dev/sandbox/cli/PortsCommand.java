@@ -2,8 +2,10 @@ package dev.sandbox.cli;
 
 import dev.sandbox.core.Context;
 import dev.sandbox.core.Listing;
+import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
+import dev.sandbox.site.Mirrors;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -28,7 +30,14 @@ public final class PortsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<PublishedPort> ports = new Listing(Sandboxes.open(Context.ofCurrentProcess())).ports(name);
+        Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
+        Sandbox mirror = new Mirrors(sandboxes, SandboxCli.console(spec)).mirror(name);
+        if (mirror != null) { // run --host: its ports are the host's, which only a forward brings here
+            SandboxCli.console(spec).note("'" + name + "' runs on " + mirror.site().host() + ": these ports are on its"
+                    + " 127.0.0.1 ('ssh -N -L PORT:127.0.0.1:PORT HOST' forwards one here)");
+            return Remote.forward(spec, null, "ports", name, false);
+        }
+        List<PublishedPort> ports = new Listing(sandboxes).ports(name);
         PrintWriter out = SandboxCli.console(spec).out();
         for (PublishedPort p : ports) {
             out.println(p.describe());

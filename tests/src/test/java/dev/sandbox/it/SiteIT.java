@@ -351,6 +351,16 @@ class SiteIT {
             Proc.Result late = cli.run(repo, c.env(), "diff", "--name-only", "bg");
             assertEquals(List.of("late.txt"), late.stdoutLines(), "the mirror refreshed after the end" + late.describe());
 
+            Proc.Result published = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "-d", "-p", "8080",
+                    "--name", "pub", "--", "sleep", "60");
+            assertEquals(0, published.exitCode(), published.describe());
+            Proc.Result ports = cli.run(repo, c.env(), LONG, "ports", "pub");
+            assertEquals(0, ports.exitCode(), ports.describe());
+            assertTrue(ports.stdout().strip().startsWith("8080/tcp -> 127.0.0.1:"), "the host's word" + ports.describe());
+            assertTrue(ports.stderr().contains("runs on " + site.target() + ": these ports are on its 127.0.0.1"),
+                    "and where they are" + ports.describe());
+            assertEquals(0, cli.run(repo, c.env(), LONG, "stop", "pub").exitCode());
+
             Skip.unless(Host.has("tmux"), "attach needs a terminal (tmux)");
             Proc.Result py = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "-d", "--name", "py", "--",
                     "python3", "-i");
