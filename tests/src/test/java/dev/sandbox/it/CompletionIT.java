@@ -117,7 +117,8 @@ class CompletionIT {
             assertEquals(List.of("alpha", "beta"), got.get(i++), "sandbox rm alpha <Tab>: rm takes several");
             assertEquals(List.of("diff"), got.get(i++), "sandbox di<Tab>");
             assertEquals(List.of("--stat", "--stacktrace"), got.get(i++), "sandbox diff --st<Tab>");
-            assertEquals(List.of("--json", "--quiet", "--watch", "--help", "--version", "--stacktrace", "--interval"),
+            assertEquals(List.of("--json", "--quiet", "--watch", "--help", "--version", "--stacktrace", "--host",
+                    "--interval"),
                     got.get(i++),
                     "sandbox list --<Tab>");
             assertEquals(List.of("none", "egress", "allow", "host"), got.get(i++), "sandbox run --net <Tab>");
