@@ -737,17 +737,30 @@ class SiteIT {
     /** Kills (SIGKILL) the ssh of this client whose remote command runs sandbox {@code name}; how many. */
     private static int killSession(SiteHost.Client c, String name) {
         String control = "ControlPath=" + c.env().get("XDG_RUNTIME_DIR") + "/";
-        List<String> sessions = new ArrayList<>();
+        // the remote command is quoted twice (sh -c 'exec ... NAME ...'), its words still in it
+        return killAll(argv -> argv.stream().anyMatch(a -> a.startsWith(control)) && argv.contains("-T")
+                && argv.get(argv.size() - 1).contains("--name") && argv.get(argv.size() - 1).contains(name));
+    }
+
+    /** Kills (SIGKILL) this client's ssh ControlMaster; how many there were. */
+    private static int killMaster(SiteHost.Client c) {
+        String runtime = c.env().get("XDG_RUNTIME_DIR");
+        // ssh names its background master "ssh: CONTROLPATH [mux]" (ControlPersist, setproctitle).
+        return killAll(argv -> String.join(" ", argv).startsWith("ssh: " + runtime + "/")
+                && String.join(" ", argv).contains("[mux]"));
+    }
+
+    /** Kills (SIGKILL) each process whose command line ({@code /proc/PID/cmdline}, split at NULs) {@code which} takes. */
+    private static int killAll(java.util.function.Predicate<List<String>> which) {
+        List<String> pids = new ArrayList<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
             for (Path p : (Iterable<Path>) procs::iterator) {
                 if (p.getFileName().toString().matches("\\d+")) {
                     try {
                         List<String> argv = List.of(new String(Files.readAllBytes(p.resolve("cmdline")),
                                 StandardCharsets.UTF_8).split("\0"));
-                        if (argv.stream().anyMatch(a -> a.startsWith(control)) && argv.contains("-T")
-                                && argv.get(argv.size() - 1).contains("--name")
-                                && argv.get(argv.size() - 1).contains(name)) { // quoted twice: sh -c 'exec ... '\''NAME'\'''
-                            sessions.add(p.getFileName().toString());
+                        if (!argv.isEmpty() && which.test(argv)) {
+                            pids.add(p.getFileName().toString());
                         }
                     } catch (IOException e) {
                         // gone meanwhile
@@ -757,36 +770,10 @@ class SiteIT {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        for (String pid : sessions) {
+        for (String pid : pids) {
             Proc.host(Path.of("/"), "kill", "-9", pid);
         }
-        return sessions.size();
-    }
-
-    private static int killMaster(SiteHost.Client c) {
-        String runtime = c.env().get("XDG_RUNTIME_DIR");
-        // ssh names its background master "ssh: CONTROLPATH [mux]" (ControlPersist, setproctitle).
-        List<String> masters = new ArrayList<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : (Iterable<Path>) procs::iterator) {
-                if (p.getFileName().toString().matches("\\d+")) {
-                    try {
-                        String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8);
-                        if (cmd.startsWith("ssh: " + runtime + "/") && cmd.contains("[mux]")) {
-                            masters.add(p.getFileName().toString());
-                        }
-                    } catch (IOException e) {
-                        // gone meanwhile
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        for (String pid : masters) {
-            Proc.host(Path.of("/"), "kill", "-9", pid);
-        }
-        return masters.size();
+        return pids.size();
     }
 
     /** The entry of {@code name} in {@code list --json --host}, which asks the host. */
