@@ -225,7 +225,8 @@ public final class Ssh implements AutoCloseable {
      * sent (rsync --stats), -1 when rsync did not say.
      */
     public long rsyncTo(Path localDir, String remoteDir, List<String> excludes, String rsyncPathPrefix) {
-        List<String> argv = new ArrayList<>(List.of("rsync", "-a", "--delete", "--stats", "-e", sshCommand()));
+        // -S: runs of zeros land as holes there, so a sparse file here takes no more disk on the host
+        List<String> argv = new ArrayList<>(List.of("rsync", "-a", "-S", "--delete", "--stats", "-e", sshCommand()));
         if (rsyncPathPrefix != null) {
             argv.add("--rsync-path");
             argv.add(rsyncPathPrefix + " rsync");
