@@ -273,7 +273,7 @@ public final class Mirrors {
             if (cleaned.devices() + cleaned.setIds() > 0) {
                 console.warn("what came back from " + site.host().name() + " for '" + name + "' held "
                         + cleaned.devices() + " device node(s), left out, and " + cleaned.setIds()
-                        + " setuid/setgid file(s), kept without those bits: an upper layer holds neither");
+                        + " setuid/setgid entries, kept without those bits: an upper layer holds neither");
             }
             sandboxes.store().locked(() -> {
                 Tree.deleteQuietly(old);
@@ -317,6 +317,13 @@ public final class Mirrors {
         int[] setIds = {0};
         Files.walkFileTree(layer, new java.nio.file.SimpleFileVisitor<>() {
             @Override
+            public java.nio.file.FileVisitResult preVisitDirectory(Path p, java.nio.file.attribute.BasicFileAttributes a)
+                    throws IOException {
+                clearSetIds(p);
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
             public java.nio.file.FileVisitResult visitFile(Path p, java.nio.file.attribute.BasicFileAttributes a)
                     throws IOException {
                 Map<String, Object> u = Files.readAttributes(p, "unix:mode,rdev", LinkOption.NOFOLLOW_LINKS);
@@ -324,11 +331,20 @@ public final class Mirrors {
                 if (type == 0020000 && (Long) u.get("rdev") != 0 || type == 0060000) { // char (not 0/0), block
                     Files.delete(p);
                     devices[0]++;
-                } else if (a.isRegularFile() && ((Integer) u.get("mode") & 06000) != 0) {
+                } else if (!a.isSymbolicLink()) {
+                    clearSetIds(p);
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            /** chmod to the rwx bits alone: no setuid, no setgid (nor sticky, which nothing here needs). */
+            private void clearSetIds(Path p) throws IOException {
+                int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+                if ((mode & 06000) != 0) {
+                    // chmod(2) by path: never a symbolic link here, and never an open (a fifo would block)
                     Files.setPosixFilePermissions(p, Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
                     setIds[0]++;
                 }
-                return java.nio.file.FileVisitResult.CONTINUE;
             }
         });
         return new Sanitized(devices[0], setIds[0]);

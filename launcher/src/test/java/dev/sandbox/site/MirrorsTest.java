@@ -84,9 +84,18 @@ class MirrorsTest {
             System.out.println("MirrorsTest: device nodes other than whiteouts need root to make; checked as root");
         }
 
+        assertEquals(0, new ProcessBuilder("chmod", "3777", layer.resolve("d").toString()).start().waitFor());
+        assertEquals(0, new ProcessBuilder("chmod", "4777", layer.resolve("gone.txt").toString()).start().waitFor());
+        assertEquals(0, new ProcessBuilder("mkfifo", layer.resolve("pipe").toString()).start().waitFor());
+        assertEquals(0, new ProcessBuilder("chmod", "2755", layer.resolve("pipe").toString()).start().waitFor(),
+                "a fifo with setgid: cleared by path, never opened (an open would block)");
+
         Mirrors.Sanitized s = Mirrors.sanitize(layer);
 
-        assertEquals(new Mirrors.Sanitized(root ? 2 : 0, 1), s);
+        assertEquals(new Mirrors.Sanitized(root ? 2 : 0, 4), s, "the file, the directory, the whiteout and the fifo");
+        assertEquals(0777, (Integer) Files.getAttribute(layer.resolve("d"), "unix:mode") & 07777);
+        assertEquals(0777, (Integer) Files.getAttribute(layer.resolve("gone.txt"), "unix:mode",
+                java.nio.file.LinkOption.NOFOLLOW_LINKS) & 07777);
         assertTrue(Files.exists(layer.resolve("gone.txt"), java.nio.file.LinkOption.NOFOLLOW_LINKS), "the whiteout stays");
         assertFalse(Files.exists(layer.resolve("d/mem"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
         assertFalse(Files.exists(layer.resolve("disk"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
