@@ -126,7 +126,13 @@ public final class RemoteRuns {
         String envFile = vars.isEmpty() ? null : site.sendEnv(vars);
         Map<Integer, Integer> chosen = new LinkedHashMap<>();
         for (PortSpec p : request.net().ports()) {
-            chosen.put(p.port(), p.hostPort() != 0 ? p.hostPort() : freeLocalPort());
+            if (request.count() == 1) { // with --count each sandbox has its own port there, known once it runs
+                chosen.put(p.port(), p.hostPort() != 0 ? p.hostPort() : freeLocalPort());
+            }
+        }
+        if (request.count() > 1 && !request.net().ports().isEmpty()) {
+            console.note("with --count, ports are published on " + host + " only, one each: 'sandbox ports "
+                    + base + "-1' says which");
         }
         // the host's sandbox prints "NAME publishes PORT/tcp -> 127.0.0.1:HOSTPORT" as a local one
         // does, and the forward makes that line true here too: same port number on both ends
@@ -144,16 +150,29 @@ public final class RemoteRuns {
         int status = site.sandbox(cwd, remote, request.tty() && !request.detach(), request.detach() ? List.of()
                 : forwards, envFile);
         if (request.detach()) {
+            if (status != 0) { // it may have refused before making them: a mirror of nothing goes
+                Map<String, Mirrors.Reported> made = new Mirrors(sandboxes, console).reported(site, dir);
+                for (String n : made == null ? List.<String>of() : names) {
+                    if (!made.containsKey(n)) {
+                        new Removal(sandboxes).remove(n, true);
+                    }
+                }
+            }
             return status; // the host's sandbox printed the names; the mirrors stay running until refreshed
         }
         Mirrors mirrorOps = new Mirrors(sandboxes, console);
         Map<String, Mirrors.Reported> reported = mirrorOps.reported(site, dir);
+        if (reported == null && status == LOST) {
+            // the master may hold a dead connection until ServerAlive gives up: a new one asks
+            site.ssh().close();
+            reported = mirrorOps.reported(site, dir);
+        }
         if (reported == null) {
             // the host can't say how they ended: the connection is gone for good, or its sandbox
             // no longer answers. The mirrors stay as they are; a refresh or list --host settles them.
-            console.warn((status == LOST ? "lost the connection to " : "can't ask ") + host + " how "
-                    + String.join(", ", names) + " ended; they may still run there ('sandbox list --host " + host
-                    + "' tells, 'sandbox diff NAME' brings their work when it can)");
+            console.warn((status == LOST ? "lost the connection to " + host + ", and can't ask it" : "can't ask "
+                    + host) + " how " + String.join(", ", names) + " ended; they may still run there ('sandbox list"
+                    + " --host " + host + "' tells, 'sandbox diff NAME' brings their work when it can)");
             return status == 0 ? LOST : status;
         }
         // The session ended while the agent still runs there: the connection went (ssh's 255, or
@@ -358,7 +377,7 @@ public final class RemoteRuns {
                     PortSpec p = PortSpec.parse(value);
                     Integer hp = hostPorts.get(p.port());
                     out.add("-p");
-                    out.add((hp != null ? hp : p.hostPort()) + ":" + p.port());
+                    out.add(hp != null ? hp + ":" + p.port() : value); // not forwarded: as given
                 }
                 default -> {
                     out.add(attached ? option + "=" + value : option);

@@ -51,6 +51,14 @@ class RemoteRunsTest {
     }
 
     @Test
+    void remoteArgs_portsNotForwarded_goAsGiven() {
+        // --count: each sandbox takes a port of its own on the host; nothing is forwarded
+        assertEquals(List.of("run", "--count", "2", "-p", "8080", "-p", "9000:90/udp", "--", "sh"),
+                RemoteRuns.remoteArgs(List.of("run", "--count", "2", "-p", "8080", "-p9000:90/udp", "--", "sh"), null,
+                        Map.of()));
+    }
+
+    @Test
     void remoteArgs_envValues_neverOnTheCommandLine() {
         assertEquals(List.of("run", "--env", "TOKEN", "--env", "DEBUG", "--env", "X", "--", "sh"),
                 RemoteRuns.remoteArgs(List.of("run", "-e", "TOKEN=s3cret", "--env=DEBUG", "-eX=1", "--", "sh"), null,
