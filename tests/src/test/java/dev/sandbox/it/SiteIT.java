@@ -188,10 +188,15 @@ class SiteIT {
             assertEquals("x\n", Repos.read(repo.resolve("new.txt")));
             assertFalse(Files.exists(repo.resolve("README.md")), "the deletion is applied");
 
-            // a sparse file takes no disk on the host, and must take none here when its layer comes back
+            // a sparse file takes no disk on the host, and must take none here when its layer comes back;
+            // nor must one of the working tree on the host
+            Proc.hostOk(repo, "truncate", "-s", "2G", repo.resolve("base.img").toString());
             Proc.Result sparse = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--name", "holes", "--",
                     "truncate", "-s", "4G", "holes.img");
             assertEquals(0, sparse.exitCode(), sparse.describe());
+            long there = Long.parseLong(Proc.hostOk(repo, "stat", "-c", "%b",
+                    remoteRepo(c, repo).resolve("base.img").toString()).stdout().strip());
+            assertTrue(there * 512 < 1 << 20, "the host's copy keeps the holes: " + there + " blocks of 512 bytes");
             Path img = repo.resolve(".git/sandbox/sandboxes/holes/upper/holes.img");
             assertEquals(4L << 30, Files.size(img), "the file came back whole");
             long blocks = Long.parseLong(Proc.hostOk(repo, "stat", "-c", "%b", img.toString()).stdout().strip());
@@ -332,8 +337,8 @@ class SiteIT {
             String id = clientId(c);
             long before = countLines(calls, id);
             Proc.Result three = cli.run(repo, c.env(), LONG, "run", "--host", site.target(), "--count", "3", "--name",
-                    "c", "--", "sh", "-c", "echo \"$SANDBOX_NAME\" > who.txt");
-            assertEquals(0, three.exitCode(), three.describe());
+                    "c", "-p", "8080", "--", "sh", "-c", "echo \"$SANDBOX_NAME\" > who.txt");
+            assertEquals(0, three.exitCode(), "with -p too: a port of its own for each on the host" + three.describe());
             assertEquals(1, countLines(calls, id) - before, "three sandboxes over one sync" + three.describe());
             for (int i = 1; i <= 3; i++) {
                 Proc.Result d = cli.run(repo, c.env(), "diff", "c-" + i);
