@@ -319,7 +319,7 @@ public final class Mirrors {
             @Override
             public java.nio.file.FileVisitResult preVisitDirectory(Path p, java.nio.file.attribute.BasicFileAttributes a)
                     throws IOException {
-                clearSetIds(p);
+                clearSetIds(p, (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS));
                 return java.nio.file.FileVisitResult.CONTINUE;
             }
 
@@ -332,14 +332,13 @@ public final class Mirrors {
                     Files.delete(p);
                     devices[0]++;
                 } else if (!a.isSymbolicLink()) {
-                    clearSetIds(p);
+                    clearSetIds(p, (Integer) u.get("mode"));
                 }
                 return java.nio.file.FileVisitResult.CONTINUE;
             }
 
             /** chmod to the rwx bits alone: no setuid, no setgid (nor sticky, which nothing here needs). */
-            private void clearSetIds(Path p) throws IOException {
-                int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            private void clearSetIds(Path p, int mode) throws IOException {
                 if ((mode & 06000) != 0) {
                     // chmod(2) by path: never a symbolic link here, and never an open (a fifo would block)
                     Files.setPosixFilePermissions(p, Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
