@@ -240,13 +240,7 @@ public final class RemoteRuns {
             if (!Files.exists(local, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(local)) {
                 continue;
             }
-            String parent = p.contains("/") ? p.substring(0, p.lastIndexOf('/')) : ".";
-            Command.Result r = Command.run(List.of("rsync", "-a", "-e", site.ssh().sshCommand(), "--rsync-path",
-                    "mkdir -p " + Ssh.quote(parent) + " && rsync", local.toString(),
-                    site.ssh().target().remotePrefix() + parent + "/"));
-            if (!r.ok()) {
-                throw SandboxException.failure("can't copy '" + local + "' to " + site.host().name() + ": " + r.why());
-            }
+            site.ssh().copyToHome(local, p);
             console.say("copied ~/" + p + " to " + site.host().name() + " (profile '" + profile.name()
                     + "' writes there)");
         }
@@ -265,13 +259,7 @@ public final class RemoteRuns {
         Path home = sandboxes.context().home();
         Path mine = home.resolve(".config/sandbox/profiles");
         if (Files.isDirectory(mine, LinkOption.NOFOLLOW_LINKS)) {
-            Command.Result r = Command.run(List.of("rsync", "-a", "--stats", "--no-links", "-e", site.ssh().sshCommand(),
-                    "--rsync-path", "mkdir -p .config/sandbox/profiles && rsync", mine + "/",
-                    site.ssh().target().remotePrefix() + ".config/sandbox/profiles/"));
-            if (!r.ok()) {
-                throw SandboxException.failure("can't copy '" + mine + "' to " + site.host().name() + ": " + r.why());
-            }
-            if (!r.stdout().contains("Number of regular files transferred: 0")) {
+            if (site.ssh().copyToHome(mine, ".config/sandbox/profiles", "--no-links") != 0) {
                 console.say("copied your profiles (~/.config/sandbox/profiles) to " + site.host().name());
             }
         }

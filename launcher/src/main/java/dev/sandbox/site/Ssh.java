@@ -241,7 +241,31 @@ public final class Ssh implements AutoCloseable {
         if (!r.ok()) {
             throw SandboxException.failure("can't copy '" + localDir + "' into " + label + ": " + r.why());
         }
-        Matcher m = FILES_SENT.matcher(r.stdout());
+        return filesSent(r.stdout());
+    }
+
+    /**
+     * Copies {@code local} (a file or a directory, not followed when a symbolic link) to the
+     * same {@code relative} path under the remote user's home, making its parent there: only
+     * what changed, nothing deleted there (the host's runs write there too). {@code options}
+     * go to rsync as they are (e.g. {@code --no-links}). Returns the regular files sent, -1
+     * when rsync did not say; one line naming the path when rsync fails.
+     */
+    public long copyToHome(Path local, String relative, String... options) {
+        String parent = relative.contains("/") ? relative.substring(0, relative.lastIndexOf('/')) : ".";
+        List<String> argv = new ArrayList<>(List.of("rsync", "-a", "--stats"));
+        argv.addAll(List.of(options));
+        argv.addAll(List.of("-e", sshCommand(), "--rsync-path", "mkdir -p " + quote(parent) + " && rsync",
+                local.toString(), target.remotePrefix() + parent + "/"));
+        Command.Result r = Command.run(argv);
+        if (!r.ok()) {
+            throw SandboxException.failure("can't copy '" + local + "' to " + label + ": " + r.why());
+        }
+        return filesSent(r.stdout());
+    }
+
+    private static long filesSent(String stats) {
+        Matcher m = FILES_SENT.matcher(stats);
         return m.find() ? Long.parseLong(m.group(1).replace(",", "")) : -1;
     }
 

@@ -119,16 +119,23 @@ public final class SshSite implements AutoCloseable {
      */
     static String repoDir(String work, String clientId, Path repoRoot) {
         Path abs = repoRoot.toAbsolutePath().normalize();
-        String hash;
-        try {
-            hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(abs.toString().getBytes(StandardCharsets.UTF_8))).substring(0, 10);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        String hash = pathHash(abs.toString());
         String name = abs.getFileName() == null ? "root" : abs.getFileName().toString();
         name = name.replaceAll("[^A-Za-z0-9._-]", "_");
         return work + "/" + clientId + "/" + (name.startsWith(".") ? "_" + name.substring(1) : name) + "-" + hash;
+    }
+
+    /**
+     * The first 10 hex digits of the SHA-256 of {@code path}'s UTF-8 bytes: what keeps the
+     * host's copies of two repositories apart (here and in the VM bridge).
+     */
+    public static String pathHash(String path) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(path.getBytes(StandardCharsets.UTF_8))).substring(0, 10);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java has SHA-256", e);
+        }
     }
 
     /** What {@link #probe} found on the host. */

@@ -4,17 +4,14 @@ import dev.sandbox.console.Console;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.Egress;
 import dev.sandbox.site.Ssh;
+import dev.sandbox.site.SshSite;
 import dev.sandbox.site.SshTarget;
 import dev.sandbox.sys.Command;
 import dev.sandbox.sys.Command.Result;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -134,14 +131,7 @@ public final class Vm implements AutoCloseable {
 
     /** Where {@code repoRoot} lives in the VM: a directory of its own under the VM's btrfs. */
     public String remoteDir(Path repoRoot) {
-        String hash;
-        try {
-            hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(repoRoot.toString().getBytes(StandardCharsets.UTF_8))).substring(0, 10);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        return work + "/" + repoRoot.getFileName() + "-" + hash;
+        return work + "/" + repoRoot.getFileName() + "-" + SshSite.pathHash(repoRoot.toString());
     }
 
     /**
@@ -151,8 +141,8 @@ public final class Vm implements AutoCloseable {
      */
     public long sync(Path local, String remote, List<String> excludes) {
         // A new copy is a btrfs subvolume where the VM's work area is btrfs: snapshots are then O(1).
-        String prepare = "{ [ -d " + quote(remote) + " ] || btrfs subvolume create " + quote(remote)
-                + " >/dev/null 2>&1 || mkdir -p " + quote(remote) + "; } &&";
+        String prepare = "{ [ -d " + Ssh.quote(remote) + " ] || btrfs subvolume create " + Ssh.quote(remote)
+                + " >/dev/null 2>&1 || mkdir -p " + Ssh.quote(remote) + "; } &&";
         List<String> all = new ArrayList<>(List.of("/.git/sandbox/"));
         all.addAll(excludes);
         return ssh().rsyncTo(local, remote, all, prepare);
@@ -169,9 +159,9 @@ public final class Vm implements AutoCloseable {
     }
 
     String remoteCommand(String remote, List<String> args) {
-        StringBuilder s = new StringBuilder("cd " + quote(remote) + " && exec " + quote(sandbox));
+        StringBuilder s = new StringBuilder("cd " + Ssh.quote(remote) + " && exec " + Ssh.quote(sandbox));
         for (String a : args) {
-            s.append(' ').append(quote(a));
+            s.append(' ').append(Ssh.quote(a));
         }
         return s.toString();
     }
@@ -183,13 +173,7 @@ public final class Vm implements AutoCloseable {
 
     /** Copies {@code home/relative} into the same place under the VM user's home. */
     void syncHomePath(Path home, String relative) {
-        Path local = home.resolve(relative);
-        String parent = relative.contains("/") ? relative.substring(0, relative.lastIndexOf('/')) : ".";
-        Result r = Command.run(List.of("rsync", "-a", "-e", sshCommand(), "--rsync-path", "mkdir -p " + quote(parent)
-                + " && rsync", local.toString(), HOST + ":" + parent + "/"));
-        if (!r.ok()) {
-            throw SandboxException.failure("can't copy '" + local + "' into the VM: " + r.why());
-        }
+        ssh().copyToHome(home.resolve(relative), relative);
     }
 
     /** Applies a patch series to the local working tree, as {@code sandbox apply} does (3-way). */
@@ -230,7 +214,4 @@ public final class Vm implements AutoCloseable {
                 echo == null ? null : echo.err());
     }
 
-    static String quote(String s) {
-        return s.matches("[A-Za-z0-9_./:=@%+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
-    }
 }
