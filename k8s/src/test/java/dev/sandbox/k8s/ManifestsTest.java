@@ -202,7 +202,7 @@ class ManifestsTest {
         assertEquals("Unconfined", agent.getSeccompProfile().getType());
         assertEquals(Boolean.FALSE, agent.getAllowPrivilegeEscalation());
         assertEquals(List.of("ALL"), agent.getCapabilities().getDrop());
-        assertTrue(agent.getCapabilities().getAdd().isEmpty());
+        assertEquals(List.of("SETFCAP"), agent.getCapabilities().getAdd()); // to map its uid 0 in its own userns
         assertReduced(byName(spec.getContainers()).get("keeper").getSecurityContext());
         assertReduced(spec.getInitContainers().get(0).getSecurityContext());
     }
@@ -219,6 +219,7 @@ class ManifestsTest {
 
     private static void assertReduced(SecurityContext s) {
         assertNull(s.getProcMount());
+        assertTrue(s.getCapabilities().getAdd().isEmpty());
         assertNull(s.getRunAsNonRoot());
         assertEquals("RuntimeDefault", s.getSeccompProfile().getType());
         assertEquals(Boolean.FALSE, s.getAllowPrivilegeEscalation());
@@ -296,6 +297,7 @@ class ManifestsTest {
         assertEquals("host", args.get(args.indexOf("--net") + 1));
         assertEquals(List.of("--ro-bind-try", "/usr", "/usr"), args.subList(0, 3));
         assertFalse(args.contains("--setenv"));
+        assertTrue(args.indexOf("--tmpfs") < args.indexOf("--overlay"), "a /tmp after the overlay would hide a repo under /tmp");
         Plan none = new Plan(plan.runId(), plan.podName(), plan.sandboxName(), plan.clientId(), plan.repo(), plan.cwd(),
                 plan.image(), plan.mode(), false, plan.command(), plan.env(), null, null, null, null, 60, 1, "pod", true);
         List<String> noneArgs = Manifests.helperArgs(none);
