@@ -85,8 +85,11 @@ final class Fabric8Cluster implements Cluster {
     private static final Duration POLL = Duration.ofMillis(500);
     /** How often {@link #attach} reads the terminal size for a change. */
     private static final long RESIZE_POLL_MS = 250;
-    /** Bytes per stdin message of an exec (a WebSocket frame, plus the channel byte). */
-    private static final int CHUNK = 64 * 1024;
+    /**
+     * Bytes of stdin per WebSocket message of an exec: with its channel byte, 32 KiB, under the
+     * 64 KiB frame that some servers (Vert.x's default, the mock server's) take at most.
+     */
+    private static final int CHUNK = 32 * 1024 - 1;
     /** A label value (Kubernetes' validation): nothing that could widen a label selector. */
     private static final Pattern LABEL_VALUE = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?");
     /** Exit status of an exec the cluster ended without one, as {@code kubectl exec} reports it. */
@@ -696,7 +699,7 @@ final class Fabric8Cluster implements Cluster {
         Throwable unreachable = unreachable(e);
         if (unreachable != null) {
             return SandboxException.failure("can't reach the Kubernetes API server " + client.getMasterUrl()
-                    + " of context '" + context + "': " + oneLine(message(unreachable))
+                    + " of context '" + context + "': " + oneLine(reasonOf(unreachable))
                     + " (is the cluster up? 'kubectl --context " + context + " cluster-info' checks)");
         }
         Status status = e.getStatus();
@@ -720,6 +723,21 @@ final class Fabric8Cluster implements Cluster {
             }
         }
         return null;
+    }
+
+    /** What a connection failure was, in words (the JDK's client often gives no message). */
+    private static String reasonOf(Throwable c) {
+        String m = c.getMessage() == null || c.getMessage().isBlank() ? null : c.getMessage();
+        if (c instanceof ConnectException) {
+            return m == null ? "connection refused" : m;
+        }
+        if (c instanceof UnknownHostException) {
+            return "unknown host" + (m == null ? "" : " " + m);
+        }
+        if (c instanceof NoRouteToHostException) {
+            return "no route to host";
+        }
+        return "timed out" + (m == null ? "" : " (" + m + ")");
     }
 
     private static String message(Throwable e) {
