@@ -344,7 +344,7 @@ final class Fabric8Cluster implements Cluster {
                 try (InputStream in = Files.newInputStream(input)) {
                     OutputStream to = watch.getInput();
                     byte[] buf = new byte[CHUNK];
-                    for (int n; (n = in.read(buf)) > 0; ) {
+                    for (int n; (n = in.read(buf)) > 0 && !watch.exitCode().isDone(); ) { // done: it read no more
                         if (System.nanoTime() - end > 0) {
                             throw SandboxException.failure("timed out after " + timeout.toSeconds() + " s sending the"
                                     + " input of an exec into pod '" + podName + "'");

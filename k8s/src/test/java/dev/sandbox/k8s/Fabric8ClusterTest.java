@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.error.SandboxException;
+import io.fabric8.kubernetes.api.model.APIGroupBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -160,6 +161,23 @@ class Fabric8ClusterTest {
         assertEquals("agent", ((List<?>) ((Map<?, ?>) ((Map<?, ?>) ((Map<?, ?>) made.getAdditionalProperties()
                 .get("spec")).get("podTemplate")).get("spec")).get("containers")).stream()
                 .map(c -> ((Map<?, ?>) c).get("name")).findFirst().orElseThrow());
+    }
+
+    @Test
+    void hasSandboxKind_whenCrdsMayNotBeRead_asksDiscovery() {
+        server.expect().get().withPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                + Fabric8Cluster.SANDBOX_CRD).andReturn(403, new StatusBuilder().withStatus("Failure").withCode(403)
+                .withReason("Forbidden").withMessage("customresourcedefinitions.apiextensions.k8s.io is forbidden")
+                .build()).always();
+        server.expect().get().withPath("/apis/agents.x-k8s.io").andReturn(404, new StatusBuilder().withStatus(
+                "Failure").withCode(404).withReason("NotFound").withMessage("the server could not find the requested"
+                + " resource").build()).once();
+        assertFalse(cluster.hasSandboxKind());
+
+        server.expect().get().withPath("/apis/agents.x-k8s.io").andReturn(200, new APIGroupBuilder()
+                .withName("agents.x-k8s.io").withNewPreferredVersion().withGroupVersion("agents.x-k8s.io/v1beta1")
+                .withVersion("v1beta1").endPreferredVersion().build()).once();
+        assertTrue(new Fabric8Cluster(client, "mock", NS).hasSandboxKind());
     }
 
     @Test
