@@ -2,6 +2,7 @@ package dev.sandbox.k8s;
 
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.site.KubeTarget;
+import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -11,6 +12,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Status;
+import io.fabric8.kubernetes.api.model.StatusCause;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -19,14 +21,11 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.LocalPortForward;
-import io.fabric8.kubernetes.client.dsl.ContainerResource;
-import io.fabric8.kubernetes.client.dsl.ExecListener;
-import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.kubernetes.client.dsl.LogWatch;
-import io.fabric8.kubernetes.client.dsl.TtyExecErrorChannelable;
-import io.fabric8.kubernetes.client.dsl.TtyExecErrorable;
-import io.fabric8.kubernetes.client.dsl.TtyExecable;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.http.WebSocket;
+import io.fabric8.kubernetes.client.http.WebSocketHandshakeException;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -34,9 +33,13 @@ import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.NoRouteToHostException;
+import java.net.URI;
+import java.net.URLEncoder;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -55,7 +58,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntSupplier;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -64,10 +67,9 @@ import java.util.regex.Pattern;
 /**
  * A real Kubernetes API server, reached through the fabric8 client as {@code kubectl} reaches
  * it: the kubeconfig ({@code KUBECONFIG}, else {@code ~/.kube/config}), one of its contexts,
- * one namespace. Every call is a plain API request except {@link #exec}, {@link #attach} and
- * {@link #portForward}, which speak the {@code v4.channel.k8s.io} WebSocket protocol of
- * {@code kubectl} (Kubernetes' "remotecommand": channel 0 stdin, 1 stdout, 2 stderr, 3 the
- * exit {@code Status}, 4 the terminal size).
+ * one namespace. Every call is a plain API request except {@link #exec}, {@link #attach} (a
+ * {@code v4.channel.k8s.io} WebSocket stream of our own, see {@link Stream}) and
+ * {@link #portForward} (fabric8's).
  *
  * <p>Failures are one-line {@link SandboxException}s (exit 125): a refusal carries the API's
  * own message ({@code Status.message}); an API server that can't be reached is named with its
@@ -94,6 +96,8 @@ final class Fabric8Cluster implements Cluster {
     private static final Pattern LABEL_VALUE = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?");
     /** Exit status of an exec the cluster ended without one, as {@code kubectl exec} reports it. */
     static final int NO_STATUS = 255;
+    /** The stream protocol of kubectl exec and attach (Kubernetes' remotecommand, version 4). */
+    private static final String V4 = "v4.channel.k8s.io";
 
     private final KubernetesClient client;
     private final String context;
@@ -274,9 +278,9 @@ final class Fabric8Cluster implements Cluster {
     /**
      * {@inheritDoc}
      *
-     * <p>The {@code v4.channel.k8s.io} protocol that fabric8 speaks can't tell the command that
-     * its stdin ended (only v5 can, which fabric8 8.0 does not offer): closing the stream would
-     * also lose the exit status. So stdin is first copied into a file here (0600, in
+     * <p>The {@code v4.channel.k8s.io} protocol (the one fabric8 8.0 and this class speak) can't
+     * tell the command that its stdin ended (only v5, of Kubernetes 1.30, can): closing the
+     * stream would also lose the exit status. So stdin is first copied into a file here (0600, in
      * {@code java.io.tmpdir}, deleted at the end; never held in memory), and the command runs as
      * {@code sh -c 'head -c N | "$@"' sh ARGV...}: {@code head} passes exactly the N bytes and
      * ends, the command reads end of file, and its status is the pipeline's. The container
@@ -319,67 +323,41 @@ final class Fabric8Cluster implements Cluster {
     }
 
     private int execStreams(String podName, String container, List<String> command, Path input, OutputStream stdout,
-            OutputStream stderr, long end, Duration timeout) {
-        AtomicReference<Status> exit = new AtomicReference<>();
-        ContainerResource c = client.pods().inNamespace(namespace).withName(podName).inContainer(container);
-        TtyExecErrorable afterOut = input != null
-                ? c.redirectingInput(CHUNK).writingOutput(stdout == null ? OutputStream.nullOutputStream() : stdout)
-                : c.writingOutput(stdout == null ? OutputStream.nullOutputStream() : stdout);
-        TtyExecErrorChannelable afterErr = afterOut.writingError(stderr == null ? OutputStream.nullOutputStream()
-                : stderr);
-        TtyExecable ready = afterErr;
-        ExecListener listener = new ExecListener() {
-            @Override
-            public void onExit(int code, Status status) {
-                exit.set(status);
-            }
-
-            @Override
-            public void onClose(int code, String reason) {
-                // the exit code future ends too: read below
-            }
-        };
-        try (ExecWatch watch = ready.usingListener(listener).exec(command.toArray(String[]::new))) {
+            OutputStream stderr, long end, Duration timeout) throws Exception {
+        Stream s = open(podName, container, "exec", command, input != null, false, stdout, stderr, end);
+        try {
             if (input != null) {
                 try (InputStream in = Files.newInputStream(input)) {
-                    OutputStream to = watch.getInput();
                     byte[] buf = new byte[CHUNK];
-                    for (int n; (n = in.read(buf)) > 0 && !watch.exitCode().isDone(); ) { // done: it read no more
-                        if (System.nanoTime() - end > 0) {
-                            throw SandboxException.failure("timed out after " + timeout.toSeconds() + " s sending the"
-                                    + " input of an exec into pod '" + podName + "'");
-                        }
-                        to.write(buf, 0, n);
+                    for (int n; (n = in.read(buf)) > 0 && !s.exit.isDone(); ) { // done: it reads no more
+                        s.send(0, buf, n, end, () -> "timed out after " + timeout.toSeconds() + " s sending the input"
+                                + " of an exec into pod '" + podName + "'");
                     }
-                    to.flush();
-                } catch (IOException e) {
-                    throw SandboxException.cant("send the input of an exec into pod", podName, e);
                 }
             }
-            Integer code = waitFor(watch.exitCode(), end, () -> "timed out after " + (timeout == null ? 0
-                    : timeout.toSeconds()) + " s waiting for an exec in pod '" + podName + "'");
+            Integer code = waitFor(s.exit, end, () -> "timed out after " + (timeout == null ? 0 : timeout.toSeconds())
+                    + " s waiting for an exec in pod '" + podName + "'");
             if (code != null && code >= 0) {
                 return code & 0xff;
             }
-            Status st = exit.get();
+            Status st = s.status;
             if (st != null && st.getMessage() != null && stderr != null) {
                 // the command never ran (not found, the container stopped...): say why where its errors go
-                try {
-                    stderr.write((oneLine(st.getMessage()) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                    stderr.flush();
-                } catch (IOException ignored) {
-                    // the status stays
-                }
+                stderr.write((oneLine(st.getMessage()) + "\n").getBytes(StandardCharsets.UTF_8));
+                stderr.flush();
             }
             return NO_STATUS;
+        } finally {
+            s.close();
         }
     }
 
     /**
-     * Waits for an exec's or attach's end: the status, or null when the stream closed without one.
-     * Its failure (the API's refusal) is thrown as it is, for {@link #call} to turn into one line.
+     * Waits for a stream's end: its exit status (-1 when the status carried none), or null when
+     * the stream closed without a status. A failure of the stream is thrown for {@link #call}.
      */
-    private static Integer waitFor(CompletableFuture<Integer> future, long end, Supplier<String> timedOut) {
+    private static Integer waitFor(CompletableFuture<Integer> future, long end, Supplier<String> timedOut)
+            throws Exception {
         try {
             if (end == Long.MAX_VALUE) {
                 return future.get();
@@ -391,11 +369,7 @@ final class Fabric8Cluster implements Cluster {
             Thread.currentThread().interrupt();
             throw SandboxException.failure("interrupted");
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof KubernetesClientException k) {
-                throw k;
-            }
-            throw new KubernetesClientException(String.valueOf(cause.getMessage()), cause);
+            throw e.getCause() instanceof Exception x ? x : e;
         }
     }
 
@@ -403,48 +377,46 @@ final class Fabric8Cluster implements Cluster {
      * {@inheritDoc}
      *
      * <p>The terminal size is sent right after the stream opened, then whenever
-     * {@code cols}/{@code rows} read differently (they are read every 250 ms; fabric8's
-     * {@code ExecWatch.resize} sends it on channel 4). Without a terminal the container's
-     * stderr also goes to {@code out}. End of file on {@code in} is not passed on: the v4
-     * protocol can't say it without ending the stream (see {@link #exec}).
+     * {@code cols}/{@code rows} read differently (they are read every 250 ms), on channel 4
+     * as {@code {"Width":COLS,"Height":ROWS}}. Without a terminal the container's stderr also
+     * goes to {@code out}. End of file on {@code in} is not passed on: the v4 protocol can't
+     * say it without ending the stream (see {@link #exec}).
      */
     @Override
     public int attach(String podName, String container, InputStream in, OutputStream out, boolean tty,
             IntSupplier cols, IntSupplier rows, Runnable onAttached) {
         return call("attach to", podName + "/" + container, () -> {
-            ContainerResource c = client.pods().inNamespace(namespace).withName(podName).inContainer(container);
-            TtyExecErrorable afterOut = c.redirectingInput().writingOutput(out);
-            TtyExecable ready = tty ? afterOut : afterOut.writingError(out);
-            ExecWatch watch = tty ? ready.withTTY().attach() : ready.attach();
+            Stream s = open(podName, container, "attach", null, true, tty, out, tty ? null : out, Long.MAX_VALUE);
             ScheduledExecutorService sizes = null;
             try {
                 if (tty) {
                     sizes = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "sandbox-k8s-resize"));
                     int[] sent = {-1, -1};
-                    Runnable resize = () -> {
+                    Call<Void> resize = () -> {
                         int w = cols.getAsInt();
                         int h = rows.getAsInt();
                         if (w > 0 && h > 0 && (w != sent[0] || h != sent[1])) {
                             sent[0] = w;
                             sent[1] = h;
-                            watch.resize(w, h);
+                            byte[] size = ("{\"Width\":" + w + ",\"Height\":" + h + "}").getBytes(StandardCharsets.UTF_8);
+                            s.send(4, size, size.length, Long.MAX_VALUE, () -> "");
                         }
+                        return null;
                     };
-                    resize.run();
+                    resize.get();
                     sizes.scheduleWithFixedDelay(() -> {
                         try {
-                            resize.run();
-                        } catch (RuntimeException ignored) {
-                            // the stream is ending: the next read of its end says so
+                            resize.get();
+                        } catch (Exception ignored) {
+                            // the stream is ending: waiting for its end says so
                         }
                     }, RESIZE_POLL_MS, RESIZE_POLL_MS, TimeUnit.MILLISECONDS);
                 }
                 if (onAttached != null) {
                     onAttached.run();
                 }
-                Thread pump = daemon(() -> pump(in, watch.getInput()), "sandbox-k8s-stdin");
-                pump.start();
-                Integer code = waitFor(watch.exitCode(), Long.MAX_VALUE, () -> "");
+                daemon(() -> pump(in, s), "sandbox-k8s-stdin").start();
+                Integer code = waitFor(s.exit, Long.MAX_VALUE, () -> "");
                 return code == null ? -1 : code;
             } catch (SandboxException e) {
                 if (Thread.currentThread().isInterrupted()) {
@@ -455,21 +427,20 @@ final class Fabric8Cluster implements Cluster {
                 if (sizes != null) {
                     sizes.shutdownNow();
                 }
-                watch.close();
+                s.close();
             }
         });
     }
 
     /** Copies the user's input into an attached stream until either ends. */
-    private static void pump(InputStream in, OutputStream to) {
+    private static void pump(InputStream in, Stream to) {
         byte[] buf = new byte[8192];
         try {
-            for (int n; (n = in.read(buf)) > 0; ) {
-                to.write(buf, 0, n);
-                to.flush();
+            for (int n; (n = in.read(buf)) > 0 && !to.exit.isDone(); ) {
+                to.send(0, buf, n, Long.MAX_VALUE, () -> "");
             }
         } catch (IOException | RuntimeException ignored) {
-            // the stream ended (its end is reported by attach) or the input did
+            // the stream ended (attach reports its end) or the input did
         }
     }
 
@@ -477,6 +448,213 @@ final class Fabric8Cluster implements Cluster {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
         return t;
+    }
+
+    /**
+     * Opens an exec or attach stream to a container, after checking, as kubectl does, that the
+     * pod is there and has the container (the upgrade's refusal carries no message).
+     *
+     * @param end {@link System#nanoTime()} by which it must be open, or {@link Long#MAX_VALUE}
+     */
+    private Stream open(String podName, String container, String op, List<String> command, boolean stdin, boolean tty,
+            OutputStream stdout, OutputStream stderr, long end) throws Exception {
+        Pod pod = client.pods().inNamespace(namespace).withName(podName).get();
+        if (pod == null) {
+            throw SandboxException.failure("no pod '" + podName + "' in " + describe());
+        }
+        if (!hasContainer(pod, container)) {
+            throw SandboxException.failure("no container '" + container + "' in pod '" + podName + "'");
+        }
+        StringBuilder q = new StringBuilder();
+        if (command != null) {
+            for (String arg : command) {
+                q.append("command=").append(encode(arg)).append('&');
+            }
+        }
+        q.append("container=").append(encode(container));
+        q.append(stdin ? "&stdin=true" : "").append("&stdout=true").append(stderr != null ? "&stderr=true" : "")
+                .append(tty ? "&tty=true" : "");
+        String base = client.getMasterUrl().toString();
+        URI uri = URI.create(base + (base.endsWith("/") ? "" : "/") + "api/v1/namespaces/" + encode(namespace)
+                + "/pods/" + encode(podName) + "/" + op + "?" + q);
+        Stream s = new Stream(stdout, stderr, client.getKubernetesSerialization());
+        long connect = Math.min(TimeUnit.SECONDS.toMillis(60),
+                end == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime())));
+        CompletableFuture<WebSocket> ws = client.getHttpClient().newWebSocketBuilder().subprotocol(V4).uri(uri)
+                .connectTimeout(connect, TimeUnit.MILLISECONDS).buildAsync(s);
+        try {
+            s.opened(ws.get(connect, TimeUnit.MILLISECONDS));
+        } catch (TimeoutException e) {
+            ws.cancel(true);
+            throw SandboxException.failure("timed out opening a stream to pod '" + podName + "'");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof WebSocketHandshakeException h) {
+                int code = h.getResponse().code();
+                throw SandboxException.failure("can't " + op + " in '" + podName + "/" + container + "': the API"
+                        + " server answered HTTP " + code + (code == 403 ? " (forbidden: it needs the right to create"
+                        + " pods/" + op + ")" : code == 400 ? " (is the container running?)" : ""));
+            }
+            throw e.getCause() instanceof Exception x ? x : e;
+        }
+        return s;
+    }
+
+    private static boolean hasContainer(Pod pod, String name) {
+        var spec = pod.getSpec();
+        if (spec == null) {
+            return false;
+        }
+        for (var list : List.of(spec.getContainers() == null ? List.<Container>of() : spec.getContainers(),
+                spec.getInitContainers() == null ? List.<Container>of() : spec.getInitContainers())) {
+            for (Container c : list) {
+                if (name.equals(c.getName())) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static String encode(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    /**
+     * The client side of one {@code v4.channel.k8s.io} stream (Kubernetes' remotecommand, as
+     * {@code kubectl exec} speaks it): each message is a channel byte and data; 0 stdin, 1
+     * stdout, 2 stderr, 3 the exit {@code Status} (JSON), 4 the terminal size.
+     *
+     * <p>Not fabric8's {@code ExecWatch}: with the JDK's HTTP client, a send while the one before
+     * is still queued fails ("Send pending", {@code java.net.http.WebSocket}: at most one send may
+     * be outstanding), which a large upload over a slow link, or a resize while stdin flows,
+     * runs into. Here sends are one at a time, each after the one before left the queue.
+     */
+    private static final class Stream implements WebSocket.Listener {
+        /** The exit status: -1 when the status had none, null when the stream closed without one. */
+        final CompletableFuture<Integer> exit = new CompletableFuture<>();
+        volatile Status status;
+        private final OutputStream stdout;
+        private final OutputStream stderr;
+        private final KubernetesSerialization json;
+        private volatile WebSocket ws;
+
+        Stream(OutputStream stdout, OutputStream stderr, KubernetesSerialization json) {
+            this.stdout = stdout == null ? OutputStream.nullOutputStream() : stdout;
+            this.stderr = stderr == null ? OutputStream.nullOutputStream() : stderr;
+            this.json = json;
+        }
+
+        void opened(WebSocket socket) {
+            ws = socket;
+        }
+
+        @Override
+        public void onOpen(WebSocket socket) {
+            ws = socket;
+        }
+
+        @Override
+        public void onMessage(WebSocket socket, String text) {
+            onMessage(socket, ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+        }
+
+        @Override
+        public void onMessage(WebSocket socket, ByteBuffer data) {
+            try {
+                if (data.hasRemaining()) {
+                    int channel = data.get();
+                    switch (channel) {
+                        case 1 -> write(stdout, data);
+                        case 2 -> write(stderr, data);
+                        case 3 -> {
+                            Status st = json.unmarshal(StandardCharsets.UTF_8.decode(data).toString(), Status.class);
+                            status = st;
+                            exit.complete(exitCode(st));
+                        }
+                        default -> {
+                            // channel 0 never comes back; others are not v4's
+                        }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                exit.completeExceptionally(e);
+                socket.sendClose(1000, "");
+                return;
+            }
+            socket.request();
+        }
+
+        private static void write(OutputStream out, ByteBuffer data) throws IOException {
+            out.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
+            out.flush();
+        }
+
+        @Override
+        public void onClose(WebSocket socket, int code, String reason) {
+            exit.complete(null);
+            socket.sendClose(1000, "");
+        }
+
+        @Override
+        public void onError(WebSocket socket, Throwable error) {
+            exit.completeExceptionally(error);
+        }
+
+        /**
+         * Sends {@code n} bytes of {@code data} on {@code channel}, after the send before left
+         * the queue; waits until {@code end} ({@link System#nanoTime()}) at most.
+         *
+         * @throws IOException when the stream ended or refused the message
+         */
+        synchronized void send(int channel, byte[] data, int n, long end, Supplier<String> timedOut)
+                throws IOException {
+            long pause = 50_000;
+            while (ws.queueSize() > 0) {
+                if (exit.isDone()) {
+                    throw new IOException("the stream ended");
+                }
+                if (end != Long.MAX_VALUE && System.nanoTime() - end > 0) {
+                    throw SandboxException.failure(timedOut.get());
+                }
+                LockSupport.parkNanos(pause);
+                pause = Math.min(pause * 2, 5_000_000);
+            }
+            byte[] message = new byte[n + 1];
+            message[0] = (byte) channel;
+            System.arraycopy(data, 0, message, 1, n);
+            if (!ws.send(ByteBuffer.wrap(message))) {
+                throw new IOException("the cluster refused a message of the stream");
+            }
+        }
+
+        void close() {
+            WebSocket socket = ws;
+            if (socket != null) {
+                socket.sendClose(1000, "");
+            }
+        }
+
+        /** The status' exit code as kubectl reads it: Success 0, NonZeroExitCode its cause, else -1. */
+        static int exitCode(Status s) {
+            if (s == null) {
+                return -1;
+            }
+            if ("Success".equals(s.getStatus())) {
+                return 0;
+            }
+            if ("NonZeroExitCode".equals(s.getReason()) && s.getDetails() != null && s.getDetails().getCauses() != null) {
+                for (StatusCause c : s.getDetails().getCauses()) {
+                    if ("ExitCode".equals(c.getReason())) {
+                        try {
+                            return Integer.parseInt(c.getMessage().strip());
+                        } catch (RuntimeException e) {
+                            return -1;
+                        }
+                    }
+                }
+            }
+            return -1;
+        }
     }
 
     @Override
