@@ -83,8 +83,9 @@ final class Fabric8Cluster implements Cluster {
     static final String SANDBOX_GROUP = "agents.x-k8s.io";
     static final String SANDBOX_PLURAL = "sandboxes";
 
-    /** How often {@link #await} asks for the pod. */
-    private static final Duration POLL = Duration.ofMillis(500);
+    /** How often {@link #await} asks for the pod: first every 0.5 s, then half as often again up to every 5 s. */
+    private static final long POLL_FIRST_MS = 500;
+    private static final long POLL_MAX_MS = 5000;
     /** How often {@link #attach} reads the terminal size for a change. */
     private static final long RESIZE_POLL_MS = 250;
     /**
@@ -233,6 +234,7 @@ final class Fabric8Cluster implements Cluster {
     @Override
     public PodState await(String podName, String container, Predicate<PodState> until, Duration timeout) {
         long end = System.nanoTime() + timeout.toNanos();
+        long pause = POLL_FIRST_MS;
         while (true) {
             PodState s = pod(podName);
             if (until.test(s)) {
@@ -245,7 +247,8 @@ final class Fabric8Cluster implements Cluster {
                         + ")");
             }
             try {
-                Thread.sleep(Math.min(POLL.toMillis(), Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))));
+                Thread.sleep(Math.min(pause, Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))));
+                pause = Math.min(POLL_MAX_MS, pause * 3 / 2);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw SandboxException.failure("interrupted while waiting for pod '" + podName + "'");
