@@ -210,6 +210,18 @@ class Fabric8ClusterTest {
     }
 
     @Test
+    void pod_unschedulable_showsAsTheReason() {
+        Pod p = new PodBuilder(pod("sandbox-a-" + RUN, RUN)).withNewStatus().withPhase("Pending").addNewCondition()
+                .withType("PodScheduled").withStatus("False").withReason("Unschedulable").withMessage("0/3 nodes are"
+                        + " available: 3 Insufficient memory.").endCondition().endStatus().build();
+        client.pods().inNamespace(NS).resource(p).create();
+
+        PodState s = cluster.pod("sandbox-a-" + RUN);
+        assertEquals("Unschedulable", s.reason());
+        assertTrue(s.containers().isEmpty());
+    }
+
+    @Test
     void await_returnsTheStateThatHeld_elseTimesOutNamingTheContainer() {
         Pod p = new PodBuilder(pod("sandbox-a-" + RUN, RUN)).withNewStatus().withPhase("Pending")
                 .addToContainerStatuses(new ContainerStatusBuilder().withName("agent").withState(
@@ -489,6 +501,40 @@ class Fabric8ClusterTest {
         String path = streamPaths.get(0);
         assertTrue(path.startsWith("/api/v1/namespaces/" + NS + "/pods/p/attach?"), path);
         assertTrue(path.contains("tty=true") && path.contains("stdin=true") && path.contains("container=agent"), path);
+    }
+
+    @Test
+    void attach_withoutTty_mergesStderrIntoOut_sendsNoSize_andReturnsTheStatus() {
+        runningPod();
+        ExecServer attach = new ExecServer(null);
+        attach.onOpen = (ws, self) -> {
+            self.send(ws, 1, "out\n".getBytes(StandardCharsets.UTF_8));
+            self.send(ws, 2, "err\n".getBytes(StandardCharsets.UTF_8));
+            self.exit(ws, 5);
+        };
+        streams = attach;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+        int status = cluster.attach("p", "agent", InputStream.nullInputStream(), out, false, () -> 80, () -> 24,
+                null);
+
+        assertEquals(5, status);
+        assertEquals("out\nerr\n", out.toString(StandardCharsets.UTF_8));
+        assertTrue(attach.resizes.isEmpty());
+        String path = streamPaths.get(0);
+        assertTrue(path.contains("stderr=true") && !path.contains("tty=true"), path);
+    }
+
+    @Test
+    void exec_thatDoesNotEnd_timesOut() {
+        runningPod();
+        streams = new ExecServer(null); // says nothing, never ends
+
+        SandboxException e = assertThrows(SandboxException.class, () -> cluster.exec("p", "keeper",
+                List.of("sleep", "1000"), null, null, null, Duration.ofSeconds(1)));
+
+        assertOneLine(e);
+        assertEquals("timed out after 1 s waiting for an exec in pod 'p'", e.getMessage());
     }
 
     @Test
