@@ -20,18 +20,20 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.LocalPortForward;
 import io.fabric8.kubernetes.client.dsl.LogWatch;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.http.WebSocket;
 import io.fabric8.kubernetes.client.http.WebSocketHandshakeException;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.NoRouteToHostException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -53,6 +55,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -67,9 +70,9 @@ import java.util.regex.Pattern;
 /**
  * A real Kubernetes API server, reached through the fabric8 client as {@code kubectl} reaches
  * it: the kubeconfig ({@code KUBECONFIG}, else {@code ~/.kube/config}), one of its contexts,
- * one namespace. Every call is a plain API request except {@link #exec}, {@link #attach} (a
- * {@code v4.channel.k8s.io} WebSocket stream of our own, see {@link Stream}) and
- * {@link #portForward} (fabric8's).
+ * one namespace. Every call is a plain API request except {@link #exec}, {@link #attach} and
+ * {@link #portForward}: a {@code v4.channel.k8s.io} WebSocket of our own each (see
+ * {@link Channels}), over fabric8's HTTP client.
  *
  * <p>Failures are one-line {@link SandboxException}s (exit 125): a refusal carries the API's
  * own message ({@code Status.message}); an API server that can't be reached is named with its
@@ -477,29 +480,41 @@ final class Fabric8Cluster implements Cluster {
         q.append("container=").append(encode(container));
         q.append(stdin ? "&stdin=true" : "").append("&stdout=true").append(stderr != null ? "&stderr=true" : "")
                 .append(tty ? "&tty=true" : "");
+        Stream s = new Stream(stdout, stderr, client.getKubernetesSerialization());
+        connect(podName, op + "?" + q, s, "can't " + op + " in '" + podName + "/" + container + "'", end);
+        return s;
+    }
+
+    /**
+     * Opens the WebSocket of {@code pods/POD/SUBRESOURCE?QUERY} for {@code channels}.
+     *
+     * @param cant the start of the message should the API server refuse it
+     * @param end  {@link System#nanoTime()} by which it must be open, or {@link Long#MAX_VALUE}
+     */
+    private void connect(String podName, String subresourceAndQuery, Channels channels, String cant, long end)
+            throws Exception {
         String base = client.getMasterUrl().toString();
         URI uri = URI.create(base + (base.endsWith("/") ? "" : "/") + "api/v1/namespaces/" + encode(namespace)
-                + "/pods/" + encode(podName) + "/" + op + "?" + q);
-        Stream s = new Stream(stdout, stderr, client.getKubernetesSerialization());
+                + "/pods/" + encode(podName) + "/" + subresourceAndQuery);
         long connect = Math.min(TimeUnit.SECONDS.toMillis(60),
                 end == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime())));
         CompletableFuture<WebSocket> ws = client.getHttpClient().newWebSocketBuilder().subprotocol(V4).uri(uri)
-                .connectTimeout(connect, TimeUnit.MILLISECONDS).buildAsync(s);
+                .connectTimeout(connect, TimeUnit.MILLISECONDS).buildAsync(channels);
         try {
-            s.opened(ws.get(connect, TimeUnit.MILLISECONDS));
+            channels.opened(ws.get(connect, TimeUnit.MILLISECONDS));
         } catch (TimeoutException e) {
             ws.cancel(true);
-            throw SandboxException.failure("timed out opening a stream to pod '" + podName + "'");
+            throw SandboxException.failure(cant + ": no answer from the API server in " + connect / 1000 + " s");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof WebSocketHandshakeException h) {
                 int code = h.getResponse().code();
-                throw SandboxException.failure("can't " + op + " in '" + podName + "/" + container + "': the API"
-                        + " server answered HTTP " + code + (code == 403 ? " (forbidden: it needs the right to create"
-                        + " pods/" + op + ")" : code == 400 ? " (is the container running?)" : ""));
+                String op = subresourceAndQuery.substring(0, subresourceAndQuery.indexOf('?'));
+                throw SandboxException.failure(cant + ": the API server answered HTTP " + code + (code == 403
+                        ? " (forbidden: it needs the right to create pods/" + op + ")"
+                        : code == 400 ? " (is the container running?)" : ""));
             }
             throw e.getCause() instanceof Exception x ? x : e;
         }
-        return s;
     }
 
     private static boolean hasContainer(Pod pod, String name) {
@@ -523,29 +538,22 @@ final class Fabric8Cluster implements Cluster {
     }
 
     /**
-     * The client side of one {@code v4.channel.k8s.io} stream (Kubernetes' remotecommand, as
-     * {@code kubectl exec} speaks it): each message is a channel byte and data; 0 stdin, 1
-     * stdout, 2 stderr, 3 the exit {@code Status} (JSON), 4 the terminal size.
+     * The client side of one {@code v4.channel.k8s.io} WebSocket (Kubernetes' remotecommand and
+     * port forward, as kubectl speaks them): each message is a channel byte, then data.
      *
-     * <p>Not fabric8's {@code ExecWatch}: with the JDK's HTTP client, a send while the one before
-     * is still queued fails ("Send pending", {@code java.net.http.WebSocket}: at most one send may
-     * be outstanding), which a large upload over a slow link, or a resize while stdin flows,
-     * runs into. Here sends are one at a time, each after the one before left the queue.
+     * <p>Not fabric8's {@code ExecWatch} nor its port forwarder: with the JDK's HTTP client, a
+     * send made while the one before is still queued fails ("Send pending";
+     * {@code java.net.http.WebSocket} allows one outstanding send), which a large upload to a
+     * slow reader, or a resize while stdin flows, runs into. Here sends go one at a time, each
+     * once the one before has left the queue.
      */
-    private static final class Stream implements WebSocket.Listener {
-        /** The exit status: -1 when the status had none, null when the stream closed without one. */
+    private abstract static class Channels implements WebSocket.Listener {
+        /** The end: an exit status (-1 when the status had none), or null when it closed without one. */
         final CompletableFuture<Integer> exit = new CompletableFuture<>();
-        volatile Status status;
-        private final OutputStream stdout;
-        private final OutputStream stderr;
-        private final KubernetesSerialization json;
         private volatile WebSocket ws;
 
-        Stream(OutputStream stdout, OutputStream stderr, KubernetesSerialization json) {
-            this.stdout = stdout == null ? OutputStream.nullOutputStream() : stdout;
-            this.stderr = stderr == null ? OutputStream.nullOutputStream() : stderr;
-            this.json = json;
-        }
+        /** Takes one message of {@code channel} (the channel byte already read). */
+        abstract void receive(int channel, ByteBuffer data) throws IOException;
 
         void opened(WebSocket socket) {
             ws = socket;
@@ -565,19 +573,7 @@ final class Fabric8Cluster implements Cluster {
         public void onMessage(WebSocket socket, ByteBuffer data) {
             try {
                 if (data.hasRemaining()) {
-                    int channel = data.get();
-                    switch (channel) {
-                        case 1 -> write(stdout, data);
-                        case 2 -> write(stderr, data);
-                        case 3 -> {
-                            Status st = json.unmarshal(StandardCharsets.UTF_8.decode(data).toString(), Status.class);
-                            status = st;
-                            exit.complete(exitCode(st));
-                        }
-                        default -> {
-                            // channel 0 never comes back; others are not v4's
-                        }
-                    }
+                    receive(data.get(), data);
                 }
             } catch (IOException | RuntimeException e) {
                 exit.completeExceptionally(e);
@@ -587,7 +583,7 @@ final class Fabric8Cluster implements Cluster {
             socket.request();
         }
 
-        private static void write(OutputStream out, ByteBuffer data) throws IOException {
+        static void write(OutputStream out, ByteBuffer data) throws IOException {
             out.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
             out.flush();
         }
@@ -636,6 +632,36 @@ final class Fabric8Cluster implements Cluster {
                 socket.sendClose(1000, "");
             }
         }
+    }
+
+    /** An exec or attach: 0 stdin, 1 stdout, 2 stderr, 3 the exit {@code Status} (JSON), 4 the terminal size. */
+    private static final class Stream extends Channels {
+        volatile Status status;
+        private final OutputStream stdout;
+        private final OutputStream stderr;
+        private final KubernetesSerialization json;
+
+        Stream(OutputStream stdout, OutputStream stderr, KubernetesSerialization json) {
+            this.stdout = stdout == null ? OutputStream.nullOutputStream() : stdout;
+            this.stderr = stderr == null ? OutputStream.nullOutputStream() : stderr;
+            this.json = json;
+        }
+
+        @Override
+        void receive(int channel, ByteBuffer data) throws IOException {
+            switch (channel) {
+                case 1 -> write(stdout, data);
+                case 2 -> write(stderr, data);
+                case 3 -> {
+                    Status st = json.unmarshal(StandardCharsets.UTF_8.decode(data).toString(), Status.class);
+                    status = st;
+                    exit.complete(exitCode(st));
+                }
+                default -> {
+                    // channel 0 never comes back; others are not v4's
+                }
+            }
+        }
 
         /** The status' exit code as kubectl reads it: Success 0, NonZeroExitCode its cause, else -1. */
         static int exitCode(Status s) {
@@ -660,6 +686,37 @@ final class Fabric8Cluster implements Cluster {
         }
     }
 
+    /**
+     * One connection of a port forward: channel 0 carries the data, channel 1 the server's
+     * errors; each begins with the port number (2 bytes, little-endian), which is skipped.
+     */
+    private static final class Forward extends Channels {
+        private final Socket socket;
+        private final int[] prefix = {2, 2};
+
+        Forward(Socket socket) {
+            this.socket = socket;
+        }
+
+        @Override
+        void receive(int channel, ByteBuffer data) throws IOException {
+            if (channel < 0 || channel > 1) {
+                throw new IOException("port forward: no channel " + channel);
+            }
+            int skip = Math.min(prefix[channel], data.remaining());
+            prefix[channel] -= skip;
+            data.position(data.position() + skip);
+            if (!data.hasRemaining()) {
+                return;
+            }
+            if (channel == 0) {
+                write(socket.getOutputStream(), data);
+            } else {
+                throw new IOException("port forward: " + StandardCharsets.UTF_8.decode(data));
+            }
+        }
+    }
+
     @Override
     public void logs(String podName, String container, boolean follow, OutputStream out) {
         call("read the log of", podName + "/" + container, () -> {
@@ -678,21 +735,91 @@ final class Fabric8Cluster implements Cluster {
         });
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Each connection to the local port opens its own stream to the pod (as kubectl's
+     * forwarding does), copied both ways by two daemon threads; the handle's {@code close()}
+     * stops listening and ends the connections.
+     */
     @Override
     public AutoCloseable portForward(String podName, int podPort, int localPort) {
-        LocalPortForward f = call("forward a port of pod", podName, () -> client.pods().inNamespace(namespace)
-                .withName(podName).portForward(podPort, InetAddress.getLoopbackAddress(), localPort));
+        if (pod(podName) == null) {
+            throw SandboxException.failure("no pod '" + podName + "' in " + describe());
+        }
+        ServerSocket listening;
+        try {
+            listening = new ServerSocket(localPort, 50, InetAddress.getLoopbackAddress());
+        } catch (IOException e) {
+            throw SandboxException.cant("listen on", "127.0.0.1:" + localPort, e);
+        }
+        List<Closeable> open = new CopyOnWriteArrayList<>();
+        daemon(() -> {
+            while (!listening.isClosed()) {
+                Socket s;
+                try {
+                    s = listening.accept();
+                } catch (IOException e) {
+                    return; // closed
+                }
+                open.add(s);
+                daemon(() -> forward(podName, podPort, s, open), "sandbox-k8s-forward").start();
+            }
+        }, "sandbox-k8s-listen-" + podPort).start();
         return new AutoCloseable() {
             @Override
             public void close() throws IOException {
-                f.close();
+                listening.close();
+                for (Closeable c : open) {
+                    try {
+                        c.close();
+                    } catch (IOException ignored) {
+                        // closing all of them regardless
+                    }
+                }
             }
 
             @Override
             public String toString() {
-                return String.valueOf(f.getLocalPort());
+                return String.valueOf(listening.getLocalPort());
             }
         };
+    }
+
+    /** Copies one local connection to the pod's port and back until either side ends. */
+    private void forward(String podName, int podPort, Socket socket, List<Closeable> open) {
+        Forward f = new Forward(socket);
+        Closeable stream = f::close;
+        try (socket) {
+            Thread t = Thread.currentThread();
+            ClassLoader before = t.getContextClassLoader();
+            t.setContextClassLoader(Fabric8Cluster.class.getClassLoader());
+            try {
+                connect(podName, "portforward?ports=" + podPort, f, "can't forward port " + podPort + " of pod '"
+                        + podName + "'", Long.MAX_VALUE);
+            } finally {
+                t.setContextClassLoader(before);
+            }
+            open.add(stream);
+            f.exit.whenComplete((v, e) -> {
+                try {
+                    socket.close();
+                } catch (IOException ignored) {
+                    // the copy below ends with it
+                }
+            });
+            InputStream in = socket.getInputStream();
+            byte[] buf = new byte[CHUNK];
+            for (int n; (n = in.read(buf)) > 0 && !f.exit.isDone(); ) {
+                f.send(0, buf, n, Long.MAX_VALUE, () -> "");
+            }
+        } catch (Exception ignored) {
+            // this connection ends; the forward goes on for the next (as kubectl's does)
+        } finally {
+            f.close();
+            open.remove(stream);
+            open.remove(socket);
+        }
     }
 
     @Override

@@ -562,6 +562,7 @@ class Fabric8ClusterTest {
 
     @Test
     void portForward_bindsLoopback_namesThePort_andCarriesBytes() throws Exception {
+        client.pods().inNamespace(NS).resource(pod("p", RUN)).create();
         ExecServer forward = new ExecServer((ws, self) -> self.send(ws, 0, self.stdin.toByteArray()));
         forward.onOpen = (ws, self) -> { // the server names the port on the data and the error channel first
             self.send(ws, 0, new byte[] {(byte) 0x90, 0x1f});
@@ -580,6 +581,43 @@ class Fabric8ClusterTest {
             }
         }
         assertTrue(streamPaths.get(0).contains("/pods/p/portforward?ports=8080"), streamPaths.get(0));
+    }
+
+    @Test
+    void portForward_aLargeUploadToASlowReader_arrivesWhole() throws Exception {
+        client.pods().inNamespace(NS).resource(pod("p", RUN)).create();
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        ExecServer forward = new ExecServer((ws, self) -> {
+            synchronized (got) {
+                got.writeBytes(self.stdin.toByteArray());
+            }
+            try {
+                Thread.sleep(1); // as in exec_upload_toASlowReader: fabric8's forwarder broke here
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        forward.onOpen = (ws, self) -> {
+            self.send(ws, 0, new byte[] {(byte) 0x90, 0x1f});
+            self.send(ws, 1, new byte[] {(byte) 0x90, 0x1f});
+        };
+        forward.keepStdin = false;
+        streams = forward;
+        byte[] big = new byte[12 * 1024 * 1024];
+        new Random(22).nextBytes(big);
+
+        try (AutoCloseable handle = cluster.portForward("p", 8080, 0);
+                Socket s = new Socket("127.0.0.1", Integer.parseInt(handle.toString()))) {
+            s.getOutputStream().write(big);
+            s.getOutputStream().flush();
+            long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (got.size() < big.length && System.nanoTime() < until) {
+                Thread.sleep(50);
+            }
+        }
+        synchronized (got) {
+            assertArrayEquals(big, got.toByteArray());
+        }
     }
 
     // ---- helpers ----
