@@ -17,6 +17,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import dev.sandbox.site.Kube;
+import dev.sandbox.site.KubeTarget;
 import picocli.CommandLine.Spec;
 
 /** {@code sandbox doctor}: says whether this machine can run sandboxes, and what to fix. */
@@ -46,9 +49,33 @@ public final class DoctorCommand implements Callable<Integer> {
             + " installed, its work directory), then the host's own doctor.")
     String host;
 
+    @Option(names = "--k8s", arity = "0..1", fallbackValue = "", paramLabel = "CONTEXT/NAMESPACE",
+            description = "Check a Kubernetes namespace instead (the kubeconfig's current context and namespace when"
+                    + " left out): runs a throw-away pod of --k8s-image and says which isolation mode the cluster"
+                    + " allows (helper or reduced; see README, Kubernetes).")
+    String k8s;
+
+    @Option(names = "--k8s-image", paramLabel = "IMAGE",
+            description = "With --k8s: the image of the throw-away pod (default: $SANDBOX_K8S_IMAGE).")
+    String k8sImage;
+
     @Override
     public Integer call() throws IOException {
         Context context = Context.ofCurrentProcess();
+        if (k8s != null) {
+            if (host != null || json) {
+                throw new ParameterException(spec.commandLine(), "--k8s can't go with " + (json ? "--json" : "--host"));
+            }
+            String image = k8sImage != null ? k8sImage : context.env().get("SANDBOX_K8S_IMAGE");
+            if (image == null || image.isBlank()) {
+                throw new ParameterException(spec.commandLine(), "--k8s needs the image to try: --k8s-image IMAGE,"
+                        + " or $SANDBOX_K8S_IMAGE");
+            }
+            return Kube.module().doctor(KubeTarget.parse(k8s), image.strip(), context, SandboxCli.console(spec));
+        }
+        if (k8sImage != null) {
+            throw new ParameterException(spec.commandLine(), "--k8s-image goes with --k8s");
+        }
         HostSpec remote = Hosts.resolve(host, context.env(), context.home());
         if (remote != null) {
             return remote(remote, context);

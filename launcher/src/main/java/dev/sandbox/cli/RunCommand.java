@@ -11,6 +11,9 @@ import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.StateStore;
 import dev.sandbox.site.HostSpec;
+import dev.sandbox.site.Kube;
+import dev.sandbox.site.KubeRequest;
+import dev.sandbox.site.KubeTarget;
 import dev.sandbox.site.Hosts;
 import dev.sandbox.site.RemoteRuns;
 import dev.sandbox.snapshot.Strategies;
@@ -130,6 +133,48 @@ public final class RunCommand implements Callable<Integer> {
                     + " forwarded to this machine's 127.0.0.1.")
     String host;
 
+    @Option(names = "--k8s", arity = "0..1", fallbackValue = "", paramLabel = "CONTEXT/NAMESPACE",
+            description = "Run as a Kubernetes pod: in the kubeconfig's CONTEXT and NAMESPACE (either left out: the"
+                    + " current one). The snapshot is taken here and sent to the pod as one tar stream; the agent's"
+                    + " environment and the profile's writable home files go in a Secret; the pod runs CMD in the"
+                    + " image --k8s-image names, and the sandbox's changes come back here when CMD ends, after which"
+                    + " the pod is deleted: 'diff', 'commit' and 'apply' work here as for any sandbox. -p ports are"
+                    + " forwarded to this machine's 127.0.0.1. See README, Kubernetes.")
+    String k8s;
+
+    @Option(names = "--k8s-image", paramLabel = "IMAGE",
+            description = "With --k8s: the image the agent runs in, with sh, GNU tar and the agent's tools (default:"
+                    + " $SANDBOX_K8S_IMAGE).")
+    String k8sImage;
+
+    @Option(names = "--k8s-mode", paramLabel = "MODE",
+            description = "With --k8s: helper (the sandbox's own namespaces and overlay inside the pod; needs"
+                    + " user namespaces in pods), reduced (the pod is the sandbox; any cluster) or auto (default:"
+                    + " helper). 'sandbox doctor --k8s' says which the cluster allows.")
+    String k8sMode;
+
+    @Option(names = "--k8s-kind", paramLabel = "KIND",
+            description = "With --k8s: pod (default), or sandbox for the Sandbox resource of kubernetes-sigs/agent-sandbox"
+                    + " where it is installed.")
+    String k8sKind;
+
+    @Option(names = "--cpu", paramLabel = "QUANTITY",
+            description = "With --k8s: the agent's CPU limit, a Kubernetes quantity such as 2 or 500m (default 2).")
+    String cpu;
+
+    @Option(names = "--memory", paramLabel = "QUANTITY",
+            description = "With --k8s: the agent's memory limit, such as 4Gi (default 4Gi).")
+    String memory;
+
+    @Option(names = "--disk", paramLabel = "QUANTITY",
+            description = "With --k8s: the pod's ephemeral-storage limit, such as 10Gi (default 10Gi).")
+    String disk;
+
+    @Option(names = "--deadline", paramLabel = "SECONDS",
+            description = "With --k8s: the pod's activeDeadlineSeconds, which covers the agent and the wait to bring"
+                    + " its work back (default 21600, six hours; a detached sandbox must be harvested within it).")
+    Integer deadline;
+
     @Parameters(arity = "0..*", paramLabel = "CMD",
             description = "The command and its arguments; put them after '--' (default: the profile's command).")
     List<String> command = new ArrayList<>();
@@ -156,6 +201,16 @@ public final class RunCommand implements Callable<Integer> {
         }
         checkNetwork();
         AgentEnv.check(env);
+        if (k8s == null) {
+            String[][] kubeOnly = {{"--k8s-image", k8sImage}, {"--k8s-mode", k8sMode}, {"--k8s-kind", k8sKind},
+                {"--cpu", cpu}, {"--memory", memory}, {"--disk", disk},
+                {"--deadline", deadline == null ? null : deadline.toString()}};
+            for (String[] o : kubeOnly) {
+                if (o[1] != null) {
+                    throw new ParameterException(spec.commandLine(), o[0] + " goes with --k8s");
+                }
+            }
+        }
         Context context = Context.ofCurrentProcess();
         Repo repo = Repo.discover(context.cwd());
         Profiles profiles = Profiles.of(repo.root(), context.home());
@@ -170,6 +225,9 @@ public final class RunCommand implements Callable<Integer> {
                     + "' has none of its own; give one after '--'");
         }
         SandboxNetwork.Settings settings = network.settings(chosen, spec.commandLine());
+        if (k8s != null) {
+            return runOnKubernetes(context, chosen, cmd, settings);
+        }
         HostSpec on = Hosts.resolve(host, context.env(), context.home());
         if (on != null) {
             if (from != null) {
@@ -187,6 +245,51 @@ public final class RunCommand implements Callable<Integer> {
                 passKeys, detach, spec.root().commandLine().getParseResult().originalArgs(), from),
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
+
+    /** {@code run --k8s}: checks what this command line alone can, then hands the run to the Kubernetes module. */
+    private int runOnKubernetes(Context context, Profile chosen, List<String> cmd, SandboxNetwork.Settings settings) {
+        if (host != null) { // $SANDBOX_HOST is run's default place, which --k8s overrides
+            throw new ParameterException(spec.commandLine(), "--k8s can't go with --host: a sandbox runs in one place");
+        }
+        if (from != null) {
+            throw new ParameterException(spec.commandLine(), "--from can't go with --k8s: '" + from + "' is a"
+                    + " sandbox of this machine");
+        }
+        String k8sMode = this.k8sMode == null ? "auto" : this.k8sMode;
+        String k8sKind = this.k8sKind == null ? "pod" : this.k8sKind;
+        int deadline = this.deadline == null ? 21600 : this.deadline;
+        if (!List.of("auto", "helper", "reduced").contains(k8sMode)) {
+            throw new ParameterException(spec.commandLine(), "--k8s-mode must be auto, helper or reduced, not '"
+                    + k8sMode + "'");
+        }
+        if (!List.of("pod", "sandbox").contains(k8sKind)) {
+            throw new ParameterException(spec.commandLine(), "--k8s-kind must be pod or sandbox, not '" + k8sKind
+                    + "'");
+        }
+        if (deadline < 60 || deadline > 7 * 24 * 3600) {
+            throw new ParameterException(spec.commandLine(), "--deadline must be between 60 and 604800 seconds, not "
+                    + deadline);
+        }
+        for (String[] q : new String[][] {{"--cpu", cpu}, {"--memory", memory}, {"--disk", disk}}) {
+            if (q[1] != null && !QUANTITY.matcher(q[1]).matches()) {
+                throw new ParameterException(spec.commandLine(), q[0] + " takes a Kubernetes quantity such as 2,"
+                        + " 500m or 4Gi, not '" + q[1] + "'");
+            }
+        }
+        String image = k8sImage != null ? k8sImage : context.env().get("SANDBOX_K8S_IMAGE");
+        if (image == null || image.isBlank()) {
+            throw new ParameterException(spec.commandLine(), "--k8s needs the image the agent runs in: --k8s-image"
+                    + " IMAGE, or $SANDBOX_K8S_IMAGE");
+        }
+        KubeTarget target = KubeTarget.parse(k8s);
+        return Kube.module().run(new KubeRequest(target, k8sKind, k8sMode, image.strip(), cpu, memory, disk, deadline,
+                name, count, snapshot, settings, chosen, env, cmd, detach, remove, System.console() != null),
+                Sandboxes.open(context), SandboxCli.console(spec));
+    }
+
+    /** A Kubernetes quantity as --cpu, --memory and --disk take it (a number, an optional SI or binary suffix). */
+    private static final java.util.regex.Pattern QUANTITY =
+            java.util.regex.Pattern.compile("[0-9]{1,9}(\\.[0-9]{1,6})?(m|k|M|G|T|Ki|Mi|Gi|Ti)?");
 
     /** Refuses, before anything happens, what contradicts itself on the command line alone. */
     void checkNetwork() {

@@ -45,10 +45,6 @@ public final class Mirrors {
         this.console = console;
     }
 
-    /** What the host's {@code sandbox list --json} says of one sandbox. */
-    record Reported(boolean running, Integer exitCode, Instant finishedAt) {
-    }
-
     /** The record of {@code name} when it is a mirror, else null (none, or a local sandbox). */
     public Sandbox mirror(String name) {
         try {
@@ -82,16 +78,12 @@ public final class Mirrors {
         Path dir = sandboxes.store().sandboxDir(name);
         restoreInterrupted(dir);
         String host = sb.site().host();
-        try (SshSite site = open(host)) {
-            Command.Result answer = site.sandboxOutput(sb.site().dir(), List.of("list", "--json"));
-            Map<String, Reported> reported = answer.exitCode() == 0 ? parseList(answer.stdout()) : null;
-            if (reported == null) {
-                String why = answer.stderr().isBlank() ? "no answer" : lastLine(answer.stderr());
-                say.warn((answer.exitCode() == RemoteRuns.LOST ? "can't reach " : "can't ask ") + host + ": "
-                        + why.replaceFirst("^sandbox: ", "") + "; '" + name + "' is " + pulledAt(dir));
-                return;
+        try (RemoteSite site = open(host)) {
+            if (!site.restartable() && sb.status() != Sandbox.Status.RUNNING && Files.exists(dir.resolve(PULLED))) {
+                return; // it can't run again there, and its last layer is here: nothing to ask
             }
-            Reported r = reported.get(name);
+            Map<String, RemoteStatus> reported = site.reported(sb.site().dir());
+            RemoteStatus r = reported.get(name);
             if (r == null) {
                 say.warn(host + " no longer has '" + name + "'; it is " + pulledAt(dir));
                 if (sb.status() == Sandbox.Status.RUNNING) { // gone there: it runs nowhere
@@ -124,14 +116,14 @@ public final class Mirrors {
         }
         String dir = sb != null && hostOption == null ? sb.site().dir() : null;
         int status;
-        try (SshSite site = open(host)) {
+        try (RemoteSite site = dir == null ? openSsh(host) : open(host)) {
             if (dir == null) {
-                dir = site.repoDir(sandboxes.repo().root());
+                dir = ((SshSite) site).repoDir(sandboxes.repo().root());
             }
-            status = site.sandbox(dir, withoutHost(given, verb), tty, List.of(), null);
+            status = site.lifecycle(dir, verb, name, withoutHost(given, verb), tty);
             if (sb != null && List.of("stop", "start", "attach").contains(verb)) {
-                Map<String, Reported> reported = reported(site, dir);
-                Reported r = reported == null ? null : reported.get(name);
+                Map<String, RemoteStatus> reported = reported(site, dir);
+                RemoteStatus r = reported == null ? null : reported.get(name);
                 if (r != null) {
                     pull(site, dir, name, r);
                 }
@@ -156,15 +148,8 @@ public final class Mirrors {
         Removal removal = new Removal(sandboxes);
         removal.check(name, force);
         String host = sb.site().host();
-        try (SshSite site = open(host)) {
-            Command.Result r = site.sandboxOutput(sb.site().dir(), List.of("rm", "--force", name));
-            if (r.exitCode() != 0 && !r.stderr().contains("no such sandbox")) {
-                if (r.exitCode() == RemoteRuns.LOST) {
-                    throw SandboxException.failure("can't reach " + host + ": " + lastLine(r.stderr()));
-                }
-                throw SandboxException.failure("can't remove '" + name + "' on " + host + ": "
-                        + lastLine(r.stderr()).replaceFirst("^sandbox: ", ""));
-            }
+        try (RemoteSite site = open(host)) {
+            site.remove(sb.site().dir(), name);
         } catch (SandboxException e) {
             if (!force) {
                 throw SandboxException.cant("remove", name, Console.oneLine(e.getMessage())
@@ -216,22 +201,17 @@ public final class Mirrors {
      * What the host's {@code sandbox list --json} in {@code dir} says of its sandboxes, by
      * name; null when it can't be asked or its answer can't be read.
      */
-    Map<String, Reported> reported(SshSite site, String dir) {
-        Command.Result r;
+    Map<String, RemoteStatus> reported(RemoteSite site, String dir) {
         try {
-            r = site.sandboxOutput(dir, List.of("list", "--json"));
+            return site.reported(dir);
         } catch (SandboxException e) {
             return null;
         }
-        if (r.exitCode() != 0) {
-            return null;
-        }
-        return parseList(r.stdout());
     }
 
     /** {@code sandbox list --json}'s text by name; null when it is not such a list. */
-    static Map<String, Reported> parseList(String json) {
-        Map<String, Reported> out = new HashMap<>();
+    static Map<String, RemoteStatus> parseList(String json) {
+        Map<String, RemoteStatus> out = new HashMap<>();
         try {
             JsonNode all = JSON.readTree(json);
             if (all == null || !all.isArray()) {
@@ -246,7 +226,7 @@ public final class Mirrors {
                         finished = null;
                     }
                 }
-                out.put(n.path("name").asText(), new Reported("running".equals(n.path("status").asText()),
+                out.put(n.path("name").asText(), new RemoteStatus("running".equals(n.path("status").asText()),
                         n.hasNonNull("exitCode") ? n.get("exitCode").asInt() : null, finished));
             }
         } catch (IOException e) {
@@ -260,7 +240,7 @@ public final class Mirrors {
      * a fresh directory first, renamed over the old copy only once complete, so a harvest
      * never reads half a layer; then the record takes the host's status.
      */
-    void pull(SshSite site, String dir, String name, Reported r) {
+    public void pull(RemoteSite site, String dir, String name, RemoteStatus r) {
         Path sandboxDir = sandboxes.store().sandboxDir(name);
         Path fresh = sandboxDir.resolve("upper.pull");
         Path old = sandboxDir.resolve("upper.old");
@@ -271,7 +251,7 @@ public final class Mirrors {
             site.pullUpper(dir, name, fresh);
             Sanitized cleaned = sanitize(fresh);
             if (cleaned.devices() + cleaned.setIds() > 0) {
-                console.warn("what came back from " + site.host().name() + " for '" + name + "' held "
+                console.warn("what came back from " + site.name() + " for '" + name + "' held "
                         + cleaned.devices() + " device node(s), left out, and " + cleaned.setIds()
                         + " setuid/setgid entries, kept without those bits: an upper layer holds neither");
             }
@@ -300,7 +280,7 @@ public final class Mirrors {
     }
 
     /** What {@link #sanitize} took out of a layer that came back. */
-    record Sanitized(int devices, int setIds) {
+    public record Sanitized(int devices, int setIds) {
     }
 
     /**
@@ -312,7 +292,7 @@ public final class Mirrors {
      *
      * @throws IOException when the layer can't be walked or a file changed
      */
-    static Sanitized sanitize(Path layer) throws IOException {
+    public static Sanitized sanitize(Path layer) throws IOException {
         int[] devices = {0};
         int[] setIds = {0};
         Files.walkFileTree(layer, new java.nio.file.SimpleFileVisitor<>() {
@@ -354,7 +334,7 @@ public final class Mirrors {
      * reports it stopped, at the end time it reported when the copy came back. Then a harvest
      * verb reads the copy without bringing the whole layer again. No clocks are compared.
      */
-    static boolean current(Path dir, Reported r) {
+    static boolean current(Path dir, RemoteStatus r) {
         if (r.running() || r.finishedAt() == null || !Files.isDirectory(StateStore.upperDir(dir), LinkOption.NOFOLLOW_LINKS)) {
             return false;
         }
@@ -400,7 +380,15 @@ public final class Mirrors {
         }
     }
 
-    private SshSite open(String host) {
+    /** The site a mirror's record names: a Kubernetes one through the module, else an ssh host. */
+    private RemoteSite open(String host) {
+        if (KubeTarget.isKube(host)) {
+            return Kube.module().site(host, sandboxes, console);
+        }
+        return openSsh(host);
+    }
+
+    private SshSite openSsh(String host) {
         Map<String, String> env = sandboxes.context().env();
         Path home = sandboxes.context().home();
         HostSpec spec = Hosts.resolve(host, env, home);
@@ -427,7 +415,7 @@ public final class Mirrors {
         return out;
     }
 
-    static String lastLine(String text) {
+    public static String lastLine(String text) {
         String[] lines = text.strip().split("\n");
         return lines[lines.length - 1].strip();
     }

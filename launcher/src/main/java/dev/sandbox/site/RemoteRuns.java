@@ -151,7 +151,7 @@ public final class RemoteRuns {
                 : forwards, envFile);
         if (request.detach()) {
             if (status != 0) { // it may have refused before making them: a mirror of nothing goes
-                Map<String, Mirrors.Reported> made = new Mirrors(sandboxes, console).reported(site, dir);
+                Map<String, RemoteStatus> made = new Mirrors(sandboxes, console).reported(site, dir);
                 for (String n : made == null ? List.<String>of() : names) {
                     if (!made.containsKey(n)) {
                         new Removal(sandboxes).remove(n, true);
@@ -161,7 +161,7 @@ public final class RemoteRuns {
             return status; // the host's sandbox printed the names; the mirrors stay running until refreshed
         }
         Mirrors mirrorOps = new Mirrors(sandboxes, console);
-        Map<String, Mirrors.Reported> reported = mirrorOps.reported(site, dir);
+        Map<String, RemoteStatus> reported = mirrorOps.reported(site, dir);
         if (reported == null && status == LOST) {
             // the master may hold a dead connection until ServerAlive gives up: a new one asks
             site.ssh().close();
@@ -180,7 +180,7 @@ public final class RemoteRuns {
         // a local run's agent ends with its launcher, then bring back what it did.
         boolean lost = status == LOST;
         for (String n : names) {
-            Mirrors.Reported r = reported.get(n);
+            RemoteStatus r = reported.get(n);
             if (r != null && r.running()) {
                 lost = true;
                 site.sandboxOutput(dir, List.of("stop", n));
@@ -197,7 +197,7 @@ public final class RemoteRuns {
         }
         for (int i = 0; i < names.size(); i++) {
             String n = names.get(i);
-            Mirrors.Reported r = reported.get(n);
+            RemoteStatus r = reported.get(n);
             if (r == null) {
                 // --rm removed it there (it held no work), or it failed to start there (the
                 // host said why): nothing came back, so the mirror goes as a failed local run's
@@ -213,7 +213,7 @@ public final class RemoteRuns {
         }
         if (lost) { // what the host says, as --count says it: 0 when every agent exited 0, else the first other
             for (String n : names) {
-                Mirrors.Reported r = reported.get(n);
+                RemoteStatus r = reported.get(n);
                 if (r != null && r.exitCode() != null && r.exitCode() != 0) {
                     return r.exitCode();
                 }
@@ -301,7 +301,7 @@ public final class RemoteRuns {
     }
 
     /** The paths under the home ({@code ~/X}) among a profile's {@code writable}, as X; none that leaves the home. */
-    static List<String> homePaths(List<String> writable) {
+    public static List<String> homePaths(List<String> writable) {
         List<String> out = new ArrayList<>();
         for (String w : writable) {
             if (!w.startsWith("~/")) {
@@ -386,7 +386,7 @@ public final class RemoteRuns {
      * describe this machine ({@link #MACHINE}, and absolute paths) unless {@code --env} names
      * them, and without what the profile sets itself (the host's profile sets it).
      */
-    static Map<String, String> agentVars(Map<String, String> launcher, Profile profile, List<String> extra) {
+    public static Map<String, String> agentVars(Map<String, String> launcher, Profile profile, List<String> extra) {
         Map<String, String> all = AgentEnv.build(launcher, profile, extra);
         Set<String> asked = new java.util.HashSet<>();
         extra.forEach(e -> asked.add(envName(e)));

@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * sandboxes on other hosts). Every remote command is run by {@code sh -c}, whatever the
  * user's login shell is.
  */
-public final class SshSite implements AutoCloseable {
+public final class SshSite implements RemoteSite {
     /** Replaces the host's sandbox launcher (a path or a command on the host's PATH): the VM bridge and tests. */
     public static final String REMOTE_SANDBOX_ENV = "SANDBOX_REMOTE_SANDBOX";
     /** The oldest Java the launcher runs on. */
@@ -350,10 +350,54 @@ public final class SshSite implements AutoCloseable {
         return s.toString();
     }
 
+    @Override
+    public String name() {
+        return host.name();
+    }
+
+    /** The host's {@code sandbox list --json} in its copy {@code dir}, by name. */
+    @Override
+    public Map<String, RemoteStatus> reported(String dir) {
+        Command.Result answer = sandboxOutput(dir, List.of("list", "--json"));
+        Map<String, RemoteStatus> reported = answer.exitCode() == 0 ? Mirrors.parseList(answer.stdout()) : null;
+        if (reported == null) {
+            String why = answer.stderr().isBlank() ? "no answer" : Mirrors.lastLine(answer.stderr());
+            throw SandboxException.failure((answer.exitCode() == RemoteRuns.LOST ? "can't reach " : "can't ask ")
+                    + host.name() + ": " + why.replaceFirst("^sandbox: ", ""));
+        }
+        return reported;
+    }
+
+    /** Runs {@code sandbox ARGS} in the host's copy {@code dir}, with {@code ssh -t} for a terminal. */
+    @Override
+    public int lifecycle(String dir, String verb, String name, List<String> args, boolean tty) {
+        return sandbox(dir, args, tty, List.of(), null);
+    }
+
+    /** The host's {@code sandbox rm --force NAME}; "no such sandbox" there is fine. */
+    @Override
+    public void remove(String dir, String name) {
+        Command.Result r = sandboxOutput(dir, List.of("rm", "--force", name));
+        if (r.exitCode() != 0 && !r.stderr().contains("no such sandbox")) {
+            if (r.exitCode() == RemoteRuns.LOST) {
+                throw SandboxException.failure("can't reach " + host.name() + ": " + Mirrors.lastLine(r.stderr()));
+            }
+            throw SandboxException.failure("can't remove '" + name + "' on " + host.name() + ": "
+                    + Mirrors.lastLine(r.stderr()).replaceFirst("^sandbox: ", ""));
+        }
+    }
+
+    /** A host's sandbox can {@code start} again. */
+    @Override
+    public boolean restartable() {
+        return true;
+    }
+
     /**
      * Copies the upper layer of sandbox {@code name} of the host's copy {@code dir}
      * ({@code DIR/.git/sandbox/sandboxes/NAME/upper}) into {@code emptyLocalDir} ({@link Ssh#pullTar}).
      */
+    @Override
     public void pullUpper(String dir, String name, Path emptyLocalDir) {
         if (!NAME.matcher(name).matches()) {
             throw SandboxException.invalidInput("not a sandbox name: '" + name + "'");

@@ -18,14 +18,14 @@ import org.junit.jupiter.api.io.TempDir;
 class MirrorsTest {
     @Test
     void parseList_readsEachSandboxsStatusAndEnd() {
-        Map<String, Mirrors.Reported> r = Mirrors.parseList("""
+        Map<String, RemoteStatus> r = Mirrors.parseList("""
                 [ {"name" : "a", "status" : "running", "changes" : 0},
                   {"name" : "b", "status" : "stopped", "exitCode" : 3, "finishedAt" : "2026-12-01T10:00:00Z"},
                   {"name" : "c", "status" : "stopped", "finishedAt" : "not a time"} ]
                 """);
-        assertEquals(new Mirrors.Reported(true, null, null), r.get("a"));
-        assertEquals(new Mirrors.Reported(false, 3, Instant.parse("2026-12-01T10:00:00Z")), r.get("b"));
-        assertEquals(new Mirrors.Reported(false, null, null), r.get("c"));
+        assertEquals(new RemoteStatus(true, null, null), r.get("a"));
+        assertEquals(new RemoteStatus(false, 3, Instant.parse("2026-12-01T10:00:00Z")), r.get("b"));
+        assertEquals(new RemoteStatus(false, null, null), r.get("c"));
         assertNull(Mirrors.parseList("sandbox: not json"));
         assertNull(Mirrors.parseList("{\"name\": \"a\"}"));
     }
@@ -41,7 +41,7 @@ class MirrorsTest {
     @Test
     void current_onlyWhenTheHostReportsTheEndTheCopyWasMadeAfter(@TempDir Path dir) throws Exception {
         Instant end = Instant.parse("2026-12-01T10:00:00Z");
-        Mirrors.Reported stopped = new Mirrors.Reported(false, 0, end);
+        RemoteStatus stopped = new RemoteStatus(false, 0, end);
         assertFalse(Mirrors.current(dir, stopped), "never pulled: no upper, no stamp");
         Files.createDirectory(dir.resolve("upper"));
         assertFalse(Mirrors.current(dir, stopped), "no stamp");
@@ -49,8 +49,8 @@ class MirrorsTest {
         assertFalse(Mirrors.current(dir, stopped), "the copy was made while it ran");
         Json.writeAtomically(dir.resolve(Mirrors.PULLED), new Mirrors.Pulled(end));
         assertTrue(Mirrors.current(dir, stopped));
-        assertFalse(Mirrors.current(dir, new Mirrors.Reported(false, 0, end.plusSeconds(1))), "started again since");
-        assertFalse(Mirrors.current(dir, new Mirrors.Reported(true, null, null)), "runs now");
+        assertFalse(Mirrors.current(dir, new RemoteStatus(false, 0, end.plusSeconds(1))), "started again since");
+        assertFalse(Mirrors.current(dir, new RemoteStatus(true, null, null)), "runs now");
         Files.writeString(dir.resolve(Mirrors.PULLED), "not json");
         assertFalse(Mirrors.current(dir, stopped), "an unreadable stamp brings the layer again");
     }
