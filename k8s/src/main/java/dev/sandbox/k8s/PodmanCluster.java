@@ -426,8 +426,8 @@ final class PodmanCluster implements Cluster {
      * onAttached} runs {@value #ATTACH_SETTLE_MILLIS} ms after it started; output written
      * before is not shown (logs has it). No resize: podman attaches a terminal only from one.
      *
-     * @return podman attach's status: the container's exit status once it ended; -1 when
-     *         podman ended with 125 (its own failure) and so sent none
+     * @return the container's exit status once the stream ended; -1 when it has none within
+     *         5 s (still running: the stream was cut) or is gone
      */
     @Override
     public int attach(String podName, String container, InputStream in, OutputStream out, boolean tty, IntSupplier cols,
@@ -441,10 +441,19 @@ final class PodmanCluster implements Cluster {
             if (!p.waitFor(ATTACH_SETTLE_MILLIS, TimeUnit.MILLISECONDS)) {
                 onAttached.run();
             }
-            int status = p.waitFor();
+            p.waitFor();
             o.join();
             i.interrupt();
-            return status == 125 ? -1 : status;
+            // podman 4.3's attach ends with 0 whatever the container's status: ask for it
+            for (int tries = 0; tries < 20; tries++) {
+                PodState state = pod(podName);
+                ContainerState c = state == null ? null : state.containers().get(container);
+                if (c == null || c.exitCode() != null) {
+                    return c == null ? -1 : c.exitCode();
+                }
+                sleep(250);
+            }
+            return -1;
         } catch (IOException e) {
             throw SandboxException.cant("run", podman, e);
         } catch (InterruptedException e) {
