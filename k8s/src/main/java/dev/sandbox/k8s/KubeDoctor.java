@@ -80,8 +80,8 @@ final class KubeDoctor {
             if (mode == Plan.Mode.HELPER) {
                 Path helper = context.helper().path();
                 try (InputStream bytes = Files.newInputStream(helper)) {
-                    int copied = cluster.exec(pod, "receive", List.of("sh", "-c", "cat > /sandbox/tools/sandbox-helper"
-                            + " && chmod 755 /sandbox/tools/sandbox-helper"), bytes, OutputStream.nullOutputStream(),
+                    int copied = cluster.exec(pod, "receive", KubeRun.helperCopy(Files.size(helper)), bytes,
+                            OutputStream.nullOutputStream(),
                             OutputStream.nullOutputStream(), PROBE);
                     if (copied != 0) {
                         return "can't copy sandbox-helper into the pod (exit " + copied + ")";

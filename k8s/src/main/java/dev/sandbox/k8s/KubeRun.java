@@ -310,8 +310,7 @@ final class KubeRun {
         if (plan.mode() == Plan.Mode.HELPER) {
             Path helper = sandboxes.context().helper().path();
             try (InputStream bytes = Files.newInputStream(helper)) {
-                execOrFail(pod, "receive", List.of("sh", "-c", "cat > /sandbox/tools/sandbox-helper && chmod 755"
-                        + " /sandbox/tools/sandbox-helper"), bytes, "copy sandbox-helper into");
+                execOrFail(pod, "receive", helperCopy(Files.size(helper)), bytes, "copy sandbox-helper into");
             } catch (IOException e) {
                 throw SandboxException.cant("read", helper, e);
             }
@@ -364,6 +363,16 @@ final class KubeRun {
             Thread.currentThread().interrupt();
             throw SandboxException.withStatus(interruptStatus());
         }
+    }
+
+    /**
+     * The exec that writes the helper's {@code size} bytes into the pod. {@code head -c}, not
+     * {@code cat}: the exec protocol fabric8 speaks (v4.channel.k8s.io) can't say "end of stdin",
+     * so each upload must know its own end, as tar's does (its end-of-archive blocks).
+     */
+    static List<String> helperCopy(long size) {
+        return List.of("sh", "-c", "head -c " + size + " > /sandbox/tools/sandbox-helper && chmod 755"
+                + " /sandbox/tools/sandbox-helper");
     }
 
     private void execOrFail(String pod, String container, List<String> argv, InputStream stdin, String what) {
