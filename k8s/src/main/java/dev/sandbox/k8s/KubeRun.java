@@ -134,7 +134,7 @@ final class KubeRun {
             Plan plan = plan(request, mode, kind, runId, podName, name, command, profile);
             return runPod(request, plan, mirrors, progress);
         } catch (RuntimeException e) {
-            if (interrupted()) {
+            if (interrupted(e)) {
                 throw SandboxException.withStatus(interruptStatus());
             }
             throw e;
@@ -199,20 +199,21 @@ final class KubeRun {
             try {
                 cluster.attach(pod, "agent", in, out, plan.tty(), terminal == null ? () -> 0 : terminal::cols,
                         terminal == null ? () -> 0 : terminal::rows, () -> {
+                            progress.started = true; // from the go on, the agent may run: its work is kept
                             go(pod);
-                            progress.started = true;
                         });
                 if (!progress.started) { // the stream ended before it was attached: start it all the same
-                    go(pod);
                     progress.started = true;
+                    go(pod);
                 }
             } finally {
                 forwards.forEach(KubeRun::closeQuietly);
             }
         } catch (RuntimeException e) {
-            if (!progress.started || !interrupted()) {
+            if (!progress.started || !interrupted(e)) {
                 throw e;
             }
+            Thread.currentThread().interrupt(); // as the cluster's call may have cleared it
         }
         PodState end;
         if (interrupted()) {
@@ -639,6 +640,11 @@ final class KubeRun {
 
     private boolean interrupted() {
         return Thread.currentThread().isInterrupted() || signal.get() != 0;
+    }
+
+    /** Whether {@code e} is how a cluster call ended on an interrupt (130), or one is pending. */
+    private boolean interrupted(RuntimeException e) {
+        return interrupted() || e instanceof SandboxException s && s.exitCode() == 130;
     }
 
     private int interruptStatus() {
