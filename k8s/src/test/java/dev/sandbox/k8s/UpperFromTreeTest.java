@@ -163,6 +163,21 @@ class UpperFromTreeTest {
     }
 
     @Test
+    void write_namesNotUtf8_keptByteForByte() throws Exception {
+        run(lower, "sh", "-ec", "printf 'l\\n' > \"$(printf 'lat\\351')\"; printf 'o\\n' > \"$(printf 'old\\351')\"");
+        run(tmp, "rm", "-r", tree.toString());
+        run(tmp, "cp", "-a", lower.toString(), tree.toString());
+        edit("printf 'changed\\n' > \"$(printf 'lat\\351')\"; rm \"$(printf 'old\\351')\"",
+                "mkdir \"$(printf 'new\\377')\"; printf 'n\\n' > \"$(printf 'new\\377/f\\376')\"");
+
+        UpperFromTree.Result r = UpperFromTree.write(lower, tree, upper);
+
+        assertEquals(new UpperFromTree.Result(3, 1, 0), r);
+        run(upper, "sh", "-ec", "test \"$(cat \"$(printf 'lat\\351')\")\" = changed; test -c \"$(printf 'old\\351')\""
+                + "; test \"$(cat \"$(printf 'new\\377/f\\376')\")\" = n; test \"$(ls | wc -l)\" = 3");
+    }
+
+    @Test
     void write_newChain1500Deep_takenWithoutRecursion() throws Exception {
         Path bottom = tree.resolve("d/".repeat(1500));
         Files.createDirectories(bottom);
