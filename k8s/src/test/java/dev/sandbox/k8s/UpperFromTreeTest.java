@@ -190,6 +190,23 @@ class UpperFromTreeTest {
     }
 
     @Test
+    void write_pathLongerThanPathMax_skippedAndCounted() throws Exception {
+        try {
+            // 2100 levels of "d/": made one relative step at a time, as no path this long can be named
+            edit("i=0; while [ $i -lt 2100 ]; do mkdir d; cd -P d; i=$((i+1)); done; printf 'f\\n' > f");
+            int fit = (UpperFromTree.PATH_MAX - tree.toString().length()) / 2; // "/d" per level
+
+            UpperFromTree.Result r = UpperFromTree.write(lower, tree, upper);
+
+            assertEquals(new UpperFromTree.Result(fit, 0, 1), r);
+            assertTrue(Files.isDirectory(upper.resolve("d/".repeat(fit))));
+            assertTrue(upper.resolve("d/".repeat(fit)).toString().length() <= UpperFromTree.PATH_MAX);
+        } finally {
+            run(tmp, "rm", "-rf", tree.toString(), upper.toString()); // rm walks relative to each directory
+        }
+    }
+
+    @Test
     void write_upperNotEmptyOrRootNotADirectory_refused() throws Exception {
         Files.writeString(upper.resolve("x"), "x");
         IOException e = assertThrows(IOException.class, () -> UpperFromTree.write(lower, tree, upper));
