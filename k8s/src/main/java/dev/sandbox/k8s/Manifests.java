@@ -312,15 +312,19 @@ final class Manifests {
     /**
      * The helper's container: it unshares a user namespace of its own and mounts a fresh
      * /proc there, which needs a /proc without masked paths and the unshare, mount and
-     * sethostname calls that the runtime's default seccomp profile denies; it needs no
-     * capability in the pod's own user namespace (hostUsers: false).
+     * sethostname calls that the runtime's default seccomp profile denies. Of the
+     * capabilities of the pod's own user namespace (hostUsers: false) it keeps one,
+     * CAP_SETFCAP: the agent runs as the image's user, root in most images, and since
+     * Linux 5.12 a process may map its uid 0 into a new user namespace only with
+     * CAP_SETFCAP (user_namespaces(7), "Defining user and group ID mappings"); without it
+     * the helper fails with "can't write '/proc/self/uid_map'" (seen in rootless podman).
      */
     private static SecurityContext helperContext() {
         return new SecurityContextBuilder()
                 .withProcMount("Unmasked")
                 .withNewSeccompProfile().withType("Unconfined").endSeccompProfile()
                 .withAllowPrivilegeEscalation(false)
-                .withNewCapabilities().withDrop("ALL").endCapabilities()
+                .withNewCapabilities().withDrop("ALL").withAdd("SETFCAP").endCapabilities()
                 .build();
     }
 
@@ -335,19 +339,21 @@ final class Manifests {
 
     /**
      * sandbox-helper's arguments before {@code --}: the image's system directories
-     * read-only, the overlay of the upper layer's volume over the uploaded tree at the
-     * repository's own path, the home volume, a private /tmp, the working directory, and
-     * the pod's network (or none). Variables pass through untouched.
+     * read-only, a private /tmp, the overlay of the upper layer's volume over the uploaded
+     * tree at the repository's own path, the home volume, the working directory, and the
+     * pod's network (or none). Variables pass through untouched. The helper runs its
+     * operations in argv order, so /tmp comes before the overlay: a repository under /tmp
+     * stays visible.
      */
     static List<String> helperArgs(Plan plan) {
         List<String> args = new ArrayList<>();
         for (String d : List.of("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")) {
             args.addAll(List.of("--ro-bind-try", d, d));
         }
+        args.addAll(List.of("--tmpfs", "/tmp"));
         String repo = plan.repo().toString();
         args.addAll(List.of("--overlay", repo, UPPER + "/upper", UPPER + "/work", repo));
         args.addAll(List.of("--bind", HOME, HOME));
-        args.addAll(List.of("--tmpfs", "/tmp"));
         args.addAll(List.of("--chdir", plan.cwd().toString()));
         args.addAll(List.of("--net", plan.netNone() ? "none" : "host"));
         return args;

@@ -101,8 +101,11 @@ final class UpperFromTree {
     /**
      * Writes into {@code emptyUpper} the upper layer that turns {@code lower} into {@code tree}.
      *
-     * @param lower      the snapshot's tree, as the agent's copy started from it (read only)
-     * @param tree       what came back from the pod, extracted here; consumed
+     * @param lower      the snapshot's tree, as the agent's copy started from it: its one
+     *                   directory, or a layered snapshot's merged view ({@code LowerView});
+     *                   only read
+     * @param tree       what came back from the pod, extracted here (without {@code --xattrs}:
+     *                   git keeps none); consumed, and what is left is the caller's to delete
      * @param emptyUpper an empty directory on the filesystem of {@code tree} (else every
      *                   written file is copied)
      * @throws IOException when a root is not a directory, {@code emptyUpper} is not empty, an

@@ -163,6 +163,21 @@ class UpperFromTreeTest {
     }
 
     @Test
+    void write_namesNotUtf8_keptByteForByte() throws Exception {
+        run(lower, "sh", "-ec", "printf 'l\\n' > \"$(printf 'lat\\351')\"; printf 'o\\n' > \"$(printf 'old\\351')\"");
+        run(tmp, "rm", "-r", tree.toString());
+        run(tmp, "cp", "-a", lower.toString(), tree.toString());
+        edit("printf 'changed\\n' > \"$(printf 'lat\\351')\"; rm \"$(printf 'old\\351')\"",
+                "mkdir \"$(printf 'new\\377')\"; printf 'n\\n' > \"$(printf 'new\\377/f\\376')\"");
+
+        UpperFromTree.Result r = UpperFromTree.write(lower, tree, upper);
+
+        assertEquals(new UpperFromTree.Result(3, 1, 0), r);
+        run(upper, "sh", "-ec", "test \"$(cat \"$(printf 'lat\\351')\")\" = changed; test -c \"$(printf 'old\\351')\""
+                + "; test \"$(cat \"$(printf 'new\\377/f\\376')\")\" = n; test \"$(ls | wc -l)\" = 3");
+    }
+
+    @Test
     void write_newChain1500Deep_takenWithoutRecursion() throws Exception {
         Path bottom = tree.resolve("d/".repeat(1500));
         Files.createDirectories(bottom);
@@ -172,6 +187,23 @@ class UpperFromTreeTest {
 
         assertEquals(new UpperFromTree.Result(1501, 0, 0), r);
         assertEquals("bottom\n", Files.readString(upper.resolve("d/".repeat(1500) + "f")));
+    }
+
+    @Test
+    void write_pathLongerThanPathMax_skippedAndCounted() throws Exception {
+        try {
+            // 2100 levels of "d/": made one relative step at a time, as no path this long can be named
+            edit("i=0; while [ $i -lt 2100 ]; do mkdir d; cd -P d; i=$((i+1)); done; printf 'f\\n' > f");
+            int fit = (UpperFromTree.PATH_MAX - tree.toString().length()) / 2; // "/d" per level
+
+            UpperFromTree.Result r = UpperFromTree.write(lower, tree, upper);
+
+            assertEquals(new UpperFromTree.Result(fit, 0, 1), r);
+            assertTrue(Files.isDirectory(upper.resolve("d/".repeat(fit))));
+            assertTrue(upper.resolve("d/".repeat(fit)).toString().length() <= UpperFromTree.PATH_MAX);
+        } finally {
+            run(tmp, "rm", "-rf", tree.toString(), upper.toString()); // rm walks relative to each directory
+        }
     }
 
     @Test
