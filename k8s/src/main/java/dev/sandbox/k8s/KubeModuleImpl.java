@@ -56,7 +56,7 @@ public final class KubeModuleImpl implements KubeModule {
             return Fabric8Cluster.open(target);
         }
         if (engine.equals("podman")) {
-            return PodmanCluster.open(env);
+            return PodmanCluster.open();
         }
         throw SandboxException.invalidInput(ENGINE_ENV + "='" + engine + "': only podman (the tests' stand-in), or"
                 + " unset for a real cluster");

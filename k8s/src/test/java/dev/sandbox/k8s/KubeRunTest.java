@@ -164,7 +164,7 @@ class KubeRunTest {
     }
 
     private KubeRun flow() {
-        return new KubeRun(new Fabric8Cluster(client), sandboxes, console, new ByteArrayInputStream(new byte[0]),
+        return new KubeRun(new Fabric8Cluster(client, "mock", "test"), sandboxes, console, new ByteArrayInputStream(new byte[0]),
                 new ByteArrayOutputStream(), false);
     }
 
@@ -480,6 +480,8 @@ class KubeRunTest {
             private final List<String> argv = new ArrayList<>();
             private final boolean attach;
             private final boolean stdin;
+            /** The bytes of stdin the command takes, -1 when not said. */
+            private final long length;
             private final ByteArrayOutputStream input = new ByteArrayOutputStream();
             private boolean answered;
 
@@ -503,6 +505,13 @@ class KubeRunTest {
                     }
                 }
                 this.container = c;
+                // Fabric8Cluster sends a known length: sh -c 'head -c N | "$@"' sh ARGV...
+                if (argv.size() > 4 && argv.get(2).startsWith("head -c ") && argv.get(2).endsWith("| \"$@\"")) {
+                    this.length = Long.parseLong(argv.get(2).split(" ")[2]);
+                    argv.subList(0, 4).clear();
+                } else {
+                    this.length = -1;
+                }
                 this.stdin = in && !attach && needsInput(argv);
             }
 
@@ -569,6 +578,12 @@ class KubeRunTest {
                 String script = argv.size() > 2 ? argv.get(2) : "";
                 if (script.startsWith("head -c ") && input.size() >= Long.parseLong(script.split(" ")[2])) {
                     async.submit(() -> answer(ws, 0));
+                } else if (tar != null && length >= 0 && input.size() >= length) {
+                    try {
+                        tar.getOutputStream().close(); // head -c N ended: tar reads end of file
+                    } catch (IOException ended) {
+                        // it ended already
+                    }
                 }
             }
 
