@@ -46,7 +46,7 @@ public final class KubeModuleImpl implements KubeModule {
             throw SandboxException.invalidInput("not a Kubernetes site: '" + siteName + "'");
         }
         KubeTarget target = KubeTarget.ofSiteName(siteName);
-        return new KubeSite(open(target, sandboxes.context().env()), sandboxes, console, true);
+        return new KubeSite(open(target, sandboxes.context().env()), sandboxes, console, true, true);
     }
 
     /** The cluster {@code target} names: a real API server, or podman when {@value #ENGINE_ENV} says so. */

@@ -252,7 +252,7 @@ final class KubeRun {
                     : "keeper " + keeper.reason()) + "): '" + name + "' holds no changes");
             return;
         }
-        try (KubeSite site = new KubeSite(cluster, sandboxes, console, false)) {
+        try (KubeSite site = new KubeSite(cluster, sandboxes, console, false, false)) {
             new Mirrors(sandboxes, console).pull(site, "pod/" + pod, name, reported);
         }
         cluster.exec(pod, "keeper", List.of("sh", "-c", ": > /sandbox/state/harvested"), InputStream.nullInputStream(),

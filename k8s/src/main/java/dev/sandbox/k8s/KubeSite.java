@@ -6,7 +6,6 @@ import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.SnapshotStore;
 import dev.sandbox.core.Tree;
 import dev.sandbox.error.SandboxException;
-import dev.sandbox.site.Mirrors;
 import dev.sandbox.site.RemoteSite;
 import dev.sandbox.site.RemoteStatus;
 import dev.sandbox.snapshot.LowerView;
@@ -38,13 +37,19 @@ final class KubeSite implements RemoteSite {
     private final Sandboxes sandboxes;
     private final Console console;
     private final boolean owns;
+    private final boolean finish;
 
-    /** @param owns whether {@link #close()} closes {@code cluster} too */
-    KubeSite(Cluster cluster, Sandboxes sandboxes, Console console, boolean owns) {
+    /**
+     * @param owns   whether {@link #close()} closes {@code cluster} too
+     * @param finish whether a pull of a pod whose agent ended also ends the pod (harvested
+     *               marker, its run's objects deleted); the run flow does that itself
+     */
+    KubeSite(Cluster cluster, Sandboxes sandboxes, Console console, boolean owns, boolean finish) {
         this.cluster = cluster;
         this.sandboxes = sandboxes;
         this.console = console;
         this.owns = owns;
+        this.finish = finish;
     }
 
     @Override
@@ -110,11 +115,30 @@ final class KubeSite implements RemoteSite {
     @Override
     public void pullUpper(String dir, String name, Path emptyLocalDir) {
         String pod = podName(dir);
+        boolean ended = KubeRun.agentEnded(cluster.pod(pod));
         if (modeOf(pod) == Plan.Mode.REDUCED) {
             // the pod's repository is at the repository's path here (the contract's REPO)
             pullReduced(pod, name, sandboxes.repo().root().toString(), emptyLocalDir);
         } else {
             pullTar(pod, "/sandbox/upper/upper", emptyLocalDir);
+        }
+        if (finish && ended && !dir.startsWith("job/")) {
+            // A pod does not run again: once its ended agent's layer is here, nothing in it is
+            // needed (a Job's pods go with the Job, whose other indexes may still run).
+            ended(pod);
+        }
+    }
+
+    /** The keeper's marker, then the run's objects deleted; a failure is a warning (the deadline ends the pod). */
+    private void ended(String pod) {
+        try {
+            cluster.exec(pod, "keeper", List.of("sh", "-c", ": > /sandbox/state/harvested"),
+                    InputStream.nullInputStream(), OutputStream.nullOutputStream(), OutputStream.nullOutputStream(),
+                    KubeRun.STOP);
+            cluster.delete(KubeRun.runIdOf(pod));
+        } catch (SandboxException e) {
+            console.warn("can't delete pod " + pod + " in " + name() + ": " + Console.oneLine(String.valueOf(
+                    e.getMessage())) + " (its deadline ends it)");
         }
     }
 
@@ -214,37 +238,23 @@ final class KubeSite implements RemoteSite {
                     cluster.attach(pod, "agent", System.in, System.out, tty, terminal == null ? () -> 0
                             : terminal::cols, terminal == null ? () -> 0 : terminal::rows, () -> { });
                 }
-                return finish(dir, name, pod);
+                return endStatus(dir, name);
             }
             case "stop" -> {
                 String pod = podName(dir);
                 cluster.exec(pod, "agent", List.of("sh", "-c", "kill -TERM 1"), InputStream.nullInputStream(),
                         OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), KubeRun.STOP);
                 cluster.await(pod, "agent", KubeRun::agentEnded, KubeRun.STOP);
-                return finish(dir, name, pod);
+                return 0; // the caller brings its work back (Mirrors.forward), which ends the pod
             }
             default -> throw SandboxException.invalidInput("'" + verb + "' is not a verb for a pod's sandbox");
         }
     }
 
-    /**
-     * After attach or stop: once the agent ended, its work comes into the mirror and the pod's
-     * objects go (the keeper has nothing more to hold); a running one is left as it is.
-     */
-    private int finish(String dir, String name, String pod) {
-        Map<String, RemoteStatus> r = reported(dir);
-        RemoteStatus s = r == null ? null : r.get(name);
-        if (s == null || s.running()) {
-            return 0;
-        }
-        new Mirrors(sandboxes, console).pull(this, dir, name, s);
-        if (!dir.startsWith("job/")) { // the Job's other indexes may still run
-            cluster.exec(pod, "keeper", List.of("sh", "-c", ": > /sandbox/state/harvested"),
-                    InputStream.nullInputStream(), OutputStream.nullOutputStream(), OutputStream.nullOutputStream(),
-                    KubeRun.STOP);
-            cluster.delete(KubeRun.runIdOf(dir.substring(dir.indexOf('/') + 1)));
-        }
-        return s.exitCode() == null ? 0 : s.exitCode();
+    /** After attach: the agent's exit status when it ended, else 0 (it runs on). */
+    private int endStatus(String dir, String name) {
+        RemoteStatus s = reported(dir).get(name);
+        return s == null || s.running() || s.exitCode() == null ? 0 : s.exitCode();
     }
 
     @Override

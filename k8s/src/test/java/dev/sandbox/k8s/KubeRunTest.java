@@ -323,6 +323,65 @@ class KubeRunTest {
     }
 
     @Test
+    void site_ofADetachedRun_reportsIt_pullsIts_layer_thenEndsThePod() throws Exception {
+        Path upper = Files.createDirectories(tmp.resolve("late-upper"));
+        Files.writeString(upper.resolve("late.txt"), "done later\n");
+        kubelet.upperTar = tar(upper);
+        kubelet.agentExit = null;
+        assertEquals(0, flow().run(request("later", true, List.of("agent"))));
+        Sandbox sb = Sandboxes.readSandbox(sandboxes.store().sandboxDir("later"));
+        String dir = sb.site().dir();
+        String pod = dir.substring("pod/".length());
+        try (KubeSite site = new KubeSite(new Fabric8Cluster(client, "mock", "test"), sandboxes, console, false, true)) {
+            assertFalse(site.restartable());
+            assertTrue(site.reported(dir).get("later").running());
+            kubelet.agentEnds(pod, 5);
+            dev.sandbox.site.RemoteStatus ended = site.reported(dir).get("later");
+            assertEquals(new dev.sandbox.site.RemoteStatus(false, 5, ended.finishedAt()), ended);
+            new dev.sandbox.site.Mirrors(sandboxes, console).pull(site, dir, "later", ended);
+            assertEquals("done later\n", Files.readString(StateStore.upperDir(sandboxes.store().sandboxDir("later"))
+                    .resolve("late.txt")));
+            assertEquals(Integer.valueOf(5), Sandboxes.readSandbox(sandboxes.store().sandboxDir("later")).exitCode());
+            assertNothingLeft(); // pulled after its end: a pod does not run again
+            assertEquals(Map.of(), site.reported(dir));
+            SandboxException exec = assertThrows(SandboxException.class, () -> site.lifecycle(dir, "exec", "later",
+                    List.of("exec", "later", "sh"), false));
+            assertEquals("exec is not forwarded into a pod: use kubectl exec", exec.getMessage());
+            assertEquals(2, exec.exitCode());
+            assertEquals(2, assertThrows(SandboxException.class, () -> site.lifecycle(dir, "start", "later",
+                    List.of("start", "later"), false)).exitCode());
+        }
+    }
+
+    @Test
+    void site_reducedMode_turnsThePodsWholeTreeIntoAnUpperLayer() throws Exception {
+        kubelet.agentExit = null;
+        kubelet.reduced = true;
+        assertEquals(0, flow().run(request("whole", true, List.of("agent"))));
+        Sandbox sb = Sandboxes.readSandbox(sandboxes.store().sandboxDir("whole"));
+        // the agent's tree: tracked.txt changed, untracked.txt deleted, one file added
+        Path tree = tmp.resolve("agent-tree");
+        Process cp = new ProcessBuilder("cp", "-a", snapshotTree("whole").toString(), tree.toString()).start();
+        assertEquals(0, cp.waitFor());
+        Files.writeString(tree.resolve("tracked.txt"), "changed\n");
+        Files.delete(tree.resolve("untracked.txt"));
+        Files.writeString(tree.resolve("added.txt"), "added\n");
+        kubelet.treeTar = tar(tree);
+        try (KubeSite site = new KubeSite(new Fabric8Cluster(client, "mock", "test"), sandboxes, console, false,
+                false)) {
+            Path into = Files.createDirectories(tmp.resolve("pulled"));
+            site.pullUpper(sb.site().dir(), "whole", into);
+            assertEquals("changed\n", Files.readString(into.resolve("tracked.txt")));
+            assertEquals("added\n", Files.readString(into.resolve("added.txt")));
+            assertFalse(Files.exists(into.resolve("ignored.log")), "unchanged: not in the layer");
+            var attrs = Files.readAttributes(into.resolve("untracked.txt"), "unix:mode,rdev",
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            assertEquals(0020000, (Integer) attrs.get("mode") & 0170000, "a whiteout: a character device");
+            assertEquals(0L, attrs.get("rdev"));
+        }
+    }
+
+    @Test
     void exitStatus_asLocally() {
         Console quiet = Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err, true));
         for (int code : new int[] {0, 1, 125, 130, 255}) {
@@ -384,6 +443,8 @@ class KubeRunTest {
         /** The agent's exit status once go is given; null: it runs until SIGTERM (143). */
         volatile Integer agentExit = 0;
         volatile boolean holdReceive;
+        volatile byte[] treeTar = new byte[0];
+        volatile boolean reduced;
         /** Where receive's tar -x unpacks: the pod's {@code repo} emptyDir. */
         volatile Path repoVolume;
         final AtomicReference<Pod> created = new AtomicReference<>();
@@ -464,7 +525,7 @@ class KubeRunTest {
         }
 
         /** The agent ended with {@code code}: its status, then its attach streams end. */
-        private void agentEnds(String pod, int code) {
+        void agentEnds(String pod, int code) {
             status(pod, ended("receive", 0), ended("agent", code), running("keeper"), "Running");
             for (WebSocket ws : attached) {
                 ws.close(1000, "container ended");
@@ -617,10 +678,12 @@ class KubeRunTest {
                     }
                 } else if (script.equals("kill -TERM 1")) {
                     async.submit(() -> agentEnds(pod, 143));
-                } else if (script.contains("tar -c")) {
+                } else if (script.contains("tar -c") && script.contains("/sandbox/upper/upper")) {
                     output = upperTar;
-                } else if (script.startsWith("test -d")) {
-                    code = 0;
+                } else if (script.contains("tar -c")) { // reduced mode: the whole repository
+                    output = treeTar;
+                } else if (script.startsWith("test -d /sandbox/upper/work/work")) {
+                    code = reduced ? 1 : 0; // only the helper's overlay makes work/work
                 }
                 for (int i = 0; i < output.length; i += 8192) {
                     byte[] chunk = java.util.Arrays.copyOfRange(output, i, Math.min(output.length, i + 8192));
