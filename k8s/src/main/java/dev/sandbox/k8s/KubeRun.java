@@ -1,10 +1,12 @@
 package dev.sandbox.k8s;
 
 import dev.sandbox.console.Console;
+import dev.sandbox.core.Removal;
 import dev.sandbox.core.Runs;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.core.SnapshotStore;
+import dev.sandbox.core.StateStore;
 import dev.sandbox.core.Tree;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.net.NetMode;
@@ -183,11 +185,12 @@ final class KubeRun {
             }
             return 0;
         }
-        return foreground(request, plan, agentPod, name, progress);
+        return foreground(request, plan, agentPod, mirrors, progress);
     }
 
     /** Steps 5 to 7 of the contract: attach, go, wait for the end, bring the work back, delete. */
-    private int foreground(KubeRequest request, Plan plan, String pod, String name, Progress progress) {
+    private int foreground(KubeRequest request, Plan plan, String pod, Runs.Mirrored mirrors, Progress progress) {
+        String name = mirrors.names().get(0);
         List<AutoCloseable> forwards = new ArrayList<>();
         int status;
         try (Terminal terminal = plan.tty() ? Terminal.raw() : null) {
@@ -225,7 +228,31 @@ final class KubeRun {
             status = exitStatus(end, plan.memory(), console);
         }
         bringBack(pod, name, end);
+        if (request.remove()) {
+            closeQuietly(mirrors.locks().get(0)); // its run lock is in its directory
+            removeUnlessWork(name);
+        }
         return status;
+    }
+
+    /**
+     * {@code --rm}: the mirror goes when nothing came back in its layer; otherwise it stays and
+     * one line says so. Stricter than a local run's check (docs/ARCHITECTURE.md, {@code run
+     * --rm}), which also lets go of an index git status merely refreshed: here any entry keeps it.
+     */
+    private void removeUnlessWork(String name) {
+        Path upper = StateStore.upperDir(sandboxes.store().sandboxDir(name));
+        try (java.util.stream.Stream<Path> entries = Files.list(upper)) {
+            if (entries.findAny().isPresent()) {
+                console.say(name + " holds work: kept ('sandbox diff " + name + "' shows it)");
+                return;
+            }
+        } catch (IOException e) {
+            console.warn("can't read the changes of '" + name + "': kept (" + e.getMessage() + ")");
+            return;
+        }
+        new Removal(sandboxes).remove(name, true);
+        console.say(name + " changed nothing: removed");
     }
 
     /** SIGTERM to the agent (pid 1 of its container), then its end, bounded by {@link #STOP}. */

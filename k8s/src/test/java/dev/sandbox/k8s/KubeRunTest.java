@@ -158,9 +158,13 @@ class KubeRunTest {
     }
 
     private KubeRequest request(String name, boolean detach, List<String> command) {
+        return request(name, detach, command, false);
+    }
+
+    private KubeRequest request(String name, boolean detach, List<String> command, boolean remove) {
         return new KubeRequest(new KubeTarget(null, "test"), "pod", "auto", "localhost/agent:1", null, "1Gi", null, 600,
                 name, 1, Strategies.Requested.auto, new SandboxNetwork.Settings(NetMode.none, false, null, List.of()),
-                profile(), List.of("EXTRA=given"), command, detach, false, false);
+                profile(), List.of("EXTRA=given"), command, detach, remove, false);
     }
 
     private KubeRun flow() {
@@ -258,6 +262,20 @@ class KubeRunTest {
         assertEquals(3, flow().run(request("failing", false, List.of("false"))));
         assertTrue(Files.isDirectory(sandboxes.store().sandboxDir("failing")), "the agent ran: its mirror stays");
         assertEquals(Integer.valueOf(3), Sandboxes.readSandbox(sandboxes.store().sandboxDir("failing")).exitCode());
+        assertNothingLeft();
+    }
+
+    @Test
+    void run_rm_removesAMirrorThatGotNothing_keepsOneWithWork() throws Exception {
+        kubelet.upperTar = tar(Files.createDirectories(tmp.resolve("nothing")));
+        assertEquals(0, flow().run(request("idle", false, List.of("true"), true)));
+        assertFalse(Files.exists(sandboxes.store().sandboxDir("idle")), out.toString());
+        assertTrue(err.toString().contains("idle changed nothing: removed"), err.toString());
+        Path upper = Files.createDirectories(tmp.resolve("some"));
+        Files.writeString(upper.resolve("made.txt"), "work\n");
+        kubelet.upperTar = tar(upper);
+        assertEquals(0, flow().run(request("busy", false, List.of("true"), true)));
+        assertTrue(Files.isRegularFile(StateStore.upperDir(sandboxes.store().sandboxDir("busy")).resolve("made.txt")));
         assertNothingLeft();
     }
 
