@@ -69,8 +69,9 @@ final class KubeDoctor {
                 "pod", true);
         boolean created = false;
         try {
-            cluster.create(Manifests.objects(plan));
-            created = true;
+            RunObjects objects = Manifests.objects(plan);
+            created = true; // before: an interrupt may end the call after the server made them
+            cluster.create(objects);
             PodState s = cluster.await(pod, "receive", st -> KubeRun.receiving(st) || KubeRun.refused(st) != null
                     || KubeRun.initEnded(st), PROBE);
             String refused = KubeRun.refused(s);

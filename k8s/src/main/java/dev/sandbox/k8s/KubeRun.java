@@ -166,8 +166,8 @@ final class KubeRun {
                     + plan.mode().name().toLowerCase(Locale.ROOT) + " mode)");
         }
         RunObjects objects = Manifests.objects(plan);
+        progress.created = true; // before: an interrupt may end the call after the server made them
         cluster.create(objects);
-        progress.created = true;
         if (request.count() > 1) { // an Indexed Job (-d only, see check): each index's pod gets the tree
             return startJob(request, plan, mirrors, progress);
         }

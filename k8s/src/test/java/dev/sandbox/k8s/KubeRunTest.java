@@ -400,6 +400,32 @@ class KubeRunTest {
     }
 
     @Test
+    void doctor_helperModeWorks_saysSo_deletesItsPod() {
+        kubelet.agentExit = 0;
+        int status = new KubeDoctor(new Fabric8Cluster(client, "mock", "test"), sandboxes.context(), console)
+                .run("localhost/agent:1");
+        assertEquals(0, status, err.toString());
+        assertTrue(err.toString().contains("helper mode: works"), err.toString());
+        assertTrue(Boolean.FALSE.equals(kubelet.created.get().getSpec().getHostUsers()));
+        List<String> probe = kubelet.created.get().getSpec().getContainers().get(0).getCommand();
+        assertEquals("true", probe.get(probe.size() - 1));
+        assertNothingLeft();
+    }
+
+    @Test
+    void doctor_helperFailsThere_triesReduced_saysWhy() {
+        kubelet.helperExit = 125; // the helper can't make its namespaces in that cluster
+        kubelet.agentExit = 0;
+        int status = new KubeDoctor(new Fabric8Cluster(client, "mock", "test"), sandboxes.context(), console)
+                .run("localhost/agent:1");
+        assertEquals(0, status, err.toString());
+        assertTrue(err.toString().contains("helper mode: not here: the probe's agent ended with status 125"),
+                err.toString());
+        assertTrue(err.toString().contains("reduced mode: works"), err.toString());
+        assertNothingLeft();
+    }
+
+    @Test
     void exitStatus_asLocally() {
         Console quiet = Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err, true));
         for (int code : new int[] {0, 1, 125, 130, 255}) {
@@ -461,6 +487,8 @@ class KubeRunTest {
         /** The agent's exit status once go is given; null: it runs until SIGTERM (143). */
         volatile Integer agentExit = 0;
         volatile boolean holdReceive;
+        /** The agent's exit status in a helper-mode pod, when not {@link #agentExit}. */
+        volatile Integer helperExit;
         volatile byte[] treeTar = new byte[0];
         volatile boolean reduced;
         /** Where receive's tar -x unpacks: the pod's {@code repo} emptyDir. */
@@ -687,7 +715,9 @@ class KubeRunTest {
                 } else if (script.equals(": > /sandbox/state/received")) {
                     status(pod, ended("receive", 0), running("agent"), running("keeper"), "Running");
                 } else if (script.equals(": > /sandbox/state/go")) {
-                    Integer exit = agentExit;
+                    Pod p = client.pods().withName(pod).get();
+                    boolean helperMode = p != null && Boolean.FALSE.equals(p.getSpec().getHostUsers());
+                    Integer exit = helperMode && helperExit != null ? helperExit : agentExit;
                     if (exit != null) {
                         async.submit(() -> {
                             sleep(200);
