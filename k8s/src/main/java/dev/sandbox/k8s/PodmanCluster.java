@@ -164,6 +164,9 @@ final class PodmanCluster implements Cluster {
      * 0755 and its files 0644, since with {@code hostUsers: false} the container's root is
      * an id of podman's choosing; the state directory above it is 0700, so no other user
      * of this machine reaches them;
+     * <li>each emptyDir named after its pod: kube play makes an emptyDir a podman volume
+     * named as the pod's volume ({@code repo}, {@code state}...), which two pods running at
+     * once would share (seen with podman 4.3.1: one pod's upload failed in the other's tree);
      * <li>{@code seccompProfile: Unconfined} also as the annotation
      * {@code container.seccomp.security.alpha.kubernetes.io/NAME}, the only form kube play
      * reads (podman's default profile denies the helper's sethostname). It does not apply
@@ -207,6 +210,18 @@ final class PodmanCluster implements Cluster {
             }
             volumes.add(new VolumeBuilder().withName(v.getName())
                     .withNewHostPath().withPath(dir.toString()).withType("Directory").endHostPath().build());
+        }
+        Map<String, String> renamed = new HashMap<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            Volume v = volumes.get(i);
+            if (v.getEmptyDir() != null) {
+                String unique = pod.getMetadata().getName() + "-" + v.getName();
+                renamed.put(v.getName(), unique);
+                volumes.set(i, new VolumeBuilder(v).withName(unique).build());
+            }
+        }
+        for (Container c : all) {
+            c.getVolumeMounts().forEach(m -> m.setName(renamed.getOrDefault(m.getName(), m.getName())));
         }
         p.getSpec().setVolumes(volumes);
         return p;
@@ -514,6 +529,16 @@ final class PodmanCluster implements Cluster {
             Result rm = podman(List.of("pod", "rm", "-f", "-t", "0", n), null, COMMAND_TIMEOUT);
             if (rm.status != 0 && !rm.errorLine().contains("no such pod") && !rm.errorLine().contains("no pod with")) {
                 failure = "can't remove pod '" + n + "' from podman: " + rm.errorLine();
+            }
+        }
+        // The pods' volumes go with them; any left (a pod rm cut short) go by their names.
+        Result volumes = podman(List.of("volume", "ls", "--format", "{{.Name}}"), null, COMMAND_TIMEOUT);
+        if (volumes.status == 0) {
+            for (String v : volumes.out().strip().split("\n")) {
+                String n = v.strip();
+                if (names.stream().anyMatch(pod -> n.startsWith(pod + "-"))) {
+                    podman(List.of("volume", "rm", "-f", n), null, COMMAND_TIMEOUT);
+                }
             }
         }
         // Secrets carry no labels in podman 4.3; theirs is the name the run gave them.
