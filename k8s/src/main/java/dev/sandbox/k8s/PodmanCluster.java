@@ -12,10 +12,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -105,13 +108,21 @@ final class PodmanCluster implements Cluster {
         if (s.status != 0) {
             throw SandboxException.failure("can't create secret '" + secretName + "' in podman: " + s.errorLine());
         }
-        Pod played = forPodman(pod, data);
+        FileChannel lock = playLock();
+        Pod played;
+        try {
+            played = forPodman(pod, data);
+        } catch (RuntimeException e) {
+            closeQuietly(lock);
+            throw e;
+        }
         Path yaml;
         try {
             Path dir = podDir(pod.getMetadata().getName());
             yaml = dir.resolve("pod.yaml");
             Files.writeString(yaml, Serialization.asYaml(played));
         } catch (IOException e) {
+            closeQuietly(lock);
             throw SandboxException.cant("write the pod for podman in", stateDir, e);
         }
         // kube play returns only once the init containers ended, and they wait for the
@@ -125,8 +136,10 @@ final class PodmanCluster implements Cluster {
                     .redirectOutput(log.toFile())
                     .start();
         } catch (IOException e) {
+            closeQuietly(lock);
             throw SandboxException.cant("run", podman, e);
         }
+        play.onExit().whenComplete((p, e) -> closeQuietly(lock));
         try {
             Files.writeString(yaml.resolveSibling("play.pid"), play.pid() + "\n");
         } catch (IOException e) {
@@ -150,6 +163,49 @@ final class PodmanCluster implements Cluster {
                         + CREATE_TIMEOUT.toMinutes() + " minutes: " + lastLine(log));
             }
             sleep(250);
+        }
+    }
+
+    /**
+     * Waits (at most {@link #CREATE_TIMEOUT}) for the lock that lets one kube play run at a
+     * time on this storage; it is released when that play ends (its init container ended,
+     * or it was ended), or with this process. Two plays at once of podman 4.3.1 now and
+     * then left {@code podman ps} waiting on a lock until an init container gave up.
+     */
+    private FileChannel playLock() {
+        long end = System.nanoTime() + CREATE_TIMEOUT.toNanos();
+        try {
+            Files.createDirectories(stateDir);
+            Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+            FileChannel ch = FileChannel.open(stateDir.resolve("play.lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE);
+            while (true) {
+                synchronized (PodmanCluster.class) {
+                    try {
+                        if (ch.tryLock() != null) {
+                            return ch;
+                        }
+                    } catch (OverlappingFileLockException e) {
+                        // a play of this process holds it
+                    }
+                }
+                if (System.nanoTime() > end) {
+                    ch.close();
+                    throw SandboxException.failure("can't start a pod in podman: another pod has been starting for "
+                            + CREATE_TIMEOUT.toMinutes() + " minutes (see 'podman ps -a')");
+                }
+                sleep(250);
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("lock", stateDir.resolve("play.lock"), e);
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing releases the lock either way
         }
     }
 
