@@ -214,4 +214,20 @@ class KubePodIT {
             assertEquals(List.of(), leftOver("kexit"), "the run's pod and secret are deleted");
         }
     }
+
+    @Test
+    void runK8s_imageNotThere_oneLineAndNothingRemains() {
+        try (Workspace ws = Workspace.create(Runner.USER)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            // podman asks the registry "localhost" (this machine's 443, where nothing listens) and gives up
+            Proc.Result r = cli.run(repo, kubeEnv(), LONG, "run", "--k8s", "--k8s-image", "localhost/sandbox-absent:1",
+                    "--name", "kabsent", "--", "true");
+            String line = Cli.assertOneErrorLine(r, 125);
+            assertTrue(line.contains("sandbox-absent"), line);
+            assertEquals(List.of(), leftOver("kabsent"), "the run's secret is deleted");
+            assertEquals(null, cli.listed(repo, "kabsent"), "a run that never started leaves no mirror");
+        }
+    }
 }
