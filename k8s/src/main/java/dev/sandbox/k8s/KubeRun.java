@@ -172,7 +172,7 @@ final class KubeRun {
             return startJob(request, plan, mirrors, progress);
         }
         String agentPod = pod; // a Sandbox's controller names its pod after it
-        receive(agentPod, plan);
+        receive(agentPod, plan, mirrors.snapshot().id());
         if (request.detach()) {
             go(agentPod);
             progress.started = true;
@@ -294,7 +294,7 @@ final class KubeRun {
         int n = request.count();
         List<PodState> pods = awaitPods(plan.runId(), n);
         for (PodState p : pods) {
-            receive(p.name(), plan);
+            receive(p.name(), plan, mirrors.snapshot().id());
         }
         for (PodState p : pods) {
             go(p.name());
@@ -328,13 +328,13 @@ final class KubeRun {
      * Step 4: {@code receive} running, then the tree, the helper and the marker through exec,
      * then the agent's container running (it waits for go).
      */
-    private void receive(String pod, Plan plan) {
+    private void receive(String pod, Plan plan, String snapshot) {
         PodState s = cluster.await(pod, "receive", st -> receiving(st) || refused(st) != null || initEnded(st), START);
         String why = refused(s);
         if (why != null) {
             throw SandboxException.failure("can't run pod " + pod + " in " + cluster.describe() + ": " + why);
         }
-        uploadTree(pod, plan);
+        uploadTree(pod, plan, snapshot);
         if (plan.mode() == Plan.Mode.HELPER) {
             Path helper = sandboxes.context().helper().path();
             try (InputStream bytes = Files.newInputStream(helper)) {
@@ -360,8 +360,7 @@ final class KubeRun {
      * The snapshot's tree (its layers seen as one, {@link LowerView}) as a tar stream made by
      * GNU tar, into {@code receive}'s {@code tar -x} at the repository's path.
      */
-    private void uploadTree(String pod, Plan plan) {
-        String snapshot = Sandboxes.readSandbox(sandboxes.store().sandboxDir(plan.sandboxName())).snapshot();
+    private void uploadTree(String pod, Plan plan, String snapshot) {
         List<Path> layers = new SnapshotStore(sandboxes.store()).layers(snapshot);
         try (LowerView view = LowerView.open(layers.size() > 1 ? sandboxes.context().helper().path() : null, layers)) {
             List<String> argv = new ArrayList<>(List.of("tar", "-c", "--sparse", "--numeric-owner", "-f", "-",
