@@ -426,6 +426,30 @@ class KubeRunTest {
     }
 
     @Test
+    void run_countDetached_anIndexedJob_eachPodGetsTheTreeAndItsGo() throws Exception {
+        kubelet.agentExit = null;
+        KubeRequest one = request("pair", true, List.of("agent"));
+        KubeRequest two = new KubeRequest(one.target(), one.kind(), one.mode(), one.image(), one.cpu(), one.memory(),
+                one.disk(), one.deadlineSeconds(), one.name(), 2, one.strategy(), one.net(), one.profile(), one.env(),
+                one.command(), true, false, false);
+        assertEquals(0, flow().run(two));
+        var job = client.batch().v1().jobs().list().getItems().get(0);
+        assertEquals("Indexed", job.getSpec().getCompletionMode());
+        assertEquals(2, kubelet.commands().stream().filter(c -> c.startsWith("receive: sh -c tar -x")).count());
+        assertEquals(2, kubelet.commands().stream().filter(c -> c.equals("keeper: sh -c : > /sandbox/state/go"))
+                .count());
+        String jobName = job.getMetadata().getName();
+        for (int i = 0; i < 2; i++) {
+            Sandbox sb = Sandboxes.readSandbox(sandboxes.store().sandboxDir("pair-" + (i + 1)));
+            assertEquals("job/" + jobName + "/" + i, sb.site().dir());
+        }
+        try (KubeSite site = new KubeSite(new Fabric8Cluster(client, "mock", "test"), sandboxes, console, false,
+                true)) {
+            assertTrue(site.reported("job/" + jobName + "/1").get("pair-2").running());
+        }
+    }
+
+    @Test
     void exitStatus_asLocally() {
         Console quiet = Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err, true));
         for (int code : new int[] {0, 1, 125, 130, 255}) {
@@ -515,11 +539,36 @@ class KubeRunTest {
                 return new MockResponse().withWebSocketUpgrade(new Stream(path));
             }
             MockResponse r = store.dispatch(request);
-            if ("POST".equals(request.getMethod()) && path.endsWith("/pods")) {
+            if ("POST".equals(request.getMethod()) && path.endsWith("/pods") && !fromJob) {
                 // the request's body is the store's now: what it stored is read back, off the server's thread
                 async.submit(this::podCreated);
+            } else if ("POST".equals(request.getMethod()) && path.endsWith("/jobs")) {
+                async.submit(this::jobCreated);
             }
             return r;
+        }
+
+        /** Pods this kubelet makes itself, as the Job controller: not new runs. */
+        private volatile boolean fromJob;
+
+        /** The Job controller's part: one pod per completion index, from the template. */
+        private void jobCreated() {
+            try {
+                var job = client.batch().v1().jobs().list().getItems().get(0);
+                fromJob = true;
+                for (int i = 0; i < job.getSpec().getCompletions(); i++) {
+                    var meta = new io.fabric8.kubernetes.api.model.ObjectMetaBuilder(job.getSpec().getTemplate()
+                            .getMetadata()).withName(job.getMetadata().getName() + "-" + i + "-x" + i)
+                            .addToLabels("batch.kubernetes.io/job-completion-index", String.valueOf(i)).build();
+                    Pod pod = new io.fabric8.kubernetes.api.model.PodBuilder().withMetadata(meta)
+                            .withSpec(job.getSpec().getTemplate().getSpec()).build();
+                    client.pods().resource(pod).create();
+                    status(meta.getName(), running("receive"), waiting("agent"), waiting("keeper"), "Pending");
+                }
+            } catch (RuntimeException e) {
+                e.printStackTrace();
+                throw e;
+            }
         }
 
         private void podCreated() {
