@@ -234,6 +234,14 @@ class KubeRunTest {
             }
         }
         assertFalse(json.contains("home-secret"));
+        byte[] home = Base64.getDecoder().decode(secret.getData().get("home.tar.gz"));
+        Process list = new ProcessBuilder("tar", "-t", "-z", "-f", "-").start();
+        list.getOutputStream().write(home);
+        list.getOutputStream().close();
+        String names = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, list.waitFor());
+        assertEquals(List.of(".agent/", ".agent/login.json"), List.of(names.strip().split("\n")),
+                "the profile's writable home paths, relative to HOME");
 
         // The upload: the bytes receive's tar -x got are a tar of the snapshot (tracked, untracked, ignored, .git)
         Path got = tmp.resolve("pod-repo");
