@@ -277,6 +277,8 @@ final class KubeRun {
         if (keeper != null && !keeper.running()) {
             console.warn("pod " + pod + " ended before its work came back (" + (end.reason() != null ? end.reason()
                     : "keeper " + keeper.reason()) + "): '" + name + "' holds no changes");
+            sandboxes.update(sandboxes.store().sandboxDir(name), sb -> sb.asReported(false, reported.exitCode(),
+                    reported.finishedAt()));
             return;
         }
         try (KubeSite site = new KubeSite(cluster, sandboxes, console, false, false)) {
