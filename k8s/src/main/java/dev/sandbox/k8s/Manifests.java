@@ -362,12 +362,13 @@ final class Manifests {
     /**
      * The init container's script: waits for {@code /sandbox/state/received} (at most
      * {@value #WAIT_SECONDS} s, else exit 124), makes the overlay's upper and work
-     * directories, unpacks the home archive when the Secret has one, and exits 0.
+     * directories, unpacks the home archive when the Secret has one (its volume is there
+     * only then, so an archive that can't be read fails the pod), and exits 0.
      */
     static String initScript() {
         return waitFor(STATE + "/received", "the upload")
                 + "mkdir -p " + UPPER + "/upper " + UPPER + "/work || exit 1\n"
-                + "if [ -e " + SECRET + "/" + HOME_KEY + " ]; then\n"
+                + "if [ -d " + SECRET + " ]; then\n"
                 + "  tar -x -z -p --no-same-owner -f " + SECRET + "/" + HOME_KEY + " -C " + HOME + " || exit 1\n"
                 + "fi\n"
                 + "exit 0\n";

@@ -308,7 +308,7 @@ class ManifestsTest {
     // scratch directory; the values of the plan stay as they are, hostile ones included.
 
     private Path layout() throws IOException {
-        for (String d : List.of("state", "upper", "home", "tools", "secret")) {
+        for (String d : List.of("state", "upper", "home", "tools")) {
             Files.createDirectories(tmp.resolve(d));
         }
         return tmp;
@@ -324,7 +324,7 @@ class ManifestsTest {
         return movedAgent(script)
                 .replace("/sandbox/upper", tmp.resolve("upper").toString())
                 .replace("/sandbox/home", tmp.resolve("home").toString())
-                .replace("/sandbox/secret/", tmp.resolve("secret") + "/");
+                .replace("/sandbox/secret", tmp.resolve("secret").toString());
     }
 
     private Process sh(String script, List<String> args) throws IOException {
@@ -343,6 +343,7 @@ class ManifestsTest {
     @Test
     void initScript_waitsForTheUploadThenMakesTheUpperAndUnpacksHome() throws Exception {
         Path dir = layout();
+        Files.createDirectories(dir.resolve("secret"));
         Path src = Files.createDirectories(tmp.resolve("src/.config/tool"));
         Files.writeString(src.resolve("settings.json"), "{}");
         Process tar = new ProcessBuilder("tar", "-c", "-z", "-f", dir.resolve("secret/home.tar.gz").toString(),
@@ -365,6 +366,14 @@ class ManifestsTest {
         Files.writeString(dir.resolve("state/received"), "");
         finish(sh(moved(Manifests.initScript()), List.of()), 0);
         assertTrue(Files.isDirectory(dir.resolve("upper/work")));
+    }
+
+    @Test
+    void initScript_secretVolumeWithoutArchive_fails() throws Exception {
+        Path dir = layout();
+        Files.createDirectories(dir.resolve("secret"));
+        Files.writeString(dir.resolve("state/received"), "");
+        finish(sh(moved(Manifests.initScript()), List.of()), 1);
     }
 
     @Test
