@@ -373,8 +373,9 @@ final class KubeRun {
             Thread errReader = drain(tar.getErrorStream(), err);
             int there;
             try (InputStream stream = tar.getInputStream()) {
-                there = cluster.exec(pod, "receive", List.of("sh", "-c", "tar -x -p --no-same-owner -f - -C "
-                        + quote(plan.repo().toString())), stream, OutputStream.nullOutputStream(), err, UPLOAD);
+                // tar itself, not through sh: a busybox sh prefers its own applets to the image's GNU tar
+                there = cluster.exec(pod, "receive", List.of("tar", "-x", "-p", "--no-same-owner", "-f", "-", "-C",
+                        plan.repo().toString()), stream, OutputStream.nullOutputStream(), err, UPLOAD);
             } finally {
                 if (tar.isAlive() && Thread.currentThread().isInterrupted()) {
                     tar.destroy();

@@ -196,9 +196,11 @@ final class KubeSite implements RemoteSite {
             Thread errReader = KubeRun.drain(tar.getErrorStream(), err);
             int there;
             try (OutputStream stdin = tar.getOutputStream()) {
-                there = cluster.exec(pod, "keeper", List.of("sh", "-c", "exec tar -c --xattrs --xattrs-include='*'"
-                        + " --sparse --numeric-owner -f - -C " + KubeRun.quote(podDir) + " ."),
-                        InputStream.nullInputStream(), stdin, remoteErr, PULL);
+                // tar itself, not through sh: a busybox sh (FEATURE_PREFER_APPLETS) would run its own
+                // tar, which has neither --xattrs nor --sparse, instead of the image's GNU tar
+                there = cluster.exec(pod, "keeper", List.of("tar", "-c", "--xattrs", "--xattrs-include=*", "--sparse",
+                        "--numeric-owner", "-f", "-", "-C", podDir, "."), InputStream.nullInputStream(), stdin,
+                        remoteErr, PULL);
             } catch (IOException closed) {
                 there = -1; // the local tar ended first: its own status says why
             }

@@ -443,7 +443,7 @@ class KubeRunTest {
         assertEquals(0, flow().run(two));
         var job = client.batch().v1().jobs().list().getItems().get(0);
         assertEquals("Indexed", job.getSpec().getCompletionMode());
-        assertEquals(2, kubelet.commands().stream().filter(c -> c.startsWith("receive: sh -c tar -x")).count());
+        assertEquals(2, kubelet.commands().stream().filter(c -> c.startsWith("receive: tar -x")).count());
         assertEquals(2, kubelet.commands().stream().filter(c -> c.equals("keeper: sh -c : > /sandbox/state/go"))
                 .count());
         String jobName = job.getMetadata().getName();
@@ -679,8 +679,17 @@ class KubeRunTest {
                 this.stdin = in && !attach && needsInput(argv);
             }
 
+            /** What the command does: the script of {@code sh -c SCRIPT}, else its argv joined. */
+            private String script() {
+                return script(argv);
+            }
+
+            private static String script(List<String> argv) {
+                return argv.size() > 2 && argv.get(0).equals("sh") ? argv.get(2) : String.join(" ", argv);
+            }
+
             private static boolean needsInput(List<String> argv) {
-                String script = argv.size() > 2 ? argv.get(2) : "";
+                String script = script(argv);
                 return script.startsWith("tar -x") || script.startsWith("head -c");
             }
 
@@ -689,7 +698,7 @@ class KubeRunTest {
 
             @Override
             public void onOpen(WebSocket ws, Response response) {
-                String script = argv.size() > 2 ? argv.get(2) : "";
+                String script = script();
                 if (script.startsWith("tar -x")) {
                     try {
                         tar = new ProcessBuilder("tar", "-x", "-p", "--no-same-owner", "-f", "-", "-C",
@@ -739,7 +748,7 @@ class KubeRunTest {
                         // tar took what it needed and ended: the rest is padding
                     }
                 }
-                String script = argv.size() > 2 ? argv.get(2) : "";
+                String script = script();
                 if (script.startsWith("head -c ") && input.size() >= Long.parseLong(script.split(" ")[2])) {
                     async.submit(() -> answer(ws, 0));
                 } else if (tar != null && length >= 0 && input.size() >= length) {
@@ -761,7 +770,7 @@ class KubeRunTest {
                     return;
                 }
                 answered = true;
-                String script = argv.size() > 2 ? argv.get(2) : String.join(" ", argv);
+                String script = script();
                 commands.add(container + ": " + String.join(" ", argv));
                 int code = status;
                 byte[] output = new byte[0];
