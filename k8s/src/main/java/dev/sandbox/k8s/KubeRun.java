@@ -255,12 +255,51 @@ final class KubeRun {
         console.say(name + " changed nothing: removed");
     }
 
-    /** SIGTERM to the agent (pid 1 of its container), then its end, bounded by {@link #STOP}. */
+    /** How long the agent has after SIGTERM before SIGKILL. */
+    static final Duration GRACE = Duration.ofSeconds(10);
+
+    /**
+     * Stops the agent of {@code pod} and returns its state once ended, bounded by {@link
+     * #GRACE} then {@link #STOP}: SIGTERM, then SIGKILL. Two ways, as the pod allows:
+     * <ul>
+     * <li>from {@code keeper}, to the pid the agent's script wrote in {@code
+     * /sandbox/state/agent.pid}, when the pod shares one pid namespace ({@code
+     * shareProcessNamespace}). In helper mode this is the only way: the helper, pid 1 of the
+     * agent's container, moves into namespaces of its own, and an exec into that container
+     * fails (runc can't setns into them; seen with podman 4.3);</li>
+     * <li>by exec in {@code agent}, to every process there but pid 1 ({@code kill -1},
+     * kill(2)): pid 1 ignores what it has no handler for when it comes from its own pid
+     * namespace (pid_namespaces(7)), and ends once its children are gone.</li>
+     * </ul>
+     *
+     * @throws SandboxException when the agent still runs after both signals
+     */
+    static PodState stop(Cluster cluster, String pod) {
+        for (String signal : List.of("TERM", "KILL")) {
+            cluster.exec(pod, "keeper", List.of("sh", "-c", "p=$(cat /sandbox/state/agent.pid 2>/dev/null) && kill -"
+                    + signal + " \"$p\""), InputStream.nullInputStream(), OutputStream.nullOutputStream(),
+                    OutputStream.nullOutputStream(), STOP);
+            try {
+                cluster.exec(pod, "agent", List.of("sh", "-c", "kill -" + signal + " -1"), InputStream.nullInputStream(),
+                        OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), STOP);
+            } catch (SandboxException noExec) {
+                // helper mode: no exec into that container (above); the keeper's signal is the one
+            }
+            try {
+                return cluster.await(pod, "agent", KubeRun::agentEnded, signal.equals("TERM") ? GRACE : STOP);
+            } catch (SandboxException stillRuns) {
+                if (signal.equals("KILL")) {
+                    throw SandboxException.failure("the agent of pod " + pod + " still runs after SIGTERM and SIGKILL"
+                            + " (its pod needs shareProcessNamespace for a stop in helper mode)");
+                }
+            }
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
     private PodState stopAgent(String pod) {
         try {
-            cluster.exec(pod, "agent", List.of("sh", "-c", "kill -TERM 1"), InputStream.nullInputStream(),
-                    OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), STOP);
-            return cluster.await(pod, "agent", KubeRun::agentEnded, STOP);
+            return stop(cluster, pod);
         } catch (RuntimeException e) {
             console.warn("can't stop the agent of pod " + pod + ": " + Console.oneLine(String.valueOf(e.getMessage()))
                     + "; bringing back what it did so far");
@@ -673,7 +712,16 @@ final class KubeRun {
 
     /** Whether {@code e} is how a cluster call ended on an interrupt (130), or one is pending. */
     private boolean interrupted(RuntimeException e) {
-        return interrupted() || e instanceof SandboxException s && s.exitCode() == 130;
+        if (interrupted() || e instanceof SandboxException s && s.exitCode() == 130) {
+            return true;
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof InterruptedException || c instanceof java.io.InterruptedIOException
+                    || String.valueOf(c.getMessage()).contains("InterruptedException")) {
+                return true; // a call that turned the interrupt into its own failure and cleared it
+            }
+        }
+        return false;
     }
 
     private int interruptStatus() {

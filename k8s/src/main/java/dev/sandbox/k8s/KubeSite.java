@@ -244,9 +244,12 @@ final class KubeSite implements RemoteSite {
             }
             case "stop" -> {
                 String pod = podName(dir);
-                cluster.exec(pod, "agent", List.of("sh", "-c", "kill -TERM 1"), InputStream.nullInputStream(),
-                        OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), KubeRun.STOP);
-                cluster.await(pod, "agent", KubeRun::agentEnded, KubeRun.STOP);
+                try {
+                    KubeRun.stop(cluster, pod);
+                } catch (SandboxException e) {
+                    console.warn("can't stop the agent of pod " + pod + ": " + Console.oneLine(String.valueOf(
+                            e.getMessage())) + "; what it did so far comes back");
+                }
                 return 0; // the caller brings its work back (Mirrors.forward), which ends the pod
             }
             default -> throw SandboxException.invalidInput("'" + verb + "' is not a verb for a pod's sandbox");

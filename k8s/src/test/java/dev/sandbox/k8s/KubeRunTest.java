@@ -331,7 +331,7 @@ class KubeRunTest {
         t.join(30_000);
         assertFalse(t.isAlive());
         assertEquals(130, result.get(), String.valueOf(result.get()));
-        assertTrue(kubelet.commands().contains("agent: sh -c kill -TERM 1"), kubelet.commands().toString());
+        assertTrue(kubelet.commands().contains("agent: sh -c kill -TERM -1"), kubelet.commands().toString());
         assertEquals("half done\n", Files.readString(StateStore.upperDir(sandboxes.store().sandboxDir("long"))
                 .resolve("half.txt")));
         assertNothingLeft();
@@ -790,7 +790,7 @@ class KubeRunTest {
                             agentEnds(pod, exit);
                         });
                     }
-                } else if (script.equals("kill -TERM 1")) {
+                } else if (script.equals("kill -TERM -1")) {
                     async.submit(() -> agentEnds(pod, 143));
                 } else if (script.contains("tar -c") && script.contains("/sandbox/upper/upper")) {
                     output = upperTar;
