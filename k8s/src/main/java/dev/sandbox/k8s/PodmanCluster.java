@@ -12,10 +12,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -105,13 +108,21 @@ final class PodmanCluster implements Cluster {
         if (s.status != 0) {
             throw SandboxException.failure("can't create secret '" + secretName + "' in podman: " + s.errorLine());
         }
-        Pod played = forPodman(pod, data);
+        FileChannel lock = playLock();
+        Pod played;
+        try {
+            played = forPodman(pod, data);
+        } catch (RuntimeException e) {
+            closeQuietly(lock);
+            throw e;
+        }
         Path yaml;
         try {
             Path dir = podDir(pod.getMetadata().getName());
             yaml = dir.resolve("pod.yaml");
             Files.writeString(yaml, Serialization.asYaml(played));
         } catch (IOException e) {
+            closeQuietly(lock);
             throw SandboxException.cant("write the pod for podman in", stateDir, e);
         }
         // kube play returns only once the init containers ended, and they wait for the
@@ -125,8 +136,10 @@ final class PodmanCluster implements Cluster {
                     .redirectOutput(log.toFile())
                     .start();
         } catch (IOException e) {
+            closeQuietly(lock);
             throw SandboxException.cant("run", podman, e);
         }
+        play.onExit().whenComplete((p, e) -> closeQuietly(lock));
         try {
             Files.writeString(yaml.resolveSibling("play.pid"), play.pid() + "\n");
         } catch (IOException e) {
@@ -154,6 +167,49 @@ final class PodmanCluster implements Cluster {
     }
 
     /**
+     * Waits (at most {@link #CREATE_TIMEOUT}) for the lock that lets one kube play run at a
+     * time on this storage; it is released when that play ends (its init container ended,
+     * or it was ended), or with this process. Two plays at once of podman 4.3.1 now and
+     * then left {@code podman ps} waiting on a lock until an init container gave up.
+     */
+    private FileChannel playLock() {
+        long end = System.nanoTime() + CREATE_TIMEOUT.toNanos();
+        try {
+            Files.createDirectories(stateDir);
+            Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+            FileChannel ch = FileChannel.open(stateDir.resolve("play.lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE);
+            while (true) {
+                synchronized (PodmanCluster.class) {
+                    try {
+                        if (ch.tryLock() != null) {
+                            return ch;
+                        }
+                    } catch (OverlappingFileLockException e) {
+                        // a play of this process holds it
+                    }
+                }
+                if (System.nanoTime() > end) {
+                    ch.close();
+                    throw SandboxException.failure("can't start a pod in podman: another pod has been starting for "
+                            + CREATE_TIMEOUT.toMinutes() + " minutes (see 'podman ps -a')");
+                }
+                sleep(250);
+            }
+        } catch (IOException e) {
+            throw SandboxException.cant("lock", stateDir.resolve("play.lock"), e);
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing releases the lock either way
+        }
+    }
+
+    /**
      * The pod as podman 4.3's kube play can run it:
      * <ul>
      * <li>no {@code resources}: rootless podman without cgroup delegation (no systemd user
@@ -164,6 +220,9 @@ final class PodmanCluster implements Cluster {
      * 0755 and its files 0644, since with {@code hostUsers: false} the container's root is
      * an id of podman's choosing; the state directory above it is 0700, so no other user
      * of this machine reaches them;
+     * <li>each emptyDir named after its pod: kube play makes an emptyDir a podman volume
+     * named as the pod's volume ({@code repo}, {@code state}...), which two pods running at
+     * once would share (seen with podman 4.3.1: one pod's upload failed in the other's tree);
      * <li>{@code seccompProfile: Unconfined} also as the annotation
      * {@code container.seccomp.security.alpha.kubernetes.io/NAME}, the only form kube play
      * reads (podman's default profile denies the helper's sethostname). It does not apply
@@ -207,6 +266,18 @@ final class PodmanCluster implements Cluster {
             }
             volumes.add(new VolumeBuilder().withName(v.getName())
                     .withNewHostPath().withPath(dir.toString()).withType("Directory").endHostPath().build());
+        }
+        Map<String, String> renamed = new HashMap<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            Volume v = volumes.get(i);
+            if (v.getEmptyDir() != null) {
+                String unique = pod.getMetadata().getName() + "-" + v.getName();
+                renamed.put(v.getName(), unique);
+                volumes.set(i, new VolumeBuilder(v).withName(unique).build());
+            }
+        }
+        for (Container c : all) {
+            c.getVolumeMounts().forEach(m -> m.setName(renamed.getOrDefault(m.getName(), m.getName())));
         }
         p.getSpec().setVolumes(volumes);
         return p;
@@ -514,6 +585,16 @@ final class PodmanCluster implements Cluster {
             Result rm = podman(List.of("pod", "rm", "-f", "-t", "0", n), null, COMMAND_TIMEOUT);
             if (rm.status != 0 && !rm.errorLine().contains("no such pod") && !rm.errorLine().contains("no pod with")) {
                 failure = "can't remove pod '" + n + "' from podman: " + rm.errorLine();
+            }
+        }
+        // The pods' volumes go with them; any left (a pod rm cut short) go by their names.
+        Result volumes = podman(List.of("volume", "ls", "--format", "{{.Name}}"), null, COMMAND_TIMEOUT);
+        if (volumes.status == 0) {
+            for (String v : volumes.out().strip().split("\n")) {
+                String n = v.strip();
+                if (names.stream().anyMatch(pod -> n.startsWith(pod + "-"))) {
+                    podman(List.of("volume", "rm", "-f", n), null, COMMAND_TIMEOUT);
+                }
             }
         }
         // Secrets carry no labels in podman 4.3; theirs is the name the run gave them.
