@@ -172,7 +172,7 @@ final class KubeRun {
             return startJob(request, plan, mirrors, progress);
         }
         String agentPod = pod; // a Sandbox's controller names its pod after it
-        receive(agentPod, plan);
+        receive(agentPod, plan, mirrors.snapshot().id());
         if (request.detach()) {
             go(agentPod);
             progress.started = true;
@@ -255,12 +255,51 @@ final class KubeRun {
         console.say(name + " changed nothing: removed");
     }
 
-    /** SIGTERM to the agent (pid 1 of its container), then its end, bounded by {@link #STOP}. */
+    /** How long the agent has after SIGTERM before SIGKILL. */
+    static final Duration GRACE = Duration.ofSeconds(10);
+
+    /**
+     * Stops the agent of {@code pod} and returns its state once ended, bounded by {@link
+     * #GRACE} then {@link #STOP}: SIGTERM, then SIGKILL. Two ways, as the pod allows:
+     * <ul>
+     * <li>from {@code keeper}, to the pid the agent's script wrote in {@code
+     * /sandbox/state/agent.pid}, when the pod shares one pid namespace ({@code
+     * shareProcessNamespace}). In helper mode this is the only way: the helper, pid 1 of the
+     * agent's container, moves into namespaces of its own, and an exec into that container
+     * fails (runc can't setns into them; seen with podman 4.3);</li>
+     * <li>by exec in {@code agent}, to every process there but pid 1 ({@code kill -1},
+     * kill(2)): pid 1 ignores what it has no handler for when it comes from its own pid
+     * namespace (pid_namespaces(7)), and ends once its children are gone.</li>
+     * </ul>
+     *
+     * @throws SandboxException when the agent still runs after both signals
+     */
+    static PodState stop(Cluster cluster, String pod) {
+        for (String signal : List.of("TERM", "KILL")) {
+            cluster.exec(pod, "keeper", List.of("sh", "-c", "p=$(cat /sandbox/state/agent.pid 2>/dev/null) && kill -"
+                    + signal + " \"$p\""), InputStream.nullInputStream(), OutputStream.nullOutputStream(),
+                    OutputStream.nullOutputStream(), STOP);
+            try {
+                cluster.exec(pod, "agent", List.of("sh", "-c", "kill -" + signal + " -1"), InputStream.nullInputStream(),
+                        OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), STOP);
+            } catch (SandboxException noExec) {
+                // helper mode: no exec into that container (above); the keeper's signal is the one
+            }
+            try {
+                return cluster.await(pod, "agent", KubeRun::agentEnded, signal.equals("TERM") ? GRACE : STOP);
+            } catch (SandboxException stillRuns) {
+                if (signal.equals("KILL")) {
+                    throw SandboxException.failure("the agent of pod " + pod + " still runs after SIGTERM and SIGKILL"
+                            + " (its pod needs shareProcessNamespace for a stop in helper mode)");
+                }
+            }
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
     private PodState stopAgent(String pod) {
         try {
-            cluster.exec(pod, "agent", List.of("sh", "-c", "kill -TERM 1"), InputStream.nullInputStream(),
-                    OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), STOP);
-            return cluster.await(pod, "agent", KubeRun::agentEnded, STOP);
+            return stop(cluster, pod);
         } catch (RuntimeException e) {
             console.warn("can't stop the agent of pod " + pod + ": " + Console.oneLine(String.valueOf(e.getMessage()))
                     + "; bringing back what it did so far");
@@ -277,6 +316,8 @@ final class KubeRun {
         if (keeper != null && !keeper.running()) {
             console.warn("pod " + pod + " ended before its work came back (" + (end.reason() != null ? end.reason()
                     : "keeper " + keeper.reason()) + "): '" + name + "' holds no changes");
+            sandboxes.update(sandboxes.store().sandboxDir(name), sb -> sb.asReported(false, reported.exitCode(),
+                    reported.finishedAt()));
             return;
         }
         try (KubeSite site = new KubeSite(cluster, sandboxes, console, false, false)) {
@@ -294,7 +335,7 @@ final class KubeRun {
         int n = request.count();
         List<PodState> pods = awaitPods(plan.runId(), n);
         for (PodState p : pods) {
-            receive(p.name(), plan);
+            receive(p.name(), plan, mirrors.snapshot().id());
         }
         for (PodState p : pods) {
             go(p.name());
@@ -328,13 +369,13 @@ final class KubeRun {
      * Step 4: {@code receive} running, then the tree, the helper and the marker through exec,
      * then the agent's container running (it waits for go).
      */
-    private void receive(String pod, Plan plan) {
+    private void receive(String pod, Plan plan, String snapshot) {
         PodState s = cluster.await(pod, "receive", st -> receiving(st) || refused(st) != null || initEnded(st), START);
         String why = refused(s);
         if (why != null) {
             throw SandboxException.failure("can't run pod " + pod + " in " + cluster.describe() + ": " + why);
         }
-        uploadTree(pod, plan);
+        uploadTree(pod, plan, snapshot);
         if (plan.mode() == Plan.Mode.HELPER) {
             Path helper = sandboxes.context().helper().path();
             try (InputStream bytes = Files.newInputStream(helper)) {
@@ -360,8 +401,7 @@ final class KubeRun {
      * The snapshot's tree (its layers seen as one, {@link LowerView}) as a tar stream made by
      * GNU tar, into {@code receive}'s {@code tar -x} at the repository's path.
      */
-    private void uploadTree(String pod, Plan plan) {
-        String snapshot = Sandboxes.readSandbox(sandboxes.store().sandboxDir(plan.sandboxName())).snapshot();
+    private void uploadTree(String pod, Plan plan, String snapshot) {
         List<Path> layers = new SnapshotStore(sandboxes.store()).layers(snapshot);
         try (LowerView view = LowerView.open(layers.size() > 1 ? sandboxes.context().helper().path() : null, layers)) {
             List<String> argv = new ArrayList<>(List.of("tar", "-c", "--sparse", "--numeric-owner", "-f", "-",
@@ -372,8 +412,9 @@ final class KubeRun {
             Thread errReader = drain(tar.getErrorStream(), err);
             int there;
             try (InputStream stream = tar.getInputStream()) {
-                there = cluster.exec(pod, "receive", List.of("sh", "-c", "tar -x -p --no-same-owner -f - -C "
-                        + quote(plan.repo().toString())), stream, OutputStream.nullOutputStream(), err, UPLOAD);
+                // tar itself, not through sh: a busybox sh prefers its own applets to the image's GNU tar
+                there = cluster.exec(pod, "receive", List.of("tar", "-x", "-p", "--no-same-owner", "-f", "-", "-C",
+                        plan.repo().toString()), stream, OutputStream.nullOutputStream(), err, UPLOAD);
             } finally {
                 if (tar.isAlive() && Thread.currentThread().isInterrupted()) {
                     tar.destroy();
@@ -671,7 +712,16 @@ final class KubeRun {
 
     /** Whether {@code e} is how a cluster call ended on an interrupt (130), or one is pending. */
     private boolean interrupted(RuntimeException e) {
-        return interrupted() || e instanceof SandboxException s && s.exitCode() == 130;
+        if (interrupted() || e instanceof SandboxException s && s.exitCode() == 130) {
+            return true;
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof InterruptedException || c instanceof java.io.InterruptedIOException
+                    || String.valueOf(c.getMessage()).contains("InterruptedException")) {
+                return true; // a call that turned the interrupt into its own failure and cleared it
+            }
+        }
+        return false;
     }
 
     private int interruptStatus() {

@@ -196,9 +196,11 @@ final class KubeSite implements RemoteSite {
             Thread errReader = KubeRun.drain(tar.getErrorStream(), err);
             int there;
             try (OutputStream stdin = tar.getOutputStream()) {
-                there = cluster.exec(pod, "keeper", List.of("sh", "-c", "exec tar -c --xattrs --xattrs-include='*'"
-                        + " --sparse --numeric-owner -f - -C " + KubeRun.quote(podDir) + " ."),
-                        InputStream.nullInputStream(), stdin, remoteErr, PULL);
+                // tar itself, not through sh: a busybox sh (FEATURE_PREFER_APPLETS) would run its own
+                // tar, which has neither --xattrs nor --sparse, instead of the image's GNU tar
+                there = cluster.exec(pod, "keeper", List.of("tar", "-c", "--xattrs", "--xattrs-include=*", "--sparse",
+                        "--numeric-owner", "-f", "-", "-C", podDir, "."), InputStream.nullInputStream(), stdin,
+                        remoteErr, PULL);
             } catch (IOException closed) {
                 there = -1; // the local tar ended first: its own status says why
             }
@@ -242,9 +244,12 @@ final class KubeSite implements RemoteSite {
             }
             case "stop" -> {
                 String pod = podName(dir);
-                cluster.exec(pod, "agent", List.of("sh", "-c", "kill -TERM 1"), InputStream.nullInputStream(),
-                        OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), KubeRun.STOP);
-                cluster.await(pod, "agent", KubeRun::agentEnded, KubeRun.STOP);
+                try {
+                    KubeRun.stop(cluster, pod);
+                } catch (SandboxException e) {
+                    console.warn("can't stop the agent of pod " + pod + ": " + Console.oneLine(String.valueOf(
+                            e.getMessage())) + "; what it did so far comes back");
+                }
                 return 0; // the caller brings its work back (Mirrors.forward), which ends the pod
             }
             default -> throw SandboxException.invalidInput("'" + verb + "' is not a verb for a pod's sandbox");

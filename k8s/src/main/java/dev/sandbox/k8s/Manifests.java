@@ -261,6 +261,7 @@ final class Manifests {
         PodSpecBuilder spec = new PodSpecBuilder()
                 .withRestartPolicy("Never")
                 .withAutomountServiceAccountToken(false)
+                .withShareProcessNamespace(true) // the keeper signals the agent on stop (KubeRun.stop)
                 .withEnableServiceLinks(false)
                 .withActiveDeadlineSeconds((long) plan.deadlineSeconds())
                 .withVolumes(volumes)
@@ -382,6 +383,8 @@ final class Manifests {
      */
     static String agentScript(Plan plan) {
         StringBuilder s = new StringBuilder(waitFor(STATE + "/go", "the start"));
+        // for a stop from the keeper (shareProcessNamespace): no exec reaches the helper's container
+        s.append("echo $$ > ").append(STATE).append("/agent.pid\n");
         if (plan.mode() == Plan.Mode.HELPER) {
             s.append("exec ").append(HELPER);
             for (String a : helperArgs(plan)) {

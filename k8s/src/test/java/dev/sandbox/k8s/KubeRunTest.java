@@ -234,6 +234,14 @@ class KubeRunTest {
             }
         }
         assertFalse(json.contains("home-secret"));
+        byte[] home = Base64.getDecoder().decode(secret.getData().get("home.tar.gz"));
+        Process list = new ProcessBuilder("tar", "-t", "-z", "-f", "-").start();
+        list.getOutputStream().write(home);
+        list.getOutputStream().close();
+        String names = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, list.waitFor());
+        assertEquals(List.of(".agent/", ".agent/login.json"), List.of(names.strip().split("\n")),
+                "the profile's writable home paths, relative to HOME");
 
         // The upload: the bytes receive's tar -x got are a tar of the snapshot (tracked, untracked, ignored, .git)
         Path got = tmp.resolve("pod-repo");
@@ -323,7 +331,7 @@ class KubeRunTest {
         t.join(30_000);
         assertFalse(t.isAlive());
         assertEquals(130, result.get(), String.valueOf(result.get()));
-        assertTrue(kubelet.commands().contains("agent: sh -c kill -TERM 1"), kubelet.commands().toString());
+        assertTrue(kubelet.commands().contains("agent: sh -c kill -TERM -1"), kubelet.commands().toString());
         assertEquals("half done\n", Files.readString(StateStore.upperDir(sandboxes.store().sandboxDir("long"))
                 .resolve("half.txt")));
         assertNothingLeft();
@@ -426,6 +434,30 @@ class KubeRunTest {
     }
 
     @Test
+    void run_countDetached_anIndexedJob_eachPodGetsTheTreeAndItsGo() throws Exception {
+        kubelet.agentExit = null;
+        KubeRequest one = request("pair", true, List.of("agent"));
+        KubeRequest two = new KubeRequest(one.target(), one.kind(), one.mode(), one.image(), one.cpu(), one.memory(),
+                one.disk(), one.deadlineSeconds(), one.name(), 2, one.strategy(), one.net(), one.profile(), one.env(),
+                one.command(), true, false, false);
+        assertEquals(0, flow().run(two));
+        var job = client.batch().v1().jobs().list().getItems().get(0);
+        assertEquals("Indexed", job.getSpec().getCompletionMode());
+        assertEquals(2, kubelet.commands().stream().filter(c -> c.startsWith("receive: tar -x")).count());
+        assertEquals(2, kubelet.commands().stream().filter(c -> c.equals("keeper: sh -c : > /sandbox/state/go"))
+                .count());
+        String jobName = job.getMetadata().getName();
+        for (int i = 0; i < 2; i++) {
+            Sandbox sb = Sandboxes.readSandbox(sandboxes.store().sandboxDir("pair-" + (i + 1)));
+            assertEquals("job/" + jobName + "/" + i, sb.site().dir());
+        }
+        try (KubeSite site = new KubeSite(new Fabric8Cluster(client, "mock", "test"), sandboxes, console, false,
+                true)) {
+            assertTrue(site.reported("job/" + jobName + "/1").get("pair-2").running());
+        }
+    }
+
+    @Test
     void exitStatus_asLocally() {
         Console quiet = Console.of(new PrintWriter(new StringWriter()), new PrintWriter(err, true));
         for (int code : new int[] {0, 1, 125, 130, 255}) {
@@ -515,11 +547,36 @@ class KubeRunTest {
                 return new MockResponse().withWebSocketUpgrade(new Stream(path));
             }
             MockResponse r = store.dispatch(request);
-            if ("POST".equals(request.getMethod()) && path.endsWith("/pods")) {
+            if ("POST".equals(request.getMethod()) && path.endsWith("/pods") && !fromJob) {
                 // the request's body is the store's now: what it stored is read back, off the server's thread
                 async.submit(this::podCreated);
+            } else if ("POST".equals(request.getMethod()) && path.endsWith("/jobs")) {
+                async.submit(this::jobCreated);
             }
             return r;
+        }
+
+        /** Pods this kubelet makes itself, as the Job controller: not new runs. */
+        private volatile boolean fromJob;
+
+        /** The Job controller's part: one pod per completion index, from the template. */
+        private void jobCreated() {
+            try {
+                var job = client.batch().v1().jobs().list().getItems().get(0);
+                fromJob = true;
+                for (int i = 0; i < job.getSpec().getCompletions(); i++) {
+                    var meta = new io.fabric8.kubernetes.api.model.ObjectMetaBuilder(job.getSpec().getTemplate()
+                            .getMetadata()).withName(job.getMetadata().getName() + "-" + i + "-x" + i)
+                            .addToLabels("batch.kubernetes.io/job-completion-index", String.valueOf(i)).build();
+                    Pod pod = new io.fabric8.kubernetes.api.model.PodBuilder().withMetadata(meta)
+                            .withSpec(job.getSpec().getTemplate().getSpec()).build();
+                    client.pods().resource(pod).create();
+                    status(meta.getName(), running("receive"), waiting("agent"), waiting("keeper"), "Pending");
+                }
+            } catch (RuntimeException e) {
+                e.printStackTrace();
+                throw e;
+            }
         }
 
         private void podCreated() {
@@ -622,8 +679,17 @@ class KubeRunTest {
                 this.stdin = in && !attach && needsInput(argv);
             }
 
+            /** What the command does: the script of {@code sh -c SCRIPT}, else its argv joined. */
+            private String script() {
+                return script(argv);
+            }
+
+            private static String script(List<String> argv) {
+                return argv.size() > 2 && argv.get(0).equals("sh") ? argv.get(2) : String.join(" ", argv);
+            }
+
             private static boolean needsInput(List<String> argv) {
-                String script = argv.size() > 2 ? argv.get(2) : "";
+                String script = script(argv);
                 return script.startsWith("tar -x") || script.startsWith("head -c");
             }
 
@@ -632,7 +698,7 @@ class KubeRunTest {
 
             @Override
             public void onOpen(WebSocket ws, Response response) {
-                String script = argv.size() > 2 ? argv.get(2) : "";
+                String script = script();
                 if (script.startsWith("tar -x")) {
                     try {
                         tar = new ProcessBuilder("tar", "-x", "-p", "--no-same-owner", "-f", "-", "-C",
@@ -682,7 +748,7 @@ class KubeRunTest {
                         // tar took what it needed and ended: the rest is padding
                     }
                 }
-                String script = argv.size() > 2 ? argv.get(2) : "";
+                String script = script();
                 if (script.startsWith("head -c ") && input.size() >= Long.parseLong(script.split(" ")[2])) {
                     async.submit(() -> answer(ws, 0));
                 } else if (tar != null && length >= 0 && input.size() >= length) {
@@ -704,7 +770,7 @@ class KubeRunTest {
                     return;
                 }
                 answered = true;
-                String script = argv.size() > 2 ? argv.get(2) : String.join(" ", argv);
+                String script = script();
                 commands.add(container + ": " + String.join(" ", argv));
                 int code = status;
                 byte[] output = new byte[0];
@@ -724,7 +790,7 @@ class KubeRunTest {
                             agentEnds(pod, exit);
                         });
                     }
-                } else if (script.equals("kill -TERM 1")) {
+                } else if (script.equals("kill -TERM -1")) {
                     async.submit(() -> agentEnds(pod, 143));
                 } else if (script.contains("tar -c") && script.contains("/sandbox/upper/upper")) {
                     output = upperTar;
