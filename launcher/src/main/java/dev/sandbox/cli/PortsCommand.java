@@ -5,6 +5,7 @@ import dev.sandbox.core.Listing;
 import dev.sandbox.core.Sandbox;
 import dev.sandbox.core.Sandboxes;
 import dev.sandbox.net.PublishedPort;
+import dev.sandbox.site.KubeTarget;
 import dev.sandbox.site.Mirrors;
 import java.io.PrintWriter;
 import java.util.List;
@@ -32,6 +33,12 @@ public final class PortsCommand implements Callable<Integer> {
     public Integer call() {
         Sandboxes sandboxes = Sandboxes.open(Context.ofCurrentProcess());
         Sandbox mirror = new Mirrors(sandboxes, SandboxCli.console(spec)).mirror(name);
+        if (mirror != null && KubeTarget.isKube(mirror.site().host())) { // a pod's ports are forwarded by run alone
+            SandboxCli.console(spec).note("'" + name + "' runs in " + mirror.site().dir() + " of " + mirror.site().host()
+                    + ": its ports are the pod's ('kubectl port-forward " + mirror.site().dir() + " PORT' forwards one"
+                    + " here)");
+            return 0;
+        }
         if (mirror != null) { // run --host: its ports are the host's, which only a forward brings here
             SandboxCli.console(spec).note("'" + name + "' runs on " + mirror.site().host() + ": these ports are on its"
                     + " 127.0.0.1 ('ssh -N -L PORT:127.0.0.1:PORT HOST' forwards one here)");
