@@ -84,7 +84,7 @@ class ManPagesIT {
         Skip.unless(Host.has("man"), "needs man (apt-get install man-db)");
         String help = Proc.hostOk(Host.base(), Host.sandboxBin().toString(), "run", "--help").stdout();
         TreeSet<String> options = new TreeSet<>();
-        Matcher m = Pattern.compile("(?m)^ {2,6}(?:-\\w, )?(--[a-z-]+)").matcher(help);
+        Matcher m = Pattern.compile("(?m)^ {2,6}(?:-\\w, )?(--[a-z0-9-]+)").matcher(help);
         while (m.find()) {
             options.add(m.group(1));
         }
