@@ -201,16 +201,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         checkNetwork();
         AgentEnv.check(env);
-        if (k8s == null) {
-            String[][] kubeOnly = {{"--k8s-image", k8sImage}, {"--k8s-mode", k8sMode}, {"--k8s-kind", k8sKind},
-                {"--cpu", cpu}, {"--memory", memory}, {"--disk", disk},
-                {"--deadline", deadline == null ? null : deadline.toString()}};
-            for (String[] o : kubeOnly) {
-                if (o[1] != null) {
-                    throw new ParameterException(spec.commandLine(), o[0] + " goes with --k8s");
-                }
-            }
-        }
+        checkKube();
         Context context = Context.ofCurrentProcess();
         Repo repo = Repo.discover(context.cwd());
         Profiles profiles = Profiles.of(repo.root(), context.home());
@@ -246,8 +237,22 @@ public final class RunCommand implements Callable<Integer> {
                 new FileOutputStream(FileDescriptor.out), SandboxCli.console(spec));
     }
 
-    /** {@code run --k8s}: checks what this command line alone can, then hands the run to the Kubernetes module. */
-    private int runOnKubernetes(Context context, Profile chosen, List<String> cmd, SandboxNetwork.Settings settings) {
+    /**
+     * Refuses, before anything happens, a Kubernetes option without {@code --k8s}, or a value
+     * of one that no cluster would take.
+     */
+    private void checkKube() {
+        if (k8s == null) {
+            String[][] kubeOnly = {{"--k8s-image", k8sImage}, {"--k8s-mode", k8sMode}, {"--k8s-kind", k8sKind},
+                {"--cpu", cpu}, {"--memory", memory}, {"--disk", disk},
+                {"--deadline", deadline == null ? null : deadline.toString()}};
+            for (String[] o : kubeOnly) {
+                if (o[1] != null) {
+                    throw new ParameterException(spec.commandLine(), o[0] + " goes with --k8s");
+                }
+            }
+            return;
+        }
         if (host != null) { // $SANDBOX_HOST is run's default place, which --k8s overrides
             throw new ParameterException(spec.commandLine(), "--k8s can't go with --host: a sandbox runs in one place");
         }
@@ -255,18 +260,15 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--from can't go with --k8s: '" + from + "' is a"
                     + " sandbox of this machine");
         }
-        String k8sMode = this.k8sMode == null ? "auto" : this.k8sMode;
-        String k8sKind = this.k8sKind == null ? "pod" : this.k8sKind;
-        int deadline = this.deadline == null ? 21600 : this.deadline;
-        if (!List.of("auto", "helper", "reduced").contains(k8sMode)) {
+        if (k8sMode != null && !List.of("auto", "helper", "reduced").contains(k8sMode)) {
             throw new ParameterException(spec.commandLine(), "--k8s-mode must be auto, helper or reduced, not '"
                     + k8sMode + "'");
         }
-        if (!List.of("pod", "sandbox").contains(k8sKind)) {
+        if (k8sKind != null && !List.of("pod", "sandbox").contains(k8sKind)) {
             throw new ParameterException(spec.commandLine(), "--k8s-kind must be pod or sandbox, not '" + k8sKind
                     + "'");
         }
-        if (deadline < 60 || deadline > 7 * 24 * 3600) {
+        if (deadline != null && (deadline < 60 || deadline > 7 * 24 * 3600)) {
             throw new ParameterException(spec.commandLine(), "--deadline must be between 60 and 604800 seconds, not "
                     + deadline);
         }
@@ -276,16 +278,27 @@ public final class RunCommand implements Callable<Integer> {
                         + " 500m or 4Gi, not '" + q[1] + "'");
             }
         }
+        if (k8sImage != null && k8sImage.isBlank()) {
+            throw new ParameterException(spec.commandLine(), "--k8s-image needs an image name");
+        }
+        KubeTarget.parse(k8s);
+    }
+
+    /** {@code run --k8s}: hands the run to the Kubernetes module, loaded here on first use. */
+    private int runOnKubernetes(Context context, Profile chosen, List<String> cmd, SandboxNetwork.Settings settings) {
         String image = k8sImage != null ? k8sImage : context.env().get("SANDBOX_K8S_IMAGE");
         if (image == null || image.isBlank()) {
             throw new ParameterException(spec.commandLine(), "--k8s needs the image the agent runs in: --k8s-image"
                     + " IMAGE, or $SANDBOX_K8S_IMAGE");
         }
-        KubeTarget target = KubeTarget.parse(k8s);
-        return Kube.module().run(new KubeRequest(target, k8sKind, k8sMode, image.strip(), cpu, memory, disk, deadline,
-                name, count, snapshot, settings, chosen, env, cmd, detach, remove, System.console() != null),
-                Sandboxes.open(context), SandboxCli.console(spec));
+        return Kube.module().run(new KubeRequest(KubeTarget.parse(k8s), k8sKind == null ? "pod" : k8sKind,
+                k8sMode == null ? "auto" : k8sMode, image.strip(), cpu, memory, disk,
+                deadline == null ? DEFAULT_DEADLINE : deadline, name, count, snapshot, settings, chosen, env, cmd,
+                detach, remove, System.console() != null), Sandboxes.open(context), SandboxCli.console(spec));
     }
+
+    /** The pod's activeDeadlineSeconds when --deadline is not given: six hours. */
+    static final int DEFAULT_DEADLINE = 21600;
 
     /** A Kubernetes quantity as --cpu, --memory and --disk take it (a number, an optional SI or binary suffix). */
     private static final java.util.regex.Pattern QUANTITY =

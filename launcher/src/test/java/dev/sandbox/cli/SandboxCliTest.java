@@ -125,6 +125,46 @@ class SandboxCliTest {
     }
 
     @Test
+    void run_badKubernetesInput_isOneUsageLineBeforeAnythingHappens() {
+        String[][] cases = {
+            {"--cpu", "2"},
+            {"--deadline", "600"},
+            {"--k8s", "--host", "build1"},
+            {"--k8s=a/b/c"},
+            {"--k8s", "--cpu", "-1"},
+            {"--k8s", "--memory", "4GB"},
+            {"--k8s", "--deadline", "5"},
+            {"--k8s", "--k8s-kind", "x"},
+            {"--k8s", "--k8s-mode", "privileged"},
+            {"--k8s", "--k8s-image", " "},
+        };
+        String[] expected = {
+            "sandbox: --cpu goes with --k8s",
+            "sandbox: --deadline goes with --k8s",
+            "sandbox: --k8s can't go with --host",
+            "sandbox: --k8s: not a namespace",
+            "sandbox: --cpu takes a Kubernetes quantity such as 2, 500m or 4Gi, not '-1'",
+            "sandbox: --memory takes a Kubernetes quantity such as 2, 500m or 4Gi, not '4GB'",
+            "sandbox: --deadline must be between 60 and 604800 seconds, not 5",
+            "sandbox: --k8s-kind must be pod or sandbox, not 'x'",
+            "sandbox: --k8s-mode must be auto, helper or reduced, not 'privileged'",
+            "sandbox: --k8s-image needs an image name",
+        };
+        for (int i = 0; i < cases.length; i++) {
+            out.getBuffer().setLength(0);
+            err.getBuffer().setLength(0);
+            String[] args = new String[cases[i].length + 3];
+            args[0] = "run";
+            System.arraycopy(cases[i], 0, args, 1, cases[i].length);
+            args[args.length - 2] = "--";
+            args[args.length - 1] = "true";
+            assertEquals(2, execute(args), String.join(" ", args) + ": " + err);
+            assertEquals(1, err.toString().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith(expected[i]), String.join(" ", args) + " said: " + err);
+        }
+    }
+
+    @Test
     void run_badNetworkInput_isOneUsageLineBeforeAnythingHappens() {
         String[][] cases = {
             {"-p", "70000"},
