@@ -45,6 +45,9 @@ interface Cluster extends AutoCloseable {
     /**
      * Runs {@code argv} in a container (like {@code kubectl exec -i}) and returns its exit status.
      * Streams are copied as they come, never held whole in memory; none of them is closed.
+     * The command must end its input by itself (GNU tar at its end-of-archive blocks, {@code
+     * head -c N}): a cluster's exec ({@code v4.channel.k8s.io}) can't pass on the end of
+     * {@code stdin}, so a command that reads on waits until {@code timeout}.
      *
      * @param stdin   what the command reads; null or empty: no stdin (it reads end of file)
      * @param stdout  where its standard output goes; null: dropped

@@ -411,10 +411,15 @@ final class KubeRun {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             Thread errReader = drain(tar.getErrorStream(), err);
             int there;
-            try (InputStream stream = tar.getInputStream()) {
+            try (InputStream stream = endChecked(tar)) {
                 // tar itself, not through sh: a busybox sh prefers its own applets to the image's GNU tar
                 there = cluster.exec(pod, "receive", List.of("tar", "-x", "-p", "--no-same-owner", "-f", "-", "-C",
                         plan.repo().toString()), stream, OutputStream.nullOutputStream(), err, UPLOAD);
+            } catch (SandboxException e) {
+                if (Thread.currentThread().isInterrupted() || tar.isAlive() || tar.exitValue() == 0) {
+                    throw e;
+                }
+                there = -1; // tar here failed, maybe cut short: the message below says how
             } finally {
                 if (tar.isAlive() && Thread.currentThread().isInterrupted()) {
                     tar.destroy();
@@ -432,6 +437,34 @@ final class KubeRun {
             Thread.currentThread().interrupt();
             throw SandboxException.withStatus(interruptStatus());
         }
+    }
+
+    /**
+     * The output of {@code tar}, whose end of file is an error when {@code tar} failed: an
+     * archive cut short (tar killed) has no end-of-archive blocks, and {@code tar -x} in the pod,
+     * which can't be told that its input ended (see {@link Fabric8Cluster#exec}), would wait for
+     * the rest until {@link #UPLOAD}.
+     */
+    private static InputStream endChecked(Process tar) {
+        return new java.io.FilterInputStream(tar.getInputStream()) {
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n < 0) {
+                    int status;
+                    try {
+                        status = tar.waitFor();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("interrupted while tar here ended");
+                    }
+                    if (status != 0) {
+                        throw new IOException("tar here exited " + status);
+                    }
+                }
+                return n;
+            }
+        };
     }
 
     /**

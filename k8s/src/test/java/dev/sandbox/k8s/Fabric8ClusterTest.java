@@ -58,6 +58,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterEach;
@@ -358,9 +359,103 @@ class Fabric8ClusterTest {
         assertTrue(path.startsWith("/api/v1/namespaces/" + NS + "/pods/p/exec?"), path);
         assertTrue(path.contains("container=receive"), path);
         assertTrue(path.contains("stdin=true"), path);
-        // the end of stdin the v4 protocol can't send: head passes exactly the bytes sent
-        assertTrue(path.contains("command=sh&command=-c&command=head -c " + tar.length + " | \"$@\"&command=sh"
-                + "&command=sh&command=-c&command=tar -x -p --no-same-owner -f - -C '/r'"), path);
+        // the command as given: it ends its input by itself (tar at its end-of-archive blocks)
+        assertTrue(path.contains("?command=sh&command=-c&command=tar -x -p --no-same-owner -f - -C '/r'"
+                + "&container=receive&"), path);
+        assertFalse(path.contains("head"), path);
+    }
+
+    @Test
+    void exec_upload_sendsInputAsItComes_beforeItEnds() {
+        runningPod();
+        byte[] part = new byte[100 * 1024];
+        new Random(26).nextBytes(part);
+        int parts = 3;
+        ExecServer exec = new ExecServer((ws, self) -> {
+            if (self.stdin.size() == parts * part.length) {
+                self.exit(ws, 0);
+            }
+        });
+        streams = exec;
+        AtomicBoolean arrivedBeforeTheEnd = new AtomicBoolean();
+        // gives its parts, then holds its end of file back until the server has them all: an
+        // exec that reads its input whole before it sends any (into a file, into memory) never
+        // gets there, and would send them only once this gave up
+        InputStream slow = new InputStream() {
+            private int given;
+            private ByteArrayInputStream now = new ByteArrayInputStream(new byte[0]);
+
+            @Override
+            public int read() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                if (now.available() == 0 && given < parts) {
+                    now = new ByteArrayInputStream(part);
+                    given++;
+                }
+                if (now.available() > 0) {
+                    return now.read(b, off, len);
+                }
+                long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (System.nanoTime() < until) {
+                    synchronized (exec) {
+                        if (exec.stdin.size() == parts * part.length) {
+                            arrivedBeforeTheEnd.set(true);
+                            break;
+                        }
+                    }
+                    LockSupport.parkNanos(10_000_000);
+                }
+                return -1;
+            }
+        };
+
+        int status = cluster.exec("p", "receive", List.of("tar", "-x", "-f", "-"), slow, null, null,
+                Duration.ofSeconds(60));
+
+        assertEquals(0, status);
+        assertTrue(arrivedBeforeTheEnd.get(), "the input was held back until it ended");
+        byte[] all = new byte[parts * part.length];
+        for (int i = 0; i < parts; i++) {
+            System.arraycopy(part, 0, all, i * part.length, part.length);
+        }
+        assertArrayEquals(all, exec.stdin.toByteArray());
+        assertTrue(streamPaths.get(0).contains("?command=tar&command=-x&command=-f&command=-&container=receive&"),
+                streamPaths.get(0));
+    }
+
+    @Test
+    void exec_inputThatFailsToRead_isOneLine() {
+        runningPod();
+        ExecServer exec = new ExecServer(null); // never ends by itself
+        streams = exec;
+        InputStream failing = new InputStream() {
+            private boolean once;
+
+            @Override
+            public int read() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (!once) {
+                    once = true;
+                    b[off] = 'x';
+                    return 1;
+                }
+                throw new IOException("tar here exited 2");
+            }
+        };
+
+        SandboxException e = assertThrows(SandboxException.class, () -> cluster.exec("p", "receive",
+                List.of("tar", "-x", "-f", "-"), failing, null, null, Duration.ofSeconds(30)));
+
+        assertOneLine(e);
+        assertEquals("can't read the input of an exec into pod 'p': tar here exited 2", e.getMessage());
     }
 
     @Test
