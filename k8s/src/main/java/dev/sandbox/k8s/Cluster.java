@@ -12,7 +12,8 @@ import java.util.function.Predicate;
  * server) and {@code PodmanCluster} ({@code podman kube play}, the tests' stand-in).
  * Every method reports a refusal or an unreachable cluster as a
  * {@link dev.sandbox.error.SandboxException} with a one-line message (the API's own), never
- * a client library's exception.
+ * a client library's exception. A call that the thread's interrupt ends throws one too, and
+ * leaves the thread's interrupt flag set for the caller to see ({@code KubeRun}'s clean-up).
  */
 interface Cluster extends AutoCloseable {
 

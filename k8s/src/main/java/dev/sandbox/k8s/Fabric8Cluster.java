@@ -498,6 +498,13 @@ final class Fabric8Cluster implements Cluster {
                 .connectTimeout(connect, TimeUnit.MILLISECONDS).buildAsync(channels);
         try {
             channels.opened(ws.get(connect, TimeUnit.MILLISECONDS));
+        } catch (InterruptedException e) {
+            ws.whenComplete((socket, failed) -> { // opened all the same: the command must not wait on it
+                if (socket != null) {
+                    socket.sendClose(1000, "");
+                }
+            });
+            throw e;
         } catch (TimeoutException e) {
             ws.cancel(true);
             throw SandboxException.failure(cant + ": no answer from the API server in " + connect / 1000 + " s");
@@ -599,12 +606,20 @@ final class Fabric8Cluster implements Cluster {
          * Sends {@code n} bytes of {@code data} on {@code channel}, after the send before left
          * the queue; waits until {@code end} ({@link System#nanoTime()}) at most.
          *
-         * @throws IOException when the stream ended or refused the message
+         * @throws IOException when the stream ended or refused the message; {@link
+         *                     InterruptedIOException} when the thread is interrupted (its flag
+         *                     stays set)
          */
         synchronized void send(int channel, byte[] data, int n, long end, Supplier<String> timedOut)
                 throws IOException {
             long pause = 50_000;
-            while (ws.queueSize() > 0) {
+            while (true) {
+                if (Thread.currentThread().isInterrupted()) { // parkNanos would return at once, again and again
+                    throw new InterruptedIOException("interrupted while sending on a stream");
+                }
+                if (ws.queueSize() == 0) {
+                    break;
+                }
                 if (exit.isDone()) {
                     throw new IOException("the stream ended");
                 }
@@ -969,11 +984,15 @@ final class Fabric8Cluster implements Cluster {
         try {
             return s.get();
         } catch (KubernetesClientException e) {
+            if (interruptedBy(e)) {
+                t.interrupt();
+                throw SandboxException.failure("interrupted: " + verb + " '" + object + "'");
+            }
             throw translate(verb, object, e);
         } catch (RuntimeException e) {
             throw e;
-        } catch (InterruptedIOException e) {
-            t.interrupt();
+        } catch (InterruptedIOException | InterruptedException e) {
+            t.interrupt(); // for the caller's own handling of the interrupt (KubeRun's clean-up)
             throw SandboxException.failure("interrupted: " + verb + " '" + object + "'");
         } catch (IOException e) {
             throw SandboxException.cant(verb, object, e);
@@ -982,6 +1001,16 @@ final class Fabric8Cluster implements Cluster {
         } finally {
             t.setContextClassLoader(before);
         }
+    }
+
+    /** Whether a client exception stands for an interrupt of the calling thread (fabric8 wraps it). */
+    private static boolean interruptedBy(Throwable e) {
+        for (Throwable c = e; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c instanceof InterruptedException || c instanceof InterruptedIOException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static <T> T withOwnLoader(Supplier<T> s) {

@@ -216,7 +216,7 @@ final class KubeRun {
             if (!progress.started || !interrupted(e)) {
                 throw e;
             }
-            Thread.currentThread().interrupt(); // as the cluster's call may have cleared it
+            Thread.currentThread().interrupt(); // a 130 of this class's own may come without it
         }
         PodState end;
         if (interrupted()) {
@@ -743,18 +743,12 @@ final class KubeRun {
         return Thread.currentThread().isInterrupted() || signal.get() != 0;
     }
 
-    /** Whether {@code e} is how a cluster call ended on an interrupt (130), or one is pending. */
+    /**
+     * Whether {@code e} is how a call ended on an interrupt: one is pending (a cluster's call that
+     * fails on an interrupt leaves the thread's flag set), or it is this class's own (130).
+     */
     private boolean interrupted(RuntimeException e) {
-        if (interrupted() || e instanceof SandboxException s && s.exitCode() == 130) {
-            return true;
-        }
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof InterruptedException || c instanceof java.io.InterruptedIOException
-                    || String.valueOf(c.getMessage()).contains("InterruptedException")) {
-                return true; // a call that turned the interrupt into its own failure and cleared it
-            }
-        }
-        return false;
+        return interrupted() || e instanceof SandboxException s && s.exitCode() == 130;
     }
 
     private int interruptStatus() {
