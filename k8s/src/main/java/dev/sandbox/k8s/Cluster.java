@@ -12,7 +12,8 @@ import java.util.function.Predicate;
  * server) and {@code PodmanCluster} ({@code podman kube play}, the tests' stand-in).
  * Every method reports a refusal or an unreachable cluster as a
  * {@link dev.sandbox.error.SandboxException} with a one-line message (the API's own), never
- * a client library's exception.
+ * a client library's exception. A call that the thread's interrupt ends throws one too, and
+ * leaves the thread's interrupt flag set for the caller to see ({@code KubeRun}'s clean-up).
  */
 interface Cluster extends AutoCloseable {
 
@@ -45,6 +46,9 @@ interface Cluster extends AutoCloseable {
     /**
      * Runs {@code argv} in a container (like {@code kubectl exec -i}) and returns its exit status.
      * Streams are copied as they come, never held whole in memory; none of them is closed.
+     * The command must end its input by itself (GNU tar at its end-of-archive blocks, {@code
+     * head -c N}): a cluster's exec ({@code v4.channel.k8s.io}) can't pass on the end of
+     * {@code stdin}, so a command that reads on waits until {@code timeout}.
      *
      * @param stdin   what the command reads; null or empty: no stdin (it reads end of file)
      * @param stdout  where its standard output goes; null: dropped

@@ -42,9 +42,6 @@ import java.net.UnknownHostException;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -284,60 +281,59 @@ final class Fabric8Cluster implements Cluster {
     /**
      * {@inheritDoc}
      *
-     * <p>The {@code v4.channel.k8s.io} protocol (the one fabric8 8.0 and this class speak) can't
-     * tell the command that its stdin ended (only v5, of Kubernetes 1.30, can): closing the
-     * stream would also lose the exit status. So stdin is first copied into a file here (0600, in
-     * {@code java.io.tmpdir}, deleted at the end; never held in memory), and the command runs as
-     * {@code sh -c 'head -c N | "$@"' sh ARGV...}: {@code head} passes exactly the N bytes and
-     * ends, the command reads end of file, and its status is the pipeline's. The container
-     * needs {@code sh} and {@code head} for that (busybox and coreutils both have them).
+     * <p>{@code stdin} is sent as it is read, in messages of at most 32 KiB, and the command is
+     * run as given. The command must end its input by itself (GNU tar at its end-of-archive
+     * blocks, {@code head -c N}): the {@code v4.channel.k8s.io} protocol (the one fabric8 8.0
+     * and this class speak) can't tell it that stdin ended (only v5, of Kubernetes 1.30, can),
+     * and closing the stream would also lose the exit status. A command that reads on past the
+     * end of what it was sent waits for more until {@code timeout}. The first read of
+     * {@code stdin} is made before the stream opens: when it ends there, the command gets no
+     * stdin at all (it reads end of file).
+     *
+     * @throws SandboxException also when reading {@code stdin} fails (naming its error); the
+     *                          stream is then closed, the command cut off
      */
     @Override
     public int exec(String podName, String container, List<String> argv, InputStream stdin, OutputStream stdout,
             OutputStream stderr, Duration timeout) {
         long end = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
-        Path spool = null;
+        byte[] first = new byte[CHUNK];
+        int n;
         try {
-            long size = 0;
-            if (stdin != null) {
-                spool = Files.createTempFile("sandbox-exec-", ".in",
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                try (OutputStream f = Files.newOutputStream(spool)) {
-                    size = stdin.transferTo(f);
-                }
-            }
-            List<String> command = new ArrayList<>();
-            if (size > 0) {
-                command.addAll(List.of("sh", "-c", "head -c " + size + " | \"$@\"", "sh"));
-            }
-            command.addAll(argv);
-            String what = "exec '" + String.join(" ", argv) + "' in";
-            Path input = size > 0 ? spool : null;
-            return call(what, podName + "/" + container, () -> execStreams(podName, container, command, input, stdout,
-                    stderr, end, timeout));
+            n = stdin == null ? -1 : stdin.read(first);
+        } catch (InterruptedIOException e) {
+            Thread.currentThread().interrupt();
+            throw SandboxException.failure("interrupted: exec '" + String.join(" ", argv) + "' in '" + podName + "/"
+                    + container + "'");
         } catch (IOException e) {
-            throw SandboxException.cant("copy the input of an exec into pod", podName, e);
-        } finally {
-            if (spool != null) {
-                try {
-                    Files.deleteIfExists(spool);
-                } catch (IOException ignored) {
-                    // in the temporary directory, which the system clears
-                }
-            }
+            throw SandboxException.cant("read the input of an exec into pod", podName, e);
         }
+        String what = "exec '" + String.join(" ", argv) + "' in";
+        return call(what, podName + "/" + container, () -> execStreams(podName, container, argv,
+                n < 0 ? null : stdin, first, Math.max(0, n), stdout, stderr, end, timeout));
     }
 
-    private int execStreams(String podName, String container, List<String> command, Path input, OutputStream stdout,
-            OutputStream stderr, long end, Duration timeout) throws Exception {
-        Stream s = open(podName, container, "exec", command, input != null, false, stdout, stderr, end);
+    /**
+     * The exec, once the first {@code n} bytes of {@code stdin} were read into {@code buf}
+     * ({@code stdin} null: no stdin).
+     */
+    private int execStreams(String podName, String container, List<String> command, InputStream stdin, byte[] buf,
+            int n, OutputStream stdout, OutputStream stderr, long end, Duration timeout) throws Exception {
+        Stream s = open(podName, container, "exec", command, stdin != null, false, stdout, stderr, end);
         try {
-            if (input != null) {
-                try (InputStream in = Files.newInputStream(input)) {
-                    byte[] buf = new byte[CHUNK];
-                    for (int n; (n = in.read(buf)) > 0 && !s.exit.isDone(); ) { // done: it reads no more
-                        s.send(0, buf, n, end, () -> "timed out after " + timeout.toSeconds() + " s sending the input"
-                                + " of an exec into pod '" + podName + "'");
+            if (stdin != null) {
+                Supplier<String> timedOut = () -> "timed out after " + timeout.toSeconds() + " s sending the input of"
+                        + " an exec into pod '" + podName + "'";
+                for (int got = n; got >= 0 && !s.exit.isDone(); ) { // done: it reads no more
+                    if (got > 0) {
+                        s.send(0, buf, got, end, timedOut);
+                    }
+                    try {
+                        got = stdin.read(buf);
+                    } catch (InterruptedIOException e) {
+                        throw e;
+                    } catch (IOException e) {
+                        throw SandboxException.cant("read the input of an exec into pod", podName, e);
                     }
                 }
             }
@@ -502,6 +498,13 @@ final class Fabric8Cluster implements Cluster {
                 .connectTimeout(connect, TimeUnit.MILLISECONDS).buildAsync(channels);
         try {
             channels.opened(ws.get(connect, TimeUnit.MILLISECONDS));
+        } catch (InterruptedException e) {
+            ws.whenComplete((socket, failed) -> { // opened all the same: the command must not wait on it
+                if (socket != null) {
+                    socket.sendClose(1000, "");
+                }
+            });
+            throw e;
         } catch (TimeoutException e) {
             ws.cancel(true);
             throw SandboxException.failure(cant + ": no answer from the API server in " + connect / 1000 + " s");
@@ -603,12 +606,20 @@ final class Fabric8Cluster implements Cluster {
          * Sends {@code n} bytes of {@code data} on {@code channel}, after the send before left
          * the queue; waits until {@code end} ({@link System#nanoTime()}) at most.
          *
-         * @throws IOException when the stream ended or refused the message
+         * @throws IOException when the stream ended or refused the message; {@link
+         *                     InterruptedIOException} when the thread is interrupted (its flag
+         *                     stays set)
          */
         synchronized void send(int channel, byte[] data, int n, long end, Supplier<String> timedOut)
                 throws IOException {
             long pause = 50_000;
-            while (ws.queueSize() > 0) {
+            while (true) {
+                if (Thread.currentThread().isInterrupted()) { // parkNanos would return at once, again and again
+                    throw new InterruptedIOException("interrupted while sending on a stream");
+                }
+                if (ws.queueSize() == 0) {
+                    break;
+                }
                 if (exit.isDone()) {
                     throw new IOException("the stream ended");
                 }
@@ -973,11 +984,15 @@ final class Fabric8Cluster implements Cluster {
         try {
             return s.get();
         } catch (KubernetesClientException e) {
+            if (interruptedBy(e)) {
+                t.interrupt();
+                throw SandboxException.failure("interrupted: " + verb + " '" + object + "'");
+            }
             throw translate(verb, object, e);
         } catch (RuntimeException e) {
             throw e;
-        } catch (InterruptedIOException e) {
-            t.interrupt();
+        } catch (InterruptedIOException | InterruptedException e) {
+            t.interrupt(); // for the caller's own handling of the interrupt (KubeRun's clean-up)
             throw SandboxException.failure("interrupted: " + verb + " '" + object + "'");
         } catch (IOException e) {
             throw SandboxException.cant(verb, object, e);
@@ -986,6 +1001,16 @@ final class Fabric8Cluster implements Cluster {
         } finally {
             t.setContextClassLoader(before);
         }
+    }
+
+    /** Whether a client exception stands for an interrupt of the calling thread (fabric8 wraps it). */
+    private static boolean interruptedBy(Throwable e) {
+        for (Throwable c = e; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c instanceof InterruptedException || c instanceof InterruptedIOException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static <T> T withOwnLoader(Supplier<T> s) {

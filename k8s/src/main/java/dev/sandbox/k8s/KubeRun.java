@@ -216,7 +216,7 @@ final class KubeRun {
             if (!progress.started || !interrupted(e)) {
                 throw e;
             }
-            Thread.currentThread().interrupt(); // as the cluster's call may have cleared it
+            Thread.currentThread().interrupt(); // a 130 of this class's own may come without it
         }
         PodState end;
         if (interrupted()) {
@@ -411,10 +411,15 @@ final class KubeRun {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             Thread errReader = drain(tar.getErrorStream(), err);
             int there;
-            try (InputStream stream = tar.getInputStream()) {
+            try (InputStream stream = endChecked(tar)) {
                 // tar itself, not through sh: a busybox sh prefers its own applets to the image's GNU tar
                 there = cluster.exec(pod, "receive", List.of("tar", "-x", "-p", "--no-same-owner", "-f", "-", "-C",
                         plan.repo().toString()), stream, OutputStream.nullOutputStream(), err, UPLOAD);
+            } catch (SandboxException e) {
+                if (Thread.currentThread().isInterrupted() || tar.isAlive() || tar.exitValue() == 0) {
+                    throw e;
+                }
+                there = -1; // tar here failed, maybe cut short: the message below says how
             } finally {
                 if (tar.isAlive() && Thread.currentThread().isInterrupted()) {
                     tar.destroy();
@@ -432,6 +437,34 @@ final class KubeRun {
             Thread.currentThread().interrupt();
             throw SandboxException.withStatus(interruptStatus());
         }
+    }
+
+    /**
+     * The output of {@code tar}, whose end of file is an error when {@code tar} failed: an
+     * archive cut short (tar killed) has no end-of-archive blocks, and {@code tar -x} in the pod,
+     * which can't be told that its input ended (see {@link Fabric8Cluster#exec}), would wait for
+     * the rest until {@link #UPLOAD}.
+     */
+    private static InputStream endChecked(Process tar) {
+        return new java.io.FilterInputStream(tar.getInputStream()) {
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n < 0) {
+                    int status;
+                    try {
+                        status = tar.waitFor();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("interrupted while tar here ended");
+                    }
+                    if (status != 0) {
+                        throw new IOException("tar here exited " + status);
+                    }
+                }
+                return n;
+            }
+        };
     }
 
     /**
@@ -710,18 +743,12 @@ final class KubeRun {
         return Thread.currentThread().isInterrupted() || signal.get() != 0;
     }
 
-    /** Whether {@code e} is how a cluster call ended on an interrupt (130), or one is pending. */
+    /**
+     * Whether {@code e} is how a call ended on an interrupt: one is pending (a cluster's call that
+     * fails on an interrupt leaves the thread's flag set), or it is this class's own (130).
+     */
     private boolean interrupted(RuntimeException e) {
-        if (interrupted() || e instanceof SandboxException s && s.exitCode() == 130) {
-            return true;
-        }
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof InterruptedException || c instanceof java.io.InterruptedIOException
-                    || String.valueOf(c.getMessage()).contains("InterruptedException")) {
-                return true; // a call that turned the interrupt into its own failure and cleared it
-            }
-        }
-        return false;
+        return interrupted() || e instanceof SandboxException s && s.exitCode() == 130;
     }
 
     private int interruptStatus() {

@@ -497,6 +497,11 @@ final class PodmanCluster implements Cluster {
      * onAttached} runs {@value #ATTACH_SETTLE_MILLIS} ms after it started; output written
      * before is not shown (logs has it). No resize: podman attaches a terminal only from one.
      *
+     * <p>An interrupt of the calling thread (KubeRun's SIGINT handler) ends the wait: {@code
+     * podman attach} is ended (SIGTERM, then SIGKILL after 5 s; with {@code --sig-proxy=false}
+     * it only lets go, the container runs on) and a {@link SandboxException} is thrown with the
+     * thread's interrupt flag set, for the caller to stop the agent.
+     *
      * @return the container's exit status once the stream ended; -1 when it has none within
      *         5 s (still running: the stream was cut) or is gone
      */
@@ -509,12 +514,21 @@ final class PodmanCluster implements Cluster {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
             Thread o = pump(p.getInputStream(), out, false);
             Thread i = pump(in, p.getOutputStream(), true);
-            if (!p.waitFor(ATTACH_SETTLE_MILLIS, TimeUnit.MILLISECONDS)) {
-                onAttached.run();
+            try {
+                if (!p.waitFor(ATTACH_SETTLE_MILLIS, TimeUnit.MILLISECONDS)) {
+                    onAttached.run();
+                }
+                p.waitFor();
+                o.join();
+            } finally {
+                i.interrupt();
+                if (p.isAlive()) { // interrupted, or onAttached failed: let go of the container
+                    end(p);
+                }
             }
-            p.waitFor();
-            o.join();
-            i.interrupt();
+            if (Thread.currentThread().isInterrupted()) { // podman attach ended by the same Ctrl-C
+                throw new InterruptedException();
+            }
             // podman 4.3's attach ends with 0 whatever the container's status: ask for it
             for (int tries = 0; tries < 20; tries++) {
                 PodState state = pod(podName);
@@ -530,6 +544,24 @@ final class PodmanCluster implements Cluster {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw SandboxException.failure("interrupted while attached to " + podName + "/" + container);
+        }
+    }
+
+    /** Ends {@code p}: SIGTERM, SIGKILL after 5 s; the thread's interrupt flag is kept as it was. */
+    private static void end(Process p) {
+        boolean interrupted = Thread.interrupted(); // else the wait below would end at once
+        try {
+            p.destroy();
+            if (!p.waitFor(5, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            interrupted = true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -55,9 +55,12 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterEach;
@@ -80,6 +83,8 @@ class Fabric8ClusterTest {
     /** The WebSocket server for the next exec/attach/portforward request, if any. */
     private volatile WebSocketListener streams;
     private final List<String> streamPaths = new CopyOnWriteArrayList<>();
+    /** When set, the next stream's upgrade waits for it (at most 10 s): a server slow to open it. */
+    private volatile CountDownLatch upgradeHeld;
     private KubernetesMockServer server;
     private KubernetesClient client;
     private Fabric8Cluster cluster;
@@ -93,6 +98,14 @@ class Fabric8ClusterTest {
                 String path = request.getPath();
                 if (streams != null && path.matches(".*/(exec|attach|portforward)\\?.*")) {
                     streamPaths.add(URLDecoder.decode(path, StandardCharsets.UTF_8));
+                    CountDownLatch held = upgradeHeld;
+                    if (held != null) {
+                        try {
+                            held.await(10, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
                     return new MockResponse().withWebSocketUpgrade(streams);
                 }
                 return mixed.dispatch(request);
@@ -358,9 +371,180 @@ class Fabric8ClusterTest {
         assertTrue(path.startsWith("/api/v1/namespaces/" + NS + "/pods/p/exec?"), path);
         assertTrue(path.contains("container=receive"), path);
         assertTrue(path.contains("stdin=true"), path);
-        // the end of stdin the v4 protocol can't send: head passes exactly the bytes sent
-        assertTrue(path.contains("command=sh&command=-c&command=head -c " + tar.length + " | \"$@\"&command=sh"
-                + "&command=sh&command=-c&command=tar -x -p --no-same-owner -f - -C '/r'"), path);
+        // the command as given: it ends its input by itself (tar at its end-of-archive blocks)
+        assertTrue(path.contains("?command=sh&command=-c&command=tar -x -p --no-same-owner -f - -C '/r'"
+                + "&container=receive&"), path);
+        assertFalse(path.contains("head"), path);
+    }
+
+    @Test
+    void exec_upload_sendsInputAsItComes_beforeItEnds() {
+        runningPod();
+        byte[] part = new byte[100 * 1024];
+        new Random(26).nextBytes(part);
+        int parts = 3;
+        ExecServer exec = new ExecServer((ws, self) -> {
+            if (self.stdin.size() == parts * part.length) {
+                self.exit(ws, 0);
+            }
+        });
+        streams = exec;
+        AtomicBoolean arrivedBeforeTheEnd = new AtomicBoolean();
+        // gives its parts, then holds its end of file back until the server has them all: an
+        // exec that reads its input whole before it sends any (into a file, into memory) never
+        // gets there, and would send them only once this gave up
+        InputStream slow = new InputStream() {
+            private int given;
+            private ByteArrayInputStream now = new ByteArrayInputStream(new byte[0]);
+
+            @Override
+            public int read() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                if (now.available() == 0 && given < parts) {
+                    now = new ByteArrayInputStream(part);
+                    given++;
+                }
+                if (now.available() > 0) {
+                    return now.read(b, off, len);
+                }
+                long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (System.nanoTime() < until) {
+                    synchronized (exec) {
+                        if (exec.stdin.size() == parts * part.length) {
+                            arrivedBeforeTheEnd.set(true);
+                            break;
+                        }
+                    }
+                    LockSupport.parkNanos(10_000_000);
+                }
+                return -1;
+            }
+        };
+
+        int status = cluster.exec("p", "receive", List.of("tar", "-x", "-f", "-"), slow, null, null,
+                Duration.ofSeconds(60));
+
+        assertEquals(0, status);
+        assertTrue(arrivedBeforeTheEnd.get(), "the input was held back until it ended");
+        byte[] all = new byte[parts * part.length];
+        for (int i = 0; i < parts; i++) {
+            System.arraycopy(part, 0, all, i * part.length, part.length);
+        }
+        assertArrayEquals(all, exec.stdin.toByteArray());
+        assertTrue(streamPaths.get(0).contains("?command=tar&command=-x&command=-f&command=-&container=receive&"),
+                streamPaths.get(0));
+    }
+
+    @Test
+    void exec_interruptedWhileTheStreamOpens_endsAtOnce_andLeavesTheFlagSet() throws Exception {
+        runningPod();
+        streams = new ExecServer(null);
+        upgradeHeld = new CountDownLatch(1);
+        Thread me = Thread.currentThread();
+        Thread interrupter = new Thread(() -> {
+            LockSupport.parkNanos(Duration.ofMillis(500).toNanos());
+            me.interrupt();
+        });
+        try {
+            interrupter.start();
+            SandboxException e = assertThrows(SandboxException.class, () -> cluster.exec("p", "keeper",
+                    List.of("true"), null, null, null, Duration.ofSeconds(30)));
+
+            boolean flag = Thread.interrupted();
+            assertOneLine(e);
+            assertEquals("interrupted: exec 'true' in 'p/keeper'", e.getMessage());
+            assertTrue(flag, "the interrupt was turned into a failure and cleared");
+        } finally {
+            interrupter.join();
+            Thread.interrupted();
+            upgradeHeld.countDown();
+        }
+    }
+
+    @Test
+    void exec_interruptedWhileSendingToASlowReader_endsAtOnce_andLeavesTheFlagSet() throws Exception {
+        runningPod();
+        ExecServer exec = new ExecServer((ws, self) -> LockSupport.parkNanos(1_000_000)); // never ends
+        exec.keepStdin = false;
+        streams = exec;
+        InputStream endless = new InputStream() { // 256 MiB of zeros, made as read
+            private long left = 256L * 1024 * 1024;
+
+            @Override
+            public int read() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                if (left == 0) {
+                    return -1;
+                }
+                int n = (int) Math.min(len, left);
+                Arrays.fill(b, off, off + n, (byte) 0);
+                left -= n;
+                return n;
+            }
+        };
+        Thread me = Thread.currentThread();
+        long[] interruptedAt = new long[1];
+        Thread interrupter = new Thread(() -> {
+            LockSupport.parkNanos(Duration.ofMillis(500).toNanos());
+            interruptedAt[0] = System.nanoTime();
+            me.interrupt();
+        });
+        try {
+            interrupter.start();
+            SandboxException e = assertThrows(SandboxException.class, () -> cluster.exec("p", "receive",
+                    List.of("tar", "-x", "-f", "-"), endless, null, null, Duration.ofSeconds(120)));
+
+            long ended = System.nanoTime();
+            boolean flag = Thread.interrupted();
+            interrupter.join();
+            assertOneLine(e);
+            assertEquals("interrupted: exec 'tar -x -f -' in 'p/receive'", e.getMessage());
+            assertTrue(flag, "the interrupt was cleared");
+            long took = TimeUnit.NANOSECONDS.toMillis(ended - interruptedAt[0]);
+            assertTrue(took < 2000, "the upload went on for " + took + " ms after the interrupt");
+        } finally {
+            interrupter.join();
+            Thread.interrupted();
+        }
+    }
+
+    @Test
+    void exec_inputThatFailsToRead_isOneLine() {
+        runningPod();
+        ExecServer exec = new ExecServer(null); // never ends by itself
+        streams = exec;
+        InputStream failing = new InputStream() {
+            private boolean once;
+
+            @Override
+            public int read() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (!once) {
+                    once = true;
+                    b[off] = 'x';
+                    return 1;
+                }
+                throw new IOException("tar here exited 2");
+            }
+        };
+
+        SandboxException e = assertThrows(SandboxException.class, () -> cluster.exec("p", "receive",
+                List.of("tar", "-x", "-f", "-"), failing, null, null, Duration.ofSeconds(30)));
+
+        assertOneLine(e);
+        assertEquals("can't read the input of an exec into pod 'p': tar here exited 2", e.getMessage());
     }
 
     @Test

@@ -194,7 +194,13 @@ class UpperFromTreeTest {
         try {
             // 2100 levels of "d/": made one relative step at a time, as no path this long can be named
             edit("i=0; while [ $i -lt 2100 ]; do mkdir d; cd -P d; i=$((i+1)); done; printf 'f\\n' > f");
-            int fit = (UpperFromTree.PATH_MAX - tree.toString().length()) / 2; // "/d" per level
+            // A level fits when it does under the longest of the three roots (the others are as
+            // long or shorter): ROOT + "/d" per level, at most PATH_MAX bytes. Where the temporary
+            // directory is decides the roots' lengths, so the count is worked out from them.
+            int root = Stream.of(lower, tree, upper).mapToInt(p -> p.toString().getBytes(StandardCharsets.UTF_8).length).max().orElseThrow();
+            int fit = (UpperFromTree.PATH_MAX - root) / 2;
+            assertTrue(root + 2 * fit <= UpperFromTree.PATH_MAX && root + 2 * (fit + 1) > UpperFromTree.PATH_MAX);
+            assertTrue(fit > 1000 && fit < 2100, "the chain must cross PATH_MAX: " + fit + " levels fit");
 
             UpperFromTree.Result r = UpperFromTree.write(lower, tree, upper);
 

@@ -216,6 +216,52 @@ class KubePodIT {
     }
 
     @Test
+    void runK8s_sigintWhileTheAgentRuns_exits130_keepsItsWork_andNothingRemains() {
+        try (Workspace ws = Workspace.create(Runner.USER)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Map<String, String> env = cli.env(kubeEnv());
+            Proc.Running run = Proc.start(cli.argv(env, "run", "--k8s", "--k8s-image", IMAGE, "--name", "kint", "--",
+                    "sh", "-c", "echo before > b.txt; echo ready; sleep 600; echo after > a.txt"), repo, env);
+            try {
+                long until = System.nanoTime() + LONG.toNanos();
+                while (!run.stdoutSoFar().contains("ready") && run.process().isAlive() && System.nanoTime() < until) {
+                    Thread.sleep(200);
+                }
+                assertTrue(run.stdoutSoFar().contains("ready"), "the agent did not start: " + run.stderrSoFar());
+                // SIGINT as Ctrl-C gives it: to the launcher's JVM and what it started in its process
+                // group (podman attach, kube play...); runuser, their parent here, is left out
+                ProcessHandle jvm = run.process().descendants()
+                        .filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))
+                        .findFirst().orElseThrow(() -> new AssertionError("no java under " + run.process().pid()));
+                List<String> kill = new ArrayList<>(List.of("kill", "-INT", String.valueOf(jvm.pid())));
+                String group = Proc.hostOk(repo, "ps", "-o", "pgid=", "-p", String.valueOf(jvm.pid())).stdout().strip();
+                jvm.descendants().filter(h -> group.equals(Proc.host(repo, "ps", "-o", "pgid=", "-p",
+                        String.valueOf(h.pid())).stdout().strip())).forEach(h -> kill.add(String.valueOf(h.pid())));
+                System.out.println("KubePodIT: SIGINT to " + kill.subList(2, kill.size()));
+                Proc.host(repo, kill.toArray(String[]::new));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                run.kill();
+                throw new AssertionError(e);
+            } catch (RuntimeException | AssertionError e) {
+                run.kill();
+                throw e;
+            }
+            // the agent would sleep 600 s: only the signal ends the run within the limit
+            Proc.Result r = run.await(Duration.ofSeconds(120));
+            assertEquals(130, r.exitCode(), r.describe());
+            assertFalse(r.stderr().contains("Exception"), r.describe());
+            Proc.Result diff = cli.run(repo, "diff", "kint");
+            assertEquals(0, diff.exitCode(), diff.describe());
+            assertTrue(diff.stdout().contains("b.txt"), "the work before the signal came back" + diff.describe());
+            assertFalse(diff.stdout().contains("a.txt"), "the agent was stopped" + diff.describe());
+            assertEquals(List.of(), leftOver("kint"), "the run's pod and secret are deleted");
+        }
+    }
+
+    @Test
     void runK8s_imageNotThere_oneLineAndNothingRemains() {
         try (Workspace ws = Workspace.create(Runner.USER)) {
             Path repo = Repos.committed(ws.mkdir("repo"));
