@@ -105,6 +105,10 @@ final class KubeRun {
         boolean created;
         boolean started;
         boolean detached;
+        /** The agent's layer is in the mirror (or the pod lost it): the objects may go. */
+        boolean broughtBack;
+        String pod;
+        String name;
     }
 
     /**
@@ -143,7 +147,14 @@ final class KubeRun {
         } finally {
             boolean wasInterrupted = Thread.interrupted(); // the clean-up's own calls must not fail on it
             if (progress.created && !progress.detached) {
-                deleteQuietly(runId);
+                if (progress.started && !progress.broughtBack) {
+                    // the pod holds the only copy of the agent's work: deleting it would lose it
+                    console.warn("pod " + progress.pod + " keeps the work of '" + progress.name + "', which did not"
+                            + " come back: 'sandbox diff " + progress.name + "' brings it once its agent ended,"
+                            + " 'sandbox rm " + progress.name + "' deletes the pod");
+                } else {
+                    deleteQuietly(runId);
+                }
             }
             mirrors.locks().forEach(KubeRun::closeQuietly);
             if (!progress.started) { // nothing ran there: leave no trace here, as a local run that fails to set up
@@ -161,6 +172,8 @@ final class KubeRun {
     private int runPod(KubeRequest request, Plan plan, Runs.Mirrored mirrors, Progress progress) {
         String pod = plan.podName();
         String name = mirrors.names().get(0);
+        progress.pod = pod;
+        progress.name = name;
         if (request.name() == null && !request.detach()) {
             console.say("starting sandbox '" + name + "' in " + cluster.describe() + " (pod " + pod + ", "
                     + plan.mode().name().toLowerCase(Locale.ROOT) + " mode)");
@@ -228,6 +241,7 @@ final class KubeRun {
             status = exitStatus(end, plan.memory(), console);
         }
         bringBack(pod, name, end);
+        progress.broughtBack = true;
         if (request.remove()) {
             closeQuietly(mirrors.locks().get(0)); // its run lock is in its directory
             removeUnlessWork(name);
@@ -323,8 +337,14 @@ final class KubeRun {
         try (KubeSite site = new KubeSite(cluster, sandboxes, console, false, false)) {
             new Mirrors(sandboxes, console).pull(site, "pod/" + pod, name, reported);
         }
-        cluster.exec(pod, "keeper", List.of("sh", "-c", ": > /sandbox/state/harvested"), InputStream.nullInputStream(),
-                OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), STOP);
+        try { // the layer is here; the objects go next anyway, so a keeper that can't hear it is no loss
+            cluster.exec(pod, "keeper", List.of("sh", "-c", ": > /sandbox/state/harvested"),
+                    InputStream.nullInputStream(), OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), STOP);
+        } catch (RuntimeException e) {
+            if (interrupted(e)) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**

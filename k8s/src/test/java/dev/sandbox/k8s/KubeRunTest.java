@@ -274,6 +274,17 @@ class KubeRunTest {
     }
 
     @Test
+    void run_workThatCantComeBack_keepsThePod_saysHowToGetIt() throws Exception {
+        kubelet.upperExit = 2;
+        assertThrows(SandboxException.class, () -> flow().run(request("stuck", false, List.of("true"))));
+        assertTrue(Files.isDirectory(sandboxes.store().sandboxDir("stuck")), "the agent ran: its mirror stays");
+        assertEquals(1, client.pods().list().getItems().size(), "the pod holds the only copy of the work");
+        assertEquals(1, client.secrets().list().getItems().size());
+        assertTrue(err.toString().contains("keeps the work of 'stuck', which did not come back: 'sandbox diff stuck'"
+                + " brings it"), err.toString());
+    }
+
+    @Test
     void run_rm_removesAMirrorThatGotNothing_keepsOneWithWork() throws Exception {
         kubelet.upperTar = tar(Files.createDirectories(tmp.resolve("nothing")));
         assertEquals(0, flow().run(request("idle", false, List.of("true"), true)));
@@ -516,6 +527,8 @@ class KubeRunTest {
         });
         volatile NamespacedKubernetesClient client;
         volatile byte[] upperTar = new byte[0];
+        /** When set, the exit status of the download of the upper layer (a failed one). */
+        volatile Integer upperExit;
         /** The agent's exit status once go is given; null: it runs until SIGTERM (143). */
         volatile Integer agentExit = 0;
         volatile boolean holdReceive;
@@ -780,7 +793,8 @@ class KubeRunTest {
                 } else if (script.equals("kill -TERM -1")) {
                     async.submit(() -> agentEnds(pod, 143));
                 } else if (script.contains("tar -c") && script.contains("/sandbox/upper/upper")) {
-                    output = upperTar;
+                    output = upperExit == null ? upperTar : new byte[0];
+                    code = upperExit == null ? code : upperExit;
                 } else if (script.contains("tar -c")) { // reduced mode: the whole repository
                     output = treeTar;
                 } else if (script.startsWith("test -d /sandbox/upper/work/work")) {
