@@ -150,7 +150,7 @@ final class KubeSite implements RemoteSite {
      */
     Plan.Mode modeOf(String pod) {
         PodState p = cluster.pod(pod);
-        String said = p == null ? null : p.annotations().get("sandbox.dev/mode");
+        String said = p == null ? null : p.annotations().get(Manifests.MODE_ANNOTATION);
         if (said != null) {
             return "reduced".equalsIgnoreCase(said) ? Plan.Mode.REDUCED : Plan.Mode.HELPER;
         }

@@ -51,6 +51,12 @@ final class Manifests {
     static final String RUN_LABEL = "sandbox.dev/run";
     static final String CLIENT_LABEL = "sandbox.dev/client";
     static final String NAME_ANNOTATION = "sandbox.dev/sandbox-name";
+    /**
+     * The pod's mode, {@code helper} or {@code reduced}: how its layer comes back. An
+     * annotation, which the agent can't change (it has no token), rather than anything in the
+     * pod's volumes, which it can.
+     */
+    static final String MODE_ANNOTATION = "sandbox.dev/mode";
 
     /** Mount points in every container of the pod. */
     static final String UPPER = "/sandbox/upper";
@@ -127,7 +133,8 @@ final class Manifests {
         Secret secret = secret(plan);
         PodSpec spec = podSpec(plan);
         Map<String, String> labels = labels(plan);
-        Map<String, String> annotations = Map.of(NAME_ANNOTATION, plan.sandboxName());
+        Map<String, String> annotations = Map.of(NAME_ANNOTATION, plan.sandboxName(), MODE_ANNOTATION,
+                plan.mode() == Plan.Mode.REDUCED ? "reduced" : "helper");
         if (plan.count() > 1) {
             return new RunObjects(secret, new JobBuilder()
                     .withMetadata(meta(plan.podName(), labels, annotations))

@@ -162,7 +162,11 @@ class KubeRunTest {
     }
 
     private KubeRequest request(String name, boolean detach, List<String> command, boolean remove) {
-        return new KubeRequest(new KubeTarget(null, "test"), "pod", "auto", "localhost/agent:1", null, "1Gi", null, 600,
+        return request(name, detach, command, remove, "auto");
+    }
+
+    private KubeRequest request(String name, boolean detach, List<String> command, boolean remove, String mode) {
+        return new KubeRequest(new KubeTarget(null, "test"), "pod", mode, "localhost/agent:1", null, "1Gi", null, 600,
                 name, 1, Strategies.Requested.auto, new SandboxNetwork.Settings(NetMode.none, false, null, List.of()),
                 profile(), List.of("EXTRA=given"), command, detach, remove, false);
     }
@@ -394,7 +398,7 @@ class KubeRunTest {
     void site_reducedMode_turnsThePodsWholeTreeIntoAnUpperLayer() throws Exception {
         kubelet.agentExit = null;
         kubelet.reduced = true;
-        assertEquals(0, flow().run(request("whole", true, List.of("agent"))));
+        assertEquals(0, flow().run(request("whole", true, List.of("agent"), false, "reduced")));
         Sandbox sb = Sandboxes.readSandbox(sandboxes.store().sandboxDir("whole"));
         // the agent's tree: tracked.txt changed, untracked.txt deleted, one file added
         Path tree = tmp.resolve("agent-tree");

@@ -83,7 +83,10 @@ class ManifestsTest {
         assertEquals(List.of("agent", "keeper"), spec.getContainers().stream().map(Container::getName).toList());
         assertEquals(Map.of("app.kubernetes.io/managed-by", "sandbox", "sandbox.dev/name", "fix-the-bug",
                 "sandbox.dev/run", "0a1b2c3d", "sandbox.dev/client", "0123456789abcdef"), pod.getMetadata().getLabels());
-        assertEquals(Map.of("sandbox.dev/sandbox-name", "Fix the Bug"), pod.getMetadata().getAnnotations());
+        assertEquals(Map.of("sandbox.dev/sandbox-name", "Fix the Bug", "sandbox.dev/mode", "helper"),
+                pod.getMetadata().getAnnotations());
+        assertEquals("reduced", pod(plan(Plan.Mode.REDUCED)).getMetadata().getAnnotations().get("sandbox.dev/mode"),
+                "how its layer comes back, where the agent can't change it");
     }
 
     @Test
