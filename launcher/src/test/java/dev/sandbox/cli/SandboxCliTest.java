@@ -124,6 +124,22 @@ class SandboxCliTest {
         assertEquals(55, SandboxCli.helpWidth("20"));
     }
 
+    /** {@code run CASE -- true} for each case: exit 2 and one line that starts as {@code expected} says. */
+    private void assertEachRunRefused(String[][] cases, String[] expected) {
+        for (int i = 0; i < cases.length; i++) {
+            out.getBuffer().setLength(0);
+            err.getBuffer().setLength(0);
+            String[] args = new String[cases[i].length + 3];
+            args[0] = "run";
+            System.arraycopy(cases[i], 0, args, 1, cases[i].length);
+            args[args.length - 2] = "--";
+            args[args.length - 1] = "true";
+            assertEquals(2, execute(args), String.join(" ", args) + ": " + err);
+            assertEquals(1, err.toString().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith(expected[i]), String.join(" ", args) + " said: " + err);
+        }
+    }
+
     @Test
     void run_badKubernetesInput_isOneUsageLineBeforeAnythingHappens() {
         String[][] cases = {
@@ -150,18 +166,7 @@ class SandboxCliTest {
             "sandbox: --k8s-mode must be auto, helper or reduced, not 'privileged'",
             "sandbox: --k8s-image needs an image name",
         };
-        for (int i = 0; i < cases.length; i++) {
-            out.getBuffer().setLength(0);
-            err.getBuffer().setLength(0);
-            String[] args = new String[cases[i].length + 3];
-            args[0] = "run";
-            System.arraycopy(cases[i], 0, args, 1, cases[i].length);
-            args[args.length - 2] = "--";
-            args[args.length - 1] = "true";
-            assertEquals(2, execute(args), String.join(" ", args) + ": " + err);
-            assertEquals(1, err.toString().lines().count(), err.toString());
-            assertTrue(err.toString().startsWith(expected[i]), String.join(" ", args) + " said: " + err);
-        }
+        assertEachRunRefused(cases, expected);
     }
 
     @Test
@@ -187,17 +192,6 @@ class SandboxCliTest {
             "sandbox: Invalid value for option '--net'",
             "sandbox: can't allow 'not a domain': expected a host name",
         };
-        for (int i = 0; i < cases.length; i++) {
-            out.getBuffer().setLength(0);
-            err.getBuffer().setLength(0);
-            String[] args = new String[cases[i].length + 3];
-            args[0] = "run";
-            System.arraycopy(cases[i], 0, args, 1, cases[i].length);
-            args[args.length - 2] = "--";
-            args[args.length - 1] = "true";
-            assertEquals(2, execute(args), String.join(" ", args) + ": " + err);
-            assertEquals(1, err.toString().lines().count(), err.toString());
-            assertTrue(err.toString().startsWith(expected[i]), String.join(" ", args) + " said: " + err);
-        }
+        assertEachRunRefused(cases, expected);
     }
 }
