@@ -119,6 +119,7 @@ final class KubeRun {
     int run(KubeRequest request) {
         check(request);
         Plan.Mode mode = mode(request.mode());
+        warnNetwork(request, mode);
         String runId = newRunId();
         String kind = request.kind() == null ? "pod" : request.kind();
         Profile profile = request.profile();
@@ -609,6 +610,22 @@ final class KubeRun {
             case "reduced" -> Plan.Mode.REDUCED;
             default -> throw SandboxException.invalidInput("--k8s-mode '" + mode + "': auto, helper or reduced");
         };
+    }
+
+    /**
+     * Says where the pod can't give the network the profile or {@code --net} asks for: a pod's
+     * network is the cluster's, and only the helper can take it away (its own namespace); an
+     * allow-list needs the launcher's proxy, which runs on this machine, not in the pod.
+     */
+    private void warnNetwork(KubeRequest request, Plan.Mode mode) {
+        NetMode net = request.net().mode();
+        if (net == NetMode.none && mode == Plan.Mode.REDUCED) {
+            console.warn("--net none can't be made in reduced mode: the agent has the pod's network (a NetworkPolicy"
+                    + " of the namespace can narrow it)");
+        } else if (net == NetMode.allow) {
+            console.warn("--net allow's domain list is not enforced in a pod: the agent has the pod's network (a"
+                    + " NetworkPolicy of the namespace can narrow it)");
+        }
     }
 
     private Plan plan(KubeRequest request, Plan.Mode mode, String kind, String runId, String podName, String name,

@@ -289,6 +289,14 @@ class KubeRunTest {
     }
 
     @Test
+    void run_reducedModeWithoutNetwork_saysThePodsNetworkIsTheAgents() throws Exception {
+        kubelet.reduced = true;
+        assertEquals(0, flow().run(request("loose", true, List.of("true"), false, "reduced"))); // -d: it started
+        assertTrue(err.toString().contains("--net none can't be made in reduced mode: the agent has the pod's"
+                + " network"), err.toString());
+    }
+
+    @Test
     void run_rm_removesAMirrorThatGotNothing_keepsOneWithWork() throws Exception {
         kubelet.upperTar = tar(Files.createDirectories(tmp.resolve("nothing")));
         assertEquals(0, flow().run(request("idle", false, List.of("true"), true)));
