@@ -260,6 +260,10 @@ public final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--from can't go with --k8s: '" + from + "' is a"
                     + " sandbox of this machine");
         }
+        if (containers) {
+            throw new ParameterException(spec.commandLine(), "--containers can't go with --k8s: a pod runs no"
+                    + " container engine of the sandbox's");
+        }
         if (k8sMode != null && !List.of("auto", "helper", "reduced").contains(k8sMode)) {
             throw new ParameterException(spec.commandLine(), "--k8s-mode must be auto, helper or reduced, not '"
                     + k8sMode + "'");

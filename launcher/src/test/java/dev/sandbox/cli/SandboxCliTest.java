@@ -153,6 +153,7 @@ class SandboxCliTest {
             {"--k8s", "--k8s-kind", "x"},
             {"--k8s", "--k8s-mode", "privileged"},
             {"--k8s", "--k8s-image", " "},
+            {"--k8s", "--containers"},
         };
         String[] expected = {
             "sandbox: --cpu goes with --k8s",
@@ -165,6 +166,7 @@ class SandboxCliTest {
             "sandbox: --k8s-kind must be pod or sandbox, not 'x'",
             "sandbox: --k8s-mode must be auto, helper or reduced, not 'privileged'",
             "sandbox: --k8s-image needs an image name",
+            "sandbox: --containers can't go with --k8s",
         };
         assertEachRunRefused(cases, expected);
     }
