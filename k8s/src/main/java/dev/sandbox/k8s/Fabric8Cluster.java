@@ -130,8 +130,10 @@ final class Fabric8Cluster implements Cluster {
         Config config;
         try {
             config = withOwnLoader(() -> Config.autoConfigure(context));
-        } catch (KubernetesClientException | IllegalArgumentException e) {
-            throw SandboxException.failure("can't read the kubeconfig: " + oneLine(message(e)));
+        } catch (RuntimeException e) { // a YAML parser's own exception too: a broken file is bad input, not a bug
+            String file = System.getenv("KUBECONFIG") != null ? System.getenv("KUBECONFIG") : "~/.kube/config";
+            String first = String.valueOf(message(e)).strip().lines().findFirst().orElse("");
+            throw SandboxException.failure("can't read the kubeconfig (" + file + "): " + oneLine(first));
         }
         NamedContext current = config.getCurrentContext();
         if (context != null && (current == null || !context.equals(current.getName()))) {

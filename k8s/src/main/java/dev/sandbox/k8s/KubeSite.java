@@ -30,8 +30,14 @@ import java.util.Map;
 final class KubeSite implements RemoteSite {
     /** How long the tar of a layer may take to come back. */
     static final Duration PULL = Duration.ofHours(1);
-    /** The overlay's own xattrs, kept on the way back (opaque directories), as {@code run --host} keeps them. */
-    static final List<String> OVERLAY_XATTRS = List.of("user.overlay.*", "trusted.overlay.*");
+    /**
+     * The overlay's xattrs that a layer needs on the way back: opaque directories, the only
+     * ones the harvest reads (docs/ARCHITECTURE.md §6), as {@code run --host} keeps them. Not
+     * the others ({@code overlay.origin} on a copied-up file): GNU tar, extracting as a user,
+     * sets a file's xattrs before it writes the file, which a read-only file (a git object)
+     * then refuses.
+     */
+    static final List<String> OVERLAY_XATTRS = List.of("user.overlay.opaque", "trusted.overlay.opaque");
 
     private final Cluster cluster;
     private final Sandboxes sandboxes;
@@ -115,7 +121,15 @@ final class KubeSite implements RemoteSite {
     @Override
     public void pullUpper(String dir, String name, Path emptyLocalDir) {
         String pod = podName(dir);
-        boolean ended = KubeRun.agentEnded(cluster.pod(pod));
+        PodState state = cluster.pod(pod);
+        boolean ended = KubeRun.agentEnded(state);
+        if (!started(state)) {
+            // the run ended here before its go (killed mid-upload): the agent never ran, so
+            // there is no work to bring, and a keeper that never started can't be asked
+            console.warn("the agent of '" + name + "' never started in pod " + pod + ": nothing to bring back"
+                    + " ('sandbox rm " + name + "' deletes the pod)");
+            return;
+        }
         if (modeOf(pod) == Plan.Mode.REDUCED) {
             // the pod's repository is at the repository's path here (the contract's REPO)
             pullReduced(pod, name, sandboxes.repo().root().toString(), emptyLocalDir);
@@ -127,6 +141,12 @@ final class KubeSite implements RemoteSite {
             // needed (a Job's pods go with the Job, whose other indexes may still run).
             ended(pod);
         }
+    }
+
+    /** Whether the pod's agent container ever ran (it runs, or it ended). */
+    static boolean started(PodState p) {
+        ContainerState agent = p == null ? null : p.containers().get("agent");
+        return agent != null && (agent.running() || agent.exitCode() != null);
     }
 
     /** The keeper's marker, then the run's objects deleted; a failure is a warning (the deadline ends the pod). */
@@ -195,10 +215,19 @@ final class KubeSite implements RemoteSite {
             Process tar = pb.start();
             Thread errReader = KubeRun.drain(tar.getErrorStream(), err);
             int there;
+            // A file or directory the agent made unreadable (chmod 000) would stop tar there: the
+            // keeper, its owner but without CAP_DAC_OVERRIDE, makes it readable and searchable for
+            // its owner first. No mode git records changes (u+X adds x to directories only);
+            // find does not follow the layer's symbolic links.
+            cluster.exec(pod, "keeper", List.of("find", podDir, "(", "(", "-type", "d", "!", "-perm", "-500", ")", "-o",
+                    "(", "-type", "f", "!", "-perm", "-400", ")", ")", "-exec", "chmod", "u+rX", "{}", "+"),
+                    InputStream.nullInputStream(), OutputStream.nullOutputStream(), OutputStream.nullOutputStream(),
+                    PULL);
             try (OutputStream stdin = tar.getOutputStream()) {
                 // tar itself, not through sh: a busybox sh (FEATURE_PREFER_APPLETS) would run its own
                 // tar, which has neither --xattrs nor --sparse, instead of the image's GNU tar
-                there = cluster.exec(pod, "keeper", List.of("tar", "-c", "--xattrs", "--xattrs-include=*", "--sparse",
+                there = cluster.exec(pod, "keeper", List.of("tar", "-c", "--xattrs",
+                        "--xattrs-include=*.overlay.opaque", "--sparse",
                         "--numeric-owner", "-f", "-", "-C", podDir, "."), InputStream.nullInputStream(), stdin,
                         remoteErr, PULL);
             } catch (IOException closed) {

@@ -39,8 +39,13 @@ public final class Ssh implements AutoCloseable {
     /** ssh's own exit status when the connection failed (ssh(1), EXIT STATUS). */
     public static final int SSH_FAILED = 255;
     private static final Pattern FILES_SENT = Pattern.compile("Number of regular files transferred: ([\\d,]+)");
-    /** The extended attributes of an upper layer that overlayfs reads (kernel Documentation/filesystems/overlayfs.rst). */
-    static final List<String> OVERLAY_XATTRS = List.of("user.overlay.*", "trusted.overlay.*");
+    /**
+     * The extended attributes of an upper layer that a harvest reads: opaque directories
+     * (kernel Documentation/filesystems/overlayfs.rst; docs/ARCHITECTURE.md §6). Not the others
+     * ({@code overlay.origin} of a copied-up file): GNU tar, extracting as a user, sets a
+     * file's xattrs before it writes the file, which a read-only file (a git object) refuses.
+     */
+    static final List<String> OVERLAY_XATTRS = List.of("user.overlay.opaque", "trusted.overlay.opaque");
 
     private final SshTarget target;
     private final List<String> program;
@@ -278,7 +283,11 @@ public final class Ssh implements AutoCloseable {
      * member names with {@code ..} and leading {@code /} by default. One line when either end fails.
      */
     public void pullTar(String remoteDir, Path emptyLocalDir) {
-        StringBuilder create = new StringBuilder("cd " + quote(remoteDir) + " && exec tar -c --xattrs");
+        // A file or directory the agent made unreadable (chmod 000) would stop tar: its owner
+        // makes it readable and searchable first. No mode git records changes (u+X adds x to
+        // directories only), and find does not follow the layer's symbolic links.
+        StringBuilder create = new StringBuilder("cd " + quote(remoteDir) + " && { find . \\( \\( -type d ! -perm -500"
+                + " \\) -o \\( -type f ! -perm -400 \\) \\) -exec chmod u+rX {} + 2>/dev/null; exec tar -c --xattrs");
         List<String> extract = new ArrayList<>(List.of("tar", "-x", "--xattrs"));
         for (String x : OVERLAY_XATTRS) {
             create.append(" --xattrs-include=").append(quote(x));
@@ -286,7 +295,7 @@ public final class Ssh implements AutoCloseable {
         }
         // --sparse: a file with holes comes back with them (an agent's `truncate -s 1T` takes
         // no disk there, and must take none here).
-        create.append(" --sparse --numeric-owner -f - .");
+        create.append(" --sparse --numeric-owner -f - .; }");
         extract.addAll(List.of("--no-same-owner", "-p", "--delay-directory-restore", "-f", "-", "-C",
                 emptyLocalDir.toString()));
         ProcessBuilder remote = new ProcessBuilder(argv(List.of("-T"), create.toString()))

@@ -215,6 +215,30 @@ class KubePodIT {
         }
     }
 
+    /**
+     * Read-only and unreadable entries in the layer (a git object is 0444 and, copied up,
+     * carries overlay.origin; an agent may chmod 000) come back with the rest of the work.
+     */
+    @Test
+    void runK8s_readOnlyAndUnreadableEntries_comeBackWithTheRest() {
+        try (Workspace ws = Workspace.create(Runner.USER)) {
+            Path repo = Repos.committed(ws.mkdir("repo"));
+            ws.own();
+            Cli cli = new Cli(ws);
+            Proc.Result r = cli.run(repo, kubeEnv(), LONG, "run", "--k8s", "--k8s-image", IMAGE, "--name", "kro",
+                    "--", "sh", "-c", "echo important > new.txt; echo more >> README.md; chmod 444 README.md;"
+                            + " echo s > locked.txt; chmod 000 locked.txt; mkdir d; echo x > d/f; chmod 000 d");
+            assertEquals(0, r.exitCode(), r.describe());
+            Proc.Result diff = cli.run(repo, "diff", "kro");
+            assertEquals(0, diff.exitCode(), diff.describe());
+            for (String path : List.of("new.txt", "README.md", "locked.txt", "d/f")) {
+                assertTrue(diff.stdout().contains("+++ b/" + path), path + " came back" + diff.describe());
+            }
+            assertTrue(diff.stdout().contains("+more"), diff.describe());
+            assertEquals(List.of(), leftOver("kro"), "the run's pod and secret are deleted");
+        }
+    }
+
     @Test
     void runK8s_sigintWhileTheAgentRuns_exits130_keepsItsWork_andNothingRemains() {
         try (Workspace ws = Workspace.create(Runner.USER)) {
