@@ -334,6 +334,21 @@ class Fabric8ClusterTest {
     }
 
     @Test
+    void open_brokenKubeconfig_isOneLineNamingWhatCantBeRead(@TempDir Path dir) throws IOException {
+        Path broken = Files.writeString(dir.resolve("broken.yaml"), "apiVersion: v1\nclusters: [\n  - {name: x\n");
+        String before = System.getProperty("kubeconfig");
+        System.setProperty("kubeconfig", broken.toString());
+        try {
+            SandboxException e = assertThrows(SandboxException.class, () -> Fabric8Cluster.open(null, null));
+            assertTrue(e.getMessage().startsWith("can't read the kubeconfig ("), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+            assertEquals(125, e.exitCode());
+        } finally {
+            restore("kubeconfig", before);
+        }
+    }
+
+    @Test
     void open_readsTheKubeconfigContext_andNamespaceOverride(@TempDir Path dir) throws IOException {
         client.pods().inNamespace("other").resource(pod("p", RUN)).create();
         Path kubeconfig = kubeconfig(dir, "mock", server.url("/").replaceAll("/$", ""), NS);
