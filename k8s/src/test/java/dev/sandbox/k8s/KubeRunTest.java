@@ -311,6 +311,37 @@ class KubeRunTest {
     }
 
     @Test
+    void site_ofAPodWhoseAgentNeverStarted_bringsNothing_asksNoKeeper() throws Exception {
+        kubelet.holdReceive = true; // as after a kill -9 mid-upload: the agent never got its go
+        Thread t = new Thread(() -> {
+            try {
+                flow().run(request("early", false, List.of("agent")));
+            } catch (Throwable ignored) {
+                // interrupted below
+            }
+        });
+        t.start();
+        try {
+            await(() -> kubelet.created.get() != null);
+            String pod = client.pods().list().getItems().get(0).getMetadata().getName();
+            Path into = Files.createDirectories(tmp.resolve("never"));
+            try (KubeSite site = new KubeSite(new Fabric8Cluster(client, "mock", "test"), sandboxes, console, false,
+                    false)) {
+                site.pullUpper("pod/" + pod, "early", into);
+            }
+            try (var entries = Files.list(into)) {
+                assertEquals(0, entries.count(), "no work to bring");
+            }
+            assertTrue(err.toString().contains("the agent of 'early' never started in pod " + pod), err.toString());
+            assertTrue(kubelet.commands().stream().noneMatch(c -> c.startsWith("keeper:")), kubelet.commands()
+                    .toString());
+        } finally {
+            t.interrupt();
+            t.join(30_000);
+        }
+    }
+
+    @Test
     void run_interruptedBeforeTheAgentStarts_deletesObjects_andTheMirror() throws Exception {
         kubelet.holdReceive = true; // the pod never gets to receive: the client waits
         AtomicReference<Throwable> thrown = new AtomicReference<>();
