@@ -42,7 +42,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ManifestsTest {
     private static final String SECRET_VALUE = "s3cr3t-value";
     /** A repository path a shell would split, unquote or run: space, both quotes, $( ), a newline. */
-    private static final Path HOSTILE_REPO = Path.of("/work/my repo's \"x\" $(touch pwned) `id`\nline2");
+    private static final Path HOSTILE_REPO = Path.of("/srv/my repo's \"x\" $(touch pwned) `id`\nline2");
 
     @TempDir
     Path tmp;
