@@ -8,6 +8,7 @@ import dev.sandbox.core.Tree;
 import dev.sandbox.error.SandboxException;
 import dev.sandbox.site.RemoteSite;
 import dev.sandbox.site.RemoteStatus;
+import dev.sandbox.site.Ssh;
 import dev.sandbox.snapshot.LowerView;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -30,14 +31,8 @@ import java.util.Map;
 final class KubeSite implements RemoteSite {
     /** How long the tar of a layer may take to come back. */
     static final Duration PULL = Duration.ofHours(1);
-    /**
-     * The overlay's xattrs that a layer needs on the way back: opaque directories, the only
-     * ones the harvest reads (docs/ARCHITECTURE.md §6), as {@code run --host} keeps them. Not
-     * the others ({@code overlay.origin} on a copied-up file): GNU tar, extracting as a user,
-     * sets a file's xattrs before it writes the file, which a read-only file (a git object)
-     * then refuses.
-     */
-    static final List<String> OVERLAY_XATTRS = List.of("user.overlay.opaque", "trusted.overlay.opaque");
+    /** The overlay's xattrs a layer needs on the way back: the ssh site's ({@link Ssh#OVERLAY_XATTRS}, which says why). */
+    static final List<String> OVERLAY_XATTRS = Ssh.OVERLAY_XATTRS;
 
     private final Cluster cluster;
     private final Sandboxes sandboxes;

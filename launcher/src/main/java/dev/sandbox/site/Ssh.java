@@ -45,7 +45,7 @@ public final class Ssh implements AutoCloseable {
      * ({@code overlay.origin} of a copied-up file): GNU tar, extracting as a user, sets a
      * file's xattrs before it writes the file, which a read-only file (a git object) refuses.
      */
-    static final List<String> OVERLAY_XATTRS = List.of("user.overlay.opaque", "trusted.overlay.opaque");
+    public static final List<String> OVERLAY_XATTRS = List.of("user.overlay.opaque", "trusted.overlay.opaque");
 
     private final SshTarget target;
     private final List<String> program;
